@@ -1,0 +1,35 @@
+# mem0g: `make run` serves, `make test` tests. Both work on a fresh clone with Python 3.11 and make.
+PYTHON ?= python3
+VENV := .venv
+PY := $(VENV)/bin/python
+STAMP := $(VENV)/.installed-requirements
+
+.PHONY: install run test bench lint clean
+
+# (Re)install only when requirements.txt changed since the last install.
+$(STAMP): requirements.txt
+	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --disable-pip-version-check -r requirements.txt
+	@touch $(STAMP)
+
+install: $(STAMP)
+
+# Embedded PostgreSQL in $$MEM0G_DATA_DIR (default ./var) unless DATABASE_URL is set.
+run: $(STAMP)
+	exec $(PY) manage.py serve
+
+# The whole suite on real PostgreSQL+pgvector: a throw-away embedded cluster, or DATABASE_URL.
+test: $(STAMP)
+	@tmp=$$(mktemp -d /tmp/mem0g-test.XXXXXX); \
+	MEM0G_DATA_DIR=$$tmp $(PY) -m pytest $(PYTEST_ARGS); status=$$?; \
+	rm -rf $$tmp; exit $$status
+
+# Benchmarks write nothing to docs/ by themselves: copy the figures into docs/BENCHMARKS.md.
+bench: $(STAMP)
+	$(PY) manage.py bench $(BENCH_ARGS)
+
+lint: $(STAMP)
+	$(VENV)/bin/ruff check .
+
+clean:
+	rm -rf $(VENV)

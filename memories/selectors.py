@@ -1,0 +1,159 @@
+"""Every read of memories goes through these functions.
+
+By default a read sees what holds now: current (``valid_to`` and ``invalidated_at`` unset) and not
+expired. ``as_of=T`` shows what held at T instead; ``include_expired`` also shows expired rows.
+"""
+
+import math
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from django.conf import settings
+from django.db import connection, transaction
+from django.db.models import ExpressionWrapper, FloatField, Value
+from django.utils import timezone
+from pgvector.django import CosineDistance
+
+from mem0g_site.exceptions import MemoryNotFound, ValidationFailed
+from memories.embedding import embed_query
+from memories.inputs import Scope, clean_moment, clean_scope, clean_text, clean_uuid
+from memories.models import Memory, MemoryHistory
+
+PAGE_SIZE_MAX = 200
+TOP_K_MAX = 1000
+
+
+@dataclass(frozen=True)
+class MemoryPage:
+    results: list[Memory]
+    count: int
+    page: int
+    page_size: int
+
+    @property
+    def has_next(self) -> bool:
+        return self.page * self.page_size < self.count
+
+    @property
+    def has_previous(self) -> bool:
+        return self.page > 1
+
+
+def _visible(queryset, *, as_of: datetime | None, include_expired: bool):
+    if as_of is not None:
+        queryset = queryset.valid_at(as_of)
+        return queryset if include_expired else queryset.unexpired(as_of)
+    queryset = queryset.current()
+    return queryset if include_expired else queryset.unexpired(timezone.now())
+
+
+def _scoped(project, scope: Scope | None):
+    queryset = Memory.objects.for_project(project).defer("embedding")
+    if scope is not None:
+        queryset = queryset.filter(**clean_scope(scope, required=False).as_filter())
+    return queryset
+
+
+def memory_get(*, project, memory_id: Any) -> Memory:
+    """One memory of the project, in any state; anything else is 'not found'."""
+    pk = clean_uuid(memory_id)
+    memory = None if pk is None else _scoped(project, None).filter(pk=pk).first()
+    if memory is None:
+        raise MemoryNotFound(memory_id)
+    return memory
+
+
+def _positive_int(value: Any, *, field: str, maximum: int) -> int:
+    if isinstance(value, bool) or not isinstance(value, int) or not 1 <= value <= maximum:
+        raise ValidationFailed(f"{field} must be a whole number from 1 to {maximum}", field=field)
+    return value
+
+
+def memory_list(
+    *,
+    project,
+    scope: Scope | None = None,
+    page: int = 1,
+    page_size: int = 100,
+    as_of: datetime | None = None,
+    include_expired: bool = False,
+) -> MemoryPage:
+    """Memories newest first, one page at a time (``page`` counts from 1)."""
+    page = _positive_int(page, field="page", maximum=10**9)
+    page_size = _positive_int(page_size, field="page_size", maximum=PAGE_SIZE_MAX)
+    as_of = clean_moment(as_of, field_name="as_of")
+    queryset = _visible(_scoped(project, scope), as_of=as_of, include_expired=include_expired)
+    count = queryset.count()
+    offset = (page - 1) * page_size
+    results = list(queryset.order_by("-created_at", "-id")[offset : offset + page_size]) if offset < count else []
+    return MemoryPage(results=results, count=count, page=page, page_size=page_size)
+
+
+def memory_search(
+    *,
+    project,
+    query: Any,
+    scope: Scope | None = None,
+    top_k: int = 10,
+    threshold: float | None = None,
+    as_of: datetime | None = None,
+    include_expired: bool = False,
+) -> list[Memory]:
+    """The ``top_k`` memories closest in meaning to ``query``, best first, each with ``score``
+    (cosine similarity clipped to [0, 1]); ``threshold`` drops weaker matches.
+
+    Filtered vector search must return the full top-k. A plain HNSW scan visits the ~40 nearest
+    rows of the whole table and filters afterwards, so a user owning 1% of the rows can get fewer
+    results, or none. Small candidate sets (up to ``SEARCH_EXACT_MAX_ROWS``) are therefore scored
+    exactly through the B-tree scope indexes; larger ones use the HNSW index with pgvector's
+    iterative scan, which keeps walking the graph until the filtered LIMIT is met.
+    """
+    query = clean_text(query, field_name="query")
+    top_k = _positive_int(top_k, field="top_k", maximum=TOP_K_MAX)
+    if threshold is not None:
+        if (
+            isinstance(threshold, bool)
+            or not isinstance(threshold, (int, float))
+            or not (math.isfinite(threshold) and 0 <= threshold <= 1)
+        ):
+            raise ValidationFailed("threshold must be a number from 0 to 1", field="threshold")
+    as_of = clean_moment(as_of, field_name="as_of")
+    candidates = _visible(_scoped(project, scope), as_of=as_of, include_expired=include_expired).filter(
+        embedding__isnull=False
+    )
+    vector = embed_query(query)
+    distance = CosineDistance("embedding", vector)
+    limit = settings.SEARCH_EXACT_MAX_ROWS
+    exact = limit > 0 and candidates[: limit + 1].count() <= limit
+
+    if exact:
+        # "+ 0" makes the sort key an expression the HNSW index cannot serve, so PostgreSQL scores
+        # every candidate row found through the scope index: exact, and cheap for small scopes.
+        ordering = ExpressionWrapper(distance + Value(0.0), output_field=FloatField())
+        rows = list(candidates.annotate(distance=distance).order_by(ordering, "id")[:top_k])
+    else:
+        with transaction.atomic(), connection.cursor() as cursor:
+            cursor.execute("SET LOCAL hnsw.iterative_scan = strict_order")
+            cursor.execute(f"SET LOCAL hnsw.ef_search = {max(40, min(top_k * 2, 1000))}")
+            rows = list(candidates.annotate(distance=distance).order_by("distance")[:top_k])
+
+    results = []
+    for memory in rows:
+        memory.score = min(1.0, max(0.0, 1.0 - float(memory.distance)))
+        if threshold is None or memory.score >= threshold:
+            results.append(memory)
+    return results
+
+
+def memory_history(*, project, memory_id: Any) -> list[MemoryHistory]:
+    """A memory's ADD/UPDATE/DELETE rows, oldest first; kept after the memory is deleted."""
+    pk = clean_uuid(memory_id)
+    rows = (
+        []
+        if pk is None
+        else list(MemoryHistory.objects.filter(project=project, memory_id=pk).order_by("created_at", "id"))
+    )
+    if not rows:
+        raise MemoryNotFound(memory_id)
+    return rows

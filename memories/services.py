@@ -1,0 +1,229 @@
+"""Every write to memories goes through these functions (API dialects, UI, admin, commands).
+
+Each one validates all of its input before it embeds or writes anything, writes in one
+transaction, and records a history row for every ADD/UPDATE/DELETE. ``now=`` fixes the clock
+in tests.
+"""
+
+from collections.abc import Sequence
+from datetime import date, datetime
+from typing import Any
+
+from django.conf import settings
+from django.db import transaction
+from django.utils import timezone
+
+from mem0g_site.exceptions import Conflict, MemoryNotFound, ValidationFailed
+from memories.embedding import embed_texts, get_embedder
+from memories.inputs import (
+    NewMemory,
+    Scope,
+    clean_categories,
+    clean_expiration,
+    clean_id,
+    clean_metadata,
+    clean_new_memory,
+    clean_scope,
+    clean_text,
+    clean_uuid,
+)
+from memories.models import Memory, MemoryHistory, memory_hash
+
+UNSET: Any = object()
+
+
+def _history(
+    memory: Memory,
+    *,
+    event: str,
+    now: datetime,
+    old_memory=None,
+    new_memory=None,
+    old_metadata=None,
+    new_metadata=None,
+    actor_id=None,
+    is_deleted=False,
+) -> MemoryHistory:
+    return MemoryHistory(
+        project_id=memory.project_id,
+        memory_id=memory.id,
+        event=event,
+        old_memory=old_memory,
+        new_memory=new_memory,
+        old_metadata=old_metadata,
+        new_metadata=new_metadata,
+        user_id=memory.user_id,
+        agent_id=memory.agent_id,
+        app_id=memory.app_id,
+        run_id=memory.run_id,
+        actor_id=actor_id if actor_id is not None else memory.actor_id,
+        role=memory.role,
+        is_deleted=is_deleted,
+        created_at=now,
+        updated_at=now,
+    )
+
+
+def memories_add(*, project, items: Sequence[NewMemory], now: datetime | None = None) -> list[Memory]:
+    """Store memories verbatim (one or many), embedded in one batch, with an ADD history row each."""
+    if not isinstance(items, Sequence) or isinstance(items, (str, bytes)) or not items:
+        raise ValidationFailed("at least one memory is required", field="memories")
+    if len(items) > settings.MEMORY_BATCH_MAX:
+        raise ValidationFailed(
+            f"{len(items)} memories in one call; the limit is {settings.MEMORY_BATCH_MAX}", field="memories"
+        )
+    single = len(items) == 1
+    cleaned = [
+        clean_new_memory(item, prefix="" if single else f"memories[{index}].") for index, item in enumerate(items)
+    ]
+    vectors = embed_texts([item.text for item in cleaned])
+    model_name = get_embedder().model_name
+    now = now or timezone.now()
+
+    memories = [
+        Memory(
+            project=project,
+            memory=item.text,
+            hash=memory_hash(item.text),
+            metadata=item.metadata,
+            categories=item.categories,
+            embedding=vector,
+            embedding_model=model_name,
+            actor_id=item.actor_id,
+            role=item.role,
+            immutable=item.immutable,
+            expiration_date=item.expiration_date,
+            valid_from=item.valid_from or now,
+            created_at=now,
+            updated_at=now,
+            **item.scope.as_filter(),
+        )
+        for item, vector in zip(cleaned, vectors, strict=True)
+    ]
+    with transaction.atomic():
+        Memory.objects.bulk_create(memories)
+        MemoryHistory.objects.bulk_create(
+            [
+                _history(
+                    memory,
+                    event=MemoryHistory.Event.ADD,
+                    now=now,
+                    new_memory=memory.memory,
+                    new_metadata=memory.metadata,
+                )
+                for memory in memories
+            ]
+        )
+    return memories
+
+
+def memory_update(
+    *,
+    project,
+    memory_id: Any,
+    text: Any = UNSET,
+    metadata: Any = UNSET,
+    categories: Any = UNSET,
+    expiration_date: date | datetime | None = UNSET,
+    actor_id: str | None = None,
+    now: datetime | None = None,
+) -> Memory:
+    """Change a memory in place: it keeps its id, is re-embedded if its text changed, and gains
+    an UPDATE history row with the old and new text."""
+    pk = clean_uuid(memory_id)
+    if pk is None:
+        raise MemoryNotFound(memory_id)
+    changes: dict[str, Any] = {}
+    if text is not UNSET:
+        changes["memory"] = clean_text(text)
+    if metadata is not UNSET:
+        changes["metadata"] = clean_metadata(metadata)
+    if categories is not UNSET:
+        changes["categories"] = clean_categories(categories)
+    if expiration_date is not UNSET:
+        changes["expiration_date"] = clean_expiration(expiration_date)
+    actor_id = clean_id(actor_id, field_name="actor_id")
+    if not changes:
+        raise ValidationFailed("nothing to update: give text, metadata, categories or expiration_date")
+    now = now or timezone.now()
+
+    with transaction.atomic():
+        memory = Memory.objects.for_project(project).select_for_update().filter(pk=pk).first()
+        if memory is None:
+            raise MemoryNotFound(memory_id)
+        text_changed = "memory" in changes and changes["memory"] != memory.memory
+        if memory.immutable and text_changed:
+            raise Conflict("This memory is immutable; its text cannot be changed", details={"memory_id": str(pk)})
+        if text_changed:
+            # Embedding under the row lock keeps the text and its vector consistent.
+            changes["embedding"] = embed_texts([changes["memory"]])[0]
+            changes["embedding_model"] = get_embedder().model_name
+            changes["hash"] = memory_hash(changes["memory"])
+        old_text, old_metadata = memory.memory, memory.metadata
+        for name, value in changes.items():
+            setattr(memory, name, value)
+        memory.updated_at = now
+        memory.save(update_fields=[*changes, "updated_at"])
+        _history(
+            memory,
+            event=MemoryHistory.Event.UPDATE,
+            now=now,
+            old_memory=old_text,
+            new_memory=memory.memory,
+            old_metadata=old_metadata,
+            new_metadata=memory.metadata,
+            actor_id=actor_id,
+        ).save()
+    return memory
+
+
+def memory_delete(*, project, memory_id: Any, actor_id: str | None = None, now: datetime | None = None) -> None:
+    """Delete one memory; its history stays, ending with a DELETE row."""
+    pk = clean_uuid(memory_id)
+    if pk is None:
+        raise MemoryNotFound(memory_id)
+    actor_id = clean_id(actor_id, field_name="actor_id")
+    now = now or timezone.now()
+    with transaction.atomic():
+        memory = Memory.objects.for_project(project).select_for_update().defer("embedding").filter(pk=pk).first()
+        if memory is None:
+            raise MemoryNotFound(memory_id)
+        _history(
+            memory,
+            event=MemoryHistory.Event.DELETE,
+            now=now,
+            old_memory=memory.memory,
+            old_metadata=memory.metadata,
+            actor_id=actor_id,
+            is_deleted=True,
+        ).save()
+        memory.delete()
+
+
+def memories_delete(*, project, scope: Scope, now: datetime | None = None) -> int:
+    """Delete every memory of a scope (all states); returns how many. A scope is required so a
+    typo cannot wipe a project."""
+    scope = clean_scope(scope, required=True)
+    now = now or timezone.now()
+    with transaction.atomic():
+        doomed = list(
+            Memory.objects.for_project(project).filter(**scope.as_filter()).select_for_update().defer("embedding")
+        )
+        MemoryHistory.objects.bulk_create(
+            [
+                _history(
+                    memory,
+                    event=MemoryHistory.Event.DELETE,
+                    now=now,
+                    old_memory=memory.memory,
+                    old_metadata=memory.metadata,
+                    is_deleted=True,
+                )
+                for memory in doomed
+            ],
+            batch_size=1000,
+        )
+        ids = [memory.pk for memory in doomed]
+        for start in range(0, len(ids), 5000):
+            Memory.objects.filter(pk__in=ids[start : start + 5000]).delete()
+    return len(doomed)
