@@ -1,0 +1,328 @@
+"""The container deployment files agree with what the app reads.
+
+docker-compose.yml and the Dockerfile cannot be run here (no Docker engine), so these tests read
+them as data: a typo in a variable name, a URL the settings would refuse, or a service that starts
+before its database fail here rather than in production. None of them needs a database.
+"""
+
+import ast
+import json
+import re
+import shlex
+from pathlib import Path
+from urllib.parse import urlsplit
+
+import pytest
+import yaml
+
+from mem0g_site.env import parse_database_url
+
+ROOT = Path(__file__).resolve().parent.parent
+COMPOSE_FILE = ROOT / "docker-compose.yml"
+DOCKERFILE = ROOT / "Dockerfile"
+SETTINGS_FILE = ROOT / "mem0g_site" / "settings.py"
+DEPLOY_DOC = ROOT / "docs" / "DEPLOY.md"
+
+# A shell environment in which `docker compose up` works: only the required variable is set.
+MINIMAL_ENV = {"SECRET_KEY": "test-secret"}
+
+_VARIABLE = re.compile(r"\$(?:\$|\{(?P<name>[A-Za-z_][A-Za-z0-9_]*)(?:(?P<op>:?[-?])(?P<arg>[^}]*))?\})")
+
+
+class MissingVariable(Exception):
+    pass
+
+
+def substitute(value: str, environ: dict[str, str]) -> str:
+    """Compose interpolation: ${VAR}, ${VAR:-default}, ${VAR-default}, ${VAR:?error}, ${VAR?error}, $$."""
+
+    def replace(match: re.Match) -> str:
+        if match.group(0) == "$$":
+            return "$"
+        name, op, arg = match.group("name"), match.group("op"), match.group("arg")
+        value = environ.get(name)
+        if op in (":-", ":?"):
+            missing = not value
+        else:
+            missing = value is None
+        if not missing:
+            return value
+        if op in (":?", "?"):
+            raise MissingVariable(f"{name}: {arg}")
+        return arg if op in (":-", "-") else ""
+
+    return _VARIABLE.sub(replace, value)
+
+
+def substitute_all(node, environ: dict[str, str]):
+    if isinstance(node, str):
+        return substitute(node, environ)
+    if isinstance(node, list):
+        return [substitute_all(item, environ) for item in node]
+    if isinstance(node, dict):
+        return {key: substitute_all(item, environ) for key, item in node.items()}
+    return node
+
+
+def environment(service: dict) -> dict[str, str | None]:
+    """A service's ``environment`` as a mapping, whichever of the two Compose forms it uses."""
+    env = service.get("environment") or {}
+    if isinstance(env, list):
+        pairs = (item.split("=", 1) if "=" in item else (item, None) for item in env)
+        return {name: value for name, value in pairs}
+    return {name: None if value is None else str(value) for name, value in env.items()}
+
+
+def settings_variable_names() -> set[str]:
+    """Names settings.py reads: every ``env_*("NAME", ...)`` and ``os.environ.setdefault("NAME", ...)``."""
+    tree = ast.parse(SETTINGS_FILE.read_text())
+    names = set()
+    for node in ast.walk(tree):
+        if not isinstance(node, ast.Call) or not node.args:
+            continue
+        first = node.args[0]
+        if not (isinstance(first, ast.Constant) and isinstance(first.value, str)):
+            continue
+        func = node.func
+        if isinstance(func, ast.Name) and func.id.startswith("env_"):
+            names.add(first.value)
+        elif isinstance(func, ast.Attribute) and func.attr == "setdefault" and ast.unparse(func.value) == "os.environ":
+            names.add(first.value)
+    return names
+
+
+def contract_variable_names() -> set[str]:
+    """Names in the first column of the configuration contract table in docs/DEPLOY.md."""
+    names = set()
+    for line in DEPLOY_DOC.read_text().splitlines():
+        if line.startswith("| `"):
+            first_cell = line.split("|")[1]
+            names.update(re.findall(r"`([A-Z][A-Z0-9_]*)`", first_cell))
+    return names
+
+
+@pytest.fixture(scope="module")
+def compose() -> dict:
+    return yaml.safe_load(COMPOSE_FILE.read_text())
+
+
+@pytest.fixture(scope="module")
+def services(compose) -> dict:
+    return substitute_all(compose["services"], MINIMAL_ENV)
+
+
+def dockerfile_instructions() -> list[tuple[str, str]]:
+    """(INSTRUCTION, arguments) pairs, with comments dropped and continuation lines joined."""
+    instructions, pending = [], ""
+    for raw in DOCKERFILE.read_text().splitlines():
+        line = raw.strip()
+        if not pending and (not line or line.startswith("#")):
+            continue
+        if line.startswith("#"):  # a comment inside a continued instruction
+            continue
+        if line.endswith("\\"):
+            pending += line[:-1] + " "
+            continue
+        pending += line
+        keyword, _, arguments = pending.partition(" ")
+        instructions.append((keyword.upper(), arguments.strip()))
+        pending = ""
+    assert not pending, "the Dockerfile ends inside a continued instruction"
+    return instructions
+
+
+def instruction_arguments(keyword: str) -> list[str]:
+    return [arguments for name, arguments in dockerfile_instructions() if name == keyword]
+
+
+# --- The substitution helper itself ---------------------------------------------------------
+
+
+def test_substitute_follows_compose_interpolation_rules():
+    env = {"SET": "value", "EMPTY": ""}
+    assert substitute("a-${SET}-b", env) == "a-value-b"
+    assert substitute("${UNSET:-fallback}", env) == "fallback"
+    assert substitute("${EMPTY:-fallback}", env) == "fallback"
+    assert substitute("${EMPTY-fallback}", env) == ""
+    assert substitute("${UNSET}", env) == ""
+    assert substitute("$${SET}", env) == "${SET}"
+    with pytest.raises(MissingVariable, match="UNSET: needed"):
+        substitute("${UNSET:?needed}", env)
+
+
+# --- docker-compose.yml ----------------------------------------------------------------------
+
+
+def test_compose_has_exactly_app_db_and_redis(compose):
+    assert isinstance(compose.get("services"), dict)
+    assert set(compose["services"]) == {"app", "db", "redis"}
+
+
+def test_every_service_has_a_healthcheck_that_checks_itself(services):
+    for name, service in services.items():
+        test = service.get("healthcheck", {}).get("test")
+        assert test, f"{name} has no healthcheck test"
+        assert isinstance(test, list) and test[0] in ("CMD", "CMD-SHELL"), f"{name}: {test!r}"
+    assert services["db"]["healthcheck"]["test"] == ["CMD", "pg_isready", "-U", "mem0g", "-d", "mem0g"]
+    assert services["redis"]["healthcheck"]["test"] == ["CMD", "redis-cli", "ping"]
+    app_check = " ".join(services["app"]["healthcheck"]["test"])
+    assert "curl" not in app_check and "wget" not in app_check  # neither exists in python:3.11-slim
+    assert "urllib.request.urlopen" in app_check
+    assert "http://127.0.0.1:8000/health" in app_check
+
+
+def test_service_images(services):
+    assert services["db"]["image"] == "pgvector/pgvector:pg17"
+    assert services["redis"]["image"].startswith("redis:7")
+    assert services["app"]["build"] in (".", {"context": "."})
+
+
+def test_secret_key_is_required(compose):
+    with pytest.raises(MissingVariable, match="SECRET_KEY"):
+        substitute_all(compose["services"]["app"]["environment"], {})
+    assert environment(substitute_all(compose["services"]["app"], MINIMAL_ENV))["SECRET_KEY"] == "test-secret"
+
+
+@pytest.mark.parametrize("shell_env", [MINIMAL_ENV, {**MINIMAL_ENV, "POSTGRES_PASSWORD": "s3cret"}])
+def test_database_url_parses_and_matches_the_db_service(compose, shell_env):
+    services = substitute_all(compose["services"], shell_env)
+    url = environment(services["app"])["DATABASE_URL"]
+    database = parse_database_url("DATABASE_URL", url)
+    db_env = environment(services["db"])
+    assert database.host == "db"
+    assert database.port == "5432"
+    assert database.name == db_env["POSTGRES_DB"] == "mem0g"
+    assert database.user == db_env["POSTGRES_USER"] == "mem0g"
+    assert database.password == db_env["POSTGRES_PASSWORD"] == shell_env.get("POSTGRES_PASSWORD", "mem0g")
+
+
+def test_redis_url_points_at_the_redis_service(services):
+    url = environment(services["app"])["REDIS_URL"]
+    parts = urlsplit(url)
+    assert parts.scheme == "redis"  # settings.py accepts redis://, rediss:// and unix:// only
+    assert parts.hostname == "redis"
+    assert parts.port == 6379
+
+
+def test_app_waits_for_healthy_db_and_redis(services):
+    depends_on = services["app"]["depends_on"]
+    assert isinstance(depends_on, dict), "depends_on must use the long form to carry a condition"
+    assert set(depends_on) == {"db", "redis"}
+    for name in ("db", "redis"):
+        assert depends_on[name]["condition"] == "service_healthy"
+
+
+def _volume_source_and_target(entry) -> tuple[str, str]:
+    if isinstance(entry, dict):
+        return entry.get("source", ""), entry["target"]
+    parts = entry.split(":")
+    return (parts[0], parts[1]) if len(parts) > 1 else ("", parts[0])
+
+
+def test_named_volumes_are_declared_and_hold_the_data(compose, services):
+    declared = set(compose.get("volumes") or {})
+    used = {}
+    for name, service in services.items():
+        for entry in service.get("volumes", []):
+            source, target = _volume_source_and_target(entry)
+            if source and not source.startswith(("/", ".", "~")):
+                assert source in declared, f"{name} uses volume {source!r}, not declared at top level"
+                used[(name, target)] = source
+    assert ("db", "/var/lib/postgresql/data") in used
+    assert ("redis", "/data") in used
+    assert declared == set(used.values()), "a top-level volume is declared but unused"
+
+
+def test_app_publishes_port_8000(services):
+    targets = []
+    for entry in services["app"]["ports"]:
+        if isinstance(entry, dict):
+            targets.append((str(entry.get("published")), str(entry["target"])))
+        else:
+            host_side, _, container_side = str(entry).rpartition(":")
+            targets.append((host_side.rpartition(":")[2], container_side.split("/")[0]))
+    assert ("8000", "8000") in targets
+
+
+def test_app_restarts_and_stops_gracefully(services):
+    from mem0g_site import gunicorn_conf
+
+    assert services["app"]["restart"] == "unless-stopped"
+    grace = re.fullmatch(r"(\d+)s", services["app"]["stop_grace_period"])
+    assert grace, "stop_grace_period should be whole seconds, like 30s"
+    # Docker kills the container after this; gunicorn needs graceful_timeout to finish requests.
+    assert int(grace.group(1)) > gunicorn_conf.graceful_timeout
+
+
+def test_every_app_variable_is_one_the_app_reads(services):
+    known = settings_variable_names() | contract_variable_names()
+    unknown = set(environment(services["app"])) - known
+    assert not unknown, f"compose sets variables mem0g does not read: {sorted(unknown)}"
+    # The parse really found the settings: a few the compose file relies on.
+    assert {"DATABASE_URL", "REDIS_URL", "SECRET_KEY", "WEB_CONCURRENCY", "API_KEYS"} <= settings_variable_names()
+
+
+def test_deploy_doc_lists_every_variable_settings_reads():
+    undocumented = (
+        settings_variable_names() - contract_variable_names() - {"TRANSFORMERS_OFFLINE", "TOKENIZERS_PARALLELISM"}
+    )
+    assert not undocumented, f"docs/DEPLOY.md does not document: {sorted(undocumented)}"
+
+
+# --- Dockerfile ------------------------------------------------------------------------------
+
+
+def test_dockerfile_base_image_is_python_311():
+    keyword, arguments = dockerfile_instructions()[0]
+    if keyword == "ARG":  # an ARG may come before FROM
+        arguments = instruction_arguments("FROM")[0]
+        keyword = "FROM"
+    assert keyword == "FROM"
+    assert arguments.split()[0].startswith("python:3.11")
+    assert len(instruction_arguments("FROM")) == 1
+
+
+def test_dockerfile_installs_requirements_with_an_optional_extra_index():
+    assert any(arguments.startswith("PIP_EXTRA_INDEX_URL") for arguments in instruction_arguments("ARG"))
+    installs = [arguments for arguments in instruction_arguments("RUN") if "pip install" in arguments]
+    assert len(installs) == 1
+    assert "-r requirements.txt" in installs[0]
+    assert '--extra-index-url "$PIP_EXTRA_INDEX_URL"' in installs[0]
+    # No package index is named in the image: the operator chooses it at build time.
+    assert "://" not in DOCKERFILE.read_text().replace("http://127.0.0.1:", "")
+
+
+def test_dockerfile_runs_serve_as_a_non_root_user():
+    commands = instruction_arguments("CMD")
+    assert len(commands) == 1
+    assert json.loads(commands[0]) == ["python", "manage.py", "serve"]
+    users = instruction_arguments("USER")
+    assert users, "the image would run as root"
+    user = users[-1].split(":")[0]
+    assert user not in ("root", "0")
+    instructions = dockerfile_instructions()
+    user_at = max(i for i, (keyword, _) in enumerate(instructions) if keyword == "USER")
+    cmd_at = max(i for i, (keyword, _) in enumerate(instructions) if keyword == "CMD")
+    assert user_at < cmd_at
+
+
+def test_dockerfile_environment_port_and_healthcheck():
+    env = {}
+    for arguments in instruction_arguments("ENV"):
+        for pair in shlex.split(arguments):
+            name, _, value = pair.partition("=")
+            env[name] = value
+    assert env["HOST"] == "0.0.0.0"
+    assert env["PORT"] == "8000"
+    assert env["MEM0G_DATA_DIR"] == "/data"
+    assert env["HF_HUB_OFFLINE"] == "1"
+    assert instruction_arguments("EXPOSE") == ["8000"]
+    healthchecks = instruction_arguments("HEALTHCHECK")
+    assert len(healthchecks) == 1
+    assert "CMD" in healthchecks[0] and "urllib.request.urlopen" in healthchecks[0]
+    assert "http://127.0.0.1:" in healthchecks[0] and "/health" in healthchecks[0]
+
+
+def test_dockerignore_keeps_local_state_out_of_the_image():
+    ignored = {line.strip() for line in (ROOT / ".dockerignore").read_text().splitlines()}
+    assert {".git", ".venv", "var"} <= ignored

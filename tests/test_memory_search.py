@@ -1,0 +1,255 @@
+import random
+from datetime import UTC, datetime, timedelta
+
+import numpy as np
+import pytest
+from django.db import connection
+from django.utils import timezone
+
+from accounts.models import Organization, Project
+from mem0g_site.exceptions import ValidationFailed
+from memories.embedding import embed_texts
+from memories.inputs import Scope
+from memories.models import Memory, memory_hash
+from memories.selectors import memory_search
+
+DISTRACTORS = [
+    "User has a golden retriever named Max",
+    "User lives in a flat in Berlin",
+    "User is allergic to shellfish",
+    "User's sister is getting married in June",
+    "User enjoys hiking in the Alps",
+]
+
+
+def test_search_ranks_the_closest_memory_first(project, add):
+    add(project, "User prefers Python for scripting", *DISTRACTORS, user_id="alice")
+
+    results = memory_search(project=project, query="programming language preferences", scope=Scope(user_id="alice"))
+
+    assert results[0].memory == "User prefers Python for scripting"
+    scores = [m.score for m in results]
+    assert scores == sorted(scores, reverse=True)
+    assert all(0.0 <= s <= 1.0 for s in scores)
+    assert scores[0] > scores[1] + 0.1
+
+
+def test_top_k_limits_the_results(project, add):
+    add(project, "User prefers Python for scripting", *DISTRACTORS, user_id="alice")
+    assert len(memory_search(project=project, query="pets", scope=Scope(user_id="alice"), top_k=2)) == 2
+    assert len(memory_search(project=project, query="pets", scope=Scope(user_id="alice"), top_k=50)) == 6
+
+
+def test_threshold_excludes_weak_matches(project, add):
+    add(project, "User prefers Python for scripting", *DISTRACTORS, user_id="alice")
+    query, scope = "what programming language do I use?", Scope(user_id="alice")
+    everything = memory_search(project=project, query=query, scope=scope)
+    assert len(everything) == 6
+    assert everything[0].memory == "User prefers Python for scripting"
+    between = (everything[0].score + everything[1].score) / 2
+
+    strong = memory_search(project=project, query=query, scope=scope, threshold=between)
+
+    assert [m.memory for m in strong] == ["User prefers Python for scripting"]
+    assert (
+        memory_search(project=project, query=query, scope=scope, threshold=min(1.0, everything[0].score + 0.01)) == []
+    )
+    assert len(memory_search(project=project, query=query, scope=scope, threshold=0.0)) == 6
+
+
+def test_search_is_isolated_between_users(project, add):
+    add(project, "User prefers Python for scripting", user_id="alice")
+    add(project, "User prefers Go for services", user_id="bob")
+    results = memory_search(project=project, query="programming language", scope=Scope(user_id="bob"))
+    assert [m.memory for m in results] == ["User prefers Go for services"]
+
+
+def test_search_is_isolated_between_projects(project, other_project, add):
+    add(project, "User prefers Python for scripting", user_id="alice")
+    add(other_project, "User prefers Haskell for everything", user_id="alice")
+    results = memory_search(project=other_project, query="programming language", scope=Scope(user_id="alice"))
+    assert [m.memory for m in results] == ["User prefers Haskell for everything"]
+    assert memory_search(project=other_project, query="Python", scope=Scope(user_id="nobody")) == []
+
+
+def test_expired_memories_are_hidden_by_default(project, add):
+    yesterday = (timezone.now() - timedelta(days=1)).date()
+    add(project, "User is visiting Rome this week", user_id="alice", expiration_date=yesterday)
+    add(project, "User is visiting Paris next month", user_id="alice")
+
+    default = memory_search(project=project, query="travel plans", scope=Scope(user_id="alice"))
+    assert [m.memory for m in default] == ["User is visiting Paris next month"]
+    with_expired = memory_search(
+        project=project, query="travel plans", scope=Scope(user_id="alice"), include_expired=True
+    )
+    assert {m.memory for m in with_expired} == {"User is visiting Rome this week", "User is visiting Paris next month"}
+
+
+def test_a_memory_expiring_today_is_still_served(project, add):
+    add(project, "User has a dentist appointment today", user_id="alice", expiration_date=timezone.now().date())
+    assert len(memory_search(project=project, query="appointments", scope=Scope(user_id="alice"))) == 1
+
+
+def test_closed_memories_are_hidden_now_but_visible_as_of_their_time(project, add):
+    t0 = datetime(2026, 1, 1, tzinfo=UTC)
+    t1 = datetime(2026, 6, 1, tzinfo=UTC)
+    old = add(project, "User lives in Porto", user_id="alice", now=t0)
+    add(project, "User lives in Lisbon", user_id="alice", now=t1)
+    Memory.objects.filter(pk=old.id).update(valid_to=t1)
+
+    now_results = memory_search(project=project, query="where does the user live?", scope=Scope(user_id="alice"))
+    assert [m.memory for m in now_results] == ["User lives in Lisbon"]
+    march = memory_search(
+        project=project,
+        query="where does the user live?",
+        scope=Scope(user_id="alice"),
+        as_of=datetime(2026, 3, 1, tzinfo=UTC),
+    )
+    assert [m.memory for m in march] == ["User lives in Porto"]
+
+
+def test_search_query_count_is_bounded(project, add, django_assert_max_num_queries):
+    add(project, "User prefers Python for scripting", *DISTRACTORS, user_id="alice")
+    memory_search(project=project, query="warm-up", scope=Scope(user_id="alice"))
+    with django_assert_max_num_queries(2):
+        assert len(memory_search(project=project, query="pets", scope=Scope(user_id="alice"))) == 6
+
+
+@pytest.mark.parametrize(
+    "kwargs, field",
+    [
+        ({"query": ""}, "query"),
+        ({"query": "   "}, "query"),
+        ({"query": 42}, "query"),
+        ({"query": "tea", "top_k": 0}, "top_k"),
+        ({"query": "tea", "top_k": "5"}, "top_k"),
+        ({"query": "tea", "top_k": 1001}, "top_k"),
+        ({"query": "tea", "threshold": 1.5}, "threshold"),
+        ({"query": "tea", "threshold": float("nan")}, "threshold"),
+        ({"query": "tea", "as_of": datetime(2026, 1, 1)}, "as_of"),
+    ],
+)
+def test_bad_search_input_is_refused_with_the_field_named(project, kwargs, field):
+    with pytest.raises(ValidationFailed) as caught:
+        memory_search(project=project, scope=Scope(user_id="alice"), **kwargs)
+    assert caught.value.field == field
+
+
+# --- Filtered vector search returns the full top-k ----------------------------------------------
+
+TOPICS = [
+    "User {} enjoys baking sourdough bread on weekends",
+    "User {} is training for a marathon in the autumn",
+    "User {} collects vintage vinyl records",
+    "User {} works as an accountant in a small firm",
+    "User {} is learning Japanese with a tutor",
+    "User {} drives an old blue pickup truck",
+    "User {} keeps bees in the back garden",
+    "User {} plays chess online every evening",
+]
+
+
+@pytest.fixture(scope="module")
+def crowded_table(django_db_setup, django_db_blocker):
+    """10,000 memories in a project of their own: 99 users own 99%, user "target" owns 1% (100
+    rows). Built once for the module (committed) and removed afterwards."""
+    with django_db_blocker.unblock():
+        organization = Organization.objects.create(name="Crowded", slug="crowded")
+        project = Project.objects.create(organization=organization, name="Crowded", slug="crowded")
+        _fill_crowded(project)
+        yield project
+        Memory.objects.filter(project=project).delete()
+        project.delete()
+        organization.delete()
+
+
+def _fill_crowded(project):
+    rng = np.random.default_rng(7)
+    base_texts = [topic.format(i) for topic in TOPICS for i in range(25)]
+    base_vectors = np.array(embed_texts(base_texts))
+    rows = []
+    for n in range(9_900):
+        index = n % len(base_texts)
+        vector = base_vectors[index] + rng.normal(0, 0.02, 384)
+        vector /= np.linalg.norm(vector)
+        text = f"{base_texts[index]} (note {n})"
+        rows.append(
+            Memory(project=project, user_id=f"user-{n % 99}", memory=text, hash=memory_hash(text), embedding=vector)
+        )
+    target_texts = [f"User grows heirloom tomato variety number {i} in a greenhouse" for i in range(100)]
+    for text, vector in zip(target_texts, embed_texts(target_texts), strict=True):
+        rows.append(Memory(project=project, user_id="target", memory=text, hash=memory_hash(text), embedding=vector))
+    random.Random(3).shuffle(rows)
+    Memory.objects.bulk_create(rows, batch_size=2000)
+    with connection.cursor() as cursor:
+        cursor.execute("ANALYZE memories_memory")
+
+
+QUERIES = [
+    "quarterly tax filing deadline",  # far from anything the target user said
+    "which vegetables does the user grow?",
+    "marathon training plan",
+    "vinyl records",
+]
+
+
+def _force_hnsw_plans():
+    """Make PostgreSQL avoid sorts for the rest of the test's transaction, so an ORDER BY distance
+    is served by the HNSW index whatever the planner would have preferred."""
+    with connection.cursor() as cursor:
+        cursor.execute("SET LOCAL enable_sort = off")
+
+
+def _post_filtered_hnsw_count(project, query: str) -> int:
+    """What a plain HNSW scan (no iterative scan) returns for the target user."""
+    from pgvector.django import CosineDistance
+
+    from memories.embedding import embed_query
+
+    distance = CosineDistance("embedding", embed_query(query))
+    queryset = Memory.objects.filter(project=project, user_id="target").annotate(distance=distance)
+    sql, params = queryset.order_by("distance")[:10].query.sql_with_params()
+    with connection.cursor() as cursor:
+        cursor.execute("SET LOCAL hnsw.iterative_scan = off")
+        cursor.execute("EXPLAIN " + sql, params)
+        plan = "\n".join(row[0] for row in cursor.fetchall())
+        assert "memory_embedding_hnsw" in plan
+        cursor.execute(sql, params)
+        return len(cursor.fetchall())
+
+
+def test_the_crowded_table_defeats_a_plain_filtered_hnsw_scan(db, crowded_table):
+    # The control for the next test: without our strategy, the same query loses results.
+    _force_hnsw_plans()
+    assert _post_filtered_hnsw_count(crowded_table, QUERIES[0]) < 10
+
+
+@pytest.mark.parametrize(
+    "exact_max_rows, force_hnsw",
+    [(10_000, False), (0, False), (0, True)],
+    ids=["exact-for-small-scopes", "planner-choice", "hnsw-iterative-scan"],
+)
+def test_a_user_owning_one_percent_of_rows_gets_the_full_top_k_on_repeated_queries(
+    db, crowded_table, settings, exact_max_rows, force_hnsw
+):
+    settings.SEARCH_EXACT_MAX_ROWS = exact_max_rows
+    if force_hnsw:
+        _force_hnsw_plans()
+    # More than five executions of the same statement: psycopg then prepares it and PostgreSQL may
+    # switch to a generic plan, which is where post-filtered HNSW scans lose results.
+    for round_number in range(8):
+        for query in QUERIES:
+            results = memory_search(project=crowded_table, query=query, scope=Scope(user_id="target"), top_k=10)
+            assert len(results) == 10, (round_number, query, len(results))
+            assert {m.user_id for m in results} == {"target"}
+
+
+def test_hnsw_path_matches_exact_search(db, crowded_table, settings):
+    query = "which vegetables does the user grow?"
+    settings.SEARCH_EXACT_MAX_ROWS = 100_000
+    exact = [m.id for m in memory_search(project=crowded_table, query=query, scope=Scope(user_id="user-5"), top_k=10)]
+    settings.SEARCH_EXACT_MAX_ROWS = 0
+    _force_hnsw_plans()
+    approx = [m.id for m in memory_search(project=crowded_table, query=query, scope=Scope(user_id="user-5"), top_k=10)]
+    assert len(exact) == len(approx) == 10
+    assert len(set(exact) & set(approx)) >= 8
