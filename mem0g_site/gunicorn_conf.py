@@ -6,6 +6,8 @@ worker_class = "gthread"
 timeout = 120
 graceful_timeout = 20
 keepalive = 5
+# One control socket per user would clash between several servers (tests, a dev server); unused.
+control_socket_disable = True
 
 
 def post_worker_init(worker):
