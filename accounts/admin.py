@@ -1,6 +1,14 @@
-from django.contrib import admin
+from django import forms
+from django.contrib import admin, messages
 
-from accounts.models import Organization, Project
+from accounts.models import ApiKey, Membership, Organization, Project
+from accounts.services import apikey_create, apikey_revoke
+
+
+class MembershipInline(admin.TabularInline):
+    model = Membership
+    extra = 0
+    autocomplete_fields = ("user",)
 
 
 @admin.register(Organization)
@@ -8,6 +16,7 @@ class OrganizationAdmin(admin.ModelAdmin):
     list_display = ("name", "slug", "created_at")
     search_fields = ("name", "slug")
     prepopulated_fields = {"slug": ("name",)}
+    inlines = [MembershipInline]
 
 
 @admin.register(Project)
@@ -17,3 +26,60 @@ class ProjectAdmin(admin.ModelAdmin):
     list_select_related = ("organization",)
     search_fields = ("name", "slug")
     prepopulated_fields = {"slug": ("name",)}
+
+
+class ApiKeyCreateForm(forms.ModelForm):
+    scopes = forms.MultipleChoiceField(choices=ApiKey.Scope.choices, widget=forms.CheckboxSelectMultiple)
+
+    class Meta:
+        model = ApiKey
+        fields = ("project", "name", "scopes", "user_id")
+
+
+@admin.register(ApiKey)
+class ApiKeyAdmin(admin.ModelAdmin):
+    list_display = ("prefix", "name", "project", "scope_list", "user_id", "last_used_at", "revoked_at", "created_at")
+    list_filter = ("project", "revoked_at")
+    list_select_related = ("project__organization",)
+    search_fields = ("prefix", "name", "=user_id")
+    actions = ["revoke"]
+    # Never the hash or the salt: the admin shows prefixes only.
+    readonly_fields = ("prefix", "project", "scopes", "user_id", "created_at", "last_used_at", "revoked_at")
+    fields = ("name", *readonly_fields)
+
+    def get_form(self, request, obj=None, **kwargs):
+        if obj is None:
+            kwargs["form"] = ApiKeyCreateForm
+        return super().get_form(request, obj, **kwargs)
+
+    def get_readonly_fields(self, request, obj=None):
+        return () if obj is None else self.readonly_fields
+
+    def get_fields(self, request, obj=None):
+        return ApiKeyCreateForm.Meta.fields if obj is None else self.fields
+
+    @admin.display(description="scopes")
+    def scope_list(self, obj: ApiKey) -> str:
+        return ", ".join(obj.scopes)
+
+    def save_model(self, request, obj, form, change):
+        if change:
+            obj.save(update_fields=["name"])
+            return
+        data = form.cleaned_data
+        api_key, raw_key = apikey_create(
+            project=data["project"], name=data["name"], scopes=data["scopes"], user_id=data["user_id"] or None
+        )
+        obj.pk = api_key.pk
+        obj.__dict__.update({k: v for k, v in api_key.__dict__.items() if not k.startswith("_")})
+        self.message_user(
+            request,
+            f"New API key (shown this once, copy it now): {raw_key}",
+            level=messages.WARNING,
+        )
+
+    @admin.action(description="Revoke selected keys")
+    def revoke(self, request, queryset):
+        for api_key in queryset:
+            apikey_revoke(api_key=api_key)
+        self.message_user(request, f"Revoked {queryset.count()} key(s).")

@@ -42,6 +42,18 @@ class MemoryNotFound(NotFound):
         super().__init__("Memory not found", details={"memory_id": str(memory_id)} if memory_id else None)
 
 
+class UserNotFound(NotFound):
+    code = "USER_NOT_FOUND"
+
+    def __init__(self, user_id: object = None) -> None:
+        super().__init__("User not found", details={"user_id": str(user_id)} if user_id else None)
+
+
+class Forbidden(ApplicationError):
+    status = 403
+    code = "FORBIDDEN"
+
+
 class Conflict(ApplicationError):
     status = 409
     code = "CONFLICT"

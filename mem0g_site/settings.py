@@ -39,8 +39,9 @@ CSRF_TRUSTED_ORIGINS = env_list("CSRF_TRUSTED_ORIGINS")
 # --- Data ----------------------------------------------------------------------------------
 
 DATABASE_URL = env_str("DATABASE_URL", "")
-DATABASE_IS_EMBEDDED = not DATABASE_URL
-if DATABASE_IS_EMBEDDED:
+# manage.py serve hands its embedded database to the workers through DATABASE_URL and says so.
+DATABASE_IS_EMBEDDED = not DATABASE_URL or env_bool("MEM0G_DATABASE_EMBEDDED", False)
+if not DATABASE_URL:
     from mem0g_site.embedded_db import embedded_database_url
 
     DATABASE_URL = embedded_database_url(MEM0G_DATA_DIR)
@@ -73,6 +74,9 @@ MEM0G_ADMIN_PASSWORD = env_str("MEM0G_ADMIN_PASSWORD", "")
 # Longest memory text we store, in characters. The embedding model reads only its first
 # ~256 word pieces; the rest is kept verbatim for the reader.
 MEMORY_MAX_CHARS = env_int("MEMORY_MAX_CHARS", 10_000, minimum=100)
+# Largest request body accepted, in bytes (413 beyond it).
+MAX_REQUEST_BYTES = env_int("MAX_REQUEST_BYTES", 10 * 1024 * 1024, minimum=1024)
+DATA_UPLOAD_MAX_MEMORY_SIZE = MAX_REQUEST_BYTES
 # Largest number of memories one add or batch call may write.
 MEMORY_BATCH_MAX = 1000
 # Filtered vector search: scopes with at most this many candidate rows are searched exactly
@@ -105,6 +109,8 @@ INSTALLED_APPS = [
 ]
 
 MIDDLEWARE = [
+    # First: request id, size limit, timing, rate-limit headers, metrics, the request log line.
+    "mem0g_site.middleware.RequestEdgeMiddleware",
     "django.middleware.security.SecurityMiddleware",
     # Serves the admin's and the UI's static files straight from the apps and static/ (no
     # collectstatic step, no separate web server needed).
@@ -158,6 +164,13 @@ DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 REST_FRAMEWORK = {
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+    "DEFAULT_AUTHENTICATION_CLASSES": ["accounts.authentication.ApiKeyAuthentication"],
+    # Rate limit first, so refused (403) calls also count and carry the X-RateLimit-* headers.
+    "DEFAULT_PERMISSION_CLASSES": ["accounts.permissions.WithinRateLimit", "accounts.permissions.HasScope"],
+    "DEFAULT_THROTTLE_CLASSES": [],
+    "DEFAULT_PARSER_CLASSES": ["rest_framework.parsers.JSONParser"],
+    "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
+    "EXCEPTION_HANDLER": "mem0g_site.errors.api_exception_handler",
     "TEST_REQUEST_DEFAULT_FORMAT": "json",
     "UNAUTHENTICATED_USER": None,
 }
@@ -165,7 +178,13 @@ SPECTACULAR_SETTINGS = {
     "TITLE": "mem0g",
     "DESCRIPTION": "Self-hosted, Mem0-compatible memory server with a temporal memory graph.",
     "VERSION": VERSION,
+    "SERVE_PERMISSIONS": ["rest_framework.permissions.AllowAny"],
+    "SERVE_AUTHENTICATION": [],
 }
+CSRF_FAILURE_VIEW = "mem0g_site.errors.csrf_failure"
+RATELIMIT_USE_CACHE = "default"
+# A cache outage must not take the API down with it: let requests through uncounted.
+RATELIMIT_FAIL_OPEN = True
 
 LOG_LEVEL = env_str("LOG_LEVEL", "INFO").upper()
 if LOG_LEVEL not in ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"):

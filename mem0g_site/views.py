@@ -2,9 +2,11 @@ from django.db import connection
 from django.db.utils import DatabaseError
 from django.http import HttpRequest, JsonResponse
 from django.utils import timezone
+from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_GET
 
 
+@csrf_exempt  # an API path: a POST gets 405, not a CSRF failure
 @require_GET
 def health(request: HttpRequest) -> JsonResponse:
     """Liveness and database check for load balancers and compose healthchecks (no auth)."""

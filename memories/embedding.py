@@ -104,3 +104,17 @@ def embed_texts(texts: Sequence[str]) -> list[list[float]]:
 
 def embed_query(text: str) -> list[float]:
     return get_embedder().embed([text])[0]
+
+
+def status() -> dict:
+    """For ``/status``: loaded or not yet (loading is lazy), never loads the model itself."""
+    if _embedder is not None:
+        return {"status": "loaded", "model": _embedder.model_name, "dimensions": _embedder.dimensions}
+    try:
+        directory = model_dir()
+    except ImproperlyConfigured as exc:
+        return {"status": "error", "error": str(exc)}
+    missing = missing_model_files(directory)
+    if missing:
+        return {"status": "error", "error": f"missing model files: {', '.join(missing)}"}
+    return {"status": "not_loaded", "model": MODEL_NAME}

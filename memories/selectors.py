@@ -11,16 +11,20 @@ from typing import Any
 
 from django.conf import settings
 from django.db import connection, transaction
-from django.db.models import ExpressionWrapper, FloatField, Value
+from django.db.models import BigIntegerField, Count, ExpressionWrapper, FloatField, Max, Min, Q, Sum, Value
+from django.db.models.expressions import RawSQL
+from django.db.models.functions import Coalesce
 from django.utils import timezone
 from pgvector.django import CosineDistance
 
-from mem0g_site.exceptions import MemoryNotFound, ValidationFailed
+from mem0g_site.exceptions import MemoryNotFound, UserNotFound, ValidationFailed
 from memories.embedding import embed_query
 from memories.inputs import Scope, clean_moment, clean_scope, clean_text, clean_uuid
 from memories.models import Memory, MemoryHistory
 
 PAGE_SIZE_MAX = 200
+# Bytes a memory row takes for its text, metadata and vector (as stored, after compression).
+ROW_BYTES_SQL = "pg_column_size(memory) + pg_column_size(metadata) + coalesce(pg_column_size(embedding), 0)"
 TOP_K_MAX = 1000
 
 
@@ -55,10 +59,11 @@ def _scoped(project, scope: Scope | None):
     return queryset
 
 
-def memory_get(*, project, memory_id: Any) -> Memory:
-    """One memory of the project, in any state; anything else is 'not found'."""
+def memory_get(*, project, memory_id: Any, within: Scope | None = None) -> Memory:
+    """One memory of the project (inside ``within``, if given), in any state; anything else is
+    'not found'."""
     pk = clean_uuid(memory_id)
-    memory = None if pk is None else _scoped(project, None).filter(pk=pk).first()
+    memory = None if pk is None else _scoped(project, within).filter(pk=pk).first()
     if memory is None:
         raise MemoryNotFound(memory_id)
     return memory
@@ -146,14 +151,57 @@ def memory_search(
     return results
 
 
-def memory_history(*, project, memory_id: Any) -> list[MemoryHistory]:
+def memory_history(*, project, memory_id: Any, within: Scope | None = None) -> list[MemoryHistory]:
     """A memory's ADD/UPDATE/DELETE rows, oldest first; kept after the memory is deleted."""
     pk = clean_uuid(memory_id)
+    fence = clean_scope(within, required=False).as_filter() if within is not None else {}
     rows = (
         []
         if pk is None
-        else list(MemoryHistory.objects.filter(project=project, memory_id=pk).order_by("created_at", "id"))
+        else list(MemoryHistory.objects.filter(project=project, memory_id=pk, **fence).order_by("created_at", "id"))
     )
     if not rows:
         raise MemoryNotFound(memory_id)
     return rows
+
+
+def user_stats(*, project, user_id: str) -> dict[str, Any]:
+    """What the project holds about one user: counts by agent, run, category and state, first
+    and last activity, and the storage it takes. A user with no memories is 'not found'."""
+    user_id = clean_scope(Scope(user_id=user_id), required=True).user_id
+    memories = Memory.objects.for_project(project).filter(user_id=user_id)
+    now = timezone.now()
+    totals = memories.aggregate(
+        total=Count("id"),
+        current=Count("id", filter=Q(valid_to__isnull=True, invalidated_at__isnull=True)),
+        expired=Count("id", filter=Q(expiration_date__lte=now)),
+        first=Min("created_at"),
+        last=Max("updated_at"),
+        bytes=Coalesce(Sum(RawSQL(ROW_BYTES_SQL, [], output_field=BigIntegerField())), 0),
+    )
+    if not totals["total"]:
+        raise UserNotFound(user_id)
+    by_agent = dict(memories.values_list("agent_id").annotate(n=Count("id")).order_by())
+    by_run = dict(memories.values_list("run_id").annotate(n=Count("id")).order_by())
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT category, count(*) FROM memories_memory, unnest(categories) AS category"
+            " WHERE project_id = %s AND user_id = %s GROUP BY category",
+            [project.pk, user_id],
+        )
+        by_category = dict(cursor.fetchall())
+    last_history = MemoryHistory.objects.filter(project=project, user_id=user_id).aggregate(last=Max("created_at"))
+    last_activity = max(filter(None, [totals["last"], last_history["last"]]))
+    return {
+        "user_id": user_id,
+        "total_memories": totals["total"],
+        "current_memories": totals["current"],
+        "superseded_memories": totals["total"] - totals["current"],
+        "expired_memories": totals["expired"],
+        "by_agent": {agent or "none": n for agent, n in by_agent.items()},
+        "by_run": {run or "none": n for run, n in by_run.items()},
+        "by_category": by_category,
+        "first_activity": totals["first"],
+        "last_activity": last_activity,
+        "storage_bytes": int(totals["bytes"]),
+    }

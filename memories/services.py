@@ -64,6 +64,12 @@ def _history(
     )
 
 
+def _fenced(project, within: Scope | None):
+    """The project's memories, inside ``within`` (an API key's user) when given."""
+    queryset = Memory.objects.for_project(project)
+    return queryset if within is None else queryset.filter(**clean_scope(within, required=False).as_filter())
+
+
 def memories_add(*, project, items: Sequence[NewMemory], now: datetime | None = None) -> list[Memory]:
     """Store memories verbatim (one or many), embedded in one batch, with an ADD history row each."""
     if not isinstance(items, Sequence) or isinstance(items, (str, bytes)) or not items:
@@ -126,6 +132,7 @@ def memory_update(
     categories: Any = UNSET,
     expiration_date: date | datetime | None = UNSET,
     actor_id: str | None = None,
+    within: Scope | None = None,
     now: datetime | None = None,
 ) -> Memory:
     """Change a memory in place: it keeps its id, is re-embedded if its text changed, and gains
@@ -148,7 +155,7 @@ def memory_update(
     now = now or timezone.now()
 
     with transaction.atomic():
-        memory = Memory.objects.for_project(project).select_for_update().filter(pk=pk).first()
+        memory = _fenced(project, within).select_for_update().filter(pk=pk).first()
         if memory is None:
             raise MemoryNotFound(memory_id)
         text_changed = "memory" in changes and changes["memory"] != memory.memory
@@ -177,7 +184,9 @@ def memory_update(
     return memory
 
 
-def memory_delete(*, project, memory_id: Any, actor_id: str | None = None, now: datetime | None = None) -> None:
+def memory_delete(
+    *, project, memory_id: Any, actor_id: str | None = None, within: Scope | None = None, now: datetime | None = None
+) -> None:
     """Delete one memory; its history stays, ending with a DELETE row."""
     pk = clean_uuid(memory_id)
     if pk is None:
@@ -185,7 +194,7 @@ def memory_delete(*, project, memory_id: Any, actor_id: str | None = None, now: 
     actor_id = clean_id(actor_id, field_name="actor_id")
     now = now or timezone.now()
     with transaction.atomic():
-        memory = Memory.objects.for_project(project).select_for_update().defer("embedding").filter(pk=pk).first()
+        memory = _fenced(project, within).select_for_update().defer("embedding").filter(pk=pk).first()
         if memory is None:
             raise MemoryNotFound(memory_id)
         _history(

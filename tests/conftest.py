@@ -1,3 +1,4 @@
+import json
 import os
 
 import pytest
@@ -32,3 +33,61 @@ def add():
         return created[0] if len(created) == 1 else created
 
     return _add
+
+
+@pytest.fixture(autouse=True)
+def _fresh_cache():
+    """Rate-limit counters and metrics live in the cache: start every test from zero."""
+    from django.core.cache import cache
+
+    from mem0g_site import metrics
+
+    cache.clear()
+    metrics._known.clear()
+    yield
+    cache.clear()
+
+
+@pytest.fixture
+def make_key(db):
+    """make_key(project, scopes="read,write", user_id=None) -> the raw key."""
+    from accounts.services import apikey_create
+
+    def _make(project, scopes="read,write", user_id=None, name="test"):
+        return apikey_create(project=project, name=name, scopes=scopes, user_id=user_id)[1]
+
+    return _make
+
+
+@pytest.fixture
+def api(client):
+    """api(method, path, key=None, header="token", **kwargs) -> response, through Django's test client."""
+
+    def _call(method, path, key=None, header="token", data=None, **extra):
+        if key is not None:
+            if header == "token":
+                extra["HTTP_AUTHORIZATION"] = f"Token {key}"
+            elif header == "bearer":
+                extra["HTTP_AUTHORIZATION"] = f"Bearer {key}"
+            else:
+                extra["HTTP_X_API_KEY"] = key
+        kwargs = {"content_type": "application/json"} if data is not None else {}
+        if data is not None:
+            kwargs["data"] = data if isinstance(data, (str, bytes)) else json.dumps(data)
+        return getattr(client, method.lower())(path, **kwargs, **extra)
+
+    return _call
+
+
+def error_of(response, status: int, code: str) -> dict:
+    """Assert the one error format and return the body."""
+    assert response.status_code == status, response.content[:500]
+    assert response["Content-Type"].startswith("application/json")
+    body = response.json()
+    assert set(body) == {"detail", "code", "request_id", "success", "error", "timestamp"}
+    assert body["code"] == code and body["error"]["code"] == code
+    assert body["success"] is False
+    assert body["detail"] == body["error"]["message"] and body["detail"]
+    assert body["request_id"] == body["error"]["request_id"] == response["X-Request-ID"]
+    assert set(body["error"]) == {"code", "message", "details", "request_id"}
+    return body

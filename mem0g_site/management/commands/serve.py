@@ -30,6 +30,14 @@ class Command(BaseCommand):
             raise CommandError(f"DATABASE_URL: cannot connect to the database ({first_line})") from None
         if not options["no_migrate"]:
             call_command("migrate", interactive=False, verbosity=0)
+        if settings.API_KEYS or settings.ADMIN_API_KEYS:
+            from accounts.services import apikeys_bootstrap
+            from mem0g_site.exceptions import ApplicationError
+
+            try:
+                apikeys_bootstrap(keys=settings.API_KEYS, admin_keys=settings.ADMIN_API_KEYS)
+            except ApplicationError as exc:
+                raise CommandError(f"API_KEYS/ADMIN_API_KEYS: {exc.message}") from None
         if settings.MEM0G_ADMIN_PASSWORD:
             from accounts.services import admin_user_ensure
 
@@ -47,11 +55,17 @@ class Command(BaseCommand):
             f"  health:  curl http://{address}/health\n"
             f"  API docs: http://{address}/docs\n"
             f"  admin login: python manage.py createsuperuser, or set MEM0G_ADMIN_PASSWORD\n"
+            f"  API key: .venv/bin/python manage.py createapikey --scopes read,write (or set API_KEYS)\n"
             f"  Ctrl-C stops the server and the embedded database."
         )
         self.stdout.flush()
 
-        env = {**os.environ, "DATABASE_URL": settings.DATABASE_URL, "MEM0G_DATA_DIR": str(settings.MEM0G_DATA_DIR)}
+        env = {
+            **os.environ,
+            "DATABASE_URL": settings.DATABASE_URL,
+            "MEM0G_DATABASE_EMBEDDED": "true" if settings.DATABASE_IS_EMBEDDED else "false",
+            "MEM0G_DATA_DIR": str(settings.MEM0G_DATA_DIR),
+        }
         command = [
             sys.executable,
             "-m",

@@ -1,0 +1,89 @@
+"""The edge of every request: request id, body size limit, timing, rate-limit headers, metrics,
+one log line, and the one error format for bare error responses from non-DRF views."""
+
+import json
+import logging
+import re
+import time
+import uuid
+
+from django.conf import settings
+
+from mem0g_site import metrics
+from mem0g_site.errors import error_response, is_api_path
+
+logger = logging.getLogger("mem0g.requests")
+_CLIENT_REQUEST_ID = re.compile(r"^[A-Za-z0-9._:-]{1,128}$")
+
+
+class RequestEdgeMiddleware:
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request):
+        started = time.perf_counter()
+        offered = request.META.get("HTTP_X_REQUEST_ID", "")
+        request.request_id = offered if _CLIENT_REQUEST_ID.match(offered) else str(uuid.uuid4())
+
+        response = self._too_large(request) or self.get_response(request)
+
+        if response.status_code >= 400 and is_api_path(request.path) and not _is_json(response):
+            # A plain view's bare 405, a CSRF or host failure...: same body as every other error.
+            replacement = error_response(request, response.status_code)
+            for header in ("Allow", "Retry-After", "WWW-Authenticate"):
+                if header in response:
+                    replacement[header] = response[header]
+            response = replacement
+
+        usage = getattr(request, "ratelimit", None)
+        if usage is not None:
+            response["X-RateLimit-Limit"] = str(usage["limit"])
+            response["X-RateLimit-Remaining"] = str(max(0, usage["limit"] - usage["count"]))
+            response["X-RateLimit-Reset"] = str(max(0, usage["time_left"]))
+
+        duration_ms = (time.perf_counter() - started) * 1000
+        response["X-Request-ID"] = request.request_id
+        response["X-Response-Time-ms"] = f"{duration_ms:.1f}"
+        endpoint = _endpoint(request)
+        try:
+            metrics.record(endpoint, response.status_code, duration_ms)
+        except Exception:  # metrics must never break a response (e.g. Redis briefly away)
+            logger.warning("could not record metrics", exc_info=True)
+        api_key = getattr(request, "api_key", None)
+        logger.info(
+            json.dumps(
+                {
+                    "method": request.method,
+                    "path": request.path,
+                    "endpoint": endpoint,
+                    "status": response.status_code,
+                    "duration_ms": round(duration_ms, 1),
+                    "key_prefix": api_key.prefix if api_key else None,
+                    "request_id": request.request_id,
+                }
+            )
+        )
+        return response
+
+    @staticmethod
+    def _too_large(request):
+        try:
+            length = int(request.META.get("CONTENT_LENGTH") or 0)
+        except ValueError:
+            return error_response(request, 400, message="Content-Length is not a number")
+        if length > settings.MAX_REQUEST_BYTES:
+            return error_response(
+                request, 413, message=f"The request body is {length} bytes; the limit is {settings.MAX_REQUEST_BYTES}"
+            )
+        return None
+
+
+def _is_json(response) -> bool:
+    return response.get("Content-Type", "").startswith("application/json")
+
+
+def _endpoint(request) -> str:
+    match = getattr(request, "resolver_match", None)
+    if match is None:
+        return "unmatched"
+    return f"{request.method} {match.view_name or match.route}"
