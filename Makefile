@@ -3,6 +3,7 @@ PYTHON ?= python3
 VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed-requirements
+TEST_STAMP := $(VENV)/.installed-test-requirements
 
 .PHONY: install run test bench lint clean
 
@@ -12,6 +13,10 @@ $(STAMP): requirements.txt
 	$(PY) -m pip install --quiet --disable-pip-version-check -r requirements.txt
 	@touch $(STAMP)
 
+$(TEST_STAMP): requirements-test.txt $(STAMP)
+	$(PY) -m pip install --quiet --disable-pip-version-check -r requirements-test.txt
+	@touch $(TEST_STAMP)
+
 install: $(STAMP)
 
 # Embedded PostgreSQL in $$MEM0G_DATA_DIR (default ./var) unless DATABASE_URL is set.
@@ -19,7 +24,7 @@ run: $(STAMP)
 	exec $(PY) manage.py serve
 
 # The whole suite on real PostgreSQL+pgvector: a throw-away embedded cluster, or DATABASE_URL.
-test: $(STAMP)
+test: $(TEST_STAMP)
 	@tmp=$$(mktemp -d /tmp/mem0g-test.XXXXXX); \
 	MEM0G_DATA_DIR=$$tmp $(PY) -m pytest $(PYTEST_ARGS); status=$$?; \
 	rm -rf $$tmp; exit $$status
@@ -28,7 +33,7 @@ test: $(STAMP)
 bench: $(STAMP)
 	$(PY) manage.py bench $(BENCH_ARGS)
 
-lint: $(STAMP)
+lint: $(TEST_STAMP)
 	$(VENV)/bin/ruff check .
 
 clean:

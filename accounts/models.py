@@ -37,6 +37,9 @@ class Project(models.Model):
     organization = models.ForeignKey(Organization, on_delete=models.PROTECT, related_name="projects")
     name = models.CharField(max_length=200)
     slug = models.SlugField(max_length=100)
+    # Mem0 project options set through the SDK's project.update(): custom_instructions,
+    # custom_categories, ... (returned by project.get()).
+    options = models.JSONField(default=dict, blank=True)
     created_at = models.DateTimeField(default=timezone.now, editable=False)
 
     class Meta:

@@ -1,14 +1,25 @@
-from accounts.models import DEFAULT_ORGANIZATION_SLUG, DEFAULT_PROJECT_SLUG, ApiKey, Project
+from accounts.models import DEFAULT_ORGANIZATION_SLUG, DEFAULT_PROJECT_SLUG, ApiKey, Organization, Project
 from mem0g_site.exceptions import NotFound
 
 KEY_PREFIX_LENGTH = 12
 
 
 def project_default() -> Project:
-    """The project that bootstrap keys and single-tenant installs use (made by migration 0002)."""
-    return Project.objects.select_related("organization").get(
-        organization__slug=DEFAULT_ORGANIZATION_SLUG, slug=DEFAULT_PROJECT_SLUG
+    """The project that bootstrap keys and single-tenant installs use (made by migration 0002, and
+    made again here if it was removed)."""
+    project = (
+        Project.objects.select_related("organization")
+        .filter(organization__slug=DEFAULT_ORGANIZATION_SLUG, slug=DEFAULT_PROJECT_SLUG)
+        .first()
     )
+    if project is None:
+        organization, _ = Organization.objects.get_or_create(
+            slug=DEFAULT_ORGANIZATION_SLUG, defaults={"name": "Default organization"}
+        )
+        project, _ = Project.objects.get_or_create(
+            organization=organization, slug=DEFAULT_PROJECT_SLUG, defaults={"name": "Default project"}
+        )
+    return project
 
 
 def apikey_authenticate(raw_key: str) -> ApiKey | None:

@@ -7,7 +7,7 @@ from django.db import transaction
 from django.utils import timezone
 from django.utils.text import slugify
 
-from accounts.models import DEFAULT_ORGANIZATION_SLUG, ApiKey, Organization, Project, hash_key
+from accounts.models import ApiKey, Organization, Project, hash_key
 from accounts.selectors import KEY_PREFIX_LENGTH, project_default
 from mem0g_site.exceptions import ValidationFailed
 from memories.inputs import clean_id
@@ -133,8 +133,32 @@ def project_get_or_create(*, name: str, organization: Organization | None = None
     """The project called ``name`` (or with that slug) in ``organization`` (default: the default one)."""
     if not isinstance(name, str) or not slugify(name):
         raise ValidationFailed("a project needs a name with letters or digits", field="project")
-    organization = organization or Organization.objects.get(slug=DEFAULT_ORGANIZATION_SLUG)
+    organization = organization or project_default().organization
     project = Project.objects.filter(organization=organization, slug=slugify(name)).first()
     if project is None:
         project = Project.objects.create(organization=organization, name=name, slug=slugify(name))
+    return project
+
+
+PROJECT_OPTIONS = {
+    "custom_instructions": str,
+    "agent_custom_instructions": str,
+    "custom_categories": list,
+    "memory_depth": str,
+    "usecase_setting": str,
+    "multilingual": bool,
+}
+
+
+def project_update_options(*, project: Project, options: dict) -> Project:
+    """Store Mem0 project options (what ``project.update()`` sends); ``None`` removes one."""
+    for name, value in options.items():
+        kind = PROJECT_OPTIONS.get(name)
+        if kind is None:
+            raise ValidationFailed(f"unknown project option {name!r}", field=name)
+        if value is not None and not isinstance(value, kind):
+            raise ValidationFailed(f"{name} must be a {kind.__name__}", field=name)
+    merged = {**project.options, **options}
+    project.options = {name: value for name, value in merged.items() if value is not None}
+    project.save(update_fields=["options"])
     return project

@@ -33,8 +33,9 @@ class ApiView(APIView):
         unknown = sorted(set(request.query_params) - self.query_params - TOLERATED_PARAMS)
         if unknown:
             raise InvalidRequest(f"Unknown query parameter(s): {', '.join(unknown)}", details={"unknown": unknown})
-        if request.META.get("CONTENT_LENGTH") not in (None, "", "0"):
-            request.data  # noqa: B018 (parses now: a malformed body is a 400 for every endpoint)
+        has_body = request.META.get("CONTENT_LENGTH") not in (None, "", "0")
+        if has_body and request.content_type.startswith("application/json"):
+            request.data  # noqa: B018 (parses now: malformed JSON is a 400 for every endpoint)
 
 
 class StatusView(ApiView):

@@ -1,9 +1,8 @@
 from django.contrib import admin
-from django.urls import path, re_path
+from django.urls import include, path, re_path
 from drf_spectacular.views import SpectacularAPIView, SpectacularRedocView, SpectacularSwaggerView
 
 from mem0g_site import api, views
-from memories.api import users
 
 # Routes answer with and without a trailing slash; nothing redirects (APPEND_SLASH is off).
 urlpatterns = [
@@ -11,8 +10,7 @@ urlpatterns = [
     re_path(r"^status/?$", api.StatusView.as_view(), name="status"),
     re_path(r"^metrics/?$", api.MetricsView.as_view(), name="metrics"),
     re_path(r"^metrics/prometheus/?$", api.PrometheusMetricsView.as_view(), name="metrics-prometheus"),
-    re_path(r"^v1/users/(?P<user_id>[^/]+)/stats/?$", users.UserStatsView.as_view(), name="user-stats"),
-    re_path(r"^v1/users/(?P<user_id>[^/]+)/memories/?$", users.UserMemoriesView.as_view(), name="user-memories"),
+    path("", include("memories.urls")),
     path("admin/", admin.site.urls),
     re_path(r"^schema/?$", SpectacularAPIView.as_view(), name="schema"),
     re_path(r"^docs/?$", SpectacularSwaggerView.as_view(url_name="schema"), name="swagger-ui"),

@@ -130,3 +130,43 @@ class MemoryHistory(models.Model):
 
     def __str__(self) -> str:
         return f"{self.event} {self.memory_id}"
+
+
+class MemoryFeedback(models.Model):
+    """What an app said about a memory (Mem0's feedback endpoint): kept for curation."""
+
+    class Kind(models.TextChoices):
+        POSITIVE = "POSITIVE"
+        NEGATIVE = "NEGATIVE"
+        VERY_NEGATIVE = "VERY_NEGATIVE"
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    project = models.ForeignKey("accounts.Project", on_delete=models.CASCADE, related_name="memory_feedback")
+    memory_id = models.UUIDField(db_index=True)
+    feedback = models.CharField(max_length=20, choices=Kind.choices, null=True, blank=True)
+    feedback_reason = models.TextField(null=True, blank=True)
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        verbose_name_plural = "memory feedback"
+        ordering = ["-created_at"]
+
+    def __str__(self) -> str:
+        return f"{self.feedback or 'no feedback'} on {self.memory_id}"
+
+
+class MemoryExport(models.Model):
+    """A snapshot of the memories matching some filters, in the shape the caller's schema asks for."""
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    project = models.ForeignKey("accounts.Project", on_delete=models.CASCADE, related_name="memory_exports")
+    schema = models.JSONField(default=dict, blank=True)
+    filters = models.JSONField(default=dict, blank=True)
+    results = models.JSONField(default=list, blank=True)
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["-created_at"]
+
+    def __str__(self) -> str:
+        return f"export {self.id}"

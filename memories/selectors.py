@@ -79,16 +79,20 @@ def memory_list(
     *,
     project,
     scope: Scope | None = None,
+    where: Q | None = None,
     page: int = 1,
     page_size: int = 100,
     as_of: datetime | None = None,
     include_expired: bool = False,
 ) -> MemoryPage:
-    """Memories newest first, one page at a time (``page`` counts from 1)."""
+    """Memories newest first, one page at a time (``page`` counts from 1). ``where`` is a compiled
+    filter (``memories.filters``)."""
     page = _positive_int(page, field="page", maximum=10**9)
     page_size = _positive_int(page_size, field="page_size", maximum=PAGE_SIZE_MAX)
     as_of = clean_moment(as_of, field_name="as_of")
     queryset = _visible(_scoped(project, scope), as_of=as_of, include_expired=include_expired)
+    if where is not None:
+        queryset = queryset.filter(where)
     count = queryset.count()
     offset = (page - 1) * page_size
     results = list(queryset.order_by("-created_at", "-id")[offset : offset + page_size]) if offset < count else []
@@ -100,6 +104,7 @@ def memory_search(
     project,
     query: Any,
     scope: Scope | None = None,
+    where: Q | None = None,
     top_k: int = 10,
     threshold: float | None = None,
     as_of: datetime | None = None,
@@ -127,6 +132,8 @@ def memory_search(
     candidates = _visible(_scoped(project, scope), as_of=as_of, include_expired=include_expired).filter(
         embedding__isnull=False
     )
+    if where is not None:
+        candidates = candidates.filter(where)
     vector = embed_query(query)
     distance = CosineDistance("embedding", vector)
     limit = settings.SEARCH_EXACT_MAX_ROWS
@@ -204,4 +211,58 @@ def user_stats(*, project, user_id: str) -> dict[str, Any]:
         "first_activity": totals["first"],
         "last_activity": last_activity,
         "storage_bytes": int(totals["bytes"]),
+    }
+
+
+ENTITY_TYPES = {"user": "user_id", "agent": "agent_id", "app": "app_id", "run": "run_id"}
+
+
+def entity_list(*, project, within: Scope | None = None) -> list[dict[str, Any]]:
+    """Every user, agent, app and run id that has memories, with counts and activity (Mem0's
+    ``GET /v1/entities/``); one grouped query per entity type."""
+    memories = _scoped(project, within)
+    entities = []
+    for entity_type, field in ENTITY_TYPES.items():
+        rows = (
+            memories.exclude(**{f"{field}__isnull": True})
+            .values(field)
+            .annotate(total=Count("id"), first=Min("created_at"), last=Max("updated_at"))
+            .order_by(field)
+        )
+        entities += [
+            {
+                "type": entity_type,
+                "name": row[field],
+                "total_memories": row["total"],
+                "created_at": row["first"],
+                "updated_at": row["last"],
+            }
+            for row in rows
+        ]
+    return entities
+
+
+def memory_summary(*, project, scope: Scope | None = None, where: Q | None = None, recent: int = 10) -> dict[str, Any]:
+    """A deterministic digest of a set of memories (what ``POST /v1/summary/`` answers without an
+    LLM): counts, categories, the most recent facts and a few lines of text built from them."""
+    queryset = _visible(_scoped(project, scope), as_of=None, include_expired=False)
+    if where is not None:
+        queryset = queryset.filter(where)
+    total = queryset.count()
+    latest = list(queryset.order_by("-created_at", "-id")[:recent])
+    with connection.cursor() as cursor:
+        sql, params = queryset.values("categories").query.sql_with_params()
+        cursor.execute(
+            f"SELECT category, count(*) FROM ({sql}) AS picked, unnest(picked.categories) AS category"
+            " GROUP BY category ORDER BY count(*) DESC, category",
+            params,
+        )
+        categories = dict(cursor.fetchall())
+    lines = [f"{total} memories" + (f" across {len(categories)} categories" if categories else "") + "."]
+    lines += [f"- {memory.memory}" for memory in latest]
+    return {
+        "summary": "\n".join(lines),
+        "total_memories": total,
+        "categories": categories,
+        "recent": [{"id": str(m.id), "memory": m.memory, "created_at": m.created_at.isoformat()} for m in latest],
     }

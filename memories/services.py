@@ -5,8 +5,8 @@ transaction, and records a history row for every ADD/UPDATE/DELETE. ``now=`` fix
 in tests.
 """
 
-from collections.abc import Sequence
-from datetime import date, datetime
+from collections.abc import Iterable, Sequence
+from datetime import date, datetime, timedelta
 from typing import Any
 
 from django.conf import settings
@@ -27,7 +27,7 @@ from memories.inputs import (
     clean_text,
     clean_uuid,
 )
-from memories.models import Memory, MemoryHistory, memory_hash
+from memories.models import SCOPE_FIELDS, Memory, MemoryHistory, memory_hash
 
 UNSET: Any = object()
 
@@ -85,6 +85,7 @@ def memories_add(*, project, items: Sequence[NewMemory], now: datetime | None = 
     vectors = embed_texts([item.text for item in cleaned])
     model_name = get_embedder().model_name
     now = now or timezone.now()
+    short_term_ttl = timedelta(seconds=settings.MEM0_DEFAULT_SHORT_TERM_TTL_SECONDS)
 
     memories = [
         Memory(
@@ -98,7 +99,9 @@ def memories_add(*, project, items: Sequence[NewMemory], now: datetime | None = 
             actor_id=item.actor_id,
             role=item.role,
             immutable=item.immutable,
-            expiration_date=item.expiration_date,
+            # metadata.memory_lifespan = "short_term" (the OSS server's convention) expires by itself.
+            expiration_date=item.expiration_date
+            or (now + short_term_ttl if item.metadata.get("memory_lifespan") == "short_term" else None),
             valid_from=item.valid_from or now,
             created_at=now,
             updated_at=now,
@@ -209,15 +212,28 @@ def memory_delete(
         memory.delete()
 
 
-def memories_delete(*, project, scope: Scope, now: datetime | None = None) -> int:
-    """Delete every memory of a scope (all states); returns how many. A scope is required so a
-    typo cannot wipe a project."""
-    scope = clean_scope(scope, required=True)
-    now = now or timezone.now()
+def memories_delete(*, project, scope: Scope, any_of: Iterable[str] = (), now: datetime | None = None) -> int:
+    """Delete every memory of a scope (all states); returns how many. ``any_of`` names entity
+    fields that must merely be set (Mem0's ``user_id=*``). Something must be named, so a typo
+    cannot wipe a project."""
+    any_of = sorted(set(any_of))
+    if any(field not in SCOPE_FIELDS for field in any_of):
+        raise ValidationFailed("only user_id, agent_id, app_id and run_id can be '*'", field="filters")
+    scope = clean_scope(scope, required=not any_of)
+    queryset = Memory.objects.for_project(project).filter(
+        **scope.as_filter(), **{f"{field}__isnull": False for field in any_of}
+    )
+    return _delete_with_history(queryset, now=now or timezone.now())
+
+
+def memories_reset(*, project, within: Scope | None = None, now: datetime | None = None) -> int:
+    """Delete every memory of the project (or, for a user-restricted key, of its user)."""
+    return _delete_with_history(_fenced(project, within), now=now or timezone.now())
+
+
+def _delete_with_history(queryset, *, now: datetime) -> int:
     with transaction.atomic():
-        doomed = list(
-            Memory.objects.for_project(project).filter(**scope.as_filter()).select_for_update().defer("embedding")
-        )
+        doomed = list(queryset.select_for_update().defer("embedding"))
         MemoryHistory.objects.bulk_create(
             [
                 _history(
@@ -236,3 +252,71 @@ def memories_delete(*, project, scope: Scope, now: datetime | None = None) -> in
         for start in range(0, len(ids), 5000):
             Memory.objects.filter(pk__in=ids[start : start + 5000]).delete()
     return len(doomed)
+
+
+def memories_ingest(
+    *,
+    project,
+    messages: Any,
+    scope: Scope,
+    infer: bool = True,
+    metadata: dict | None = None,
+    categories: list[str] | None = None,
+    immutable: bool = False,
+    expiration_date: date | datetime | None = None,
+    observed_at: datetime | None = None,
+    includes: str | None = None,
+    excludes: str | None = None,
+    now: datetime | None = None,
+) -> list[dict]:
+    """Mem0's ``add``: turn messages into memories and say what happened to each.
+
+    ``infer=False`` stores every non-system message verbatim (its role, and its ``name`` as the
+    actor). Otherwise the built-in extractor turns the messages into facts; a fact the scope
+    already holds (same text) is skipped. Returns ``[{"id", "memory", "event"}]``.
+    """
+    from memories.extraction import extract_facts, normalize_messages
+
+    scope = clean_scope(scope, required=True)
+    try:
+        parsed = normalize_messages(messages)
+    except ValueError as exc:
+        raise ValidationFailed(str(exc), field="messages") from None
+    now = now or timezone.now()
+    observed_at = observed_at or now
+    common = {
+        "scope": scope,
+        "metadata": metadata,
+        "categories": categories,
+        "immutable": immutable,
+        "expiration_date": expiration_date,
+        "valid_from": observed_at,
+    }
+    if not infer:
+        items = [
+            NewMemory(text=message.content, role=message.role, actor_id=message.name, **common)
+            for message in parsed
+            if message.role != "system" and message.content.strip()
+        ]
+    else:
+        facts = extract_facts(
+            parsed,
+            observed_at=observed_at,
+            agent_scoped=scope.agent_id is not None,
+            includes=includes,
+            excludes=excludes,
+        )
+        known = set(
+            Memory.objects.for_project(project)
+            .current()
+            .filter(**scope.as_filter())
+            .filter(hash__in=[memory_hash(fact.text) for fact in facts])
+            .values_list("hash", flat=True)
+        )
+        items = [
+            NewMemory(text=fact.text, role=fact.role, **common) for fact in facts if memory_hash(fact.text) not in known
+        ]
+    if not items:
+        return []
+    created = memories_add(project=project, items=items, now=now)
+    return [{"id": str(memory.id), "memory": memory.memory, "event": "ADD"} for memory in created]

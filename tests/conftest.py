@@ -35,6 +35,15 @@ def add():
     return _add
 
 
+@pytest.fixture(scope="session", autouse=True)
+def _short_lived_connections():
+    """Live-server tests answer in threads; without this each thread would keep its database
+    connection open past the test (CONN_MAX_AGE) and block dropping the test database."""
+    from django.db import connections
+
+    connections.settings["default"]["CONN_MAX_AGE"] = 0
+
+
 @pytest.fixture(autouse=True)
 def _fresh_cache():
     """Rate-limit counters and metrics live in the cache: start every test from zero."""

@@ -1,0 +1,178 @@
+"""Reading Mem0-style requests: scopes from top-level ids or filters, flags, pages, times.
+
+Every dialect parses with these and then calls the same services and selectors.
+"""
+
+import ast
+import json
+from datetime import UTC, date, datetime
+from typing import Any
+from urllib.parse import urlencode
+
+from django.db.models import Q
+
+from accounts.access import key_scope
+from mem0g_site.exceptions import InvalidRequest, ValidationFailed
+from memories.filters import compile_filters, entity_ids, has_entity_id
+from memories.inputs import Scope
+
+ENTITY_FIELDS = ("user_id", "agent_id", "app_id", "run_id")
+
+
+def body_of(request) -> dict[str, Any]:
+    data = request.data if request.data is not None else {}
+    if data == {} and not request.body:
+        return {}
+    if not isinstance(data, dict):
+        raise InvalidRequest("The request body must be a JSON object")
+    return data
+
+
+def refuse_unknown(data: dict, allowed: set[str], *, where: str = "body") -> None:
+    unknown = sorted(set(data) - allowed - {"org_id", "project_id"})
+    if unknown:
+        raise InvalidRequest(f"Unknown {where} parameter(s): {', '.join(unknown)}", details={"unknown": unknown})
+
+
+def top_level_scope(data: dict) -> Scope:
+    """``user_id``/``agent_id``/``app_id``/``run_id`` (``session_id`` = ``run_id``) given at the top level."""
+    values = {field: data.get(field) for field in ENTITY_FIELDS}
+    if values["run_id"] is None and data.get("session_id") is not None:
+        values["run_id"] = data.get("session_id")
+    return Scope(**values)
+
+
+def merged_scope(data: dict) -> Scope:
+    """Top-level ids, completed by plain ids inside ``filters`` (the SDK's ``add(filters=...)`` form)."""
+    scope = top_level_scope(data)
+    filters = data.get("filters")
+    if isinstance(filters, dict):
+        named = entity_ids(filters)
+        values = {field: getattr(scope, field) for field in ENTITY_FIELDS}
+        for field in ENTITY_FIELDS:
+            if values[field] is None and len(named.get(field, ())) == 1:
+                values[field] = next(iter(named[field]))
+        scope = Scope(**values)
+    return scope
+
+
+def request_filters(request, data: dict, *, require_entity: bool, allow_oss: bool = True) -> tuple[Scope, Q]:
+    """The scope (narrowed to the key's user) and the compiled ``filters`` of a list or search call.
+    Top-level ids (legacy clients) are ANDed with ``filters``."""
+    filters = data.get("filters")
+    if filters is not None and not isinstance(filters, dict):
+        raise InvalidRequest("filters must be a JSON object", details={"key": "filters"})
+    filters = filters or {}
+    scope = key_scope(request.auth, top_level_scope(data))
+    if require_entity and scope.is_empty and not has_entity_id(filters):
+        raise InvalidRequest(
+            "filters must name at least one of user_id, agent_id, app_id or run_id", details={"key": "filters"}
+        )
+    return scope, compile_filters(filters, allow_oss=allow_oss)
+
+
+def as_bool(value: Any, field: str, default: bool = False) -> bool:
+    if value is None:
+        return default
+    if isinstance(value, bool):
+        return value
+    if isinstance(value, str) and value.lower() in ("true", "1", "yes"):
+        return True
+    if isinstance(value, str) and value.lower() in ("false", "0", "no"):
+        return False
+    raise ValidationFailed(f"{field} must be true or false", field=field)
+
+
+def as_int(value: Any, field: str, default: int, *, minimum: int, maximum: int) -> int:
+    if value is None or value == "":
+        return default
+    try:
+        number = int(value) if not isinstance(value, bool) else None
+    except (TypeError, ValueError):
+        number = None
+    if number is None or (isinstance(value, float) and not value.is_integer()) or not minimum <= number <= maximum:
+        raise ValidationFailed(f"{field} must be a whole number from {minimum} to {maximum}", field=field)
+    return number
+
+
+def as_float(value: Any, field: str, default: float | None, *, minimum: float, maximum: float) -> float | None:
+    if value is None or value == "":
+        return default
+    try:
+        number = float(value) if not isinstance(value, bool) else None
+    except (TypeError, ValueError):
+        number = None
+    if number is None or not minimum <= number <= maximum:
+        raise ValidationFailed(f"{field} must be a number from {minimum} to {maximum}", field=field)
+    return number
+
+
+def as_moment(value: Any, field: str) -> datetime | None:
+    """ISO 8601 date/datetime (naive = UTC) or Unix seconds."""
+    if value is None or value == "":
+        return None
+    try:
+        if isinstance(value, (int, float)) and not isinstance(value, bool):
+            return datetime.fromtimestamp(value, tz=UTC)
+        if isinstance(value, str):
+            text = value.strip()
+            if text.replace(".", "", 1).isdigit():
+                return datetime.fromtimestamp(float(text), tz=UTC)
+            moment = datetime.fromisoformat(text.replace("Z", "+00:00"))
+            return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+    except (ValueError, OverflowError, OSError):
+        pass
+    raise ValidationFailed(f"{field} must be an ISO 8601 date or time, or Unix seconds", field=field)
+
+
+def as_expiration(value: Any, field: str = "expiration_date") -> date | datetime | None:
+    if value is None or value == "":
+        return None
+    if isinstance(value, str) and len(value.strip()) == 10:
+        try:
+            return date.fromisoformat(value.strip())
+        except ValueError:
+            pass
+    return as_moment(value, field)
+
+
+def as_object(value: Any, field: str) -> dict | None:
+    if value is None:
+        return None
+    if not isinstance(value, dict):
+        raise ValidationFailed(f"{field} must be a JSON object", field=field)
+    return value
+
+
+def query_filters(raw: str) -> dict:
+    """``delete_all(filters=...)`` arrives as the Python repr of a dict in the query string (the
+    SDK stringifies it); JSON is accepted too."""
+    for parse in (json.loads, ast.literal_eval):
+        try:
+            value = parse(raw)
+        except (ValueError, SyntaxError, TypeError, MemoryError, RecursionError):
+            continue
+        if isinstance(value, dict):
+            return value
+    raise InvalidRequest("filters must be a JSON object (or a Python dict literal)", details={"key": "filters"})
+
+
+def page_links(request, page: int, page_size: int, count: int) -> tuple[str | None, str | None]:
+    def link(number: int) -> str:
+        params = {k: v for k, v in request.query_params.items() if k not in ("page", "page_size")}
+        params.update(page=number, page_size=page_size)
+        return request.build_absolute_uri(request.path) + "?" + urlencode(params)
+
+    next_link = link(page + 1) if page * page_size < count else None
+    previous_link = link(page - 1) if page > 1 else None
+    return next_link, previous_link
+
+
+def pick_fields(items: list[dict], fields: Any) -> list[dict]:
+    """Mem0's ``fields``: only these keys (and ``id``) in each result."""
+    if fields is None:
+        return items
+    if not isinstance(fields, list) or not all(isinstance(f, str) for f in fields):
+        raise ValidationFailed("fields must be a list of field names", field="fields")
+    keep = set(fields) | {"id"}
+    return [{k: v for k, v in item.items() if k in keep} for item in items]

@@ -1,0 +1,217 @@
+"""The Mem0 OSS server dialect (its self-hosted REST server), under the root path, with
+``X-API-Key`` (any of our auth headers works). Shapes follow that server, except that a missing
+memory is a 404 (it answers ``200 null``) and every memory has our one memory shape.
+
+Memories may carry, in ``metadata``: ``project_id``, ``memory_lifespan`` (``short_term`` expires
+after ``MEM0_DEFAULT_SHORT_TERM_TTL_SECONDS``, ``long_term`` never), ``memory_category`` and
+``domain_tags`` (a list); ``GET /memories`` filters on them.
+"""
+
+from django.db.models import Q
+from django.shortcuts import redirect
+from django.views.decorators.http import require_GET
+from rest_framework.response import Response
+
+from accounts.access import key_scope, key_within
+from mem0g_site.api import ApiView
+from mem0g_site.exceptions import Forbidden, InvalidRequest, NotFound
+from memories.api.common import (
+    as_bool,
+    as_expiration,
+    as_float,
+    as_int,
+    as_object,
+    body_of,
+    refuse_unknown,
+    request_filters,
+    top_level_scope,
+)
+from memories.api.serializers import HistorySerializer, memories_data, memory_data
+from memories.inputs import Scope, clean_text
+from memories.selectors import ENTITY_TYPES, entity_list, memory_get, memory_history, memory_list, memory_search
+from memories.services import (
+    UNSET,
+    memories_delete,
+    memories_ingest,
+    memories_reset,
+    memory_delete,
+    memory_update,
+)
+
+OSS_ENTITY_FIELDS = ("user_id", "agent_id", "run_id")
+METADATA_FILTERS = ("project_id", "memory_lifespan", "memory_category")
+
+
+@require_GET
+def root(request):
+    return redirect("/docs")
+
+
+def _oss_scope(request, values: dict) -> Scope:
+    return key_scope(request.auth, Scope(**{field: values.get(field) for field in OSS_ENTITY_FIELDS}))
+
+
+class OssMemoriesView(ApiView):
+    """``POST /memories`` (add), ``GET /memories`` (list), ``DELETE /memories`` (admin)."""
+
+    required_scope = {"GET": "read", "POST": "write", "DELETE": "admin"}
+    query_params = frozenset({*OSS_ENTITY_FIELDS, "top_k", "show_expired", *METADATA_FILTERS, "domain_tags"})
+
+    def post(self, request):
+        data = body_of(request)
+        refuse_unknown(
+            data, {"messages", *OSS_ENTITY_FIELDS, "metadata", "expiration_date", "infer", "memory_type", "prompt"}
+        )
+        if not isinstance(data.get("messages"), list):
+            raise InvalidRequest("messages must be a list of {role, content}", details={"key": "messages"})
+        scope = _oss_scope(request, data)
+        if scope.is_empty:
+            raise InvalidRequest(
+                "At least one identifier (user_id, agent_id, run_id) is required.", details={"key": "user_id"}
+            )
+        events = memories_ingest(
+            project=request.auth.project,
+            messages=data["messages"],
+            scope=scope,
+            infer=as_bool(data.get("infer"), "infer", default=True),
+            metadata=as_object(data.get("metadata"), "metadata"),
+            expiration_date=as_expiration(data.get("expiration_date")),
+        )
+        return Response({"results": events})
+
+    def get(self, request):
+        params = request.query_params
+        scope = _oss_scope(request, params)
+        if scope.is_empty and not request.auth.has_scope("admin"):
+            raise Forbidden("Listing every memory needs an admin key; give user_id, agent_id or run_id")
+        where = Q()
+        for name in METADATA_FILTERS:
+            if params.get(name):
+                where &= Q(metadata__contains={name: params[name]})
+        for tag in params.getlist("domain_tags"):
+            for part in filter(None, (t.strip() for t in tag.split(","))):
+                where &= Q(metadata__contains={"domain_tags": [part]})
+        result = memory_list(
+            project=request.auth.project,
+            scope=scope,
+            where=where,
+            page_size=as_int(params.get("top_k"), "top_k", 100, minimum=1, maximum=200),
+            include_expired=as_bool(params.get("show_expired"), "show_expired"),
+        )
+        return Response({"results": memories_data(result.results)})
+
+    def delete(self, request):
+        scope = _oss_scope(request, request.query_params)
+        if scope.is_empty:
+            raise InvalidRequest(
+                "At least one identifier (user_id, agent_id, run_id) is required.", details={"key": "user_id"}
+            )
+        deleted = memories_delete(project=request.auth.project, scope=scope)
+        return Response({"message": "All relevant memories deleted", "deleted": deleted})
+
+
+class OssMemoryView(ApiView):
+    """``GET``/``PUT``/``DELETE /memories/{id}``."""
+
+    required_scope = {"GET": "read", "PUT": "write", "DELETE": "write"}
+
+    def get(self, request, memory_id: str):
+        memory = memory_get(project=request.auth.project, memory_id=memory_id, within=key_within(request.auth))
+        return Response(memory_data(memory))
+
+    def put(self, request, memory_id: str):
+        data = body_of(request)
+        refuse_unknown(data, {"text", "metadata", "expiration_date"})
+        memory_update(
+            project=request.auth.project,
+            memory_id=memory_id,
+            text=data["text"] if data.get("text") is not None else UNSET,
+            metadata=as_object(data["metadata"], "metadata") if data.get("metadata") is not None else UNSET,
+            expiration_date=as_expiration(data["expiration_date"]) if "expiration_date" in data else UNSET,
+            within=key_within(request.auth),
+        )
+        return Response({"message": "Memory updated successfully!"})
+
+    def delete(self, request, memory_id: str):
+        memory_delete(project=request.auth.project, memory_id=memory_id, within=key_within(request.auth))
+        return Response({"message": "Memory deleted successfully"})
+
+
+class OssHistoryView(ApiView):
+    required_scope = "read"
+
+    def get(self, request, memory_id: str):
+        rows = memory_history(project=request.auth.project, memory_id=memory_id, within=key_within(request.auth))
+        return Response(HistorySerializer(rows, many=True).data)
+
+
+class OssSearchView(ApiView):
+    """``POST /search``: ``filters`` in the full grammar, dotted keys such as
+    ``{"metadata.project_id": "p1"}`` included; top-level ids are merged in."""
+
+    required_scope = "read"
+
+    def post(self, request):
+        data = body_of(request)
+        refuse_unknown(
+            data, {"query", "filters", *OSS_ENTITY_FIELDS, "top_k", "limit", "threshold", "explain", "show_expired"}
+        )
+        query = clean_text(data.get("query"), field_name="query")
+        scope, where = request_filters(request, {**data, **top_level_scope(data).as_filter()}, require_entity=False)
+        results = memory_search(
+            project=request.auth.project,
+            query=query,
+            scope=scope,
+            where=where,
+            top_k=as_int(data.get("top_k", data.get("limit")), "top_k", 10, minimum=1, maximum=1000),
+            threshold=as_float(data.get("threshold"), "threshold", None, minimum=0.0, maximum=1.0),
+            include_expired=as_bool(data.get("show_expired"), "show_expired"),
+        )
+        return Response({"results": memories_data(results, scored=True)})
+
+
+class OssResetView(ApiView):
+    """``POST /reset`` (admin): every memory of the key's project (or of its user) is deleted."""
+
+    required_scope = "admin"
+
+    def post(self, request):
+        deleted = memories_reset(project=request.auth.project, within=key_within(request.auth))
+        return Response({"message": "All memories reset", "deleted": deleted})
+
+
+class OssEntitiesView(ApiView):
+    """``GET /entities``: a bare list of users, agents and runs with their memory counts."""
+
+    required_scope = "read"
+
+    def get(self, request):
+        return Response(
+            [
+                {
+                    "id": entity["name"],
+                    "type": entity["type"],
+                    "total_memories": entity["total_memories"],
+                    "created_at": entity["created_at"],
+                    "updated_at": entity["updated_at"],
+                }
+                for entity in entity_list(project=request.auth.project, within=key_within(request.auth))
+            ]
+        )
+
+
+class OssEntityView(ApiView):
+    """``DELETE /entities/{type}/{id}`` (admin)."""
+
+    required_scope = "admin"
+
+    def delete(self, request, entity_type: str, entity_id: str):
+        field = ENTITY_TYPES.get(entity_type)
+        if field is None:
+            raise InvalidRequest("Invalid entity type: use user, agent, app or run", details={"key": "entity_type"})
+        deleted = memories_delete(
+            project=request.auth.project, scope=key_scope(request.auth, Scope(**{field: entity_id}))
+        )
+        if not deleted:
+            raise NotFound("Entity not found", details={"type": entity_type, "id": entity_id})
+        return Response({"message": "Entity deleted", "deleted": deleted})

@@ -1,0 +1,689 @@
+"""The Mem0 Platform dialect: the paths the official SDKs call (mem0ai 2.2.1 and the 0.1.x/1.0.x
+clients), as thin translations onto memories.services and memories.selectors.
+
+Every 2xx answer has a JSON body (the SDK parses every response), slash and no-slash paths both
+work, and nothing redirects.
+"""
+
+from django.db.models import Q
+from rest_framework.response import Response
+
+from accounts.access import key_scope, key_user, key_within
+from mem0g_site.api import ApiView
+from mem0g_site.exceptions import InvalidRequest, NotFound, ValidationFailed
+from memories.api.common import (
+    ENTITY_FIELDS,
+    as_bool,
+    as_expiration,
+    as_float,
+    as_int,
+    as_moment,
+    as_object,
+    body_of,
+    merged_scope,
+    page_links,
+    pick_fields,
+    query_filters,
+    refuse_unknown,
+    request_filters,
+    top_level_scope,
+)
+from memories.api.serializers import HistorySerializer, memories_data, memory_data
+from memories.filters import compile_filters
+from memories.inputs import NewMemory, Scope, clean_text
+from memories.models import MemoryExport, MemoryFeedback
+from memories.selectors import (
+    ENTITY_TYPES,
+    PAGE_SIZE_MAX,
+    entity_list,
+    memory_get,
+    memory_history,
+    memory_list,
+    memory_search,
+)
+from memories.services import UNSET, memories_add, memories_delete, memories_ingest, memory_delete, memory_update
+
+ADD_FIELDS = {
+    "messages",
+    "content",
+    "filters",
+    "metadata",
+    "infer",
+    "custom_categories",
+    "custom_instructions",
+    "agent_custom_instructions",
+    "timestamp",
+    "expiration_date",
+    "structured_data_schema",
+    "includes",
+    "excludes",
+    "enable_graph",
+    "prompt_profile_id",
+    "temporal_reasoning",
+    "timezone",
+    "observation_datetime",
+    "observation_date",
+    "immutable",
+    "async_mode",
+    "output_format",
+    "version",
+    "categories",
+    "prompt",
+    "memory_type",
+    "session_id",
+    *ENTITY_FIELDS,
+}
+LIST_FIELDS = {
+    "filters",
+    "page",
+    "page_size",
+    "start_date",
+    "end_date",
+    "categories",
+    "show_expired",
+    "latest_only",
+    "fields",
+    "keywords",
+    "version",
+    "output_format",
+    "limit",
+    "as_of",
+    "metadata",
+    "session_id",
+    *ENTITY_FIELDS,
+}
+SEARCH_FIELDS = {
+    "query",
+    "filters",
+    "metadata",
+    "top_k",
+    "limit",
+    "rerank",
+    "threshold",
+    "fields",
+    "categories",
+    "show_expired",
+    "reference_date",
+    "latest_only",
+    "keyword_search",
+    "explain",
+    "as_of",
+    "output_format",
+    "version",
+    "filter_memories",
+    "only_metadata_based_search",
+    "session_id",
+    *ENTITY_FIELDS,
+}
+
+
+# --- shared pieces -------------------------------------------------------------------------
+
+
+def _ingest(request, data: dict) -> list[dict]:
+    refuse_unknown(data, ADD_FIELDS)
+    scope = key_scope(request.auth, merged_scope(data))
+    observed = as_moment(data.get("timestamp"), "timestamp") or as_moment(
+        data.get("observation_datetime") or data.get("observation_date"), "observation_date"
+    )
+    return memories_ingest(
+        project=request.auth.project,
+        messages=data.get("messages"),
+        scope=scope,
+        infer=as_bool(data.get("infer"), "infer", default=True),
+        metadata=as_object(data.get("metadata"), "metadata"),
+        categories=data.get("categories"),
+        immutable=as_bool(data.get("immutable"), "immutable"),
+        expiration_date=as_expiration(data.get("expiration_date")),
+        observed_at=observed,
+        includes=data.get("includes"),
+        excludes=data.get("excludes"),
+    )
+
+
+def _extra_where(data: dict) -> Q:
+    """``categories``, ``metadata``, ``keywords``, ``start_date``/``end_date`` given beside ``filters``."""
+    extra = {}
+    if data.get("categories") is not None:
+        extra["categories"] = {"in": data["categories"]} if isinstance(data["categories"], list) else data["categories"]
+    if data.get("metadata") is not None:
+        extra["metadata"] = data["metadata"]
+    if data.get("keywords") is not None:
+        extra["keywords"] = data["keywords"]
+    start, end = data.get("start_date"), data.get("end_date")
+    if start is not None or end is not None:
+        extra["created_at"] = {k: v for k, v in (("gte", start), ("lte", end)) if v is not None}
+    return compile_filters(extra) if extra else Q()
+
+
+def _list_response(request, data: dict, *, require_entity: bool) -> Response:
+    refuse_unknown(data, LIST_FIELDS)
+    scope, where = request_filters(request, data, require_entity=require_entity)
+    page = as_int(request.query_params.get("page", data.get("page")), "page", 1, minimum=1, maximum=10**9)
+    default_size = as_int(data.get("limit"), "limit", 100, minimum=1, maximum=PAGE_SIZE_MAX)
+    page_size = as_int(
+        request.query_params.get("page_size", data.get("page_size")),
+        "page_size",
+        default_size,
+        minimum=1,
+        maximum=PAGE_SIZE_MAX,
+    )
+    result = memory_list(
+        project=request.auth.project,
+        scope=scope,
+        where=where & _extra_where(data),
+        page=page,
+        page_size=page_size,
+        as_of=as_moment(data.get("as_of"), "as_of"),
+        include_expired=as_bool(data.get("show_expired"), "show_expired"),
+    )
+    items = pick_fields(memories_data(result.results), data.get("fields"))
+    next_link, previous_link = page_links(request, page, page_size, result.count)
+    return Response(
+        {
+            "count": result.count,
+            "next": next_link,
+            "previous": previous_link,
+            "page": page,
+            "page_size": page_size,
+            "results": items,
+            "memories": items,
+        }
+    )
+
+
+def _search(request, data: dict, *, require_entity: bool, default_threshold: float | None) -> list[dict]:
+    refuse_unknown(data, SEARCH_FIELDS)
+    query = clean_text(data.get("query"), field_name="query")
+    scope, where = request_filters(request, data, require_entity=require_entity)
+    top_k = as_int(data.get("top_k", data.get("limit")), "top_k", 10, minimum=1, maximum=1000)
+    results = memory_search(
+        project=request.auth.project,
+        query=query,
+        scope=scope,
+        where=where & _extra_where(data),
+        top_k=top_k,
+        threshold=as_float(data.get("threshold"), "threshold", default_threshold, minimum=0.0, maximum=1.0),
+        as_of=as_moment(data.get("as_of") or data.get("reference_date"), "as_of"),
+        include_expired=as_bool(data.get("show_expired"), "show_expired"),
+    )
+    return pick_fields(memories_data(results, scored=True), data.get("fields"))
+
+
+# --- views ---------------------------------------------------------------------------------
+
+
+class PingView(ApiView):
+    """``GET /v1/ping/``: the SDK's constructor check. ``org_id`` and ``project_id`` must be non-empty."""
+
+    required_scope = None
+
+    def get(self, request):
+        project = request.auth.project
+        return Response(
+            {
+                "status": "ok",
+                "message": "pong",
+                "org_id": str(project.organization_id),
+                "project_id": str(project.id),
+                "org_name": project.organization.name,
+                "project_name": project.name,
+                "user_email": f"{request.auth.prefix}@{project.organization.slug}.mem0g",
+            }
+        )
+
+
+class AddV3View(ApiView):
+    """``POST /v3/memories/add/`` (mem0ai 2.x): ``{"results": [{"id", "memory", "event"}]}``."""
+
+    required_scope = "write"
+
+    def post(self, request):
+        events = _ingest(request, body_of(request))
+        return Response({"results": events, "status": "SUCCEEDED"})
+
+
+class MemoriesView(ApiView):
+    """``/v1/memories/``: list (GET), add (POST: Mem0 ``messages`` or a memory-layer ``content``),
+    delete all of a scope (DELETE, ids or ``filters`` in the query string)."""
+
+    required_scope = {"GET": "read", "POST": "write", "DELETE": "write"}
+    query_params = frozenset(
+        {
+            *ENTITY_FIELDS,
+            "session_id",
+            "page",
+            "page_size",
+            "limit",
+            "show_expired",
+            "filters",
+            "metadata",
+            "categories",
+            "keywords",
+            "as_of",
+        }
+    )
+
+    def get(self, request):
+        params = {k: v for k, v in request.query_params.items() if k not in ("page", "page_size")}
+        if "show_expired" in params:
+            params["show_expired"] = as_bool(params["show_expired"], "show_expired")
+        if "filters" in params:
+            params["filters"] = query_filters(params["filters"])
+        return _list_response(request, params, require_entity=False)
+
+    def post(self, request):
+        data = body_of(request)
+        if "content" in data and "messages" not in data:
+            return self._create_one(request, data)
+        events = _ingest(request, data)
+        output_format = data.get("output_format")
+        if output_format == "v1.0":
+            return Response([_legacy_event(event) for event in events])
+        if output_format == "v1.1":
+            return Response({"results": [_legacy_event(event) for event in events]})
+        return Response({"results": events})
+
+    def _create_one(self, request, data):
+        refuse_unknown(data, ADD_FIELDS)
+        memory = memories_add(
+            project=request.auth.project,
+            items=[
+                NewMemory(
+                    text=data.get("content"),
+                    scope=key_scope(request.auth, top_level_scope(data)),
+                    metadata=as_object(data.get("metadata"), "metadata"),
+                    categories=data.get("categories"),
+                    immutable=as_bool(data.get("immutable"), "immutable"),
+                    expiration_date=as_expiration(data.get("expiration_date")),
+                )
+            ],
+        )[0]
+        return Response(memory_data(memory), status=201)
+
+    def delete(self, request):
+        params = request.query_params
+        filters = query_filters(params["filters"]) if "filters" in params else {}
+        requested = {field: params.get(field) or filters.get(field) for field in ENTITY_FIELDS}
+        if requested["run_id"] is None:
+            requested["run_id"] = params.get("session_id")
+        wildcard = {field for field, value in requested.items() if value == "*"}
+        scope = key_scope(request.auth, Scope(**{f: v for f, v in requested.items() if f not in wildcard}))
+        if scope.is_empty and not wildcard:
+            raise InvalidRequest("Give at least one of user_id, agent_id, app_id or run_id", details={"key": "user_id"})
+        deleted = memories_delete(project=request.auth.project, scope=scope, any_of=wildcard)
+        return Response({"message": "Memories deleted successfully!", "deleted": deleted})
+
+
+def _legacy_event(event: dict) -> dict:
+    return {"id": event["id"], "event": event["event"], "data": {"memory": event["memory"]}}
+
+
+class ListV3View(ApiView):
+    """``POST /v3/memories/`` (mem0ai 2.x ``get_all``): ``filters`` must name an entity."""
+
+    required_scope = "read"
+    query_params = frozenset({"page", "page_size"})
+
+    def post(self, request):
+        return _list_response(request, body_of(request), require_entity=True)
+
+
+class ListV2View(ListV3View):
+    """``POST /v2/memories/`` (1.0.x ``get_all``): top-level ids or ``filters``."""
+
+
+class SearchV3View(ApiView):
+    """``POST /v3/memories/search/``: ``{"results": [memory + score]}``; threshold 0.1 by default."""
+
+    required_scope = "read"
+    default_threshold = 0.1
+    require_entity = True
+
+    def post(self, request):
+        data = body_of(request)
+        results = _search(request, data, require_entity=self.require_entity, default_threshold=self.default_threshold)
+        if data.get("output_format") == "v1.0":
+            return Response(results)
+        return Response({"results": results, "memories": results})
+
+
+class SearchV2View(SearchV3View):
+    default_threshold = 0.3
+
+
+class SearchV1View(SearchV3View):
+    """``/v1/memories/search/``: Mem0 v1 (POST, top-level ids) and the memory-layer routes (POST,
+    or GET with ``query``, ``user_id``, ``limit``, ``threshold`` in the query string)."""
+
+    default_threshold = 0.1
+    require_entity = False
+    query_params = frozenset({"query", *ENTITY_FIELDS, "session_id", "limit", "top_k", "threshold", "as_of"})
+
+    def get(self, request):
+        data = dict(request.query_params.items())
+        results = _search(request, data, require_entity=False, default_threshold=self.default_threshold)
+        return Response({"results": results, "memories": results})
+
+
+class UserMemoriesListView(ApiView):
+    """``GET /v1/memories/user/{user_id}?limit=&offset=`` (memory-layer routes)."""
+
+    required_scope = "read"
+    query_params = frozenset({"limit", "offset", "show_expired"})
+
+    def get(self, request, user_id: str):
+        limit = as_int(request.query_params.get("limit"), "limit", 50, minimum=1, maximum=PAGE_SIZE_MAX)
+        offset = as_int(request.query_params.get("offset"), "offset", 0, minimum=0, maximum=10**9)
+        if offset % limit:
+            raise ValidationFailed("offset must be a multiple of limit", field="offset")
+        result = memory_list(
+            project=request.auth.project,
+            scope=Scope(user_id=key_user(request.auth, user_id)),
+            page=offset // limit + 1,
+            page_size=limit,
+            include_expired=as_bool(request.query_params.get("show_expired"), "show_expired"),
+        )
+        items = memories_data(result.results)
+        return Response({"count": result.count, "limit": limit, "offset": offset, "results": items, "memories": items})
+
+
+class MemoryDetailView(ApiView):
+    """``/v1/memories/{id}/``: get, update (``text`` or ``content``, ``metadata``,
+    ``expiration_date``, ``timestamp``), delete."""
+
+    required_scope = {"GET": "read", "PUT": "write", "PATCH": "write", "DELETE": "write"}
+    query_params = frozenset({"delete_linked"})
+
+    def get(self, request, memory_id: str):
+        memory = memory_get(project=request.auth.project, memory_id=memory_id, within=key_within(request.auth))
+        return Response(memory_data(memory))
+
+    def put(self, request, memory_id: str):
+        data = body_of(request)
+        refuse_unknown(data, {"text", "content", "metadata", "timestamp", "expiration_date", "categories"})
+        text = data.get("text", data.get("content", UNSET))
+        memory = memory_update(
+            project=request.auth.project,
+            memory_id=memory_id,
+            text=UNSET if text is None else text,
+            metadata=as_object(data["metadata"], "metadata") if data.get("metadata") is not None else UNSET,
+            categories=data["categories"] if "categories" in data else UNSET,
+            expiration_date=as_expiration(data["expiration_date"]) if "expiration_date" in data else UNSET,
+            within=key_within(request.auth),
+        )
+        return Response(memory_data(memory))
+
+    patch = put
+
+    def delete(self, request, memory_id: str):
+        memory_delete(project=request.auth.project, memory_id=memory_id, within=key_within(request.auth))
+        return Response({"message": "Memory deleted successfully!"})
+
+
+class HistoryView(ApiView):
+    """``GET /v1/memories/{id}/history/``: a JSON list, oldest first."""
+
+    required_scope = "read"
+
+    def get(self, request, memory_id: str):
+        rows = memory_history(project=request.auth.project, memory_id=memory_id, within=key_within(request.auth))
+        return Response(HistorySerializer(rows, many=True).data)
+
+
+class EntitiesView(ApiView):
+    """``GET /v1/entities/``: every user/agent/app/run with memories; ``name`` is the id itself."""
+
+    required_scope = "read"
+    query_params = frozenset({"page", "page_size"})
+
+    def get(self, request):
+        entities = entity_list(project=request.auth.project, within=key_within(request.auth))
+        results = [
+            {
+                "id": entity["name"],
+                "name": entity["name"],
+                "type": entity["type"],
+                "total_memories": entity["total_memories"],
+                "created_at": entity["created_at"],
+                "updated_at": entity["updated_at"],
+                "owner": None,
+                "metadata": {},
+            }
+            for entity in entities
+        ]
+        totals = {f"total_{kind}s": sum(1 for e in entities if e["type"] == kind) for kind in ENTITY_TYPES}
+        return Response({"count": len(results), "next": None, "previous": None, "results": results, **totals})
+
+
+class EntityDeleteView(ApiView):
+    """``DELETE /v2/entities/{type}/{name}/`` (and the v1 path the TypeScript SDK uses)."""
+
+    required_scope = "write"
+
+    def delete(self, request, entity_type: str, name: str):
+        field = ENTITY_TYPES.get(entity_type)
+        if field is None:
+            raise InvalidRequest("Invalid entity type: use user, agent, app or run", details={"key": "entity_type"})
+        scope = key_scope(request.auth, Scope(**{field: name}))
+        deleted = memories_delete(project=request.auth.project, scope=scope)
+        if not deleted:
+            raise NotFound("Entity not found", details={"type": entity_type, "name": name})
+        return Response({"message": "Entity deleted successfully.", "deleted": deleted})
+
+
+class BatchView(ApiView):
+    """``PUT /v1/batch/`` and ``DELETE /v1/batch/`` (JSON body): up to 1000 memories, all or nothing."""
+
+    required_scope = "write"
+
+    def _items(self, request) -> list[dict]:
+        data = body_of(request)
+        refuse_unknown(data, {"memories"})
+        items = data.get("memories")
+        if not isinstance(items, list) or not items:
+            raise ValidationFailed("memories must be a non-empty list", field="memories")
+        if len(items) > 1000:
+            raise ValidationFailed("Maximum of 1000 memories per batch", field="memories")
+        if not all(isinstance(item, dict) and item.get("memory_id") for item in items):
+            raise ValidationFailed("every item needs a memory_id", field="memories")
+        return items
+
+    def put(self, request):
+        from django.db import transaction
+
+        items = self._items(request)
+        with transaction.atomic():
+            for item in items:
+                memory_update(
+                    project=request.auth.project,
+                    memory_id=item["memory_id"],
+                    text=item["text"] if item.get("text") is not None else UNSET,
+                    metadata=as_object(item["metadata"], "metadata") if item.get("metadata") is not None else UNSET,
+                    within=key_within(request.auth),
+                )
+        return Response({"message": f"Successfully updated {len(items)} memories"})
+
+    def delete(self, request):
+        from django.db import transaction
+
+        items = self._items(request)
+        with transaction.atomic():
+            for item in items:
+                memory_delete(
+                    project=request.auth.project, memory_id=item["memory_id"], within=key_within(request.auth)
+                )
+        return Response({"message": f"Successfully deleted {len(items)} memories"})
+
+
+class FeedbackView(ApiView):
+    """``POST /v1/feedback/``: stored against the memory for curation."""
+
+    required_scope = "write"
+
+    def post(self, request):
+        data = body_of(request)
+        refuse_unknown(data, {"memory_id", "feedback", "feedback_reason"})
+        memory = memory_get(
+            project=request.auth.project, memory_id=data.get("memory_id"), within=key_within(request.auth)
+        )
+        feedback = data.get("feedback")
+        if feedback is not None and feedback not in MemoryFeedback.Kind.values:
+            raise ValidationFailed("feedback must be POSITIVE, NEGATIVE, VERY_NEGATIVE or null", field="feedback")
+        reason = data.get("feedback_reason")
+        if reason is not None and not isinstance(reason, str):
+            raise ValidationFailed("feedback_reason must be a string", field="feedback_reason")
+        row = MemoryFeedback.objects.create(
+            project=request.auth.project, memory_id=memory.id, feedback=feedback, feedback_reason=reason
+        )
+        return Response(
+            {"id": str(row.id), "memory_id": str(memory.id), "feedback": feedback, "feedback_reason": reason}
+        )
+
+
+def _export_items(request, filters: dict) -> list[dict]:
+    scope, where = request_filters(request, {"filters": filters}, require_entity=False)
+    items, page = [], 1
+    while True:
+        result = memory_list(project=request.auth.project, scope=scope, where=where, page=page, page_size=PAGE_SIZE_MAX)
+        items += memories_data(result.results)
+        if not result.has_next:
+            return items
+        page += 1
+
+
+def _shape(items: list[dict], schema: dict) -> list[dict]:
+    """Keep the properties a JSON schema asks for (all of them when it names none)."""
+    properties = schema.get("properties") if isinstance(schema, dict) else None
+    if isinstance(properties, dict) and isinstance(properties.get("memories"), dict):
+        properties = properties["memories"].get("items", {}).get("properties")
+    if not isinstance(properties, dict) or not properties:
+        return items
+    return [{key: item.get(key) for key in properties} for item in items]
+
+
+class ExportsView(ApiView):
+    """``POST /v1/exports/``: snapshot the memories matching ``filters`` in the shape of ``schema``."""
+
+    required_scope = "read"
+
+    def post(self, request):
+        data = body_of(request)
+        refuse_unknown(data, {"schema", "filters", "export_instructions"})
+        schema = data.get("schema") or {}
+        if isinstance(schema, str):
+            import json
+
+            try:
+                schema = json.loads(schema)
+            except ValueError:
+                raise ValidationFailed("schema must be a JSON schema object", field="schema") from None
+        filters = as_object(data.get("filters"), "filters") or {}
+        export = MemoryExport.objects.create(
+            project=request.auth.project,
+            schema=schema,
+            filters=filters,
+            results=_shape(_export_items(request, filters), schema),
+        )
+        return Response(
+            {"message": "Memory export request received. The export is ready.", "id": str(export.id)}, status=201
+        )
+
+
+class ExportGetView(ApiView):
+    """``POST /v1/exports/get/``: an export by ``memory_export_id``, or the latest for ``filters``."""
+
+    required_scope = "read"
+
+    def post(self, request):
+        data = body_of(request)
+        refuse_unknown(data, {"memory_export_id", "filters"})
+        exports = MemoryExport.objects.filter(project=request.auth.project)
+        if data.get("memory_export_id"):
+            from memories.inputs import clean_uuid
+
+            export = (
+                exports.filter(pk=clean_uuid(data["memory_export_id"])).first()
+                if clean_uuid(data["memory_export_id"])
+                else None
+            )
+        else:
+            export = exports.filter(filters=as_object(data.get("filters"), "filters") or {}).first()
+        if export is None:
+            raise NotFound("Export not found")
+        return Response(
+            {
+                "id": str(export.id),
+                "status": "COMPLETED",
+                "created_at": export.created_at,
+                "schema": export.schema,
+                "filters": export.filters,
+                "results": export.results,
+                "memories": export.results,
+            }
+        )
+
+
+class SummaryView(ApiView):
+    """``POST /v1/summary/``: a deterministic digest of the memories matching ``filters``."""
+
+    required_scope = "read"
+
+    def post(self, request):
+        from memories.selectors import memory_summary
+
+        data = body_of(request)
+        refuse_unknown(data, {"filters"})
+        scope, where = request_filters(
+            request, {"filters": as_object(data.get("filters"), "filters") or {}}, require_entity=False
+        )
+        return Response(memory_summary(project=request.auth.project, scope=scope, where=where))
+
+
+class ProjectView(ApiView):
+    """``GET``/``PATCH /api/v1/orgs/organizations/{org}/projects/{project}/``: the key's own project."""
+
+    required_scope = {"GET": "read", "PATCH": "admin"}
+    query_params = frozenset({"fields"})
+    OPTIONS = {
+        "custom_instructions",
+        "custom_categories",
+        "memory_depth",
+        "usecase_setting",
+        "multilingual",
+        "agent_custom_instructions",
+    }
+
+    def _project(self, request, org_id: str, project_id: str):
+        project = request.auth.project
+        if org_id != str(project.organization_id) or project_id != str(project.id):
+            raise NotFound("Project not found")
+        return project
+
+    def _data(self, project) -> dict:
+        return {
+            "id": str(project.id),
+            "project_id": str(project.id),
+            "org_id": str(project.organization_id),
+            "name": project.name,
+            "created_at": project.created_at,
+            **project.options,
+        }
+
+    def get(self, request, org_id: str, project_id: str):
+        data = self._data(self._project(request, org_id, project_id))
+        fields = request.query_params.get("fields")
+        if fields:
+            wanted = {f.strip() for f in fields.strip("[]").replace("'", "").replace('"', "").split(",")}
+            data = {k: v for k, v in data.items() if k in wanted or k == "id"}
+        return Response(data)
+
+    def patch(self, request, org_id: str, project_id: str):
+        from accounts.services import project_update_options
+
+        project = self._project(request, org_id, project_id)
+        data = body_of(request)
+        refuse_unknown(data, self.OPTIONS)
+        options = {name: value for name, value in data.items() if name in self.OPTIONS}
+        project = project_update_options(project=project, options=options)
+        return Response({"message": "Updated project settings", **self._data(project)})

@@ -1,0 +1,77 @@
+"""One memory shape for every dialect, and the history row shape (Mem0's, §C.5 of the contract)."""
+
+from datetime import UTC, time, timedelta
+
+from rest_framework import serializers
+
+
+def expiration_out(value):
+    """A date D given by a caller is stored as the start of D+1 (UTC); show it back as D."""
+    if value is None:
+        return None
+    value = value.astimezone(UTC)
+    if value.time() == time.min:
+        return (value - timedelta(days=1)).date().isoformat()
+    return value.isoformat().replace("+00:00", "Z")
+
+
+class MemorySerializer(serializers.Serializer):
+    id = serializers.UUIDField()
+    memory = serializers.CharField()
+    content = serializers.CharField(source="memory", help_text="The same text as `memory`.")
+    hash = serializers.CharField()
+    user_id = serializers.CharField(allow_null=True)
+    agent_id = serializers.CharField(allow_null=True)
+    app_id = serializers.CharField(allow_null=True)
+    run_id = serializers.CharField(allow_null=True)
+    session_id = serializers.CharField(source="run_id", allow_null=True, help_text="The same as `run_id`.")
+    metadata = serializers.JSONField()
+    categories = serializers.ListField(child=serializers.CharField())
+    created_at = serializers.DateTimeField()
+    updated_at = serializers.DateTimeField()
+    valid_from = serializers.DateTimeField()
+    valid_to = serializers.DateTimeField(allow_null=True)
+    expiration_date = serializers.SerializerMethodField()
+    immutable = serializers.BooleanField()
+
+    def get_expiration_date(self, obj) -> str | None:
+        return expiration_out(obj.expiration_date)
+
+
+class ScoredMemorySerializer(MemorySerializer):
+    score = serializers.FloatField()
+
+
+class HistorySerializer(serializers.Serializer):
+    id = serializers.UUIDField()
+    memory_id = serializers.UUIDField()
+    old_memory = serializers.CharField(allow_null=True)
+    new_memory = serializers.CharField(allow_null=True)
+    event = serializers.CharField()
+    old_metadata = serializers.JSONField(allow_null=True)
+    new_metadata = serializers.JSONField(allow_null=True)
+    user_id = serializers.CharField(allow_null=True)
+    agent_id = serializers.CharField(allow_null=True)
+    app_id = serializers.CharField(allow_null=True)
+    run_id = serializers.CharField(allow_null=True)
+    session_id = serializers.CharField(source="run_id", allow_null=True)
+    actor_id = serializers.CharField(allow_null=True)
+    role = serializers.CharField(allow_null=True)
+    is_deleted = serializers.BooleanField()
+    created_at = serializers.DateTimeField()
+    updated_at = serializers.DateTimeField()
+
+
+class AddEventSerializer(serializers.Serializer):
+    id = serializers.UUIDField()
+    memory = serializers.CharField()
+    event = serializers.ChoiceField(choices=["ADD", "UPDATE", "SUPERSEDE"])
+
+
+def memory_data(memory) -> dict:
+    return MemorySerializer(memory).data
+
+
+def memories_data(memories, *, scored: bool = False) -> list[dict]:
+    serializer = ScoredMemorySerializer if scored else MemorySerializer
+    return serializer(memories, many=True).data

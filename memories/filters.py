@@ -1,0 +1,534 @@
+"""Mem0's ``filters`` grammar, compiled to a Django ``Q`` over ``Memory``.
+
+One grammar serves the Platform v2/v3 dialect and the OSS ``Memory``/REST-server dialect:
+
+* The root is an object whose sibling keys are ANDed. ``AND``/``OR`` take a non-empty list of
+  objects; ``NOT`` takes an object (negated as a whole: ``NOT {a, b}`` is ``~(a & b)``) or a list of
+  objects. A ``NOT`` list follows Mem0 OSS's ``$not`` list (qdrant ``must_not``): *none* of the
+  listed conditions may hold, i.e. ``NOT [a, b]`` is ``~a & ~b``.
+* Field keys: the entity ids (``session_id`` is an alias of ``run_id``), the time fields
+  (``timestamp`` is an alias of ``created_at``), ``categories``, ``metadata`` (and OSS-style
+  ``metadata.<path>`` keys), ``memory_ids``, ``keywords``/``keywords_search`` and ``text``.
+  Each field has a kind (a ``_Kind``: ``ENTITY``, ``TIME``, ``CATEGORIES``, ``METADATA``, ...)
+  saying which operators it takes, what a bare value means and what ``"*"`` means; ``_FIELDS``
+  maps keys to kinds. Inside ``metadata`` an object value is always an operator object; nested
+  objects are addressed with dotted names (``{"metadata": {"a.b": 1}}``), and ``{}`` matches all.
+* Negation is a true complement: ``ne``, ``nin`` and ``NOT`` also match rows where the field is
+  NULL or the metadata key is absent (every condition compiles to a two-valued SQL predicate).
+* ``allow_oss=False`` is the Platform dialect: it refuses the OSS-only parts (``nin``, ``eq`` on
+  time fields, ``actor_id`` and dotted ``metadata.<path>`` keys).
+
+Anything unsupported or malformed raises ``InvalidRequest`` naming the key in ``details["key"]``
+(metadata keys as ``metadata.<path>``); nothing else escapes ``compile_filters``.
+"""
+
+import math
+import uuid
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime, time, timedelta
+from functools import reduce
+from operator import and_, or_
+from typing import Any, NoReturn
+
+from django.db.models import CharField, F, Func, JSONField, Q, TextField, Value
+from django.db.models.fields.json import DataContains
+from django.db.models.functions import Coalesce
+from django.db.models.lookups import (
+    Contains,
+    GreaterThan,
+    GreaterThanOrEqual,
+    IContains,
+    In,
+    LessThan,
+    LessThanOrEqual,
+)
+
+from mem0g_site.exceptions import InvalidRequest
+from memories.models import SCOPE_FIELDS
+
+# Logical nesting (AND/OR/NOT inside each other) and metadata values may go this deep, no deeper.
+MAX_DEPTH = 10
+WILDCARD = "*"
+ENTITY_ALIASES = {"session_id": "run_id"}
+_DAY = timedelta(days=1)
+_NOTHING = Q(pk__in=[])  # Django turns an empty IN into "no rows"...
+_EVERYTHING = ~_NOTHING  # ...and its negation into "all rows".
+
+
+def _fail(message: str, key: Any) -> NoReturn:
+    raise InvalidRequest(message, details={"key": str(key)})
+
+
+def _all(parts: Iterable[Q]) -> Q:
+    return reduce(and_, parts)
+
+
+def _any(parts: Iterable[Q]) -> Q:
+    return reduce(or_, parts, _NOTHING)
+
+
+# --- values -----------------------------------------------------------------------------------
+
+
+def _string(value: Any, key: str) -> str:
+    if not isinstance(value, str):
+        _fail(f"Invalid value for '{key}': expected a string", key)
+    if "\x00" in value:
+        _fail(f"Invalid value for '{key}': NUL characters are not allowed", key)
+    return value
+
+
+def _entity_id(value: Any, key: str) -> str:
+    if isinstance(value, int) and not isinstance(value, bool):
+        return str(value)
+    return _string(value, key)
+
+
+def _list(value: Any, key: str, item: Callable[[Any, str], Any]) -> list:
+    if not isinstance(value, list):
+        _fail(f"Invalid value for '{key}': expected a list", key)
+    return [item(entry, key) for entry in value]
+
+
+def _memory_id(value: Any, key: str) -> uuid.UUID:
+    try:
+        return uuid.UUID(_string(value, key))
+    except ValueError:
+        _fail(f"Invalid value for '{key}': {value!r} is not a UUID", key)
+
+
+def _json(value: Any, key: str, depth: int = 0) -> Any:
+    """A JSON value PostgreSQL will store as jsonb: finite numbers, string keys, no NUL, bounded depth."""
+    if depth > MAX_DEPTH:
+        _fail(f"Invalid value for '{key}': nested deeper than {MAX_DEPTH} levels", key)
+    if value is None or isinstance(value, (bool, int)):
+        return value
+    if isinstance(value, float):
+        if not math.isfinite(value):
+            _fail(f"Invalid value for '{key}': numbers must be finite", key)
+        return value
+    if isinstance(value, str):
+        return _string(value, key)
+    if isinstance(value, list):
+        return [_json(entry, key, depth + 1) for entry in value]
+    if isinstance(value, dict):
+        return {_string(name, key): _json(entry, key, depth + 1) for name, entry in value.items()}
+    _fail(f"Invalid value for '{key}': not a JSON value", key)
+
+
+@dataclass(frozen=True)
+class _Moment:
+    """A filter's point in time: an instant, or (``day``) a whole UTC day starting at ``start``."""
+
+    start: datetime
+    day: bool
+
+    @property
+    def end(self) -> datetime:
+        return self.start + _DAY if self.day else self.start
+
+
+def _parse_moment(value: Any) -> _Moment:
+    """ISO 8601 date or datetime strings (naive = UTC), Unix seconds, or date/datetime objects."""
+    if isinstance(value, str):
+        try:
+            value = date.fromisoformat(value)
+        except ValueError:
+            value = datetime.fromisoformat(value)
+    if isinstance(value, datetime):
+        return _Moment((value if value.tzinfo else value.replace(tzinfo=UTC)).astimezone(UTC), day=False)
+    if isinstance(value, date):
+        return _Moment(datetime.combine(value, time.min, tzinfo=UTC), day=True)
+    if isinstance(value, (int, float)) and not isinstance(value, bool):
+        return _Moment(datetime.fromtimestamp(value, UTC), day=False)
+    raise ValueError(value)
+
+
+def _moment(value: Any, key: str) -> _Moment:
+    try:
+        moment = _parse_moment(value)
+        moment.end  # noqa: B018 -- a day must have a next day (9999-12-31 has none)
+        return moment
+    except (ValueError, OverflowError, OSError):
+        _fail(f"Invalid value for '{key}': expected an ISO 8601 date or datetime, or Unix seconds", key)
+
+
+# --- metadata expressions ---------------------------------------------------------------------
+
+
+class _JsonbAt(Func):
+    """``metadata #> path``: the JSON value at a path inside the metadata (NULL when absent)."""
+
+    operator = "#>"
+    output_field = JSONField()
+
+    def __init__(self, path: tuple[str, ...]) -> None:
+        super().__init__(F("metadata"))
+        self.path = list(path)
+
+    def as_sql(self, compiler, connection, **extra_context):
+        sql, params = compiler.compile(self.source_expressions[0])
+        return f"({sql} {self.operator} %s::text[])", (*params, self.path)
+
+
+class _TextAt(_JsonbAt):
+    """``metadata #>> path``: the value at a path as text."""
+
+    operator = "#>>"
+    output_field = TextField()
+
+
+class _LowerJsonbAt(_JsonbAt):
+    """The value at a path with every string in it lower-cased (JSON syntax is already lower case)."""
+
+    output_field = JSONField()
+
+    def as_sql(self, compiler, connection, **extra_context):
+        sql, params = super().as_sql(compiler, connection, **extra_context)
+        return f"lower({sql}::text)::jsonb", params
+
+
+def _typeof_is(path: tuple[str, ...], *types: str) -> Q:
+    """Whether the value at ``path`` has one of the jsonb ``types``; false (never NULL) when absent."""
+    typeof = Func(_JsonbAt(path), function="jsonb_typeof", output_field=CharField())
+    return Q(In(Coalesce(typeof, Value("absent")), list(types)))
+
+
+def _nest(path: tuple[str, ...], value: Any) -> dict:
+    for name in reversed(path[1:]):
+        value = {name: value}
+    return {path[0]: value}
+
+
+def _metadata_path(name: Any, key: str) -> tuple[str, ...]:
+    """Dotted names address nested objects: ``a.b`` is ``metadata->a->b``."""
+    if not isinstance(name, str):
+        _fail(f"Unsupported filter key '{key}'", key)
+    path = tuple(name.split("."))
+    if not all(path) or "\x00" in name:
+        _fail(f"Unsupported filter key '{key}'", key)
+    return path
+
+
+# --- per-kind operators -----------------------------------------------------------------------
+# Each operator is handler(target, operand, key) -> Q; the target is a column name, or the path
+# inside ``metadata`` for the metadata kind.
+
+
+def _entity_eq(column: str, value: Any, key: str) -> Q:
+    return Q(**{column: _entity_id(value, key)})
+
+
+def _entity_in(column: str, value: Any, key: str) -> Q:
+    return Q(**{f"{column}__in": _list(value, key, _entity_id)})
+
+
+def _time_eq(column: str, value: Any, key: str) -> Q:
+    moment = _moment(value, key)
+    if moment.day:
+        return Q(**{f"{column}__gte": moment.start, f"{column}__lt": moment.end})
+    return Q(**{column: moment.start})
+
+
+def _time_in(column: str, value: Any, key: str) -> Q:
+    if not isinstance(value, list):
+        _fail(f"Invalid value for '{key}': expected a list", key)
+    return _any(_time_eq(column, entry, key) for entry in value)
+
+
+def _time_gt(column: str, value: Any, key: str) -> Q:
+    moment = _moment(value, key)  # after a day: from the next day on
+    return Q(**{f"{column}__gte": moment.end}) if moment.day else Q(**{f"{column}__gt": moment.start})
+
+
+def _time_gte(column: str, value: Any, key: str) -> Q:
+    return Q(**{f"{column}__gte": _moment(value, key).start})
+
+
+def _time_lt(column: str, value: Any, key: str) -> Q:
+    return Q(**{f"{column}__lt": _moment(value, key).start})
+
+
+def _time_lte(column: str, value: Any, key: str) -> Q:
+    moment = _moment(value, key)  # up to a day: through its end
+    return Q(**{f"{column}__lt": moment.end}) if moment.day else Q(**{f"{column}__lte": moment.start})
+
+
+def _category_list(value: Any, key: str) -> list[str]:
+    return [_string(value, key)] if isinstance(value, str) else _list(value, key, _string)
+
+
+def _categories_in(column: str, value: Any, key: str) -> Q:
+    return Q(**{f"{column}__overlap": _list(value, key, _string)})
+
+
+def _categories_contains(column: str, value: Any, key: str) -> Q:
+    return Q(**{f"{column}__contains": _category_list(value, key)})
+
+
+def _memory_ids(column: str, value: Any, key: str) -> Q:
+    return Q(**{f"{column}__in": _list(value, key, _memory_id)})
+
+
+def _text_lookup(lookup: str) -> Callable[[str, Any, str], Q]:
+    def handler(column: str, value: Any, key: str) -> Q:
+        return Q(**{f"{column}__{lookup}": _string(value, key)})
+
+    return handler
+
+
+def _meta_eq(path: tuple[str, ...], value: Any, key: str) -> Q:
+    # JSON containment (served by the GIN index): exact for scalars; a list or object value matches
+    # stored values that contain it.
+    return Q(metadata__contains=_nest(path, _json(value, key)))
+
+
+def _meta_in(path: tuple[str, ...], value: Any, key: str) -> Q:
+    if not isinstance(value, list):
+        _fail(f"Invalid value for '{key}': expected a list", key)
+    return _any(_meta_eq(path, entry, key) for entry in value)
+
+
+def _meta_contains(path: tuple[str, ...], value: Any, key: str) -> Q:
+    """A substring of a string value (case-sensitive), or member(s) of a list value."""
+    value = _json(value, key)
+    members = value if isinstance(value, list) else [value]
+    in_list = Q(metadata__contains=_nest(path, members))
+    if not isinstance(value, str):
+        return in_list
+    return (_typeof_is(path, "string") & Q(Contains(_TextAt(path), value))) | in_list
+
+
+def _meta_icontains(path: tuple[str, ...], value: Any, key: str) -> Q:
+    """A substring of a string value, or a member of a list value, ignoring case."""
+    value = _string(value, key)
+    in_string = _typeof_is(path, "string") & Q(IContains(_TextAt(path), value))
+    in_list = _typeof_is(path, "array") & Q(DataContains(_LowerJsonbAt(path), Value([value.lower()], JSONField())))
+    return in_string | in_list
+
+
+def _meta_compare(lookup: type) -> Callable[[tuple[str, ...], Any, str], Q]:
+    """gt/gte/lt/lte against a number (numeric order) or a string (text order) of the same JSON type."""
+
+    def handler(path: tuple[str, ...], value: Any, key: str) -> Q:
+        if isinstance(value, bool) or not isinstance(value, (int, float, str)):
+            _fail(f"Invalid value for '{key}': expected a number or a string", key)
+        value = _json(value, key)
+        kind = "string" if isinstance(value, str) else "number"
+        return _typeof_is(path, kind) & Q(lookup(_JsonbAt(path), Value(value, JSONField())))
+
+    return handler
+
+
+def _negated(handler: Callable[[Any, Any, str], Q]) -> Callable[[Any, Any, str], Q]:
+    return lambda target, value, key: ~handler(target, value, key)
+
+
+@dataclass(frozen=True)
+class _Kind:
+    """What one kind of field accepts: operators, a bare value, and ``"*"``."""
+
+    ops: Mapping[str, Callable[[Any, Any, str], Q]]
+    bare: Callable[[Any, Any, str], Q]
+    wildcard: Callable[[Any], Q] | None = None
+    oss_ops: frozenset[str] = field(default_factory=frozenset)  # refused when allow_oss=False
+
+
+ENTITY = _Kind(
+    ops={"eq": _entity_eq, "ne": _negated(_entity_eq), "in": _entity_in, "nin": _negated(_entity_in)},
+    bare=_entity_eq,
+    wildcard=lambda column: Q(**{f"{column}__isnull": False}),
+    oss_ops=frozenset({"nin"}),
+)
+TIME = _Kind(
+    ops={
+        "eq": _time_eq,
+        "ne": _negated(_time_eq),
+        "in": _time_in,
+        "gt": _time_gt,
+        "gte": _time_gte,
+        "lt": _time_lt,
+        "lte": _time_lte,
+    },
+    bare=_time_eq,
+    wildcard=lambda column: Q(**{f"{column}__isnull": False}),
+    oss_ops=frozenset({"eq"}),  # the Platform only takes a bare value for equality
+)
+CATEGORIES = _Kind(
+    ops={"in": _categories_in, "nin": _negated(_categories_in), "contains": _categories_contains},
+    bare=_categories_contains,
+    wildcard=lambda column: ~Q(**{column: []}),
+    oss_ops=frozenset({"nin"}),
+)
+MEMORY_IDS = _Kind(ops={}, bare=_memory_ids)
+KEYWORDS = _Kind(
+    ops={"contains": _text_lookup("contains"), "icontains": _text_lookup("icontains")},
+    bare=_text_lookup("icontains"),
+)
+TEXT = _Kind(
+    ops={"eq": _text_lookup("exact"), "contains": _text_lookup("contains"), "icontains": _text_lookup("icontains")},
+    bare=_text_lookup("icontains"),
+)
+METADATA = _Kind(
+    ops={
+        "eq": _meta_eq,
+        "ne": _negated(_meta_eq),
+        "in": _meta_in,
+        "nin": _negated(_meta_in),
+        "contains": _meta_contains,
+        "icontains": _meta_icontains,
+        "gt": _meta_compare(GreaterThan),
+        "gte": _meta_compare(GreaterThanOrEqual),
+        "lt": _meta_compare(LessThan),
+        "lte": _meta_compare(LessThanOrEqual),
+    },
+    bare=_meta_eq,
+    # Present with a non-null value.
+    wildcard=lambda path: _typeof_is(path, "string", "number", "boolean", "array", "object"),
+    oss_ops=frozenset({"nin"}),
+)
+
+# key -> (kind, column). ``metadata`` and the logical keys are handled on their own.
+_FIELDS: dict[str, tuple[_Kind, str]] = {
+    **{name: (ENTITY, name) for name in SCOPE_FIELDS},
+    **{alias: (ENTITY, column) for alias, column in ENTITY_ALIASES.items()},
+    "actor_id": (ENTITY, "actor_id"),
+    **{name: (TIME, name) for name in ("created_at", "updated_at", "expiration_date", "valid_from", "valid_to")},
+    "timestamp": (TIME, "created_at"),
+    "categories": (CATEGORIES, "categories"),
+    "memory_ids": (MEMORY_IDS, "id"),
+    "keywords": (KEYWORDS, "memory"),
+    "keywords_search": (KEYWORDS, "memory"),
+    "text": (TEXT, "memory"),
+}
+_OSS_KEYS = frozenset({"actor_id"})
+
+
+def _condition(kind: _Kind, target: Any, key: str, value: Any, allow_oss: bool) -> Q:
+    if kind.wildcard is not None and isinstance(value, str) and value == WILDCARD:
+        return kind.wildcard(target)
+    if not (kind.ops and isinstance(value, dict)):
+        return kind.bare(target, value, key)
+    if not value:
+        _fail(f"Empty operator object for '{key}'", key)
+    parts = []
+    for op, operand in value.items():
+        handler = kind.ops.get(op) if isinstance(op, str) else None
+        if handler is None or (op in kind.oss_ops and not allow_oss):
+            _fail(f"Unsupported operator '{op}' for '{key}'", key)
+        parts.append(handler(target, operand, key))
+    return _all(parts)
+
+
+# --- the tree ---------------------------------------------------------------------------------
+
+
+def _node(node: Any, allow_oss: bool, depth: int, key: str) -> Q:
+    if not isinstance(node, dict) or not node:
+        _fail(f"'{key}' must hold non-empty filter objects", key)
+    return _all(_key(name, value, allow_oss, depth) for name, value in node.items())
+
+
+def _branches(key: str, value: Any, allow_oss: bool, depth: int) -> list[Q]:
+    if depth >= MAX_DEPTH:
+        _fail(f"Filters nest deeper than {MAX_DEPTH} levels at '{key}'", key)
+    if key == "NOT" and isinstance(value, dict):
+        value = [value]
+    if not isinstance(value, list) or not value:
+        _fail(f"'{key}' must be a non-empty list of filter objects", key)
+    return [_node(entry, allow_oss, depth + 1, key) for entry in value]
+
+
+_LOGICAL: dict[str, Callable[[list[Q]], Q]] = {
+    "AND": _all,
+    "OR": lambda branches: reduce(or_, branches),
+    "NOT": lambda branches: _all(~branch for branch in branches),  # none of them holds
+}
+
+
+def _metadata(value: Any, allow_oss: bool) -> Q:
+    if not isinstance(value, dict):
+        _fail("'metadata' must be an object", "metadata")
+    if not value:
+        return _EVERYTHING  # {} is contained in every metadata; an explicit "all rows" stays right under OR/NOT
+    parts = []
+    for name, condition in value.items():
+        key = f"metadata.{name}"
+        parts.append(_condition(METADATA, _metadata_path(name, key), key, condition, allow_oss))
+    return _all(parts)
+
+
+def _key(key: Any, value: Any, allow_oss: bool, depth: int) -> Q:
+    if not isinstance(key, str):
+        _fail(f"Unsupported filter key '{key}'", key)
+    if key in _LOGICAL:
+        return _LOGICAL[key](_branches(key, value, allow_oss, depth))
+    if key == "metadata":
+        return _metadata(value, allow_oss)
+    if key.startswith("metadata.") and allow_oss:
+        return _condition(METADATA, _metadata_path(key.removeprefix("metadata."), key), key, value, allow_oss)
+    entry = _FIELDS.get(key)
+    if entry is None or (key in _OSS_KEYS and not allow_oss):
+        _fail(f"Unsupported filter key '{key}'", key)
+    kind, column = entry
+    return _condition(kind, column, key, value, allow_oss)
+
+
+def compile_filters(filters: Any, *, allow_oss: bool = True) -> Q:
+    """Mem0 ``filters`` as a ``Q`` over ``Memory``; ``None`` or ``{}`` is ``Q()`` (no condition).
+
+    Whether an entity id is required is the caller's business (see ``has_entity_id``).
+    Raises ``InvalidRequest`` with ``details={"key": ...}`` for anything it cannot compile.
+    """
+    if filters is None:
+        return Q()
+    if not isinstance(filters, dict):
+        _fail("filters must be an object", "filters")
+    return _node(filters, allow_oss, 0, "filters") if filters else Q()
+
+
+# --- entity ids -------------------------------------------------------------------------------
+
+
+def _walk(filters: Any, *, into_not: bool, depth: int = 0) -> Iterable[tuple[str, Any]]:
+    """(key, value) of every field condition in the tree, tolerating malformed parts."""
+    if not isinstance(filters, dict) or depth > MAX_DEPTH:
+        return
+    for key, value in filters.items():
+        if key in _LOGICAL:
+            if key == "NOT" and not into_not:
+                continue
+            for branch in [value] if isinstance(value, dict) else value if isinstance(value, list) else []:
+                yield from _walk(branch, into_not=into_not, depth=depth + 1)
+        else:
+            yield key, value
+
+
+def _entity_key(key: Any) -> str | None:
+    if not isinstance(key, str):
+        return None
+    name = ENTITY_ALIASES.get(key, key)
+    return name if name in SCOPE_FIELDS else None
+
+
+def entity_ids(filters: Any) -> dict[str, set[str]]:
+    """The entity ids named by plain equality (a bare value other than ``"*"``, or ``{"eq": v}``)
+    anywhere in the tree except under ``NOT``, e.g. ``{"user_id": {"alice"}}``; ``session_id``
+    counts as ``run_id``. Only entities that are named appear. Never raises."""
+    found: dict[str, set[str]] = {}
+    for key, value in _walk(filters, into_not=False):
+        name = _entity_key(key)
+        if name is None:
+            continue
+        if isinstance(value, dict):
+            value = value.get("eq")
+        if isinstance(value, bool) or not isinstance(value, (str, int)) or value == WILDCARD:
+            continue
+        found.setdefault(name, set()).add(str(value))
+    return found
+
+
+def has_entity_id(filters: Any) -> bool:
+    """Whether the tree mentions user_id/agent_id/app_id/run_id (or session_id) anywhere, in any form."""
+    return any(_entity_key(key) is not None for key, _ in _walk(filters, into_not=True))

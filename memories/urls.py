@@ -1,0 +1,51 @@
+"""Routes of the memory dialects. Every path answers with and without its trailing slash."""
+
+from django.urls import re_path
+
+from memories.api import oss, platform, users
+
+
+def route(pattern: str, view, name: str):
+    return re_path(rf"^{pattern}/?$", view.as_view(), name=name)
+
+
+ID = r"(?P<memory_id>[^/]+)"
+
+urlpatterns = [
+    # Mem0 Platform (official SDKs) and our memory-layer routes share the /v1/memories paths.
+    route(r"v1/ping", platform.PingView, "ping"),
+    route(r"v3/memories/add", platform.AddV3View, "memories-add-v3"),
+    route(r"v3/memories", platform.ListV3View, "memories-list-v3"),
+    route(r"v2/memories", platform.ListV2View, "memories-list-v2"),
+    route(r"v3/memories/search", platform.SearchV3View, "memories-search-v3"),
+    route(r"v2/memories/search", platform.SearchV2View, "memories-search-v2"),
+    route(r"v1/memories/search", platform.SearchV1View, "memories-search-v1"),
+    route(r"v1/memories/user/(?P<user_id>[^/]+)", platform.UserMemoriesListView, "memories-of-user"),
+    route(r"v1/memories", platform.MemoriesView, "memories"),
+    route(rf"v1/memories/{ID}/history", platform.HistoryView, "memory-history"),
+    route(rf"v1/memories/{ID}", platform.MemoryDetailView, "memory-detail"),
+    route(r"v1/entities", platform.EntitiesView, "entities"),
+    route(r"v[12]/entities/(?P<entity_type>[^/]+)/(?P<name>[^/]+)", platform.EntityDeleteView, "entity-delete"),
+    route(r"v1/batch", platform.BatchView, "batch"),
+    route(r"v1/feedback", platform.FeedbackView, "feedback"),
+    route(r"v1/exports", platform.ExportsView, "exports"),
+    route(r"v1/exports/get", platform.ExportGetView, "exports-get"),
+    route(r"v1/summary", platform.SummaryView, "summary"),
+    route(
+        r"api/v1/orgs/organizations/(?P<org_id>[^/]+)/projects/(?P<project_id>[^/]+)",
+        platform.ProjectView,
+        "project",
+    ),
+    # Mem0's OSS server, at the root. "/" sends people to the API docs.
+    re_path(r"^$", oss.root, name="root"),
+    route(r"memories", oss.OssMemoriesView, "oss-memories"),
+    route(rf"memories/{ID}/history", oss.OssHistoryView, "oss-memory-history"),
+    route(rf"memories/{ID}", oss.OssMemoryView, "oss-memory"),
+    route(r"search", oss.OssSearchView, "oss-search"),
+    route(r"reset", oss.OssResetView, "oss-reset"),
+    route(r"entities", oss.OssEntitiesView, "oss-entities"),
+    route(r"entities/(?P<entity_type>[^/]+)/(?P<entity_id>[^/]+)", oss.OssEntityView, "oss-entity"),
+    # Operator routes for one user.
+    route(r"v1/users/(?P<user_id>[^/]+)/stats", users.UserStatsView, "user-stats"),
+    route(r"v1/users/(?P<user_id>[^/]+)/memories", users.UserMemoriesView, "user-memories"),
+]
