@@ -1,20 +1,64 @@
 """Every endpoint: no key -> 401, bad key -> 401, a key without the scope -> 403; the three header
 forms the Mem0 world uses all work."""
 
+import json
+
 import pytest
 
 from accounts.models import ApiKey
 from accounts.selectors import apikey_authenticate
 from accounts.services import apikey_create, apikey_revoke, apikeys_bootstrap
+from memories.models import Memory
 from tests.conftest import error_of
 
-# (method, path, scope it needs). Extend this list with every new endpoint.
+# Every endpoint: (method, path, scope it needs, body, status when allowed). {mid} is alice's memory,
+# {org}/{proj} the key's organisation and project. Extend this list with every new endpoint.
+ADD = {"messages": "I love tea", "user_id": "alice"}
 ENDPOINTS = [
-    ("GET", "/status", None),
-    ("GET", "/metrics", "admin"),
-    ("GET", "/metrics/prometheus", "admin"),
-    ("GET", "/v1/users/alice/stats", "read"),
-    ("DELETE", "/v1/users/alice/memories", "write"),
+    ("GET", "/status", None, None, 200),
+    ("GET", "/metrics", "admin", None, 200),
+    ("GET", "/metrics/prometheus", "admin", None, 200),
+    ("GET", "/v1/users/alice/stats", "read", None, 200),
+    ("DELETE", "/v1/users/alice/memories", "write", None, 200),
+    # Mem0 Platform
+    ("GET", "/v1/ping/", None, None, 200),
+    ("POST", "/v3/memories/add/", "write", ADD, 200),
+    ("POST", "/v3/memories/", "read", {"filters": {"user_id": "alice"}}, 200),
+    ("POST", "/v2/memories/", "read", {"filters": {"user_id": "alice"}}, 200),
+    ("POST", "/v3/memories/search/", "read", {"query": "tea", "filters": {"user_id": "alice"}}, 200),
+    ("POST", "/v2/memories/search/", "read", {"query": "tea", "filters": {"user_id": "alice"}}, 200),
+    ("POST", "/v1/memories/search/", "read", {"query": "tea", "user_id": "alice"}, 200),
+    ("GET", "/v1/memories/search?query=tea&user_id=alice", "read", None, 200),
+    ("GET", "/v1/memories/user/alice", "read", None, 200),
+    ("GET", "/v1/memories/?user_id=alice", "read", None, 200),
+    ("POST", "/v1/memories/", "write", {"content": "User likes jazz", "user_id": "alice"}, 201),
+    ("DELETE", "/v1/memories/?user_id=alice", "write", None, 200),
+    ("GET", "/v1/memories/{mid}/", "read", None, 200),
+    ("PUT", "/v1/memories/{mid}/", "write", {"text": "User loves oolong tea"}, 200),
+    ("DELETE", "/v1/memories/{mid}/", "write", None, 200),
+    ("GET", "/v1/memories/{mid}/history/", "read", None, 200),
+    ("GET", "/v1/entities/", "read", None, 200),
+    ("DELETE", "/v2/entities/user/alice/", "write", None, 200),
+    ("PUT", "/v1/batch/", "write", {"memories": [{"memory_id": "{mid}", "text": "edited"}]}, 200),
+    ("DELETE", "/v1/batch/", "write", {"memories": [{"memory_id": "{mid}"}]}, 200),
+    ("POST", "/v1/feedback/", "write", {"memory_id": "{mid}", "feedback": "POSITIVE"}, 200),
+    ("POST", "/v1/exports/", "read", {"schema": {}, "filters": {"user_id": "alice"}}, 201),
+    ("POST", "/v1/exports/get/", "read", {"memory_export_id": "00000000-0000-0000-0000-000000000000"}, 404),
+    ("POST", "/v1/summary/", "read", {"filters": {"user_id": "alice"}}, 200),
+    ("GET", "/api/v1/orgs/organizations/{org}/projects/{proj}/", "read", None, 200),
+    ("PATCH", "/api/v1/orgs/organizations/{org}/projects/{proj}/", "admin", {"custom_instructions": "x"}, 200),
+    # Mem0 OSS server
+    ("POST", "/memories", "write", {"messages": [{"role": "user", "content": "I love tea"}], "user_id": "alice"}, 200),
+    ("GET", "/memories?user_id=alice", "read", None, 200),
+    ("DELETE", "/memories?user_id=alice", "admin", None, 200),
+    ("GET", "/memories/{mid}", "read", None, 200),
+    ("PUT", "/memories/{mid}", "write", {"text": "User loves oolong tea"}, 200),
+    ("DELETE", "/memories/{mid}", "write", None, 200),
+    ("GET", "/memories/{mid}/history", "read", None, 200),
+    ("POST", "/search", "read", {"query": "tea", "user_id": "alice"}, 200),
+    ("POST", "/reset", "admin", None, 200),
+    ("GET", "/entities", "read", None, 200),
+    ("DELETE", "/entities/user/alice", "admin", None, 200),
 ]
 ALL_SCOPES = {"read", "write", "admin"}
 
@@ -24,38 +68,53 @@ def alice_memory(project, add):
     return add(project, "User loves green tea", user_id="alice")
 
 
-@pytest.mark.parametrize("method, path, scope", ENDPOINTS)
-def test_no_key_is_401(api, db, method, path, scope):
+def fill(value, memory):
+    """The endpoint's path or body with alice's memory and the key's project filled in."""
+    if value is None:
+        return None
+    text = json.dumps(value) if not isinstance(value, str) else value
+    text = text.replace("{mid}", str(memory.id)).replace("{org}", str(memory.project.organization_id))
+    text = text.replace("{proj}", str(memory.project_id))
+    return json.loads(text) if not isinstance(value, str) else text
+
+
+@pytest.mark.parametrize("method, path, scope, body, status", ENDPOINTS)
+def test_no_key_is_401(api, db, method, path, scope, body, status):
     body = error_of(api(method, path), 401, "UNAUTHORIZED")
     assert "credentials" in body["detail"].lower()
 
 
-@pytest.mark.parametrize("method, path, scope", ENDPOINTS)
-def test_unknown_key_is_401(api, db, method, path, scope):
+@pytest.mark.parametrize("method, path, scope, body, status", ENDPOINTS)
+def test_unknown_key_is_401(api, db, method, path, scope, body, status):
     body = error_of(api(method, path, key="mem0_not-a-real-key-at-all-000000"), 401, "UNAUTHORIZED")
     assert body["detail"] == "Invalid API key"
 
 
-@pytest.mark.parametrize("method, path, scope", ENDPOINTS)
-def test_revoked_key_is_401(api, project, method, path, scope):
+@pytest.mark.parametrize("method, path, scope, body, status", ENDPOINTS)
+def test_revoked_key_is_401(api, project, method, path, scope, body, status):
     api_key, raw = apikey_create(project=project, name="old", scopes=["read", "write", "admin"])
     apikey_revoke(api_key=api_key)
     error_of(api(method, path, key=raw), 401, "UNAUTHORIZED")
 
 
-@pytest.mark.parametrize("method, path, scope", [e for e in ENDPOINTS if e[2]])
-def test_a_key_without_the_scope_is_403(api, project, make_key, alice_memory, method, path, scope):
-    others = ",".join(sorted(ALL_SCOPES - {scope, "admin"})) or "read"
-    if others == scope:
-        others = "write"
-    body = error_of(api(method, path, key=make_key(project, scopes=others)), 403, "FORBIDDEN")
-    assert scope in body["detail"]
+@pytest.mark.parametrize("method, path, scope, body, status", [e for e in ENDPOINTS if e[2]])
+def test_a_key_without_the_scope_is_403(api, project, make_key, alice_memory, method, path, scope, body, status):
+    lacking = {"read": "write", "write": "read", "admin": "read,write"}[scope]
+    response = api(
+        method, fill(path, alice_memory), key=make_key(project, scopes=lacking), data=fill(body, alice_memory)
+    )
+    assert scope in error_of(response, 403, "FORBIDDEN")["detail"]
+    assert Memory.objects.filter(pk=alice_memory.id, memory="User loves green tea").exists()
 
 
-@pytest.mark.parametrize("method, path, scope", ENDPOINTS)
-def test_a_key_with_the_scope_gets_through(api, project, make_key, alice_memory, method, path, scope):
-    response = api(method, path, key=make_key(project, scopes=scope or "read"))
-    assert response.status_code == 200, response.content[:300]
+@pytest.mark.parametrize("method, path, scope, body, status", ENDPOINTS)
+def test_a_key_with_the_scope_gets_through(api, project, make_key, alice_memory, method, path, scope, body, status):
+    response = api(
+        method, fill(path, alice_memory), key=make_key(project, scopes=scope or "read"), data=fill(body, alice_memory)
+    )
+    assert response.status_code == status, response.content[:300]
+    assert response["Content-Type"].startswith(("application/json", "text/plain"))
+    assert response.content  # every answer has a body (the Mem0 SDK parses every response)
 
 
 @pytest.mark.parametrize("header", ["token", "bearer", "x-api-key"])
