@@ -8,29 +8,82 @@ from django.db import connection
 from django.db.utils import DatabaseError
 from django.http import HttpResponse
 from django.utils import timezone
+from drf_spectacular.openapi import AutoSchema
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import OpenApiExample, OpenApiResponse, extend_schema
+from rest_framework import serializers
 from rest_framework.renderers import BaseRenderer, JSONRenderer
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from mem0g_site import metrics
 from mem0g_site.exceptions import InvalidRequest
+from memories.api.schema import OPERATIONS, errors, example
 
 STARTED = time.time()
 # Mem0 clients add these to many calls; every endpoint accepts and ignores them.
 TOLERATED_PARAMS = frozenset({"org_id", "project_id"})
 
 
+class ApiSchema(AutoSchema):
+    """OpenAPI generation for our views (documentation only): each operation's description ends with
+    the API-key scope it needs, and a DELETE may document a JSON body with ``@extend_schema(request=...)``."""
+
+    def get_operation(self, path, path_regex, path_prefix, method, registry):
+        operation = super().get_operation(path, path_regex, path_prefix, method, registry)
+        if operation:
+            scope = required_scope(self.view, self.method)
+            note = f"Needs an API key with the `{scope}` scope." if scope else "Needs any valid API key."
+            description = operation.get("description", "").strip()
+            operation["description"] = f"{description}\n\n{note}" if description else note
+        return operation
+
+    def _get_format_parameters(self):
+        # ApiView refuses unknown query parameters, DRF's ?format= included.
+        allowed = self.view.allowed_query_params(self.method) if hasattr(self.view, "allowed_query_params") else ()
+        return [p for p in super()._get_format_parameters() if p["name"] in allowed]
+
+    def get_request_serializer(self):
+        if self.method == "DELETE":
+            return None  # unless the view's @extend_schema(request=...) says otherwise
+        return super().get_request_serializer()
+
+    def _get_request_body(self, direction="request"):
+        if self.method != "DELETE" or self.get_request_serializer() is None:
+            return super()._get_request_body(direction)
+        self.method = "POST"  # AutoSchema documents bodies of PUT, PATCH and POST only
+        try:
+            return super()._get_request_body(direction)
+        finally:
+            self.method = "DELETE"
+
+
+def required_scope(view, method: str) -> str | None:
+    """The scope ``accounts.permissions.HasScope`` asks of a call (None: any valid key)."""
+    default = "read" if method in ("GET", "HEAD", "OPTIONS") else "write"
+    scope = getattr(view, "required_scope", default)
+    return scope.get(method, default) if isinstance(scope, dict) else scope
+
+
 class ApiView(APIView):
     """Base of our API views: refuses unknown query parameters and malformed JSON bodies with a
     400 naming the problem, before the view does anything."""
 
-    query_params: frozenset[str] = frozenset()
+    # The query parameters a view reads: one set for every method, or {method: set}.
+    query_params: frozenset[str] | dict[str, frozenset[str]] = frozenset()
+    schema = ApiSchema()
+
+    @classmethod
+    def allowed_query_params(cls, method: str) -> frozenset[str]:
+        if isinstance(cls.query_params, dict):
+            return cls.query_params.get(method, frozenset())
+        return cls.query_params
 
     def initial(self, request, *args, **kwargs):
         super().initial(request, *args, **kwargs)
         if not hasattr(self, request.method.lower()):
             return  # DRF answers 405 next
-        unknown = sorted(set(request.query_params) - self.query_params - TOLERATED_PARAMS)
+        unknown = sorted(set(request.query_params) - self.allowed_query_params(request.method) - TOLERATED_PARAMS)
         if unknown:
             raise InvalidRequest(f"Unknown query parameter(s): {', '.join(unknown)}", details={"unknown": unknown})
         has_body = request.META.get("CONTENT_LENGTH") not in (None, "", "0")
@@ -38,11 +91,126 @@ class ApiView(APIView):
             request.data  # noqa: B018 (parses now: malformed JSON is a 400 for every endpoint)
 
 
+class DatabaseStatus(serializers.Serializer):
+    status = serializers.ChoiceField(choices=["ok", "unavailable"])
+    vendor = serializers.CharField(required=False)
+    pgvector = serializers.CharField(required=False, allow_null=True, help_text="The pgvector extension's version.")
+    embedded = serializers.BooleanField(required=False, help_text="True: the embedded PostgreSQL.")
+    error = serializers.CharField(required=False, help_text="When unavailable: the kind of error.")
+
+
+class EmbedderStatus(serializers.Serializer):
+    status = serializers.ChoiceField(
+        choices=["loaded", "not_loaded", "error"], help_text="`not_loaded`: loaded on first use."
+    )
+    model = serializers.CharField(required=False)
+    dimensions = serializers.IntegerField(required=False)
+    error = serializers.CharField(required=False)
+
+
+class StatusResponse(serializers.Serializer):
+    status = serializers.ChoiceField(choices=["ok", "degraded"])
+    version = serializers.CharField()
+    uptime_seconds = serializers.FloatField(help_text="Of this worker.")
+    timestamp = serializers.DateTimeField()
+    database = DatabaseStatus()
+    embedder = EmbedderStatus()
+    project_id = serializers.CharField(help_text="The key's project.")
+    worker_pid = serializers.IntegerField()
+
+
+STATUS_EXAMPLE = {
+    "status": "ok",
+    "version": "0.1.0",
+    "uptime_seconds": 3600.5,
+    "timestamp": "2026-01-06T08:30:00.123456+00:00",
+    "database": {"status": "ok", "vendor": "postgresql", "pgvector": "0.8.0", "embedded": True},
+    "embedder": {"status": "loaded", "model": "all-MiniLM-L6-v2", "dimensions": 384},
+    "project_id": "5d1c2b3a-4e5f-4a6b-8c7d-9e0f1a2b3c4d",
+    "worker_pid": 4242,
+}
+
+
+class LatencyMs(serializers.Serializer):
+    mean = serializers.FloatField(allow_null=True)
+    p50 = serializers.FloatField(allow_null=True)
+    p95 = serializers.FloatField(allow_null=True)
+    p99 = serializers.FloatField(allow_null=True)
+
+
+class EndpointMetrics(serializers.Serializer):
+    requests = serializers.IntegerField()
+    responses = serializers.DictField(child=serializers.IntegerField(), help_text="By status class: `2xx` ... `5xx`.")
+    error_rate = serializers.FloatField(help_text="4xx and 5xx over all requests.")
+    server_error_rate = serializers.FloatField(help_text="5xx over all requests.")
+    latency_ms = LatencyMs(help_text="Estimated from the histogram buckets (mean: exact).")
+    buckets = serializers.ListField(
+        child=serializers.IntegerField(), help_text="Requests per latency bucket (1 ms ... 10 s, then slower)."
+    )
+    sum_ms = serializers.FloatField()
+
+
+class MetricsResponse(serializers.Serializer):
+    endpoints = serializers.DictField(child=EndpointMetrics(), help_text="By endpoint (`METHOD route`).")
+    timestamp = serializers.DateTimeField()
+
+
+METRICS_EXAMPLE = {
+    "endpoints": {
+        "POST /v3/memories/search/": {
+            "requests": 120,
+            "responses": {"2xx": 118, "3xx": 0, "4xx": 2, "5xx": 0},
+            "error_rate": 0.0167,
+            "server_error_rate": 0.0,
+            "latency_ms": {"mean": 14.2, "p50": 10.0, "p95": 50.0, "p99": 100.0},
+            "buckets": [0, 0, 10, 60, 30, 15, 3, 2, 0, 0, 0, 0, 0, 0],
+            "sum_ms": 1704.0,
+        }
+    },
+    "timestamp": "2026-01-06T08:30:00.123456+00:00",
+}
+PROMETHEUS_EXAMPLE = (
+    "# HELP mem0g_requests_total Requests answered, by endpoint and status class.\n"
+    "# TYPE mem0g_requests_total counter\n"
+    'mem0g_requests_total{endpoint="POST /v3/memories/search/",status="2xx"} 118\n'
+)
+PROMETHEUS_RESPONSE = OpenApiResponse(
+    OpenApiTypes.STR,
+    description="The Prometheus text exposition format (`text/plain; version=0.0.4`).",
+    examples=[OpenApiExample("Prometheus", value=PROMETHEUS_EXAMPLE, media_type="text/plain")],
+)
+
+
 class StatusView(ApiView):
     """``GET /status``: database, embedder, version and uptime (any valid key)."""
 
     required_scope = None
 
+    @extend_schema(
+        operation_id="status",
+        summary="Service status",
+        description="Database (pgvector version, embedded or not), embedder (loaded or not yet), version and "
+        "uptime. Answers 503 with the same body when the database is unreachable or the embedding model "
+        "is missing.",
+        tags=[OPERATIONS],
+        responses={
+            200: StatusResponse,
+            503: OpenApiResponse(StatusResponse, description="Degraded: the database or the embedder is not usable."),
+            **errors(),
+        },
+        examples=[
+            example("Healthy", STATUS_EXAMPLE),
+            example(
+                "Degraded",
+                {
+                    **STATUS_EXAMPLE,
+                    "status": "degraded",
+                    "database": {"status": "unavailable", "error": "OperationalError"},
+                },
+                status=503,
+            ),
+        ],
+    )
     def get(self, request):
         from memories import embedding
 
@@ -91,6 +259,21 @@ class MetricsView(ApiView):
     required_scope = "admin"
     renderer_classes = [JSONRenderer, PrometheusTextRenderer]
 
+    @extend_schema(
+        operation_id="metrics",
+        summary="Request metrics",
+        description="Per endpoint: requests, responses by status class, error rates and latency percentiles "
+        "(ms), summed over every worker when the cache is shared (`REDIS_URL`). `Accept: text/plain` "
+        "(without `application/json`) gives the Prometheus text format.",
+        tags=[OPERATIONS],
+        responses={
+            (200, "application/json"): OpenApiResponse(
+                MetricsResponse, examples=[OpenApiExample("Metrics", value=METRICS_EXAMPLE)]
+            ),
+            (200, "text/plain"): PROMETHEUS_RESPONSE,
+            **errors(media_type="application/json"),
+        },
+    )
     def get(self, request):
         stats = metrics.snapshot()
         accept = request.META.get("HTTP_ACCEPT", "")
@@ -105,6 +288,13 @@ class PrometheusMetricsView(ApiView):
     required_scope = "admin"
     renderer_classes = [PrometheusTextRenderer, JSONRenderer]
 
+    @extend_schema(
+        operation_id="metrics_prometheus",
+        summary="Request metrics for Prometheus",
+        description="The metrics of `GET /metrics` in the Prometheus text exposition format.",
+        tags=[OPERATIONS],
+        responses={(200, "text/plain"): PROMETHEUS_RESPONSE, **errors(media_type="application/json")},
+    )
     def get(self, request):
         return prometheus_response(metrics.snapshot())
 

@@ -176,10 +176,48 @@ REST_FRAMEWORK = {
 }
 SPECTACULAR_SETTINGS = {
     "TITLE": "mem0g",
-    "DESCRIPTION": "Self-hosted, Mem0-compatible memory server with a temporal memory graph.",
+    "DESCRIPTION": (
+        "Self-hosted, Mem0-compatible memory server with a temporal memory graph.\n\n"
+        "Authenticate with an API key in any of three headers: `Authorization: Token <key>` (the official Mem0 "
+        "SDKs), `Authorization: Bearer <key>` or `X-API-Key: <key>` (Mem0's OSS server). Every route answers with "
+        "and without its trailing slash (nothing redirects); the Mem0 Platform paths are documented with the slash "
+        "the SDKs send, the others without. Every endpoint accepts and ignores the `org_id` and `project_id` query "
+        "parameters the Mem0 clients add, and refuses any other unknown parameter with a 400. Every error has one "
+        "body: `ErrorResponse`."
+    ),
     "VERSION": VERSION,
     "SERVE_PERMISSIONS": ["rest_framework.permissions.AllowAny"],
     "SERVE_AUTHENTICATION": [],
+    "TAGS": [
+        {"name": "Mem0 Platform", "description": "The paths the official Mem0 SDKs call; point `host` here."},
+        {"name": "Memory layer", "description": "REST routes for one memory at a time, on the `/v1/memories` paths."},
+        {"name": "Mem0 OSS server", "description": "The routes of Mem0's self-hosted REST server, at the root."},
+        {"name": "Operations", "description": "Service status, request metrics and per-user operations."},
+    ],
+    "APPEND_COMPONENTS": {
+        "securitySchemes": {
+            "TokenAuth": {
+                "type": "apiKey",
+                "in": "header",
+                "name": "Authorization",
+                "description": "`Authorization: Token <key>` (the official Mem0 SDKs); Swagger UI wants `Token <key>`.",
+            },
+            "BearerAuth": {"type": "http", "scheme": "bearer", "description": "`Authorization: Bearer <key>`."},
+            "ApiKeyAuth": {
+                "type": "apiKey",
+                "in": "header",
+                "name": "X-API-Key",
+                "description": "`X-API-Key: <key>` (Mem0's OSS server).",
+            },
+        }
+    },
+    # Any one of the three headers (a list of alternatives); the schema and docs views need none.
+    "SECURITY": [{"TokenAuth": []}, {"BearerAuth": []}, {"ApiKeyAuth": []}],
+    "PREPROCESSING_HOOKS": ["memories.api.schema.preprocess_endpoints"],
+    "POSTPROCESSING_HOOKS": [
+        "drf_spectacular.hooks.postprocess_schema_enums",
+        "memories.api.schema.postprocess_schema",
+    ],
 }
 CSRF_FAILURE_VIEW = "mem0g_site.errors.csrf_failure"
 RATELIMIT_USE_CACHE = "default"

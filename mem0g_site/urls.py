@@ -12,9 +12,10 @@ urlpatterns = [
     re_path(r"^metrics/prometheus/?$", api.PrometheusMetricsView.as_view(), name="metrics-prometheus"),
     path("", include("memories.urls")),
     path("admin/", admin.site.urls),
+    re_path(r"^api/schema/?$", SpectacularAPIView.as_view(), name="api-schema"),
     re_path(r"^schema/?$", SpectacularAPIView.as_view(), name="schema"),
-    re_path(r"^docs/?$", SpectacularSwaggerView.as_view(url_name="schema"), name="swagger-ui"),
-    re_path(r"^redoc/?$", SpectacularRedocView.as_view(url_name="schema"), name="redoc"),
+    re_path(r"^docs/?$", SpectacularSwaggerView.as_view(url_name="api-schema"), name="swagger-ui"),
+    re_path(r"^redoc/?$", SpectacularRedocView.as_view(url_name="api-schema"), name="redoc"),
 ]
 
 handler400 = "mem0g_site.errors.bad_request"

@@ -170,3 +170,34 @@ class MemoryExport(models.Model):
 
     def __str__(self) -> str:
         return f"export {self.id}"
+
+
+class AddEvent(models.Model):
+    """One add request and what came of it (Mem0's events: ``GET /v1/event/{id}/``)."""
+
+    class Status(models.TextChoices):
+        PENDING = "PENDING"
+        RUNNING = "RUNNING"
+        SUCCEEDED = "SUCCEEDED"
+        FAILED = "FAILED"
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    project = models.ForeignKey("accounts.Project", on_delete=models.CASCADE, related_name="add_events")
+    user_id = models.CharField(max_length=255, null=True, blank=True)
+    status = models.CharField(max_length=10, choices=Status.choices, default=Status.PENDING)
+    payload = models.JSONField(default=dict, blank=True)
+    results = models.JSONField(default=list, blank=True)
+    error = models.TextField(null=True, blank=True)
+    latency_ms = models.FloatField(null=True, blank=True)
+    created_at = models.DateTimeField(default=timezone.now)
+    updated_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["-created_at"]
+        indexes = [
+            # memories.selectors.add_event_list: a project's events, newest first.
+            models.Index(fields=["project", "-created_at"], name="addevent_project_created"),
+        ]
+
+    def __str__(self) -> str:
+        return f"add {self.id} {self.status}"

@@ -266,3 +266,54 @@ def memory_summary(*, project, scope: Scope | None = None, where: Q | None = Non
         "categories": categories,
         "recent": [{"id": str(m.id), "memory": m.memory, "created_at": m.created_at.isoformat()} for m in latest],
     }
+
+
+def add_event_get(*, project, event_id: Any, within: Scope | None = None):
+    from mem0g_site.exceptions import NotFound
+    from memories.models import AddEvent
+
+    pk = clean_uuid(event_id)
+    events = AddEvent.objects.filter(project=project)
+    if within is not None and within.user_id:
+        events = events.filter(user_id=within.user_id)
+    event = None if pk is None else events.filter(pk=pk).first()
+    if event is None:
+        raise NotFound("Event not found", details={"event_id": str(event_id)})
+    return event
+
+
+def add_event_list(*, project, within: Scope | None = None, page: int = 1, page_size: int = 50):
+    from memories.models import AddEvent
+
+    page = _positive_int(page, field="page", maximum=10**9)
+    page_size = _positive_int(page_size, field="page_size", maximum=PAGE_SIZE_MAX)
+    events = AddEvent.objects.filter(project=project)
+    if within is not None and within.user_id:
+        events = events.filter(user_id=within.user_id)
+    count = events.count()
+    offset = (page - 1) * page_size
+    return count, list(events.order_by("-created_at", "-id")[offset : offset + page_size])
+
+
+def project_stats(*, project, within: Scope | None = None) -> dict[str, Any]:
+    """Totals for ``GET /v1/stats/``: memories (current and all), entities by type, add events."""
+    from memories.models import AddEvent
+
+    memories = _scoped(project, within)
+    totals = memories.aggregate(
+        total=Count("id"),
+        current=Count("id", filter=Q(valid_to__isnull=True, invalidated_at__isnull=True)),
+        **{f"{kind}s": Count(field, distinct=True) for kind, field in ENTITY_TYPES.items()},
+    )
+    events = AddEvent.objects.filter(project=project)
+    if within is not None and within.user_id:
+        events = events.filter(user_id=within.user_id)
+    return {
+        "total_memories": totals["total"],
+        "current_memories": totals["current"],
+        "total_users": totals["users"],
+        "total_agents": totals["agents"],
+        "total_apps": totals["apps"],
+        "total_runs": totals["runs"],
+        "total_add_events": events.count(),
+    }

@@ -5,12 +5,14 @@ transaction, and records a history row for every ADD/UPDATE/DELETE. ``now=`` fix
 in tests.
 """
 
+import time
 from collections.abc import Iterable, Sequence
 from datetime import date, datetime, timedelta
 from typing import Any
 
 from django.conf import settings
 from django.db import transaction
+from django.db.models import Q
 from django.utils import timezone
 
 from mem0g_site.exceptions import Conflict, MemoryNotFound, ValidationFailed
@@ -27,7 +29,7 @@ from memories.inputs import (
     clean_text,
     clean_uuid,
 )
-from memories.models import SCOPE_FIELDS, Memory, MemoryHistory, memory_hash
+from memories.models import SCOPE_FIELDS, AddEvent, Memory, MemoryHistory, memory_hash
 
 UNSET: Any = object()
 
@@ -212,17 +214,23 @@ def memory_delete(
         memory.delete()
 
 
-def memories_delete(*, project, scope: Scope, any_of: Iterable[str] = (), now: datetime | None = None) -> int:
+def memories_delete(
+    *, project, scope: Scope, any_of: Iterable[str] = (), where: Q | None = None, now: datetime | None = None
+) -> int:
     """Delete every memory of a scope (all states); returns how many. ``any_of`` names entity
     fields that must merely be set (Mem0's ``user_id=*``). Something must be named, so a typo
     cannot wipe a project."""
     any_of = sorted(set(any_of))
     if any(field not in SCOPE_FIELDS for field in any_of):
         raise ValidationFailed("only user_id, agent_id, app_id and run_id can be '*'", field="filters")
-    scope = clean_scope(scope, required=not any_of)
+    scope = clean_scope(scope, required=not any_of and where is None)
+    if scope.is_empty and not any_of and not where:
+        raise ValidationFailed("at least one of user_id, agent_id, app_id or run_id is required", field="user_id")
     queryset = Memory.objects.for_project(project).filter(
         **scope.as_filter(), **{f"{field}__isnull": False for field in any_of}
     )
+    if where is not None:
+        queryset = queryset.filter(where)
     return _delete_with_history(queryset, now=now or timezone.now())
 
 
@@ -320,3 +328,20 @@ def memories_ingest(
         return []
     created = memories_add(project=project, items=items, now=now)
     return [{"id": str(memory.id), "memory": memory.memory, "event": "ADD"} for memory in created]
+
+
+def memories_ingest_recorded(*, project, payload: dict, **ingest) -> AddEvent:
+    """:func:`memories_ingest`, with the request and its outcome kept as an :class:`AddEvent`
+    (written in the same transaction as the memories)."""
+    started = time.perf_counter()
+    with transaction.atomic():
+        results = memories_ingest(project=project, **ingest)
+        scope = ingest.get("scope")
+        return AddEvent.objects.create(
+            project=project,
+            user_id=getattr(scope, "user_id", None),
+            status=AddEvent.Status.SUCCEEDED,
+            payload=payload,
+            results=results,
+            latency_ms=round((time.perf_counter() - started) * 1000, 1),
+        )

@@ -2,7 +2,7 @@
 
 from django.urls import re_path
 
-from memories.api import oss, platform, users
+from memories.api import events, oss, platform, users
 
 
 def route(pattern: str, view, name: str):
@@ -21,11 +21,21 @@ urlpatterns = [
     route(r"v2/memories/search", platform.SearchV2View, "memories-search-v2"),
     route(r"v1/memories/search", platform.SearchV1View, "memories-search-v1"),
     route(r"v1/memories/user/(?P<user_id>[^/]+)", platform.UserMemoriesListView, "memories-of-user"),
+    route(
+        r"v1/memories/(?P<entity_type>agent|app|run)/(?P<entity_id>[^/]+)",
+        events.EntityMemoriesView,
+        "memories-of-entity",
+    ),
+    route(r"v1/memories/events", events.MemoryEventsView, "memory-events"),
     route(r"v1/memories", platform.MemoriesView, "memories"),
     route(rf"v1/memories/{ID}/history", platform.HistoryView, "memory-history"),
     route(rf"v1/memories/{ID}", platform.MemoryDetailView, "memory-detail"),
     route(r"v1/entities", platform.EntitiesView, "entities"),
-    route(r"v[12]/entities/(?P<entity_type>[^/]+)/(?P<name>[^/]+)", platform.EntityDeleteView, "entity-delete"),
+    route(r"v1/entities/filters", events.EntityFiltersView, "entity-filters"),
+    route(r"v[12]/entities/(?P<entity_type>[^/]+)/(?P<name>[^/]+)", events.EntityView, "entity"),
+    route(r"v1/event/(?P<event_id>[^/]+)", events.EventView, "event"),
+    route(r"v1/events", events.EventsView, "events"),
+    route(r"v1/stats", events.StatsView, "stats"),
     route(r"v1/batch", platform.BatchView, "batch"),
     route(r"v1/feedback", platform.FeedbackView, "feedback"),
     route(r"v1/exports", platform.ExportsView, "exports"),

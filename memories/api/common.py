@@ -144,7 +144,7 @@ def as_object(value: Any, field: str) -> dict | None:
     return value
 
 
-def query_filters(raw: str) -> dict:
+def query_filters(raw: str, *, key: str = "filters") -> dict:
     """``delete_all(filters=...)`` arrives as the Python repr of a dict in the query string (the
     SDK stringifies it); JSON is accepted too."""
     for parse in (json.loads, ast.literal_eval):
@@ -154,7 +154,7 @@ def query_filters(raw: str) -> dict:
             continue
         if isinstance(value, dict):
             return value
-    raise InvalidRequest("filters must be a JSON object (or a Python dict literal)", details={"key": "filters"})
+    raise InvalidRequest(f"{key} must be a JSON object (or a Python dict literal)", details={"key": key})
 
 
 def page_links(request, page: int, page_size: int, count: int) -> tuple[str | None, str | None]:

@@ -10,11 +10,13 @@ after ``MEM0_DEFAULT_SHORT_TERM_TTL_SECONDS``, ``long_term`` never), ``memory_ca
 from django.db.models import Q
 from django.shortcuts import redirect
 from django.views.decorators.http import require_GET
+from drf_spectacular.utils import extend_schema
 from rest_framework.response import Response
 
 from accounts.access import key_scope, key_within
 from mem0g_site.api import ApiView
 from mem0g_site.exceptions import Forbidden, InvalidRequest, NotFound
+from memories.api import schema as doc
 from memories.api.common import (
     as_bool,
     as_expiration,
@@ -26,7 +28,7 @@ from memories.api.common import (
     request_filters,
     top_level_scope,
 )
-from memories.api.serializers import HistorySerializer, memories_data, memory_data
+from memories.api.serializers import HistorySerializer, MemorySerializer, memories_data, memory_data
 from memories.inputs import Scope, clean_text
 from memories.selectors import ENTITY_TYPES, entity_list, memory_get, memory_history, memory_list, memory_search
 from memories.services import (
@@ -47,6 +49,18 @@ def root(request):
     return redirect("/docs")
 
 
+OSS_ENTITY_QUERY = [
+    doc.query("user_id", description="The user."),
+    doc.query("agent_id", description="The agent."),
+    doc.query("run_id", description="The run."),
+]
+NEEDS_AN_ID = (
+    "INVALID_REQUEST",
+    "At least one identifier (user_id, agent_id, run_id) is required.",
+    {"key": "user_id"},
+)
+
+
 def _oss_scope(request, values: dict) -> Scope:
     return key_scope(request.auth, Scope(**{field: values.get(field) for field in OSS_ENTITY_FIELDS}))
 
@@ -55,8 +69,28 @@ class OssMemoriesView(ApiView):
     """``POST /memories`` (add), ``GET /memories`` (list), ``DELETE /memories`` (admin)."""
 
     required_scope = {"GET": "read", "POST": "write", "DELETE": "admin"}
-    query_params = frozenset({*OSS_ENTITY_FIELDS, "top_k", "show_expired", *METADATA_FILTERS, "domain_tags"})
+    query_params = {
+        "GET": frozenset({*OSS_ENTITY_FIELDS, "top_k", "show_expired", *METADATA_FILTERS, "domain_tags"}),
+        "DELETE": frozenset(OSS_ENTITY_FIELDS),
+    }
 
+    @extend_schema(
+        operation_id="oss_memories_add",
+        summary="Add memories from messages",
+        description="Extracts facts from the messages (or, with `infer: false`, stores each non-system message "
+        "verbatim) in the scope of `user_id`, `agent_id` and/or `run_id` (at least one).",
+        tags=[doc.OSS],
+        request=doc.OssAddRequest,
+        responses={200: doc.AddResults, **doc.errors(404, 422, e400=NEEDS_AN_ID)},
+        examples=[
+            doc.example(
+                "Conversation",
+                {"messages": doc.MESSAGES, "user_id": "alice", "metadata": {"memory_category": "preferences"}},
+                request=True,
+            ),
+            doc.example("Added", {"results": [doc.ADD_EVENT]}),
+        ],
+    )
     def post(self, request):
         data = body_of(request)
         refuse_unknown(
@@ -79,6 +113,28 @@ class OssMemoriesView(ApiView):
         )
         return Response({"results": events})
 
+    @extend_schema(
+        operation_id="oss_memories_list",
+        summary="List memories",
+        description="The memories of a scope, newest first. Without `user_id`, `agent_id` or `run_id` every "
+        "memory of the project is listed, which needs an `admin` key.",
+        tags=[doc.OSS],
+        parameters=[
+            *OSS_ENTITY_QUERY,
+            doc.query("top_k", int, "How many memories, 1 to 200 (default 100)."),
+            doc.query("show_expired", bool, "Include expired memories."),
+            doc.query("project_id", description="Only memories with this `metadata.project_id`."),
+            doc.query("memory_lifespan", description="Only memories with this `metadata.memory_lifespan`."),
+            doc.query("memory_category", description="Only memories with this `metadata.memory_category`."),
+            doc.query(
+                "domain_tags",
+                description="Only memories whose `metadata.domain_tags` hold all of these (repeat the parameter "
+                "or separate with commas).",
+            ),
+        ],
+        responses={200: doc.OssMemories, **doc.errors(404, 422)},
+        examples=[doc.example("Memories", {"results": [doc.MEMORY]})],
+    )
     def get(self, request):
         params = request.query_params
         scope = _oss_scope(request, params)
@@ -100,6 +156,15 @@ class OssMemoriesView(ApiView):
         )
         return Response({"results": memories_data(result.results)})
 
+    @extend_schema(
+        operation_id="oss_memories_delete_all",
+        summary="Delete the memories of a scope",
+        description="Deletes every memory of `user_id`, `agent_id` and/or `run_id` (at least one); history is kept.",
+        tags=[doc.OSS],
+        parameters=OSS_ENTITY_QUERY,
+        responses={200: doc.DeletedResponse, **doc.errors(404, e400=NEEDS_AN_ID)},
+        examples=[doc.example("Deleted", {"message": "All relevant memories deleted", "deleted": 12})],
+    )
     def delete(self, request):
         scope = _oss_scope(request, request.query_params)
         if scope.is_empty:
@@ -115,10 +180,32 @@ class OssMemoryView(ApiView):
 
     required_scope = {"GET": "read", "PUT": "write", "DELETE": "write"}
 
+    @extend_schema(
+        operation_id="oss_memory_get",
+        summary="Get a memory",
+        description="A missing memory is a 404 (Mem0's server answers `200 null`).",
+        tags=[doc.OSS],
+        parameters=[doc.MEMORY_ID_PARAM],
+        responses={200: MemorySerializer, **doc.errors(404)},
+        examples=[doc.example("A memory", doc.MEMORY)],
+    )
     def get(self, request, memory_id: str):
         memory = memory_get(project=request.auth.project, memory_id=memory_id, within=key_within(request.auth))
         return Response(memory_data(memory))
 
+    @extend_schema(
+        operation_id="oss_memory_update",
+        summary="Update a memory",
+        description="Changes what is given: `text`, `metadata` (replaced), `expiration_date`.",
+        tags=[doc.OSS],
+        parameters=[doc.MEMORY_ID_PARAM],
+        request=doc.OssUpdateRequest,
+        responses={200: doc.MessageResponse, **doc.errors(404, 409, 422)},
+        examples=[
+            doc.example("New text", {"text": "Prefers Python and Go for scripting"}, request=True),
+            doc.example("Updated", {"message": "Memory updated successfully!"}),
+        ],
+    )
     def put(self, request, memory_id: str):
         data = body_of(request)
         refuse_unknown(data, {"text", "metadata", "expiration_date"})
@@ -132,14 +219,34 @@ class OssMemoryView(ApiView):
         )
         return Response({"message": "Memory updated successfully!"})
 
+    @extend_schema(
+        operation_id="oss_memory_delete",
+        summary="Delete a memory",
+        description="The memory's history is kept.",
+        tags=[doc.OSS],
+        parameters=[doc.MEMORY_ID_PARAM],
+        responses={200: doc.MessageResponse, **doc.errors(404, 409)},
+        examples=[doc.example("Deleted", {"message": "Memory deleted successfully"})],
+    )
     def delete(self, request, memory_id: str):
         memory_delete(project=request.auth.project, memory_id=memory_id, within=key_within(request.auth))
         return Response({"message": "Memory deleted successfully"})
 
 
 class OssHistoryView(ApiView):
+    """``GET /memories/{id}/history``."""
+
     required_scope = "read"
 
+    @extend_schema(
+        operation_id="oss_memory_history",
+        summary="A memory's history",
+        description="Every change of the memory, oldest first.",
+        tags=[doc.OSS],
+        parameters=[doc.MEMORY_ID_PARAM],
+        responses={200: HistorySerializer(many=True), **doc.errors(404)},
+        examples=[doc.example("Added once", [doc.HISTORY_ROW])],
+    )
     def get(self, request, memory_id: str):
         rows = memory_history(project=request.auth.project, memory_id=memory_id, within=key_within(request.auth))
         return Response(HistorySerializer(rows, many=True).data)
@@ -151,6 +258,26 @@ class OssSearchView(ApiView):
 
     required_scope = "read"
 
+    @extend_schema(
+        operation_id="oss_search",
+        summary="Search memories",
+        description="Semantic search, best first. No ids and no `filters`: the whole project.",
+        tags=[doc.OSS],
+        request=doc.OssSearchRequest,
+        responses={200: doc.OssSearchResults, **doc.errors(404, 422)},
+        examples=[
+            doc.example(
+                "In a project's memories",
+                {
+                    "query": "Which language does Alice like?",
+                    "user_id": "alice",
+                    "filters": {"metadata.project_id": "p1"},
+                },
+                request=True,
+            ),
+            doc.example("Found", {"results": [doc.SCORED_MEMORY]}),
+        ],
+    )
     def post(self, request):
         data = body_of(request)
         refuse_unknown(
@@ -175,6 +302,16 @@ class OssResetView(ApiView):
 
     required_scope = "admin"
 
+    @extend_schema(
+        operation_id="oss_reset",
+        summary="Delete every memory",
+        description="Every memory of the key's project (or, for a user-restricted key, of its user); history is "
+        "kept. No body.",
+        tags=[doc.OSS],
+        request=None,
+        responses={200: doc.DeletedResponse, **doc.errors()},
+        examples=[doc.example("Reset", {"message": "All memories reset", "deleted": 240})],
+    )
     def post(self, request):
         deleted = memories_reset(project=request.auth.project, within=key_within(request.auth))
         return Response({"message": "All memories reset", "deleted": deleted})
@@ -185,6 +322,27 @@ class OssEntitiesView(ApiView):
 
     required_scope = "read"
 
+    @extend_schema(
+        operation_id="oss_entities_list",
+        summary="List entities",
+        description="Every user, agent, app and run id that has memories, with counts.",
+        tags=[doc.OSS],
+        responses={200: doc.OssEntityRow(many=True), **doc.errors()},
+        examples=[
+            doc.example(
+                "Entities",
+                [
+                    {
+                        "id": "alice",
+                        "type": "user",
+                        "total_memories": 12,
+                        "created_at": doc.CREATED,
+                        "updated_at": doc.UPDATED,
+                    }
+                ],
+            )
+        ],
+    )
     def get(self, request):
         return Response(
             [
@@ -205,6 +363,18 @@ class OssEntityView(ApiView):
 
     required_scope = "admin"
 
+    @extend_schema(
+        operation_id="oss_entity_delete",
+        summary="Delete an entity's memories",
+        description="Deletes every memory of a user, agent, app or run; history is kept.",
+        tags=[doc.OSS],
+        parameters=[doc.ENTITY_TYPE_PARAM, doc.path_param("entity_id", "The entity id.", "alice")],
+        responses={
+            200: doc.DeletedResponse,
+            **doc.errors(404, e404=("NOT_FOUND", "Entity not found", {"type": "user", "id": "bob"})),
+        },
+        examples=[doc.example("Deleted", {"message": "Entity deleted", "deleted": 12})],
+    )
     def delete(self, request, entity_type: str, entity_id: str):
         field = ENTITY_TYPES.get(entity_type)
         if field is None:

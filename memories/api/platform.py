@@ -6,11 +6,13 @@ work, and nothing redirects.
 """
 
 from django.db.models import Q
+from drf_spectacular.utils import OpenApiResponse, PolymorphicProxySerializer, extend_schema, extend_schema_view
 from rest_framework.response import Response
 
 from accounts.access import key_scope, key_user, key_within
 from mem0g_site.api import ApiView
 from mem0g_site.exceptions import InvalidRequest, NotFound, ValidationFailed
+from memories.api import schema as doc
 from memories.api.common import (
     ENTITY_FIELDS,
     as_bool,
@@ -28,8 +30,14 @@ from memories.api.common import (
     request_filters,
     top_level_scope,
 )
-from memories.api.serializers import HistorySerializer, memories_data, memory_data
-from memories.filters import compile_filters
+from memories.api.serializers import (
+    HistorySerializer,
+    MemorySerializer,
+    ScoredMemorySerializer,
+    memories_data,
+    memory_data,
+)
+from memories.filters import compile_filters, has_entity_id
 from memories.inputs import NewMemory, Scope, clean_text
 from memories.models import MemoryExport, MemoryFeedback
 from memories.selectors import (
@@ -41,7 +49,14 @@ from memories.selectors import (
     memory_list,
     memory_search,
 )
-from memories.services import UNSET, memories_add, memories_delete, memories_ingest, memory_delete, memory_update
+from memories.services import (
+    UNSET,
+    memories_add,
+    memories_delete,
+    memories_ingest_recorded,
+    memory_delete,
+    memory_update,
+)
 
 ADD_FIELDS = {
     "messages",
@@ -120,14 +135,17 @@ SEARCH_FIELDS = {
 # --- shared pieces -------------------------------------------------------------------------
 
 
-def _ingest(request, data: dict) -> list[dict]:
+def _ingest(request, data: dict):
+    """Run an add request and record it as an event; returns the AddEvent (its ``results`` are the
+    per-memory events)."""
     refuse_unknown(data, ADD_FIELDS)
     scope = key_scope(request.auth, merged_scope(data))
     observed = as_moment(data.get("timestamp"), "timestamp") or as_moment(
         data.get("observation_datetime") or data.get("observation_date"), "observation_date"
     )
-    return memories_ingest(
+    return memories_ingest_recorded(
         project=request.auth.project,
+        payload={k: v for k, v in data.items() if k != "messages"},
         messages=data.get("messages"),
         scope=scope,
         infer=as_bool(data.get("infer"), "infer", default=True),
@@ -218,6 +236,27 @@ class PingView(ApiView):
 
     required_scope = None
 
+    @extend_schema(
+        operation_id="ping",
+        summary="Check the key",
+        description="What the SDK's constructor calls: the key's organisation and project.",
+        tags=[doc.PLATFORM],
+        responses={200: doc.PingResponse, **doc.errors()},
+        examples=[
+            doc.example(
+                "Pong",
+                {
+                    "status": "ok",
+                    "message": "pong",
+                    "org_id": "1f2e3d4c-5b6a-4978-8695-a4b3c2d1e0f9",
+                    "project_id": "5d1c2b3a-4e5f-4a6b-8c7d-9e0f1a2b3c4d",
+                    "org_name": "Default",
+                    "project_name": "Default",
+                    "user_email": "mem0_AbCdEfG@default.mem0g",
+                },
+            )
+        ],
+    )
     def get(self, request):
         project = request.auth.project
         return Response(
@@ -238,9 +277,34 @@ class AddV3View(ApiView):
 
     required_scope = "write"
 
+    @extend_schema(
+        operation_id="memories_add_v3",
+        summary="Add memories from messages",
+        description="Extracts facts from the messages (or, with `infer: false`, stores each non-system message "
+        "verbatim) and stores them in the scope of the entity ids. A fact the scope already holds is skipped. "
+        "Synchronous: the memories are searchable when this answers.",
+        tags=[doc.PLATFORM],
+        request=doc.AddRequest,
+        responses={200: doc.AddResultsV3, **doc.errors(404, 422)},
+        examples=[
+            doc.example("Conversation", {"messages": doc.MESSAGES, "user_id": "alice"}, request=True),
+            doc.example(
+                "Verbatim, in a session",
+                {
+                    "messages": "Alice's flight lands at 18:40",
+                    "user_id": "alice",
+                    "run_id": "trip-42",
+                    "infer": False,
+                    "metadata": {"source": "itinerary"},
+                },
+                request=True,
+            ),
+            doc.example("Added", {"results": [doc.ADD_EVENT], "event_id": doc.EVENT_ID, "status": "SUCCEEDED"}),
+        ],
+    )
     def post(self, request):
-        events = _ingest(request, body_of(request))
-        return Response({"results": events, "status": "SUCCEEDED"})
+        event = _ingest(request, body_of(request))
+        return Response({"results": event.results, "event_id": str(event.id), "status": event.status})
 
 
 class MemoriesView(ApiView):
@@ -248,35 +312,122 @@ class MemoriesView(ApiView):
     delete all of a scope (DELETE, ids or ``filters`` in the query string)."""
 
     required_scope = {"GET": "read", "POST": "write", "DELETE": "write"}
-    query_params = frozenset(
-        {
-            *ENTITY_FIELDS,
-            "session_id",
-            "page",
-            "page_size",
-            "limit",
-            "show_expired",
-            "filters",
-            "metadata",
-            "categories",
-            "keywords",
-            "as_of",
-        }
-    )
+    query_params = {
+        "GET": frozenset(
+            {
+                *ENTITY_FIELDS,
+                "session_id",
+                "page",
+                "page_size",
+                "limit",
+                "show_expired",
+                "filters",
+                "metadata",
+                "categories",
+                "keywords",
+                "as_of",
+            }
+        ),
+        "DELETE": frozenset({*ENTITY_FIELDS, "session_id", "filters"}),
+    }
 
+    @extend_schema(
+        operation_id="memories_list_v1",
+        summary="List memories",
+        description="The memories of a scope (or of the whole project), newest first, a page at a time.",
+        tags=[doc.PLATFORM, doc.MEMORY_LAYER],
+        parameters=[
+            *doc.ENTITY_QUERY,
+            *doc.PAGE_QUERY,
+            doc.query("limit", int, "The default `page_size`."),
+            doc.query("show_expired", bool, "Include expired memories."),
+            doc.query("filters", description="A JSON object (or Python dict literal) in the filter grammar."),
+            doc.query(
+                "metadata",
+                description="Accepted, but a query-string value is a string and is refused with a 400 "
+                "(`'metadata' must be an object`): put metadata conditions in `filters`.",
+            ),
+            doc.query("categories", description="A category the memories must have."),
+            doc.query("keywords", description="Text the memories must contain."),
+            doc.query("as_of", description="List the memories as they were then (ISO 8601 or Unix seconds)."),
+        ],
+        responses={200: doc.PaginatedMemories, **doc.errors(404, 422)},
+        examples=[
+            doc.example(
+                "A page",
+                {
+                    "count": 1,
+                    "next": None,
+                    "previous": None,
+                    "page": 1,
+                    "page_size": 100,
+                    "results": [doc.MEMORY],
+                    "memories": [doc.MEMORY],
+                },
+            )
+        ],
+    )
     def get(self, request):
         params = {k: v for k, v in request.query_params.items() if k not in ("page", "page_size")}
         if "show_expired" in params:
             params["show_expired"] = as_bool(params["show_expired"], "show_expired")
-        if "filters" in params:
-            params["filters"] = query_filters(params["filters"])
+        for name in ("filters", "metadata"):
+            if name in params:
+                params[name] = query_filters(params[name], key=name)
         return _list_response(request, params, require_entity=False)
 
+    @extend_schema(
+        operation_id="memories_add_v1",
+        summary="Add memories (Mem0) or create one memory (memory layer)",
+        description="With `messages` (Mem0 v1 `add`): as `POST /v3/memories/add/`, answering `{results}` "
+        "(or a legacy shape with `output_format`). With `content` and no `messages` (memory layer): stores that "
+        "one text verbatim and answers 201 with the memory.",
+        tags=[doc.PLATFORM, doc.MEMORY_LAYER],
+        request=PolymorphicProxySerializer(
+            component_name="AddOrCreateRequest",
+            serializers=[doc.AddRequest, doc.CreateMemoryRequest],
+            resource_type_field_name=None,
+            many=False,
+        ),
+        responses={
+            200: OpenApiResponse(
+                PolymorphicProxySerializer(
+                    component_name="AddResponse",
+                    serializers=[doc.AddResults, doc.LegacyAddResults, doc.LegacyAddEvent(many=True)],
+                    resource_type_field_name=None,
+                    many=False,
+                ),
+                description="Messages added: `{results}` of events; `output_format` `v1.1`: legacy events; "
+                "`v1.0`: a bare list of legacy events.",
+            ),
+            201: OpenApiResponse(MemorySerializer, description="One memory created from `content`."),
+            **doc.errors(404, 422),
+        },
+        examples=[
+            doc.example("Mem0 add", {"messages": doc.MESSAGES, "user_id": "alice"}, request=True),
+            doc.example(
+                "Memory layer create",
+                {
+                    "content": "Prefers Python for scripting",
+                    "user_id": "alice",
+                    "metadata": {"category": "language_preference"},
+                },
+                request=True,
+            ),
+            doc.example("Added", {"results": [doc.ADD_EVENT]}, status=200),
+            doc.example(
+                "Added (v1.1)",
+                {"results": [{"id": doc.MEMORY_ID, "event": "ADD", "data": {"memory": doc.ADD_EVENT["memory"]}}]},
+                status=200,
+            ),
+            doc.example("Created", doc.MEMORY, status=201),
+        ],
+    )
     def post(self, request):
         data = body_of(request)
         if "content" in data and "messages" not in data:
             return self._create_one(request, data)
-        events = _ingest(request, data)
+        events = _ingest(request, data).results
         output_format = data.get("output_format")
         if output_format == "v1.0":
             return Response([_legacy_event(event) for event in events])
@@ -301,22 +452,59 @@ class MemoriesView(ApiView):
         )[0]
         return Response(memory_data(memory), status=201)
 
+    @extend_schema(
+        operation_id="memories_delete_all_v1",
+        summary="Delete the memories of a scope",
+        description="Deletes every memory (in any state) of the entity ids given in the query string, "
+        'directly or inside `filters`. `"*"` as an id deletes every memory that has that id set. At least one '
+        "id is required, so a typo cannot wipe a project. History is kept.",
+        tags=[doc.PLATFORM],
+        parameters=[
+            *doc.ENTITY_QUERY,
+            doc.query("filters", description="A JSON object (or Python dict literal); only its entity ids count."),
+        ],
+        responses={200: doc.DeletedResponse, **doc.errors(404, 422)},
+        examples=[doc.example("Deleted", {"message": "Memories deleted successfully!", "deleted": 12})],
+    )
     def delete(self, request):
         params = request.query_params
         filters = query_filters(params["filters"]) if "filters" in params else {}
-        requested = {field: params.get(field) or filters.get(field) for field in ENTITY_FIELDS}
+        requested = {field: params.get(field) for field in ENTITY_FIELDS}
         if requested["run_id"] is None:
             requested["run_id"] = params.get("session_id")
         wildcard = {field for field, value in requested.items() if value == "*"}
         scope = key_scope(request.auth, Scope(**{f: v for f, v in requested.items() if f not in wildcard}))
-        if scope.is_empty and not wildcard:
+        if scope.is_empty and not wildcard and not has_entity_id(filters):
             raise InvalidRequest("Give at least one of user_id, agent_id, app_id or run_id", details={"key": "user_id"})
-        deleted = memories_delete(project=request.auth.project, scope=scope, any_of=wildcard)
+        deleted = memories_delete(
+            project=request.auth.project, scope=scope, any_of=wildcard, where=compile_filters(filters)
+        )
         return Response({"message": "Memories deleted successfully!", "deleted": deleted})
 
 
 def _legacy_event(event: dict) -> dict:
     return {"id": event["id"], "event": event["event"], "data": {"memory": event["memory"]}}
+
+
+LIST_EXAMPLES = [
+    doc.example(
+        "One user's preferences",
+        {"filters": {"AND": [{"user_id": "alice"}, {"categories": {"in": ["preferences"]}}]}, "page_size": 50},
+        request=True,
+    ),
+    doc.example(
+        "A page",
+        {
+            "count": 1,
+            "next": None,
+            "previous": None,
+            "page": 1,
+            "page_size": 50,
+            "results": [doc.MEMORY],
+            "memories": [doc.MEMORY],
+        },
+    ),
+]
 
 
 class ListV3View(ApiView):
@@ -325,10 +513,28 @@ class ListV3View(ApiView):
     required_scope = "read"
     query_params = frozenset({"page", "page_size"})
 
+    @extend_schema(
+        operation_id="memories_list_v3",
+        summary="List memories (get_all)",
+        description="The memories matching `filters` (which must name a user, agent, app or run, or a top-level "
+        "id must), newest first, a page at a time.",
+        tags=[doc.PLATFORM],
+        parameters=doc.PAGE_QUERY,
+        request=doc.ListRequest,
+        responses={200: doc.PaginatedMemories, **doc.errors(404, 422)},
+        examples=LIST_EXAMPLES,
+    )
     def post(self, request):
         return _list_response(request, body_of(request), require_entity=True)
 
 
+@extend_schema_view(
+    post=extend_schema(
+        operation_id="memories_list_v2",
+        summary="List memories (get_all, v2)",
+        description="As `POST /v3/memories/`, for the 1.0.x clients: top-level ids or `filters`.",
+    )
+)
 class ListV2View(ListV3View):
     """``POST /v2/memories/`` (1.0.x ``get_all``): top-level ids or ``filters``."""
 
@@ -340,6 +546,34 @@ class SearchV3View(ApiView):
     default_threshold = 0.1
     require_entity = True
 
+    @extend_schema(
+        operation_id="memories_search_v3",
+        summary="Search memories",
+        description="Semantic search in the memories matching `filters` (which must name a user, agent, app or "
+        "run, or a top-level id must), best first, scores at or above `threshold` (default 0.1).",
+        tags=[doc.PLATFORM],
+        request=doc.SearchRequest,
+        responses={
+            200: OpenApiResponse(
+                PolymorphicProxySerializer(
+                    component_name="SearchResponse",
+                    serializers=[doc.SearchResults, ScoredMemorySerializer(many=True)],
+                    resource_type_field_name=None,
+                    many=False,
+                ),
+                description="`{results, memories}`; with `output_format: v1.0` a bare list of results.",
+            ),
+            **doc.errors(404, 422),
+        },
+        examples=[
+            doc.example(
+                "Preferences of a user",
+                {"query": "Which language does Alice like?", "filters": {"user_id": "alice"}, "top_k": 5},
+                request=True,
+            ),
+            doc.example("Found", {"results": [doc.SCORED_MEMORY], "memories": [doc.SCORED_MEMORY]}),
+        ],
+    )
     def post(self, request):
         data = body_of(request)
         results = _search(request, data, require_entity=self.require_entity, default_threshold=self.default_threshold)
@@ -348,18 +582,58 @@ class SearchV3View(ApiView):
         return Response({"results": results, "memories": results})
 
 
+@extend_schema_view(
+    post=extend_schema(
+        operation_id="memories_search_v2",
+        summary="Search memories (v2)",
+        description="As `POST /v3/memories/search/`, for the 1.0.x clients; the default `threshold` is 0.3.",
+    )
+)
 class SearchV2View(SearchV3View):
     default_threshold = 0.3
 
 
+@extend_schema_view(
+    post=extend_schema(
+        operation_id="memories_search_v1",
+        summary="Search memories (v1, memory layer)",
+        description="As `POST /v3/memories/search/`, but the scope may be given by top-level ids alone or not at "
+        "all (the whole project).",
+        tags=[doc.PLATFORM, doc.MEMORY_LAYER],
+        examples=[
+            doc.example(
+                "Memory layer",
+                {"query": "programming language preferences", "user_id": "alice", "limit": 5},
+                request=True,
+            ),
+            doc.example("Found", {"results": [doc.SCORED_MEMORY], "memories": [doc.SCORED_MEMORY]}),
+        ],
+    )
+)
 class SearchV1View(SearchV3View):
     """``/v1/memories/search/``: Mem0 v1 (POST, top-level ids) and the memory-layer routes (POST,
     or GET with ``query``, ``user_id``, ``limit``, ``threshold`` in the query string)."""
 
     default_threshold = 0.1
     require_entity = False
-    query_params = frozenset({"query", *ENTITY_FIELDS, "session_id", "limit", "top_k", "threshold", "as_of"})
+    query_params = {"GET": frozenset({"query", *ENTITY_FIELDS, "session_id", "limit", "top_k", "threshold", "as_of"})}
 
+    @extend_schema(
+        operation_id="memories_search_v1_get",
+        summary="Search memories (query string)",
+        description="The memory-layer search with its parameters in the query string.",
+        tags=[doc.MEMORY_LAYER],
+        parameters=[
+            doc.query("query", description="What to look for.", required=True),
+            *doc.ENTITY_QUERY,
+            doc.query("limit", int, "How many results, 1 to 1000 (default 10)."),
+            doc.query("top_k", int, "An alias of `limit` (wins over it)."),
+            doc.query("threshold", float, "Minimum score, 0 to 1 (default 0.1)."),
+            doc.query("as_of", description="Search the memories as they were then (ISO 8601 or Unix seconds)."),
+        ],
+        responses={200: doc.SearchResults, **doc.errors(404, 422)},
+        examples=[doc.example("Found", {"results": [doc.SCORED_MEMORY], "memories": [doc.SCORED_MEMORY]})],
+    )
     def get(self, request):
         data = dict(request.query_params.items())
         results = _search(request, data, require_entity=False, default_threshold=self.default_threshold)
@@ -372,6 +646,25 @@ class UserMemoriesListView(ApiView):
     required_scope = "read"
     query_params = frozenset({"limit", "offset", "show_expired"})
 
+    @extend_schema(
+        operation_id="memories_of_user",
+        summary="List a user's memories",
+        description="A user's memories, newest first, `limit` at a time from `offset`.",
+        tags=[doc.MEMORY_LAYER],
+        parameters=[
+            doc.USER_ID_PARAM,
+            doc.query("limit", int, "1 to 1000 (default 50)."),
+            doc.query("offset", int, "A multiple of `limit` (default 0)."),
+            doc.query("show_expired", bool, "Include expired memories."),
+        ],
+        responses={200: doc.UserMemoriesPage, **doc.errors(404, 422, e404=doc.USER_NOT_FOUND)},
+        examples=[
+            doc.example(
+                "A page",
+                {"count": 1, "limit": 50, "offset": 0, "results": [doc.MEMORY], "memories": [doc.MEMORY]},
+            )
+        ],
+    )
     def get(self, request, user_id: str):
         limit = as_int(request.query_params.get("limit"), "limit", 50, minimum=1, maximum=PAGE_SIZE_MAX)
         offset = as_int(request.query_params.get("offset"), "offset", 0, minimum=0, maximum=10**9)
@@ -393,12 +686,62 @@ class MemoryDetailView(ApiView):
     ``expiration_date``, ``timestamp``), delete."""
 
     required_scope = {"GET": "read", "PUT": "write", "PATCH": "write", "DELETE": "write"}
-    query_params = frozenset({"delete_linked"})
+    query_params = {"DELETE": frozenset({"delete_linked"})}
 
+    @extend_schema(
+        operation_id="memory_get",
+        summary="Get a memory",
+        tags=[doc.PLATFORM, doc.MEMORY_LAYER],
+        parameters=[doc.MEMORY_ID_PARAM],
+        responses={200: MemorySerializer, **doc.errors(404)},
+        examples=[doc.example("A memory", doc.MEMORY)],
+    )
     def get(self, request, memory_id: str):
         memory = memory_get(project=request.auth.project, memory_id=memory_id, within=key_within(request.auth))
         return Response(memory_data(memory))
 
+    @extend_schema(
+        methods=["PUT"],
+        operation_id="memory_update",
+        summary="Update a memory",
+        description="Changes what is given: the text (`text`, else `content`), `metadata` (replaced), "
+        "`categories`, `expiration_date`. The previous state stays in the memory's history.",
+        tags=[doc.PLATFORM, doc.MEMORY_LAYER],
+        parameters=[doc.MEMORY_ID_PARAM],
+        request=doc.UpdateRequest,
+        responses={200: MemorySerializer, **doc.errors(404, 409, 422)},
+        examples=[
+            doc.example(
+                "New text and metadata",
+                {"text": "Prefers Python and Go for scripting", "metadata": {"category": "edited"}},
+                request=True,
+            ),
+            doc.example(
+                "Updated",
+                {
+                    **doc.MEMORY,
+                    "memory": "Prefers Python and Go for scripting",
+                    "content": "Prefers Python and Go for scripting",
+                    "metadata": {"category": "edited"},
+                    "updated_at": doc.UPDATED,
+                },
+            ),
+        ],
+    )
+    @extend_schema(
+        methods=["PATCH"],
+        operation_id="memory_partial_update",
+        summary="Update a memory (PATCH)",
+        description="The same as `PUT`: only what is given changes.",
+        tags=[doc.PLATFORM],
+        parameters=[doc.MEMORY_ID_PARAM],
+        request=doc.UpdateRequest,
+        responses={200: MemorySerializer, **doc.errors(404, 409, 422)},
+        examples=[
+            doc.example("New expiration", {"expiration_date": "2026-12-31"}, request=True),
+            doc.example("Updated", {**doc.MEMORY, "expiration_date": "2026-12-31", "updated_at": doc.UPDATED}),
+        ],
+    )
     def put(self, request, memory_id: str):
         data = body_of(request)
         refuse_unknown(data, {"text", "content", "metadata", "timestamp", "expiration_date", "categories"})
@@ -416,6 +759,18 @@ class MemoryDetailView(ApiView):
 
     patch = put
 
+    @extend_schema(
+        operation_id="memory_delete",
+        summary="Delete a memory",
+        description="The memory's history is kept.",
+        tags=[doc.PLATFORM, doc.MEMORY_LAYER],
+        parameters=[
+            doc.MEMORY_ID_PARAM,
+            doc.query("delete_linked", bool, "Accepted for compatibility with the Mem0 clients; ignored."),
+        ],
+        responses={200: doc.MessageResponse, **doc.errors(404, 409)},
+        examples=[doc.example("Deleted", {"message": "Memory deleted successfully!"})],
+    )
     def delete(self, request, memory_id: str):
         memory_delete(project=request.auth.project, memory_id=memory_id, within=key_within(request.auth))
         return Response({"message": "Memory deleted successfully!"})
@@ -426,6 +781,15 @@ class HistoryView(ApiView):
 
     required_scope = "read"
 
+    @extend_schema(
+        operation_id="memory_history",
+        summary="A memory's history",
+        description="Every change of the memory (ADD, UPDATE, SUPERSEDE, DELETE, ...), oldest first.",
+        tags=[doc.PLATFORM],
+        parameters=[doc.MEMORY_ID_PARAM],
+        responses={200: HistorySerializer(many=True), **doc.errors(404)},
+        examples=[doc.example("Added once", [doc.HISTORY_ROW])],
+    )
     def get(self, request, memory_id: str):
         rows = memory_history(project=request.auth.project, memory_id=memory_id, within=key_within(request.auth))
         return Response(HistorySerializer(rows, many=True).data)
@@ -437,6 +801,44 @@ class EntitiesView(ApiView):
     required_scope = "read"
     query_params = frozenset({"page", "page_size"})
 
+    @extend_schema(
+        operation_id="entities_list",
+        summary="List entities",
+        description="Every user, agent, app and run id that has memories, with counts and first/last activity. "
+        "Not paged: `page` and `page_size` are accepted and ignored.",
+        tags=[doc.PLATFORM],
+        parameters=[
+            doc.query("page", int, "Accepted and ignored."),
+            doc.query("page_size", int, "Accepted and ignored."),
+        ],
+        responses={200: doc.Entities, **doc.errors()},
+        examples=[
+            doc.example(
+                "Entities",
+                {
+                    "count": 1,
+                    "next": None,
+                    "previous": None,
+                    "results": [
+                        {
+                            "id": "alice",
+                            "name": "alice",
+                            "type": "user",
+                            "total_memories": 12,
+                            "created_at": doc.CREATED,
+                            "updated_at": doc.UPDATED,
+                            "owner": None,
+                            "metadata": {},
+                        }
+                    ],
+                    "total_users": 1,
+                    "total_agents": 0,
+                    "total_apps": 0,
+                    "total_runs": 0,
+                },
+            )
+        ],
+    )
     def get(self, request):
         entities = entity_list(project=request.auth.project, within=key_within(request.auth))
         results = [
@@ -461,6 +863,19 @@ class EntityDeleteView(ApiView):
 
     required_scope = "write"
 
+    @extend_schema(
+        operation_id="entity_delete",
+        summary="Delete an entity's memories",
+        description="Deletes every memory of a user, agent, app or run (history is kept). `v1` is the path of the "
+        "TypeScript SDK, `v2` that of the Python SDK.",
+        tags=[doc.PLATFORM],
+        parameters=[doc.ENTITY_TYPE_PARAM, doc.path_param("name", "The entity id.", "alice")],
+        responses={
+            200: doc.DeletedResponse,
+            **doc.errors(404, e404=("NOT_FOUND", "Entity not found", {"type": "user", "name": "bob"})),
+        },
+        examples=[doc.example("Deleted", {"message": "Entity deleted successfully.", "deleted": 12})],
+    )
     def delete(self, request, entity_type: str, name: str):
         field = ENTITY_TYPES.get(entity_type)
         if field is None:
@@ -489,6 +904,27 @@ class BatchView(ApiView):
             raise ValidationFailed("every item needs a memory_id", field="memories")
         return items
 
+    @extend_schema(
+        operation_id="memories_batch_update",
+        summary="Update memories in a batch",
+        description="Up to 1000 memories, each with its new `text` and/or `metadata`; all or nothing.",
+        tags=[doc.PLATFORM],
+        request=doc.BatchRequest,
+        responses={200: doc.MessageResponse, **doc.errors(404, 409, 422)},
+        examples=[
+            doc.example(
+                "Two updates",
+                {
+                    "memories": [
+                        {"memory_id": doc.MEMORY_ID, "text": "Prefers Python and Go for scripting"},
+                        {"memory_id": doc.OTHER_MEMORY_ID, "metadata": {"reviewed": True}},
+                    ]
+                },
+                request=True,
+            ),
+            doc.example("Updated", {"message": "Successfully updated 2 memories"}),
+        ],
+    )
     def put(self, request):
         from django.db import transaction
 
@@ -504,6 +940,22 @@ class BatchView(ApiView):
                 )
         return Response({"message": f"Successfully updated {len(items)} memories"})
 
+    @extend_schema(
+        operation_id="memories_batch_delete",
+        summary="Delete memories in a batch",
+        description="Up to 1000 memories by id, given in a JSON body; all or nothing.",
+        tags=[doc.PLATFORM],
+        request=doc.BatchRequest,
+        responses={200: doc.MessageResponse, **doc.errors(404, 409, 422)},
+        examples=[
+            doc.example(
+                "Two ids",
+                {"memories": [{"memory_id": doc.MEMORY_ID}, {"memory_id": doc.OTHER_MEMORY_ID}]},
+                request=True,
+            ),
+            doc.example("Deleted", {"message": "Successfully deleted 2 memories"}),
+        ],
+    )
     def delete(self, request):
         from django.db import transaction
 
@@ -521,6 +973,29 @@ class FeedbackView(ApiView):
 
     required_scope = "write"
 
+    @extend_schema(
+        operation_id="feedback_create",
+        summary="Give feedback on a memory",
+        tags=[doc.PLATFORM],
+        request=doc.FeedbackRequest,
+        responses={200: doc.FeedbackResponse, **doc.errors(404, 422)},
+        examples=[
+            doc.example(
+                "Negative",
+                {"memory_id": doc.MEMORY_ID, "feedback": "NEGATIVE", "feedback_reason": "Outdated"},
+                request=True,
+            ),
+            doc.example(
+                "Stored",
+                {
+                    "id": "7a6b5c4d-3e2f-4a1b-9c8d-7e6f5a4b3c2d",
+                    "memory_id": doc.MEMORY_ID,
+                    "feedback": "NEGATIVE",
+                    "feedback_reason": "Outdated",
+                },
+            ),
+        ],
+    )
     def post(self, request):
         data = body_of(request)
         refuse_unknown(data, {"memory_id", "feedback", "feedback_reason"})
@@ -567,6 +1042,36 @@ class ExportsView(ApiView):
 
     required_scope = "read"
 
+    @extend_schema(
+        operation_id="export_create",
+        summary="Export memories",
+        description="Snapshots the memories matching `filters`, keeping the properties `schema` names. The "
+        "export is ready when this answers.",
+        tags=[doc.PLATFORM],
+        request=doc.ExportRequest,
+        responses={201: doc.ExportCreated, **doc.errors(404, 422)},
+        examples=[
+            doc.example(
+                "Texts of a user",
+                {
+                    "schema": {
+                        "type": "object",
+                        "properties": {"id": {"type": "string"}, "memory": {"type": "string"}},
+                    },
+                    "filters": {"user_id": "alice"},
+                },
+                request=True,
+            ),
+            doc.example(
+                "Ready",
+                {
+                    "message": "Memory export request received. The export is ready.",
+                    "id": "2d3e4f5a-6b7c-4d8e-9f0a-1b2c3d4e5f6a",
+                },
+                status=201,
+            ),
+        ],
+    )
     def post(self, request):
         data = body_of(request)
         refuse_unknown(data, {"schema", "filters", "export_instructions"})
@@ -595,6 +1100,34 @@ class ExportGetView(ApiView):
 
     required_scope = "read"
 
+    @extend_schema(
+        operation_id="export_get",
+        summary="Get an export",
+        tags=[doc.PLATFORM],
+        request=doc.ExportGetRequest,
+        responses={
+            200: doc.ExportResponse,
+            **doc.errors(404, 422, e404=("NOT_FOUND", "Export not found", None)),
+        },
+        examples=[
+            doc.example("By id", {"memory_export_id": "2d3e4f5a-6b7c-4d8e-9f0a-1b2c3d4e5f6a"}, request=True),
+            doc.example(
+                "Export",
+                {
+                    "id": "2d3e4f5a-6b7c-4d8e-9f0a-1b2c3d4e5f6a",
+                    "status": "COMPLETED",
+                    "created_at": doc.UPDATED,
+                    "schema": {
+                        "type": "object",
+                        "properties": {"id": {"type": "string"}, "memory": {"type": "string"}},
+                    },
+                    "filters": {"user_id": "alice"},
+                    "results": [{"id": doc.MEMORY_ID, "memory": "Prefers Python for scripting"}],
+                    "memories": [{"id": doc.MEMORY_ID, "memory": "Prefers Python for scripting"}],
+                },
+            ),
+        ],
+    )
     def post(self, request):
         data = body_of(request)
         refuse_unknown(data, {"memory_export_id", "filters"})
@@ -629,6 +1162,29 @@ class SummaryView(ApiView):
 
     required_scope = "read"
 
+    @extend_schema(
+        operation_id="memories_summary",
+        summary="Summarize memories",
+        description="A deterministic digest (no LLM) of the current memories matching `filters`: counts, "
+        "categories and the 10 newest.",
+        tags=[doc.PLATFORM],
+        request=doc.SummaryRequest,
+        responses={200: doc.SummaryResponse, **doc.errors(404, 422)},
+        examples=[
+            doc.example("A user", {"filters": {"user_id": "alice"}}, request=True),
+            doc.example(
+                "Digest",
+                {
+                    "summary": "1 memories across 1 categories.\n- Prefers Python for scripting",
+                    "total_memories": 1,
+                    "categories": {"preferences": 1},
+                    "recent": [
+                        {"id": doc.MEMORY_ID, "memory": "Prefers Python for scripting", "created_at": doc.CREATED}
+                    ],
+                },
+            ),
+        ],
+    )
     def post(self, request):
         from memories.selectors import memory_summary
 
@@ -640,11 +1196,20 @@ class SummaryView(ApiView):
         return Response(memory_summary(project=request.auth.project, scope=scope, where=where))
 
 
+PROJECT_EXAMPLE = {
+    "id": "5d1c2b3a-4e5f-4a6b-8c7d-9e0f1a2b3c4d",
+    "project_id": "5d1c2b3a-4e5f-4a6b-8c7d-9e0f1a2b3c4d",
+    "org_id": "1f2e3d4c-5b6a-4978-8695-a4b3c2d1e0f9",
+    "name": "Default",
+    "created_at": doc.CREATED,
+}
+
+
 class ProjectView(ApiView):
     """``GET``/``PATCH /api/v1/orgs/organizations/{org}/projects/{project}/``: the key's own project."""
 
     required_scope = {"GET": "read", "PATCH": "admin"}
-    query_params = frozenset({"fields"})
+    query_params = {"GET": frozenset({"fields"})}
     OPTIONS = {
         "custom_instructions",
         "custom_categories",
@@ -670,6 +1235,19 @@ class ProjectView(ApiView):
             **project.options,
         }
 
+    @extend_schema(
+        operation_id="project_get",
+        summary="Get the key's project",
+        description="The project's id, name and Mem0 options. Any other organisation or project is a 404.",
+        tags=[doc.PLATFORM],
+        parameters=[
+            doc.path_param("org_id", "The key's organisation id.", PROJECT_EXAMPLE["org_id"]),
+            doc.path_param("project_id", "The key's project id.", PROJECT_EXAMPLE["project_id"]),
+            doc.query("fields", description="Only these keys (and `id`): `a,b` or `['a', 'b']`."),
+        ],
+        responses={200: doc.ProjectResponse, **doc.errors(404, e404=("NOT_FOUND", "Project not found", None))},
+        examples=[doc.example("Project", PROJECT_EXAMPLE)],
+    )
     def get(self, request, org_id: str, project_id: str):
         data = self._data(self._project(request, org_id, project_id))
         fields = request.query_params.get("fields")
@@ -678,6 +1256,32 @@ class ProjectView(ApiView):
             data = {k: v for k, v in data.items() if k in wanted or k == "id"}
         return Response(data)
 
+    @extend_schema(
+        operation_id="project_update",
+        summary="Update the project's options",
+        description="Sets Mem0 project options (what the SDK's `project.update()` sends); `null` removes one.",
+        tags=[doc.PLATFORM],
+        parameters=[
+            doc.path_param("org_id", "The key's organisation id.", PROJECT_EXAMPLE["org_id"]),
+            doc.path_param("project_id", "The key's project id.", PROJECT_EXAMPLE["project_id"]),
+        ],
+        request=doc.ProjectUpdateRequest,
+        responses={
+            200: doc.ProjectUpdated,
+            **doc.errors(404, 422, e404=("NOT_FOUND", "Project not found", None)),
+        },
+        examples=[
+            doc.example("Instructions", {"custom_instructions": "Remember food preferences only."}, request=True),
+            doc.example(
+                "Updated",
+                {
+                    "message": "Updated project settings",
+                    **PROJECT_EXAMPLE,
+                    "custom_instructions": "Remember food preferences only.",
+                },
+            ),
+        ],
+    )
     def patch(self, request, org_id: str, project_id: str):
         from accounts.services import project_update_options
 
