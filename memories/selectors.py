@@ -117,7 +117,8 @@ def memory_search(
     rows of the whole table and filters afterwards, so a user owning 1% of the rows can get fewer
     results, or none. Small candidate sets (up to ``SEARCH_EXACT_MAX_ROWS``) are therefore scored
     exactly through the B-tree scope indexes; larger ones use the HNSW index with pgvector's
-    iterative scan, which keeps walking the graph until the filtered LIMIT is met.
+    iterative scan, which keeps walking the graph until the filtered LIMIT is met, and fall back
+    to the exact scan in the rare case the graph walk comes back short.
     """
     query = clean_text(query, field_name="query")
     top_k = _positive_int(top_k, field="top_k", maximum=TOP_K_MAX)
@@ -139,16 +140,20 @@ def memory_search(
     limit = settings.SEARCH_EXACT_MAX_ROWS
     exact = limit > 0 and candidates[: limit + 1].count() <= limit
 
+    if not exact:
+        with transaction.atomic(), connection.cursor() as cursor:
+            cursor.execute("SET LOCAL hnsw.iterative_scan = strict_order")
+            cursor.execute(f"SET LOCAL hnsw.ef_search = {max(40, min(top_k * 2, 1000))}")
+            rows = list(candidates.annotate(distance=distance).order_by("distance")[:top_k])
+        # An HNSW graph can leave some rows unreachable (many near-identical vectors make poorly
+        # connected regions), and the iterative scan stops at hnsw.max_scan_tuples: if it came back
+        # short while the scope holds more rows, fall back to the exact scan.
+        exact = len(rows) < top_k and candidates[: len(rows) + 1].count() > len(rows)
     if exact:
         # "+ 0" makes the sort key an expression the HNSW index cannot serve, so PostgreSQL scores
         # every candidate row found through the scope index: exact, and cheap for small scopes.
         ordering = ExpressionWrapper(distance + Value(0.0), output_field=FloatField())
         rows = list(candidates.annotate(distance=distance).order_by(ordering, "id")[:top_k])
-    else:
-        with transaction.atomic(), connection.cursor() as cursor:
-            cursor.execute("SET LOCAL hnsw.iterative_scan = strict_order")
-            cursor.execute(f"SET LOCAL hnsw.ef_search = {max(40, min(top_k * 2, 1000))}")
-            rows = list(candidates.annotate(distance=distance).order_by("distance")[:top_k])
 
     results = []
     for memory in rows:
