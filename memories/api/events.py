@@ -5,7 +5,7 @@ from rest_framework.response import Response
 
 from accounts.access import key_scope, key_within
 from mem0g_site.api import ApiView
-from mem0g_site.exceptions import InvalidRequest, NotFound
+from mem0g_site.exceptions import InvalidRequest, NotFound, ValidationFailed
 from memories.api.common import as_bool, as_int, page_links
 from memories.api.platform import EntityDeleteView
 from memories.api.serializers import HistorySerializer, memories_data
@@ -108,25 +108,28 @@ class EntityMemoriesView(ApiView):
     first (``/v1/memories/user/{user_id}`` is the memory-layer form of the same)."""
 
     required_scope = "read"
-    query_params = frozenset({"limit", "offset", "show_expired", "page", "page_size"})
+    query_params = frozenset({"limit", "offset", "show_expired"})
 
     def get(self, request, entity_type: str, entity_id: str):
         field = _entity_field(entity_type)
-        limit = as_int(request.query_params.get("limit"), "limit", 50, minimum=1, maximum=PAGE_SIZE_MAX)
-        offset = as_int(request.query_params.get("offset"), "offset", 0, minimum=0, maximum=10**9)
-        if offset % limit:
-            from mem0g_site.exceptions import ValidationFailed
+        return entity_memories_response(request, key_scope(request.auth, Scope(**{field: entity_id})))
 
-            raise ValidationFailed("offset must be a multiple of limit", field="offset")
-        result = memory_list(
-            project=request.auth.project,
-            scope=key_scope(request.auth, Scope(**{field: entity_id})),
-            page=offset // limit + 1,
-            page_size=limit,
-            include_expired=as_bool(request.query_params.get("show_expired"), "show_expired"),
-        )
-        items = memories_data(result.results)
-        return Response({"count": result.count, "limit": limit, "offset": offset, "results": items, "memories": items})
+
+def entity_memories_response(request, scope: Scope) -> Response:
+    """One entity's memories, newest first, paged with ``limit``/``offset`` (a multiple of limit)."""
+    limit = as_int(request.query_params.get("limit"), "limit", 50, minimum=1, maximum=PAGE_SIZE_MAX)
+    offset = as_int(request.query_params.get("offset"), "offset", 0, minimum=0, maximum=10**9)
+    if offset % limit:
+        raise ValidationFailed("offset must be a multiple of limit", field="offset")
+    result = memory_list(
+        project=request.auth.project,
+        scope=scope,
+        page=offset // limit + 1,
+        page_size=limit,
+        include_expired=as_bool(request.query_params.get("show_expired"), "show_expired"),
+    )
+    items = memories_data(result.results)
+    return Response({"count": result.count, "limit": limit, "offset": offset, "results": items, "memories": items})
 
 
 class MemoryEventsView(ApiView):

@@ -653,7 +653,7 @@ class UserMemoriesListView(ApiView):
         tags=[doc.MEMORY_LAYER],
         parameters=[
             doc.USER_ID_PARAM,
-            doc.query("limit", int, "1 to 1000 (default 50)."),
+            doc.query("limit", int, "1 to 200 (default 50)."),
             doc.query("offset", int, "A multiple of `limit` (default 0)."),
             doc.query("show_expired", bool, "Include expired memories."),
         ],
@@ -666,19 +666,9 @@ class UserMemoriesListView(ApiView):
         ],
     )
     def get(self, request, user_id: str):
-        limit = as_int(request.query_params.get("limit"), "limit", 50, minimum=1, maximum=PAGE_SIZE_MAX)
-        offset = as_int(request.query_params.get("offset"), "offset", 0, minimum=0, maximum=10**9)
-        if offset % limit:
-            raise ValidationFailed("offset must be a multiple of limit", field="offset")
-        result = memory_list(
-            project=request.auth.project,
-            scope=Scope(user_id=key_user(request.auth, user_id)),
-            page=offset // limit + 1,
-            page_size=limit,
-            include_expired=as_bool(request.query_params.get("show_expired"), "show_expired"),
-        )
-        items = memories_data(result.results)
-        return Response({"count": result.count, "limit": limit, "offset": offset, "results": items, "memories": items})
+        from memories.api.events import entity_memories_response
+
+        return entity_memories_response(request, Scope(user_id=key_user(request.auth, user_id)))
 
 
 class MemoryDetailView(ApiView):

@@ -325,7 +325,7 @@ ENTITY_QUERY = [
 ]
 PAGE_QUERY = [
     query("page", int, "Page number, from 1 (overrides the body's `page`)."),
-    query("page_size", int, "Memories per page, 1 to 1000 (overrides the body's `page_size`)."),
+    query("page_size", int, "Memories per page, 1 to 200 (overrides the body's `page_size`)."),
 ]
 
 # --- Mem0 Platform requests ----------------------------------------------------------------
@@ -393,9 +393,9 @@ class ListRequest(EntityIds):
     )
     page = serializers.IntegerField(required=False, min_value=1, default=1)
     page_size = serializers.IntegerField(
-        required=False, min_value=1, max_value=1000, help_text="Defaults to `limit`, else 100."
+        required=False, min_value=1, max_value=200, help_text="Defaults to `limit`, else 100."
     )
-    limit = serializers.IntegerField(required=False, min_value=1, max_value=1000, help_text="Default `page_size`.")
+    limit = serializers.IntegerField(required=False, min_value=1, max_value=200, help_text="Default `page_size`.")
     start_date = serializers.CharField(required=False, allow_null=True, help_text="Created at or after (ISO 8601).")
     end_date = serializers.CharField(required=False, allow_null=True, help_text="Created at or before (ISO 8601).")
     categories = serializers.JSONField(
@@ -834,7 +834,7 @@ class EventsViewSchema(OpenApiViewExtension):
                 tags=[PLATFORM],
                 parameters=[
                     query("page", int, "Page number, from 1."),
-                    query("page_size", int, "Events per page, 1 to 1000 (default 50)."),
+                    query("page_size", int, "Events per page, 1 to 200 (default 50)."),
                 ],
                 responses={200: AddEventsPage, **errors(422)},
                 examples=[
@@ -929,11 +929,9 @@ class EntityMemoriesViewSchema(OpenApiViewExtension):
                 parameters=[
                     path_param("entity_type", "The kind of entity.", "agent", enum=["agent", "app", "run"]),
                     path_param("entity_id", "The entity id.", "helper"),
-                    query("limit", int, "1 to 1000 (default 50)."),
+                    query("limit", int, "1 to 200 (default 50)."),
                     query("offset", int, "A multiple of `limit` (default 0)."),
                     query("show_expired", bool, "Include expired memories."),
-                    query("page", int, "Accepted and ignored (use `offset`)."),
-                    query("page_size", int, "Accepted and ignored (use `limit`)."),
                 ],
                 responses={200: UserMemoriesPage, **errors(404, 422)},
                 examples=[
@@ -960,7 +958,7 @@ class MemoryEventsViewSchema(OpenApiViewExtension):
                 tags=[PLATFORM],
                 parameters=[
                     query("page", int, "Page number, from 1."),
-                    query("page_size", int, "Rows per page, 1 to 1000 (default 100)."),
+                    query("page_size", int, "Rows per page, 1 to 200 (default 100)."),
                 ],
                 responses={200: HistoryPage, **errors(422)},
                 examples=[example("A page", {"count": 1, "next": None, "previous": None, "results": [HISTORY_ROW]})],
