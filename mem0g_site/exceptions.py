@@ -42,6 +42,15 @@ class MemoryNotFound(NotFound):
         super().__init__("Memory not found", details={"memory_id": str(memory_id)} if memory_id else None)
 
 
+class RelationshipNotFound(NotFound):
+    code = "RELATIONSHIP_NOT_FOUND"
+
+    def __init__(self, relationship_id: object = None) -> None:
+        super().__init__(
+            "Relationship not found", details={"relationship_id": str(relationship_id)} if relationship_id else None
+        )
+
+
 class UserNotFound(NotFound):
     code = "USER_NOT_FOUND"
 

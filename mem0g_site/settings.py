@@ -192,6 +192,7 @@ SPECTACULAR_SETTINGS = {
         {"name": "Mem0 Platform", "description": "The paths the official Mem0 SDKs call; point `host` here."},
         {"name": "Memory layer", "description": "REST routes for one memory at a time, on the `/v1/memories` paths."},
         {"name": "Mem0 OSS server", "description": "The routes of Mem0's self-hosted REST server, at the root."},
+        {"name": "Graph", "description": "Relationships between memories, traversal and graph export, in time."},
         {"name": "Operations", "description": "Service status, request metrics and per-user operations."},
     ],
     "APPEND_COMPONENTS": {

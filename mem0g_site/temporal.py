@@ -17,14 +17,33 @@ class TemporalQuerySet(models.QuerySet):
         """Rows that hold now and have not been retracted."""
         return self.filter(valid_to__isnull=True, invalidated_at__isnull=True)
 
+    def held_at(self, moment: datetime):
+        """Rows whose fact held at ``moment`` (valid time only; retractions not considered)."""
+        return self.filter(Q(valid_from__lte=moment), Q(valid_to__isnull=True) | Q(valid_to__gt=moment))
+
+    def known_at(self, moment: datetime):
+        """Rows on record at ``moment`` (record time only): recorded by then and not yet retracted."""
+        return self.filter(Q(created_at__lte=moment), Q(invalidated_at__isnull=True) | Q(invalidated_at__gt=moment))
+
+    def not_retracted(self):
+        return self.filter(invalidated_at__isnull=True)
+
     def valid_at(self, moment: datetime):
         """Rows that held at ``moment`` as far as we knew at ``moment`` (both time axes)."""
-        return self.filter(
-            Q(valid_from__lte=moment),
-            Q(valid_to__isnull=True) | Q(valid_to__gt=moment),
-            Q(created_at__lte=moment),
-            Q(invalidated_at__isnull=True) | Q(invalidated_at__gt=moment),
-        )
+        return self.held_at(moment).known_at(moment)
+
+    def as_known(self, *, as_of: datetime | None = None, known_at: datetime | None = None):
+        """Both axes, each optional: what held at valid time ``as_of`` according to the record as
+        it stood at ``known_at``.
+
+        Neither: :meth:`current`. ``as_of`` alone: what held then, as we know it now (retracted rows
+        left out). ``known_at`` alone: the world as it stood then, as recorded then (``as_of`` is
+        ``known_at``), so a row closed or retracted since still shows.
+        """
+        if as_of is None and known_at is None:
+            return self.current()
+        queryset = self.held_at(as_of if as_of is not None else known_at)
+        return queryset.known_at(known_at) if known_at is not None else queryset.not_retracted()
 
 
 class TemporalModel(models.Model):

@@ -258,7 +258,9 @@ def _delete_with_history(queryset, *, now: datetime) -> int:
         )
         ids = [memory.pk for memory in doomed]
         for start in range(0, len(ids), 5000):
-            Memory.objects.filter(pk__in=ids[start : start + 5000]).delete()
+            # The delete cascades to the memories' relationships (graph.models), so Django loads the
+            # rows first: only their ids, not 5000 embeddings.
+            Memory.objects.filter(pk__in=ids[start : start + 5000]).only("pk").delete()
     return len(doomed)
 
 

@@ -2,6 +2,7 @@
 
 from django.urls import re_path
 
+from graph import api as graph
 from memories.api import events, oss, platform, users
 
 
@@ -28,6 +29,12 @@ urlpatterns = [
     ),
     route(r"v1/memories/events", events.MemoryEventsView, "memory-events"),
     route(r"v1/memories", platform.MemoriesView, "memories"),
+    # The graph extension; v1/memories/graph must come before the memory-detail route.
+    route(r"v1/memories/graph", graph.MemoryGraphView, "memory-graph"),
+    route(rf"v1/memories/{ID}/relationships", graph.MemoryRelationshipsView, "memory-relationships"),
+    route(rf"v1/memories/{ID}/related", graph.RelatedMemoriesView, "memory-related"),
+    route(rf"v1/memories/{ID}/timeline", graph.MemoryTimelineView, "memory-timeline"),
+    route(r"v1/relationships/(?P<relationship_id>[^/]+)", graph.RelationshipView, "relationship"),
     route(rf"v1/memories/{ID}/history", platform.HistoryView, "memory-history"),
     route(rf"v1/memories/{ID}", platform.MemoryDetailView, "memory-detail"),
     route(r"v1/entities", platform.EntitiesView, "entities"),

@@ -14,6 +14,7 @@ from tests.conftest import error_of
 # Every endpoint: (method, path, scope it needs, body, status when allowed). {mid} is alice's memory,
 # {org}/{proj} the key's organisation and project. Extend this list with every new endpoint.
 ADD = {"messages": "I love tea", "user_id": "alice"}
+NO_SUCH_ID = "00000000-0000-0000-0000-000000000000"
 ENDPOINTS = [
     ("GET", "/status", None, None, 200),
     ("GET", "/metrics", "admin", None, 200),
@@ -59,6 +60,14 @@ ENDPOINTS = [
     ("POST", "/reset", "admin", None, 200),
     ("GET", "/entities", "read", None, 200),
     ("DELETE", "/entities/user/alice", "admin", None, 200),
+    # The graph extension ({mid} is alice's only memory: relating it to itself is refused after the checks).
+    ("POST", "/v1/memories/{mid}/relationships", "write", {"target_id": "{mid}", "relation": "related_to"}, 422),
+    ("GET", "/v1/memories/{mid}/relationships?direction=both", "read", None, 200),
+    ("PATCH", f"/v1/relationships/{NO_SUCH_ID}", "write", {"weight": 0.5}, 404),
+    ("DELETE", f"/v1/relationships/{NO_SUCH_ID}", "write", None, 404),
+    ("GET", "/v1/memories/{mid}/related?depth=2", "read", None, 200),
+    ("GET", "/v1/memories/graph?user_id=alice", "read", None, 200),
+    ("GET", "/v1/memories/{mid}/timeline", "read", None, 200),
 ]
 ALL_SCOPES = {"read", "write", "admin"}
 

@@ -49,6 +49,12 @@ EXPECTED_PATHS = {
     "/metrics/prometheus": {"get"},
     "/v1/users/{user_id}/stats": {"get"},
     "/v1/users/{user_id}/memories": {"delete"},
+    # The graph extension.
+    "/v1/memories/{memory_id}/relationships": {"get", "post"},
+    "/v1/relationships/{relationship_id}": {"patch", "delete"},
+    "/v1/memories/{memory_id}/related": {"get"},
+    "/v1/memories/graph": {"get"},
+    "/v1/memories/{memory_id}/timeline": {"get"},
 }
 
 

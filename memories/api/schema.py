@@ -248,7 +248,7 @@ ERROR_WHEN = {
     401: "Missing, unknown or revoked API key.",
     403: "The key lacks the scope this call needs.",
     404: "Not found, or outside the key's reach (another project, or another user for a user-restricted key): "
-    "`MEMORY_NOT_FOUND`, `USER_NOT_FOUND` or `NOT_FOUND`.",
+    "`MEMORY_NOT_FOUND`, `USER_NOT_FOUND`, `RELATIONSHIP_NOT_FOUND` or `NOT_FOUND`.",
     409: "The change conflicts with the memory's state (e.g. changing the text of an immutable memory).",
     422: "A well-formed request with invalid values; `error.details.field` names the field. Nothing was written.",
     429: "Past the key's rate limit; see `Retry-After`.",

@@ -1,0 +1,415 @@
+"""The graph extension's routes, as thin translations onto graph.services and graph.selectors:
+
+POST/GET /v1/memories/{id}/relationships    PATCH/DELETE /v1/relationships/{rid}
+GET /v1/memories/{id}/related               GET /v1/memories/graph (JSON, GraphML, Cytoscape)
+GET /v1/memories/{id}/timeline
+"""
+
+from types import SimpleNamespace
+
+from django.http import HttpResponse
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import OpenApiExample, OpenApiResponse, PolymorphicProxySerializer, extend_schema
+from rest_framework.negotiation import DefaultContentNegotiation
+from rest_framework.response import Response
+
+from accounts.access import key_user, key_within
+from graph import selectors
+from graph.export import to_cytoscape, to_graphml
+from graph.selectors import LIMIT_MAX
+from graph.serializers import (
+    ChainMemorySerializer,
+    CytoscapeResponse,
+    GraphResponse,
+    RelatedMemories,
+    RelatedMemorySerializer,
+    RelationshipCreateRequest,
+    Relationships,
+    RelationshipSerializer,
+    RelationshipUpdateRequest,
+    TimelineResponse,
+    VersionSerializer,
+    relationship_data,
+    relationships_data,
+)
+from graph.services import UNSET, relationship_create, relationship_retract, relationship_update
+from mem0g_site.api import ApiView
+from mem0g_site.exceptions import ValidationFailed
+from memories.api import schema as doc
+from memories.api.common import as_int, as_moment, as_object, body_of, refuse_unknown
+from memories.api.serializers import memories_data, memory_data
+from memories.inputs import Scope
+
+GRAPH = "Graph"
+FORMATS = ("json", "graphml", "cytoscape")
+
+# --- documentation -------------------------------------------------------------------------
+
+RELATIONSHIP_ID = "7e4b2c1d-0a9f-4e8d-b7c6-5a4f3e2d1c0b"
+RELATIONSHIP = {
+    "id": RELATIONSHIP_ID,
+    "source": doc.MEMORY_ID,
+    "target": doc.OTHER_MEMORY_ID,
+    "relation": "applies_to",
+    "metadata": {"note": "from the onboarding chat"},
+    "weight": 0.9,
+    "origin": "user",
+    "valid_from": doc.CREATED,
+    "valid_to": None,
+    "created_at": doc.CREATED,
+    "invalidated_at": None,
+}
+OTHER_MEMORY = {
+    **doc.MEMORY,
+    "id": doc.OTHER_MEMORY_ID,
+    "memory": "Writes scripts for data cleaning",
+    "content": "Writes scripts for data cleaning",
+    "hash": "0c5e2a7f9b1d3c4e6f8a0b2c4d6e8f10",
+}
+RELATED = {**OTHER_MEMORY, "relation": "applies_to", "depth": 1, "path": [RELATIONSHIP_ID]}
+RELATIONSHIP_ID_PARAM = doc.path_param(
+    "relationship_id", "The relationship's id (a UUID; anything else is a 404).", RELATIONSHIP_ID
+)
+RELATIONSHIP_NOT_FOUND = ("RELATIONSHIP_NOT_FOUND", "Relationship not found", {"relationship_id": RELATIONSHIP_ID})
+TIME_QUERY = [
+    doc.query("as_of", str, "Valid time: what held at this time (ISO 8601 or Unix seconds). Default: now."),
+    doc.query(
+        "known_at",
+        str,
+        "Record time: what was on record at this time (recorded by then and not retracted yet). Alone, it also "
+        "sets `as_of`: the graph as it stood then. Default: what is on record now.",
+    ),
+]
+RELATION_QUERY = doc.query("relation", str, "Only this relation (e.g. `related_to`).")
+DIRECTION_QUERY = doc.query(
+    "direction", str, "`out` (from the memory), `in` (to it) or `both` (default).", enum=["in", "out", "both"]
+)
+LIMIT_QUERY = doc.query("limit", int, f"At most this many, 1 to {LIMIT_MAX} (default 100).")
+GRAPHML_EXAMPLE = (
+    "<?xml version='1.0' encoding='utf-8'?>\n<graphml xmlns=\"http://graphml.graphdrawing.org/xmlns\">"
+    '<key id="n_memory" for="node" attr.name="memory" attr.type="string" />...'
+    '<graph id="memories" edgedefault="directed"><data key="truncated">false</data>'
+    f'<node id="{doc.MEMORY_ID}"><data key="n_memory">Prefers Python for scripting</data>...</node>'
+    f'<edge id="{RELATIONSHIP_ID}" source="{doc.MEMORY_ID}" target="{doc.OTHER_MEMORY_ID}">'
+    '<data key="e_relation">applies_to</data>...</edge></graph></graphml>'
+)
+
+
+class IgnoreFormatParameter(DefaultContentNegotiation):
+    """``?format=`` is this API's own parameter (GraphML, Cytoscape), not DRF's renderer override."""
+
+    settings = SimpleNamespace(URL_FORMAT_OVERRIDE=None)
+
+
+def _within(request) -> Scope | None:
+    return key_within(request.auth)
+
+
+def _relation(request) -> str | None:
+    value = request.query_params.get("relation")
+    return value if value not in (None, "") else None
+
+
+def _times(request) -> dict:
+    return {
+        "as_of": as_moment(request.query_params.get("as_of"), "as_of"),
+        "known_at": as_moment(request.query_params.get("known_at"), "known_at"),
+    }
+
+
+def _limit(request) -> int:
+    return as_int(request.query_params.get("limit"), "limit", 100, minimum=1, maximum=LIMIT_MAX)
+
+
+# --- views ---------------------------------------------------------------------------------
+
+
+class MemoryRelationshipsView(ApiView):
+    """``/v1/memories/{id}/relationships``: link the memory to another (POST), list its links (GET)."""
+
+    required_scope = {"GET": "read", "POST": "write"}
+    query_params = {"GET": frozenset({"relation", "direction", "as_of", "known_at", "limit"})}
+
+    @extend_schema(
+        operation_id="relationships_list",
+        summary="A memory's relationships",
+        description="The memory's relationships, outgoing and incoming (`direction`), newest first. By default "
+        "those that hold now and were not retracted; `as_of` and `known_at` look back in time. The memory "
+        "may be in any state.",
+        tags=[GRAPH],
+        parameters=[doc.MEMORY_ID_PARAM, RELATION_QUERY, DIRECTION_QUERY, *TIME_QUERY, LIMIT_QUERY],
+        responses={200: Relationships, **doc.errors(404, 422)},
+        examples=[doc.example("Relationships", {"relationships": [RELATIONSHIP], "results": [RELATIONSHIP]})],
+    )
+    def get(self, request, memory_id: str):
+        relationships = selectors.relationship_list(
+            project=request.auth.project,
+            memory_id=memory_id,
+            relation=_relation(request),
+            direction=request.query_params.get("direction") or "both",
+            limit=_limit(request),
+            within=_within(request),
+            **_times(request),
+        )
+        data = relationships_data(relationships)
+        return Response({"relationships": data, "results": data})
+
+    @extend_schema(
+        operation_id="relationship_create",
+        summary="Relate two memories",
+        description='Makes the relationship `memory relation target_id` (read as a sentence: "A supersedes B" '
+        "means A is the newer memory). Both memories must be the key's to reach (else 404); two memories of "
+        "different users cannot be related (422), nor a memory to itself; an open relationship with the same "
+        "memories and relation is a 409.",
+        tags=[GRAPH],
+        parameters=[doc.MEMORY_ID_PARAM],
+        request=RelationshipCreateRequest,
+        responses={201: RelationshipSerializer, **doc.errors(404, 409, 422)},
+        examples=[
+            doc.example(
+                "Applies to",
+                {
+                    "target_id": doc.OTHER_MEMORY_ID,
+                    "relation": "applies_to",
+                    "metadata": {"note": "from the onboarding chat"},
+                    "weight": 0.9,
+                },
+                request=True,
+            ),
+            doc.example("Created", RELATIONSHIP, status=201),
+        ],
+    )
+    def post(self, request, memory_id: str):
+        data = body_of(request)
+        refuse_unknown(data, {"target_id", "relation", "metadata", "weight", "valid_from", "valid_to"})
+        for name in ("target_id", "relation"):
+            if data.get(name) is None:
+                raise ValidationFailed(f"{name} is required", field=name)
+        relationship = relationship_create(
+            project=request.auth.project,
+            source_id=memory_id,
+            target_id=data["target_id"],
+            relation=data["relation"],
+            metadata=as_object(data.get("metadata"), "metadata"),
+            weight=data["weight"] if data.get("weight") is not None else 1.0,
+            valid_from=as_moment(data.get("valid_from"), "valid_from"),
+            valid_to=as_moment(data.get("valid_to"), "valid_to"),
+            within=_within(request),
+        )
+        return Response(relationship_data(relationship), status=201)
+
+
+class RelationshipView(ApiView):
+    """``/v1/relationships/{rid}``: close or correct (PATCH), retract (DELETE)."""
+
+    required_scope = "write"
+
+    @extend_schema(
+        operation_id="relationship_update",
+        summary="Close or correct a relationship",
+        description="Changes what is given: `valid_to` closes the relationship (null reopens it), `valid_from` "
+        "corrects when it began, `metadata` (replaced), `weight`. It keeps its id. A retracted relationship "
+        "cannot be changed (409).",
+        tags=[GRAPH],
+        parameters=[RELATIONSHIP_ID_PARAM],
+        request=RelationshipUpdateRequest,
+        responses={200: RelationshipSerializer, **doc.errors(404, 409, 422, e404=RELATIONSHIP_NOT_FOUND)},
+        examples=[
+            doc.example("Close", {"valid_to": doc.UPDATED}, request=True),
+            doc.example("Closed", {**RELATIONSHIP, "valid_to": doc.UPDATED}),
+        ],
+    )
+    def patch(self, request, relationship_id: str):
+        data = body_of(request)
+        refuse_unknown(data, {"valid_from", "valid_to", "metadata", "weight"})
+        if "metadata" in data and not isinstance(data["metadata"], dict):
+            raise ValidationFailed("metadata must be a JSON object", field="metadata")
+        relationship = relationship_update(
+            project=request.auth.project,
+            relationship_id=relationship_id,
+            valid_from=as_moment(data["valid_from"], "valid_from") if "valid_from" in data else UNSET,
+            valid_to=as_moment(data["valid_to"], "valid_to") if "valid_to" in data else UNSET,
+            metadata=data.get("metadata", UNSET),
+            weight=data.get("weight", UNSET),
+            within=_within(request),
+        )
+        return Response(relationship_data(relationship))
+
+    @extend_schema(
+        operation_id="relationship_retract",
+        summary="Retract a relationship",
+        description="Marks the relationship as recorded by mistake (`invalidated_at`): it leaves every answer, "
+        "except those `known_at` an earlier time. The row stays. Retracting twice changes nothing.",
+        tags=[GRAPH],
+        parameters=[RELATIONSHIP_ID_PARAM],
+        responses={200: RelationshipSerializer, **doc.errors(404, e404=RELATIONSHIP_NOT_FOUND)},
+        examples=[doc.example("Retracted", {**RELATIONSHIP, "invalidated_at": doc.UPDATED})],
+    )
+    def delete(self, request, relationship_id: str):
+        relationship = relationship_retract(
+            project=request.auth.project, relationship_id=relationship_id, within=_within(request)
+        )
+        return Response(relationship_data(relationship))
+
+
+class RelatedMemoriesView(ApiView):
+    """``GET /v1/memories/{id}/related``: the memories within ``depth`` hops."""
+
+    required_scope = "read"
+    query_params = frozenset({"depth", "relation", "direction", "as_of", "known_at", "limit"})
+
+    @extend_schema(
+        operation_id="memory_related",
+        summary="Related memories",
+        description="The memories within `depth` hops of the memory, nearest first, each with the `relation` of "
+        "the last hop, its `depth` (shortest) and the `path` of relationship ids that reached it. Only "
+        "relationships and memories that held at `as_of`, as known at `known_at`, are followed (by default: "
+        "current ones); cycles are harmless.",
+        tags=[GRAPH],
+        parameters=[
+            doc.MEMORY_ID_PARAM,
+            doc.query("depth", int, "Hops, 1 to 5 (default 1)."),
+            RELATION_QUERY,
+            DIRECTION_QUERY,
+            *TIME_QUERY,
+            LIMIT_QUERY,
+        ],
+        responses={200: RelatedMemories, **doc.errors(404, 422)},
+        examples=[doc.example("One hop", {"memories": [RELATED], "results": [RELATED]})],
+    )
+    def get(self, request, memory_id: str):
+        related = selectors.related_memories(
+            project=request.auth.project,
+            memory_id=memory_id,
+            depth=as_int(request.query_params.get("depth"), "depth", 1, minimum=1, maximum=5),
+            relation=_relation(request),
+            direction=request.query_params.get("direction") or "both",
+            limit=_limit(request),
+            within=_within(request),
+            **_times(request),
+        )
+        data = RelatedMemorySerializer(related, many=True).data
+        return Response({"memories": data, "results": data})
+
+
+class MemoryGraphView(ApiView):
+    """``GET /v1/memories/graph``: memories and the relationships between them, as JSON, GraphML or
+    Cytoscape.js elements."""
+
+    required_scope = "read"
+    query_params = frozenset({"user_id", "limit", "as_of", "known_at", "relation", "format"})
+    content_negotiation_class = IgnoreFormatParameter
+
+    @extend_schema(
+        operation_id="memory_graph",
+        summary="A memory graph",
+        description="The newest `limit` memories (of `user_id`, or of the whole project) that held at `as_of` "
+        "as known at `known_at`, and the relationships between them (`truncated`: there were more memories). "
+        "`format=graphml` answers GraphML (`application/xml`), `format=cytoscape` Cytoscape.js elements.",
+        tags=[GRAPH],
+        parameters=[
+            doc.query("user_id", str, "Only this user's memories (a user-restricted key: its user's)."),
+            doc.query("limit", int, f"Memories, 1 to {LIMIT_MAX} (default 100)."),
+            *TIME_QUERY,
+            doc.query("relation", str, "Only relationships of this relation."),
+            doc.query("format", str, "`json` (default), `graphml` or `cytoscape`.", enum=list(FORMATS)),
+        ],
+        responses={
+            (200, "application/json"): OpenApiResponse(
+                PolymorphicProxySerializer(
+                    component_name="MemoryGraphJson",
+                    serializers=[GraphResponse, CytoscapeResponse],
+                    resource_type_field_name=None,
+                ),
+                description="`format=json` (default): nodes and edges; `format=cytoscape`: Cytoscape.js elements.",
+                examples=[
+                    OpenApiExample(
+                        "JSON", value={"nodes": [doc.MEMORY, OTHER_MEMORY], "edges": [RELATIONSHIP], "truncated": False}
+                    ),
+                    OpenApiExample(
+                        "Cytoscape",
+                        value={
+                            "elements": {
+                                "nodes": [{"data": {**doc.MEMORY, "label": doc.MEMORY["memory"]}}],
+                                "edges": [{"data": {**RELATIONSHIP, "label": RELATIONSHIP["relation"]}}],
+                            },
+                            "truncated": False,
+                        },
+                    ),
+                ],
+            ),
+            (200, "application/xml"): OpenApiResponse(
+                OpenApiTypes.STR,
+                description="`format=graphml`: GraphML.",
+                examples=[OpenApiExample("GraphML", value=GRAPHML_EXAMPLE, media_type="application/xml")],
+            ),
+            **doc.errors(404, 422, media_type="application/json", e404=doc.USER_NOT_FOUND),
+        },
+    )
+    def get(self, request):
+        output = request.query_params.get("format") or "json"
+        if output not in FORMATS:
+            raise ValidationFailed("format must be json, graphml or cytoscape", field="format")
+        user_id = request.query_params.get("user_id") or None
+        graph = selectors.graph_at(
+            project=request.auth.project,
+            scope=Scope(user_id=key_user(request.auth, user_id)),
+            limit=_limit(request),
+            relation=_relation(request),
+            **_times(request),
+        )
+        body = {"nodes": memories_data(graph.nodes), "edges": relationships_data(graph.edges)}
+        if output == "graphml":
+            return HttpResponse(to_graphml(**body, truncated=graph.truncated), content_type="application/xml")
+        if output == "cytoscape":
+            return Response(to_cytoscape(**body, truncated=graph.truncated))
+        return Response({**body, "truncated": graph.truncated})
+
+
+class MemoryTimelineView(ApiView):
+    """``GET /v1/memories/{id}/timeline``: the memory's versions and its supersession chain."""
+
+    required_scope = "read"
+
+    @extend_schema(
+        operation_id="memory_timeline",
+        summary="A memory's timeline",
+        description="`versions`: the memory's texts from its history, each with the interval it held (the "
+        "first from the memory's `valid_from`, each later one from when it was recorded; the last until the "
+        "memory's `valid_to`). `chain`: the memories linked to it by `supersedes` relationships in either "
+        "direction, oldest first, itself at `position` 0.",
+        tags=[GRAPH],
+        parameters=[doc.MEMORY_ID_PARAM],
+        responses={200: TimelineResponse, **doc.errors(404)},
+        examples=[
+            doc.example(
+                "Superseded once",
+                {
+                    "memory": {**doc.MEMORY, "valid_to": doc.UPDATED},
+                    "versions": [
+                        {
+                            "event": "ADD",
+                            "memory": doc.MEMORY["memory"],
+                            "metadata": doc.MEMORY["metadata"],
+                            "history_id": doc.HISTORY_ROW["id"],
+                            "valid_from": doc.CREATED,
+                            "valid_to": doc.UPDATED,
+                        }
+                    ],
+                    "chain": [
+                        {**doc.MEMORY, "valid_to": doc.UPDATED, "position": 0, "path": []},
+                        {**OTHER_MEMORY, "valid_from": doc.UPDATED, "position": 1, "path": [RELATIONSHIP_ID]},
+                    ],
+                },
+            )
+        ],
+    )
+    def get(self, request, memory_id: str):
+        timeline = selectors.memory_timeline(project=request.auth.project, memory_id=memory_id, within=_within(request))
+        return Response(
+            {
+                "memory": memory_data(timeline.memory),
+                "versions": VersionSerializer(timeline.versions, many=True).data,
+                "chain": ChainMemorySerializer(timeline.chain, many=True).data,
+            }
+        )

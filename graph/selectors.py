@@ -1,0 +1,315 @@
+"""Every read of the graph goes through these functions: a memory's relationships, the memories
+related to it (one recursive CTE), a user's graph, and a memory's timeline.
+
+Time, both axes (``TemporalQuerySet.as_known``): ``as_of`` is valid time (what held at T), ``known_at``
+record time (what we had on record at T). By default, what holds now and was not retracted. The
+memories on either end obey the same times (and are left out once expired).
+"""
+
+import uuid
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from django.db import connection
+from django.db.models import Q
+from django.utils import timezone
+
+from graph.inputs import clean_depth, clean_direction, clean_relation
+from graph.models import SUPERSEDES, Relationship
+from mem0g_site.exceptions import ValidationFailed
+from memories.inputs import Scope, clean_moment, clean_scope
+from memories.models import Memory, MemoryHistory
+from memories.selectors import memory_get
+
+LIMIT_MAX = 1000
+# A supersession chain is walked further than a related-memories query may ask for.
+CHAIN_DEPTH_MAX = 100
+
+
+def _limit(value: Any, *, maximum: int = LIMIT_MAX) -> int:
+    if isinstance(value, bool) or not isinstance(value, int) or not 1 <= value <= maximum:
+        raise ValidationFailed(f"limit must be a whole number from 1 to {maximum}", field="limit")
+    return value
+
+
+def _times(as_of: Any, known_at: Any) -> tuple[datetime | None, datetime | None]:
+    return clean_moment(as_of, field_name="as_of"), clean_moment(known_at, field_name="known_at")
+
+
+def _memories(project, within: Scope | None):
+    queryset = Memory.objects.for_project(project).defer("embedding")
+    return queryset if within is None else queryset.filter(**clean_scope(within, required=False).as_filter())
+
+
+def _relationships(project, within: Scope | None):
+    return Relationship.objects.for_project(project).within(
+        None if within is None else clean_scope(within, required=False)
+    )
+
+
+def memories_visible(
+    project, *, within: Scope | None = None, as_of: datetime | None = None, known_at: datetime | None = None
+):
+    """The project's memories (inside ``within``) that held at ``as_of`` as known at ``known_at``, unexpired."""
+    queryset = _memories(project, within)
+    moment = as_of or known_at or timezone.now()
+    return queryset.as_known(as_of=as_of, known_at=known_at).unexpired(moment)
+
+
+def relationships_visible(
+    project,
+    *,
+    within: Scope | None = None,
+    as_of: datetime | None = None,
+    known_at: datetime | None = None,
+    relation: str | None = None,
+):
+    queryset = _relationships(project, within).as_known(as_of=as_of, known_at=known_at)
+    return queryset if relation is None else queryset.filter(relation=relation)
+
+
+def relationship_list(
+    *,
+    project,
+    memory_id: Any,
+    relation: str | None = None,
+    direction: str = "both",
+    as_of: datetime | None = None,
+    known_at: datetime | None = None,
+    limit: int = 100,
+    within: Scope | None = None,
+) -> list[Relationship]:
+    """A memory's relationships (outgoing, incoming or both), newest first. The memory may be in any
+    state; the relationships obey ``as_of``/``known_at``. A user-restricted key sees only the edges
+    whose two ends are its user's."""
+    relation = None if relation is None else clean_relation(relation)
+    direction = clean_direction(direction)
+    as_of, known_at = _times(as_of, known_at)
+    limit = _limit(limit)
+    memory = memory_get(project=project, memory_id=memory_id, within=within)
+    edges = relationships_visible(project, within=within, as_of=as_of, known_at=known_at, relation=relation)
+    if direction == "out":
+        edges = edges.filter(source=memory)
+    elif direction == "in":
+        edges = edges.filter(target=memory)
+    else:
+        edges = edges.filter(Q(source=memory) | Q(target=memory))
+    return list(edges.order_by("-created_at", "-id")[:limit])
+
+
+@dataclass(frozen=True)
+class _Walk:
+    sql: str
+    params: list
+
+
+def _walk(*, start: uuid.UUID, edges, nodes, depth: int, direction: str) -> _Walk:
+    """One recursive CTE: a breadth-first walk from ``start`` along ``edges`` (a Relationship
+    queryset) through ``nodes`` (a Memory queryset), at most ``depth`` hops.
+
+    Each row of ``walk`` is one level: its ``frontier`` (the memories first reached at that depth,
+    each with the relationship ids that reached it and the relation of the last one) and ``seen``
+    (every memory reached so far). A memory is reached once, at its shortest depth, so cycles never
+    loop and each level costs one indexed look-up of the frontier's edges (``(project, source)``,
+    ``(project, target)``). Among equally short paths the smallest is kept, so answers are stable.
+    The two querysets keep the tenancy and time filters in the ORM; ``NOT MATERIALIZED`` lets
+    PostgreSQL push the join into their indexes.
+    """
+    edges = edges.order_by().values("id", "source_id", "target_id", "relation")
+    edges_sql, edges_params = edges.query.sql_with_params()
+    nodes_sql, nodes_params = nodes.order_by().values("id").query.sql_with_params()
+    hop = "SELECT e.id AS edge_id, e.{0}_id AS next_id, e.relation FROM edges e WHERE e.{1}_id = here.id"
+    hops = []
+    if direction in ("out", "both"):
+        hops.append(hop.format("target", "source"))
+    if direction in ("in", "both"):
+        hops.append(hop.format("source", "target"))
+    sql = f"""
+WITH RECURSIVE
+edges (id, source_id, target_id, relation) AS NOT MATERIALIZED ({edges_sql}),
+nodes (id) AS NOT MATERIALIZED ({nodes_sql}),
+walk (depth, frontier, seen) AS (
+    SELECT 0, jsonb_build_array(jsonb_build_object('id', %s::text, 'path', '[]'::jsonb)), ARRAY[%s::uuid]
+  UNION ALL
+    SELECT w.depth + 1, level.frontier, w.seen || level.ids
+    FROM walk w
+    CROSS JOIN LATERAL (
+        SELECT
+            jsonb_agg(
+                jsonb_build_object('id', step.next_id, 'relation', step.relation, 'path', step.path)
+                ORDER BY step.next_id
+            ) AS frontier,
+            array_agg(step.next_id) AS ids
+        FROM (
+            SELECT DISTINCT ON (hop.next_id) hop.next_id, hop.relation, here.path || to_jsonb(hop.edge_id::text) AS path
+            FROM jsonb_to_recordset(w.frontier) AS here (id uuid, path jsonb)
+            CROSS JOIN LATERAL ({" UNION ALL ".join(hops)}) AS hop
+            JOIN nodes n ON n.id = hop.next_id
+            WHERE NOT hop.next_id = ANY (w.seen)
+            ORDER BY hop.next_id, here.path, hop.edge_id
+        ) AS step
+    ) AS level
+    WHERE w.depth < %s AND level.ids IS NOT NULL
+)"""
+    return _Walk(sql=sql, params=[*edges_params, *nodes_params, str(start), str(start), depth])
+
+
+def _reached(walk: _Walk, *, limit: int) -> list[Memory]:
+    """The memories a walk reached, nearest first, each with ``depth``, ``relation`` and ``path``."""
+    columns = ", ".join(
+        f"m.{connection.ops.quote_name(f.column)}" for f in Memory._meta.concrete_fields if f.name != "embedding"
+    )
+    sql = f"""{walk.sql}
+SELECT {columns}, found.relation, w.depth,
+    ARRAY(SELECT hop::uuid FROM jsonb_array_elements_text(found.path) WITH ORDINALITY AS p (hop, n) ORDER BY n) AS path
+FROM walk w
+CROSS JOIN LATERAL jsonb_to_recordset(w.frontier) AS found (id uuid, relation text, path jsonb)
+JOIN memories_memory m ON m.id = found.id
+WHERE w.depth > 0
+ORDER BY w.depth, found.id
+LIMIT %s"""
+    return list(Memory.objects.raw(sql, [*walk.params, limit]))
+
+
+def related_memories(
+    *,
+    project,
+    memory_id: Any,
+    depth: int = 1,
+    relation: str | None = None,
+    direction: str = "both",
+    as_of: datetime | None = None,
+    known_at: datetime | None = None,
+    limit: int = 100,
+    within: Scope | None = None,
+) -> list[Memory]:
+    """The memories within ``depth`` hops (1 to 5) of a memory, nearest first, each with ``depth``,
+    ``relation`` (of the last hop) and ``path`` (the relationship ids from the memory to it).
+
+    Only relationships and memories that held at ``as_of`` as known at ``known_at`` are walked
+    (by default: current ones); a user-restricted key walks only through its user's memories.
+    Two queries: the memory itself, then the walk.
+    """
+    depth = clean_depth(depth)
+    relation = None if relation is None else clean_relation(relation)
+    direction = clean_direction(direction)
+    as_of, known_at = _times(as_of, known_at)
+    limit = _limit(limit)
+    memory = memory_get(project=project, memory_id=memory_id, within=within)
+    walk = _walk(
+        start=memory.pk,
+        # The nodes carry the user fence, so the edges need only the project's.
+        edges=relationships_visible(project, as_of=as_of, known_at=known_at, relation=relation),
+        nodes=memories_visible(project, within=within, as_of=as_of, known_at=known_at),
+        depth=depth,
+        direction=direction,
+    )
+    return _reached(walk, limit=limit)
+
+
+@dataclass(frozen=True)
+class Graph:
+    nodes: list[Memory]
+    edges: list[Relationship]
+    truncated: bool
+
+
+def graph_at(
+    *,
+    project,
+    scope: Scope | None = None,
+    limit: int = 100,
+    as_of: datetime | None = None,
+    known_at: datetime | None = None,
+    relation: str | None = None,
+) -> Graph:
+    """A graph of memories (newest first, at most ``limit``; ``truncated`` says there were more) and
+    the relationships between them, as it stood at ``as_of``/``known_at``. ``scope`` narrows the
+    memories (a user's, and a restricted key's user). Two queries."""
+    limit = _limit(limit)
+    relation = None if relation is None else clean_relation(relation)
+    as_of, known_at = _times(as_of, known_at)
+    picked = memories_visible(project, within=scope, as_of=as_of, known_at=known_at).order_by("-created_at", "-id")
+    nodes = list(picked[: limit + 1])
+    truncated = len(nodes) > limit
+    nodes = nodes[:limit]
+    ids = [node.pk for node in nodes]
+    edges = (
+        list(
+            relationships_visible(project, as_of=as_of, known_at=known_at, relation=relation)
+            .filter(source_id__in=ids, target_id__in=ids)
+            .order_by("created_at", "id")
+        )
+        if ids
+        else []
+    )
+    return Graph(nodes=nodes, edges=edges, truncated=truncated)
+
+
+@dataclass(frozen=True)
+class Version:
+    event: str
+    memory: str
+    metadata: Any
+    history_id: uuid.UUID | None
+    valid_from: datetime
+    valid_to: datetime | None
+
+
+@dataclass(frozen=True)
+class Timeline:
+    memory: Memory
+    versions: list[Version]
+    chain: list[Memory] = field(default_factory=list)
+
+
+def memory_timeline(*, project, memory_id: Any, within: Scope | None = None) -> Timeline:
+    """A memory through time.
+
+    ``versions``: its texts from its history rows (ADD, then each UPDATE). The first holds from the
+    memory's ``valid_from``, each later one from when it was recorded, each until the next, and
+    the last until the memory's ``valid_to`` (null: it still holds).
+
+    ``chain``: the memories linked to it by ``supersedes`` edges (not retracted) in either direction,
+    oldest first, itself included, each with ``position`` (negative: older, 0: itself, positive:
+    newer) and ``path``. Four queries.
+    """
+    memory = memory_get(project=project, memory_id=memory_id, within=within)
+    rows = [
+        row
+        for row in MemoryHistory.objects.filter(project=project, memory_id=memory.pk).order_by("created_at", "id")
+        if row.event in (MemoryHistory.Event.ADD, MemoryHistory.Event.UPDATE) and row.new_memory is not None
+    ]
+    starts = [memory.valid_from] + [row.created_at for row in rows[1:]]
+    ends = starts[1:] + [memory.valid_to]
+    versions = [
+        Version(
+            event=row.event,
+            memory=row.new_memory,
+            metadata=row.new_metadata,
+            history_id=row.pk,
+            valid_from=start,
+            valid_to=end,
+        )
+        for row, start, end in zip(rows, starts, ends, strict=True)
+    ] or [Version("ADD", memory.memory, memory.metadata, None, memory.valid_from, memory.valid_to)]
+
+    edges = _relationships(project, None).not_retracted().filter(relation=SUPERSEDES)
+    nodes = _memories(project, within)
+    # "A supersedes B": the outgoing edges lead to older memories, the incoming ones to newer.
+    older = _reached(
+        _walk(start=memory.pk, edges=edges, nodes=nodes, depth=CHAIN_DEPTH_MAX, direction="out"),
+        limit=CHAIN_DEPTH_MAX,
+    )
+    newer = _reached(
+        _walk(start=memory.pk, edges=edges, nodes=nodes, depth=CHAIN_DEPTH_MAX, direction="in"),
+        limit=CHAIN_DEPTH_MAX,
+    )
+    for item in older:
+        item.position = -item.depth
+    for item in newer:
+        item.position = item.depth
+    memory.position, memory.path = 0, []
+    chain = sorted(older, key=lambda m: (m.position, str(m.pk))) + [memory] + newer
+    return Timeline(memory=memory, versions=versions, chain=chain)
