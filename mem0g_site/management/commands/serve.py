@@ -65,6 +65,8 @@ class Command(BaseCommand):
             "DATABASE_URL": settings.DATABASE_URL,
             "MEM0G_DATABASE_EMBEDDED": "true" if settings.DATABASE_IS_EMBEDDED else "false",
             "MEM0G_DATA_DIR": str(settings.MEM0G_DATA_DIR),
+            # One torch thread per web worker unless the operator chose otherwise.
+            "EMBEDDING_THREADS": os.environ.get("EMBEDDING_THREADS") or "1",
         }
         command = [
             sys.executable,

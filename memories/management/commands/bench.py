@@ -1,0 +1,1050 @@
+"""``manage.py bench``: load synthetic memories into a throw-away project and measure the hot paths.
+
+Every write goes through :func:`memories.services.memories_add` (validation, batched embedding,
+insert with history) and every search through :func:`memories.selectors.memory_search`, exactly as
+the API calls them; the command only adds timers around them. It reports add throughput (and how
+much of it is the embedding model), user-filtered search latency (end to end, query embedding
+alone, SQL alone), whether every search returned the full top-k, ``EXPLAIN (ANALYZE, BUFFERS)`` of
+the search SQL the selector really ran, database and index sizes and peak memory.
+
+The rows live in a project of their own (``bench-<timestamp>``) and are deleted at the end unless
+``--keep``. Figures go to stdout (``--json PATH`` also writes them as JSON); the progress bar goes
+to stderr. Nothing is written to docs/: copy the figures into docs/BENCHMARKS.md by hand.
+"""
+
+import json
+import os
+import platform
+import random
+import re
+import resource
+import secrets
+import statistics
+import sys
+import time
+from collections import Counter
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy
+from django.conf import settings
+from django.core.management.base import BaseCommand, CommandError
+from django.db import connection, transaction
+from django.db.migrations.executor import MigrationExecutor
+from django.db.utils import OperationalError
+from django.utils import timezone
+
+from accounts.models import Organization, Project
+from memories.embedding import embed_query, get_embedder
+from memories.inputs import NewMemory, Scope
+from memories.models import Memory, MemoryHistory
+from memories.selectors import memory_search
+from memories.services import memories_add
+
+HNSW_INDEX = "memory_embedding_hnsw"
+TOP_K = 10
+WARMUP_QUERIES = 10  # at most; a quarter of --queries for small runs
+FAR_QUERY_REPEATS = 10  # at most; a tenth of --queries (3 or more) for small runs
+# Nothing like the personal facts below: the nearest rows of any user are far from it.
+FAR_QUERY = "torque specification in newton metres for the cylinder head bolts of a 1998 marine diesel engine"
+
+# --- Synthetic personal facts ----------------------------------------------------------------
+
+
+def _items(text: str) -> list[str]:
+    return text.split(", ")
+
+
+VOCABULARY: dict[str, list[str]] = {
+    "name": _items(
+        "Alice, Maya, Jonas, Priya, Tomás, Ingrid, Kenji, Fatima, Oliver, Chloé, Mateo, Aisha, Lars, Sofia, "
+        "Ravi, Hannah, Diego, Yuki, Amara, Felix, Noor, Elena, Kwame, Lucia, Anders, Mei, Samuel, Zara, Pavel, "
+        "Leila, Marco, Greta, Tariq, Nina, Hugo, Olga, Dev, Camille, Emeka, Rosa"
+    ),
+    "relation": _items(
+        "sister, brother, cousin, aunt, uncle, niece, nephew, grandmother, grandfather, mother, father, son, "
+        "daughter, stepbrother, stepsister, godmother"
+    ),
+    "city": _items(
+        "Berlin, Lisbon, Osaka, Toronto, Nairobi, Buenos Aires, Melbourne, Oslo, Seattle, Marseille, Krakow, "
+        "Hanoi, Cape Town, Edinburgh, Montreal, Valencia, Austin, Seoul, Istanbul, Reykjavik, Porto, Bologna, "
+        "Denver, Mumbai, Lyon, Tallinn, Kyoto, Dublin, Santiago, Vienna, Helsinki, Chicago, Zurich, Athens, "
+        "Bangkok, Ljubljana"
+    ),
+    "country": _items(
+        "Portugal, Japan, Canada, Kenya, Argentina, Norway, Vietnam, Chile, Iceland, Greece, Mexico, Peru, "
+        "Morocco, New Zealand, Scotland, Italy, Spain, Thailand, Poland, Croatia"
+    ),
+    "landmark": _items(
+        "old harbour, botanical garden, street markets, cathedral, night food stalls, modern art museum, "
+        "hiking trails, jazz bars, castle, river cruise, hot springs, bookshops"
+    ),
+    "place_kind": _items("the central park, the university, the train station, the beach, the old town, a lake"),
+    "food": _items(
+        "mushrooms, olives, cilantro, eggplant, blue cheese, oysters, liver, anchovies, beetroot, coconut, "
+        "tofu, brussels sprouts, okra, licorice"
+    ),
+    "allergen": _items("peanuts, shellfish, gluten, lactose, tree nuts, eggs, soy, sesame, strawberries"),
+    "cuisine": _items(
+        "Thai, Italian, Japanese, Mexican, Ethiopian, Lebanese, Korean, Indian, Peruvian, Greek, Vietnamese, "
+        "Georgian, Turkish, Spanish, French"
+    ),
+    "dish": _items(
+        "pad thai, risotto, ramen, tacos al pastor, injera with lentils, falafel, bibimbap, butter chicken, "
+        "ceviche, moussaka, pho, khachapuri, paella, lasagne, sushi, shakshuka, dumplings, "
+        "mushroom stroganoff, fish and chips, lentil soup"
+    ),
+    "breakfast": _items(
+        "oatmeal with berries, scrambled eggs on toast, a croissant, yogurt with granola, a smoothie, "
+        "miso soup and rice, pancakes, avocado toast, nothing at all"
+    ),
+    "drink": _items("black coffee, green tea, espresso, chai, oat milk lattes, sparkling water, matcha"),
+    "music_genre": _items(
+        "jazz, techno, folk, classical music, hip-hop, reggae, metal, blues, bossa nova, indie rock, k-pop, ambient"
+    ),
+    "book_genre": _items("science fiction, crime, historical, fantasy, romance, literary, horror, mystery"),
+    "color": _items("green, navy blue, burgundy, yellow, teal, orange, lavender, black"),
+    "job": _items(
+        "nurse, software engineer, architect, high school teacher, accountant, chef, pharmacist, "
+        "graphic designer, civil engineer, journalist, dentist, electrician, data analyst, veterinarian, "
+        "lawyer, firefighter, product manager, librarian, physiotherapist, pilot"
+    ),
+    "company": _items(
+        "a small design studio, a hospital, a logistics startup, the city council, a bank, a game studio, "
+        "a bakery, a law firm, a university lab, an airline, a solar energy company, a public school, "
+        "a consulting firm, a local newspaper"
+    ),
+    "subject": _items(
+        "marine biology, economics, mechanical engineering, art history, computer science, nursing, "
+        "philosophy, statistics, architecture, linguistics"
+    ),
+    "school": _items("university, summer camp, a night class, work, the climbing gym, a book club, school"),
+    "instrument": _items("guitar, piano, cello, drums, violin, saxophone, ukulele, trumpet, bass"),
+    "sport": _items(
+        "running, swimming, cycling, rock climbing, yoga, tennis, bouldering, rowing, hiking, surfing, skiing, boxing"
+    ),
+    "hobby": _items(
+        "pottery, woodworking, birdwatching, knitting, photography, gardening, chess, baking bread, "
+        "watercolour painting, calligraphy, home brewing, origami"
+    ),
+    "collectible": _items("vinyl records, vintage postcards, fountain pens, board games, stamps, old maps"),
+    "race": _items("half marathon, triathlon, 10k race, marathon, cycling sportive"),
+    "pet": _items("dog, cat, parrot, rabbit, tortoise, golden retriever, border collie, hamster"),
+    "pet_name": _items("Biscuit, Luna, Pepper, Milo, Nala, Ziggy, Mochi, Rocky, Olive, Pixel, Bean, Tofu"),
+    "month": _items("January, February, March, April, May, June, July, August, September, October, November, December"),
+    "weekday": _items("Monday, Tuesday, Wednesday, Thursday, Friday, Saturday, Sunday"),
+    "language": _items(
+        "Spanish, Japanese, German, Portuguese, Mandarin, French, Arabic, Italian, Korean, Swahili, Dutch"
+    ),
+    "purchase": _items("new bike, house deposit, electric car, trip around Asia, new laptop, sailing boat"),
+    "appointment": _items("dentist, doctor, eye test, hairdresser, physiotherapy, vet"),
+    "condition": _items("asthma, type 1 diabetes, migraines, high blood pressure, hay fever, a bad knee"),
+    "vice": _items("sugar, caffeine, screen time, alcohol, takeaway food"),
+    "transport": _items("train, bus, bike, tram, ferry"),
+    "seat": _items("window, aisle"),
+}
+
+# (topic, template): the topic becomes the memory's category and metadata.
+TEMPLATES: list[tuple[str, str]] = [
+    ("preferences", "Prefers {drink} over {drink2} in the morning"),
+    ("preferences", "Likes listening to {music_genre} while working"),
+    ("preferences", "Favourite colour is {color}"),
+    ("preferences", "Enjoys reading {book_genre} novels before bed"),
+    ("preferences", "Always books {seat} seats on long flights"),
+    ("preferences", "Would rather take the {transport} than drive to work"),
+    ("food", "Dislikes {food} and avoids it whenever possible"),
+    ("food", "Loves {cuisine} food, especially {dish}"),
+    ("food", "Is allergic to {allergen}"),
+    ("food", "Has been vegetarian since {year}"),
+    ("food", "Usually eats {breakfast} for breakfast"),
+    ("food", "Cooks {dish} for the family every {weekday}"),
+    ("food", "Favourite restaurant is a {cuisine} place in {city}"),
+    ("places", "Lives in {city} with their partner"),
+    ("places", "Grew up in {city2} before moving to {city}"),
+    ("places", "Visited {city} in {month} {year} and loved the {landmark}"),
+    ("places", "Has an apartment near {place_kind} in {city}"),
+    ("places", "Spent a semester abroad in {country}"),
+    ("people", "Has a {relation} named {name} who lives in {city}"),
+    ("people", "Their {relation} {name} works as a {job}"),
+    ("people", "Best friend is {name}, whom they met at {school}"),
+    ("people", "Has been married to {name} since {year}"),
+    ("people", "Their manager at work is called {name}"),
+    ("work", "Works as a {job} at {company}"),
+    ("work", "Started a new job as a {job} in {month} {year}"),
+    ("work", "Used to be a {job} before retraining as a {job2}"),
+    ("work", "Works from home every {weekday}"),
+    ("work", "Is studying {subject} part-time"),
+    ("hobbies", "Plays the {instrument} in a local band"),
+    ("hobbies", "Goes {sport} every {weekday} morning"),
+    ("hobbies", "Collects {collectible}"),
+    ("hobbies", "Took up {hobby} in {year}"),
+    ("hobbies", "Is training for a {race} in {city}"),
+    ("hobbies", "Has a {pet} called {pet_name}"),
+    ("plans", "Plans to visit {city} in {month}"),
+    ("plans", "Wants to learn {language} before the trip to {country}"),
+    ("plans", "Is saving up for a {purchase}"),
+    ("plans", "Has a {appointment} appointment next {weekday}"),
+    ("plans", "Is thinking about adopting a {pet}"),
+    ("plans", "Hopes to run a {race} in {year}"),
+    ("dates", "Birthday is on {month} {day}"),
+    ("dates", "Wedding anniversary is on {month} {day}"),
+    ("dates", "Their {relation}'s birthday is on {month} {day}"),
+    ("dates", "Moved to {city} on {month} {day}, {year}"),
+    ("health", "Has {condition} and takes medication for it"),
+    ("health", "Sleeps about {hours} hours a night"),
+    ("health", "Is trying to cut down on {vice}"),
+    ("languages", "Speaks {language} fluently and a little {language2}"),
+]
+
+# Half the facts carry one of these, as extracted facts often say when or from whom they came.
+SUFFIXES: list[str] = [
+    ", as of {month} {year}",
+    ", mentioned in a chat on a {weekday}",
+    ", according to their {relation} {name}",
+    ", which came up during a trip to {city}",
+    ", said while talking about {hobby}",
+    " (noted in {month})",
+]
+
+QUESTIONS: list[str] = [
+    "what food does the user like?",
+    "what does the user usually eat for breakfast?",
+    "is the user allergic to anything?",
+    "what kind of cuisine does the user enjoy?",
+    "does the user eat meat?",
+    "where does the user live?",
+    "where did the user grow up?",
+    "which cities has the user travelled to?",
+    "who are the user's family members?",
+    "who is the user married to?",
+    "who is the user's best friend?",
+    "what does the user do for a living?",
+    "where does the user work?",
+    "what is the user studying?",
+    "what are the user's hobbies?",
+    "what instrument does the user play?",
+    "what sports does the user do?",
+    "does the user have any pets?",
+    "what are the user's plans for next month?",
+    "is the user planning a trip soon?",
+    "what is the user saving money for?",
+    "when is the user's birthday?",
+    "when is the user's wedding anniversary?",
+    "what music does the user listen to?",
+    "what books does the user like to read?",
+    "does the user prefer coffee or tea?",
+    "what is the user's favourite colour?",
+    "which languages does the user speak?",
+    "does the user have any health conditions?",
+    "how much does the user sleep?",
+    "how does the user get to work?",
+    "when did the user move to their current city?",
+    "what is the user training for?",
+    "what does the user collect?",
+    "does the user have any appointments coming up?",
+    "does the user like {dish}?",
+    "has the user ever been to {city}?",
+    "who is {name}?",
+    "does the user know anyone who works as a {job}?",
+]
+
+_SLOT = re.compile(r"\{(\w+)\}")
+
+
+_ARTICLE = re.compile(r"\ba (?=[aeioAEIO])")
+
+
+def _fill(template: str, rng: random.Random) -> str:
+    used: dict[str, set[str]] = {}
+
+    def value(match: re.Match) -> str:
+        slot = match.group(1)
+        if slot == "year":
+            return str(rng.randint(1995, 2026))
+        if slot == "day":
+            return str(rng.randint(1, 28))
+        if slot == "hours":
+            return str(rng.choice([5, 6, 7, 8, 9]))
+        base = slot.rstrip("2")
+        taken = used.setdefault(base, set())
+        word = rng.choice(VOCABULARY[base])
+        while word in taken:  # "{city2} ... {city}": two different cities
+            word = rng.choice(VOCABULARY[base])
+        taken.add(word)
+        return word
+
+    return _ARTICLE.sub("an ", _SLOT.sub(value, template))
+
+
+def synthetic_fact(rng: random.Random) -> tuple[str, str]:
+    """A (topic, sentence) pair like the facts Mem0 extracts from a conversation."""
+    topic, template = rng.choice(TEMPLATES)
+    if rng.random() < 0.5:
+        template += rng.choice(SUFFIXES)
+    return topic, _fill(template, rng)
+
+
+def synthetic_question(rng: random.Random) -> str:
+    return _fill(rng.choice(QUESTIONS), rng)
+
+
+def zipf_counts(n: int, users: int, exponent: float) -> list[int]:
+    """How many of ``n`` rows each of ``users`` owns, heaviest first: everyone gets one (when
+    ``n >= users``) and the rest is shared in proportion to 1/rank**exponent."""
+    floor = 1 if n >= users else 0
+    weights = [1.0 / (rank**exponent) for rank in range(1, users + 1)]
+    total = sum(weights)
+    spare = n - floor * users
+    shares = [spare * weight / total for weight in weights]
+    counts = [floor + int(share) for share in shares]
+    # Hand out what rounding down left over to the largest remainders.
+    by_remainder = sorted(range(users), key=lambda i: shares[i] - int(shares[i]), reverse=True)
+    for i in by_remainder[: n - sum(counts)]:
+        counts[i] += 1
+    return counts
+
+
+# --- Measurement helpers ---------------------------------------------------------------------
+
+
+def summary(values: list[float]) -> dict[str, float]:
+    if not values:
+        return {"count": 0}
+    p50, p95, p99 = numpy.percentile(values, [50, 95, 99])
+    return {
+        "count": len(values),
+        "p50": round(float(p50), 3),
+        "p95": round(float(p95), 3),
+        "p99": round(float(p99), 3),
+        "mean": round(statistics.fmean(values), 3),
+        "min": round(min(values), 3),
+        "max": round(max(values), 3),
+    }
+
+
+@dataclass
+class Statement:
+    sql: str
+    params: Any
+    seconds: float
+
+    @property
+    def kind(self) -> str:
+        text = self.sql.lstrip().upper()
+        if text.startswith("SET "):
+            return "set"
+        if text.startswith("INSERT"):
+            return "insert"
+        if "<=>" in self.sql and "ORDER BY" in text:
+            return "search"
+        if "COUNT(" in text:
+            return "probe"
+        return "other"
+
+
+@dataclass
+class SqlLog:
+    """Every statement Django sends while active, with its time (``connection.execute_wrapper``)."""
+
+    statements: list[Statement] = field(default_factory=list)
+
+    def __call__(self, execute, sql, params, many, context):
+        started = time.perf_counter()
+        try:
+            return execute(sql, params, many, context)
+        finally:
+            self.statements.append(Statement(sql, params, time.perf_counter() - started))
+
+    def seconds(self, *kinds: str) -> float:
+        return sum(s.seconds for s in self.statements if not kinds or s.kind in kinds)
+
+
+@contextmanager
+def sql_log():
+    log = SqlLog()
+    with connection.execute_wrapper(log):
+        yield log
+
+
+@contextmanager
+def timed_embedder(totals: dict[str, float]):
+    """Time every call of the process-wide embedder (the one memories_add uses) into ``totals``."""
+    embedder = get_embedder()
+    original = embedder.embed
+
+    def embed(texts):
+        started = time.perf_counter()
+        try:
+            return original(texts)
+        finally:
+            totals["seconds"] += time.perf_counter() - started
+            totals["texts"] += len(texts)
+
+    embedder.embed = embed
+    try:
+        yield
+    finally:
+        del embedder.embed  # back to the class's method
+
+
+_INDEX_USED = re.compile(r"(?:Index Scan|Index Only Scan|Index Scan Backward) using (\w+)|Bitmap Index Scan on (\w+)")
+
+
+_VECTOR_LITERAL = re.compile(r"'\[[-+0-9.e,]+\]'::vector")
+
+
+def shorten_vectors(line: str) -> str:
+    """A plan line with the 384 floats of the query vector elided."""
+    return _VECTOR_LITERAL.sub("'[...]'::vector", line)
+
+
+def indexes_in_plan(lines: list[str]) -> list[str]:
+    found: list[str] = []
+    for line in lines:
+        for match in _INDEX_USED.finditer(line):
+            name = match.group(1) or match.group(2)
+            if name not in found:
+                found.append(name)
+    return found
+
+
+def _peak_rss_mb() -> float:
+    # ru_maxrss is in kilobytes on Linux (bytes on macOS).
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    return round(peak / (1024 * 1024 if sys.platform == "darwin" else 1024), 1)
+
+
+def _backend_peak_rss_mb(pid: int) -> float | None:
+    """VmHWM of our PostgreSQL backend, when the server runs on this machine (embedded)."""
+    if not settings.DATABASE_IS_EMBEDDED:
+        return None
+    try:
+        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+            if line.startswith("VmHWM:"):
+                return round(int(line.split()[1]) / 1024, 1)
+    except OSError:
+        return None
+    return None
+
+
+def _cpu_model() -> str:
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or "unknown"
+
+
+# --- The command -----------------------------------------------------------------------------
+
+
+class Command(BaseCommand):
+    help = (
+        "Benchmark: load N synthetic memories (batched memories_add) into a throw-away project, then "
+        "measure user-filtered memory_search latency, EXPLAIN the search SQL, and report sizes and peak RSS."
+    )
+
+    def add_arguments(self, parser):
+        parser.add_argument("--n", type=int, default=100_000, help="memories to load (default 100000)")
+        parser.add_argument("--users", type=int, default=1000, help="users the memories are spread over")
+        parser.add_argument(
+            "--zipf", type=float, default=1.0, help="skew of rows per user: user k owns ~1/k**zipf (default 1.0)"
+        )
+        parser.add_argument("--batch", type=int, default=256, help="memories per memories_add call (default 256)")
+        parser.add_argument("--queries", type=int, default=200, help="search calls per repeat (default 200)")
+        parser.add_argument("--repeat", type=int, default=3, help="times the search phase runs (default 3)")
+        parser.add_argument("--seed", type=int, default=1, help="random seed for texts, users and queries")
+        parser.add_argument("--json", type=Path, default=None, metavar="PATH", help="also write the figures here")
+        parser.add_argument("--keep", action="store_true", help="keep the bench project and its rows")
+
+    def handle(self, *args, **options):
+        self._check_options(options)
+        self._check_database()
+        rng = random.Random(options["seed"])
+        started = time.perf_counter()
+        stamp = timezone.now().strftime("%Y%m%d-%H%M%S")
+        slug = f"bench-{stamp}-{secrets.token_hex(2)}"
+        organization = Organization.objects.create(name=slug, slug=slug)
+        project = Project.objects.create(organization=organization, name=slug, slug=slug)
+        report: dict[str, Any] = {
+            "config": {
+                key: (str(options[key]) if key == "json" and options[key] else options[key])
+                for key in ("n", "users", "zipf", "batch", "queries", "repeat", "seed", "keep", "json")
+            }
+            | {
+                "top_k": TOP_K,
+                "search_exact_max_rows": settings.SEARCH_EXACT_MAX_ROWS,
+                "embedding_batch_size": settings.EMBEDDING_BATCH_SIZE,
+            },
+            "project": {"slug": slug, "id": str(project.pk)},
+            "environment": self._environment(),
+        }
+        self.stdout.write(f"bench project {slug}: {options['n']} memories over {options['users']} users")
+        try:
+            counts = zipf_counts(options["n"], options["users"], options["zipf"])
+            users = [f"bench-user-{rank:05d}" for rank in range(1, len(counts) + 1)]
+            owned = dict(zip(users, counts, strict=True))
+            report["distribution"] = self._distribution(counts)
+            report["load_average"] = {"start": os.getloadavg()}
+            report["add"] = self._load(project, owned, options, rng)
+            report["load_average"]["after_add"] = os.getloadavg()
+            report["analyze_seconds"] = self._analyze()
+            report["search"] = self._search(project, owned, options, rng)
+            report["load_average"]["after_search"] = os.getloadavg()
+            far_repeats = min(FAR_QUERY_REPEATS, max(3, options["queries"] // 10))
+            report["far_query"] = self._far_query(project, owned, far_repeats)
+            report["explain"] = self._explain(project, owned)
+            report["sizes"] = self._sizes(project)
+        finally:
+            if options["keep"]:
+                report["cleanup"] = {"kept": True}
+                self.stdout.write(f"kept project {slug} (id {project.pk})")
+            else:
+                report["cleanup"] = self._cleanup(project, organization)
+        report["peak_rss_mb"] = _peak_rss_mb()
+        report["postgres_backend_peak_rss_mb"] = _backend_peak_rss_mb(report["environment"]["backend_pid"])
+        report["wall_seconds"] = round(time.perf_counter() - started, 1)
+        self._print(report)
+        if options["json"]:
+            options["json"].parent.mkdir(parents=True, exist_ok=True)
+            options["json"].write_text(json.dumps(report, indent=2) + "\n")
+            self.stdout.write(f"figures written to {options['json']}")
+
+    # --- set-up -------------------------------------------------------------------------------
+
+    def _check_options(self, options) -> None:
+        checks = [
+            ("n", 1, None),
+            ("users", 1, None),
+            ("batch", 1, settings.MEMORY_BATCH_MAX),
+            ("queries", 1, None),
+            ("repeat", 1, None),
+        ]
+        for name, low, high in checks:
+            value = options[name]
+            if value < low or (high is not None and value > high):
+                bound = f"from {low} to {high}" if high is not None else f"at least {low}"
+                raise CommandError(f"--{name} must be {bound} (got {value})")
+        if options["users"] > options["n"]:
+            raise CommandError("--users must not exceed --n")
+        if options["zipf"] < 0:
+            raise CommandError("--zipf must not be negative")
+
+    def _check_database(self) -> None:
+        try:
+            connection.ensure_connection()
+        except OperationalError as exc:
+            first_line = str(exc).strip().splitlines()[0] if str(exc).strip() else exc.__class__.__name__
+            raise CommandError(f"DATABASE_URL: cannot connect to the database ({first_line})") from None
+        executor = MigrationExecutor(connection)
+        if executor.migration_plan(executor.loader.graph.leaf_nodes()):
+            raise CommandError("the database has unapplied migrations: run `python manage.py migrate` first")
+
+    def _environment(self) -> dict[str, Any]:
+        import django
+        import torch
+
+        with connection.cursor() as cursor:
+            cursor.execute(
+                "SELECT current_setting('server_version'), "
+                "(SELECT extversion FROM pg_extension WHERE extname = 'vector'), "
+                "current_setting('shared_buffers'), current_setting('work_mem'), "
+                "current_setting('maintenance_work_mem'), current_setting('synchronous_commit'), "
+                "current_setting('max_parallel_workers_per_gather'), pg_backend_pid()"
+            )
+            row = cursor.fetchone()
+        return {
+            "cpu": _cpu_model(),
+            "cpus": os.cpu_count(),
+            "python": platform.python_version(),
+            "django": django.get_version(),
+            "torch": torch.__version__,
+            "torch_threads": torch.get_num_threads(),
+            "postgres": row[0],
+            "pgvector": row[1],
+            "shared_buffers": row[2],
+            "work_mem": row[3],
+            "maintenance_work_mem": row[4],
+            "synchronous_commit": row[5],
+            "max_parallel_workers_per_gather": row[6],
+            "backend_pid": row[7],
+            "embedded_database": settings.DATABASE_IS_EMBEDDED,
+        }
+
+    @staticmethod
+    def _distribution(counts: list[int]) -> dict[str, Any]:
+        ordered = sorted(counts, reverse=True)
+        total = sum(ordered)
+        return {
+            "users": len(ordered),
+            "max_rows": ordered[0],
+            "median_rows": statistics.median(ordered),
+            "min_rows": ordered[-1],
+            "top_1pct_users_share": round(sum(ordered[: max(1, len(ordered) // 100)]) / total, 3),
+            "users_under_10_rows": sum(1 for c in ordered if c < TOP_K),
+            "users_over_exact_limit": sum(1 for c in ordered if c > settings.SEARCH_EXACT_MAX_ROWS),
+        }
+
+    # --- load ---------------------------------------------------------------------------------
+
+    def _load(self, project, owned: dict[str, int], options, rng: random.Random) -> dict[str, Any]:
+        from tqdm import tqdm
+
+        n, batch_size = options["n"], options["batch"]
+        owners = [user for user, count in owned.items() for _ in range(count)]
+        rng.shuffle(owners)  # batches mix users, as concurrent clients would
+        get_embedder()  # load the model outside the timed region
+        embedded = {"seconds": 0.0, "texts": 0}
+        calls: list[dict[str, float]] = []
+        progress_out = _StderrForTqdm(self.stderr)
+        with (
+            tqdm(total=n, unit="mem", desc="loading", file=progress_out, mininterval=1.0, smoothing=0.1) as bar,
+            timed_embedder(embedded),
+        ):
+            for start in range(0, n, batch_size):
+                items = []
+                for user in owners[start : start + batch_size]:
+                    topic, text = synthetic_fact(rng)
+                    items.append(
+                        NewMemory(
+                            text=text,
+                            scope=Scope(user_id=user),
+                            metadata={"topic": topic, "source": "bench"},
+                            categories=[topic],
+                        )
+                    )
+                embed_before = embedded["seconds"]
+                with sql_log() as log:
+                    call_started = time.perf_counter()
+                    memories_add(project=project, items=items)
+                    seconds = time.perf_counter() - call_started
+                memory_table = Memory._meta.db_table
+                calls.append(
+                    {
+                        "rows": len(items),
+                        "seconds": seconds,
+                        "embed": embedded["seconds"] - embed_before,
+                        "insert_memory": sum(
+                            s.seconds for s in log.statements if s.kind == "insert" and f'"{memory_table}"' in s.sql
+                        ),
+                        "insert_history": sum(
+                            s.seconds for s in log.statements if s.kind == "insert" and f'"{memory_table}"' not in s.sql
+                        ),
+                    }
+                )
+                bar.update(len(items))
+
+        total = sum(c["seconds"] for c in calls)
+        embed = sum(c["embed"] for c in calls)
+        insert_memory = sum(c["insert_memory"] for c in calls)
+        insert_history = sum(c["insert_history"] for c in calls)
+        decile = max(1, len(calls) // 10)
+        bounds = sorted({len(calls) * i // 10 for i in range(11)})
+        deciles = list(zip(bounds, bounds[1:], strict=False))
+
+        def rate(chunk):
+            return round(sum(c["rows"] for c in chunk) / sum(c["seconds"] for c in chunk), 1)
+
+        def insert_ms_per_row(chunk):
+            return round(1000 * sum(c["insert_memory"] for c in chunk) / sum(c["rows"] for c in chunk), 3)
+
+        return {
+            "memories": n,
+            "calls": len(calls),
+            "batch": batch_size,
+            "seconds": round(total, 2),
+            "per_second": round(n / total, 1),
+            "embed_seconds": round(embed, 2),
+            "embed_share": round(embed / total, 3),
+            "embed_only_per_second": round(embedded["texts"] / embed, 1) if embed else None,
+            "insert_memory_seconds": round(insert_memory, 2),
+            "insert_history_seconds": round(insert_history, 2),
+            "insert_share": round((insert_memory + insert_history) / total, 3),
+            "other_seconds": round(total - embed - insert_memory - insert_history, 2),
+            "per_second_first_decile": rate(calls[:decile]),
+            "per_second_last_decile": rate(calls[-decile:]),
+            "insert_memory_ms_per_row_first_decile": insert_ms_per_row(calls[:decile]),
+            "insert_memory_ms_per_row_last_decile": insert_ms_per_row(calls[-decile:]),
+            "call_ms": summary([1000 * c["seconds"] for c in calls]),
+            "by_decile": [
+                {
+                    "rows_before": sum(c["rows"] for c in calls[:start]),
+                    "per_second": rate(calls[start:stop]),
+                    "embed_per_second": round(
+                        sum(c["rows"] for c in calls[start:stop]) / sum(c["embed"] for c in calls[start:stop]), 1
+                    ),
+                    "insert_memory_ms_per_row": insert_ms_per_row(calls[start:stop]),
+                }
+                for start, stop in deciles
+            ],
+        }
+
+    def _analyze(self) -> float:
+        """Fresh planner statistics, as autovacuum would have gathered during a real load."""
+        started = time.perf_counter()
+        with connection.cursor() as cursor:
+            cursor.execute(f"ANALYZE {connection.ops.quote_name(Memory._meta.db_table)}")
+        return round(time.perf_counter() - started, 2)
+
+    # --- search -------------------------------------------------------------------------------
+
+    def _timed_search(self, project, user: str, question: str) -> dict[str, Any]:
+        embed_started = time.perf_counter()
+        embed_query(question)
+        embed_seconds = time.perf_counter() - embed_started
+        with sql_log() as log:
+            started = time.perf_counter()
+            results = memory_search(project=project, query=question, scope=Scope(user_id=user), top_k=TOP_K)
+            total = time.perf_counter() - started
+        return {
+            "user": user,
+            "results": len(results),
+            "strategy": _strategy(log),
+            "total_ms": 1000 * total,
+            "embed_ms": 1000 * embed_seconds,
+            "sql_ms": 1000 * log.seconds(),
+            "probe_ms": 1000 * log.seconds("probe"),
+            "search_sql_ms": 1000 * log.seconds("search"),
+            "log": log,
+        }
+
+    def _search(self, project, owned: dict[str, int], options, rng: random.Random) -> dict[str, Any]:
+        users = list(owned)
+        weights = list(owned.values())
+        # Half the queries ask about a user picked uniformly (most own few rows), half about a user
+        # picked in proportion to their rows (the heavy ones); the heaviest and lightest always appear.
+        picked = [users[0], users[-1]]
+        while len(picked) < options["queries"]:
+            if len(picked) % 2:
+                picked.append(rng.choice(users))
+            else:
+                picked.append(rng.choices(users, weights=weights)[0])
+        plan = [(user, synthetic_question(rng)) for user in picked[: options["queries"]]]
+        for user, question in plan[: min(WARMUP_QUERIES, max(1, options["queries"] // 4))]:
+            self._timed_search(project, user, question)
+
+        samples: list[dict[str, Any]] = []
+        per_repeat = []
+        for repeat in range(options["repeat"]):
+            round_samples = []
+            for user, question in plan:
+                sample = self._timed_search(project, user, question)
+                sample.pop("log")
+                sample["rows"] = owned[user]
+                sample["repeat"] = repeat
+                round_samples.append(sample)
+            samples.extend(round_samples)
+            per_repeat.append(
+                {
+                    "total_ms": summary([s["total_ms"] for s in round_samples]),
+                    "sql_ms": summary([s["sql_ms"] for s in round_samples]),
+                }
+            )
+
+        def block(chosen):
+            return {
+                "total_ms": summary([s["total_ms"] for s in chosen]),
+                "embed_ms": summary([s["embed_ms"] for s in chosen]),
+                "sql_ms": summary([s["sql_ms"] for s in chosen]),
+                "total_minus_embed_ms": summary([s["total_ms"] - s["embed_ms"] for s in chosen]),
+                "probe_ms": summary([s["probe_ms"] for s in chosen]),
+                "search_sql_ms": summary([s["search_sql_ms"] for s in chosen]),
+            }
+
+        full = [s for s in samples if s["rows"] >= TOP_K]
+        by_strategy = {
+            name: block([s for s in samples if s["strategy"] == name])
+            for name in sorted({s["strategy"] for s in samples})
+        }
+        for name in by_strategy:
+            by_strategy[name]["users"] = len({s["user"] for s in samples if s["strategy"] == name})
+        return {
+            **block(samples),
+            "per_repeat": per_repeat,
+            "by_strategy": by_strategy,
+            "strategies": dict(Counter(s["strategy"] for s in samples)),
+            "distinct_users": len({s["user"] for s in samples}),
+            "results_mean": round(statistics.fmean(s["results"] for s in samples), 3),
+            "results_mean_users_with_10_rows": round(statistics.fmean(s["results"] for s in full), 3) if full else None,
+            "short_results": sum(1 for s in full if s["results"] < TOP_K),
+            "samples": [
+                {key: (round(value, 3) if isinstance(value, float) else value) for key, value in s.items()}
+                for s in samples
+            ],
+        }
+
+    def _far_query(self, project, owned: dict[str, int], repeats: int) -> list[dict[str, Any]]:
+        """A question far from everything, asked repeatedly, for a light, a ~1% and the heaviest user."""
+        users = list(owned)
+        total = sum(owned.values())
+        one_percent = min(users, key=lambda u: abs(owned[u] - total / 100))
+        chosen = {"fewest rows": users[-1], "~1% of rows": one_percent, "most rows": users[0]}
+        out = []
+        for label, user in chosen.items():
+            runs = [self._timed_search(project, user, FAR_QUERY) for _ in range(repeats)]
+            out.append(
+                {
+                    "label": label,
+                    "user": user,
+                    "rows": owned[user],
+                    "expected": min(TOP_K, owned[user]),
+                    "strategy": runs[0]["strategy"],
+                    "results": [run["results"] for run in runs],
+                    "total_ms": summary([run["total_ms"] for run in runs]),
+                }
+            )
+        return out
+
+    # --- EXPLAIN ------------------------------------------------------------------------------
+
+    def _explain(self, project, owned: dict[str, int]) -> list[dict[str, Any]]:
+        users = list(owned)
+        limit = settings.SEARCH_EXACT_MAX_ROWS
+        chosen = {"most rows": users[0]}
+        exact_users = [u for u in users if owned[u] <= limit]
+        if exact_users and exact_users[0] != users[0]:
+            chosen["most rows on the exact path"] = exact_users[0]
+        chosen["fewest rows"] = users[-1]
+        question = "what food does the user like?"
+        out = []
+        for label, user in chosen.items():
+            sample = self._timed_search(project, user, question)
+            log: SqlLog = sample["log"]
+            search = next(s for s in log.statements if s.kind == "search")
+            probe = next((s for s in log.statements if s.kind == "probe"), None)
+            settings_sql = [s.sql for s in log.statements if s.kind == "set"]
+            entry = {
+                "label": label,
+                "user": user,
+                "rows": owned[user],
+                "strategy": sample["strategy"],
+                "results": sample["results"],
+                "session_settings": settings_sql,
+                "sql": search.sql,
+                "plan": self._explain_analyze(search, settings_sql),
+            }
+            entry["indexes_used"] = indexes_in_plan(entry["plan"])
+            entry["execution_ms"] = _execution_ms(entry["plan"])
+            if probe is not None:
+                entry["probe_sql"] = probe.sql
+                entry["probe_plan"] = self._explain_analyze(probe, settings_sql)
+                entry["probe_indexes_used"] = indexes_in_plan(entry["probe_plan"])
+                entry["probe_execution_ms"] = _execution_ms(entry["probe_plan"])
+            out.append(entry)
+        return out
+
+    @staticmethod
+    def _explain_analyze(statement: Statement, settings_sql: list[str]) -> list[str]:
+        """EXPLAIN (ANALYZE, BUFFERS) the statement with the same SET LOCALs, in one transaction."""
+        with transaction.atomic(), connection.cursor() as cursor:
+            for sql in settings_sql:
+                cursor.execute(sql)
+            cursor.execute("EXPLAIN (ANALYZE, BUFFERS) " + statement.sql, statement.params)
+            return [shorten_vectors(row[0]) for row in cursor.fetchall()]
+
+    # --- sizes and clean-up -------------------------------------------------------------------
+
+    def _sizes(self, project) -> dict[str, Any]:
+        memory_table = Memory._meta.db_table
+        history_table = MemoryHistory._meta.db_table
+        mb = 1024 * 1024
+        with connection.cursor() as cursor:
+            cursor.execute(
+                "SELECT pg_database_size(current_database()), pg_total_relation_size(%s::regclass), "
+                "pg_relation_size(%s::regclass), pg_relation_size(%s::regclass), "
+                "pg_total_relation_size(%s::regclass), pg_indexes_size(%s::regclass)",
+                [memory_table, memory_table, HNSW_INDEX, history_table, memory_table],
+            )
+            database, memory_total, memory_heap, hnsw, history_total, memory_indexes = cursor.fetchone()
+        return {
+            "database_mb": round(database / mb, 1),
+            "memory_table_total_mb": round(memory_total / mb, 1),
+            "memory_table_heap_mb": round(memory_heap / mb, 1),
+            "memory_indexes_mb": round(memory_indexes / mb, 1),
+            "hnsw_index_mb": round(hnsw / mb, 1),
+            "history_table_total_mb": round(history_total / mb, 1),
+            "rows_in_memory_table": Memory.objects.count(),
+            "rows_in_bench_project": Memory.objects.for_project(project).count(),
+        }
+
+    def _cleanup(self, project, organization) -> dict[str, Any]:
+        started = time.perf_counter()
+        quote = connection.ops.quote_name
+        with transaction.atomic(), connection.cursor() as cursor:
+            # Raw deletes: the ORM would load 100k rows to cascade. Foreign keys to memories are
+            # checked at commit, after project.delete() has removed anything else the project owns.
+            cursor.execute(f"DELETE FROM {quote(Memory._meta.db_table)} WHERE project_id = %s", [project.pk])
+            memories = cursor.rowcount
+            cursor.execute(f"DELETE FROM {quote(MemoryHistory._meta.db_table)} WHERE project_id = %s", [project.pk])
+            history = cursor.rowcount
+            project_id = project.pk
+            project.delete()
+            organization.delete()
+        return {
+            "deleted_memories": memories,
+            "deleted_history": history,
+            "remaining_memories": Memory.objects.filter(project_id=project_id).count(),
+            "remaining_history": MemoryHistory.objects.filter(project_id=project_id).count(),
+            "seconds": round(time.perf_counter() - started, 2),
+        }
+
+    # --- output -------------------------------------------------------------------------------
+
+    def _print(self, report: dict[str, Any]) -> None:
+        write = self.stdout.write
+        env, add, search = report["environment"], report["add"], report["search"]
+        write("")
+        write(
+            f"machine: {env['cpu']}, {env['cpus']} CPUs; PostgreSQL {env['postgres']}, pgvector {env['pgvector']}, "
+            f"torch {env['torch']} ({env['torch_threads']} threads)"
+        )
+        loads = report.get("load_average", {})
+        write(
+            "load average (1/5/15 min): "
+            + "; ".join(f"{phase} {' '.join(f'{x:.2f}' for x in value)}" for phase, value in loads.items())
+        )
+        dist = report["distribution"]
+        write(
+            f"users: {dist['users']}, rows per user max {dist['max_rows']} / median {dist['median_rows']} / "
+            f"min {dist['min_rows']}; {dist['users_over_exact_limit']} user(s) over SEARCH_EXACT_MAX_ROWS="
+            f"{report['config']['search_exact_max_rows']}"
+        )
+        write("")
+        write("add (memories_add, batched)")
+        rows = [
+            ("memories", f"{add['memories']} in {add['calls']} calls of {add['batch']}"),
+            ("throughput", f"{add['per_second']} memories/s ({add['seconds']} s)"),
+            (
+                "embedding share",
+                f"{add['embed_seconds']} s = {100 * add['embed_share']:.1f}% "
+                f"(embedding alone: {add['embed_only_per_second']} texts/s)",
+            ),
+            (
+                "INSERT share",
+                f"{add['insert_memory_seconds']} s memories + {add['insert_history_seconds']} s history "
+                f"= {100 * add['insert_share']:.1f}%",
+            ),
+            ("other", f"{add['other_seconds']} s (validation, objects, commit)"),
+            (
+                "first / last 10%",
+                f"{add['per_second_first_decile']} / {add['per_second_last_decile']} memories/s; memory INSERT "
+                f"{add['insert_memory_ms_per_row_first_decile']} / {add['insert_memory_ms_per_row_last_decile']} "
+                "ms per row",
+            ),
+        ]
+        self._rows(rows)
+        write("")
+        write(
+            f"search (memory_search, scope=user, top_k={TOP_K}; {search['total_ms']['count']} calls, "
+            f"{search['distinct_users']} users, {report['config']['repeat']} repeat(s))"
+        )
+        write(f"  {'ms':<26}{'p50':>9}{'p95':>9}{'p99':>9}{'mean':>9}")
+        lines = [
+            ("total (incl. embedding)", search["total_ms"]),
+            ("query embedding alone", search["embed_ms"]),
+            ("SQL (all statements)", search["sql_ms"]),
+            ("total minus embedding", search["total_minus_embed_ms"]),
+            ("  size probe (COUNT)", search["probe_ms"]),
+            ("  search SELECT", search["search_sql_ms"]),
+        ]
+        for name, stats in search["by_strategy"].items():
+            if stats["total_ms"]["count"]:
+                lines.append((f"total, {name} path ({stats['total_ms']['count']})", stats["total_ms"]))
+                lines.append((f"SQL, {name} path", stats["sql_ms"]))
+        for label, stats in lines:
+            write(f"  {label:<26}{stats['p50']:>9.2f}{stats['p95']:>9.2f}{stats['p99']:>9.2f}{stats['mean']:>9.2f}")
+        for index, rep in enumerate(search["per_repeat"], start=1):
+            write(f"  repeat {index}: total p50 {rep['total_ms']['p50']:.2f} / p95 {rep['total_ms']['p95']:.2f} ms")
+        write(
+            f"  results per query: mean {search['results_mean']} (users with >= {TOP_K} rows: "
+            f"{search['results_mean_users_with_10_rows']}, short: {search['short_results']})"
+        )
+        for far in report["far_query"]:
+            write(
+                f"  far query, {far['label']} ({far['rows']} rows, {far['strategy']}): results "
+                f"{sorted(set(far['results']))} over {len(far['results'])} calls (expected {far['expected']})"
+            )
+        write("")
+        write("EXPLAIN (ANALYZE, BUFFERS) of the search SQL")
+        for entry in report["explain"]:
+            write(
+                f"  {entry['label']}: {entry['user']} ({entry['rows']} rows, {entry['strategy']} path, "
+                f"{entry['results']} results) indexes {entry['indexes_used']}, execution {entry['execution_ms']} ms"
+            )
+            for line in entry["plan"]:
+                if (
+                    re.search(r"Scan|Limit|Sort|Order By|Index Cond|Rows Removed|Buffers|Execution Time", line)
+                    and "Planning" not in line
+                ):
+                    write(f"      {line}")
+            if "probe_plan" in entry:
+                write(
+                    f"    size probe: indexes {entry['probe_indexes_used']}, execution {entry['probe_execution_ms']} ms"
+                )
+        write("")
+        sizes = report["sizes"]
+        write("sizes (before clean-up)")
+        self._rows(
+            [
+                ("database", f"{sizes['database_mb']} MB"),
+                (
+                    "memory table",
+                    f"{sizes['memory_table_total_mb']} MB total, {sizes['memory_table_heap_mb']} MB heap, "
+                    f"{sizes['memory_indexes_mb']} MB indexes",
+                ),
+                (HNSW_INDEX, f"{sizes['hnsw_index_mb']} MB"),
+                ("history table", f"{sizes['history_table_total_mb']} MB total"),
+                (
+                    "rows",
+                    f"{sizes['rows_in_memory_table']} in the memory table, "
+                    f"{sizes['rows_in_bench_project']} in the bench project",
+                ),
+                ("peak RSS", f"{report['peak_rss_mb']} MB (this process)"),
+                ("postgres backend", f"{report['postgres_backend_peak_rss_mb']} MB peak RSS"),
+                ("ANALYZE", f"{report['analyze_seconds']} s"),
+                ("wall time", f"{report['wall_seconds']} s"),
+            ]
+        )
+        cleanup = report["cleanup"]
+        if not cleanup.get("kept"):
+            write(
+                f"clean-up: deleted {cleanup['deleted_memories']} memories and {cleanup['deleted_history']} history "
+                f"rows in {cleanup['seconds']} s"
+            )
+
+    def _rows(self, rows: list[tuple[str, str]]) -> None:
+        for name, value in rows:
+            self.stdout.write(f"  {name:<23}{value}")
+
+
+def _strategy(log: SqlLog) -> str:
+    """The branch memory_search took: ``exact`` (scope index, every row scored), ``hnsw`` (it set
+    ``hnsw.iterative_scan``) or ``hnsw+exact`` (the HNSW walk came back short and it re-ran exactly)."""
+    if not any(s.kind == "set" for s in log.statements):
+        return "exact"
+    return "hnsw" if sum(1 for s in log.statements if s.kind == "search") == 1 else "hnsw+exact"
+
+
+def _execution_ms(plan: list[str]) -> float | None:
+    for line in plan:
+        match = re.match(r"\s*Execution Time: ([\d.]+) ms", line)
+        if match:
+            return float(match.group(1))
+    return None
+
+
+class _StderrForTqdm:
+    """tqdm redraws with carriage returns; Django's OutputWrapper would add a newline to each."""
+
+    def __init__(self, out):
+        self._out = out
+
+    def write(self, text: str) -> None:
+        self._out.write(text, style_func=lambda x: x, ending="")
+
+    def flush(self) -> None:
+        self._out.flush()
