@@ -4,12 +4,14 @@ By default a read sees what holds now: current (``valid_to`` and ``invalidated_a
 expired. ``as_of=T`` shows what held at T instead; ``include_expired`` also shows expired rows.
 """
 
+import hashlib
 import math
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
 from django.conf import settings
+from django.core.cache import cache
 from django.db import connection, transaction
 from django.db.models import BigIntegerField, Count, ExpressionWrapper, FloatField, Max, Min, Q, Sum, Value
 from django.db.models.expressions import RawSQL
@@ -99,6 +101,26 @@ def memory_list(
     return MemoryPage(results=results, count=count, page=page, page_size=page_size)
 
 
+SCOPE_SIZE_CACHE_SECONDS = 60
+
+
+def _scope_size(project, scope: Scope | None, candidates, limit: int, *, cacheable: bool) -> int:
+    """How many rows a search would score, counted up to ``limit + 1``. Only picks the strategy,
+    so for plain scope searches it is cached for a minute: a stale count at worst picks the HNSW
+    walk for a small scope, which the fallback below corrects."""
+    if not cacheable:
+        return candidates[: limit + 1].count()
+    parts = [str(project.pk), str(limit)] + [
+        f"{k}={v}" for k, v in sorted((scope.as_filter() if scope else {}).items())
+    ]
+    key = "mem0g:scope-size:" + hashlib.sha256("|".join(parts).encode()).hexdigest()
+    size = cache.get(key)
+    if size is None:
+        size = candidates[: limit + 1].count()
+        cache.set(key, size, SCOPE_SIZE_CACHE_SECONDS)
+    return size
+
+
 def memory_search(
     *,
     project,
@@ -138,7 +160,13 @@ def memory_search(
     vector = embed_query(query)
     distance = CosineDistance("embedding", vector)
     limit = settings.SEARCH_EXACT_MAX_ROWS
-    exact = limit > 0 and candidates[: limit + 1].count() <= limit
+    exact = (
+        limit > 0
+        and _scope_size(
+            project, scope, candidates, limit, cacheable=where is None and as_of is None and not include_expired
+        )
+        <= limit
+    )
 
     if not exact:
         with transaction.atomic(), connection.cursor() as cursor:
