@@ -211,3 +211,53 @@ def relationship_retract(
             relationship.invalidated_at = now
             relationship.save(update_fields=["invalidated_at"])
     return relationship
+
+
+AUTO_LINKS_PER_MEMORY = 5
+
+
+def relationships_autolink(*, project, memories: list[Memory], threshold: float, now: datetime | None = None) -> int:
+    """Link each new memory ``related_to`` its closest earlier memories of the same user whose
+    cosine similarity is at least ``threshold`` (``origin="auto"``, weight = similarity); at most
+    five per memory. One query for the whole batch; returns how many edges were made."""
+    new = [memory for memory in memories if memory.user_id and memory.embedding is not None]
+    if not new or threshold <= 0:
+        return 0
+    from django.db import connection
+
+    new_ids = [memory.pk for memory in new]
+    with connection.cursor() as cursor:
+        cursor.execute(
+            """
+            SELECT fresh.id, near.id, near.similarity
+            FROM memories_memory AS fresh
+            CROSS JOIN LATERAL (
+                SELECT old.id, 1 - (old.embedding <=> fresh.embedding) AS similarity
+                FROM memories_memory AS old
+                WHERE old.project_id = fresh.project_id AND old.user_id = fresh.user_id
+                  AND old.id <> ALL(%s) AND old.embedding IS NOT NULL
+                  AND old.valid_to IS NULL AND old.invalidated_at IS NULL
+                ORDER BY (old.embedding <=> fresh.embedding) + 0
+                LIMIT %s
+            ) AS near
+            WHERE fresh.id = ANY(%s) AND near.similarity >= %s
+            """,
+            [new_ids, AUTO_LINKS_PER_MEMORY, new_ids, threshold],
+        )
+        pairs = cursor.fetchall()
+    now = now or timezone.now()
+    edges = [
+        Relationship(
+            project=project,
+            source_id=source,
+            target_id=target,
+            relation="related_to",
+            weight=round(min(1.0, float(similarity)), 4),
+            origin=Origin.AUTO,
+            valid_from=now,
+            created_at=now,
+        )
+        for source, target, similarity in pairs
+    ]
+    # An open edge with the same ends and relation already existing is not an error here.
+    return len(Relationship.objects.bulk_create(edges, ignore_conflicts=True))

@@ -125,6 +125,12 @@ def memories_add(*, project, items: Sequence[NewMemory], now: datetime | None = 
                 for memory in memories
             ]
         )
+        if settings.GRAPH_AUTO_LINK_THRESHOLD > 0:
+            from graph.services import relationships_autolink
+
+            relationships_autolink(
+                project=project, memories=memories, threshold=settings.GRAPH_AUTO_LINK_THRESHOLD, now=now
+            )
     return memories
 
 
