@@ -240,6 +240,36 @@ def memories_delete(
     return _delete_with_history(queryset, now=now or timezone.now())
 
 
+def memories_update_batch(*, project, items: Sequence[dict], within: Scope | None = None) -> int:
+    """Mem0's batch update: ``[{"memory_id", "text"?, "metadata"?}]``, all or nothing."""
+    with transaction.atomic():
+        for item in items:
+            memory_update(
+                project=project,
+                memory_id=item.get("memory_id"),
+                text=item["text"] if item.get("text") is not None else UNSET,
+                metadata=item["metadata"] if item.get("metadata") is not None else UNSET,
+                within=within,
+            )
+    return len(items)
+
+
+def memories_delete_batch(*, project, memory_ids: Sequence[Any], within: Scope | None = None) -> int:
+    """Mem0's batch delete: every id must be a memory of the project (inside ``within``), else
+    nothing is deleted; one bulk delete with history, not a query per id."""
+    pks = [clean_uuid(memory_id) for memory_id in memory_ids]
+    for memory_id, pk in zip(memory_ids, pks, strict=True):
+        if pk is None:
+            raise MemoryNotFound(memory_id)
+    queryset = _fenced(project, within).filter(pk__in=pks)
+    with transaction.atomic():
+        found = set(queryset.select_for_update().values_list("pk", flat=True))
+        missing = next((memory_id for memory_id, pk in zip(memory_ids, pks, strict=True) if pk not in found), None)
+        if missing is not None:
+            raise MemoryNotFound(missing)
+        return _delete_with_history(queryset, now=timezone.now())
+
+
 def memories_reset(*, project, within: Scope | None = None, now: datetime | None = None) -> int:
     """Delete every memory of the project (or, for a user-restricted key, of its user)."""
     return _delete_with_history(_fenced(project, within), now=now or timezone.now())

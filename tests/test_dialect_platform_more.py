@@ -83,3 +83,40 @@ def test_delete_all_honours_the_whole_filter(api, key, project, add):
     error_of(
         api("DELETE", "/v1/memories/", key=key, QUERY_STRING="filters={'categories': 'food'}"), 400, "INVALID_REQUEST"
     )
+
+
+def test_batch_delete_is_all_or_nothing_and_does_not_query_per_id(
+    api, key, project, add, django_assert_max_num_queries
+):
+    import uuid
+
+    from memories.models import Memory, MemoryHistory
+
+    memories = add(project, *[f"fact {i}" for i in range(30)], user_id="alice")
+    ids = [str(m.id) for m in memories]
+    error_of(
+        api(
+            "DELETE",
+            "/v1/batch/",
+            key=key,
+            data={"memories": [{"memory_id": i} for i in [*ids[:5], str(uuid.uuid4())]]},
+        ),
+        404,
+        "MEMORY_NOT_FOUND",
+    )
+    assert Memory.objects.count() == 30
+    with django_assert_max_num_queries(20):
+        response = api("DELETE", "/v1/batch/", key=key, data={"memories": [{"memory_id": i} for i in ids]})
+    assert response.json() == {"message": "Successfully deleted 30 memories"}
+    assert Memory.objects.count() == 0 and MemoryHistory.objects.filter(event="DELETE").count() == 30
+
+
+def test_batch_update_is_all_or_nothing(api, key, project, add):
+    from memories.models import Memory
+
+    first, second = add(project, "fact one", "fact two", user_id="alice")
+    body = {
+        "memories": [{"memory_id": str(first.id), "text": "edited"}, {"memory_id": str(second.id), "metadata": "x"}]
+    }
+    error_of(api("PUT", "/v1/batch/", key=key, data=body), 422, "VALIDATION_ERROR")
+    assert Memory.objects.get(pk=first.id).memory == "fact one"

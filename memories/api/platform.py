@@ -53,7 +53,9 @@ from memories.services import (
     UNSET,
     memories_add,
     memories_delete,
+    memories_delete_batch,
     memories_ingest_recorded,
+    memories_update_batch,
     memory_delete,
     memory_update,
 )
@@ -916,18 +918,8 @@ class BatchView(ApiView):
         ],
     )
     def put(self, request):
-        from django.db import transaction
-
         items = self._items(request)
-        with transaction.atomic():
-            for item in items:
-                memory_update(
-                    project=request.auth.project,
-                    memory_id=item["memory_id"],
-                    text=item["text"] if item.get("text") is not None else UNSET,
-                    metadata=as_object(item["metadata"], "metadata") if item.get("metadata") is not None else UNSET,
-                    within=key_within(request.auth),
-                )
+        memories_update_batch(project=request.auth.project, items=items, within=key_within(request.auth))
         return Response({"message": f"Successfully updated {len(items)} memories"})
 
     @extend_schema(
@@ -947,14 +939,12 @@ class BatchView(ApiView):
         ],
     )
     def delete(self, request):
-        from django.db import transaction
-
         items = self._items(request)
-        with transaction.atomic():
-            for item in items:
-                memory_delete(
-                    project=request.auth.project, memory_id=item["memory_id"], within=key_within(request.auth)
-                )
+        memories_delete_batch(
+            project=request.auth.project,
+            memory_ids=[item["memory_id"] for item in items],
+            within=key_within(request.auth),
+        )
         return Response({"message": f"Successfully deleted {len(items)} memories"})
 
 
