@@ -406,11 +406,11 @@ def _chat(purpose: str, system: str, user: str) -> Any:
             time.sleep(min(_BACKOFF_SECONDS * 2 ** (attempt - 1), _BACKOFF_MAX_SECONDS))
         started = time.perf_counter()
         try:
-            response = client.chat.completions.create(
+            response = _create(
+                client,
                 model=settings.LLM_MODEL,
                 messages=[{"role": "system", "content": system}, {"role": "user", "content": user}],
                 response_format={"type": "json_object"},
-                temperature=0,
             )
         except openai.APITimeoutError:
             problem = f"no answer within {settings.LLM_TIMEOUT_SECONDS:g} s"
@@ -424,17 +424,37 @@ def _chat(purpose: str, system: str, user: str) -> Any:
                     f"The LLM refused the request (HTTP {exc.status_code}); check LLM_MODEL and LLM_API_KEY",
                     details={"status": exc.status_code},
                 ) from None
-        except openai.APIResponseValidationError as exc:
-            _log_malformed(purpose, _short(str(exc)), "not a chat completion")
-            return None
         except (openai.OpenAIError, ValueError) as exc:
-            # An unreadable HTTP body (not JSON at all) or an OpenAI client error with no status.
+            # A body that is not a chat completion (not JSON at all, the wrong shape), or another
+            # client error with no status.
             _log_malformed(purpose, _short(str(exc)), "not a chat completion")
             return None
         else:
             return _answer_of(purpose, response, time.perf_counter() - started)
         logger.warning("LLM %s call failed (attempt %d of %d): %s", purpose, attempt + 1, attempts, problem)
     raise LLMUnavailable(f"The LLM is unavailable: {problem}", details={"attempts": attempts})
+
+
+# (LLM_BASE_URL, LLM_MODEL) of models that refuse temperature 0 (some reasoning models take only
+# their default): asked without it from then on.
+_default_temperature_only: set[tuple[str, str]] = set()
+
+
+def _create(client, **kwargs):
+    """One chat completion, at temperature 0 (the same answer for the same conversation) where the
+    model accepts it."""
+    import openai
+
+    model = (settings.LLM_BASE_URL, settings.LLM_MODEL)
+    if model not in _default_temperature_only:
+        try:
+            return client.chat.completions.create(**kwargs, temperature=0)
+        except openai.BadRequestError as exc:
+            if "temperature" not in str(exc).lower():
+                raise
+            logger.info("LLM model %s refuses temperature 0; asking at its default from now on", model[1])
+            _default_temperature_only.add(model)
+    return client.chat.completions.create(**kwargs)
 
 
 def _answer_of(purpose: str, response: Any, seconds: float) -> Any:

@@ -79,8 +79,9 @@ class LLMServer:
         self.replies.append(Reply(raw=raw))
         return self
 
-    def fail(self, status: int = 500) -> LLMServer:
-        self.replies.append(Reply(status=status))
+    def fail(self, status: int = 500, message: str | None = None) -> LLMServer:
+        body = json.dumps({"error": {"message": message, "type": "invalid_request_error"}}) if message else None
+        self.replies.append(Reply(status=status, body=body))
         return self
 
     def stall(self, seconds: float, content: Any = None) -> LLMServer:

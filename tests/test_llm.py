@@ -256,6 +256,21 @@ def test_a_refusal_is_not_retried(llm_server, status):
     assert len(llm_server.requests) == 1
 
 
+def test_a_model_that_refuses_temperature_0_is_asked_at_its_default(llm_server, settings):
+    settings.LLM_MODEL = "reasoning-model-that-takes-no-temperature"
+    llm_server.fail(400, "Unsupported value: 'temperature' does not support 0 with this model.")
+    llm_server.reply({"facts": ["User likes tea"]}).reply({"facts": ["User likes coffee"]})
+    assert [f.text for f in extract([Message(role="user", content="I like tea")])] == ["User likes tea"]
+    assert [f.text for f in extract([Message(role="user", content="I like coffee")])] == ["User likes coffee"]
+    assert [r.body.get("temperature") for r in llm_server.requests] == [0, None, None]
+
+
+def test_requests_ask_for_temperature_0(llm_server):
+    llm_server.reply({"facts": []})
+    extract([Message(role="user", content="I like tea")])
+    assert llm_server.requests[0].body["temperature"] == 0
+
+
 def test_nothing_listening_raises_llm_unavailable(settings):
     from tests.llm_server import LLMServer
 
