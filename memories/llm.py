@@ -181,7 +181,8 @@ def llm_extract_facts(
 def llm_decide(facts: list[Fact], candidates: list[list[Candidate]]) -> list[Decision]:
     """One decision per fact (same order), given each fact's most similar current memories.
 
-    Facts without candidates are ADD without asking. Checked in code, whatever the model says: an
+    Facts without candidates are ADD, and facts a candidate states in the same words NONE, without
+    asking. Checked in code, whatever the model says: an
     UPDATE, SUPERSEDE or NONE must name one of that fact's candidates, UPDATE/SUPERSEDE never an
     immutable one, and no memory is changed by two facts of the same call; otherwise the fact is
     ADDed (a fact is never dropped on the model's unverifiable word).
@@ -189,7 +190,13 @@ def llm_decide(facts: list[Fact], candidates: list[list[Candidate]]) -> list[Dec
     if len(facts) != len(candidates):
         raise ValueError("llm_decide needs one candidate list per fact")
     decisions = [Decision(event="ADD", text=fact.text) for fact in facts]
-    asked = [index for index, options in enumerate(candidates) if options]
+    asked = []
+    for index, (new, options) in enumerate(zip(facts, candidates, strict=True)):
+        same = next((option for option in options if _same_text(option.text, new.text)), None)
+        if same is not None:  # said before in the same words: no need to ask
+            decisions[index] = Decision(event="NONE", text=new.text, target_id=same.id)
+        elif options:
+            asked.append(index)
     if not asked:
         return decisions
 
@@ -312,6 +319,10 @@ def _list_field(answer: Any, field: str, purpose: str) -> list:
         return answer
     _log_malformed(purpose, json.dumps(answer, ensure_ascii=False), f"no {field!r} list")
     return []
+
+
+def _same_text(a: str, b: str) -> bool:
+    return " ".join(a.split()).casefold().rstrip(".") == " ".join(b.split()).casefold().rstrip(".")
 
 
 def _int_of(value: Any) -> int | None:

@@ -431,6 +431,7 @@ def memories_ingest(
     """
     from memories.decisions import Candidate, decide
     from memories.extraction import extract_facts, normalize_messages
+    from memories.llm import llm_decide, llm_enabled, llm_extract_facts
     from memories.selectors import memory_neighbours
 
     scope = clean_scope(scope, required=True)
@@ -461,9 +462,21 @@ def memories_ingest(
 
     # Validate the options before any extraction cost or LLM call.
     clean_new_memory(NewMemory(text="-", **common))
-    facts = extract_facts(
-        parsed, observed_at=observed_at, agent_scoped=scope.agent_id is not None, includes=includes, excludes=excludes
-    )
+    agent_scoped = scope.agent_id is not None
+    if llm_enabled():
+        facts = llm_extract_facts(
+            parsed,
+            observed_at=observed_at,
+            agent_scoped=agent_scoped,
+            prompt=prompt,
+            custom_instructions=custom_instructions,
+            includes=includes,
+            excludes=excludes,
+        )
+    else:
+        facts = extract_facts(
+            parsed, observed_at=observed_at, agent_scoped=agent_scoped, includes=includes, excludes=excludes
+        )
     facts = list({fact.text: fact for fact in facts}.values())
     if not facts:
         return []
@@ -473,7 +486,10 @@ def memories_ingest(
         [Candidate(id=str(m.pk), text=m.memory, score=m.score, immutable=m.immutable) for m in found]
         for found in neighbours
     ]
-    decisions = [decide(fact.text, found) for fact, found in zip(facts, candidates, strict=True)]
+    if llm_enabled():
+        decisions = llm_decide(facts, candidates)
+    else:
+        decisions = [decide(fact.text, found) for fact, found in zip(facts, candidates, strict=True)]
     return _apply_decisions(project=project, facts=facts, vectors=vectors, decisions=decisions, common=common, now=now)
 
 

@@ -16,6 +16,7 @@ from mem0g_site.exceptions import LLMUnavailable, ServiceUnavailable
 from memories.decisions import Candidate, Decision
 from memories.extraction import Fact, Message
 from memories.llm import llm_decide, llm_enabled, llm_extract_facts, llm_extract_relations
+from tests.conftest import error_of
 from tests.test_configuration import _manage
 
 OBSERVED = datetime(2026, 3, 14, 15, 0, tzinfo=UTC)  # a Saturday
@@ -386,12 +387,20 @@ def test_facts_without_candidates_are_added_without_asking(llm_server):
 
     llm_server.reply({"decisions": [{"fact": 0, "event": "NONE", "id": 1}]})
     facts = [fact("User has a cat"), fact("User likes tea")]
-    decisions = llm_decide(facts, [[], [Candidate(id=COFFEE, text="User likes tea", score=1.0)]])
+    decisions = llm_decide(facts, [[], [Candidate(id=COFFEE, text="User enjoys tea", score=0.97)]])
     assert decisions == [
         Decision(event="ADD", text="User has a cat"),
         Decision(event="NONE", text="User likes tea", target_id=COFFEE),
     ]
     assert [item["text"] for item in llm_server.requests[0].user_json()["new_facts"]] == ["User likes tea"]
+
+
+def test_a_fact_already_held_in_the_same_words_is_none_without_asking(llm_server):
+    tea = Candidate(id=COFFEE, text="User likes  tea.", score=0.99)
+    assert llm_decide([fact("user likes tea")], [[tea]]) == [
+        Decision(event="NONE", text="user likes tea", target_id=COFFEE)
+    ]
+    assert llm_server.requests == []
 
 
 def test_missing_or_unknown_events_are_add(llm_server):
@@ -448,3 +457,157 @@ def test_malformed_relations_mean_none(llm_server):
     assert llm_extract_relations(["User lives in Berlin", "User likes tea"]) == [[], []]
     assert llm_extract_relations([]) == []
     assert len(llm_server.requests) == 1
+
+
+# --- Through the API -------------------------------------------------------------------------
+
+
+def route(extract, decide=None):
+    """A responder for the test server: the extraction call gets ``extract``, the decision call
+    ``decide`` (a value, or a function of the request's JSON payload)."""
+
+    def respond(request):
+        if '"decisions"' in request.system:
+            assert decide is not None, "unexpected decision call"
+            return decide(request.user_json()) if callable(decide) else decide
+        assert '"facts"' in request.system, request.system[:200]
+        return extract
+
+    return respond
+
+
+def alias_of(payload, text):
+    """The short id the decision prompt gave the memory with this text."""
+    return next(e["id"] for item in payload["new_facts"] for e in item["existing"] if e["text"] == text)
+
+
+ADD_PATH = "/v3/memories/add/"
+
+
+@pytest.mark.django_db
+def test_add_with_an_llm_stores_the_facts_it_extracts(llm_server, project, make_key, api):
+    from memories.models import Memory
+
+    key = make_key(project)
+    llm_server.responder = route(
+        {"facts": [{"text": "User loves hiking", "kind": "preference"}, {"text": "User has a dog named Rex"}]},
+        decide={"decisions": []},
+    )
+    response = api(
+        "POST",
+        ADD_PATH,
+        key,
+        data={"messages": [{"role": "user", "content": "I love hiking with my dog Rex!"}], "user_id": "alice"},
+    )
+    assert response.status_code == 200, response.content
+    results = response.json()["results"]
+    assert [(r["memory"], r["event"]) for r in results] == [
+        ("User loves hiking", "ADD"),
+        ("User has a dog named Rex", "ADD"),
+    ]
+    stored = Memory.objects.for_project(project).filter(user_id="alice")
+    assert sorted(stored.values_list("memory", flat=True)) == ["User has a dog named Rex", "User loves hiking"]
+    extraction = llm_server.requests[0]
+    assert extraction.body["response_format"] == {"type": "json_object"}
+    assert "user: I love hiking with my dog Rex!" in extraction.user
+
+
+@pytest.mark.django_db
+def test_add_passes_custom_instructions_to_the_llm(llm_server, project, make_key, api):
+    key = make_key(project)
+    llm_server.responder = route({"facts": []})
+    data = {"messages": "I love sushi", "user_id": "alice", "custom_instructions": "Only remember food."}
+    response = api("POST", ADD_PATH, key, data={**data, "includes": "food"})
+    assert response.status_code == 200, response.content
+    assert response.json()["results"] == []
+    assert "Only remember food." in llm_server.requests[0].system
+    assert "Only keep facts about: food." in llm_server.requests[0].system
+
+
+@pytest.mark.django_db
+def test_llm_down_answers_503_and_writes_nothing(llm_server, project, make_key, api, add):
+    from memories.models import Memory
+
+    key = make_key(project)
+    add(project, "User lives in Paris", user_id="alice")
+    llm_server.fail(500).fail(503)
+    response = api("POST", ADD_PATH, key, data={"messages": "I moved to Berlin", "user_id": "alice"})
+    body = error_of(response, 503, "LLM_UNAVAILABLE")
+    assert "LLM" in body["detail"]
+    assert len(llm_server.requests) == 2
+    assert list(Memory.objects.for_project(project).values_list("memory", flat=True)) == ["User lives in Paris"]
+
+
+@pytest.mark.django_db
+def test_llm_failing_at_the_decision_writes_nothing(llm_server, project, make_key, api, add):
+    from memories.models import Memory
+
+    key = make_key(project)
+    old = add(project, "User lives in Paris", user_id="alice")
+    llm_server.reply({"facts": [{"text": "User lives in Berlin", "kind": "biography"}]}).stall(3).stall(3)
+    response = api("POST", ADD_PATH, key, data={"messages": "I live in Berlin now", "user_id": "alice"})
+    error_of(response, 503, "LLM_UNAVAILABLE")
+    assert len(llm_server.requests) == 3  # extraction, decision, its retry
+    assert list(Memory.objects.for_project(project).values_list("id", flat=True)) == [old.id]
+    old.refresh_from_db()
+    assert old.valid_to is None
+
+
+@pytest.mark.django_db
+def test_an_llm_supersede_closes_the_old_memory_and_links_the_new(llm_server, project, make_key, api, add):
+    from graph.models import Relationship
+    from memories.models import Memory
+
+    key = make_key(project)
+    before = datetime(2026, 1, 5, 9, 0, tzinfo=UTC)
+    moved = datetime(2026, 3, 14, 15, 0, tzinfo=UTC)
+    old = add(project, "User lives in Paris", user_id="alice", now=before)
+    llm_server.responder = route(
+        {"facts": [{"text": "User lives in Berlin", "kind": "biography"}]},
+        decide=lambda payload: {
+            "decisions": [{"fact": 0, "event": "SUPERSEDE", "id": alias_of(payload, "User lives in Paris")}]
+        },
+    )
+    response = api(
+        "POST",
+        ADD_PATH,
+        key,
+        data={"messages": "I live in Berlin now", "user_id": "alice", "timestamp": int(moved.timestamp())},
+    )
+    assert response.status_code == 200, response.content
+    [result] = response.json()["results"]
+    assert result["event"] == "SUPERSEDE" and result["memory"] == "User lives in Berlin"
+    assert result["id"] != str(old.id)
+    old.refresh_from_db()
+    assert old.valid_to == moved  # closed, not deleted
+    new = Memory.objects.get(id=result["id"])
+    assert new.valid_from == moved and new.valid_to is None
+    link = Relationship.objects.get(source=new, target=old)
+    assert link.relation == "supersedes"
+
+
+@pytest.mark.django_db
+def test_an_llm_update_of_an_immutable_memory_adds_instead(llm_server, project, make_key, api, add):
+    from memories.models import Memory
+
+    key = make_key(project)
+    old = add(project, "User is allergic to peanuts", user_id="alice", immutable=True)
+    llm_server.responder = route(
+        {"facts": [{"text": "User is allergic to peanuts and cashews"}]},
+        decide=lambda payload: {
+            "decisions": [
+                {
+                    "fact": 0,
+                    "event": "UPDATE",
+                    "id": alias_of(payload, "User is allergic to peanuts"),
+                    "text": "User is allergic to peanuts and cashews",
+                }
+            ]
+        },
+    )
+    response = api("POST", ADD_PATH, key, data={"messages": "Cashews too, actually", "user_id": "alice"})
+    assert response.status_code == 200, response.content
+    assert [r["event"] for r in response.json()["results"]] == ["ADD"]
+    old.refresh_from_db()
+    assert old.memory == "User is allergic to peanuts" and old.valid_to is None
+    assert Memory.objects.for_project(project).count() == 2

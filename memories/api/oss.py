@@ -15,7 +15,7 @@ from rest_framework.response import Response
 
 from accounts.access import key_scope, key_within
 from mem0g_site.api import ApiView
-from mem0g_site.exceptions import Forbidden, InvalidRequest, NotFound
+from mem0g_site.exceptions import Forbidden, InvalidRequest, NotFound, ValidationFailed
 from memories.api import schema as doc
 from memories.api.common import (
     as_bool,
@@ -110,6 +110,7 @@ class OssMemoriesView(ApiView):
             infer=as_bool(data.get("infer"), "infer", default=True),
             metadata=as_object(data.get("metadata"), "metadata"),
             expiration_date=as_expiration(data.get("expiration_date")),
+            prompt=_prompt(data),
         )
         return Response({"results": events})
 
@@ -385,3 +386,11 @@ class OssEntityView(ApiView):
         if not deleted:
             raise NotFound("Entity not found", details={"type": entity_type, "id": entity_id})
         return Response({"message": "Entity deleted", "deleted": deleted})
+
+
+def _prompt(data: dict) -> str | None:
+    """The custom fact-extraction prompt, used when an LLM is configured (LLM_BASE_URL)."""
+    prompt = data.get("prompt")
+    if prompt is not None and not isinstance(prompt, str):
+        raise ValidationFailed("prompt must be a string", field="prompt")
+    return prompt or None

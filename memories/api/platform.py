@@ -158,7 +158,18 @@ def _ingest(request, data: dict):
         observed_at=observed,
         includes=data.get("includes"),
         excludes=data.get("excludes"),
+        # Used by the LLM path (LLM_BASE_URL); the project's instructions when the request has none.
+        prompt=_optional_text(data, "prompt"),
+        custom_instructions=_optional_text(data, "custom_instructions")
+        or _optional_text(request.auth.project.options, "custom_instructions"),
     )
+
+
+def _optional_text(data: dict, field: str) -> str | None:
+    value = data.get(field)
+    if value is not None and not isinstance(value, str):
+        raise ValidationFailed(f"{field} must be a string", field=field)
+    return value or None
 
 
 def _extra_where(data: dict) -> Q:

@@ -362,7 +362,9 @@ class AddRequest(EntityIds):
     )
     content = ignored(help_text="Ignored here (see the memory-layer form of `POST /v1/memories/`).")
     custom_categories = ignored()
-    custom_instructions = ignored()
+    custom_instructions = optional_text(
+        "With an LLM configured: instructions added to its extraction prompt (default: the project's)."
+    )
     agent_custom_instructions = ignored()
     structured_data_schema = ignored()
     enable_graph = ignored()
@@ -371,7 +373,7 @@ class AddRequest(EntityIds):
     timezone = ignored()
     async_mode = ignored(help_text="Ignored: adding is always synchronous.")
     version = ignored()
-    prompt = ignored()
+    prompt = optional_text("With an LLM configured: replaces mem0g's fact-extraction instructions.")
     memory_type = ignored()
 
 
@@ -672,7 +674,7 @@ class OssAddRequest(OssEntityIds):
     infer = serializers.BooleanField(required=False, default=True)
     expiration_date = ExpirationField(required=False)
     memory_type = ignored()
-    prompt = ignored()
+    prompt = optional_text("With an LLM configured: replaces mem0g's fact-extraction instructions.")
 
 
 class OssSearchRequest(OssEntityIds):
