@@ -611,3 +611,40 @@ def test_an_llm_update_of_an_immutable_memory_adds_instead(llm_server, project, 
     old.refresh_from_db()
     assert old.memory == "User is allergic to peanuts" and old.valid_to is None
     assert Memory.objects.for_project(project).count() == 2
+
+
+@pytest.mark.django_db
+def test_the_project_custom_instructions_apply_when_the_request_has_none(llm_server, project, make_key, api):
+    key = make_key(project)
+    from accounts.services import project_update_options
+
+    project_update_options(project=project, options={"custom_instructions": "Remember hobbies only."})
+    llm_server.responder = route({"facts": []})
+    assert api("POST", ADD_PATH, key, data={"messages": "I paint", "user_id": "alice"}).status_code == 200
+    data = {"messages": "I paint", "user_id": "alice", "custom_instructions": "Remember art."}
+    assert api("POST", ADD_PATH, key, data=data).status_code == 200
+    assert "Remember hobbies only." in llm_server.requests[0].system
+    assert "Remember art." in llm_server.requests[1].system and "hobbies" not in llm_server.requests[1].system
+
+
+@pytest.mark.django_db
+def test_the_oss_prompt_replaces_the_extraction_instructions(llm_server, project, make_key, api):
+    from memories.models import Memory
+
+    key = make_key(project)
+    llm_server.responder = route({"facts": [{"text": "User is vegetarian", "kind": "other"}]})
+    data = {"messages": [{"role": "user", "content": "No meat for me"}], "user_id": "alice", "prompt": "Diet only."}
+    response = api("POST", "/memories", key, header="x-api-key", data=data)
+    assert response.status_code == 200, response.content
+    assert [r["memory"] for r in response.json()["results"]] == ["User is vegetarian"]
+    assert llm_server.requests[0].system.startswith("Diet only.")
+    assert Memory.objects.for_project(project).filter(user_id="alice").count() == 1
+
+
+@pytest.mark.django_db
+def test_prompt_and_custom_instructions_must_be_text(llm_server, project, make_key, api):
+    key = make_key(project)
+    for field in ("prompt", "custom_instructions"):
+        response = api("POST", ADD_PATH, key, data={"messages": "I paint", "user_id": "alice", field: ["x"]})
+        assert error_of(response, 422, "VALIDATION_ERROR")["error"]["details"] == {"field": field}
+    assert llm_server.requests == []

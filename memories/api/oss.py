@@ -81,7 +81,7 @@ class OssMemoriesView(ApiView):
         "verbatim) in the scope of `user_id`, `agent_id` and/or `run_id` (at least one).",
         tags=[doc.OSS],
         request=doc.OssAddRequest,
-        responses={200: doc.AddResults, **doc.errors(404, 422, e400=NEEDS_AN_ID)},
+        responses={200: doc.AddResults, **doc.errors(404, 422, 503, e400=NEEDS_AN_ID, e503=doc.LLM_UNAVAILABLE)},
         examples=[
             doc.example(
                 "Conversation",

@@ -298,7 +298,7 @@ class AddV3View(ApiView):
         "Synchronous: the memories are searchable when this answers.",
         tags=[doc.PLATFORM],
         request=doc.AddRequest,
-        responses={200: doc.AddResultsV3, **doc.errors(404, 422)},
+        responses={200: doc.AddResultsV3, **doc.errors(404, 422, 503, e503=doc.LLM_UNAVAILABLE)},
         examples=[
             doc.example("Conversation", {"messages": doc.MESSAGES, "user_id": "alice"}, request=True),
             doc.example(
@@ -414,7 +414,7 @@ class MemoriesView(ApiView):
                 "`v1.0`: a bare list of legacy events.",
             ),
             201: OpenApiResponse(MemorySerializer, description="One memory created from `content`."),
-            **doc.errors(404, 422),
+            **doc.errors(404, 422, 503, e503=doc.LLM_UNAVAILABLE),
         },
         examples=[
             doc.example("Mem0 add", {"messages": doc.MESSAGES, "user_id": "alice"}, request=True),

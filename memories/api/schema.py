@@ -252,7 +252,8 @@ ERROR_WHEN = {
     409: "The change conflicts with the memory's state (e.g. changing the text of an immutable memory).",
     422: "A well-formed request with invalid values; `error.details.field` names the field. Nothing was written.",
     429: "Past the key's rate limit; see `Retry-After`.",
-    503: "The database is unreachable.",
+    503: "The database is unreachable (`SERVICE_UNAVAILABLE`), or, for an add with `infer` and an LLM configured, "
+    "the LLM did not answer after its retries or refused the call (`LLM_UNAVAILABLE`). Nothing was written.",
 }
 COMMON_ERRORS = (400, 401, 403, 429)
 
@@ -289,6 +290,7 @@ def errors(*statuses: int, media_type: str | None = None, **overrides) -> dict:
 
 
 USER_NOT_FOUND = ("USER_NOT_FOUND", "User not found", {"user_id": "bob"})
+LLM_UNAVAILABLE = ("LLM_UNAVAILABLE", "The LLM is unavailable: no answer within 30 s", {"attempts": 2})
 
 # --- parameters ----------------------------------------------------------------------------
 
