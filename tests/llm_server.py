@@ -123,6 +123,7 @@ class LLMServer:
 
         class Handler(BaseHTTPRequestHandler):
             protocol_version = "HTTP/1.1"
+            disable_nagle_algorithm = True  # headers and body go out as two writes: no 40 ms stall
 
             def log_message(self, format, *args):  # keep test output quiet
                 pass
