@@ -182,10 +182,10 @@ def llm_decide(facts: list[Fact], candidates: list[list[Candidate]]) -> list[Dec
     """One decision per fact (same order), given each fact's most similar current memories.
 
     Facts without candidates are ADD, and facts a candidate states in the same words NONE, without
-    asking. Checked in code, whatever the model says: an
-    UPDATE, SUPERSEDE or NONE must name one of that fact's candidates, UPDATE/SUPERSEDE never an
-    immutable one, and no memory is changed by two facts of the same call; otherwise the fact is
-    ADDed (a fact is never dropped on the model's unverifiable word).
+    asking. Checked in code, whatever the model says: an UPDATE, SUPERSEDE or NONE must name one of
+    that fact's candidates, UPDATE/SUPERSEDE never an immutable one, and no memory is changed by two
+    facts of the same call (the earlier fact keeps it); otherwise the fact is ADDed (a fact is never
+    dropped on the model's unverifiable word).
     """
     if len(facts) != len(candidates):
         raise ValueError("llm_decide needs one candidate list per fact")
@@ -220,19 +220,18 @@ def llm_decide(facts: list[Fact], candidates: list[list[Candidate]]) -> list[Dec
         f"{_DECISION_TASK}\n\n{_DECISION_FORMAT}",
         json.dumps({"new_facts": payload}, ensure_ascii=False, indent=1),
     )
-    changed: set[str] = set()
-    decided: set[int] = set()
+    answered: dict[int, dict] = {}
     for item in _list_field(answer, "decisions", "decision"):
         if not isinstance(item, dict):
             continue
         number = _int_of(item.get("fact"))
-        if number is None or not 0 <= number < len(asked):
+        if number is not None and 0 <= number < len(asked):
+            answered.setdefault(number, item)  # answered twice for one fact: the first word counts
+    changed: set[str] = set()
+    for number, index in enumerate(asked):
+        if number not in answered:
             continue
-        index = asked[number]
-        if index in decided:  # the model answered twice for one fact: its first word counts
-            continue
-        decided.add(index)
-        decision = _decision_of(item, facts[index], candidates[index], by_alias)
+        decision = _decision_of(answered[number], facts[index], candidates[index], by_alias)
         if decision.event in ("UPDATE", "SUPERSEDE"):
             if decision.target_id in changed:
                 decision = Decision(event="ADD", text=facts[index].text)

@@ -368,8 +368,8 @@ def test_one_memory_is_changed_by_one_fact_only(llm_server):
     llm_server.reply(
         {
             "decisions": [
+                {"fact": 1, "event": "SUPERSEDE", "id": 1},  # listed first, but fact 0 comes first
                 {"fact": 0, "event": "SUPERSEDE", "id": 1},
-                {"fact": 1, "event": "SUPERSEDE", "id": 1},
                 {"fact": 0, "event": "NONE", "id": 1},  # a second answer for fact 0: ignored
             ]
         }
