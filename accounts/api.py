@@ -458,8 +458,11 @@ class ProjectWebhooksView(ApiView):
     @extend_schema(
         operation_id="webhook_create",
         summary="Create a webhook",
-        description="`event_types` from: " + ", ".join(f"`{e}`" for e in WEBHOOK_EVENT_TYPES) + ". Webhooks are "
-        "stored and listed; mem0g does not deliver events to them yet.",
+        description="`event_types` from: " + ", ".join(f"`{e}`" for e in WEBHOOK_EVENT_TYPES) + ". The "
+        "`deliverwebhooks` worker posts `memory_add`, `memory_update` and `memory_delete` events made after the "
+        'webhook to its URL (`{"event_type", "webhook_id", "project_id", "event_details": {"id", '
+        '"event", "data": {"memory"}, ...}}`), never from inside a request; the other types are accepted '
+        "and stored but nothing emits them yet.",
         tags=[doc.PLATFORM],
         parameters=[WEBHOOK_PROJECT_PARAM],
         request=WebhookRequest,

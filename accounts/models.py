@@ -153,7 +153,7 @@ WEBHOOK_EVENT_TYPES = (
 
 class Webhook(models.Model):
     """A URL told about a project's memory events (Mem0's webhooks; the SDK addresses them by an
-    integer id). Stored and served; delivery is not implemented yet."""
+    integer id). ``accounts.webhooks`` delivers them, outside any request."""
 
     project = models.ForeignKey(Project, on_delete=models.CASCADE, related_name="webhooks")
     name = models.CharField(max_length=200)
@@ -268,3 +268,39 @@ class ProfileJob(models.Model):
 
     def __str__(self) -> str:
         return f"{self.operation} job {self.id}"
+
+
+class WebhookDelivery(models.Model):
+    """One memory event (a ``memories.MemoryHistory`` row) sent, or to be sent, to one webhook. The
+    history is the outbox: ``deliverwebhooks`` claims each (webhook, history row) pair once by
+    inserting this row, then posts it outside any request."""
+
+    class Status(models.TextChoices):
+        PENDING = "pending"
+        DELIVERED = "delivered"
+        FAILED = "failed"
+
+    webhook = models.ForeignKey(Webhook, on_delete=models.CASCADE, related_name="deliveries")
+    history_id = models.UUIDField()
+    event_type = models.CharField(max_length=40)
+    payload = models.JSONField(default=dict)
+    status = models.CharField(max_length=10, choices=Status.choices, default=Status.PENDING)
+    attempts = models.PositiveSmallIntegerField(default=0)
+    next_attempt_at = models.DateTimeField(default=timezone.now)
+    last_status_code = models.PositiveSmallIntegerField(null=True, blank=True)
+    last_error = models.CharField(max_length=500, blank=True, default="")
+    created_at = models.DateTimeField(default=timezone.now, editable=False)
+    delivered_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        verbose_name_plural = "webhook deliveries"
+        constraints = [
+            models.UniqueConstraint(fields=["webhook", "history_id"], name="accounts_webhookdelivery_once"),
+        ]
+        indexes = [
+            # accounts.webhooks.deliveries_due: pending rows whose time has come.
+            models.Index(fields=["status", "next_attempt_at"], name="webhookdelivery_due"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.event_type} -> webhook {self.webhook_id} ({self.status})"

@@ -415,3 +415,95 @@ def test_v3_add_takes_content_as_a_message(api, project, rw_key):
         api("POST", "/v3/memories/add/", key=rw_key, data={"content": 5, "user_id": "alice"}), 422, "VALIDATION_ERROR"
     )
     assert Memory.objects.count() == 2
+
+
+# --- webhook delivery (a small local server stands in for the receiver) --------------------------
+
+
+@pytest.fixture
+def receiver():
+    """A local HTTP server recording the JSON bodies posted to it; ``statuses`` sets its answers."""
+    import json
+    import threading
+    from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+    state = {"bodies": [], "statuses": []}
+
+    class Handler(BaseHTTPRequestHandler):
+        def do_POST(self):
+            state["bodies"].append(json.loads(self.rfile.read(int(self.headers["Content-Length"]))))
+            self.send_response(state["statuses"].pop(0) if state["statuses"] else 200)
+            self.end_headers()
+
+        def log_message(self, *args):
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    state["url"] = f"http://127.0.0.1:{server.server_address[1]}/hook"
+    yield state
+    server.shutdown()
+    server.server_close()
+
+
+def test_memory_events_are_delivered_outside_the_request(api, project, admin_key, rw_key, receiver):
+    from django.core.management import call_command
+
+    from accounts.models import WebhookDelivery
+
+    hook = {"name": "r", "url": receiver["url"], "event_types": ["memory_add", "memory_delete"]}
+    api("POST", f"/api/v1/webhooks/projects/{project.id}/", key=admin_key, data=hook)
+    mid = api("POST", "/v3/memories/add/", key=rw_key, data={"messages": "I love tea", "user_id": "alice"}).json()
+    mid = mid["results"][0]["id"]
+    api("PUT", f"/v1/memories/{mid}/", key=rw_key, data={"text": "User loves oolong"})  # not subscribed
+    api("DELETE", f"/v1/memories/{mid}/", key=rw_key)
+    assert receiver["bodies"] == []  # nothing is sent from inside a request
+
+    call_command("deliverwebhooks", "--once")
+    events = [(b["event_type"], b["event_details"]["event"], b["event_details"]["id"]) for b in receiver["bodies"]]
+    assert events == [("memory_add", "ADD", mid), ("memory_delete", "DELETE", mid)]
+    assert receiver["bodies"][0]["event_details"]["data"] == {"memory": "User loves tea"}
+    assert receiver["bodies"][0]["event_details"]["user_id"] == "alice"
+
+    call_command("deliverwebhooks", "--once")  # each event once
+    assert len(receiver["bodies"]) == 2
+    assert set(WebhookDelivery.objects.values_list("status", flat=True)) == {"delivered"}
+
+
+def test_failed_deliveries_are_retried_later_then_given_up(project, admin_key, api, rw_key, receiver):
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    from accounts.models import WebhookDelivery
+    from accounts.webhooks import MAX_ATTEMPTS, webhook_deliveries_enqueue, webhook_deliveries_send
+
+    api("POST", f"/api/v1/webhooks/projects/{project.id}/", key=admin_key, data={**HOOK, "url": receiver["url"]})
+    api("POST", "/v3/memories/add/", key=rw_key, data={"messages": "I love tea", "user_id": "alice"})
+    receiver["statuses"] = [500] * MAX_ATTEMPTS
+    webhook_deliveries_enqueue()
+    now = timezone.now()
+    assert webhook_deliveries_send(now=now) == {"delivered": 0, "retried": 1, "failed": 0}
+    assert webhook_deliveries_send(now=now) == {"delivered": 0, "retried": 0, "failed": 0}  # not due yet
+    for _attempt in range(2, MAX_ATTEMPTS + 1):
+        now += timedelta(hours=1)
+        webhook_deliveries_send(now=now)
+    delivery = WebhookDelivery.objects.get()
+    assert (delivery.status, delivery.attempts, delivery.last_status_code) == ("failed", MAX_ATTEMPTS, 500)
+    assert len(receiver["bodies"]) == MAX_ATTEMPTS
+
+
+def test_events_of_other_projects_and_unsubscribed_types_are_not_delivered(
+    api, project, other_project, admin_key, make_key, receiver
+):
+    from django.core.management import call_command
+
+    hook = {"name": "r", "url": receiver["url"], "event_types": ["memory_update"]}
+    api("POST", f"/api/v1/webhooks/projects/{project.id}/", key=admin_key, data=hook)
+    theirs = make_key(other_project)
+    added = api("POST", "/v3/memories/add/", key=theirs, data={"messages": "I love tea", "user_id": "zed"}).json()
+    api("PUT", f"/v1/memories/{added['results'][0]['id']}/", key=theirs, data={"text": "User loves coffee"})
+    api("POST", "/v3/memories/add/", key=make_key(project), data={"messages": "I love jazz", "user_id": "alice"})
+    call_command("deliverwebhooks", "--once")
+    assert receiver["bodies"] == []
