@@ -365,7 +365,12 @@ class AddRequest(EntityIds):
     custom_instructions = ignored()
     agent_custom_instructions = ignored()
     structured_data_schema = ignored()
-    enable_graph = ignored()
+    enable_graph = serializers.BooleanField(
+        required=False,
+        default=False,
+        help_text="Also extract entity relations from the new memories and answer them as `relations` "
+        "(also done for a `metadata.memory_category` listed in MEM0_USE_GRAPH_FOR_CATEGORIES).",
+    )
     prompt_profile_id = ignored()
     temporal_reasoning = ignored()
     timezone = ignored()
@@ -405,6 +410,7 @@ class ListRequest(EntityIds):
     keywords = serializers.CharField(required=False, allow_null=True, help_text="Text the memories must contain.")
     show_expired = serializers.BooleanField(required=False, default=False)
     as_of = MomentField(required=False, help_text="List the memories as they were at this moment.")
+    known_at = MomentField(required=False, help_text="List what was on record at this moment (record time).")
     fields = serializers.ListField(
         child=serializers.CharField(), required=False, allow_null=True, help_text="Only these keys (and `id`)."
     )
@@ -445,6 +451,9 @@ class SearchRequest(EntityIds):
     version = ignored()
     filter_memories = ignored()
     only_metadata_based_search = ignored()
+    enable_graph = serializers.BooleanField(
+        required=False, default=False, help_text="Also answer `relations`: entity relations the query names."
+    )
 
 
 class UpdateRequest(serializers.Serializer):
