@@ -27,11 +27,15 @@ EXTRACTED = [
     ("I live in Paris", [("user", "lives_in", "paris")]),
     ("I'm a nurse", [("user", "is_a", "nurse")]),
     ("I work at Acme and live in Rome", [("user", "works_at", "acme"), ("user", "lives_in", "rome")]),
-    ("User likes jazz, blues and techno", [("user", "likes", "jazz"), ("user", "likes", "blues"),
-                                           ("user", "likes", "techno")]),  # fmt: skip
+    (
+        "User likes jazz, blues and techno",
+        [("user", "likes", "jazz"), ("user", "likes", "blues"), ("user", "likes", "techno")],
+    ),
     ("The user works as a software engineer at Google", [("user", "works_as", "software_engineer")]),
-    ("User is allergic to peanuts and shellfish", [("user", "allergic_to", "peanuts"),
-                                                   ("user", "allergic_to", "shellfish")]),  # fmt: skip
+    (
+        "User is allergic to peanuts and shellfish",
+        [("user", "allergic_to", "peanuts"), ("user", "allergic_to", "shellfish")],
+    ),
     ("User's favorite color is blue", [("user", "favorite_color", "blue")]),
     ("User is 34 years old", [("user", "has_age", "34")]),
     ("User has a dog named Rex", [("rex", "dog_of", "user")]),
@@ -238,8 +242,8 @@ def test_add_answers_relations_with_enable_graph_and_not_without(api, key, db):
 
 
 def test_the_legacy_and_oss_add_answer_relations_too(api, key, db):
-    v1 = api("POST", "/v1/memories/", key=key,
-             data={"messages": "I like tea", "user_id": "alice", "enable_graph": True, "output_format": "v1.1"})  # fmt: skip
+    body = {"messages": "I like tea", "user_id": "alice", "enable_graph": True, "output_format": "v1.1"}
+    v1 = api("POST", "/v1/memories/", key=key, data=body)
     assert v1.json()["relations"]["added_entities"] == [[{"source": "user", "relationship": "likes", "target": "tea"}]]
     oss = api("POST", "/memories", key=key,
               data={"messages": [{"role": "user", "content": "I like chess"}], "user_id": "alice",
