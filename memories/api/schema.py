@@ -527,8 +527,30 @@ class PingResponse(serializers.Serializer):
     user_email = serializers.CharField(help_text="A made-up address naming the key (the SDK wants one).")
 
 
+class RelationChange(serializers.Serializer):
+    source = serializers.CharField()
+    relationship = serializers.CharField()
+    target = serializers.CharField()
+
+
+class AddRelations(serializers.Serializer):
+    deleted_entities = serializers.ListField(
+        child=RelationChange(many=True), help_text="Open triples a new value closed (one-item lists, as Mem0)."
+    )
+    added_entities = serializers.ListField(child=RelationChange(many=True), help_text="Triples added.")
+
+
+class SearchRelation(serializers.Serializer):
+    source = serializers.CharField()
+    relationship = serializers.CharField()
+    destination = serializers.CharField()
+
+
 class AddResults(serializers.Serializer):
     results = AddEventSerializer(many=True, help_text="One event per new memory (known facts are skipped).")
+    relations = AddRelations(
+        required=False, help_text="Entity relations: with `enable_graph`, or a MEM0_USE_GRAPH_FOR_CATEGORIES category."
+    )
 
 
 class AddResultsV3(AddResults):
@@ -548,6 +570,7 @@ class LegacyAddEvent(serializers.Serializer):
 
 class LegacyAddResults(serializers.Serializer):
     results = LegacyAddEvent(many=True)
+    relations = AddRelations(required=False, help_text="As in `AddResults`.")
 
 
 class PaginatedMemories(serializers.Serializer):
@@ -563,6 +586,7 @@ class PaginatedMemories(serializers.Serializer):
 class SearchResults(serializers.Serializer):
     results = ScoredMemorySerializer(many=True, help_text="Best first.")
     memories = ScoredMemorySerializer(many=True, help_text="The same list as `results`.")
+    relations = SearchRelation(many=True, required=False, help_text="With `enable_graph`: entity relations, at most 5.")
 
 
 class UserMemoriesPage(serializers.Serializer):
@@ -675,6 +699,7 @@ class OssAddRequest(OssEntityIds):
         "`MEM0_DEFAULT_SHORT_TERM_TTL_SECONDS`), `memory_category` and `domain_tags` (a list).",
     )
     infer = serializers.BooleanField(required=False, default=True)
+    enable_graph = serializers.BooleanField(required=False, default=False, help_text="Also answer `relations`.")
     expiration_date = ExpirationField(required=False)
     memory_type = ignored()
     prompt = ignored()
