@@ -6,6 +6,7 @@ exceptions. A relationship is never deleted here: it is closed (``valid_to``) or
 ``now=`` fixes the clock in tests.
 """
 
+import re
 from datetime import datetime
 from typing import Any
 
@@ -15,7 +16,7 @@ from django.db.models import Q
 from django.utils import timezone
 
 from graph.inputs import clean_interval, clean_origin, clean_relation, clean_weight
-from graph.models import EntityRelation, Origin, Relationship
+from graph.models import RELATION_MAX_LENGTH, RELATION_PATTERN, EntityRelation, Origin, Relationship
 from mem0g_site.exceptions import Conflict, MemoryNotFound, RelationshipNotFound, ValidationFailed
 from memories.inputs import Scope, clean_metadata, clean_moment, clean_scope, clean_uuid
 from memories.models import SCOPE_FIELDS, Memory
@@ -298,6 +299,19 @@ def graph_wanted(*, memory: Memory, enable_graph: bool) -> bool:
     return isinstance(category, str) and category in settings.MEM0_USE_GRAPH_FOR_CATEGORIES
 
 
+def _clean_triple(triple: Any) -> tuple[str, str, str] | None:
+    """A triple as stored (lower_snake_case names, at most 255 characters), or None when an extractor
+    (an LLM's, say) gave something unusable: skipped rather than failing the add."""
+    from graph.extraction import entity
+
+    if not isinstance(triple, (tuple, list)) or len(triple) != 3 or not all(isinstance(p, str) for p in triple):
+        return None
+    source, relationship, destination = (entity(part)[:255] for part in triple)
+    if not source or not destination or not re.match(RELATION_PATTERN, relationship[:RELATION_MAX_LENGTH]):
+        return None
+    return source, relationship[:RELATION_MAX_LENGTH], destination
+
+
 def _triple(relation: EntityRelation) -> list[dict]:
     # Mem0 1.0.x reports each change as the result list of one graph query.
     return [{"source": relation.source, "relationship": relation.relationship, "target": relation.destination}]
@@ -326,10 +340,7 @@ def relations_record(
         return {"deleted_entities": [], "added_entities": []} if enable_graph else None
     now = now or timezone.now()
     extracted = [
-        [
-            (source[:255], clean_relation(rel, field_name="relationship"), destination[:255])
-            for source, rel, destination in triples
-        ]
+        [triple for triple in map(_clean_triple, triples) if triple is not None]
         for triples in relations_extractor()([memory.memory for memory in wanted])
     ]
     scopes = {tuple(getattr(memory, field) for field in SCOPE_FIELDS) for memory in wanted}

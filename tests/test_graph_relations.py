@@ -8,7 +8,7 @@ import pytest
 from graph.extraction import extract_relations
 from graph.models import EntityRelation
 from graph.selectors import relations_list, relations_search
-from graph.services import relations_record
+from graph.services import _clean_triple, relations_extractor, relations_record
 from memories.inputs import Scope
 from memories.models import Memory
 from memories.services import memories_delete, memory_delete
@@ -303,3 +303,34 @@ def test_deleting_a_users_memories_through_the_api_removes_their_graph(api, key,
     assert EntityRelation.objects.filter(user_id="alice").exists()
     assert api("DELETE", "/v1/memories/?user_id=alice", key=key).status_code == 200
     assert not EntityRelation.objects.exists()
+
+
+# --- the seam for an LLM extractor ----------------------------------------------------------
+
+
+def test_the_extractor_is_the_rule_based_one_unless_an_llm_provides_one(settings):
+    settings.LLM_BASE_URL = ""
+    assert relations_extractor() is extract_relations
+    settings.LLM_BASE_URL = "http://127.0.0.1:9/v1"
+    try:
+        from memories.llm import llm_extract_relations
+    except ImportError:
+        assert relations_extractor() is extract_relations
+    else:
+        assert relations_extractor() is llm_extract_relations
+
+
+@pytest.mark.parametrize(
+    "triple, cleaned",
+    [
+        (("User", "Lives In", "New York"), ("user", "lives_in", "new_york")),
+        (("user", "likes", "jazz"), ("user", "likes", "jazz")),
+        (("user", "9lives", "x"), None),
+        (("", "likes", "x"), None),
+        (("user", "likes"), None),
+        (("user", None, "x"), None),
+        ("user likes jazz", None),
+    ],
+)
+def test_whatever_an_extractor_answers_only_clean_triples_are_stored(triple, cleaned):
+    assert _clean_triple(triple) == cleaned
