@@ -14,6 +14,7 @@ from drf_spectacular.utils import extend_schema
 from rest_framework.response import Response
 
 from accounts.access import key_scope, key_within
+from graph.api import with_relations
 from mem0g_site.api import ApiView
 from mem0g_site.exceptions import Forbidden, InvalidRequest, NotFound, ValidationFailed
 from memories.api import schema as doc
@@ -94,8 +95,19 @@ class OssMemoriesView(ApiView):
     def post(self, request):
         data = body_of(request)
         refuse_unknown(
-            data, {"messages", *OSS_ENTITY_FIELDS, "metadata", "expiration_date", "infer", "memory_type", "prompt"}
+            data,
+            {
+                "messages",
+                *OSS_ENTITY_FIELDS,
+                "metadata",
+                "expiration_date",
+                "infer",
+                "memory_type",
+                "prompt",
+                "enable_graph",
+            },
         )
+        enable_graph = as_bool(data.get("enable_graph"), "enable_graph")
         if not isinstance(data.get("messages"), list):
             raise InvalidRequest("messages must be a list of {role, content}", details={"key": "messages"})
         scope = _oss_scope(request, data)
@@ -112,7 +124,7 @@ class OssMemoriesView(ApiView):
             expiration_date=as_expiration(data.get("expiration_date")),
             prompt=_prompt(data),
         )
-        return Response({"results": events})
+        return Response(with_relations({"results": events}, request, events, enable_graph))
 
     @extend_schema(
         operation_id="oss_memories_list",

@@ -10,6 +10,7 @@ from drf_spectacular.utils import OpenApiResponse, PolymorphicProxySerializer, e
 from rest_framework.response import Response
 
 from accounts.access import key_scope, key_user, key_within
+from graph.api import search_relations, with_relations
 from mem0g_site.api import ApiView
 from mem0g_site.exceptions import InvalidRequest, NotFound, ValidationFailed
 from memories.api import schema as doc
@@ -104,6 +105,7 @@ LIST_FIELDS = {
     "output_format",
     "limit",
     "as_of",
+    "known_at",
     "metadata",
     "session_id",
     *ENTITY_FIELDS,
@@ -128,6 +130,7 @@ SEARCH_FIELDS = {
     "version",
     "filter_memories",
     "only_metadata_based_search",
+    "enable_graph",
     "session_id",
     *ENTITY_FIELDS,
 }
@@ -205,6 +208,7 @@ def _list_response(request, data: dict, *, require_entity: bool) -> Response:
         page=page,
         page_size=page_size,
         as_of=as_moment(data.get("as_of"), "as_of"),
+        known_at=as_moment(data.get("known_at"), "known_at"),
         include_expired=as_bool(data.get("show_expired"), "show_expired"),
     )
     items = pick_fields(memories_data(result.results), data.get("fields"))
@@ -318,8 +322,10 @@ class AddV3View(ApiView):
         data = body_of(request)
         if "content" in data and "messages" not in data:  # a single text given as `content`: one user message
             data = {**{k: v for k, v in data.items() if k != "content"}, "messages": data["content"]}
+        enable_graph = as_bool(data.get("enable_graph"), "enable_graph")
         event = _ingest(request, data)
-        return Response({"results": event.results, "event_id": str(event.id), "status": event.status})
+        body = {"results": event.results, "event_id": str(event.id), "status": event.status}
+        return Response(with_relations(body, request, event.results, enable_graph))
 
 
 class MemoriesView(ApiView):
@@ -341,6 +347,7 @@ class MemoriesView(ApiView):
                 "categories",
                 "keywords",
                 "as_of",
+                "known_at",
             }
         ),
         "DELETE": frozenset({*ENTITY_FIELDS, "session_id", "filters"}),
@@ -365,6 +372,7 @@ class MemoriesView(ApiView):
             doc.query("categories", description="A category the memories must have."),
             doc.query("keywords", description="Text the memories must contain."),
             doc.query("as_of", description="List the memories as they were then (ISO 8601 or Unix seconds)."),
+            doc.query("known_at", description="List what was on record then, retracted since or not (record time)."),
         ],
         responses={200: doc.PaginatedMemories, **doc.errors(404, 422)},
         examples=[
@@ -442,13 +450,16 @@ class MemoriesView(ApiView):
         data = body_of(request)
         if "content" in data and "messages" not in data:
             return self._create_one(request, data)
+        enable_graph = as_bool(data.get("enable_graph"), "enable_graph")
         events = _ingest(request, data).results
         output_format = data.get("output_format")
         if output_format == "v1.0":
             return Response([_legacy_event(event) for event in events])
         if output_format == "v1.1":
-            return Response({"results": [_legacy_event(event) for event in events]})
-        return Response({"results": events})
+            return Response(
+                with_relations({"results": [_legacy_event(e) for e in events]}, request, events, enable_graph)
+            )
+        return Response(with_relations({"results": events}, request, events, enable_graph))
 
     def _create_one(self, request, data):
         refuse_unknown(data, ADD_FIELDS)
@@ -601,7 +612,10 @@ class SearchV3View(ApiView):
         results = _search(request, data, require_entity=self.require_entity, default_threshold=self.default_threshold)
         if data.get("output_format") == "v1.0":
             return Response(results)
-        return Response({"results": results, "memories": results})
+        body = {"results": results, "memories": results}
+        if as_bool(data.get("enable_graph"), "enable_graph"):
+            body["relations"] = search_relations(request, data)
+        return Response(body)
 
 
 @extend_schema_view(

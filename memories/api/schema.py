@@ -369,7 +369,12 @@ class AddRequest(EntityIds):
     )
     agent_custom_instructions = ignored()
     structured_data_schema = ignored()
-    enable_graph = ignored()
+    enable_graph = serializers.BooleanField(
+        required=False,
+        default=False,
+        help_text="Also extract entity relations from the new memories and answer them as `relations` "
+        "(also done for a `metadata.memory_category` listed in MEM0_USE_GRAPH_FOR_CATEGORIES).",
+    )
     prompt_profile_id = ignored()
     temporal_reasoning = ignored()
     timezone = ignored()
@@ -409,6 +414,7 @@ class ListRequest(EntityIds):
     keywords = serializers.CharField(required=False, allow_null=True, help_text="Text the memories must contain.")
     show_expired = serializers.BooleanField(required=False, default=False)
     as_of = MomentField(required=False, help_text="List the memories as they were at this moment.")
+    known_at = MomentField(required=False, help_text="List what was on record at this moment (record time).")
     fields = serializers.ListField(
         child=serializers.CharField(), required=False, allow_null=True, help_text="Only these keys (and `id`)."
     )
@@ -449,6 +455,9 @@ class SearchRequest(EntityIds):
     version = ignored()
     filter_memories = ignored()
     only_metadata_based_search = ignored()
+    enable_graph = serializers.BooleanField(
+        required=False, default=False, help_text="Also answer `relations`: entity relations the query names."
+    )
 
 
 class UpdateRequest(serializers.Serializer):
@@ -522,9 +531,31 @@ class PingResponse(serializers.Serializer):
     user_email = serializers.CharField(help_text="A made-up address naming the key (the SDK wants one).")
 
 
+class RelationChange(serializers.Serializer):
+    source = serializers.CharField()
+    relationship = serializers.CharField()
+    target = serializers.CharField()
+
+
+class AddRelations(serializers.Serializer):
+    deleted_entities = serializers.ListField(
+        child=RelationChange(many=True), help_text="Open triples a new value closed (one-item lists, as Mem0)."
+    )
+    added_entities = serializers.ListField(child=RelationChange(many=True), help_text="Triples added.")
+
+
+class SearchRelation(serializers.Serializer):
+    source = serializers.CharField()
+    relationship = serializers.CharField()
+    destination = serializers.CharField()
+
+
 class AddResults(serializers.Serializer):
     results = AddEventSerializer(
         many=True, help_text="One event per fact added, updated or superseded (known facts are skipped)."
+    )
+    relations = AddRelations(
+        required=False, help_text="Entity relations: with `enable_graph`, or a MEM0_USE_GRAPH_FOR_CATEGORIES category."
     )
 
 
@@ -547,6 +578,7 @@ class LegacyAddEvent(serializers.Serializer):
 
 class LegacyAddResults(serializers.Serializer):
     results = LegacyAddEvent(many=True)
+    relations = AddRelations(required=False, help_text="As in `AddResults`.")
 
 
 class PaginatedMemories(serializers.Serializer):
@@ -562,6 +594,7 @@ class PaginatedMemories(serializers.Serializer):
 class SearchResults(serializers.Serializer):
     results = ScoredMemorySerializer(many=True, help_text="Best first.")
     memories = ScoredMemorySerializer(many=True, help_text="The same list as `results`.")
+    relations = SearchRelation(many=True, required=False, help_text="With `enable_graph`: entity relations, at most 5.")
 
 
 class UserMemoriesPage(serializers.Serializer):
@@ -674,6 +707,7 @@ class OssAddRequest(OssEntityIds):
         "`MEM0_DEFAULT_SHORT_TERM_TTL_SECONDS`), `memory_category` and `domain_tags` (a list).",
     )
     infer = serializers.BooleanField(required=False, default=True)
+    enable_graph = serializers.BooleanField(required=False, default=False, help_text="Also answer `relations`.")
     expiration_date = ExpirationField(required=False)
     memory_type = ignored()
     prompt = optional_text("With an LLM configured: replaces mem0g's fact-extraction instructions.")
