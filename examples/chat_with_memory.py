@@ -50,6 +50,7 @@ class Settings:
     llm_api_key: str = ""
     llm_model: str = "gpt-4o-mini"
     memories_per_reply: int = 5
+    min_score: float = 0.1  # relevance (0..1) a memory needs to be used in a reply
 
     @classmethod
     def from_env(cls) -> "Settings":
@@ -66,9 +67,10 @@ class MemoryService:
     """The app's only door to mem0g. Every call is guarded: a memory server that is down, slow or
     refusing the key is logged and answered with "nothing remembered", never an exception."""
 
-    def __init__(self, host: str, api_key: str):
+    def __init__(self, host: str, api_key: str, min_score: float = 0.1):
         self.host = host
         self.api_key = api_key
+        self.min_score = min_score
         self._client: AsyncMemoryClient | None = None
 
     async def connect(self) -> bool:
@@ -94,7 +96,7 @@ class MemoryService:
         if client is None:
             return []
         try:
-            found = await client.search(query, filters={"user_id": user_id}, top_k=limit, threshold=0.2)
+            found = await client.search(query, filters={"user_id": user_id}, top_k=limit, threshold=self.min_score)
         except Exception as exc:
             log.warning("memory search failed for user %s: %s: %s", user_id, type(exc).__name__, exc)
             return []
@@ -223,7 +225,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     async def lifespan(app: FastAPI):
         config = settings or Settings.from_env()
         app.state.settings = config
-        app.state.memory = MemoryService(config.mem0g_url, config.mem0g_api_key)
+        app.state.memory = MemoryService(config.mem0g_url, config.mem0g_api_key, config.min_score)
         app.state.replier = Replier(config)
         await app.state.memory.connect()
         yield

@@ -49,7 +49,8 @@ def run(client: MemoryClient, user_id: str, say=print) -> dict:
         say(f"  [{category}] {text!r} -> " + ", ".join(f"{r['event']} {r['memory']!r}" for r in added))
     seen["stored"] = stored
 
-    say("\n== 2. List them by category")
+    say("")
+    say("== 2. List them by category")
     listed = client.get_all(filters={"user_id": user_id}, page=1, page_size=100)
     by_category = defaultdict(list)
     for memory in listed["results"]:
@@ -59,19 +60,22 @@ def run(client: MemoryClient, user_id: str, say=print) -> dict:
         say(f"  {category}: " + "; ".join(sorted(by_category[category])))
     seen["by_category"] = {category: sorted(texts) for category, texts in by_category.items()}
 
-    say("\n== 3. One category: filters={'user_id': ..., 'categories': {'in': ['travel']}}")
+    say("")
+    say("== 3. One category: filters={'user_id': ..., 'categories': {'in': ['travel']}}")
     travel = client.get_all(filters={"user_id": user_id, "categories": {"in": ["travel"]}})
     for memory in travel["results"]:
         say(f"  {memory['memory']}")
     seen["travel"] = [memory["memory"] for memory in travel["results"]]
 
-    say(f"\n== 4. Search {SEARCH!r}")
+    say("")
+    say(f"== 4. Search {SEARCH!r}")
     found = client.search(SEARCH, filters={"user_id": user_id}, top_k=3)["results"]
     for memory in found:
         say(f"  {memory['score']:.2f}  {memory['memory']}")
     seen["found"] = [memory["memory"] for memory in found]
 
-    say("\n== 5. Edit one and read its history")
+    say("")
+    say("== 5. Edit one and read its history")
     seat = stored["travel"][0]["id"]
     client.update(seat, text=EDIT)
     say(f"  now: {client.get(seat)['memory']}")
@@ -82,7 +86,8 @@ def run(client: MemoryClient, user_id: str, say=print) -> dict:
     seen["history"] = [(row["event"], row["old_memory"], row["new_memory"]) for row in history]
 
     category, text = CHANGE
-    say(f"\n== 6. Change a preference: {text!r}")
+    say("")
+    say(f"== 6. Change a preference: {text!r}")
     old = client.get(stored[category][0]["id"])
     changed = client.add(text, user_id=user_id, categories=[category])["results"]
     for result in changed:
