@@ -16,7 +16,7 @@ import os
 import sys
 from collections import Counter
 from dataclasses import dataclass, field
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 from pathlib import Path
 
 # The SDK reports usage to Mem0 unless told not to; a self-hosted setup has no reason to.
@@ -113,14 +113,23 @@ def write_chart(report: Report, path: Path) -> Path:
     import matplotlib
 
     matplotlib.use("Agg")  # no display needed
+    import matplotlib.dates as mdates
     import matplotlib.pyplot as plt
+    from matplotlib.ticker import MaxNLocator
 
     figure, ((growth, users), (categories, linked)) = plt.subplots(2, 2, figsize=(12, 8))
     figure.suptitle(f"mem0g project: {report.total} memories, {len(report.users)} users")
-    if report.growth:
-        growth.plot([day for day, _, _ in report.growth], [total for _, _, total in report.growth], marker="o")
-    growth.set_title("Memories over time")
+    days = [day for day, _, _ in report.growth]
+    growth.bar(days, [added for _, added, _ in report.growth], color="tab:gray", alpha=0.5, label="added that day")
+    growth.plot(days, [total for _, _, total in report.growth], marker="o", label="total")
+    if len(days) == 1:
+        growth.set_xlim(days[0] - timedelta(days=2), days[0] + timedelta(days=2))
+    span = max((days[-1] - days[0]).days, 4) if days else 4
+    growth.xaxis.set_major_locator(mdates.DayLocator(interval=max(1, span // 6)))
+    growth.xaxis.set_major_formatter(mdates.DateFormatter("%Y-%m-%d"))
     growth.tick_params(axis="x", labelrotation=30)
+    growth.set_title("Memories over time")
+    growth.legend(loc="upper left")
     for axis, counts, title in (
         (users, report.per_user, "Per user"),
         (categories, report.per_category, "Per category"),
@@ -131,6 +140,11 @@ def write_chart(report: Report, path: Path) -> Path:
     labels = [text if len(text) <= 40 else text[:39] + "…" for _, _, text in report.most_linked]
     linked.barh(labels[::-1], [count for count, _, _ in report.most_linked][::-1], color="tab:orange")
     linked.set_title("Most linked memories")
+    if not report.most_linked:
+        linked.text(0.5, 0.5, "no relationships yet", ha="center", va="center", transform=linked.transAxes)
+    growth.yaxis.set_major_locator(MaxNLocator(integer=True))
+    for axis in (users, categories, linked):
+        axis.xaxis.set_major_locator(MaxNLocator(integer=True))
     figure.tight_layout()
     figure.savefig(path, dpi=100)
     plt.close(figure)
