@@ -3,15 +3,17 @@ client, the preferences flow end to end and the analytics report with its chart.
 only the official Mem0 SDK and httpx; the only stand-in is a tiny local OpenAI-compatible server."""
 
 import contextlib
-import importlib
+import importlib.util
 import io
 import json
 import logging
 import socket
 import struct
+import sys
 import threading
 from datetime import UTC, datetime, timedelta
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
 
 import httpx
 import pytest
@@ -24,6 +26,18 @@ from memories.models import Memory
 pytestmark = pytest.mark.django_db(transaction=True)
 
 
+EXAMPLES = Path(__file__).resolve().parent.parent / "examples"
+
+
+def load(name: str):
+    """An example module, from its file (examples/ is a folder of scripts, not a package)."""
+    spec = importlib.util.spec_from_file_location(f"mem0g_example_{name}", EXAMPLES / f"{name}.py")
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module
+    spec.loader.exec_module(module)
+    return module
+
+
 @pytest.fixture(scope="module")
 def examples(tmp_path_factory):
     """The three example modules, imported the way the SDK likes: telemetry off, a throw-away HOME
@@ -31,10 +45,7 @@ def examples(tmp_path_factory):
     with pytest.MonkeyPatch.context() as patch:
         patch.setenv("MEM0_TELEMETRY", "false")
         patch.setenv("HOME", str(tmp_path_factory.mktemp("home")))
-        return {
-            name: importlib.import_module(f"examples.{name}")
-            for name in ("chat_with_memory", "user_preferences", "memory_analytics")
-        }
+        return {name: load(name) for name in ("chat_with_memory", "user_preferences", "memory_analytics")}
 
 
 @pytest.fixture
