@@ -182,7 +182,8 @@ def test_preferences_flow(examples, live_server, key):
     flow = examples["user_preferences"]
     client = flow.MemoryClient(api_key=key, host=live_server.url)
     lines = []
-    seen = flow.run(client, "carol", say=lines.append)
+    with httpx.Client(base_url=live_server.url, headers={"Authorization": f"Token {key}"}) as http:
+        seen = flow.run(client, http, "carol", say=lines.append)
 
     assert {c: [(r["event"], r["memory"]) for r in results] for c, results in seen["stored"].items()} == {
         "food": [("ADD", "User is vegetarian"), ("ADD", "User loves spicy food")],
@@ -190,6 +191,8 @@ def test_preferences_flow(examples, live_server, key):
         "communication": [("ADD", "User prefers emails over phone calls")],
         "tools": [("ADD", "User's favourite editor is Vim")],
     }
+    vim = Memory.objects.get(pk=seen["stored"]["tools"][0]["id"])
+    assert vim.valid_from == flow.SAID_ON  # the timestamp sent through the SDK
     assert seen["by_category"] == {
         "food": ["User is vegetarian", "User loves spicy food"],
         "travel": ["User prefers window seats on flights"],
@@ -204,11 +207,24 @@ def test_preferences_flow(examples, live_server, key):
     ]
     assert Memory.objects.get(pk=seen["stored"]["travel"][0]["id"]).memory == flow.EDIT
 
-    # The change: before it, only the old preference held.
+    # The change supersedes the old preference, which is closed at the time of the change and kept.
+    [changed] = seen["changed"]
+    assert (changed["event"], changed["memory"], changed["supersedes"]) == (
+        "SUPERSEDE",
+        "User's favourite editor is Emacs",
+        str(vim.id),
+    )
+    vim.refresh_from_db()
+    assert vim.valid_to == flow.CHANGED_ON
+    assert seen["now"] == ["User's favourite editor is Emacs"]
     assert seen["then"] == ["User's favourite editor is Vim"]
-    assert seen["then_found"] == ["User's favourite editor is Vim"]
-    assert "User's favourite editor is Emacs now" in seen["now"]
-    assert any(line.startswith("== 6. Change a preference") for line in lines)
+    assert seen["found_now"] == ["User's favourite editor is Emacs"]
+    assert seen["found_then"] == ["User's favourite editor is Vim"]
+    assert seen["chain"] == [
+        (-1, "User's favourite editor is Vim", "2025-01-10", "2025-09-01"),
+        (0, "User's favourite editor is Emacs", "2025-09-01", "now"),
+    ]
+    assert "== 6. Change a preference (said on 2025-09-01): 'My favourite editor is Emacs.'" in lines
 
 
 # --- memory_analytics.py ----------------------------------------------------------------------
