@@ -51,6 +51,7 @@ class Settings:
     llm_model: str = "gpt-4o-mini"
     memories_per_reply: int = 5
     min_score: float = 0.1  # relevance (0..1) a memory needs to be used in a reply
+    memory_timeout: float = 5.0  # seconds a memory read may take; the chat goes on without it after that
 
     @classmethod
     def from_env(cls) -> "Settings":
@@ -67,17 +68,25 @@ class MemoryService:
     """The app's only door to mem0g. Every call is guarded: a memory server that is down, slow or
     refusing the key is logged and answered with "nothing remembered", never an exception."""
 
-    def __init__(self, host: str, api_key: str, min_score: float = 0.1):
+    def __init__(
+        self, host: str, api_key: str, *, min_score: float = 0.1, timeout: float = 5.0, write_timeout: float = 60.0
+    ):
         self.host = host
         self.api_key = api_key
         self.min_score = min_score
+        self.timeout = timeout  # seconds a read may take before the chat goes on without it
+        self.write_timeout = write_timeout  # the same for the background write, which nobody waits for
         self._client: AsyncMemoryClient | None = None
 
     async def connect(self) -> bool:
-        """Create the SDK client. Its constructor checks the key with a blocking request, so it
-        runs in a thread. Returns whether the memory server answered; the app starts either way
-        and tries again on the next call."""
+        """Create the SDK client. Returns whether the memory server answered; the app starts either
+        way and tries again on the next call."""
         try:
+            # The SDK's constructor checks the key with a blocking request that has no time limit:
+            # ask first with a bounded one, so a server that hangs cannot hold the app.
+            async with httpx.AsyncClient(timeout=self.timeout) as http:
+                ping = await http.get(f"{self.host}/v1/ping/", headers={"Authorization": f"Token {self.api_key}"})
+                ping.raise_for_status()
             self._client = await asyncio.to_thread(AsyncMemoryClient, api_key=self.api_key, host=self.host)
         except Exception as exc:
             log.warning("memory server %s unavailable: %s: %s", self.host, type(exc).__name__, exc)
@@ -96,7 +105,9 @@ class MemoryService:
         if client is None:
             return []
         try:
-            found = await client.search(query, filters={"user_id": user_id}, top_k=limit, threshold=self.min_score)
+            found = await asyncio.wait_for(
+                client.search(query, filters={"user_id": user_id}, top_k=limit, threshold=self.min_score), self.timeout
+            )
         except Exception as exc:
             log.warning("memory search failed for user %s: %s: %s", user_id, type(exc).__name__, exc)
             return []
@@ -109,7 +120,10 @@ class MemoryService:
             log.warning("exchange of user %s not stored: memory server unavailable", user_id)
             return []
         try:
-            added = await client.add(messages, user_id=user_id, categories=categories, metadata={"source": "chat"})
+            added = await asyncio.wait_for(
+                client.add(messages, user_id=user_id, categories=categories, metadata={"source": "chat"}),
+                self.write_timeout,
+            )
         except Exception as exc:
             log.warning("storing the exchange of user %s failed: %s: %s", user_id, type(exc).__name__, exc)
             return []
@@ -123,9 +137,12 @@ class MemoryService:
         if client is None:
             return None
         try:
-            digest = await client.get_summary(filters={"user_id": user_id})
-            preferences = await client.get_all(
-                filters={"user_id": user_id, "categories": {"in": ["preferences"]}}, page=1, page_size=50
+            digest = await asyncio.wait_for(client.get_summary(filters={"user_id": user_id}), self.timeout)
+            preferences = await asyncio.wait_for(
+                client.get_all(
+                    filters={"user_id": user_id, "categories": {"in": ["preferences"]}}, page=1, page_size=50
+                ),
+                self.timeout,
             )
         except Exception as exc:
             log.warning("summary of user %s failed: %s: %s", user_id, type(exc).__name__, exc)
@@ -225,7 +242,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     async def lifespan(app: FastAPI):
         config = settings or Settings.from_env()
         app.state.settings = config
-        app.state.memory = MemoryService(config.mem0g_url, config.mem0g_api_key, config.min_score)
+        app.state.memory = MemoryService(
+            config.mem0g_url, config.mem0g_api_key, min_score=config.min_score, timeout=config.memory_timeout
+        )
         app.state.replier = Replier(config)
         await app.state.memory.connect()
         yield

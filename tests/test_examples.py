@@ -57,6 +57,7 @@ def chat_client(examples, **settings):
     from fastapi.testclient import TestClient
 
     chat = examples["chat_with_memory"]
+    settings.setdefault("memory_timeout", 60)  # the shared test machine can be slow; the default is 5 s
     return TestClient(chat.create_app(chat.Settings(**settings)))
 
 
@@ -124,6 +125,18 @@ def test_chat_works_while_the_memory_server_is_down(examples, caplog):
         assert "exchange of user alice not stored: memory server unavailable" in caplog.text
         summary = app.get("/memories/summary", params={"user_id": "alice"})
         assert summary.status_code == 503 and summary.json() == {"detail": "The memory server is unavailable"}
+
+
+def test_a_memory_server_that_hangs_does_not_hold_the_chat(examples, caplog):
+    caplog.set_level(logging.INFO, logger="chat_with_memory")
+    with socket.socket() as silent:  # accepts connections (backlog) and never answers
+        silent.bind(("127.0.0.1", 0))
+        silent.listen(8)
+        url = f"http://127.0.0.1:{silent.getsockname()[1]}"
+        with chat_client(examples, mem0g_url=url, mem0g_api_key="mem0_whatever", memory_timeout=0.5) as app:
+            reply = app.post("/chat", json={"user_id": "alice", "message": "I love green tea"})
+            assert reply.status_code == 200 and reply.json()["memories_used"] == []
+        assert f"memory server {url} unavailable: ReadTimeout" in caplog.text
 
 
 class FakeLLM(BaseHTTPRequestHandler):
