@@ -278,4 +278,4 @@ if __name__ == "__main__":
     import uvicorn
 
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
-    uvicorn.run(app, host="127.0.0.1", port=int(os.environ.get("PORT", "8001")))
+    uvicorn.run(app, host="127.0.0.1", port=int(os.environ.get("CHAT_PORT", "8001")))
