@@ -8,7 +8,8 @@ When the memory server is down, the chat keeps working without memories and the 
 
 Run it (with mem0g serving on port 8000, see README.md):
 
-    MEM0G_API_KEY=mem0_... uvicorn chat_with_memory:app --port 8001      # from examples/
+    MEM0G_API_KEY=mem0_... .venv/bin/uvicorn chat_with_memory:app --app-dir examples --port 8001
+    MEM0G_API_KEY=mem0_... .venv/bin/python examples/chat_with_memory.py      # the same, with logging
 
 Environment:
     MEM0G_URL       mem0g's address (default http://127.0.0.1:8000)
@@ -17,6 +18,7 @@ Environment:
                     without it the reply is a deterministic one that quotes the memories it used
     LLM_API_KEY     optional, sent as a bearer token to LLM_BASE_URL
     LLM_MODEL       the model to ask (default gpt-4o-mini)
+    CHAT_PORT       where ``python examples/chat_with_memory.py`` serves (default 8001)
 """
 
 import asyncio
