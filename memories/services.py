@@ -146,12 +146,14 @@ def memory_update(
     metadata: Any = UNSET,
     categories: Any = UNSET,
     expiration_date: date | datetime | None = UNSET,
+    valid_from: datetime = UNSET,
     actor_id: str | None = None,
     within: Scope | None = None,
     now: datetime | None = None,
 ) -> Memory:
     """Change a memory in place: it keeps its id, is re-embedded if its text changed, and gains
-    an UPDATE history row with the old and new text."""
+    an UPDATE history row with the old and new text. ``valid_from`` moves the time the fact
+    started to hold (Mem0's ``timestamp``); it must stay before ``valid_to``."""
     pk = clean_uuid(memory_id)
     if pk is None:
         raise MemoryNotFound(memory_id)
@@ -164,9 +166,13 @@ def memory_update(
         changes["categories"] = clean_categories(categories)
     if expiration_date is not UNSET:
         changes["expiration_date"] = clean_expiration(expiration_date)
+    if valid_from is not UNSET:
+        if valid_from is None:
+            raise ValidationFailed("timestamp must be a time", field="timestamp")
+        changes["valid_from"] = clean_moment(valid_from, field_name="timestamp")
     actor_id = clean_id(actor_id, field_name="actor_id")
     if not changes:
-        raise ValidationFailed("nothing to update: give text, metadata, categories or expiration_date")
+        raise ValidationFailed("nothing to update: give text, metadata, categories, expiration_date or timestamp")
     now = now or timezone.now()
 
     with transaction.atomic():
@@ -176,6 +182,8 @@ def memory_update(
         text_changed = "memory" in changes and changes["memory"] != memory.memory
         if memory.immutable and text_changed:
             raise Conflict("This memory is immutable; its text cannot be changed", details={"memory_id": str(pk)})
+        if "valid_from" in changes and memory.valid_to is not None and changes["valid_from"] >= memory.valid_to:
+            raise ValidationFailed("timestamp must be before the time the memory stopped holding", field="timestamp")
         if text_changed:
             # Embedding under the row lock keeps the text and its vector consistent.
             changes["embedding"] = embed_texts([changes["memory"]])[0]

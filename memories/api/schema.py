@@ -584,13 +584,13 @@ class EntityRow(serializers.Serializer):
     created_at = serializers.DateTimeField(help_text="Its first memory.")
     updated_at = serializers.DateTimeField(help_text="Its last change.")
     owner = serializers.CharField(allow_null=True, help_text="Always null.")
-    metadata = ObjectField(help_text="Always empty.")
+    metadata = ObjectField(help_text="As given to `POST /v1/users/` (...); else empty.")
 
 
 class Entities(serializers.Serializer):
     count = serializers.IntegerField()
-    next = serializers.URLField(allow_null=True, help_text="Always null: every entity is in `results`.")
-    previous = serializers.URLField(allow_null=True, help_text="Always null.")
+    next = serializers.URLField(allow_null=True, help_text="The next page, or null.")
+    previous = serializers.URLField(allow_null=True, help_text="The previous page, or null.")
     results = EntityRow(many=True)
     total_users = serializers.IntegerField()
     total_agents = serializers.IntegerField()
