@@ -39,7 +39,7 @@ from memories.api.serializers import (
 )
 from memories.filters import compile_filters, has_entity_id
 from memories.inputs import NewMemory, Scope, clean_text
-from memories.models import MemoryExport, MemoryFeedback
+from memories.models import AddEvent, MemoryExport, MemoryFeedback
 from memories.selectors import (
     ENTITY_TYPES,
     PAGE_SIZE_MAX,
@@ -51,6 +51,7 @@ from memories.selectors import (
 )
 from memories.services import (
     UNSET,
+    add_event_enqueue,
     memories_add,
     memories_delete,
     memories_delete_batch,
@@ -134,23 +135,29 @@ SEARCH_FIELDS = {
 }
 
 
+QUEUED_MESSAGE = "Memory processing has been queued for background execution"
+
+
 # --- shared pieces -------------------------------------------------------------------------
 
 
 def _ingest(request, data: dict):
     """Run an add request and record it as an event; returns the AddEvent (its ``results`` are the
-    per-memory events)."""
+    per-memory events). ``async_mode: true`` with ``infer`` queues it instead (a PENDING event), as
+    Mem0 does; ``infer: false`` stays synchronous."""
     refuse_unknown(data, ADD_FIELDS)
     scope = key_scope(request.auth, merged_scope(data))
     observed = as_moment(data.get("timestamp"), "timestamp") or as_moment(
         data.get("observation_datetime") or data.get("observation_date"), "observation_date"
     )
-    return memories_ingest_recorded(
+    infer = as_bool(data.get("infer"), "infer", default=True)
+    queued = infer and as_bool(data.get("async_mode"), "async_mode", default=False)
+    return (add_event_enqueue if queued else memories_ingest_recorded)(
         project=request.auth.project,
         payload={k: v for k, v in data.items() if k != "messages"},
         messages=data.get("messages"),
         scope=scope,
-        infer=as_bool(data.get("infer"), "infer", default=True),
+        infer=infer,
         metadata=as_object(data.get("metadata"), "metadata"),
         categories=data.get("categories"),
         immutable=as_bool(data.get("immutable"), "immutable"),
@@ -306,6 +313,8 @@ class AddV3View(ApiView):
     )
     def post(self, request):
         event = _ingest(request, body_of(request))
+        if event.status == AddEvent.Status.PENDING:
+            return Response({"event_id": str(event.id), "status": event.status})
         return Response({"results": event.results, "event_id": str(event.id), "status": event.status})
 
 
@@ -429,7 +438,12 @@ class MemoriesView(ApiView):
         data = body_of(request)
         if "content" in data and "messages" not in data:
             return self._create_one(request, data)
-        events = _ingest(request, data).results
+        event = _ingest(request, data)
+        events = event.results
+        if event.status == AddEvent.Status.PENDING:
+            # Mem0's queued answer to the 0.1.x/1.0.x clients (1.0.x sends async_mode: true by default).
+            events = [{"message": QUEUED_MESSAGE, "status": event.status, "event_id": str(event.id)}]
+            return Response(events if data.get("output_format") == "v1.0" else {"results": events})
         output_format = data.get("output_format")
         if output_format == "v1.0":
             return Response([_legacy_event(event) for event in events])
