@@ -291,10 +291,19 @@ class AddV3View(ApiView):
         summary="Add memories from messages",
         description="Extracts facts from the messages (or, with `infer: false`, stores each non-system message "
         "verbatim) and stores them in the scope of the entity ids. A fact the scope already holds is skipped. "
-        "Synchronous: the memories are searchable when this answers.",
+        "Synchronous by default: the memories are searchable when this answers. With `async_mode: true` (and "
+        "`infer`) it answers at once with a PENDING event and a worker adds in the background.",
         tags=[doc.PLATFORM],
         request=doc.AddRequest,
-        responses={200: doc.AddResultsV3, **doc.errors(404, 422)},
+        responses={
+            200: PolymorphicProxySerializer(
+                component_name="AddV3Response",
+                serializers=[doc.AddResultsV3, doc.AddQueued],
+                resource_type_field_name=None,
+                many=False,
+            ),
+            **doc.errors(404, 422),
+        },
         examples=[
             doc.example("Conversation", {"messages": doc.MESSAGES, "user_id": "alice"}, request=True),
             doc.example(
@@ -309,6 +318,7 @@ class AddV3View(ApiView):
                 request=True,
             ),
             doc.example("Added", {"results": [doc.ADD_EVENT], "event_id": doc.EVENT_ID, "status": "SUCCEEDED"}),
+            doc.example("Queued (async_mode)", {"event_id": doc.EVENT_ID, "status": "PENDING"}),
         ],
     )
     def post(self, request):
@@ -391,8 +401,8 @@ class MemoriesView(ApiView):
         operation_id="memories_add_v1",
         summary="Add memories (Mem0) or create one memory (memory layer)",
         description="With `messages` (Mem0 v1 `add`): as `POST /v3/memories/add/`, answering `{results}` "
-        "(or a legacy shape with `output_format`). With `content` and no `messages` (memory layer): stores that "
-        "one text verbatim and answers 201 with the memory.",
+        "(or a legacy shape with `output_format`; Mem0's queued shape with `async_mode: true`). With `content` "
+        "and no `messages` (memory layer): stores that one text verbatim and answers 201 with the memory.",
         tags=[doc.PLATFORM, doc.MEMORY_LAYER],
         request=PolymorphicProxySerializer(
             component_name="AddOrCreateRequest",
@@ -404,12 +414,19 @@ class MemoriesView(ApiView):
             200: OpenApiResponse(
                 PolymorphicProxySerializer(
                     component_name="AddResponse",
-                    serializers=[doc.AddResults, doc.LegacyAddResults, doc.LegacyAddEvent(many=True)],
+                    serializers=[
+                        doc.AddResults,
+                        doc.LegacyAddResults,
+                        doc.LegacyAddEvent(many=True),
+                        doc.LegacyAddQueuedResults,
+                        doc.LegacyAddQueued(many=True),
+                    ],
                     resource_type_field_name=None,
                     many=False,
                 ),
                 description="Messages added: `{results}` of events; `output_format` `v1.1`: legacy events; "
-                "`v1.0`: a bare list of legacy events.",
+                "`v1.0`: a bare list of legacy events. With `async_mode: true` (and `infer`): "
+                "`{results: [{message, status: PENDING, event_id}]}` (a bare list for `v1.0`).",
             ),
             201: OpenApiResponse(MemorySerializer, description="One memory created from `content`."),
             **doc.errors(404, 422),

@@ -38,6 +38,10 @@ class Command(BaseCommand):
             first_line = (str(exc).strip().splitlines() or [exc.__class__.__name__])[0]
             raise CommandError(f"job queue unreachable ({first_line}); did `manage.py migrate` run?") from None
         connection.close()
+        # Load the embedding model now, so the first job's latency is its own work.
+        from memories.embedding import get_embedder
+
+        get_embedder().embed(["warm-up"])
         call_command(
             "db_worker",
             queue_name="default",
