@@ -41,13 +41,11 @@ CSRF_TRUSTED_ORIGINS = env_list("CSRF_TRUSTED_ORIGINS")
 DATABASE_URL = env_str("DATABASE_URL", "")
 # manage.py serve hands its embedded database to the workers through DATABASE_URL and says so.
 DATABASE_IS_EMBEDDED = not DATABASE_URL or env_bool("MEM0G_DATABASE_EMBEDDED", False)
-if not DATABASE_URL:
-    from mem0g_site.embedded_db import embedded_database_url
-
-    DATABASE_URL = embedded_database_url(MEM0G_DATA_DIR)
-DATABASES = {"default": parse_database_url("DATABASE_URL", DATABASE_URL).as_django()}
-DATABASES["default"]["CONN_MAX_AGE"] = env_int("DATABASE_CONN_MAX_AGE", 60, minimum=0)
-DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
+if DATABASE_URL:
+    parse_database_url("DATABASE_URL", DATABASE_URL)  # refuse a malformed URL now
+DATABASE_CONN_MAX_AGE = env_int("DATABASE_CONN_MAX_AGE", 60, minimum=0)
+# Without DATABASE_URL the embedded database starts at the end of this file, once every other
+# variable has been read and found valid (a bad value must stop start-up before PostgreSQL starts).
 
 REDIS_URL = env_str("REDIS_URL", "")
 if REDIS_URL:
@@ -267,3 +265,13 @@ LOGGING = {
         "httpx": {"level": "WARNING"},
     },
 }
+
+# --- Embedded database: last, see DATABASE_URL above ---------------------------------------
+
+if not DATABASE_URL:
+    from mem0g_site.embedded_db import embedded_database_url
+
+    DATABASE_URL = embedded_database_url(MEM0G_DATA_DIR)
+DATABASES = {"default": parse_database_url("DATABASE_URL", DATABASE_URL).as_django()}
+DATABASES["default"]["CONN_MAX_AGE"] = DATABASE_CONN_MAX_AGE
+DATABASES["default"]["CONN_HEALTH_CHECKS"] = True

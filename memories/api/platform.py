@@ -43,7 +43,6 @@ from memories.models import AddEvent, MemoryExport, MemoryFeedback
 from memories.selectors import (
     ENTITY_TYPES,
     PAGE_SIZE_MAX,
-    entity_list,
     memory_get,
     memory_history,
     memory_list,
@@ -322,7 +321,10 @@ class AddV3View(ApiView):
         ],
     )
     def post(self, request):
-        event = _ingest(request, body_of(request))
+        data = body_of(request)
+        if "content" in data and "messages" not in data:  # a single text given as `content`: one user message
+            data = {**{k: v for k, v in data.items() if k != "content"}, "messages": data["content"]}
+        event = _ingest(request, data)
         if event.status == AddEvent.Status.PENDING:
             return Response({"event_id": str(event.id), "status": event.status})
         return Response({"results": event.results, "event_id": str(event.id), "status": event.status})
@@ -516,7 +518,14 @@ class MemoriesView(ApiView):
 
 
 def _legacy_event(event: dict) -> dict:
-    return {"id": event["id"], "event": event["event"], "data": {"memory": event["memory"]}}
+    """Mem0's legacy event shape; an UPDATE/SUPERSEDE also carries the text it replaced."""
+    data = {"memory": event["memory"]}
+    if "previous_memory" in event:
+        data["previous_memory"] = event["previous_memory"]
+    legacy = {"id": event["id"], "event": event["event"], "data": data}
+    if "supersedes" in event:
+        legacy["supersedes"] = event["supersedes"]
+    return legacy
 
 
 LIST_EXAMPLES = [
@@ -728,7 +737,8 @@ class MemoryDetailView(ApiView):
         operation_id="memory_update",
         summary="Update a memory",
         description="Changes what is given: the text (`text`, else `content`), `metadata` (replaced), "
-        "`categories`, `expiration_date`. The previous state stays in the memory's history.",
+        "`categories`, `expiration_date`, `timestamp` (ISO 8601 or Unix seconds: when the fact started to hold, "
+        "the memory's `valid_from`). The previous state stays in the memory's history.",
         tags=[doc.PLATFORM, doc.MEMORY_LAYER],
         parameters=[doc.MEMORY_ID_PARAM],
         request=doc.UpdateRequest,
@@ -776,6 +786,7 @@ class MemoryDetailView(ApiView):
             metadata=as_object(data["metadata"], "metadata") if data.get("metadata") is not None else UNSET,
             categories=data["categories"] if "categories" in data else UNSET,
             expiration_date=as_expiration(data["expiration_date"]) if "expiration_date" in data else UNSET,
+            valid_from=as_moment(data["timestamp"], "timestamp") if data.get("timestamp") is not None else UNSET,
             within=key_within(request.auth),
         )
         return Response(memory_data(memory))
@@ -827,12 +838,13 @@ class EntitiesView(ApiView):
     @extend_schema(
         operation_id="entities_list",
         summary="List entities",
-        description="Every user, agent, app and run id that has memories, with counts and first/last activity. "
-        "Not paged: `page` and `page_size` are accepted and ignored.",
+        description="Every user, agent, app and run id that has memories, or was created with `POST /v1/users/` "
+        "(`/v1/agents/`, ...) and has none yet (0 memories), with counts and first/last activity; by type, then "
+        "id. Paged with `page` and `page_size` (default 100, at most 200); the `total_*` counts cover every page.",
         tags=[doc.PLATFORM],
         parameters=[
-            doc.query("page", int, "Accepted and ignored."),
-            doc.query("page_size", int, "Accepted and ignored."),
+            doc.query("page", int, "Page number, from 1."),
+            doc.query("page_size", int, "Entities per page, 1 to 200 (default 100)."),
         ],
         responses={200: doc.Entities, **doc.errors()},
         examples=[
@@ -863,7 +875,14 @@ class EntitiesView(ApiView):
         ],
     )
     def get(self, request):
-        entities = entity_list(project=request.auth.project, within=key_within(request.auth))
+        from accounts.selectors import entity_list_with_registered
+
+        page = as_int(request.query_params.get("page"), "page", 1, minimum=1, maximum=10**9)
+        page_size = as_int(request.query_params.get("page_size"), "page_size", 100, minimum=1, maximum=PAGE_SIZE_MAX)
+        entities = entity_list_with_registered(project=request.auth.project, within_user=request.auth.user_id)
+        totals = {f"total_{kind}s": sum(1 for e in entities if e["type"] == kind) for kind in ENTITY_TYPES}
+        count = len(entities)
+        entities = entities[(page - 1) * page_size : page * page_size]
         results = [
             {
                 "id": entity["name"],
@@ -873,12 +892,12 @@ class EntitiesView(ApiView):
                 "created_at": entity["created_at"],
                 "updated_at": entity["updated_at"],
                 "owner": None,
-                "metadata": {},
+                "metadata": entity.get("metadata", {}),
             }
             for entity in entities
         ]
-        totals = {f"total_{kind}s": sum(1 for e in entities if e["type"] == kind) for kind in ENTITY_TYPES}
-        return Response({"count": len(results), "next": None, "previous": None, "results": results, **totals})
+        next_link, previous_link = page_links(request, page, page_size, count)
+        return Response({"count": count, "next": next_link, "previous": previous_link, "results": results, **totals})
 
 
 class EntityDeleteView(ApiView):
@@ -903,9 +922,14 @@ class EntityDeleteView(ApiView):
         field = ENTITY_TYPES.get(entity_type)
         if field is None:
             raise InvalidRequest("Invalid entity type: use user, agent, app or run", details={"key": "entity_type"})
+        from accounts.services import entity_forget
+
         scope = key_scope(request.auth, Scope(**{field: name}))
         deleted = memories_delete(project=request.auth.project, scope=scope)
-        if not deleted:
+        # A user-restricted key may forget only its own user's registration.
+        reachable = request.auth.user_id is None or (field == "user_id" and scope.user_id == name)
+        forgotten = entity_forget(project=request.auth.project, entity_type=entity_type, name=name) if reachable else 0
+        if not deleted and not forgotten:
             raise NotFound("Entity not found", details={"type": entity_type, "name": name})
         return Response({"message": "Entity deleted successfully.", "deleted": deleted})
 

@@ -524,7 +524,9 @@ class PingResponse(serializers.Serializer):
 
 
 class AddResults(serializers.Serializer):
-    results = AddEventSerializer(many=True, help_text="One event per new memory (known facts are skipped).")
+    results = AddEventSerializer(
+        many=True, help_text="One event per fact added, updated or superseded (known facts are skipped)."
+    )
 
 
 class AddResultsV3(AddResults):
@@ -549,12 +551,14 @@ class LegacyAddQueuedResults(serializers.Serializer):
 
 class LegacyMemoryText(serializers.Serializer):
     memory = serializers.CharField()
+    previous_memory = serializers.CharField(required=False, help_text="UPDATE and SUPERSEDE: the text before.")
 
 
 class LegacyAddEvent(serializers.Serializer):
     id = serializers.UUIDField()
     event = serializers.CharField()
     data = LegacyMemoryText()
+    supersedes = serializers.UUIDField(required=False, help_text="SUPERSEDE: the memory this one replaced.")
 
 
 class LegacyAddResults(serializers.Serializer):
@@ -600,13 +604,13 @@ class EntityRow(serializers.Serializer):
     created_at = serializers.DateTimeField(help_text="Its first memory.")
     updated_at = serializers.DateTimeField(help_text="Its last change.")
     owner = serializers.CharField(allow_null=True, help_text="Always null.")
-    metadata = ObjectField(help_text="Always empty.")
+    metadata = ObjectField(help_text="As given to `POST /v1/users/` (...); else empty.")
 
 
 class Entities(serializers.Serializer):
     count = serializers.IntegerField()
-    next = serializers.URLField(allow_null=True, help_text="Always null: every entity is in `results`.")
-    previous = serializers.URLField(allow_null=True, help_text="Always null.")
+    next = serializers.URLField(allow_null=True, help_text="The next page, or null.")
+    previous = serializers.URLField(allow_null=True, help_text="The previous page, or null.")
     results = EntityRow(many=True)
     total_users = serializers.IntegerField()
     total_agents = serializers.IntegerField()
