@@ -92,6 +92,20 @@ def test_an_async_add_answers_pending_then_a_worker_makes_it_succeed(api, key, p
     assert DBTaskResult.objects.get(task_path=add_event_run_task.module_path).status == "SUCCESSFUL"
 
 
+def test_a_queued_add_goes_through_the_decisions_at_its_observation_time(api, key, run_worker):
+    t0 = datetime(2026, 1, 10, tzinfo=UTC)
+    t1 = t0 + timedelta(days=30)
+    say = [{"role": "user", "content": "I live in Paris."}]
+    [old] = queue_async_add(api, key, messages=say, timestamp=int(t0.timestamp()))["results"]
+    moved = [{"role": "user", "content": "I moved to Berlin."}]
+    queued = queue_async_add(api, key, messages=moved, timestamp=int(t1.timestamp()), async_mode=True)
+    run_worker()
+    [event] = api("GET", f"/v1/event/{queued['event_id']}/", key=key).json()["results"]
+    assert (event["event"], event["supersedes"], event["memory"]) == ("SUPERSEDE", old["id"], "User moved to Berlin")
+    assert Memory.objects.get(pk=old["id"]).valid_to == t1
+    assert Memory.objects.get(pk=event["id"]).valid_from == t1
+
+
 def test_a_failed_async_add_records_its_error_and_writes_nothing(api, key, run_worker, settings):
     queued = queue_async_add(api, key, async_mode=True)
     settings.MEMORY_MAX_CHARS = 10  # the limit shrank while the job waited: "User loves tea" is too long now
