@@ -78,6 +78,18 @@ if LLM_BASE_URL and not LLM_MODEL:
 GRAPH_AUTO_LINK_THRESHOLD = env_float("GRAPH_AUTO_LINK_THRESHOLD", 0.0, minimum=0.0, maximum=1.0)
 MEM0G_ADMIN_PASSWORD = env_str("MEM0G_ADMIN_PASSWORD", "")
 
+# --- Background jobs (memories/tasks.py) --------------------------------------------------
+# Queued in PostgreSQL (django-tasks' database backend) and run by `manage.py worker` processes;
+# `serve` starts TASK_WORKERS of them beside gunicorn.
+TASKS = {"default": {"BACKEND": "django_tasks_db.DatabaseBackend", "QUEUES": ["default"]}}
+TASK_WORKERS = env_int("TASK_WORKERS", 1, minimum=0, maximum=64)
+# A job still RUNNING this long after it started, and whose add event no live worker holds, is
+# taken for the work of a dead worker: it is queued again (at most TASK_MAX_ATTEMPTS runs in all).
+TASK_STALE_SECONDS = env_int("TASK_STALE_SECONDS", 300, minimum=1)
+TASK_MAX_ATTEMPTS = 3
+# How often the workers' periodic job runs: purge expired short-term memories, re-queue stale jobs.
+TASK_MAINTENANCE_INTERVAL_SECONDS = env_int("TASK_MAINTENANCE_INTERVAL_SECONDS", 60, minimum=1)
+
 # Longest memory text we store, in characters. The embedding model reads only its first
 # ~256 word pieces; the rest is kept verbatim for the reader.
 MEMORY_MAX_CHARS = env_int("MEMORY_MAX_CHARS", 10_000, minimum=100)
@@ -122,6 +134,8 @@ INSTALLED_APPS = [
     "rest_framework",
     "drf_spectacular",
     "django_htmx",
+    "django_tasks",
+    "django_tasks_db",
     "mem0g_site",
     "accounts",
     "memories",

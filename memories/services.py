@@ -576,3 +576,226 @@ def memories_ingest_recorded(*, project, payload: dict, **ingest) -> AddEvent:
             results=results,
             latency_ms=round((time.perf_counter() - started) * 1000, 1),
         )
+
+
+# --- Queued adds (async_mode) and the periodic maintenance job --------------------------------
+#
+# ``add_event_enqueue`` answers an add at once: it checks the request, then writes a PENDING
+# AddEvent and the job that will run it (django-tasks' database backend) in one transaction. A
+# worker runs the job through ``add_event_run``: the event goes RUNNING (committed, so it can be
+# seen), then the ingestion and the SUCCEEDED update commit together while the event row is
+# locked. A worker that dies mid-job leaves nothing behind but a RUNNING job whose event no one
+# holds; ``add_events_recover`` (the periodic job) queues it again. A run that finds its event
+# already finished, or taken over by a newer run, does nothing, so a job is applied exactly once.
+
+
+class WorkerLost(Exception):
+    """Recorded on a job whose worker stopped before finishing it (the job is queued again)."""
+
+
+def _job_encode(ingest: dict[str, Any]) -> dict[str, Any]:
+    """``memories_ingest`` keyword arguments -> JSON for the job (values typed at the top level only,
+    so a caller's metadata is never reinterpreted)."""
+    encoded = {}
+    for name, value in ingest.items():
+        if isinstance(value, Scope):
+            encoded[name] = {"type": "scope", "value": value.as_filter()}
+        elif isinstance(value, datetime):
+            encoded[name] = {"type": "datetime", "value": value.isoformat()}
+        elif isinstance(value, date):
+            encoded[name] = {"type": "date", "value": value.isoformat()}
+        else:
+            encoded[name] = {"type": "json", "value": value}
+    return encoded
+
+
+def _job_decode(encoded: dict[str, Any]) -> dict[str, Any]:
+    decoders = {
+        "scope": lambda value: Scope(**value),
+        "datetime": datetime.fromisoformat,
+        "date": date.fromisoformat,
+        "json": lambda value: value,
+    }
+    return {name: decoders[item["type"]](item["value"]) for name, item in encoded.items()}
+
+
+def add_event_enqueue(*, project, payload: dict, now: datetime | None = None, **ingest) -> AddEvent:
+    """:func:`memories_ingest_recorded`, queued: the same arguments, checked now (bad input is
+    refused before anything is written), run later by a worker. Returns the PENDING event.
+
+    The observation time defaults to now, the moment of the request, not of the run.
+    """
+    from memories.extraction import normalize_messages
+    from memories.tasks import add_event_run_task
+
+    scope = clean_scope(ingest.get("scope"), required=True)
+    try:
+        normalize_messages(ingest.get("messages"))
+    except ValueError as exc:
+        raise ValidationFailed(str(exc), field="messages") from None
+    for name, clean in (("metadata", clean_metadata), ("categories", clean_categories)):
+        if ingest.get(name) is not None:
+            clean(ingest[name])
+    now = now or timezone.now()
+    ingest = {**ingest, "scope": scope, "observed_at": ingest.get("observed_at") or now}
+    job = _job_encode(ingest)
+    with transaction.atomic():
+        event = AddEvent.objects.create(
+            project=project,
+            user_id=scope.user_id,
+            status=AddEvent.Status.PENDING,
+            payload=payload,
+            created_at=now,
+            updated_at=now,
+        )
+        add_event_run_task.enqueue(event_id=str(event.id), ingest=job)
+    return event
+
+
+def add_event_run(*, event_id: str, ingest: dict[str, Any]) -> str:
+    """Run one queued add (the worker's job) and return the event's final status.
+
+    Safe to run again: a finished event is left alone, and so is one a newer run has claimed. An
+    :class:`~mem0g_site.exceptions.ApplicationError` (bad input, LLM unavailable) fails the event
+    with its message; any other exception fails it too and is raised again for the job's record.
+    """
+    from mem0g_site.exceptions import ApplicationError
+
+    finished = (AddEvent.Status.SUCCEEDED, AddEvent.Status.FAILED)
+    with transaction.atomic():
+        event = AddEvent.objects.select_for_update().filter(pk=event_id).first()
+        if event is None:
+            return "MISSING"  # its project was deleted meanwhile
+        if event.status in finished:
+            return event.status
+        claimed = timezone.now()
+        event.status = AddEvent.Status.RUNNING
+        event.updated_at = claimed
+        event.save(update_fields=["status", "updated_at"])
+
+    def owned():
+        """The event, locked, if this run still owns it."""
+        event = AddEvent.objects.select_for_update().select_related("project").filter(pk=event_id).first()
+        if event is None or event.status != AddEvent.Status.RUNNING or event.updated_at != claimed:
+            return None
+        return event
+
+    started = time.perf_counter()
+    try:
+        with transaction.atomic():
+            event = owned()
+            if event is None:
+                return "SUPERSEDED"
+            results = memories_ingest(project=event.project, **_job_decode(ingest))
+            event.status = AddEvent.Status.SUCCEEDED
+            event.results = results
+            event.latency_ms = round((time.perf_counter() - started) * 1000, 1)
+            event.updated_at = timezone.now()
+            event.save(update_fields=["status", "results", "latency_ms", "updated_at"])
+        return event.status
+    except ApplicationError as exc:
+        error, unexpected = exc.message, None
+    except Exception as exc:
+        error, unexpected = f"{type(exc).__name__}: {exc}", exc
+    with transaction.atomic():
+        event = owned()
+        if event is not None:
+            event.status = AddEvent.Status.FAILED
+            event.error = error
+            event.latency_ms = round((time.perf_counter() - started) * 1000, 1)
+            event.updated_at = timezone.now()
+            event.save(update_fields=["status", "error", "latency_ms", "updated_at"])
+    if unexpected is not None:
+        raise unexpected
+    return AddEvent.Status.FAILED
+
+
+def add_events_recover(*, now: datetime | None = None, stale_after: timedelta | None = None) -> int:
+    """Queue again the add jobs of dead workers; returns how many were queued.
+
+    The rule: a job RUNNING for longer than ``stale_after`` (``TASK_STALE_SECONDS``) whose add event
+    no transaction holds (a live worker keeps its event's row locked while it ingests; a dead
+    worker's lock went with its connection) is marked failed (:class:`WorkerLost`), and its event,
+    unless finished, is set back to PENDING with a new job, in one transaction. An event whose job
+    was lost ``TASK_MAX_ATTEMPTS`` times fails instead. Stale jobs of other tasks are only marked.
+    """
+    from django_tasks_db.models import DBTaskResult
+
+    from memories.tasks import add_event_run_task
+
+    now = now or timezone.now()
+    stale_after = stale_after if stale_after is not None else timedelta(seconds=settings.TASK_STALE_SECONDS)
+    stale = DBTaskResult.objects.running().filter(started_at__lt=now - stale_after).values_list("pk", flat=True)
+    requeued = 0
+    for pk in list(stale):
+        with transaction.atomic():
+            job = DBTaskResult.objects.select_for_update(skip_locked=True).filter(pk=pk).running().first()
+            if job is None:
+                continue
+            if job.task_path != add_event_run_task.module_path:
+                job.set_failed(WorkerLost(f"worker {job.worker_ids[-1:]} stopped during the job"))
+                continue
+            kwargs = job.args_kwargs["kwargs"]
+            events = AddEvent.objects.filter(pk=kwargs["event_id"])
+            event = events.select_for_update(skip_locked=True).first()
+            if event is None and events.exists():
+                continue  # a live worker holds it
+            job.set_failed(WorkerLost(f"worker {job.worker_ids[-1:]} stopped during the job"))
+            if event is None or event.status in (AddEvent.Status.SUCCEEDED, AddEvent.Status.FAILED):
+                continue
+            attempts = DBTaskResult.objects.filter(
+                task_path=job.task_path, args_kwargs__kwargs__event_id=kwargs["event_id"]
+            ).count()
+            event.updated_at = now
+            if attempts >= settings.TASK_MAX_ATTEMPTS:
+                event.status = AddEvent.Status.FAILED
+                event.error = f"the worker running this add stopped {attempts} times; giving up"
+                event.save(update_fields=["status", "error", "updated_at"])
+                continue
+            event.status = AddEvent.Status.PENDING
+            event.save(update_fields=["status", "updated_at"])
+            add_event_run_task.enqueue(**kwargs)
+            requeued += 1
+    return requeued
+
+
+def memories_purge_expired(*, now: datetime | None = None) -> int:
+    """Hard-delete the short-term memories (``metadata.memory_lifespan = "short_term"``) whose
+    expiration date has passed, in every project, with a DELETE history row each; returns how many.
+
+    Other expired memories are kept: they are hidden from reads but can still be asked for
+    (``show_expired``), as Mem0 keeps them.
+    """
+    now = now or timezone.now()
+    queryset = Memory.objects.filter(
+        expiration_date__lte=now,
+        # metadata @> '{"memory_lifespan": "short_term"}': the metadata GIN index serves it.
+        metadata__contains={"memory_lifespan": "short_term"},
+    )
+    return _delete_with_history(queryset, now=now)
+
+
+def maintenance_schedule(*, delay: timedelta = timedelta(0), now: datetime | None = None) -> bool:
+    """Make sure the periodic maintenance job is queued (to run after ``delay``); returns whether
+    one was queued. Serialised by an advisory lock, so workers starting together queue one job."""
+    from django.db import connection
+    from django_tasks_db.models import DBTaskResult
+
+    from memories.tasks import maintenance_task
+
+    now = now or timezone.now()
+    with transaction.atomic():
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT pg_advisory_xact_lock(hashtext('mem0g.maintenance_schedule'))")
+        if DBTaskResult.objects.filter(task_path=maintenance_task.module_path, status="READY").exists():
+            return False
+        maintenance_task.using(run_after=now + delay).enqueue()
+    return True
+
+
+def maintenance_run(*, now: datetime | None = None) -> dict[str, int]:
+    """The periodic job: queue the next run first (so a worker dying here does not end the chain),
+    then re-queue the adds of dead workers and purge expired short-term memories."""
+    now = now or timezone.now()
+    maintenance_schedule(delay=timedelta(seconds=settings.TASK_MAINTENANCE_INTERVAL_SECONDS), now=now)
+    return {"requeued": add_events_recover(now=now), "purged": memories_purge_expired(now=now)}

@@ -153,9 +153,22 @@ def test_substitute_follows_compose_interpolation_rules():
 # --- docker-compose.yml ----------------------------------------------------------------------
 
 
-def test_compose_has_exactly_app_db_and_redis(compose):
+def test_compose_has_exactly_app_worker_db_and_redis(compose):
     assert isinstance(compose.get("services"), dict)
-    assert set(compose["services"]) == {"app", "db", "redis"}
+    assert set(compose["services"]) == {"app", "worker", "db", "redis"}
+
+
+def test_the_worker_runs_jobs_for_the_app_on_the_same_database(services):
+    worker, app = services["worker"], services["app"]
+    assert worker["image"] == app["image"] == "mem0g:latest" and worker["build"] == app["build"]
+    assert worker["command"] == ["python", "manage.py", "worker"]
+    assert worker["depends_on"]["db"]["condition"] == "service_healthy"
+    assert environment(worker)["DATABASE_URL"] == environment(app)["DATABASE_URL"]
+    assert environment(app)["TASK_WORKERS"] == "0", "jobs run in the worker service, not inside the app"
+    assert worker["healthcheck"]["test"] == ["CMD", "python", "manage.py", "worker", "--check"]
+    assert worker["restart"] == "unless-stopped" and worker["stop_grace_period"] == "30s"
+    known = settings_variable_names() | contract_variable_names()
+    assert not set(environment(worker)) - known
 
 
 def test_every_service_has_a_healthcheck_that_checks_itself(services):

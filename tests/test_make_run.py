@@ -33,10 +33,22 @@ def postgres_processes(pgdata: Path) -> list[psutil.Process]:
     return found
 
 
+def call(port: int, key: str, method: str, path: str, body: dict | None = None) -> dict:
+    request = urllib.request.Request(
+        f"http://127.0.0.1:{port}{path}",
+        data=None if body is None else json.dumps(body).encode(),
+        method=method,
+        headers={"Authorization": f"Token {key}", "Content-Type": "application/json"},
+    )
+    with urllib.request.urlopen(request, timeout=30) as response:
+        return json.loads(response.read())
+
+
 def test_make_run_serves_health_on_the_embedded_database_and_stops_cleanly(tmp_path):
     port = free_port()
     env = {k: v for k, v in os.environ.items() if k not in ("DATABASE_URL", "MAKEFLAGS", "MFLAGS", "MAKELEVEL")}
-    env.update(PORT=str(port), HOST="127.0.0.1", MEM0G_DATA_DIR=str(tmp_path), WEB_CONCURRENCY="2")
+    api_key = "mem0_make-run-test-key-000000000000000"
+    env.update(PORT=str(port), HOST="127.0.0.1", MEM0G_DATA_DIR=str(tmp_path), WEB_CONCURRENCY="2", API_KEYS=api_key)
     log = (tmp_path / "server.log").open("w+")
     started = time.monotonic()
     server = subprocess.Popen(
@@ -61,6 +73,19 @@ def test_make_run_serves_health_on_the_embedded_database_and_stops_cleanly(tmp_p
             p for p in psutil.Process(server.pid).children(recursive=True) if "gunicorn" in " ".join(p.cmdline())
         ]
         assert len(workers) >= 3, "a gunicorn master and two workers"
+        job_workers = [
+            p for p in psutil.Process(server.pid).children(recursive=True) if p.cmdline()[-1:] == ["worker"]
+        ]
+        assert len(job_workers) == 1, "one background-job worker (TASK_WORKERS defaults to 1)"
+        # An async add is done by that worker, on the database serve handed it.
+        event = call(
+            port, api_key, "POST", "/v3/memories/add/", {"messages": "I love tea", "user_id": "a", "async_mode": True}
+        )
+        assert event["status"] == "PENDING"
+        while event["status"] in ("PENDING", "RUNNING") and time.monotonic() - started < 150:
+            time.sleep(0.5)
+            event = call(port, api_key, "GET", f"/v1/event/{event['event_id']}/")
+        assert event["status"] == "SUCCEEDED", event
     finally:
         # Ctrl-C in a terminal: SIGINT to the whole foreground process group.
         os.killpg(server.pid, signal.SIGINT)

@@ -40,7 +40,7 @@ from memories.api.serializers import (
 )
 from memories.filters import compile_filters, has_entity_id
 from memories.inputs import NewMemory, Scope, clean_text
-from memories.models import MemoryExport, MemoryFeedback
+from memories.models import AddEvent, MemoryExport, MemoryFeedback
 from memories.selectors import (
     ENTITY_TYPES,
     PAGE_SIZE_MAX,
@@ -51,6 +51,7 @@ from memories.selectors import (
 )
 from memories.services import (
     UNSET,
+    add_event_enqueue,
     memories_add,
     memories_delete,
     memories_delete_batch,
@@ -136,23 +137,29 @@ SEARCH_FIELDS = {
 }
 
 
+QUEUED_MESSAGE = "Memory processing has been queued for background execution"
+
+
 # --- shared pieces -------------------------------------------------------------------------
 
 
 def _ingest(request, data: dict):
     """Run an add request and record it as an event; returns the AddEvent (its ``results`` are the
-    per-memory events)."""
+    per-memory events). ``async_mode: true`` with ``infer`` queues it instead (a PENDING event), as
+    Mem0 does; ``infer: false`` stays synchronous."""
     refuse_unknown(data, ADD_FIELDS)
     scope = key_scope(request.auth, merged_scope(data))
     observed = as_moment(data.get("timestamp"), "timestamp") or as_moment(
         data.get("observation_datetime") or data.get("observation_date"), "observation_date"
     )
-    return memories_ingest_recorded(
+    infer = as_bool(data.get("infer"), "infer", default=True)
+    queued = infer and as_bool(data.get("async_mode"), "async_mode", default=False)
+    return (add_event_enqueue if queued else memories_ingest_recorded)(
         project=request.auth.project,
         payload={k: v for k, v in data.items() if k != "messages"},
         messages=data.get("messages"),
         scope=scope,
-        infer=as_bool(data.get("infer"), "infer", default=True),
+        infer=infer,
         metadata=as_object(data.get("metadata"), "metadata"),
         categories=data.get("categories"),
         immutable=as_bool(data.get("immutable"), "immutable"),
@@ -298,10 +305,19 @@ class AddV3View(ApiView):
         summary="Add memories from messages",
         description="Extracts facts from the messages (or, with `infer: false`, stores each non-system message "
         "verbatim) and stores them in the scope of the entity ids. A fact the scope already holds is skipped. "
-        "Synchronous: the memories are searchable when this answers.",
+        "Synchronous by default: the memories are searchable when this answers. With `async_mode: true` (and "
+        "`infer`) it answers at once with a PENDING event and a worker adds in the background.",
         tags=[doc.PLATFORM],
         request=doc.AddRequest,
-        responses={200: doc.AddResultsV3, **doc.errors(404, 422, 503, e503=doc.LLM_UNAVAILABLE)},
+        responses={
+            200: PolymorphicProxySerializer(
+                component_name="AddV3Response",
+                serializers=[doc.AddResultsV3, doc.AddQueued],
+                resource_type_field_name=None,
+                many=False,
+            ),
+            **doc.errors(404, 422, 503, e503=doc.LLM_UNAVAILABLE),
+        },
         examples=[
             doc.example("Conversation", {"messages": doc.MESSAGES, "user_id": "alice"}, request=True),
             doc.example(
@@ -316,6 +332,7 @@ class AddV3View(ApiView):
                 request=True,
             ),
             doc.example("Added", {"results": [doc.ADD_EVENT], "event_id": doc.EVENT_ID, "status": "SUCCEEDED"}),
+            doc.example("Queued (async_mode)", {"event_id": doc.EVENT_ID, "status": "PENDING"}),
         ],
     )
     def post(self, request):
@@ -324,6 +341,8 @@ class AddV3View(ApiView):
             data = {**{k: v for k, v in data.items() if k != "content"}, "messages": data["content"]}
         enable_graph = as_bool(data.get("enable_graph"), "enable_graph")
         event = _ingest(request, data)
+        if event.status == AddEvent.Status.PENDING:
+            return Response({"event_id": str(event.id), "status": event.status})
         body = {"results": event.results, "event_id": str(event.id), "status": event.status}
         return Response(with_relations(body, request, event.results, enable_graph))
 
@@ -403,8 +422,8 @@ class MemoriesView(ApiView):
         operation_id="memories_add_v1",
         summary="Add memories (Mem0) or create one memory (memory layer)",
         description="With `messages` (Mem0 v1 `add`): as `POST /v3/memories/add/`, answering `{results}` "
-        "(or a legacy shape with `output_format`). With `content` and no `messages` (memory layer): stores that "
-        "one text verbatim and answers 201 with the memory.",
+        "(or a legacy shape with `output_format`; Mem0's queued shape with `async_mode: true`). With `content` "
+        "and no `messages` (memory layer): stores that one text verbatim and answers 201 with the memory.",
         tags=[doc.PLATFORM, doc.MEMORY_LAYER],
         request=PolymorphicProxySerializer(
             component_name="AddOrCreateRequest",
@@ -416,12 +435,19 @@ class MemoriesView(ApiView):
             200: OpenApiResponse(
                 PolymorphicProxySerializer(
                     component_name="AddResponse",
-                    serializers=[doc.AddResults, doc.LegacyAddResults, doc.LegacyAddEvent(many=True)],
+                    serializers=[
+                        doc.AddResults,
+                        doc.LegacyAddResults,
+                        doc.LegacyAddEvent(many=True),
+                        doc.LegacyAddQueuedResults,
+                        doc.LegacyAddQueued(many=True),
+                    ],
                     resource_type_field_name=None,
                     many=False,
                 ),
                 description="Messages added: `{results}` of events; `output_format` `v1.1`: legacy events; "
-                "`v1.0`: a bare list of legacy events.",
+                "`v1.0`: a bare list of legacy events. With `async_mode: true` (and `infer`): "
+                "`{results: [{message, status: PENDING, event_id}]}` (a bare list for `v1.0`).",
             ),
             201: OpenApiResponse(MemorySerializer, description="One memory created from `content`."),
             **doc.errors(404, 422, 503, e503=doc.LLM_UNAVAILABLE),
@@ -451,7 +477,12 @@ class MemoriesView(ApiView):
         if "content" in data and "messages" not in data:
             return self._create_one(request, data)
         enable_graph = as_bool(data.get("enable_graph"), "enable_graph")
-        events = _ingest(request, data).results
+        event = _ingest(request, data)
+        events = event.results
+        if event.status == AddEvent.Status.PENDING:
+            # Mem0's queued answer to the 0.1.x/1.0.x clients (1.0.x sends async_mode: true by default).
+            events = [{"message": QUEUED_MESSAGE, "status": event.status, "event_id": str(event.id)}]
+            return Response(events if data.get("output_format") == "v1.0" else {"results": events})
         output_format = data.get("output_format")
         if output_format == "v1.0":
             return Response([_legacy_event(event) for event in events])

@@ -378,7 +378,12 @@ class AddRequest(EntityIds):
     prompt_profile_id = ignored()
     temporal_reasoning = ignored()
     timezone = ignored()
-    async_mode = ignored(help_text="Ignored: adding is always synchronous.")
+    async_mode = serializers.BooleanField(
+        required=False,
+        default=False,
+        help_text="True (with `infer`): answer at once with a PENDING add event and add in the background; "
+        "poll `GET /v1/event/{event_id}/`. With `infer: false` the add is synchronous anyway, as in Mem0.",
+    )
     version = ignored()
     prompt = optional_text("With an LLM configured: replaces mem0g's fact-extraction instructions.")
     memory_type = ignored()
@@ -561,7 +566,22 @@ class AddResults(serializers.Serializer):
 
 class AddResultsV3(AddResults):
     event_id = serializers.UUIDField(help_text="The add event, readable at `GET /v1/event/{event_id}/`.")
-    status = serializers.CharField(help_text="Always `SUCCEEDED`: adding is synchronous.")
+    status = serializers.CharField(help_text="`SUCCEEDED`: the add is done (see `AddQueued` for `async_mode`).")
+
+
+class AddQueued(serializers.Serializer):
+    event_id = serializers.UUIDField(help_text="The add event, readable at `GET /v1/event/{event_id}/`.")
+    status = serializers.CharField(help_text="`PENDING`: queued (`async_mode: true`).")
+
+
+class LegacyAddQueued(serializers.Serializer):
+    message = serializers.CharField()
+    status = serializers.CharField(help_text="`PENDING`.")
+    event_id = serializers.UUIDField(help_text="The add event, readable at `GET /v1/event/{event_id}/`.")
+
+
+class LegacyAddQueuedResults(serializers.Serializer):
+    results = LegacyAddQueued(many=True)
 
 
 class LegacyMemoryText(serializers.Serializer):

@@ -1,13 +1,16 @@
-"""``make run``: migrate, then serve with gunicorn (several processes) until Ctrl-C or SIGTERM.
+"""``make run``: migrate, then serve with gunicorn (several processes) and run ``TASK_WORKERS``
+background-job workers (``manage.py worker``) until Ctrl-C or SIGTERM.
 
 When ``DATABASE_URL`` is unset, importing the settings in this process started the embedded
-PostgreSQL; the workers are handed its URL, so it runs once, and it stops when this process exits.
+PostgreSQL; gunicorn's and the job workers are handed its URL, so it runs once, and it stops when
+this process exits (after them).
 """
 
 import os
 import signal
 import subprocess
 import sys
+import time
 
 from django.conf import settings
 from django.core.management import call_command
@@ -51,7 +54,8 @@ class Command(BaseCommand):
             else "DATABASE_URL"
         )
         self.stdout.write(
-            f"mem0g {settings.VERSION} on http://{address} ({settings.WEB_CONCURRENCY} workers, database: {where})\n"
+            f"mem0g {settings.VERSION} on http://{address} ({settings.WEB_CONCURRENCY} workers, "
+            f"{settings.TASK_WORKERS} job workers, database: {where})\n"
             f"  health:  curl http://{address}/health\n"
             f"  API docs: http://{address}/docs\n"
             f"  admin login: python manage.py createsuperuser, or set MEM0G_ADMIN_PASSWORD\n"
@@ -83,15 +87,46 @@ class Command(BaseCommand):
             "4",
         ]
         server = subprocess.Popen(command, env=env, cwd=settings.BASE_DIR)
+        # Job workers get a session of their own: a terminal's Ctrl-C reaches them only through the
+        # one SIGTERM sent below (a second signal would make the library's worker abandon its job).
+        worker_command = [sys.executable, str(settings.BASE_DIR / "manage.py"), "worker"]
+        workers = [self._start_worker(worker_command, env) for _ in range(settings.TASK_WORKERS)]
+        started = [time.monotonic()] * len(workers)
+        signalled: set[int] = set()
+        stopping = False
 
         def stop(signum, frame):
-            if server.poll() is None:
-                server.send_signal(signal.SIGTERM)
+            nonlocal stopping
+            stopping = True
+            for process in (server, *workers):
+                if process.poll() is None and process.pid not in signalled:
+                    signalled.add(process.pid)
+                    process.send_signal(signal.SIGTERM)
 
         signal.signal(signal.SIGTERM, stop)
         signal.signal(signal.SIGINT, stop)
-        code = server.wait()
+        while server.poll() is None:
+            for index, worker in enumerate(workers):
+                # A worker that died is replaced (at most every 5 s, so a broken one cannot spin).
+                if worker.poll() is not None and not stopping and time.monotonic() - started[index] >= 5:
+                    self.stderr.write(f"job worker exited with status {worker.returncode}; starting another")
+                    workers[index] = self._start_worker(worker_command, env)
+                    started[index] = time.monotonic()
+            time.sleep(0.5)
+        code = server.returncode
+        stop(None, None)
+        deadline = time.monotonic() + 30
+        for worker in workers:
+            try:
+                worker.wait(timeout=max(0.1, deadline - time.monotonic()))
+            except subprocess.TimeoutExpired:
+                # Safe: a job whose worker is killed is rolled back and queued again later.
+                worker.kill()
+                worker.wait()
         self.stdout.write("mem0g stopped.")
         # Exiting runs pgserver's atexit hook, which stops the embedded database.
         if code not in (0, -signal.SIGTERM, -signal.SIGINT):
             raise CommandError(f"gunicorn exited with status {code}")
+
+    def _start_worker(self, command: list[str], env: dict) -> subprocess.Popen:
+        return subprocess.Popen(command, env=env, cwd=settings.BASE_DIR, start_new_session=True)
