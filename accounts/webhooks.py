@@ -2,9 +2,12 @@
 outbox: ``webhook_deliveries_enqueue`` turns each new history row of a webhook's project, of the
 event types it asked for, into one ``WebhookDelivery`` (once: a unique constraint per webhook and
 row), and ``webhook_deliveries_send`` posts the due ones, retrying failures with a growing delay.
-``python manage.py deliverwebhooks`` runs both in a loop."""
+``python manage.py deliverwebhooks`` runs both in a loop, and so does every job worker
+(``manage.py worker``, started by ``make run``) in a thread: ``WEBHOOK_DELIVERY_INTERVAL_SECONDS``."""
 
 import json
+import logging
+import threading
 import urllib.error
 import urllib.request
 from datetime import datetime, timedelta
@@ -14,7 +17,15 @@ from django.utils import timezone
 
 from accounts.models import Webhook, WebhookDelivery
 
-HISTORY_EVENT_TYPES = {"ADD": "memory_add", "UPDATE": "memory_update", "DELETE": "memory_delete"}
+logger = logging.getLogger("mem0g.webhooks")
+
+# A superseded memory (closed by a newer fact) is a change of that memory: memory_update.
+HISTORY_EVENT_TYPES = {
+    "ADD": "memory_add",
+    "UPDATE": "memory_update",
+    "SUPERSEDE": "memory_update",
+    "DELETE": "memory_delete",
+}
 BATCH = 100
 MAX_ATTEMPTS = 5
 TIMEOUT_SECONDS = 10
@@ -126,3 +137,19 @@ def webhook_deliveries_send(*, batch: int = BATCH, now: datetime | None = None) 
             update_fields=["attempts", "last_status_code", "last_error", "status", "delivered_at", "next_attempt_at"]
         )
     return counts
+
+
+def webhook_delivery_loop(*, interval: float, stop: threading.Event) -> None:
+    """Queue and send deliveries every ``interval`` seconds until ``stop`` is set (the job worker
+    runs this in a thread). A failing pass is logged and the loop goes on."""
+    from django.db import connection
+
+    while not stop.is_set():
+        try:
+            webhook_deliveries_enqueue()
+            webhook_deliveries_send()
+        except Exception:
+            logger.exception("webhook delivery pass failed")
+        finally:
+            connection.close()  # this thread's own connection: don't hold it while sleeping
+        stop.wait(interval)

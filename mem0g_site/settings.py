@@ -89,6 +89,8 @@ TASK_STALE_SECONDS = env_int("TASK_STALE_SECONDS", 300, minimum=1)
 TASK_MAX_ATTEMPTS = 3
 # How often the workers' periodic job runs: purge expired short-term memories, re-queue stale jobs.
 TASK_MAINTENANCE_INTERVAL_SECONDS = env_int("TASK_MAINTENANCE_INTERVAL_SECONDS", 60, minimum=1)
+# Each job worker also delivers webhooks this often; 0: not (run `manage.py deliverwebhooks` instead).
+WEBHOOK_DELIVERY_INTERVAL_SECONDS = env_float("WEBHOOK_DELIVERY_INTERVAL_SECONDS", 5.0, minimum=0)
 
 # Longest memory text we store, in characters. The embedding model reads only its first
 # ~256 word pieces; the rest is kept verbatim for the reader.

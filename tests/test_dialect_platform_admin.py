@@ -507,3 +507,30 @@ def test_events_of_other_projects_and_unsubscribed_types_are_not_delivered(
     api("POST", "/v3/memories/add/", key=make_key(project), data={"messages": "I love jazz", "user_id": "alice"})
     call_command("deliverwebhooks", "--once")
     assert receiver["bodies"] == []
+
+
+@pytest.mark.django_db(transaction=True)  # the thread reads through its own connection
+def test_the_job_workers_delivery_thread_posts_events_until_stopped(api, project, admin_key, rw_key, receiver):
+    """``manage.py worker`` runs this loop in a thread: events reach the webhook with no command."""
+    import threading
+    import time
+
+    from accounts.webhooks import webhook_delivery_loop
+
+    hook = {"name": "r", "url": receiver["url"], "event_types": ["memory_add", "memory_update"]}
+    api("POST", f"/api/v1/webhooks/projects/{project.id}/", key=admin_key, data=hook)
+    api("POST", "/v3/memories/add/", key=rw_key, data={"messages": "I live in Paris", "user_id": "alice"})
+    api("POST", "/v3/memories/add/", key=rw_key, data={"messages": "I moved to Rome", "user_id": "alice"})
+
+    stop = threading.Event()
+    thread = threading.Thread(target=webhook_delivery_loop, kwargs={"interval": 0.1, "stop": stop}, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 20
+    while len(receiver["bodies"]) < 3 and time.monotonic() < deadline:
+        time.sleep(0.1)
+    stop.set()
+    thread.join(timeout=10)
+    assert not thread.is_alive()
+    # Paris added, Rome added, Paris superseded (an update of the Paris memory).
+    kinds = sorted((b["event_type"], b["event_details"]["event"]) for b in receiver["bodies"])
+    assert kinds == [("memory_add", "ADD"), ("memory_add", "ADD"), ("memory_update", "SUPERSEDE")]

@@ -3,13 +3,18 @@ until Ctrl-C or SIGTERM. ``serve`` starts ``TASK_WORKERS`` of these; run more an
 reaches the same database.
 
 A thin layer over django-tasks-db's ``db_worker``: it first makes sure the periodic maintenance
-job is queued, then hands over to the library's worker loop.
+job is queued and starts webhook delivery in a thread, then hands over to the library's worker loop.
 """
 
+import threading
+
+from django.conf import settings
 from django.core.management import call_command
 from django.core.management.base import BaseCommand, CommandError
 from django.db import connection
 from django.db.utils import DatabaseError
+
+from accounts.webhooks import webhook_delivery_loop
 
 
 class Command(BaseCommand):
@@ -42,6 +47,15 @@ class Command(BaseCommand):
         from memories.embedding import get_embedder
 
         get_embedder().embed(["warm-up"])
+        if settings.WEBHOOK_DELIVERY_INTERVAL_SECONDS > 0:
+            # Webhook delivery rides along in a thread (its own database connection); it stops with
+            # the process, and a delivery cut short is posted again by the next worker (at least once).
+            threading.Thread(
+                target=webhook_delivery_loop,
+                kwargs={"interval": settings.WEBHOOK_DELIVERY_INTERVAL_SECONDS, "stop": threading.Event()},
+                name="webhook-delivery",
+                daemon=True,
+            ).start()
         call_command(
             "db_worker",
             queue_name="default",
