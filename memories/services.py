@@ -687,6 +687,15 @@ def add_event_run(*, event_id: str, ingest: dict[str, Any]) -> str:
             if event is None:
                 return "SUPERSEDED"
             results = memories_ingest(project=event.project, **_job_decode(ingest))
+            # Entity relations, as the synchronous add records them (the request's enable_graph was
+            # checked before it was queued; categories in MEM0_USE_GRAPH_FOR_CATEGORIES count too).
+            from graph.services import relations_record
+
+            relations_record(
+                project=event.project,
+                memories=[item["id"] for item in results if item["event"] in ("ADD", "UPDATE", "SUPERSEDE")],
+                enable_graph=str(event.payload.get("enable_graph")).lower() in ("true", "1", "yes"),
+            )
             event.status = AddEvent.Status.SUCCEEDED
             event.results = results
             event.latency_ms = round((time.perf_counter() - started) * 1000, 1)

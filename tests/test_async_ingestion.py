@@ -106,6 +106,18 @@ def test_a_queued_add_goes_through_the_decisions_at_its_observation_time(api, ke
     assert Memory.objects.get(pk=event["id"]).valid_from == t1
 
 
+def test_a_queued_add_with_enable_graph_records_entity_relations(api, key, run_worker):
+    from graph.models import EntityRelation
+
+    queued = queue_async_add(api, key, messages="I live in Lisbon.", async_mode=True, enable_graph=True)
+    queue_async_add(api, key, messages="I love jazz.", async_mode=True)  # no enable_graph: no relations
+    assert not EntityRelation.objects.exists()
+    run_worker()
+    [event] = api("GET", f"/v1/event/{queued['event_id']}/", key=key).json()["results"]
+    triples = list(EntityRelation.objects.values_list("memory_id", "source", "relationship", "destination"))
+    assert [(str(mid), s, r, d) for mid, s, r, d in triples] == [(event["id"], "user", "lives_in", "lisbon")]
+
+
 def test_a_failed_async_add_records_its_error_and_writes_nothing(api, key, run_worker, settings):
     queued = queue_async_add(api, key, async_mode=True)
     settings.MEMORY_MAX_CHARS = 10  # the limit shrank while the job waited: "User loves tea" is too long now
