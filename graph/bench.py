@@ -24,6 +24,7 @@ from accounts.models import Organization, Project
 from graph.models import Origin, Relationship
 from graph.selectors import graph_at, related_memories
 from memories.inputs import Scope
+from memories.management.commands.bench import summary
 from memories.models import EMBEDDING_DIMENSIONS, Memory, MemoryHistory, memory_hash
 
 USER = "bench-graph-user"
@@ -32,18 +33,6 @@ RELATIONS = [("related_to", 0.6), ("part_of", 0.15), ("applies_to", 0.1), ("caus
 DEPTHS = (1, 2, 3)
 EXPORT_LIMITS = (100, 1000)
 INSERT_BATCH = 5000
-
-
-def _summary(values: list[float]) -> dict[str, float]:
-    p50, p95, p99 = numpy.percentile(values, [50, 95, 99])
-    return {
-        "count": len(values),
-        "p50": round(float(p50), 3),
-        "p95": round(float(p95), 3),
-        "p99": round(float(p99), 3),
-        "mean": round(statistics.fmean(values), 3),
-        "max": round(max(values), 3),
-    }
 
 
 def _unit_vectors(rng: numpy.random.Generator, n: int) -> numpy.ndarray:
@@ -145,9 +134,9 @@ def _measure(project, ids: list, *, queries: int, repeat: int, seed: int, progre
                 runs[name].append(round(statistics.median(run), 3))
     return {
         name: {
-            **_summary(samples[name]),
+            **summary(samples[name]),
             "run_medians": runs[name],
-            "with_json": _summary(samples_json[name]),
+            "with_json": summary(samples_json[name]),
             "mean_items": round(statistics.fmean(sizes[name]), 1),
         }
         for name, _ in cases
