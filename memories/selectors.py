@@ -185,7 +185,7 @@ def _search_candidates(project, scope, where, *, as_of, include_expired, include
     return queryset.filter(where) if where is not None else queryset
 
 
-def _vector_ranking(project, scope, candidates, vector, limit: int, *, cacheable: bool) -> list[Memory]:
+def _vector_ranking(candidates, vector, limit: int, *, exact: bool) -> list[Memory]:
     """The ``limit`` candidates nearest to ``vector``, nearest first, each with ``distance``.
 
     Filtered vector search must return the full top-k. A plain HNSW scan visits the ~40 nearest
@@ -196,8 +196,6 @@ def _vector_ranking(project, scope, candidates, vector, limit: int, *, cacheable
     to the exact scan in the rare case the graph walk comes back short.
     """
     distance = CosineDistance("embedding", vector)
-    exact_max = settings.SEARCH_EXACT_MAX_ROWS
-    exact = exact_max > 0 and _scope_size(project, scope, candidates, exact_max, cacheable=cacheable) <= exact_max
     if not exact:
         with transaction.atomic(), connection.cursor() as cursor:
             cursor.execute("SET LOCAL hnsw.iterative_scan = strict_order")
@@ -372,10 +370,14 @@ def memory_search(
     cacheable = where is None and as_of is None and not include_expired and not include_superseded
     reorders = keyword_search or rerank or decay_half_life_days is not None
     pool = min(TOP_K_MAX * CANDIDATE_POOL_FACTOR, max(CANDIDATE_POOL_MIN, CANDIDATE_POOL_FACTOR * top_k))
-    semantic = _vector_ranking(project, scope, candidates, vector, pool if reorders else top_k, cacheable=cacheable)
+    exact_max = settings.SEARCH_EXACT_MAX_ROWS
+    # Counted up to exact_max + 1 (and cached): picks the vector strategy, and is the number of
+    # documents the keyword weights are computed against (a floor for large scopes).
+    scope_rows = _scope_size(project, scope, candidates, exact_max, cacheable=cacheable) if exact_max > 0 else 1
+    exact = 0 < exact_max and scope_rows <= exact_max
+    semantic = _vector_ranking(candidates, vector, pool if reorders else top_k, exact=exact)
     keyword: list[Memory] = []
     if keyword_search:
-        scope_rows = _scope_size(project, scope, candidates, settings.SEARCH_EXACT_MAX_ROWS, cacheable=cacheable)
         keyword = _keyword_ranking(candidates, query, vector, pool, max(1, scope_rows), [m.pk for m in semantic])
     fused = _fuse(semantic, keyword, fusion)
 
