@@ -337,6 +337,8 @@ class Statement:
             return "set"
         if text.startswith("INSERT"):
             return "insert"
+        if "search_vector" in self.sql:
+            return "keyword"  # the full-text half of a hybrid search
         if "<=>" in self.sql and "ORDER BY" in text:
             return "search"
         if "COUNT(" in text:
@@ -738,6 +740,7 @@ class Command(BaseCommand):
             "sql_ms": 1000 * log.seconds(),
             "probe_ms": 1000 * log.seconds("probe"),
             "search_sql_ms": 1000 * log.seconds("search"),
+            "keyword_sql_ms": 1000 * log.seconds("keyword"),
             "log": log,
         }
 
