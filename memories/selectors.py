@@ -173,12 +173,12 @@ def _flag(value: Any, *, field: str) -> bool:
 def _search_candidates(project, scope, where, *, as_of, include_expired, include_superseded):
     queryset = _scoped(project, scope)
     if include_superseded:
-        # Every row that had started to hold (and was on record) by the moment asked for,
-        # whether or not it has been closed since.
-        moment = as_of or timezone.now()
-        queryset = queryset.filter(valid_from__lte=moment, created_at__lte=moment)
+        # Every row, closed since or not; with as_of, every row that had started to hold (and was
+        # on record) by then.
+        if as_of is not None:
+            queryset = queryset.filter(valid_from__lte=as_of, created_at__lte=as_of)
         if not include_expired:
-            queryset = queryset.unexpired(moment)
+            queryset = queryset.unexpired(as_of or timezone.now())
     else:
         queryset = _visible(queryset, as_of=as_of, include_expired=include_expired)
     queryset = queryset.filter(embedding__isnull=False)
