@@ -6,6 +6,7 @@ expired. ``as_of=T`` shows what held at T instead; ``include_expired`` also show
 
 import hashlib
 import math
+import re
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -13,10 +14,22 @@ from typing import Any
 from django.conf import settings
 from django.core.cache import cache
 from django.db import connection, transaction
-from django.db.models import BigIntegerField, Count, ExpressionWrapper, FloatField, Max, Min, Q, Sum, Value
+from django.db.models import (
+    BigIntegerField,
+    BooleanField,
+    Count,
+    ExpressionWrapper,
+    FloatField,
+    Max,
+    Min,
+    Q,
+    Sum,
+    Value,
+)
 from django.db.models.expressions import RawSQL
 from django.db.models.functions import Coalesce
 from django.utils import timezone
+from pgvector import Vector
 from pgvector.django import CosineDistance
 
 from mem0g_site.exceptions import MemoryNotFound, UserNotFound, ValidationFailed
@@ -130,6 +143,173 @@ def _scope_size(project, scope: Scope | None, candidates, limit: int, *, cacheab
     return size
 
 
+SEARCH_FUSIONS = ("linear", "rrf", "boost")
+# The fusion memory_search uses (chosen on LOCOMO, docs/BENCHMARKS.md); the others stay for the bench.
+SEARCH_FUSION = "linear"
+# How much a full keyword match moves the semantic score toward 1 (the "boost" fusion).
+KEYWORD_WEIGHT = 0.5
+# How much a full match of the query's word pairs (rerank) moves the score toward 1.
+RERANK_WEIGHT = 0.3
+RRF_K = 60
+# Each side of a hybrid search proposes this many candidates (at least), ranked by its own score.
+CANDIDATE_POOL_MIN = 50
+CANDIDATE_POOL_FACTOR = 4
+# A query term is looked up in at most this many rows: a word found in more is common anyway,
+# and its (small) weight is computed from this capped count.
+KEYWORD_TERM_ROWS_MAX = 5000
+DECAY_HALF_LIFE_DAYS_MAX = 365_000
+STOPWORDS = frozenset(
+    "a an and are as at be by did do does for from had has have he her his how i in is it its me my of on or "
+    "our she so that the their them they this to was we were what when where which who why will with you your".split()
+)
+WORD = re.compile(r"\w+")
+
+
+def _unit_number(value: Any, *, field: str) -> float | None:
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not (math.isfinite(value) and 0 <= value <= 1):
+        raise ValidationFailed(f"{field} must be a number from 0 to 1", field=field)
+    return float(value)
+
+
+def _flag(value: Any, *, field: str) -> bool:
+    if not isinstance(value, bool):
+        raise ValidationFailed(f"{field} must be true or false", field=field)
+    return value
+
+
+def _search_candidates(project, scope, where, *, as_of, include_expired, include_superseded):
+    queryset = _scoped(project, scope)
+    if include_superseded:
+        # Every row, closed since or not; with as_of, every row that had started to hold (and was
+        # on record) by then.
+        if as_of is not None:
+            queryset = queryset.filter(valid_from__lte=as_of, created_at__lte=as_of)
+        if not include_expired:
+            queryset = queryset.unexpired(as_of or timezone.now())
+    else:
+        queryset = _visible(queryset, as_of=as_of, include_expired=include_expired)
+    queryset = queryset.filter(embedding__isnull=False)
+    return queryset.filter(where) if where is not None else queryset
+
+
+def _vector_ranking(candidates, vector, limit: int, *, exact: bool) -> list[Memory]:
+    """The ``limit`` candidates nearest to ``vector``, nearest first, each with ``distance``.
+
+    Filtered vector search must return the full top-k. A plain HNSW scan visits the ~40 nearest
+    rows of the whole table and filters afterwards, so a user owning 1% of the rows can get fewer
+    results, or none. Small candidate sets (up to ``SEARCH_EXACT_MAX_ROWS``) are therefore scored
+    exactly through the B-tree scope indexes; larger ones use the HNSW index with pgvector's
+    iterative scan, which keeps walking the graph until the filtered LIMIT is met, and fall back
+    to the exact scan in the rare case the graph walk comes back short.
+    """
+    distance = CosineDistance("embedding", vector)
+    if not exact:
+        with transaction.atomic(), connection.cursor() as cursor:
+            cursor.execute("SET LOCAL hnsw.iterative_scan = strict_order")
+            cursor.execute(f"SET LOCAL hnsw.ef_search = {min(1000, max(settings.SEARCH_HNSW_EF_SEARCH, 2 * limit))}")
+            rows = list(candidates.annotate(distance=distance).order_by("distance")[:limit])
+        # An HNSW graph can leave some rows unreachable (many near-identical vectors make poorly
+        # connected regions), and the iterative scan stops at hnsw.max_scan_tuples: if it came back
+        # short while the scope holds more rows, fall back to the exact scan.
+        exact = len(rows) < limit and candidates[: len(rows) + 1].count() > len(rows)
+    if exact:
+        # "+ 0" makes the sort key an expression the HNSW index cannot serve, so PostgreSQL scores
+        # every candidate row found through the scope index: exact, and cheap for small scopes.
+        ordering = ExpressionWrapper(distance + Value(0.0), output_field=FloatField())
+        rows = list(candidates.annotate(distance=distance).order_by(ordering, "id")[:limit])
+    return rows
+
+
+def _keyword_ranking(candidates, query: str, vector, limit: int, scope_rows: int, also: list) -> list[Memory]:
+    """The ``limit`` candidates sharing the most query-term weight with ``query``, best first, and
+    those of ``also`` (ids) that share any, each with ``keyword`` in [0, 1], ``keyword_rank`` and
+    ``distance`` to ``vector``. One statement.
+
+    The query's words are reduced to lexemes by PostgreSQL's ``english`` configuration (the one
+    the generated ``search_vector`` column uses), so "prefers" finds "preferences". Each lexeme
+    weighs its inverse document frequency within the candidates (a word most memories share
+    counts for little; a product code or a surname for a lot); a memory scores the weight of the
+    lexemes it contains over the weight of all the query's lexemes found in the scope.
+    """
+    hits = candidates.filter(
+        RawSQL("memories_memory.search_vector @@ terms.q", [], output_field=BooleanField())
+    ).values("id")[:KEYWORD_TERM_ROWS_MAX]
+    hits_sql, hits_params = hits.query.sql_with_params()
+    columns = ", ".join(
+        f"m.{connection.ops.quote_name(f.column)}" for f in Memory._meta.concrete_fields if f.name != "embedding"
+    )
+    sql = f"""
+        WITH terms AS (
+            SELECT DISTINCT lexeme, plainto_tsquery('simple', lexeme) AS q
+            FROM unnest(to_tsvector('english'::regconfig, %s)) AS t
+        ),
+        hits AS MATERIALIZED (
+            SELECT terms.lexeme, hit.id FROM terms CROSS JOIN LATERAL ({hits_sql}) AS hit
+        ),
+        weights AS (
+            SELECT lexeme, ln(1 + (greatest(%s, count(*)) - count(*) + 0.5) / (count(*) + 0.5)) AS idf
+            FROM hits GROUP BY lexeme
+        ),
+        scored AS (
+            SELECT hits.id, sum(weights.idf) / (SELECT sum(idf) FROM weights) AS keyword,
+                   row_number() OVER (ORDER BY sum(weights.idf) DESC, hits.id) AS keyword_rank
+            FROM hits JOIN weights USING (lexeme)
+            GROUP BY hits.id
+        )
+        SELECT {columns}, scored.keyword, scored.keyword_rank, m.embedding <=> %s::vector AS distance
+        FROM scored JOIN memories_memory m ON m.id = scored.id
+        WHERE scored.keyword_rank <= %s OR scored.id = ANY(%s::uuid[])
+        ORDER BY scored.keyword_rank
+    """
+    params = [query, *hits_params, scope_rows, Vector(vector).to_text(), limit, [str(pk) for pk in also]]
+    return list(Memory.objects.raw(sql, params))
+
+
+def _word_pairs(text: str) -> set[tuple[str, str]]:
+    words = WORD.findall(text.lower())
+    return {pair for pair in zip(words, words[1:], strict=False) if not (pair[0] in STOPWORDS and pair[1] in STOPWORDS)}
+
+
+def _fuse(semantic: list[Memory], keyword: list[Memory], fusion: str) -> list[tuple[float, Memory]]:
+    """One ranking from the two: each memory once, with ``semantic`` and ``keyword`` set.
+
+    ``linear`` (the default) is the mean of the semantic and keyword scores, as Mem0 2.2.1 combines
+    them; when none of the query's words occurs in the scope it is the semantic score alone.
+    ``boost`` moves the semantic score toward 1 by ``KEYWORD_WEIGHT`` x keyword; ``rrf`` is
+    reciprocal rank fusion scaled to 1 for a memory first in both rankings. (Measured against each
+    other on LOCOMO: docs/BENCHMARKS.md.)
+    """
+    by_id: dict[Any, Memory] = {}
+    semantic_rank: dict[Any, int] = {}
+    keyword_rank: dict[Any, int] = {}
+    for rank, memory in enumerate(semantic, start=1):
+        by_id[memory.pk] = memory
+        semantic_rank[memory.pk] = rank
+        memory.keyword = 0.0
+    for memory in keyword:
+        keyword_rank[memory.pk] = int(memory.keyword_rank)
+        if memory.pk in by_id:
+            by_id[memory.pk].keyword = float(memory.keyword)
+        else:
+            by_id[memory.pk] = memory
+            memory.keyword = float(memory.keyword)
+    active = bool(keyword)
+    fused = []
+    for pk, memory in by_id.items():
+        memory.semantic = min(1.0, max(0.0, 1.0 - float(memory.distance)))
+        if fusion == "rrf":
+            value = sum(1.0 / (RRF_K + ranks[pk]) for ranks in (semantic_rank, keyword_rank) if pk in ranks)
+            value *= (RRF_K + 1) / (2 if active else 1)  # 1.0 for a memory first in both rankings
+        elif fusion == "boost":
+            value = memory.semantic + KEYWORD_WEIGHT * memory.keyword * (1.0 - memory.semantic)
+        else:
+            value = (memory.semantic + memory.keyword) / 2 if active else memory.semantic
+        fused.append((value, memory))
+    return fused
+
+
 def memory_search(
     *,
     project,
@@ -140,64 +320,97 @@ def memory_search(
     threshold: float | None = None,
     as_of: datetime | None = None,
     include_expired: bool = False,
+    include_superseded: bool = False,
+    keyword_search: bool = True,
+    rerank: bool = False,
+    explain: bool = False,
+    decay_half_life_days: float | None = None,
+    fusion: str | None = None,
+    now: datetime | None = None,
 ) -> list[Memory]:
-    """The ``top_k`` memories closest in meaning to ``query``, best first, each with ``score``
-    (cosine similarity clipped to [0, 1]); ``threshold`` drops weaker matches.
+    """The ``top_k`` memories that best answer ``query``, best first, each with ``score`` in [0, 1].
+    ``threshold`` drops the memories whose semantic similarity is below it (as Mem0 2.2.1 gates its
+    hybrid search), so a shared common word cannot carry an unrelated memory in.
 
-    Filtered vector search must return the full top-k. A plain HNSW scan visits the ~40 nearest
-    rows of the whole table and filters afterwards, so a user owning 1% of the rows can get fewer
-    results, or none. Small candidate sets (up to ``SEARCH_EXACT_MAX_ROWS``) are therefore scored
-    exactly through the B-tree scope indexes; larger ones use the HNSW index with pgvector's
-    iterative scan, which keeps walking the graph until the filtered LIMIT is met, and fall back
-    to the exact scan in the rare case the graph walk comes back short.
+    The semantic score is the cosine similarity of the query's and the memory's embeddings
+    (clipped to [0, 1]). With ``keyword_search`` (the default) it is averaged with a full-text score
+    over the generated ``search_vector`` column, so a memory containing the query's rarer words (a
+    product code, a name) ranks high even when its meaning is far (see ``_keyword_ranking`` and
+    ``_fuse``); without it the score is the semantic one alone. ``rerank`` then raises memories that contain the query's
+    word pairs as they were asked ("support group"), and ``decay_half_life_days`` multiplies each
+    score by 0.5 per half-life of age (since ``valid_from``). ``explain`` sets ``score_breakdown``
+    (``semantic``, ``keyword``, ``recency``) on each result.
+
+    By default only current facts are searched (not closed by a newer one, not expired);
+    ``as_of`` searches what held at that moment, ``include_superseded`` adds the facts closed since
+    and ``include_expired`` the expired ones.
     """
     query = clean_text(query, field_name="query")
     top_k = _positive_int(top_k, field="top_k", maximum=TOP_K_MAX)
-    if threshold is not None:
-        if (
-            isinstance(threshold, bool)
-            or not isinstance(threshold, (int, float))
-            or not (math.isfinite(threshold) and 0 <= threshold <= 1)
-        ):
-            raise ValidationFailed("threshold must be a number from 0 to 1", field="threshold")
+    threshold = _unit_number(threshold, field="threshold")
     as_of = clean_moment(as_of, field_name="as_of")
-    candidates = _visible(_scoped(project, scope), as_of=as_of, include_expired=include_expired).filter(
-        embedding__isnull=False
-    )
-    if where is not None:
-        candidates = candidates.filter(where)
-    vector = embed_query(query)
-    distance = CosineDistance("embedding", vector)
-    limit = settings.SEARCH_EXACT_MAX_ROWS
-    exact = (
-        limit > 0
-        and _scope_size(
-            project, scope, candidates, limit, cacheable=where is None and as_of is None and not include_expired
+    include_expired = _flag(include_expired, field="show_expired")
+    include_superseded = _flag(include_superseded, field="include_superseded")
+    keyword_search = _flag(keyword_search, field="keyword_search")
+    rerank = _flag(rerank, field="rerank")
+    explain = _flag(explain, field="explain")
+    if decay_half_life_days is not None and (
+        isinstance(decay_half_life_days, bool)
+        or not isinstance(decay_half_life_days, (int, float))
+        or not (math.isfinite(decay_half_life_days) and 0 < decay_half_life_days <= DECAY_HALF_LIFE_DAYS_MAX)
+    ):
+        raise ValidationFailed(
+            f"decay_half_life_days must be a number of days above 0, at most {DECAY_HALF_LIFE_DAYS_MAX}",
+            field="decay_half_life_days",
         )
-        <= limit
+    fusion = fusion or SEARCH_FUSION
+    if fusion not in SEARCH_FUSIONS:
+        raise ValidationFailed(f"fusion must be one of {', '.join(SEARCH_FUSIONS)}", field="fusion")
+
+    candidates = _search_candidates(
+        project,
+        scope,
+        where,
+        as_of=as_of,
+        include_expired=include_expired,
+        include_superseded=include_superseded,
     )
+    vector = embed_query(query)
+    cacheable = where is None and as_of is None and not include_expired and not include_superseded
+    reorders = keyword_search or rerank or decay_half_life_days is not None
+    pool = min(TOP_K_MAX * CANDIDATE_POOL_FACTOR, max(CANDIDATE_POOL_MIN, CANDIDATE_POOL_FACTOR * top_k))
+    exact_max = settings.SEARCH_EXACT_MAX_ROWS
+    # Counted up to exact_max + 1 (and cached): picks the vector strategy, and is the number of
+    # documents the keyword weights are computed against (a floor for large scopes).
+    scope_rows = _scope_size(project, scope, candidates, exact_max, cacheable=cacheable) if exact_max > 0 else 1
+    exact = 0 < exact_max and scope_rows <= exact_max
+    semantic = _vector_ranking(candidates, vector, pool if reorders else top_k, exact=exact)
+    keyword: list[Memory] = []
+    if keyword_search:
+        keyword = _keyword_ranking(candidates, query, vector, pool, max(1, scope_rows), [m.pk for m in semantic])
+    fused = _fuse(semantic, keyword, fusion)
 
-    if not exact:
-        with transaction.atomic(), connection.cursor() as cursor:
-            cursor.execute("SET LOCAL hnsw.iterative_scan = strict_order")
-            cursor.execute(f"SET LOCAL hnsw.ef_search = {min(1000, max(settings.SEARCH_HNSW_EF_SEARCH, 2 * top_k))}")
-            rows = list(candidates.annotate(distance=distance).order_by("distance")[:top_k])
-        # An HNSW graph can leave some rows unreachable (many near-identical vectors make poorly
-        # connected regions), and the iterative scan stops at hnsw.max_scan_tuples: if it came back
-        # short while the scope holds more rows, fall back to the exact scan.
-        exact = len(rows) < top_k and candidates[: len(rows) + 1].count() > len(rows)
-    if exact:
-        # "+ 0" makes the sort key an expression the HNSW index cannot serve, so PostgreSQL scores
-        # every candidate row found through the scope index: exact, and cheap for small scopes.
-        ordering = ExpressionWrapper(distance + Value(0.0), output_field=FloatField())
-        rows = list(candidates.annotate(distance=distance).order_by(ordering, "id")[:top_k])
-
+    pairs = _word_pairs(query) if rerank else set()
+    moment = as_of or now or timezone.now()
     results = []
-    for memory in rows:
-        memory.score = min(1.0, max(0.0, 1.0 - float(memory.distance)))
-        if threshold is None or memory.score >= threshold:
+    for value, memory in fused:
+        breakdown = {"semantic": round(memory.semantic, 6), "keyword": round(memory.keyword, 6), "recency": 1.0}
+        if pairs:
+            matched = len(pairs & _word_pairs(memory.memory)) / len(pairs)
+            value += RERANK_WEIGHT * matched * (1.0 - value)
+            breakdown["rerank"] = round(matched, 6)
+        if decay_half_life_days is not None:
+            age_days = max(0.0, (moment - memory.valid_from).total_seconds() / 86400)
+            recency = 0.5 ** (age_days / decay_half_life_days)
+            value *= recency
+            breakdown["recency"] = round(recency, 6)
+        memory.score = min(1.0, max(0.0, value))
+        if explain:
+            memory.score_breakdown = breakdown
+        if threshold is None or memory.semantic >= threshold:
             results.append(memory)
-    return results
+    results.sort(key=lambda m: (-m.score, -m.semantic, str(m.pk)))
+    return results[:top_k]
 
 
 def memory_history(*, project, memory_id: Any, within: Scope | None = None) -> list[MemoryHistory]:

@@ -102,3 +102,66 @@ def test_bench_graph_times_related_and_exports_on_a_generated_graph_and_cleans_u
     assert not Memory.objects.filter(project_id=project_id).exists()
     assert not Relationship.objects.filter(project_id=project_id).exists()
     assert not Project.objects.filter(pk=project_id).exists()
+
+
+def _locomo_subset(path) -> dict:
+    """The first LOCOMO conversation cut to its first two sessions, with the questions whose
+    evidence lies in them (the repo's copy of the data set)."""
+    from memories.management.commands.bench import LOCOMO_DEFAULT_DATA
+
+    sample = json.loads(LOCOMO_DEFAULT_DATA.read_text())[0]
+    conversation = {k: v for k, v in sample["conversation"].items() if k.startswith("speaker_")}
+    for number in (1, 2):
+        conversation[f"session_{number}"] = sample["conversation"][f"session_{number}"]
+        conversation[f"session_{number}_date_time"] = sample["conversation"][f"session_{number}_date_time"]
+    questions = [
+        qa for qa in sample["qa"] if qa["evidence"] and all(e.split(":")[0] in ("D1", "D2") for e in qa["evidence"])
+    ]
+    subset = {"sample_id": sample["sample_id"], "conversation": conversation, "qa": questions}
+    path.write_text(json.dumps([subset]))
+    return subset
+
+
+@pytest.mark.django_db
+def test_bench_locomo_reports_recall_per_category_and_cleans_up(tmp_path, capsys):
+    data, figures_path = tmp_path / "locomo.json", tmp_path / "locomo-figures.json"
+    subset = _locomo_subset(data)
+    turns = len(subset["conversation"]["session_1"]) + len(subset["conversation"]["session_2"])
+
+    call_command("bench", "locomo", data=str(data), samples=1, questions=10, json=figures_path)
+
+    figures = json.loads(figures_path.read_text())
+    printed = capsys.readouterr().out
+    assert figures["config"]["turns"] == turns
+    assert figures["config"]["questions"] == 10
+    assert set(figures["results"]) == {"vector", "hybrid"}
+    for variant, result in figures["results"].items():
+        assert set(result["recall"]) == {"5", "10", "20"}
+        for k, recall in result["recall"].items():
+            assert 0.0 <= recall["overall"] <= 1.0, (variant, k)
+            asked = [c for c, n in result["questions_per_category"].items() if n]
+            assert all(0.0 <= recall[c] <= 1.0 for c in asked)
+        # Recall can only grow with k: the top 5 are among the top 20.
+        overall = [result["recall"][k]["overall"] for k in ("5", "10", "20")]
+        assert overall == sorted(overall)
+        assert sum(result["questions_per_category"].values()) == 10
+        assert result["latency_ms"]["count"] == 30
+        assert result["latency_ms"]["p95"] >= result["latency_ms"]["p50"] > 0
+    # Two sessions of ~20 turns each: recall@20 finds at least some evidence.
+    assert figures["results"]["hybrid"]["recall"]["20"]["overall"] > 0
+    for name in ("multi-hop", "temporal", "open-domain", "single-hop", "overall", "recall@k"):
+        assert name in printed
+    assert "p50" in printed and "p95" in printed
+    project_id = figures["project"]["id"]
+    assert figures["cleanup"]["deleted_memories"] == turns
+    assert not Memory.objects.filter(project_id=project_id).exists()
+    assert not Project.objects.filter(pk=project_id).exists()
+
+
+def test_bench_locomo_refuses_a_missing_file_and_unknown_variants(tmp_path, db):
+    from django.core.management.base import CommandError
+
+    with pytest.raises(CommandError, match="no LOCOMO file"):
+        call_command("bench", "locomo", data=str(tmp_path / "missing.json"))
+    with pytest.raises(CommandError, match="--variants"):
+        call_command("bench", "locomo", variants="vector,telepathy")

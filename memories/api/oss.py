@@ -21,7 +21,6 @@ from memories.api import schema as doc
 from memories.api.common import (
     as_bool,
     as_expiration,
-    as_float,
     as_int,
     as_object,
     body_of,
@@ -29,6 +28,7 @@ from memories.api.common import (
     request_filters,
     top_level_scope,
 )
+from memories.api.searching import SEARCH_OPTION_FIELDS, search_options, search_results
 from memories.api.serializers import HistorySerializer, MemorySerializer, memories_data, memory_data
 from memories.inputs import Scope, clean_text
 from memories.selectors import ENTITY_TYPES, entity_list, memory_get, memory_history, memory_list, memory_search
@@ -293,21 +293,19 @@ class OssSearchView(ApiView):
     )
     def post(self, request):
         data = body_of(request)
-        refuse_unknown(
-            data, {"query", "filters", *OSS_ENTITY_FIELDS, "top_k", "limit", "threshold", "explain", "show_expired"}
-        )
+        refuse_unknown(data, {"query", "filters", *OSS_ENTITY_FIELDS, "top_k", "limit", *SEARCH_OPTION_FIELDS})
         query = clean_text(data.get("query"), field_name="query")
         scope, where = request_filters(request, {**data, **top_level_scope(data).as_filter()}, require_entity=False)
+        options = search_options(data, default_threshold=None)
         results = memory_search(
             project=request.auth.project,
             query=query,
             scope=scope,
             where=where,
             top_k=as_int(data.get("top_k", data.get("limit")), "top_k", 10, minimum=1, maximum=1000),
-            threshold=as_float(data.get("threshold"), "threshold", None, minimum=0.0, maximum=1.0),
-            include_expired=as_bool(data.get("show_expired"), "show_expired"),
+            **options,
         )
-        return Response({"results": memories_data(results, scored=True)})
+        return Response({"results": search_results(results, explain=options["explain"])})
 
 
 class OssResetView(ApiView):

@@ -18,7 +18,6 @@ from memories.api.common import (
     ENTITY_FIELDS,
     as_bool,
     as_expiration,
-    as_float,
     as_int,
     as_moment,
     as_object,
@@ -31,6 +30,7 @@ from memories.api.common import (
     request_filters,
     top_level_scope,
 )
+from memories.api.searching import SEARCH_OPTION_FIELDS, search_options, search_results
 from memories.api.serializers import (
     HistorySerializer,
     MemorySerializer,
@@ -127,6 +127,8 @@ SEARCH_FIELDS = {
     "keyword_search",
     "explain",
     "as_of",
+    "decay_half_life_days",
+    "include_superseded",
     "output_format",
     "version",
     "filter_memories",
@@ -238,17 +240,16 @@ def _search(request, data: dict, *, require_entity: bool, default_threshold: flo
     query = clean_text(data.get("query"), field_name="query")
     scope, where = request_filters(request, data, require_entity=require_entity)
     top_k = as_int(data.get("top_k", data.get("limit")), "top_k", 10, minimum=1, maximum=1000)
+    options = search_options(data, default_threshold=default_threshold)
     results = memory_search(
         project=request.auth.project,
         query=query,
         scope=scope,
         where=where & _extra_where(data),
         top_k=top_k,
-        threshold=as_float(data.get("threshold"), "threshold", default_threshold, minimum=0.0, maximum=1.0),
-        as_of=as_moment(data.get("as_of") or data.get("reference_date"), "as_of"),
-        include_expired=as_bool(data.get("show_expired"), "show_expired"),
+        **options,
     )
-    return pick_fields(memories_data(results, scored=True), data.get("fields"))
+    return pick_fields(search_results(results, explain=options["explain"]), data.get("fields"))
 
 
 # --- views ---------------------------------------------------------------------------------
@@ -683,7 +684,7 @@ class SearchV1View(SearchV3View):
 
     default_threshold = 0.1
     require_entity = False
-    query_params = {"GET": frozenset({"query", *ENTITY_FIELDS, "session_id", "limit", "top_k", "threshold", "as_of"})}
+    query_params = {"GET": frozenset({"query", *ENTITY_FIELDS, "session_id", "limit", "top_k", *SEARCH_OPTION_FIELDS})}
 
     @extend_schema(
         operation_id="memories_search_v1_get",
@@ -695,8 +696,7 @@ class SearchV1View(SearchV3View):
             *doc.ENTITY_QUERY,
             doc.query("limit", int, "How many results, 1 to 1000 (default 10)."),
             doc.query("top_k", int, "An alias of `limit` (wins over it)."),
-            doc.query("threshold", float, "Minimum score, 0 to 1 (default 0.1)."),
-            doc.query("as_of", description="Search the memories as they were then (ISO 8601 or Unix seconds)."),
+            *doc.search_option_params(default_threshold=0.1),
         ],
         responses={200: doc.SearchResults, **doc.errors(404, 422)},
         examples=[doc.example("Found", {"results": [doc.SCORED_MEMORY], "memories": [doc.SCORED_MEMORY]})],

@@ -325,6 +325,53 @@ ENTITY_QUERY = [
     query("run_id", description="Only this run's memories."),
     query("session_id", description="An alias of `run_id`."),
 ]
+
+
+SEARCH_HELP = {
+    "keyword_search": "Fuse full-text keyword ranking with the semantic similarity (default true); false: "
+    "semantic similarity alone.",
+    "rerank": "Re-rank the candidates locally: memories containing the query's word pairs as asked (\"support "
+    'group") move up. Deterministic, no model call.',
+    "explain": "Add `score_breakdown` (`semantic`, `keyword`, `recency`) to each result.",
+    "decay_half_life_days": "Recency decay: each score is multiplied by 0.5 per this many days of the memory's age "
+    "(since `valid_from`). Off by default.",
+    "as_of": "Search the facts that held at this moment (ISO 8601 or Unix seconds).",
+    "show_expired": "Include memories whose `expiration_date` has passed.",
+    "include_superseded": "Include facts closed by a newer one (`valid_to` set).",
+}
+
+
+def search_option_params(*, default_threshold: float | None):
+    """The query-string form of the search options (``memories.api.searching``)."""
+    threshold = f"Minimum semantic similarity, 0 to 1 (default {default_threshold})."
+    return [
+        query("threshold", float, threshold),
+        query("keyword_search", bool, SEARCH_HELP["keyword_search"]),
+        query("rerank", bool, SEARCH_HELP["rerank"]),
+        query("explain", bool, SEARCH_HELP["explain"]),
+        query("decay_half_life_days", float, SEARCH_HELP["decay_half_life_days"]),
+        query("as_of", description=SEARCH_HELP["as_of"]),
+        query("show_expired", bool, SEARCH_HELP["show_expired"]),
+        query("include_superseded", bool, SEARCH_HELP["include_superseded"]),
+    ]
+
+
+class SearchOptions(serializers.Serializer):
+    """The body form of the search options, shared by the search request bodies."""
+
+    keyword_search = serializers.BooleanField(required=False, default=True, help_text=SEARCH_HELP["keyword_search"])
+    rerank = serializers.BooleanField(required=False, default=False, help_text=SEARCH_HELP["rerank"])
+    explain = serializers.BooleanField(required=False, default=False, help_text=SEARCH_HELP["explain"])
+    decay_half_life_days = serializers.FloatField(
+        required=False, allow_null=True, min_value=0.0, help_text=SEARCH_HELP["decay_half_life_days"]
+    )
+    as_of = MomentField(required=False, help_text=SEARCH_HELP["as_of"])
+    show_expired = serializers.BooleanField(required=False, default=False, help_text=SEARCH_HELP["show_expired"])
+    include_superseded = serializers.BooleanField(
+        required=False, default=False, help_text=SEARCH_HELP["include_superseded"]
+    )
+
+
 PAGE_QUERY = [
     query("page", int, "Page number, from 1 (overrides the body's `page`)."),
     query("page_size", int, "Memories per page, 1 to 200 (overrides the body's `page_size`)."),
@@ -428,7 +475,7 @@ class ListRequest(EntityIds):
     output_format = ignored()
 
 
-class SearchRequest(EntityIds):
+class SearchRequest(EntityIds, SearchOptions):
     """``POST /v3/memories/search/``, ``/v2/memories/search/`` and ``/v1/memories/search/``."""
 
     query = serializers.CharField(help_text="What to look for.")
@@ -442,21 +489,16 @@ class SearchRequest(EntityIds):
         allow_null=True,
         min_value=0.0,
         max_value=1.0,
-        help_text="Minimum score. Default 0.1 (/v3, /v1), 0.3 (/v2).",
+        help_text="Minimum semantic similarity (as Mem0 2.2.1 gates it). Default 0.1 (/v3, /v1), 0.3 (/v2).",
     )
     categories = serializers.JSONField(required=False, allow_null=True)
     metadata = ObjectField(required=False, allow_null=True)
-    show_expired = serializers.BooleanField(required=False, default=False)
-    as_of = MomentField(required=False, help_text="Search the memories as they were at this moment.")
     reference_date = MomentField(required=False, help_text="An alias of `as_of`.")
     fields = serializers.ListField(child=serializers.CharField(), required=False, allow_null=True)
     output_format = serializers.ChoiceField(
         choices=["v1.0", "v1.1"], required=False, allow_null=True, help_text="`v1.0`: a bare list of results."
     )
-    rerank = ignored()
     latest_only = ignored()
-    keyword_search = ignored()
-    explain = ignored()
     version = ignored()
     filter_memories = ignored()
     only_metadata_based_search = ignored()
@@ -611,9 +653,22 @@ class PaginatedMemories(serializers.Serializer):
     memories = MemorySerializer(many=True, help_text="The same list as `results`.")
 
 
+class ScoreBreakdown(serializers.Serializer):
+    semantic = serializers.FloatField(help_text="Cosine similarity of the query and the memory, 0 to 1.")
+    keyword = serializers.FloatField(
+        help_text="Share of the query's keyword weight (rarer words weigh more) the memory contains, 0 to 1."
+    )
+    recency = serializers.FloatField(help_text="The decay factor applied (1 without `decay_half_life_days`).")
+    rerank = serializers.FloatField(required=False, help_text="With `rerank`: share of the query's word pairs found.")
+
+
+class SearchResult(ScoredMemorySerializer):
+    score_breakdown = ScoreBreakdown(required=False, help_text="With `explain: true`.")
+
+
 class SearchResults(serializers.Serializer):
-    results = ScoredMemorySerializer(many=True, help_text="Best first.")
-    memories = ScoredMemorySerializer(many=True, help_text="The same list as `results`.")
+    results = SearchResult(many=True, help_text="Best first.")
+    memories = SearchResult(many=True, help_text="The same list as `results`.")
     relations = SearchRelation(many=True, required=False, help_text="With `enable_graph`: entity relations, at most 5.")
 
 
@@ -733,16 +788,16 @@ class OssAddRequest(OssEntityIds):
     prompt = optional_text("With an LLM configured: replaces mem0g's fact-extraction instructions.")
 
 
-class OssSearchRequest(OssEntityIds):
+class OssSearchRequest(OssEntityIds, SearchOptions):
     query = serializers.CharField()
     filters = FiltersField(
         required=False, help_text='The full grammar, dotted keys such as `{"metadata.project_id": "p1"}` included.'
     )
     top_k = serializers.IntegerField(required=False, min_value=1, max_value=1000, default=10)
     limit = serializers.IntegerField(required=False, min_value=1, max_value=1000, help_text="An alias of `top_k`.")
-    threshold = serializers.FloatField(required=False, allow_null=True, min_value=0.0, max_value=1.0)
-    show_expired = serializers.BooleanField(required=False, default=False)
-    explain = ignored()
+    threshold = serializers.FloatField(
+        required=False, allow_null=True, min_value=0.0, max_value=1.0, help_text="Minimum semantic similarity."
+    )
 
 
 class OssUpdateRequest(serializers.Serializer):
@@ -756,7 +811,7 @@ class OssMemories(serializers.Serializer):
 
 
 class OssSearchResults(serializers.Serializer):
-    results = ScoredMemorySerializer(many=True, help_text="Best first.")
+    results = SearchResult(many=True, help_text="Best first.")
 
 
 class OssEntityRow(serializers.Serializer):

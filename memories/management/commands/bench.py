@@ -337,6 +337,8 @@ class Statement:
             return "set"
         if text.startswith("INSERT"):
             return "insert"
+        if "search_vector" in self.sql:
+            return "keyword"  # the full-text half of a hybrid search
         if "<=>" in self.sql and "ORDER BY" in text:
             return "search"
         if "COUNT(" in text:
@@ -452,9 +454,10 @@ class Command(BaseCommand):
         parser.add_argument(
             "mode",
             nargs="?",
-            default="search",
-            choices=["search", "graph"],
-            help="search (default): add and search; graph: related/graph on one user's large graph",
+            choices=["load", "graph", "locomo"],
+            default="load",
+            help="load: synthetic memories at scale, add and search (the default); graph: related/graph on one "
+            "user's large graph; locomo: retrieval recall on the LOCOMO set",
         )
         parser.add_argument("--memories", type=int, default=10_000, help="graph: the user's memories (default 10000)")
         parser.add_argument("--edges", type=int, default=50_000, help="graph: relationships (default 50000)")
@@ -469,10 +472,32 @@ class Command(BaseCommand):
         parser.add_argument("--seed", type=int, default=1, help="random seed for texts, users and queries")
         parser.add_argument("--json", type=Path, default=None, metavar="PATH", help="also write the figures here")
         parser.add_argument("--keep", action="store_true", help="keep the bench project and its rows")
+        locomo = parser.add_argument_group("locomo")
+        locomo.add_argument(
+            "--data", default=None, metavar="PATH", help=f"the LOCOMO JSON file (default {LOCOMO_DEFAULT_DATA})"
+        )
+        locomo.add_argument("--samples", type=int, default=None, help="only the first N conversations (all 10)")
+        locomo.add_argument("--questions", type=int, default=None, help="only the first N questions of each")
+        locomo.add_argument(
+            "--variants",
+            default="vector,hybrid",
+            help=f"comma-separated search variants: {', '.join(LOCOMO_VARIANTS)} (default vector,hybrid)",
+        )
+        locomo.add_argument(
+            "--captions", action="store_true", help="append each shared photo's caption to its turn's text"
+        )
 
     def handle(self, *args, **options):
         if options["mode"] == "graph":
             return self._graph(options)
+        if options["mode"] == "locomo":
+            self._check_database()
+            report = LocomoBench(self, options).run()
+            if options["json"]:
+                options["json"].parent.mkdir(parents=True, exist_ok=True)
+                options["json"].write_text(json.dumps(report, indent=2) + "\n")
+                self.stdout.write(f"figures written to {options['json']}")
+            return
         self._check_options(options)
         self._check_database()
         rng = random.Random(options["seed"])
@@ -776,6 +801,7 @@ class Command(BaseCommand):
             "sql_ms": 1000 * log.seconds(),
             "probe_ms": 1000 * log.seconds("probe"),
             "search_sql_ms": 1000 * log.seconds("search"),
+            "keyword_sql_ms": 1000 * log.seconds("keyword"),
             "log": log,
         }
 
@@ -1115,3 +1141,241 @@ class _StderrForTqdm:
 
     def flush(self) -> None:
         self._out.flush()
+
+
+# --- LOCOMO: retrieval quality on long conversations ---------------------------------------
+
+LOCOMO_DEFAULT_DATA = Path(settings.BASE_DIR) / "benchmarks" / "data" / "locomo10.json"
+LOCOMO_CATEGORIES = {1: "multi-hop", 2: "temporal", 3: "open-domain", 4: "single-hop"}
+LOCOMO_TOP_KS = (5, 10, 20)
+# What each variant passes to memory_search (threshold off: recall is about ranking).
+LOCOMO_VARIANTS: dict[str, dict[str, Any]] = {
+    "vector": {"keyword_search": False},
+    "hybrid": {"keyword_search": True},
+    "hybrid-rrf": {"keyword_search": True, "fusion": "rrf"},
+    "hybrid-boost": {"keyword_search": True, "fusion": "boost"},
+    "hybrid-rerank": {"keyword_search": True, "rerank": True},
+}
+LOCOMO_SESSION_DATE = "%I:%M %p on %d %B, %Y"  # "1:56 pm on 8 May, 2023"
+EVIDENCE_ID = re.compile(r"D:?(\d+):(\d+)")
+
+
+@dataclass
+class LocomoTurn:
+    sample_id: str
+    dia_id: str
+    speaker: str
+    text: str
+    session: int
+    observed_at: Any
+
+
+@dataclass
+class LocomoQuestion:
+    sample_id: str
+    question: str
+    category: int
+    evidence: set[str] = field(default_factory=set)
+
+
+def locomo_read(path: Path, *, samples: int | None, questions: int | None, captions: bool):
+    """The turns and the category 1-4 questions of the first ``samples`` conversations (the first
+    ``questions`` of each). Evidence ids are normalised ("D:11:26" -> "D11:26", lists split);
+    questions left without any are counted and skipped."""
+    from datetime import UTC, datetime
+
+    data = json.loads(path.read_text())
+    turns: list[LocomoTurn] = []
+    asked: list[LocomoQuestion] = []
+    skipped = 0
+    for sample in data[:samples]:
+        sample_id, conversation = sample["sample_id"], sample["conversation"]
+        number = 1
+        while f"session_{number}" in conversation:
+            moment = datetime.strptime(conversation[f"session_{number}_date_time"], LOCOMO_SESSION_DATE)
+            for turn in conversation[f"session_{number}"]:
+                text = turn["text"]
+                if captions and turn.get("blip_caption"):
+                    text = f"{text} [shares a photo of {turn['blip_caption']}]"
+                turns.append(
+                    LocomoTurn(sample_id, turn["dia_id"], turn["speaker"], text, number, moment.replace(tzinfo=UTC))
+                )
+            number += 1
+        chosen = [qa for qa in sample["qa"] if qa.get("category") in LOCOMO_CATEGORIES][:questions]
+        for qa in chosen:
+            evidence = {f"D{a}:{b}" for item in qa.get("evidence", []) for a, b in EVIDENCE_ID.findall(item)}
+            if evidence:
+                asked.append(LocomoQuestion(sample_id, qa["question"], qa["category"], evidence))
+            else:
+                skipped += 1
+    return turns, asked, skipped
+
+
+class LocomoBench:
+    """``manage.py bench locomo``: every turn stored verbatim (``infer: false``) through
+    :func:`memories.services.memories_add` (``valid_from`` = its session's date, ``dia_id`` in the
+    metadata, the speaker as ``actor_id``, ``user_id`` = the sample id), then every question of
+    categories 1-4 searched through :func:`memories.selectors.memory_search` with each ``top_k``
+    and each variant; recall@k is the share of the question's evidence turns among the results."""
+
+    def __init__(self, command: BaseCommand, options: dict[str, Any]):
+        self.command = command
+        self.options = options
+
+    def run(self) -> dict[str, Any]:
+        options = self.options
+        path = Path(options["data"]) if options["data"] else LOCOMO_DEFAULT_DATA
+        if not path.is_file():
+            raise CommandError(f"--data: no LOCOMO file at {path}")
+        variants = [name.strip() for name in options["variants"].split(",") if name.strip()]
+        unknown = sorted(set(variants) - set(LOCOMO_VARIANTS))
+        if unknown or not variants:
+            raise CommandError(f"--variants: choose from {', '.join(LOCOMO_VARIANTS)} (got {options['variants']!r})")
+        for name in ("samples", "questions"):
+            if options[name] is not None and options[name] < 1:
+                raise CommandError(f"--{name} must be at least 1")
+        turns, questions, skipped = locomo_read(
+            path, samples=options["samples"], questions=options["questions"], captions=options["captions"]
+        )
+        stamp = timezone.now().strftime("%Y%m%d-%H%M%S")
+        slug = f"bench-locomo-{stamp}-{secrets.token_hex(2)}"
+        organization = Organization.objects.create(name=slug, slug=slug)
+        project = Project.objects.create(organization=organization, name=slug, slug=slug)
+        report: dict[str, Any] = {
+            "config": {
+                "data": str(path),
+                "samples": len({t.sample_id for t in turns}),
+                "turns": len(turns),
+                "questions": len(questions),
+                "questions_without_evidence": skipped,
+                "top_k": list(LOCOMO_TOP_KS),
+                "variants": {name: LOCOMO_VARIANTS[name] for name in variants},
+                "captions": options["captions"],
+                "search_exact_max_rows": settings.SEARCH_EXACT_MAX_ROWS,
+            },
+            "project": {"slug": slug, "id": str(project.pk)},
+        }
+        self.command.stdout.write(
+            f"bench project {slug}: LOCOMO, {len(turns)} turns, {len(questions)} questions, variants {variants}"
+        )
+        started = time.perf_counter()
+        try:
+            report["load"] = self._load(project, turns)
+            with connection.cursor() as cursor:
+                cursor.execute(f"ANALYZE {connection.ops.quote_name(Memory._meta.db_table)}")
+            report["results"] = {name: self._search(project, questions, name) for name in variants}
+        finally:
+            if options["keep"]:
+                report["cleanup"] = {"kept": True}
+            else:
+                report["cleanup"] = self.command._cleanup(project, organization)
+        report["wall_seconds"] = round(time.perf_counter() - started, 1)
+        self._print(report)
+        return report
+
+    def _load(self, project, turns: list[LocomoTurn]) -> dict[str, Any]:
+        from tqdm import tqdm
+
+        get_embedder()
+        batch = min(256, settings.MEMORY_BATCH_MAX)
+        started = time.perf_counter()
+        with tqdm(
+            total=len(turns), unit="turn", desc="storing", file=_StderrForTqdm(self.command.stderr), mininterval=1.0
+        ) as bar:
+            for start in range(0, len(turns), batch):
+                chunk = turns[start : start + batch]
+                memories_add(
+                    project=project,
+                    items=[
+                        NewMemory(
+                            text=turn.text,
+                            scope=Scope(user_id=turn.sample_id),
+                            metadata={"dia_id": turn.dia_id, "session": turn.session, "speaker": turn.speaker},
+                            actor_id=turn.speaker,
+                            role="user",
+                            valid_from=turn.observed_at,
+                        )
+                        for turn in chunk
+                    ],
+                )
+                bar.update(len(chunk))
+        seconds = time.perf_counter() - started
+        return {"turns": len(turns), "seconds": round(seconds, 1), "per_second": round(len(turns) / seconds, 1)}
+
+    def _search(self, project, questions: list[LocomoQuestion], variant: str) -> dict[str, Any]:
+        from tqdm import tqdm
+
+        kwargs = LOCOMO_VARIANTS[variant]
+        recalls: dict[int, dict[int, list[float]]] = {k: {c: [] for c in LOCOMO_CATEGORIES} for k in LOCOMO_TOP_KS}
+        latencies: list[float] = []
+        for question in questions[: min(3, len(questions))]:  # warm-up: model, plans, scope-size cache
+            memory_search(project=project, query=question.question, scope=Scope(user_id=question.sample_id), **kwargs)
+        with tqdm(
+            total=len(questions), unit="q", desc=variant, file=_StderrForTqdm(self.command.stderr), mininterval=1.0
+        ) as bar:
+            for question in questions:
+                for k in LOCOMO_TOP_KS:
+                    call_started = time.perf_counter()
+                    results = memory_search(
+                        project=project,
+                        query=question.question,
+                        scope=Scope(user_id=question.sample_id),
+                        top_k=k,
+                        **kwargs,
+                    )
+                    latencies.append((time.perf_counter() - call_started) * 1000)
+                    found = {m.metadata.get("dia_id") for m in results}
+                    recalls[k][question.category].append(len(question.evidence & found) / len(question.evidence))
+                bar.update(1)
+        by_k = {}
+        for k in LOCOMO_TOP_KS:
+            every = [value for values in recalls[k].values() for value in values]
+            by_k[str(k)] = {
+                "overall": round(statistics.fmean(every), 4) if every else None,
+                **{
+                    str(c): (round(statistics.fmean(values), 4) if values else None) for c, values in recalls[k].items()
+                },
+            }
+        counts = {str(c): len(recalls[LOCOMO_TOP_KS[0]][c]) for c in LOCOMO_CATEGORIES}
+        return {"recall": by_k, "questions_per_category": counts, "latency_ms": summary(latencies)}
+
+    def _print(self, report: dict[str, Any]) -> None:
+        write = self.command.stdout.write
+        config = report["config"]
+        write("")
+        write(
+            f"LOCOMO: {config['samples']} conversations, {config['turns']} turns, {config['questions']} questions "
+            f"(categories 1-4; {config['questions_without_evidence']} without evidence ids skipped)"
+        )
+        load = report["load"]
+        write(f"stored {load['turns']} turns in {load['seconds']} s ({load['per_second']}/s)")
+        header = ["variant", "k", "overall"] + [f"{c} {name}" for c, name in LOCOMO_CATEGORIES.items()]
+        rows = []
+        for variant, result in report["results"].items():
+            for k in LOCOMO_TOP_KS:
+                recall = result["recall"][str(k)]
+                cells = [recall["overall"]] + [recall[str(c)] for c in LOCOMO_CATEGORIES]
+                rows.append([variant, str(k)] + ["-" if v is None else f"{v:.3f}" for v in cells])
+        widths = [max(len(str(r[i])) for r in [header, *rows]) for i in range(len(header))]
+        write("")
+        write("mean evidence recall@k")
+        write("  " + "  ".join(h.ljust(w) for h, w in zip(header, widths, strict=True)))
+        for row in rows:
+            write("  " + "  ".join(c.ljust(w) for c, w in zip(row, widths, strict=True)))
+        write("")
+        first = next(iter(report["results"].values()))
+        counts = ", ".join(f"{c} {LOCOMO_CATEGORIES[int(c)]}: {n}" for c, n in first["questions_per_category"].items())
+        write(f"questions per category: {counts}")
+        for variant, result in report["results"].items():
+            latency = result["latency_ms"]
+            write(
+                f"search latency ({variant}, {latency['count']} calls): p50 {latency['p50']:.1f} ms, "
+                f"p95 {latency['p95']:.1f} ms"
+            )
+        cleanup = report["cleanup"]
+        if cleanup.get("kept"):
+            write(f"kept project {report['project']['slug']} (id {report['project']['id']})")
+        else:
+            deleted = cleanup["deleted_memories"], cleanup["deleted_history"]
+            write(f"clean-up: deleted {deleted[0]} memories and {deleted[1]} history rows")
+        write(f"wall time {report['wall_seconds']} s")

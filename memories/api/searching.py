@@ -1,0 +1,48 @@
+"""The search parameters every search route accepts (Platform v1/v2/v3, the memory layer, OSS
+``POST /search``), read once here and passed to :func:`memories.selectors.memory_search`."""
+
+from typing import Any
+
+from memories.api.common import as_bool, as_float, as_moment
+from memories.api.serializers import memories_data
+
+# Beside each route's own query, scope and paging fields.
+SEARCH_OPTION_FIELDS = frozenset(
+    {
+        "threshold",
+        "keyword_search",
+        "rerank",
+        "explain",
+        "decay_half_life_days",
+        "as_of",
+        "show_expired",
+        "include_superseded",
+    }
+)
+
+
+def search_options(data: dict[str, Any], *, default_threshold: float | None) -> dict[str, Any]:
+    """``threshold``, ``keyword_search`` (default on), ``rerank``, ``explain``,
+    ``decay_half_life_days``, ``as_of`` (or its Mem0 alias ``reference_date``), ``show_expired``
+    and ``include_superseded``, as memory_search's keyword arguments."""
+    return {
+        "threshold": as_float(data.get("threshold"), "threshold", default_threshold, minimum=0.0, maximum=1.0),
+        "keyword_search": as_bool(data.get("keyword_search"), "keyword_search", default=True),
+        "rerank": as_bool(data.get("rerank"), "rerank"),
+        "explain": as_bool(data.get("explain"), "explain"),
+        "decay_half_life_days": as_float(
+            data.get("decay_half_life_days"), "decay_half_life_days", None, minimum=0.0, maximum=365_000.0
+        ),
+        "as_of": as_moment(data.get("as_of") or data.get("reference_date"), "as_of"),
+        "include_expired": as_bool(data.get("show_expired"), "show_expired"),
+        "include_superseded": as_bool(data.get("include_superseded"), "include_superseded"),
+    }
+
+
+def search_results(memories: list, *, explain: bool) -> list[dict]:
+    """The scored memory shape; with ``explain``, each result's ``score_breakdown`` too."""
+    items = memories_data(memories, scored=True)
+    if explain:
+        for item, memory in zip(items, memories, strict=True):
+            item["score_breakdown"] = memory.score_breakdown
+    return items
