@@ -6,6 +6,7 @@ redirect); every write is a POST checked for CSRF. Anything outside the person's
 """
 
 import json
+import math
 from datetime import UTC, datetime, time
 from typing import Any
 from urllib.parse import urlencode
@@ -32,6 +33,7 @@ from ui.access import project_for, projects_for
 
 PAGE_SIZE = 20
 GRAPH_LIMIT = graph_selectors.LIMIT_MAX  # 1,000 nodes: the graph endpoint's own limit
+SLIDER_STEP = 60  # seconds
 
 
 # --- helpers --------------------------------------------------------------------------------
@@ -403,14 +405,17 @@ def user_graph(request, project_id, user_id):
     project = project_for(request.user, project_id)
     user = _user(project, user_id)
     now = timezone.now()
+    first_ts = int(user["first"].timestamp())
     context = {
         "project": project,
         "user": user,
         "relations": KNOWN_RELATIONS,
         "first": user["first"],
         "now": now,
-        "first_ts": int(user["first"].timestamp()),
-        "now_ts": int(now.timestamp()) + 1,
+        "first_ts": first_ts,
+        # The slider moves in minutes from the first moment; its right end (now) is a whole step away.
+        "now_ts": first_ts + max(1, math.ceil((now.timestamp() - first_ts) / SLIDER_STEP)) * SLIDER_STEP,
+        "step": SLIDER_STEP,
         "limit": GRAPH_LIMIT,
         "data_url": reverse("ui:graph-data", args=[project.pk, user["user_id"]]),
         "panel_url": reverse("ui:memory", args=[project.pk, "00000000-0000-0000-0000-000000000000"]),

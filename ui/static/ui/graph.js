@@ -76,6 +76,7 @@
       ? { name: "cose", animate: false, randomize: true, numIter: 600, nodeRepulsion: () => 6000 }
       : { name: "concentric", animate: false, minNodeSpacing: 4, concentric: (n) => n.degree() };
     cy.layout(layout).run();
+    if (cy.zoom() > 1.3) { cy.zoom(1.3); cy.center(); } // a few nodes should not fill the screen
     counts.textContent = cy.nodes().length + " memories, " + cy.edges().length + " relationships";
     truncated.hidden = !body.truncated;
     root.dataset.asOf = moment || "now";
