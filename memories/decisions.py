@@ -12,9 +12,11 @@ The LLM path (``memories/llm.py``) returns the same :class:`Decision` objects.
 
 from __future__ import annotations
 
+import re
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
-__all__ = ["EVENTS", "Candidate", "Decision"]
+__all__ = ["EVENTS", "Candidate", "Decision", "Slot", "decide", "fact_slots"]
 
 EVENTS = ("ADD", "UPDATE", "SUPERSEDE", "NONE")
 
@@ -40,3 +42,350 @@ class Decision:
     event: str  # one of EVENTS
     text: str
     target_id: str | None = None
+
+
+# --------------------------------------------------------------------------------------------------
+# The built-in decision: slots plus similarity
+#
+# A *slot* is something a fact says about its subject that can change over time: where they live,
+# where they work, their job, name, age, partner, diet, a favourite thing, whether they like (or
+# have, or are allergic to) a given thing. Two facts about the same slot with different values are
+# a change (SUPERSEDE) when the slot holds one value at a time; the same value said again is NONE,
+# or UPDATE when the new fact says more. Facts no slot pattern recognises fall back on similarity.
+
+# Thresholds on cosine similarity (all-MiniLM-L6-v2), chosen on the decision table in
+# tests/test_decisions.py: near-identical wording scores above 0.95, a restatement with more
+# detail above 0.75, unrelated facts of the same user usually below 0.6.
+DUPLICATE_SCORE = 0.95
+RICHER_SCORE = 0.75
+
+_SUBJECT = r"(?P<subject>User|Assistant)"
+_TIME_WORDS = re.compile(
+    r"\b(?:now|currently|still|just|recently|already|actually|these days|nowadays|at the moment|"
+    r"any ?more|any longer|again)\b",
+    re.IGNORECASE,
+)
+_TIME_TAIL = re.compile(
+    r"\s+(?:in|on|since|from|as of|last|this|next)\s+(?:(?:early|late|mid)\s+)?"
+    r"(?:January|February|March|April|May|June|July|August|September|October|November|December|"
+    r"\d{4}|week|month|year|summer|winter|spring|autumn|fall)\b.*$",
+    re.IGNORECASE,
+)
+# Where a value ends: a comma, a conjunction or a preposition that starts a new detail.
+_VALUE_END = re.compile(
+    r"\s*(?:,|;|\.|\s(?:and|but|because|since|for|with|as|who|which|where|when|while|so|after|before|"
+    r"especially|named|called|near|at|in|on|from|every|each|daily|weekly|twice|once|regularly)\s).*$",
+    re.IGNORECASE,
+)
+_ARTICLES = re.compile(r"^(?:a|an|the|their|its|his|her|some)\s+", re.IGNORECASE)
+_NUMBER_WORDS = "one two three four five six seven eight nine ten eleven twelve no several many multiple a an".split()
+_NOT = r"(?:does not|do not|doesn't|don't|did not|didn't|no longer|never|not)"
+_PARTNERS = r"(?:wife|husband|partner|girlfriend|boyfriend|fianc[eé]e?|spouse)"
+_PREFERENCE_VERBS = (
+    r"(?:love|like|enjoy|adore|prefer|drink|eat|play|use|watch|read|listen to|practi[cs]e|go|do|"
+    r"follow|support|collect|cook|bake|smoke|hate|dislike|detest|avoid)"
+)
+_NEGATIVE_VERBS = re.compile(r"^(?:hates?|dislikes?|detests?|avoids?)\b", re.IGNORECASE)
+_STOPPED = r"(?:stopped|quit|gave up|has given up|has stopped|has quit)"
+
+
+@dataclass(frozen=True)
+class Slot:
+    key: tuple[str, ...]  # ("residence", "User"), ("likes", "User", "coffee"), ...
+    value: str  # normalised value; "" when the key says it all
+    positive: bool = True  # "no longer", "does not", "sold": False
+    single: bool = True  # holds one value at a time (so a different value is a change)
+
+
+def _clean_value(raw: str) -> str:
+    value = _VALUE_END.sub("", " " + raw.strip() + " ").strip()
+    value = _TIME_WORDS.sub("", value)
+    value = _ARTICLES.sub("", value.strip())
+    return re.sub(r"\s+", " ", value).strip(" .,'\"").lower()
+
+
+def _singular(word: str) -> str:
+    if len(word) > 3 and word.endswith("ies"):
+        return word[:-3] + "y"
+    if len(word) > 3 and word.endswith("s") and not word.endswith("ss"):
+        return word[:-1]
+    return word
+
+
+def _head(value: str) -> str:
+    """The thing a value is about: its last word, singular ("two black cats" -> "cat")."""
+    words = [w for w in value.split() if w not in _NUMBER_WORDS]
+    return _singular(words[-1]) if words else value
+
+
+def _quantity(value: str) -> str:
+    first = value.split()[0] if value else ""
+    return first if first.isdigit() or first in _NUMBER_WORDS else ""
+
+
+def _pattern(regex: str) -> re.Pattern[str]:
+    return re.compile("^" + _SUBJECT + regex, re.IGNORECASE)
+
+
+# Each entry: a pattern over the fact (time words removed) and a function from its match to a Slot.
+_SLOT_PATTERNS: list[tuple[re.Pattern[str], Callable[[re.Match[str]], Slot | None]]] = [
+    (
+        _pattern(
+            r" (?P<not>no longer |does not |doesn't )?(?:lives?|is living|resides?|is based|has moved|moved|"
+            r"relocated|has relocated|is moving|will move) (?:in|to|at) (?P<v>.+)"
+        ),
+        lambda m: Slot(("residence", m["subject"]), _clean_value(m["v"]), positive=not m["not"]),
+    ),
+    (
+        _pattern(r" (?P<not>no longer |does not |doesn't )?(?:works?|is working|has worked) (?:at|for) (?P<v>.+)"),
+        lambda m: Slot(("workplace", m["subject"]), _clean_value(m["v"]), positive=not m["not"]),
+    ),
+    (
+        _pattern(
+            r" (?:joined|started (?:working )?at|started a (?:new )?job at|got a job at|moved to work at) "
+            r"(?P<v>.+)"
+        ),
+        lambda m: Slot(("workplace", m["subject"]), _clean_value(m["v"])),
+    ),
+    (
+        _pattern(r" (?P<not>no longer |does not |doesn't )?works? as (?:a |an )?(?P<v>.+)"),
+        lambda m: Slot(("job", m["subject"]), _clean_value(m["v"]), positive=not m["not"]),
+    ),
+    (
+        _pattern(r"'s (?:job|profession|occupation|role|job title) is (?P<v>.+)"),
+        lambda m: Slot(("job", m["subject"]), _clean_value(m["v"])),
+    ),
+    (
+        _pattern(r" (?:is|became|has become) (?:a|an) (?P<v>[a-z]+(?: [a-z]+)?)$"),
+        lambda m: _job(m),
+    ),
+    (
+        _pattern(r"(?:'s name is| is called| goes by| prefers to be called| wants to be called) (?P<v>.+)"),
+        lambda m: Slot(("name", m["subject"]), _clean_value(m["v"])),
+    ),
+    (
+        _pattern(r" (?:is|turned|has turned|will turn) (?P<v>\d{1,3})(?: years? old)?\b"),
+        lambda m: Slot(("age", m["subject"]), m["v"]),
+    ),
+    (
+        _pattern(r"'s " + _PARTNERS + r"(?:'s name)? is (?P<v>.+)"),
+        lambda m: Slot(("partner", m["subject"]), _clean_value(m["v"])),
+    ),
+    (
+        _pattern(
+            r" (?:is |has been )?(?P<not>no longer |not )?"
+            r"(?:married to|dating|engaged to|in a relationship with) (?P<v>.+)"
+        ),
+        lambda m: Slot(("partner", m["subject"]), _clean_value(m["v"]), positive=not m["not"]),
+    ),
+    (
+        _pattern(r"'s (?:favou?rite|preferred) (?P<what>[a-z ]+?) (?:is|are) (?P<v>.+)"),
+        lambda m: Slot(("favourite", m["subject"], _favourite(m["what"])), _clean_value(m["v"])),
+    ),
+    (
+        _pattern(r" is (?P<not>not |no longer )?(?:a )?(?P<v>vegetarian|vegan|pescatarian|omnivore|carnivore)\b"),
+        lambda m: Slot(("diet", m["subject"]), m["v"].lower(), positive=not m["not"]),
+    ),
+    (
+        _pattern(r" (?:is |has been )?(?P<not>not |no longer )?allergic to (?P<v>.+)"),
+        lambda m: Slot(("allergy", m["subject"], _head(_clean_value(m["v"]))), "", positive=not m["not"], single=False),
+    ),
+    (
+        _pattern(
+            r" (?P<not>no longer |does not |doesn't )?(?:has|owns|has got) (?P<v>(?:a|an|\d+|"
+            + "|".join(_NUMBER_WORDS[:-3])
+            + r"|several|many|multiple) .+)"
+        ),
+        lambda m: _possession(m, positive=not m["not"]),
+    ),
+    (
+        _pattern(r" (?:sold|gave away|lost|got rid of|no longer owns) (?P<v>.+)"),
+        lambda m: _possession(m, positive=False),
+    ),
+    (
+        _pattern(r" (?P<not>" + _NOT + r" )?(?P<verb>" + _PREFERENCE_VERBS + r")(?:s|es|d)? (?P<v>.+)"),
+        lambda m: _preference(m, m["v"], positive=not m["not"] and not _NEGATIVE_VERBS.match(m["verb"])),
+    ),
+    (
+        _pattern(r" " + _STOPPED + r" (?P<v>.+)"),
+        lambda m: _preference(m, _ing_object(m["v"]), positive=False),
+    ),
+    (
+        _pattern(r" (?:started|began|took up|has started|has taken up) (?P<v>.+)"),
+        lambda m: _preference(m, _ing_object(m["v"]), positive=True),
+    ),
+    (
+        _pattern(
+            r" (?P<not>is not |is no longer )?(?:a (?:big |huge )?fan of|into|passionate about|"
+            r"interested in) (?P<v>.+)"
+        ),
+        lambda m: _preference(m, m["v"], positive=not m["not"]),
+    ),
+]
+
+_NOT_JOBS = {
+    "fan",
+    "big fan",
+    "huge fan",
+    "lot",
+    "bit",
+    "little",
+    "person",
+    "morning person",
+    "night owl",
+    "member",
+    "regular",
+    "beginner",
+    "vegetarian",
+    "vegan",
+    "parent",
+    "father",
+    "mother",
+    "dad",
+    "mom",
+    "mum",
+}
+
+
+def _job(match: re.Match[str]) -> Slot | None:
+    value = _clean_value(match["v"])
+    return None if value in _NOT_JOBS else Slot(("job", match["subject"]), value)
+
+
+def _favourite(what: str) -> str:
+    word = what.strip().lower()
+    return {"color": "colour", "colors": "colour", "colours": "colour"}.get(word, word)
+
+
+def _possession(match: re.Match[str], *, positive: bool) -> Slot:
+    value = _clean_value(match["v"])
+    return Slot(
+        ("has", match["subject"], _head(value)), _quantity(value) if positive else "", positive=positive, single=False
+    )
+
+
+_CONSUMING = {"drinking", "eating", "smoking", "playing", "using", "watching", "reading", "cooking", "buying"}
+
+
+def _ing_object(value: str) -> str:
+    # "drinking coffee" -> "coffee" (what is consumed is the thing liked); "running daily" stays.
+    words = value.split()
+    if len(words) > 1 and words[0].lower() in _CONSUMING:
+        return " ".join(words[1:])
+    return value
+
+
+def _preference(match: re.Match[str], raw: str, *, positive: bool) -> Slot | None:
+    value = _clean_value(_ing_object(raw))
+    value = re.sub(r"^(?:the idea of )", "", value)
+    if not value or value.startswith("to be "):
+        return None
+    return Slot(("likes", match["subject"], _head(value)), "", positive=positive, single=False)
+
+
+def fact_slots(text: str) -> list[Slot]:
+    """The slots a fact speaks about (usually one; "works at X as a Y" gives workplace and job)."""
+    plain = _TIME_TAIL.sub("", _TIME_WORDS.sub("", text))
+    plain = re.sub(r"\s+", " ", plain).strip(" .")
+    slots: list[Slot] = []
+    for pattern, make in _SLOT_PATTERNS:
+        match = pattern.match(plain)
+        if match is None:
+            continue
+        slot = make(match)
+        if slot is not None and all(existing.key != slot.key for existing in slots):
+            slots.append(slot)
+    role = re.match(r"^(?:User|Assistant) works (?:at|for) .+? as (?:a |an )?(?P<v>.+)$", plain, re.IGNORECASE)
+    if role is not None:
+        subject = plain.split()[0]
+        slots.append(Slot(("job", subject), _clean_value(role["v"])))
+    return slots
+
+
+_WORD = re.compile(r"[a-z0-9]+")
+_FILLER = {"user", "assistant", "the", "a", "an", "their", "its", "is", "are", "was", "to", "of", "and", "in", "on"}
+
+
+# Words that change the tone of a preference but not the fact ("loves coffee" = "likes coffee").
+_SOFT = {
+    "like",
+    "love",
+    "enjoy",
+    "adore",
+    "prefer",
+    "really",
+    "very",
+    "much",
+    "lot",
+    "truly",
+    "definitely",
+    "also",
+    "always",
+    "absolutely",
+    "quite",
+}
+
+
+def _words(text: str) -> set[str]:
+    plain = _TIME_WORDS.sub("", text.lower())
+    return {
+        word
+        for word in (_singular(raw) for raw in _WORD.findall(plain) if raw not in _FILLER)
+        if word not in _SOFT and _singular(word) not in _SOFT
+    }
+
+
+def decide(fact_text: str, candidates: Sequence[Candidate]) -> Decision:
+    """The built-in decision for one fact against the scope's most similar current memories."""
+    new_slots = fact_slots(fact_text)
+    new_words = _words(fact_text)
+    ranked = sorted(candidates, key=lambda candidate: -candidate.score)
+    # A candidate about the same slot decides first, whatever its rank.
+    for candidate in ranked:
+        outcome = _by_slot(fact_text, new_slots, new_words, candidate)
+        if outcome is not None:
+            return _respect_immutable(outcome, candidate)
+    for candidate in ranked:
+        outcome = _by_similarity(fact_text, new_words, candidate)
+        if outcome is not None:
+            return _respect_immutable(outcome, candidate)
+    return Decision("ADD", fact_text)
+
+
+def _by_slot(text: str, new_slots: list[Slot], new_words: set[str], candidate: Candidate) -> Decision | None:
+    old_slots = {slot.key: slot for slot in fact_slots(candidate.text)}
+    old_words = _words(candidate.text)
+    for new in new_slots:
+        old = old_slots.get(new.key)
+        if old is None:
+            continue
+        if new.value != old.value and not (new.positive and old.positive):
+            continue  # "no longer lives in Rome" says nothing about living in Paris
+        if new.positive != old.positive:
+            return Decision("SUPERSEDE", text, candidate.id)
+        if new.value != old.value and (new.single or new.key[0] == "has"):
+            return Decision("SUPERSEDE", text, candidate.id)
+        return _same_fact(text, new_words, old_words, candidate)
+    return None
+
+
+def _by_similarity(text: str, new_words: set[str], candidate: Candidate) -> Decision | None:
+    old_words = _words(candidate.text)
+    if candidate.score >= DUPLICATE_SCORE or (candidate.score >= RICHER_SCORE and new_words == old_words):
+        return _same_fact(text, new_words, old_words, candidate)
+    if candidate.score >= RICHER_SCORE and old_words < new_words:
+        return Decision("UPDATE", text, candidate.id)
+    return None
+
+
+def _same_fact(text: str, new_words: set[str], old_words: set[str], candidate: Candidate) -> Decision:
+    """The same fact again: richer (UPDATE to the new text) or not (NONE)."""
+    if old_words < new_words:
+        return Decision("UPDATE", text, candidate.id)
+    return Decision("NONE", text, candidate.id)
+
+
+def _respect_immutable(decision: Decision, candidate: Candidate) -> Decision:
+    if candidate.immutable and decision.event in ("UPDATE", "SUPERSEDE"):
+        return Decision("ADD", decision.text)
+    return decision

@@ -54,6 +54,8 @@ class NewMemory:
     immutable: bool = False
     expiration_date: date | datetime | None = None
     valid_from: datetime | None = None
+    valid_to: datetime | None = None
+    embedding: list[float] | None = None  # when the caller has embedded the text already
 
 
 @dataclass(frozen=True)
@@ -67,6 +69,8 @@ class CleanMemory:
     immutable: bool = False
     expiration_date: datetime | None = None
     valid_from: datetime | None = None
+    valid_to: datetime | None = None
+    embedding: list[float] | None = None
 
 
 def _has_nul(value: str) -> bool:
@@ -196,6 +200,8 @@ def clean_new_memory(item: Any, *, prefix: str = "") -> CleanMemory:
         immutable=item.immutable,
         expiration_date=clean_expiration(item.expiration_date, field_name=f"{prefix}expiration_date"),
         valid_from=clean_moment(item.valid_from, field_name=f"{prefix}valid_from"),
+        valid_to=clean_moment(item.valid_to, field_name=f"{prefix}valid_to"),
+        embedding=item.embedding,
     )
 
 

@@ -100,6 +100,7 @@ class MemoryHistory(models.Model):
         ADD = "ADD"
         UPDATE = "UPDATE"
         DELETE = "DELETE"
+        SUPERSEDE = "SUPERSEDE"  # closed by a newer fact: old_memory is its text, new_memory its successor's
 
     id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
     project = models.ForeignKey("accounts.Project", on_delete=models.CASCADE, related_name="memory_history")

@@ -48,7 +48,9 @@ class MemoryPage:
 
 def _visible(queryset, *, as_of: datetime | None, include_expired: bool):
     if as_of is not None:
-        queryset = queryset.valid_at(as_of)
+        # Valid time: what held at T as we know it now, so a fact recorded later about an earlier
+        # time (an import with observation dates, a superseded fact) shows for the time it held.
+        queryset = queryset.as_known(as_of=as_of)
         return queryset if include_expired else queryset.unexpired(as_of)
     queryset = queryset.current()
     return queryset if include_expired else queryset.unexpired(timezone.now())
@@ -456,3 +458,28 @@ def memories_by_id(*, project, ids) -> dict[Any, Memory]:
     """The project's memories with these ids (any state), by id; one query, embeddings left out."""
     pks = {pk for pk in (clean_uuid(value) for value in ids) if pk is not None}
     return {memory.pk: memory for memory in _scoped(project, None).filter(pk__in=pks)} if pks else {}
+
+
+def memory_neighbours(
+    *, project, scope: Scope, vectors: list[list[float]], k: int = 8, now: datetime | None = None
+) -> list[list[Memory]]:
+    """For each vector, the ``k`` most similar current, unexpired memories of ``scope`` (each with
+    ``score``), best first: the candidates the add pipeline decides against. One query per vector,
+    scored exactly within the scope (an add's scope is one user, agent or run)."""
+    candidates = (
+        Memory.objects.for_project(project)
+        .filter(**clean_scope(scope, required=True).as_filter())
+        .current()
+        .unexpired(now)
+        .filter(embedding__isnull=False)
+        .defer("embedding")
+    )
+    found = []
+    for vector in vectors:
+        distance = CosineDistance("embedding", vector)
+        ordering = ExpressionWrapper(distance + Value(0.0), output_field=FloatField())
+        rows = list(candidates.annotate(distance=distance).order_by(ordering, "id")[:k])
+        for memory in rows:
+            memory.score = min(1.0, max(0.0, 1.0 - float(memory.distance)))
+        found.append(rows)
+    return found

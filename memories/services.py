@@ -24,6 +24,7 @@ from memories.inputs import (
     clean_expiration,
     clean_id,
     clean_metadata,
+    clean_moment,
     clean_new_memory,
     clean_scope,
     clean_text,
@@ -84,7 +85,9 @@ def memories_add(*, project, items: Sequence[NewMemory], now: datetime | None = 
     cleaned = [
         clean_new_memory(item, prefix="" if single else f"memories[{index}].") for index, item in enumerate(items)
     ]
-    vectors = embed_texts([item.text for item in cleaned])
+    missing = [item.text for item in cleaned if item.embedding is None]
+    fresh = iter(embed_texts(missing) if missing else [])
+    vectors = [item.embedding if item.embedding is not None else next(fresh) for item in cleaned]
     model_name = get_embedder().model_name
     now = now or timezone.now()
     short_term_ttl = timedelta(seconds=settings.MEM0_DEFAULT_SHORT_TERM_TTL_SECONDS)
@@ -105,6 +108,7 @@ def memories_add(*, project, items: Sequence[NewMemory], now: datetime | None = 
             expiration_date=item.expiration_date
             or (now + short_term_ttl if item.metadata.get("memory_lifespan") == "short_term" else None),
             valid_from=item.valid_from or now,
+            valid_to=item.valid_to,
             created_at=now,
             updated_at=now,
             **item.scope.as_filter(),
@@ -300,6 +304,98 @@ def _delete_with_history(queryset, *, now: datetime) -> int:
     return len(doomed)
 
 
+def _closing_time(memory: Memory, observed_at: datetime) -> datetime:
+    # valid_to must come after valid_from (a check constraint): a change observed at the very moment
+    # the old fact began (same clock in one test, two adds in one second) closes it a microsecond on.
+    return max(observed_at, memory.valid_from + timedelta(microseconds=1))
+
+
+def memory_supersede(
+    *,
+    project,
+    memory_id: Any,
+    text: Any,
+    observed_at: datetime | None = None,
+    metadata: Any = UNSET,
+    categories: Any = UNSET,
+    origin: str = "inference",
+    embedding: list[float] | None = None,
+    within: Scope | None = None,
+    now: datetime | None = None,
+) -> Memory:
+    """A changed fact: the old memory is closed at ``observed_at`` (``valid_to``; it stays stored and
+    answers ``as_of`` queries for the time it held) and a new memory with ``text`` holds from then,
+    in the same scope, linked ``new supersedes old``. Metadata and categories carry over unless given.
+
+    Returns the new memory, with ``superseded`` set to the old one. Immutable memories are never
+    superseded (409); a memory already closed cannot be superseded again (409: supersede its
+    successor instead).
+    """
+    from graph.services import relationship_create
+
+    pk = clean_uuid(memory_id)
+    if pk is None:
+        raise MemoryNotFound(memory_id)
+    text = clean_text(text)
+    now = now or timezone.now()
+    observed_at = clean_moment(observed_at, field_name="observed_at") or now
+    with transaction.atomic():
+        old = _fenced(project, within).select_for_update().filter(pk=pk).first()
+        if old is None:
+            raise MemoryNotFound(memory_id)
+        if old.immutable:
+            raise Conflict("This memory is immutable; it cannot be superseded", details={"memory_id": str(pk)})
+        if not old.is_current:
+            raise Conflict(
+                "This memory no longer holds; supersede the memory that replaced it", details={"memory_id": str(pk)}
+            )
+        closed_at = _closing_time(old, observed_at)
+        [new] = memories_add(
+            project=project,
+            items=[
+                NewMemory(
+                    text=text,
+                    scope=Scope(**{field: getattr(old, field) for field in SCOPE_FIELDS}),
+                    metadata=old.metadata if metadata is UNSET else metadata,
+                    categories=old.categories if categories is UNSET else categories,
+                    actor_id=old.actor_id,
+                    role=old.role,
+                    expiration_date=old.expiration_date,
+                    valid_from=closed_at,
+                    embedding=embedding,
+                )
+            ],
+            now=now,
+        )
+        old.valid_to = closed_at
+        old.updated_at = now
+        old.save(update_fields=["valid_to", "updated_at"])
+        _history(
+            old,
+            event=MemoryHistory.Event.SUPERSEDE,
+            now=now,
+            old_memory=old.memory,
+            new_memory=new.memory,
+            old_metadata=old.metadata,
+            new_metadata=new.metadata,
+        ).save()
+        relationship_create(
+            project=project,
+            source_id=new.pk,
+            target_id=old.pk,
+            relation="supersedes",
+            origin=origin,
+            valid_from=closed_at,
+            now=now,
+        )
+    new.superseded = old
+    return new
+
+
+# How many of the scope's most similar memories each new fact is compared with.
+DECISION_CANDIDATES = 8
+
+
 def memories_ingest(
     *,
     project,
@@ -313,15 +409,29 @@ def memories_ingest(
     observed_at: datetime | None = None,
     includes: str | None = None,
     excludes: str | None = None,
+    prompt: str | None = None,
+    custom_instructions: str | None = None,
     now: datetime | None = None,
 ) -> list[dict]:
     """Mem0's ``add``: turn messages into memories and say what happened to each.
 
     ``infer=False`` stores every non-system message verbatim (its role, and its ``name`` as the
-    actor). Otherwise the built-in extractor turns the messages into facts; a fact the scope
-    already holds (same text) is skipped. Returns ``[{"id", "memory", "event"}]``.
+    actor). Otherwise the messages become facts (the built-in extractor, or the LLM when one is
+    configured) and each fact is compared with the scope's most similar current memories:
+
+    - ``NONE``: it is already known (same or near-identical text): nothing written, not returned;
+    - ``UPDATE``: the same fact said with more detail: the memory keeps its id and takes the new
+      text (history row; ``previous_memory`` in the result);
+    - ``SUPERSEDE``: the fact changed: the old memory is closed at ``observed_at`` and kept, the new
+      one holds from then and is linked to it (``supersedes`` in the result);
+    - ``ADD`` otherwise.
+
+    Everything is extracted and decided before anything is written (an LLM failure writes
+    nothing), and written in one transaction. Returns ``[{"id", "memory", "event", ...}]``.
     """
+    from memories.decisions import Candidate, decide
     from memories.extraction import extract_facts, normalize_messages
+    from memories.selectors import memory_neighbours
 
     scope = clean_scope(scope, required=True)
     try:
@@ -329,7 +439,7 @@ def memories_ingest(
     except ValueError as exc:
         raise ValidationFailed(str(exc), field="messages") from None
     now = now or timezone.now()
-    observed_at = observed_at or now
+    observed_at = clean_moment(observed_at, field_name="observed_at") or now
     common = {
         "scope": scope,
         "metadata": metadata,
@@ -344,28 +454,87 @@ def memories_ingest(
             for message in parsed
             if message.role != "system" and message.content.strip()
         ]
-    else:
-        facts = extract_facts(
-            parsed,
-            observed_at=observed_at,
-            agent_scoped=scope.agent_id is not None,
-            includes=includes,
-            excludes=excludes,
-        )
-        known = set(
-            Memory.objects.for_project(project)
-            .current()
-            .filter(**scope.as_filter())
-            .filter(hash__in=[memory_hash(fact.text) for fact in facts])
-            .values_list("hash", flat=True)
-        )
-        items = [
-            NewMemory(text=fact.text, role=fact.role, **common) for fact in facts if memory_hash(fact.text) not in known
-        ]
-    if not items:
+        if not items:
+            return []
+        created = memories_add(project=project, items=items, now=now)
+        return [{"id": str(memory.id), "memory": memory.memory, "event": "ADD"} for memory in created]
+
+    # Validate the options before any extraction cost or LLM call.
+    clean_new_memory(NewMemory(text="-", **common))
+    facts = extract_facts(
+        parsed, observed_at=observed_at, agent_scoped=scope.agent_id is not None, includes=includes, excludes=excludes
+    )
+    facts = list({fact.text: fact for fact in facts}.values())
+    if not facts:
         return []
-    created = memories_add(project=project, items=items, now=now)
-    return [{"id": str(memory.id), "memory": memory.memory, "event": "ADD"} for memory in created]
+    vectors = embed_texts([fact.text for fact in facts])
+    neighbours = memory_neighbours(project=project, scope=scope, vectors=vectors, k=DECISION_CANDIDATES, now=now)
+    candidates = [
+        [Candidate(id=str(m.pk), text=m.memory, score=m.score, immutable=m.immutable) for m in found]
+        for found in neighbours
+    ]
+    decisions = [decide(fact.text, found) for fact, found in zip(facts, candidates, strict=True)]
+    return _apply_decisions(project=project, facts=facts, vectors=vectors, decisions=decisions, common=common, now=now)
+
+
+def _apply_decisions(*, project, facts, vectors, decisions, common: dict, now: datetime) -> list[dict]:
+    """Write what the decisions say, in one transaction; a memory is changed by one fact at most
+    (a second fact aimed at a memory already updated or superseded in this add is added instead)."""
+    observed_at = common["valid_from"]
+    events: list[dict] = []
+    adds: list[tuple[int, NewMemory]] = []
+    touched: set[str] = set()
+    with transaction.atomic():
+        for fact, vector, decision in zip(facts, vectors, decisions, strict=True):
+            event, target = decision.event, decision.target_id
+            if event == "NONE":
+                continue
+            if event in ("UPDATE", "SUPERSEDE") and (target is None or target in touched):
+                event = "ADD"
+            if event == "UPDATE":
+                touched.add(target)
+                previous = Memory.objects.filter(project=project, pk=target).values_list("memory", flat=True).first()
+                memory = memory_update(project=project, memory_id=target, text=decision.text, now=now)
+                events.append(
+                    {"id": str(memory.id), "memory": memory.memory, "event": "UPDATE", "previous_memory": previous}
+                )
+            elif event == "SUPERSEDE":
+                touched.add(target)
+                memory = memory_supersede(
+                    project=project,
+                    memory_id=target,
+                    text=decision.text,
+                    observed_at=observed_at,
+                    embedding=vector if decision.text == fact.text else None,
+                    now=now,
+                )
+                events.append(
+                    {
+                        "id": str(memory.id),
+                        "memory": memory.memory,
+                        "event": "SUPERSEDE",
+                        "previous_memory": memory.superseded.memory,
+                        "supersedes": str(memory.superseded.id),
+                    }
+                )
+            else:
+                adds.append(
+                    (
+                        len(events),
+                        NewMemory(
+                            text=decision.text,
+                            role=fact.role,
+                            embedding=vector if decision.text == fact.text else None,
+                            **common,
+                        ),
+                    )
+                )
+                events.append({})
+        if adds:
+            created = memories_add(project=project, items=[item for _, item in adds], now=now)
+            for (position, _), memory in zip(adds, created, strict=True):
+                events[position] = {"id": str(memory.id), "memory": memory.memory, "event": "ADD"}
+    return events
 
 
 def memories_ingest_recorded(*, project, payload: dict, **ingest) -> AddEvent:

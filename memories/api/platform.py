@@ -485,7 +485,14 @@ class MemoriesView(ApiView):
 
 
 def _legacy_event(event: dict) -> dict:
-    return {"id": event["id"], "event": event["event"], "data": {"memory": event["memory"]}}
+    """Mem0's legacy event shape; an UPDATE/SUPERSEDE also carries the text it replaced."""
+    data = {"memory": event["memory"]}
+    if "previous_memory" in event:
+        data["previous_memory"] = event["previous_memory"]
+    legacy = {"id": event["id"], "event": event["event"], "data": data}
+    if "supersedes" in event:
+        legacy["supersedes"] = event["supersedes"]
+    return legacy
 
 
 LIST_EXAMPLES = [

@@ -519,7 +519,9 @@ class PingResponse(serializers.Serializer):
 
 
 class AddResults(serializers.Serializer):
-    results = AddEventSerializer(many=True, help_text="One event per new memory (known facts are skipped).")
+    results = AddEventSerializer(
+        many=True, help_text="One event per fact added, updated or superseded (known facts are skipped)."
+    )
 
 
 class AddResultsV3(AddResults):
@@ -529,12 +531,14 @@ class AddResultsV3(AddResults):
 
 class LegacyMemoryText(serializers.Serializer):
     memory = serializers.CharField()
+    previous_memory = serializers.CharField(required=False, help_text="UPDATE and SUPERSEDE: the text before.")
 
 
 class LegacyAddEvent(serializers.Serializer):
     id = serializers.UUIDField()
     event = serializers.CharField()
     data = LegacyMemoryText()
+    supersedes = serializers.UUIDField(required=False, help_text="SUPERSEDE: the memory this one replaced.")
 
 
 class LegacyAddResults(serializers.Serializer):

@@ -66,6 +66,12 @@ class AddEventSerializer(serializers.Serializer):
     id = serializers.UUIDField()
     memory = serializers.CharField()
     event = serializers.ChoiceField(choices=["ADD", "UPDATE", "SUPERSEDE"])
+    previous_memory = serializers.CharField(
+        required=False, help_text="UPDATE and SUPERSEDE: the text the fact had before."
+    )
+    supersedes = serializers.UUIDField(
+        required=False, help_text="SUPERSEDE: the memory this one replaced (closed, still stored, `valid_to` set)."
+    )
 
 
 def memory_data(memory) -> dict:
