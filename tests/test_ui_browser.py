@@ -19,7 +19,8 @@ import pytest
 from accounts.models import Membership
 from graph.models import Relationship
 from graph.services import relationship_create
-from memories.models import Memory, MemoryHistory
+from memories.models import MemoryHistory
+from memories.services import memory_supersede
 
 CHROMIUM = os.environ.get("MEM0G_CHROMIUM", "/usr/bin/chromium")
 T0 = datetime(2026, 1, 10, 9, 0, tzinfo=UTC)
@@ -76,10 +77,8 @@ def alice(project, add, django_user_model):
         valid_from=T0,
     )
     moved = T0 + timedelta(days=30)
-    lisbon = add(project, "User lives in Lisbon", user_id="alice", categories=["home"], now=moved, valid_from=moved)
-    Memory.objects.filter(pk=porto.pk).update(valid_to=moved)
-    relationship_create(
-        project=project, source_id=lisbon.pk, target_id=porto.pk, relation="supersedes", origin="inference", now=moved
+    lisbon = memory_supersede(
+        project=project, memory_id=porto.pk, text="User lives in Lisbon", observed_at=moved, now=moved
     )
     relationship_create(project=project, source_id=cat.pk, target_id=tea.pk, relation="related_to", now=T0)
     add(project, "User plays padel on Tuesdays", "User is reading Middlemarch", user_id="alice", categories=["hobby"])

@@ -11,7 +11,7 @@ from accounts.models import Membership, Organization, Project
 from graph.models import Relationship
 from graph.services import relationship_create
 from memories.models import Memory, MemoryHistory
-from memories.services import memory_update
+from memories.services import memory_supersede, memory_update
 
 HTMX = {"HTTP_HX_REQUEST": "true"}
 T0 = datetime(2026, 1, 10, 9, 0, tzinfo=UTC)
@@ -54,9 +54,11 @@ def alice(project, add):
         now=T0,
         valid_from=T0,
     )
-    lisbon = add(project, "User lives in Lisbon", user_id="alice", agent_id="concierge", now=T0 + timedelta(days=30))
-    Memory.objects.filter(pk=porto.pk).update(valid_to=T0 + timedelta(days=30))
-    relationship_create(project=project, source_id=lisbon.pk, target_id=porto.pk, relation="supersedes", now=T0)
+    moved = T0 + timedelta(days=30)
+    lisbon = memory_supersede(
+        project=project, memory_id=porto.pk, text="User lives in Lisbon", observed_at=moved, now=moved
+    )
+    add(project, "User books tables at Cervejaria Ramirez", user_id="alice", agent_id="concierge", now=moved)
     relationship_create(project=project, source_id=cat.pk, target_id=tea.pk, relation="related_to")
     return {"porto": porto, "tea": tea, "cat": cat, "lisbon": lisbon}
 
@@ -100,7 +102,7 @@ def test_users_page_counts_and_live_filter(browser, project, alice, add, django_
     assert b'hx-trigger="input changed delay:300ms' in page.content
     fragment = browser.get(base(project), {"q": "ali"}, **HTMX)
     assert is_fragment(fragment) and b"alice" in fragment.content and b"bob" not in fragment.content
-    assert b"<td>4</td><td>3</td>" in fragment.content  # 4 memories, 3 current
+    assert b"<td>5</td><td>4</td>" in fragment.content  # 5 memories, 4 current
 
 
 def test_user_page_lists_filters_and_pages(browser, project, alice, add, django_assert_max_num_queries):
@@ -113,9 +115,9 @@ def test_user_page_lists_filters_and_pages(browser, project, alice, add, django_
     superseded = browser.get(f"{base(project)}u/alice/", {"state": "superseded"}, **HTMX).content.decode()
     assert "User lives in Porto" in superseded and "User lives in Lisbon" not in superseded
     by_agent = browser.get(f"{base(project)}u/alice/", {"agent": "concierge"}, **HTMX).content.decode()
-    assert "User lives in Lisbon" in by_agent and "green tea" not in by_agent
+    assert "Cervejaria Ramirez" in by_agent and "green tea" not in by_agent
     by_category = browser.get(f"{base(project)}u/alice/", {"category": "home"}, **HTMX).content.decode()
-    assert "green tea" in by_category and "Lisbon" not in by_category
+    assert "green tea" in by_category and "Lisbon" in by_category and "Ramirez" not in by_category
     as_of = browser.get(f"{base(project)}u/alice/", {"as_of": "2026-01-20"}, **HTMX).content.decode()
     assert "User lives in Porto" in as_of and "User lives in Lisbon" not in as_of
     bad = browser.get(f"{base(project)}u/alice/", {"as_of": "yesterday"}, **HTMX)
@@ -125,7 +127,7 @@ def test_user_page_lists_filters_and_pages(browser, project, alice, add, django_
     first = browser.get(f"{base(project)}u/alice/", **HTMX).content.decode()
     assert "older →" in first and "page=2" in first
     second = browser.get(f"{base(project)}u/alice/", {"page": "2"}, **HTMX).content.decode()
-    assert "← newer" in second and second.count('class="memory ') == 28 - 20
+    assert "← newer" in second and second.count('class="memory ') == 29 - 20
 
 
 def test_user_page_semantic_search_is_a_fragment(browser, project, alice, django_assert_max_num_queries):
@@ -166,7 +168,7 @@ def test_memory_page_shows_scope_history_chain_and_relationships(
         page = browser.get(f"{base(project)}m/{alice['lisbon'].pk}/")
     text = page.content.decode()
     assert page.status_code == 200 and "<html" in text
-    assert "User lives in Lisbon, Alfama" in text and "concierge" in text
+    assert "User lives in Lisbon, Alfama" in text and "<code>alice</code>" in text
     assert "Supersession chain" in text and "User lives in Porto" in text
     assert text.count('class="event-') == 2  # ADD, UPDATE
     assert "supersedes" in text
