@@ -171,3 +171,49 @@ def test_graph_counts_and_time_slider(page, project, alice, shots):
     page.keyboard.press("End")
     page.wait_for_selector("#graph[data-state=ready][data-as-of=now]")
     assert page.evaluate("window.memGraph.edges().length") == 0
+
+
+def test_demo_data_in_the_browser(page, project, django_user_model, shots):
+    """seed_demo's data set as a person sees it (these screenshots are the ones in docs/screenshots/)."""
+    from django.core.management import call_command
+
+    from memories.models import Memory
+
+    django_user_model.objects.create_user("pat", password="pw-pat-123")
+    call_command("seed_demo", users=2, memories=40, member="pat", stdout=open(os.devnull, "w"))  # noqa: SIM115
+    demo = Memory.objects.filter(project__organization__slug="demo", user_id="alice")
+    log_in(page)
+    page.click("text=Demo")
+    page.wait_for_selector("#user-rows >> text=alice")
+    page.screenshot(path=shots / "demo-users.png", full_page=True)
+
+    page.click("#user-rows >> text=alice")
+    page.fill("#memory-filters input[name=q]", "where does alice live?")
+    page.wait_for_selector("#memory-count:has-text('best match')")
+    page.screenshot(path=shots / "demo-user.png", full_page=True)
+
+    superseded = demo.filter(valid_to__isnull=False).order_by("valid_from").first()
+    page.goto(f"/ui/p/{superseded.project_id}/m/{superseded.pk}/")
+    page.wait_for_selector("#memory-panel .chain")
+    page.screenshot(path=shots / "demo-memory.png", full_page=True)
+
+    page.goto(f"/ui/p/{superseded.project_id}/u/alice/graph/")
+    page.wait_for_selector("#graph[data-state=ready]")
+    assert page.evaluate("window.memGraph.nodes().length") == demo.current().count()
+    assert page.evaluate("window.memGraph.edges().length") > 0
+    some = demo.current().order_by("-created_at").first()
+    page.evaluate(f"window.memGraph.getElementById('{some.pk}').emit('tap')")
+    page.wait_for_selector("#memory-panel h2")
+    page.screenshot(path=shots / "demo-graph.png", full_page=True)
+    # Into the time the first superseded fact still held: it is back, faded, and its successor is gone.
+    successor = Relationship.objects.get(target=superseded, relation="supersedes").source
+    moment = superseded.valid_to - (superseded.valid_to - superseded.valid_from) / 2
+    page.evaluate(
+        "(ts) => { const s = document.getElementById('as-of'); s.value = ts; s.dispatchEvent(new Event('change')); }",
+        int(moment.timestamp()),
+    )
+    page.wait_for_selector("#graph[data-state=ready]:not([data-as-of=now])")
+    ids = set(page.evaluate("window.memGraph.nodes().map(n => n.id())"))
+    assert str(superseded.pk) in ids and str(successor.pk) not in ids
+    assert page.evaluate("window.memGraph.nodes().filter('.superseded').length") > 0
+    page.screenshot(path=shots / "demo-graph-past.png", full_page=True)
