@@ -273,6 +273,7 @@ def test_graph_page_and_data(browser, project, alice, django_assert_max_num_quer
         ("post", "{p}m/{m}/edit/"),
         ("get", "{p}m/{m}/delete/"),
         ("post", "{p}m/{m}/delete/"),
+        ("post", "{p}m/{m}/state/"),
         ("get", "{p}m/{m}/targets/"),
         ("post", "{p}m/{m}/relationships/"),
         ("post", "{p}r/{r}/close/"),
@@ -314,3 +315,27 @@ def test_writes_need_the_csrf_token(person, project, alice):
 def test_superusers_see_every_project(admin_client, project, other_project):
     page = admin_client.get("/ui/").content
     assert b"Default project" in page and b"Other" in page
+
+
+def test_expire_and_restore_from_the_memory_page(browser, project, alice):
+    url = f"{base(project)}m/{alice['tea'].pk}/state/"
+    expired = browser.post(url, {"action": "expire"}, **HTMX)
+    assert expired.status_code == 200 and is_fragment(expired) and b">expired<" in expired.content
+    assert Memory.objects.get(pk=alice["tea"].pk).state == "expired"
+    restored = browser.post(url, {"action": "restore"})
+    assert restored.status_code == 302 and Memory.objects.get(pk=alice["tea"].pk).state == "current"
+    assert MemoryHistory.objects.filter(memory_id=alice["tea"].pk, event="UPDATE", actor_id="ui:pat").count() == 2
+    refused = browser.post(f"{base(project)}m/{alice['porto'].pk}/state/", {"action": "restore"}, **HTMX)
+    assert refused.status_code == 409 and b"supersedes this one" in refused.content
+    assert Memory.objects.get(pk=alice["porto"].pk).state == "superseded"
+    assert browser.post(url, {"action": "explode"}, **HTMX).status_code == 422
+
+
+def test_graph_says_when_it_is_truncated(browser, project, alice, monkeypatch):
+    from ui import views
+
+    monkeypatch.setattr(views, "GRAPH_LIMIT", 2)
+    data = browser.get(f"{base(project)}u/alice/graph.json").json()
+    assert data["truncated"] is True and data["limit"] == 2 and len(data["elements"]["nodes"]) == 2
+    page = browser.get(f"{base(project)}u/alice/graph/").content.decode()
+    assert 'id="graph-truncated"' in page and "limit of 2 nodes" in page

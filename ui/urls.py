@@ -23,6 +23,7 @@ urlpatterns = [
     path(M, views.memory_detail, name="memory"),
     path(M + "edit/", views.memory_edit, name="memory-edit"),
     path(M + "delete/", views.memory_delete, name="memory-delete"),
+    path(M + "state/", views.memory_state, name="memory-state"),
     path(M + "targets/", views.relationship_targets, name="relationship-targets"),
     path(M + "relationships/", views.relationship_add, name="relationship-add"),
     path(R + "close/", views.relationship_close, name="relationship-close"),

@@ -296,16 +296,41 @@ def memory_delete(request, project_id, memory_id):
         services.memory_delete(project=project, memory_id=memory.pk, actor_id=_actor(request))
     except NotFound:
         raise Http404("No such memory") from None
+    still_there = memory.user_id and any(
+        row["user_id"] == memory.user_id for row in selectors.user_list(project=project, contains=memory.user_id)
+    )
     after = (
-        reverse("ui:user", args=[project.pk, memory.user_id])
-        if memory.user_id and selectors.user_list(project=project, contains=memory.user_id, limit=10000)
-        else reverse("ui:users", args=[project.pk])
+        reverse("ui:user", args=[project.pk, memory.user_id]) if still_there else reverse("ui:users", args=[project.pk])
     )
     if request.htmx:
         if request.POST.get("return") == "row":
             return HttpResponse("")  # the row disappears
         return HttpResponseClientRedirect(after)
     return redirect(after)
+
+
+@login_required
+@require_POST
+def memory_state(request, project_id, memory_id):
+    """Expire a memory now (``action=expire``) or serve it again (``action=restore``)."""
+    project = project_for(request.user, project_id)
+    memory = _memory(project, memory_id)
+    change = {"expire": services.memory_expire, "restore": services.memory_restore}.get(request.POST.get("action"))
+    error, status = None, 200
+    if change is None:
+        error, status = "action must be expire or restore", 422
+    else:
+        try:
+            memory = change(project=project, memory_id=memory.pk, actor_id=_actor(request))
+        except NotFound:
+            raise Http404("No such memory") from None
+        except ApplicationError as exc:
+            error, status = exc.message, exc.status
+    if not request.htmx and error is None:
+        return redirect(reverse("ui:memory", args=[project.pk, memory.pk]))
+    context = _memory_context(project, memory)
+    context["state_error"] = error
+    return render(request, "ui/_memory_panel.html" if request.htmx else "ui/memory.html", context, status=status)
 
 
 @login_required
