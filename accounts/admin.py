@@ -1,7 +1,7 @@
 from django import forms
 from django.contrib import admin, messages
 
-from accounts.models import ApiKey, Membership, Organization, Project
+from accounts.models import ApiKey, Membership, Organization, Project, ProjectMember, Webhook, WebhookDelivery
 from accounts.services import apikey_create, apikey_revoke
 
 
@@ -19,8 +19,15 @@ class OrganizationAdmin(admin.ModelAdmin):
     inlines = [MembershipInline]
 
 
+class ProjectMemberInline(admin.TabularInline):
+    model = ProjectMember
+    extra = 0
+    autocomplete_fields = ("user",)
+
+
 @admin.register(Project)
 class ProjectAdmin(admin.ModelAdmin):
+    inlines = [ProjectMemberInline]
     list_display = ("name", "slug", "organization", "created_at")
     list_filter = ("organization",)
     list_select_related = ("organization",)
@@ -83,3 +90,26 @@ class ApiKeyAdmin(admin.ModelAdmin):
         for api_key in queryset:
             apikey_revoke(api_key=api_key)
         self.message_user(request, f"Revoked {queryset.count()} key(s).")
+
+
+@admin.register(Webhook)
+class WebhookAdmin(admin.ModelAdmin):
+    list_display = ("id", "name", "url", "project", "is_active", "created_at")
+    list_filter = ("project", "is_active")
+    list_select_related = ("project__organization",)
+    search_fields = ("name", "url")
+
+
+@admin.register(WebhookDelivery)
+class WebhookDeliveryAdmin(admin.ModelAdmin):
+    """What happened to each event sent to a webhook (read-only: the worker writes these)."""
+
+    list_display = ("id", "webhook", "event_type", "status", "attempts", "last_status_code", "created_at")
+    list_filter = ("status", "event_type")
+    list_select_related = ("webhook",)
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False

@@ -37,6 +37,7 @@ class Project(models.Model):
     organization = models.ForeignKey(Organization, on_delete=models.PROTECT, related_name="projects")
     name = models.CharField(max_length=200)
     slug = models.SlugField(max_length=100)
+    description = models.TextField(blank=True, default="")
     # Mem0 project options set through the SDK's project.update(): custom_instructions,
     # custom_categories, ... (returned by project.get()).
     options = models.JSONField(default=dict, blank=True)
@@ -114,3 +115,192 @@ class ApiKey(models.Model):
         # read and write are independent (a write-only ingestion key cannot read back);
         # admin includes both.
         return scope in self.scopes or self.Scope.ADMIN in self.scopes
+
+
+class ProjectMember(models.Model):
+    """A Django user's role in one project (Mem0's project members: ``READER`` or ``OWNER``)."""
+
+    class Role(models.TextChoices):
+        READER = "READER"
+        OWNER = "OWNER"
+
+    project = models.ForeignKey(Project, on_delete=models.CASCADE, related_name="members")
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="project_memberships")
+    role = models.CharField(max_length=10, choices=Role.choices, default=Role.READER)
+    created_at = models.DateTimeField(default=timezone.now, editable=False)
+
+    class Meta:
+        ordering = ["created_at", "id"]
+        constraints = [
+            models.UniqueConstraint(fields=["project", "user"], name="accounts_projectmember_unique"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.user} in {self.project} ({self.role})"
+
+
+WEBHOOK_EVENT_TYPES = (
+    "memory_add",
+    "memory_update",
+    "memory_delete",
+    "memory_categorize",
+    "ingest_job_completed",
+    "ingest_job_partially_completed",
+    "ingest_job_failed",
+    "ingest_job_cancelled",
+)
+
+
+class Webhook(models.Model):
+    """A URL told about a project's memory events (Mem0's webhooks; the SDK addresses them by an
+    integer id). ``accounts.webhooks`` delivers them, outside any request."""
+
+    project = models.ForeignKey(Project, on_delete=models.CASCADE, related_name="webhooks")
+    name = models.CharField(max_length=200)
+    url = models.URLField(max_length=2000)
+    event_types = ArrayField(models.CharField(max_length=40), default=list)
+    is_active = models.BooleanField(default=True)
+    created_at = models.DateTimeField(default=timezone.now, editable=False)
+    updated_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["created_at", "id"]
+
+    def __str__(self) -> str:
+        return f"{self.name} -> {self.url}"
+
+
+class RegisteredEntity(models.Model):
+    """A user, agent, app or run created explicitly (``POST /v1/users/`` ...) before it has memories;
+    ``GET /v1/entities/`` lists it with 0 memories until it gets some."""
+
+    class Type(models.TextChoices):
+        USER = "user"
+        AGENT = "agent"
+        APP = "app"
+        RUN = "run"
+
+    project = models.ForeignKey(Project, on_delete=models.CASCADE, related_name="registered_entities")
+    type = models.CharField(max_length=10, choices=Type.choices)
+    name = models.CharField(max_length=255, help_text="The entity id (user_id, agent_id, ...).")
+    display_name = models.CharField(max_length=255, blank=True, default="")
+    metadata = models.JSONField(default=dict, blank=True)
+    created_at = models.DateTimeField(default=timezone.now, editable=False)
+    updated_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["type", "name"]
+        verbose_name_plural = "registered entities"
+        constraints = [
+            models.UniqueConstraint(fields=["project", "type", "name"], name="accounts_registeredentity_unique"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.type} {self.name}"
+
+
+class ProfileSettings(models.Model):
+    """A project's user-profile settings (Mem0's ``/v2/profiles/settings/``)."""
+
+    project = models.OneToOneField(Project, on_delete=models.CASCADE, related_name="profile_settings")
+    enabled = models.BooleanField(default=True)
+    schema = models.JSONField(null=True, blank=True)
+    custom_instructions = models.TextField(null=True, blank=True)
+    updated_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        verbose_name_plural = "profile settings"
+
+    def __str__(self) -> str:
+        return f"profile settings of {self.project_id}"
+
+
+class UserProfile(models.Model):
+    """The profile of one user of a project, built from their memories by a profile job."""
+
+    project = models.ForeignKey(Project, on_delete=models.CASCADE, related_name="user_profiles")
+    user_id = models.CharField(max_length=255)
+    profile = models.JSONField(default=dict)
+    generation_count = models.PositiveIntegerField(default=0)
+    created_at = models.DateTimeField(default=timezone.now, editable=False)
+    updated_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["project", "user_id"], name="accounts_userprofile_unique"),
+        ]
+
+    def __str__(self) -> str:
+        return f"profile of {self.user_id}"
+
+
+class ProfileJob(models.Model):
+    """One profile generation request. Jobs run to completion inside the request that makes them;
+    an ``Idempotency-Key`` given again returns the same job instead of making another."""
+
+    class Operation(models.TextChoices):
+        TRIGGER = "trigger"
+        SAMPLE = "sample"
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    project = models.ForeignKey(Project, on_delete=models.CASCADE, related_name="profile_jobs")
+    idempotency_key = models.CharField(max_length=255, null=True, blank=True)
+    operation = models.CharField(max_length=10, choices=Operation.choices)
+    entity_type = models.CharField(max_length=10, default="user")
+    entity_ids = ArrayField(models.CharField(max_length=255), default=list)
+    request = models.JSONField(default=dict, help_text="The body it was made from (to spot a reused key).")
+    status = models.CharField(max_length=20, default="succeeded")
+    succeeded = models.PositiveIntegerField(default=0)
+    failed = models.PositiveIntegerField(default=0)
+    skipped = models.PositiveIntegerField(default=0)
+    created_at = models.DateTimeField(default=timezone.now, editable=False)
+    finished_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["project", "idempotency_key"],
+                condition=models.Q(idempotency_key__isnull=False),
+                name="accounts_profilejob_unique_key",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.operation} job {self.id}"
+
+
+class WebhookDelivery(models.Model):
+    """One memory event (a ``memories.MemoryHistory`` row) sent, or to be sent, to one webhook. The
+    history is the outbox: ``deliverwebhooks`` claims each (webhook, history row) pair once by
+    inserting this row, then posts it outside any request."""
+
+    class Status(models.TextChoices):
+        PENDING = "pending"
+        DELIVERED = "delivered"
+        FAILED = "failed"
+
+    webhook = models.ForeignKey(Webhook, on_delete=models.CASCADE, related_name="deliveries")
+    history_id = models.UUIDField()
+    event_type = models.CharField(max_length=40)
+    payload = models.JSONField(default=dict)
+    status = models.CharField(max_length=10, choices=Status.choices, default=Status.PENDING)
+    attempts = models.PositiveSmallIntegerField(default=0)
+    next_attempt_at = models.DateTimeField(default=timezone.now)
+    last_status_code = models.PositiveSmallIntegerField(null=True, blank=True)
+    last_error = models.CharField(max_length=500, blank=True, default="")
+    created_at = models.DateTimeField(default=timezone.now, editable=False)
+    delivered_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        verbose_name_plural = "webhook deliveries"
+        constraints = [
+            models.UniqueConstraint(fields=["webhook", "history_id"], name="accounts_webhookdelivery_once"),
+        ]
+        indexes = [
+            # accounts.webhooks.deliveries_due: pending rows whose time has come.
+            models.Index(fields=["status", "next_attempt_at"], name="webhookdelivery_due"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.event_type} -> webhook {self.webhook_id} ({self.status})"

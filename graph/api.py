@@ -13,7 +13,7 @@ from drf_spectacular.utils import OpenApiExample, OpenApiResponse, PolymorphicPr
 from rest_framework.negotiation import DefaultContentNegotiation
 from rest_framework.response import Response
 
-from accounts.access import key_user, key_within
+from accounts.access import key_scope, key_user, key_within
 from graph import selectors
 from graph.export import to_cytoscape, to_graphml
 from graph.selectors import LIMIT_MAX
@@ -32,12 +32,13 @@ from graph.serializers import (
     relationship_data,
     relationships_data,
 )
-from graph.services import UNSET, relationship_create, relationship_retract, relationship_update
+from graph.services import UNSET, relations_record, relationship_create, relationship_retract, relationship_update
 from mem0g_site.api import ApiView
 from mem0g_site.exceptions import ValidationFailed
 from memories.api import schema as doc
-from memories.api.common import as_int, as_moment, as_object, body_of, refuse_unknown
+from memories.api.common import as_int, as_moment, as_object, body_of, merged_scope, refuse_unknown
 from memories.api.serializers import memories_data, memory_data
+from memories.filters import has_entity_id
 from memories.inputs import Scope
 
 GRAPH = "Graph"
@@ -119,6 +120,28 @@ def _times(request) -> dict:
 
 def _limit(request) -> int:
     return as_int(request.query_params.get("limit"), "limit", 100, minimum=1, maximum=LIMIT_MAX)
+
+
+# --- Mem0's graph memory in the add and search answers --------------------------------------
+
+
+def with_relations(body: dict, request, results: list[dict], enable_graph: bool) -> dict:
+    """An add answer with Mem0's ``relations`` (``{"deleted_entities", "added_entities"}``) when the
+    request set ``enable_graph`` or an added memory's ``metadata.memory_category`` is one of
+    ``MEM0_USE_GRAPH_FOR_CATEGORIES``; otherwise ``body`` unchanged."""
+    memory_ids = [item["id"] for item in results if item.get("event") in ("ADD", "UPDATE", "SUPERSEDE")]
+    relations = relations_record(project=request.auth.project, memories=memory_ids, enable_graph=enable_graph)
+    return body if relations is None else {**body, "relations": relations}
+
+
+def search_relations(request, data: dict) -> list[dict]:
+    """Mem0's ``relations`` of a search with ``enable_graph``: ``[{"source", "relationship", "destination"}]``
+    of the scope the search names (top-level ids and plain ids in ``filters``, as Mem0's graph reads
+    ``filters.user_id``; a restricted key: its user's), at most 5."""
+    scope = key_scope(request.auth, merged_scope(data))
+    if scope.is_empty and has_entity_id(data.get("filters") or {}):
+        return []  # ids only inside AND/OR/NOT conditions: no one scope to read the graph of
+    return selectors.relations_search(project=request.auth.project, scope=scope, query=data.get("query"))
 
 
 # --- views ---------------------------------------------------------------------------------

@@ -87,3 +87,56 @@ class Relationship(TemporalModel):
 
     def __str__(self) -> str:
         return f"{self.source_id} {self.relation} {self.target_id}"
+
+
+class EntityRelationQuerySet(TemporalQuerySet):
+    def for_project(self, project):
+        return self.filter(project=project)
+
+
+class EntityRelation(TemporalModel):
+    """One ``(source, relationship, destination)`` triple between entities, extracted from a memory
+    (Mem0's graph memory: "User lives in Berlin" -> ``user lives_in berlin``).
+
+    Entities are lower_snake_case names, scoped like the memory they came from (project, user, agent,
+    app, run); the row lives and dies with that memory. A triple is open at most once per scope; a
+    newer value of a single-valued relationship (``lives_in``, ``works_at``, ...) closes the older
+    one (``valid_to``), so ``as_of`` shows where the user lived then.
+    """
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    project = models.ForeignKey(
+        "accounts.Project", on_delete=models.CASCADE, related_name="entity_relations", db_index=False
+    )
+    memory = models.ForeignKey("memories.Memory", on_delete=models.CASCADE, related_name="entity_relations")
+    user_id = models.CharField(max_length=255, null=True, blank=True)
+    agent_id = models.CharField(max_length=255, null=True, blank=True)
+    app_id = models.CharField(max_length=255, null=True, blank=True)
+    run_id = models.CharField(max_length=255, null=True, blank=True)
+    source = models.CharField(max_length=255)
+    relationship = models.CharField(max_length=RELATION_MAX_LENGTH)
+    destination = models.CharField(max_length=255)
+
+    objects = EntityRelationQuerySet.as_manager()
+
+    class Meta(TemporalModel.Meta):
+        constraints = [
+            *TemporalModel.Meta.constraints,
+            models.UniqueConstraint(
+                fields=["project", "user_id", "agent_id", "app_id", "run_id", "source", "relationship", "destination"],
+                condition=Q(valid_to__isnull=True, invalidated_at__isnull=True),
+                nulls_distinct=False,
+                name="graph_entityrelation_one_open_triple",
+            ),
+            models.CheckConstraint(
+                condition=Q(relationship__regex=RELATION_PATTERN), name="graph_entityrelation_relationship"
+            ),
+        ]
+        indexes = [
+            # graph.selectors.relations_search / relations_list: a user's triples by entity name.
+            models.Index(fields=["project", "user_id", "source"], name="entityrelation_user_source"),
+            models.Index(fields=["project", "user_id", "destination"], name="entityrelation_user_dest"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.source} {self.relationship} {self.destination}"

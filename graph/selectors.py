@@ -6,6 +6,7 @@ record time (what we had on record at T). By default, what holds now and was not
 memories on either end obey the same times (and are left out once expired).
 """
 
+import re
 import uuid
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -16,9 +17,9 @@ from django.db.models import Q
 from django.utils import timezone
 
 from graph.inputs import clean_depth, clean_direction, clean_relation
-from graph.models import SUPERSEDES, Relationship
-from mem0g_site.exceptions import ValidationFailed
-from memories.inputs import Scope, clean_moment, clean_scope
+from graph.models import SUPERSEDES, EntityRelation, Relationship
+from mem0g_site.exceptions import MemoryNotFound, ValidationFailed
+from memories.inputs import Scope, clean_moment, clean_scope, clean_text, clean_uuid
 from memories.models import Memory, MemoryHistory
 from memories.selectors import memory_get
 
@@ -104,7 +105,7 @@ class _Walk:
     params: list
 
 
-def _walk(*, start: uuid.UUID, edges, nodes, depth: int, direction: str) -> _Walk:
+def _walk(*, start: uuid.UUID, edges, nodes, depth: int, direction: str, start_from=None) -> _Walk:
     """One recursive CTE: a breadth-first walk from ``start`` along ``edges`` (a Relationship
     queryset) through ``nodes`` (a Memory queryset), at most ``depth`` hops.
 
@@ -114,7 +115,8 @@ def _walk(*, start: uuid.UUID, edges, nodes, depth: int, direction: str) -> _Wal
     loop and each level costs one indexed look-up of the frontier's edges (``(project, source)``,
     ``(project, target)``). Among equally short paths the smallest is kept, so answers are stable.
     The two querysets keep the tenancy and time filters in the ORM; ``NOT MATERIALIZED`` lets
-    PostgreSQL push the join into their indexes.
+    PostgreSQL push the join into their indexes. With ``start_from`` (a Memory queryset) the walk
+    starts only if ``start`` is in it, so the same query also says whether the memory exists.
     """
     edges = edges.order_by().values("id", "source_id", "target_id", "relation")
     edges_sql, edges_params = edges.query.sql_with_params()
@@ -125,12 +127,18 @@ def _walk(*, start: uuid.UUID, edges, nodes, depth: int, direction: str) -> _Wal
         hops.append(hop.format("target", "source"))
     if direction in ("in", "both"):
         hops.append(hop.format("source", "target"))
+    seed = "SELECT 0, jsonb_build_array(jsonb_build_object('id', s.id::text, 'path', '[]'::jsonb)), ARRAY[s.id]"
+    if start_from is None:
+        seed, seed_params = f"{seed} FROM (SELECT %s::uuid AS id) AS s", [str(start)]
+    else:
+        start_sql, seed_params = start_from.filter(pk=start).order_by().values("id").query.sql_with_params()
+        seed = f"{seed} FROM ({start_sql}) AS s"
     sql = f"""
 WITH RECURSIVE
 edges (id, source_id, target_id, relation) AS NOT MATERIALIZED ({edges_sql}),
 nodes (id) AS NOT MATERIALIZED ({nodes_sql}),
 walk (depth, frontier, seen) AS (
-    SELECT 0, jsonb_build_array(jsonb_build_object('id', %s::text, 'path', '[]'::jsonb)), ARRAY[%s::uuid]
+    {seed}
   UNION ALL
     SELECT w.depth + 1, level.frontier, w.seen || level.ids
     FROM walk w
@@ -152,24 +160,32 @@ walk (depth, frontier, seen) AS (
     ) AS level
     WHERE w.depth < %s AND level.ids IS NOT NULL
 )"""
-    return _Walk(sql=sql, params=[*edges_params, *nodes_params, str(start), str(start), depth])
+    return _Walk(sql=sql, params=[*edges_params, *nodes_params, *seed_params, depth])
 
 
-def _reached(walk: _Walk, *, limit: int) -> list[Memory]:
-    """The memories a walk reached, nearest first, each with ``depth``, ``relation`` and ``path``."""
+def _reached(walk: _Walk, *, limit: int, with_start: bool = False) -> list[Memory]:
+    """The memories a walk reached, nearest first, each with ``depth``, ``relation`` and ``path``
+    (``with_start``: the start memory first, at depth 0, if the walk started)."""
     columns = ", ".join(
         f"m.{connection.ops.quote_name(f.column)}" for f in Memory._meta.concrete_fields if f.name != "embedding"
     )
-    sql = f"""{walk.sql}
-SELECT {columns}, found.relation, w.depth,
-    ARRAY(SELECT hop::uuid FROM jsonb_array_elements_text(found.path) WITH ORDINALITY AS p (hop, n) ORDER BY n) AS path
-FROM walk w
-CROSS JOIN LATERAL jsonb_to_recordset(w.frontier) AS found (id uuid, relation text, path jsonb)
-JOIN memories_memory m ON m.id = found.id
-WHERE w.depth > 0
-ORDER BY w.depth, found.id
-LIMIT %s"""
-    return list(Memory.objects.raw(sql, [*walk.params, limit]))
+    # The nearest ``limit`` are picked before the memories are joined, so PostgreSQL fetches just those
+    # rows by primary key instead of hashing the whole table against the walk's (unknown) size.
+    sql = f"""{walk.sql},
+picked AS (
+    SELECT found.id, found.relation, w.depth, found.path
+    FROM walk w
+    CROSS JOIN LATERAL jsonb_to_recordset(w.frontier) AS found (id uuid, relation text, path jsonb)
+    WHERE w.depth >= %s
+    ORDER BY w.depth, found.id
+    LIMIT %s
+)
+SELECT {columns}, picked.relation, picked.depth,
+    ARRAY(SELECT hop::uuid FROM jsonb_array_elements_text(picked.path) WITH ORDINALITY AS p (hop, n) ORDER BY n) AS path
+FROM picked
+JOIN memories_memory m ON m.id = picked.id
+ORDER BY picked.depth, picked.id"""
+    return list(Memory.objects.raw(sql, [*walk.params, 0 if with_start else 1, limit + with_start]))
 
 
 def related_memories(
@@ -189,23 +205,30 @@ def related_memories(
 
     Only relationships and memories that held at ``as_of`` as known at ``known_at`` are walked
     (by default: current ones); a user-restricted key walks only through its user's memories.
-    Two queries: the memory itself, then the walk.
+    One query: the walk starts from the memory only if it is the caller's to read (in any state),
+    else 'not found'.
     """
     depth = clean_depth(depth)
     relation = None if relation is None else clean_relation(relation)
     direction = clean_direction(direction)
     as_of, known_at = _times(as_of, known_at)
     limit = _limit(limit)
-    memory = memory_get(project=project, memory_id=memory_id, within=within)
+    start = clean_uuid(memory_id)
+    if start is None:
+        raise MemoryNotFound(memory_id)
     walk = _walk(
-        start=memory.pk,
+        start=start,
         # The nodes carry the user fence, so the edges need only the project's.
         edges=relationships_visible(project, as_of=as_of, known_at=known_at, relation=relation),
         nodes=memories_visible(project, within=within, as_of=as_of, known_at=known_at),
         depth=depth,
         direction=direction,
+        start_from=_memories(project, within),
     )
-    return _reached(walk, limit=limit)
+    reached = _reached(walk, limit=limit, with_start=True)
+    if not reached or reached[0].depth != 0:
+        raise MemoryNotFound(memory_id)
+    return reached[1:]
 
 
 @dataclass(frozen=True)
@@ -313,3 +336,84 @@ def memory_timeline(*, project, memory_id: Any, within: Scope | None = None) -> 
     memory.position, memory.path = 0, []
     chain = sorted(older, key=lambda m: (m.position, str(m.pk))) + [memory] + newer
     return Timeline(memory=memory, versions=versions, chain=chain)
+
+
+# --- entity relations (Mem0's graph memory) ---------------------------------------------------
+
+_FIRST_PERSON = {"i", "me", "my", "mine", "myself", "user", "users", "i'm", "im"}
+_STOP = {
+    "a", "an", "the", "is", "are", "was", "were", "do", "does", "did", "what", "which", "who", "whom", "where",
+    "when", "why", "how", "of", "in", "on", "at", "to", "for", "with", "and", "or", "about", "any", "has", "have",
+}  # fmt: skip
+RELATIONS_CANDIDATES = 200
+
+
+def _relations(project, scope: Scope | None, as_of: Any, known_at: Any):
+    as_of, known_at = _times(as_of, known_at)
+    queryset = EntityRelation.objects.for_project(project).as_known(as_of=as_of, known_at=known_at)
+    if scope is not None:
+        queryset = queryset.filter(**clean_scope(scope, required=False).as_filter())
+    return queryset
+
+
+def relations_search(
+    *,
+    project,
+    scope: Scope | None,
+    query: Any,
+    limit: int = 5,
+    as_of: datetime | None = None,
+    known_at: datetime | None = None,
+) -> list[dict]:
+    """Mem0's ``relations`` of a search: the triples of the scope that name an entity of ``query``
+    (any run of one to three of its words, lower_snake_case; "I", "my", "user": the user), best
+    first: entity matches, then relationship words the query shares ("live" finds ``lives_in``),
+    then the newest. At most ``limit``; one query."""
+    query = clean_text(query, field_name="query")
+    limit = _limit(limit)
+    words = re.findall(r"[\w'\-]+", query.lower())
+    names = {"_".join(words[i : i + n]) for n in (1, 2, 3) for i in range(len(words) - n + 1)}
+    names = {name for name in names if name not in _STOP and name not in _FIRST_PERSON}
+    if any(word in _FIRST_PERSON for word in words):
+        names.add("user")
+    stems = {word[:4] for word in words if word not in _STOP and word not in _FIRST_PERSON and len(word) > 2}
+    if not names:
+        return []
+    rows = list(
+        _relations(project, scope, as_of, known_at)
+        .filter(Q(source__in=names) | Q(destination__in=names))
+        .order_by("-created_at", "-id")
+        .values_list("source", "relationship", "destination")[:RELATIONS_CANDIDATES]
+    )
+
+    def score(row: tuple[str, str, str]) -> float:
+        source, relationship, destination = row
+        entities = sum(0.5 if name == "user" else 1.0 for name in (source, destination) if name in names)
+        verbs = sum(1 for part in relationship.split("_") if len(part) > 2 and part[:4] in stems)
+        return entities + verbs
+
+    seen, results = set(), []
+    for row in sorted(rows, key=score, reverse=True):  # stable: newest first among equals
+        if row not in seen:
+            seen.add(row)
+            results.append({"source": row[0], "relationship": row[1], "destination": row[2]})
+    return results[:limit]
+
+
+def relations_list(
+    *,
+    project,
+    scope: Scope | None,
+    limit: int = 100,
+    as_of: datetime | None = None,
+    known_at: datetime | None = None,
+) -> list[dict]:
+    """Mem0's ``relations`` of a get_all: the scope's triples, newest first, ``{"source",
+    "relationship", "target"}``. One query."""
+    limit = _limit(limit)
+    rows = (
+        _relations(project, scope, as_of, known_at)
+        .order_by("-created_at", "-id")
+        .values_list("source", "relationship", "destination")[:limit]
+    )
+    return [{"source": s, "relationship": r, "target": d} for s, r, d in rows]

@@ -6,17 +6,20 @@ exceptions. A relationship is never deleted here: it is closed (``valid_to``) or
 ``now=`` fixes the clock in tests.
 """
 
+import re
 from datetime import datetime
 from typing import Any
 
+from django.conf import settings
 from django.db import IntegrityError, transaction
+from django.db.models import Q
 from django.utils import timezone
 
 from graph.inputs import clean_interval, clean_origin, clean_relation, clean_weight
-from graph.models import Origin, Relationship
+from graph.models import RELATION_MAX_LENGTH, RELATION_PATTERN, EntityRelation, Origin, Relationship
 from mem0g_site.exceptions import Conflict, MemoryNotFound, RelationshipNotFound, ValidationFailed
 from memories.inputs import Scope, clean_metadata, clean_moment, clean_scope, clean_uuid
-from memories.models import Memory
+from memories.models import SCOPE_FIELDS, Memory
 
 UNSET: Any = object()
 OPEN_EDGE_CONSTRAINT = "graph_relationship_one_open_edge"
@@ -261,3 +264,133 @@ def relationships_autolink(*, project, memories: list[Memory], threshold: float,
     ]
     # An open edge with the same ends and relation already existing is not an error here.
     return len(Relationship.objects.bulk_create(edges, ignore_conflicts=True))
+
+
+# --- entity relations (Mem0's graph memory) ---------------------------------------------------
+
+# Relationships with one destination at a time: a new value closes the open one.
+SINGLE_VALUED = frozenset({"lives_in", "works_at", "works_as", "has_name", "has_age", "married_to", "engaged_to"})
+
+
+def _single_valued(relationship: str) -> bool:
+    return relationship in SINGLE_VALUED or relationship.startswith("favorite_")
+
+
+def relations_extractor():
+    """The function that turns texts into triples: the LLM's when one is configured and its module
+    provides ``llm_extract_relations`` (same signature), else the built-in rule-based one."""
+    from graph.extraction import extract_relations
+
+    if settings.LLM_BASE_URL:
+        try:
+            from memories.llm import llm_extract_relations
+        except ImportError:
+            return extract_relations
+        return llm_extract_relations
+    return extract_relations
+
+
+def graph_wanted(*, memory: Memory, enable_graph: bool) -> bool:
+    """Whether a memory gets entity extraction: the request asked (``enable_graph``), or its
+    ``metadata.memory_category`` is one of ``MEM0_USE_GRAPH_FOR_CATEGORIES``."""
+    if enable_graph:
+        return True
+    category = (memory.metadata or {}).get("memory_category")
+    return isinstance(category, str) and category in settings.MEM0_USE_GRAPH_FOR_CATEGORIES
+
+
+def _clean_triple(triple: Any) -> tuple[str, str, str] | None:
+    """A triple as stored (lower_snake_case names, at most 255 characters), or None when an extractor
+    (an LLM's, say) gave something unusable: skipped rather than failing the add."""
+    from graph.extraction import entity
+
+    if not isinstance(triple, (tuple, list)) or len(triple) != 3 or not all(isinstance(p, str) for p in triple):
+        return None
+    source, relationship, destination = (entity(part)[:255] for part in triple)
+    if not source or not destination or not re.match(RELATION_PATTERN, relationship[:RELATION_MAX_LENGTH]):
+        return None
+    return source, relationship[:RELATION_MAX_LENGTH], destination
+
+
+def _triple(relation: EntityRelation) -> list[dict]:
+    # Mem0 1.0.x reports each change as the result list of one graph query.
+    return [{"source": relation.source, "relationship": relation.relationship, "target": relation.destination}]
+
+
+def relations_record(
+    *, project, memories: list[Memory | Any], enable_graph: bool = False, now: datetime | None = None
+) -> dict | None:
+    """Extract the entity relations of new memories and store them; Mem0's ``relations`` of an add.
+
+    ``memories`` are Memory rows or ids of the project (others are ignored). Only those that want
+    graph processing (:func:`graph_wanted`) are read. Returns ``None`` when none does (and the
+    request did not ask), else ``{"deleted_entities": [...], "added_entities": [...]}``: the triples
+    added, and the open ones a new value of a single-valued relationship closed. A triple already
+    open in the scope is not added twice. One transaction.
+    """
+    ids = [clean_uuid(m.pk if isinstance(m, Memory) else m) for m in memories]
+    rows = list(
+        Memory.objects.for_project(project)
+        .filter(pk__in=[pk for pk in ids if pk is not None])
+        .only("id", "memory", "metadata", "valid_from", *SCOPE_FIELDS)
+        .order_by("created_at", "id")
+    )
+    wanted = [memory for memory in rows if graph_wanted(memory=memory, enable_graph=enable_graph)]
+    if not wanted:
+        return {"deleted_entities": [], "added_entities": []} if enable_graph else None
+    now = now or timezone.now()
+    extracted = [
+        [triple for triple in map(_clean_triple, triples) if triple is not None]
+        for triples in relations_extractor()([memory.memory for memory in wanted])
+    ]
+    scopes = {tuple(getattr(memory, field) for field in SCOPE_FIELDS) for memory in wanted}
+    sources = {triple[0] for triples in extracted for triple in triples}
+    added: list[EntityRelation] = []
+    closed: list[EntityRelation] = []
+    if not sources:
+        return {"deleted_entities": [], "added_entities": []}
+    with transaction.atomic():
+        in_scopes = Q()
+        for scope in scopes:
+            in_scopes |= Q(**dict(zip(SCOPE_FIELDS, scope, strict=True)))
+        # Every open triple these memories could repeat or replace, locked: one query.
+        open_rows: dict[tuple, list[EntityRelation]] = {}
+        for row in (
+            EntityRelation.objects.for_project(project)
+            .current()
+            .filter(in_scopes, source__in=sources)
+            .select_for_update()
+            .order_by("created_at", "id")
+        ):
+            key = (tuple(getattr(row, field) for field in SCOPE_FIELDS), row.source, row.relationship)
+            open_rows.setdefault(key, []).append(row)
+        for memory, triples in zip(wanted, extracted, strict=True):
+            scope = tuple(getattr(memory, field) for field in SCOPE_FIELDS)
+            for source, relationship, destination in triples:
+                same = open_rows.setdefault((scope, source, relationship), [])
+                if any(row.destination == destination and row.valid_to is None for row in same):
+                    continue
+                if _single_valued(relationship):
+                    for old in same:
+                        if old.valid_to is None and old.valid_from < memory.valid_from:
+                            old.valid_to = memory.valid_from
+                            closed.append(old)
+                relation = EntityRelation(
+                    project=project,
+                    memory=memory,
+                    source=source,
+                    relationship=relationship,
+                    destination=destination,
+                    valid_from=memory.valid_from,
+                    created_at=now,
+                    **dict(zip(SCOPE_FIELDS, scope, strict=True)),
+                )
+                same.append(relation)
+                added.append(relation)
+        new_ids = {id(relation) for relation in added}
+        EntityRelation.objects.bulk_update([r for r in closed if id(r) not in new_ids], ["valid_to"])
+        EntityRelation.objects.bulk_create(added)
+    return {
+        "deleted_entities": [_triple(relation) for relation in closed],
+        "added_entities": [_triple(relation) for relation in added],
+    }

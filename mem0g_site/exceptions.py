@@ -71,3 +71,10 @@ class Conflict(ApplicationError):
 class ServiceUnavailable(ApplicationError):
     status = 503
     code = "SERVICE_UNAVAILABLE"
+
+
+class LLMUnavailable(ServiceUnavailable):
+    """The configured LLM did not answer (timeout, connection error, 5xx after the retries, or a
+    refusal such as a bad key or an unknown model); nothing was written."""
+
+    code = "LLM_UNAVAILABLE"

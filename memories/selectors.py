@@ -88,13 +88,20 @@ def memory_list(
     page_size: int = 100,
     as_of: datetime | None = None,
     include_expired: bool = False,
+    known_at: datetime | None = None,
 ) -> MemoryPage:
     """Memories newest first, one page at a time (``page`` counts from 1). ``where`` is a compiled
-    filter (``memories.filters``)."""
+    filter (``memories.filters``). ``known_at=K`` (record time) lists what was on record at K,
+    retracted since or not (``TemporalQuerySet.as_known``; alone, ``as_of`` is K too)."""
     page = _positive_int(page, field="page", maximum=10**9)
     page_size = _positive_int(page_size, field="page_size", maximum=PAGE_SIZE_MAX)
     as_of = clean_moment(as_of, field_name="as_of")
-    queryset = _visible(_scoped(project, scope), as_of=as_of, include_expired=include_expired)
+    known_at = clean_moment(known_at, field_name="known_at")
+    if known_at is None:
+        queryset = _visible(_scoped(project, scope), as_of=as_of, include_expired=include_expired)
+    else:
+        queryset = _scoped(project, scope).as_known(as_of=as_of, known_at=known_at)
+        queryset = queryset if include_expired else queryset.unexpired(as_of or known_at)
     if where is not None:
         queryset = queryset.filter(where)
     count = queryset.count()

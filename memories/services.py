@@ -146,12 +146,14 @@ def memory_update(
     metadata: Any = UNSET,
     categories: Any = UNSET,
     expiration_date: date | datetime | None = UNSET,
+    valid_from: datetime = UNSET,
     actor_id: str | None = None,
     within: Scope | None = None,
     now: datetime | None = None,
 ) -> Memory:
     """Change a memory in place: it keeps its id, is re-embedded if its text changed, and gains
-    an UPDATE history row with the old and new text."""
+    an UPDATE history row with the old and new text. ``valid_from`` moves the time the fact
+    started to hold (Mem0's ``timestamp``); it must stay before ``valid_to``."""
     pk = clean_uuid(memory_id)
     if pk is None:
         raise MemoryNotFound(memory_id)
@@ -164,9 +166,13 @@ def memory_update(
         changes["categories"] = clean_categories(categories)
     if expiration_date is not UNSET:
         changes["expiration_date"] = clean_expiration(expiration_date)
+    if valid_from is not UNSET:
+        if valid_from is None:
+            raise ValidationFailed("timestamp must be a time", field="timestamp")
+        changes["valid_from"] = clean_moment(valid_from, field_name="timestamp")
     actor_id = clean_id(actor_id, field_name="actor_id")
     if not changes:
-        raise ValidationFailed("nothing to update: give text, metadata, categories or expiration_date")
+        raise ValidationFailed("nothing to update: give text, metadata, categories, expiration_date or timestamp")
     now = now or timezone.now()
 
     with transaction.atomic():
@@ -176,6 +182,8 @@ def memory_update(
         text_changed = "memory" in changes and changes["memory"] != memory.memory
         if memory.immutable and text_changed:
             raise Conflict("This memory is immutable; its text cannot be changed", details={"memory_id": str(pk)})
+        if "valid_from" in changes and memory.valid_to is not None and changes["valid_from"] >= memory.valid_to:
+            raise ValidationFailed("timestamp must be before the time the memory stopped holding", field="timestamp")
         if text_changed:
             # Embedding under the row lock keeps the text and its vector consistent.
             changes["embedding"] = embed_texts([changes["memory"]])[0]
@@ -431,6 +439,7 @@ def memories_ingest(
     """
     from memories.decisions import Candidate, decide
     from memories.extraction import extract_facts, normalize_messages
+    from memories.llm import llm_decide, llm_enabled, llm_extract_facts
     from memories.selectors import memory_neighbours
 
     scope = clean_scope(scope, required=True)
@@ -461,9 +470,21 @@ def memories_ingest(
 
     # Validate the options before any extraction cost or LLM call.
     clean_new_memory(NewMemory(text="-", **common))
-    facts = extract_facts(
-        parsed, observed_at=observed_at, agent_scoped=scope.agent_id is not None, includes=includes, excludes=excludes
-    )
+    agent_scoped = scope.agent_id is not None
+    if llm_enabled():
+        facts = llm_extract_facts(
+            parsed,
+            observed_at=observed_at,
+            agent_scoped=agent_scoped,
+            prompt=prompt,
+            custom_instructions=custom_instructions,
+            includes=includes,
+            excludes=excludes,
+        )
+    else:
+        facts = extract_facts(
+            parsed, observed_at=observed_at, agent_scoped=agent_scoped, includes=includes, excludes=excludes
+        )
     facts = list({fact.text: fact for fact in facts}.values())
     if not facts:
         return []
@@ -473,7 +494,10 @@ def memories_ingest(
         [Candidate(id=str(m.pk), text=m.memory, score=m.score, immutable=m.immutable) for m in found]
         for found in neighbours
     ]
-    decisions = [decide(fact.text, found) for fact, found in zip(facts, candidates, strict=True)]
+    if llm_enabled():
+        decisions = llm_decide(facts, candidates)
+    else:
+        decisions = [decide(fact.text, found) for fact, found in zip(facts, candidates, strict=True)]
     return _apply_decisions(project=project, facts=facts, vectors=vectors, decisions=decisions, common=common, now=now)
 
 

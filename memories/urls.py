@@ -2,6 +2,7 @@
 
 from django.urls import re_path
 
+from accounts import api as accounts
 from graph import api as graph
 from memories.api import events, oss, platform, users
 
@@ -37,6 +38,7 @@ urlpatterns = [
     route(r"v1/relationships/(?P<relationship_id>[^/]+)", graph.RelationshipView, "relationship"),
     route(rf"v1/memories/{ID}/history", platform.HistoryView, "memory-history"),
     route(rf"v1/memories/{ID}", platform.MemoryDetailView, "memory-detail"),
+    route(r"v2/entities/user/(?P<user_id>[^/]+)/profile", accounts.UserProfileView, "user-profile"),
     route(r"v1/entities", platform.EntitiesView, "entities"),
     route(r"v1/entities/filters", events.EntityFiltersView, "entity-filters"),
     route(r"v[12]/entities/(?P<entity_type>[^/]+)/(?P<name>[^/]+)", events.EntityView, "entity"),
@@ -48,11 +50,27 @@ urlpatterns = [
     route(r"v1/exports", platform.ExportsView, "exports"),
     route(r"v1/exports/get", platform.ExportGetView, "exports-get"),
     route(r"v1/summary", platform.SummaryView, "summary"),
+    route(r"api/v1/orgs/organizations/(?P<org_id>[^/]+)/projects", accounts.ProjectsView, "projects"),
     route(
         r"api/v1/orgs/organizations/(?P<org_id>[^/]+)/projects/(?P<project_id>[^/]+)",
-        platform.ProjectView,
+        accounts.ProjectDetailView,
         "project",
     ),
+    route(
+        r"api/v1/orgs/organizations/(?P<org_id>[^/]+)/projects/(?P<project_id>[^/]+)/members",
+        accounts.ProjectMembersView,
+        "project-members",
+    ),
+    route(r"api/v1/webhooks/projects/(?P<project_id>[^/]+)", accounts.ProjectWebhooksView, "project-webhooks"),
+    route(r"api/v1/webhooks/(?P<webhook_id>[^/]+)", accounts.WebhookView, "webhook"),
+    # Entities made before their first memory, and user profiles.
+    route(r"v1/users", accounts.UserCreateView, "users-create"),
+    route(r"v1/agents", accounts.AgentCreateView, "agents-create"),
+    route(r"v1/apps", accounts.AppCreateView, "apps-create"),
+    route(r"v1/runs", accounts.RunCreateView, "runs-create"),
+    route(r"v2/profiles/jobs", accounts.ProfileJobsView, "profile-jobs"),
+    route(r"v2/profiles/settings", accounts.ProfileSettingsView, "profile-settings"),
+    route(r"v2/profiles/jobs/(?P<job_id>[^/]+)", accounts.ProfileJobView, "profile-job"),
     # Mem0's OSS server, at the root. "/" sends people to the API docs.
     re_path(r"^$", oss.root, name="root"),
     route(r"memories", oss.OssMemoriesView, "oss-memories"),

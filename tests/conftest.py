@@ -100,3 +100,19 @@ def error_of(response, status: int, code: str) -> dict:
     assert body["request_id"] == body["error"]["request_id"] == response["X-Request-ID"]
     assert set(body["error"]) == {"code", "message", "details", "request_id"}
     return body
+
+
+@pytest.fixture
+def llm_server(settings):
+    """A local OpenAI-compatible server (tests/llm_server.py) with the LLM settings pointing at it:
+    script its answers with server.reply(...), .reply_raw(...), .fail(500), .stall(seconds)."""
+    from tests.llm_server import LLMServer
+
+    with LLMServer() as server:
+        settings.LLM_BASE_URL = server.base_url
+        settings.LLM_API_KEY = "test-llm-key"
+        settings.LLM_MODEL = "test-model"
+        settings.LLM_TIMEOUT_SECONDS = 0.5
+        settings.LLM_MAX_RETRIES = 1
+        yield server
+    assert not server.unscripted, f"{server.unscripted} LLM request(s) had no scripted reply"

@@ -15,6 +15,7 @@ from tests.conftest import error_of
 # {org}/{proj} the key's organisation and project. Extend this list with every new endpoint.
 ADD = {"messages": "I love tea", "user_id": "alice"}
 NO_SUCH_ID = "00000000-0000-0000-0000-000000000000"
+HOOK = {"name": "h", "url": "https://example.com/h", "event_types": ["memory_add"]}
 ENDPOINTS = [
     ("GET", "/status", None, None, 200),
     ("GET", "/metrics", "admin", None, 200),
@@ -48,6 +49,27 @@ ENDPOINTS = [
     ("POST", "/v1/summary/", "read", {"filters": {"user_id": "alice"}}, 200),
     ("GET", "/api/v1/orgs/organizations/{org}/projects/{proj}/", "read", None, 200),
     ("PATCH", "/api/v1/orgs/organizations/{org}/projects/{proj}/", "admin", {"custom_instructions": "x"}, 200),
+    ("DELETE", "/api/v1/orgs/organizations/{org}/projects/{proj}/", "admin", None, 200),
+    ("GET", "/api/v1/orgs/organizations/{org}/projects/", "read", None, 200),
+    ("POST", "/api/v1/orgs/organizations/{org}/projects/", "admin", {"name": "Second"}, 201),
+    ("GET", "/api/v1/orgs/organizations/{org}/projects/{proj}/members/", "read", None, 200),
+    # (no user has this email: refused after the checks)
+    ("POST", "/api/v1/orgs/organizations/{org}/projects/{proj}/members/", "admin", {"email": "no@example.com"}, 422),
+    ("PUT", "/api/v1/orgs/organizations/{org}/projects/{proj}/members/", "admin", {"email": "no@example.com"}, 422),
+    ("DELETE", "/api/v1/orgs/organizations/{org}/projects/{proj}/members/?email=no@example.com", "admin", None, 422),
+    ("GET", "/api/v1/webhooks/projects/{proj}/", "read", None, 200),
+    ("POST", "/api/v1/webhooks/projects/{proj}/", "admin", HOOK, 201),
+    ("PUT", "/api/v1/webhooks/999999/", "admin", {"name": "renamed"}, 404),
+    ("DELETE", "/api/v1/webhooks/999999/", "admin", None, 404),
+    ("POST", "/v1/users/", "write", {"user_id": "carol"}, 201),
+    ("POST", "/v1/agents/", "write", {"agent_id": "bot"}, 201),
+    ("POST", "/v1/apps/", "write", {"app_id": "desk"}, 201),
+    ("POST", "/v1/runs/", "write", {"run_id": "r1"}, 201),
+    ("GET", "/v2/entities/user/alice/profile/", "read", None, 200),
+    ("POST", "/v2/profiles/jobs/", "write", {"operation": "trigger", "entity_id": "alice"}, 200),
+    ("GET", f"/v2/profiles/jobs/{NO_SUCH_ID}/", "read", None, 404),
+    ("GET", "/v2/profiles/settings/", "read", None, 200),
+    ("POST", "/v2/profiles/settings/", "admin", {"enabled": True}, 200),
     # Mem0 OSS server
     ("POST", "/memories", "write", {"messages": [{"role": "user", "content": "I love tea"}], "user_id": "alice"}, 200),
     ("GET", "/memories?user_id=alice", "read", None, 200),

@@ -70,3 +70,35 @@ def test_bench_measures_through_the_real_services_and_cleans_up(tmp_path, settin
     assert not MemoryHistory.objects.filter(project_id=project_id).exists()
     assert not Project.objects.filter(pk=project_id).exists()
     assert not Organization.objects.filter(slug=figures["project"]["slug"]).exists()
+
+
+@pytest.mark.django_db
+def test_bench_graph_times_related_and_exports_on_a_generated_graph_and_cleans_up(tmp_path):
+    from graph.models import Relationship
+
+    path = tmp_path / "graph.json"
+    call_command("bench", "graph", memories=60, edges=240, queries=3, repeat=2, seed=3, json=path)
+    figures = json.loads(path.read_text())
+
+    assert (figures["load"]["memories"], figures["load"]["edges"]) == (60, 240)
+    latency = figures["latency_ms"]
+    assert set(latency) == {"related_depth_1", "related_depth_2", "related_depth_3", "graph_limit_100",
+                            "graph_limit_1000"}  # fmt: skip
+    for name, case in latency.items():
+        assert case["count"] == 6 and len(case["run_medians"]) == 2, name
+        assert case["p95"] >= case["p50"] > 0, name
+        assert case["with_json"]["p50"] >= case["p50"], name
+    # Random edges, 4 per memory on average: deeper walks reach more memories.
+    depth = [latency[f"related_depth_{d}"]["mean_items"] for d in (1, 2, 3)]
+    assert 0 < depth[0] < depth[1] <= depth[2]
+    # Every memory and every edge fits in both exports.
+    assert latency["graph_limit_100"]["mean_items"] == latency["graph_limit_1000"]["mean_items"] == 60 + 240
+    plan = figures["explain_depth_2"]
+    assert any("Recursive Union" in line for line in plan)
+    assert any(line.strip().startswith("Execution Time") for line in plan)
+
+    project_id = figures["project"]["id"]
+    assert figures["cleanup"] == {"deleted_memories": 60, "deleted_edges": 240}
+    assert not Memory.objects.filter(project_id=project_id).exists()
+    assert not Relationship.objects.filter(project_id=project_id).exists()
+    assert not Project.objects.filter(pk=project_id).exists()

@@ -74,6 +74,8 @@ def test_start_up_stops_with_one_line_naming_the_bad_variable(variable, value, t
     assert lines[0].startswith("mem0g: configuration error: ")
     assert variable in lines[0]
     assert "Traceback" not in result.stderr
+    # Every variable is checked before the embedded database is started.
+    assert not (tmp_path / "pgdata").exists()
 
 
 def test_an_unreachable_database_is_one_clear_line(tmp_path):

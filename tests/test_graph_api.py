@@ -257,8 +257,8 @@ def test_related_query_count_does_not_grow_with_the_graph(api, key, project, add
         relationship_create(project=project, source_id=first.id, target_id=second.id, relation="related_to")
     api("GET", "/status", key=key)  # the key's first use records it
     for depth in (1, 5):
-        # The key (with its project), the memory, the walk.
-        with django_assert_max_num_queries(3):
+        # The key (with its project), the walk (which also checks the memory).
+        with django_assert_max_num_queries(2):
             response = api("GET", url(f"/v1/memories/{chain[0].id}/related", depth=depth), key=key)
         assert len(response.json()["results"]) == depth
 
@@ -460,3 +460,71 @@ def test_updating_a_memory_through_the_api_keeps_its_relationships(api, key, ali
     assert api("PUT", f"/v1/memories/{porto.id}/", key=key, data={"text": "User lives in Lisbon"}).status_code == 200
     listed = api("GET", f"/v1/memories/{porto.id}/relationships", key=key).json()["results"]
     assert [r["id"] for r in listed] == [edge["id"]]
+
+
+# --- time through every read ----------------------------------------------------------------
+
+
+def test_a_supersession_chain_read_through_as_of_at_three_times(api, key, project, add):
+    """Porto (T0) -> Lisbon (T0+10d) -> Madrid (T0+20d), linked as the inference pipeline links them:
+    each reader shows the version that held at the time asked about."""
+    versions = [
+        add(project, text, user_id="alice", now=T0 + n * 10 * DAY)
+        for n, text in enumerate(["User lives in Porto", "User lives in Lisbon", "User lives in Madrid"])
+    ]
+    for older, newer in zip(versions, versions[1:], strict=False):
+        relationship_create(project=project, source_id=newer.id, target_id=older.id, relation="supersedes",
+                            origin="inference", valid_from=newer.valid_from, now=newer.valid_from)  # fmt: skip
+        Memory.objects.filter(pk=older.pk).update(valid_to=newer.valid_from)
+
+    for moment, expected in ((T0 + 5 * DAY, 0), (T0 + 15 * DAY, 1), (T0 + 25 * DAY, 2)):
+        want = [str(versions[expected].id)]
+        listed = api("GET", url("/v1/memories/", user_id="alice", as_of=at(moment)), key=key).json()
+        assert [m["id"] for m in listed["results"]] == want
+        found = api("POST", "/v3/memories/search/", key=key,
+                    data={"query": "Where does the user live?", "filters": {"user_id": "alice"},
+                          "as_of": at(moment)}).json()  # fmt: skip
+        assert [m["id"] for m in found["results"]] == want
+        graph = api("GET", url("/v1/memories/graph", user_id="alice", as_of=at(moment)), key=key).json()
+        assert [n["id"] for n in graph["nodes"]] == want and graph["edges"] == []
+        # The timeline is the same chain whatever the time; the version that held then is in it.
+        chain = api("GET", f"/v1/memories/{versions[expected].id}/timeline", key=key).json()["chain"]
+        assert [m["id"] for m in chain] == [str(v.id) for v in versions]
+        assert chain[expected]["position"] == 0
+    # Now: only Madrid holds; the supersedes edges are walked back from it without a time.
+    older = api("GET", url(f"/v1/memories/{versions[2].id}/related", depth=2, direction="out",
+                           relation="supersedes", as_of=at(T0 + 5 * DAY)), key=key).json()  # fmt: skip
+    assert older["results"] == []  # Madrid did not hold yet on day 5
+    assert [m["id"] for m in api("GET", url("/v1/memories/", user_id="alice"), key=key).json()["results"]] == [
+        str(versions[2].id)
+    ]
+
+
+def test_known_at_on_lists_relationships_related_and_the_graph(api, key, project, alice):
+    porto, acme, *_ = alice  # recorded at T0
+    edge = relationship_create(project=project, source_id=porto.id, target_id=acme.id, relation="related_to",
+                               valid_from=T0, now=T0 + DAY)  # fmt: skip
+    api("DELETE", f"/v1/relationships/{edge.pk}", key=key)
+    Memory.objects.filter(pk=acme.pk).update(invalidated_at=T0 + 3 * DAY)  # the Acme memory was retracted
+
+    def listed(**params):
+        body = api("GET", url("/v1/memories/", user_id="alice", **params), key=key)
+        assert body.status_code == 200, body.content
+        return {m["memory"] for m in body.json()["results"]}
+
+    assert "User works at Acme" not in listed()
+    assert "User works at Acme" in listed(known_at=at(T0 + 2 * DAY))
+    assert "User works at Acme" not in listed(known_at=at(T0 + 4 * DAY))
+    v3 = api("POST", "/v3/memories/", key=key, data={"filters": {"user_id": "alice"}, "known_at": at(T0 + 2 * DAY)})
+    assert "User works at Acme" in {m["memory"] for m in v3.json()["results"]}
+    error_of(api("GET", url("/v1/memories/", user_id="alice", known_at="soon"), key=key), 422, "VALIDATION_ERROR")
+
+    then = at(T0 + 2 * DAY)
+    graph = api("GET", url("/v1/memories/graph", user_id="alice", known_at=then), key=key).json()
+    assert [e["id"] for e in graph["edges"]] == [str(edge.pk)] and len(graph["nodes"]) == 4
+    assert api("GET", url("/v1/memories/graph", user_id="alice"), key=key).json()["edges"] == []
+    related = api("GET", url(f"/v1/memories/{porto.id}/related", known_at=then), key=key).json()["results"]
+    assert [m["id"] for m in related] == [str(acme.id)]
+    relationships = api("GET", url(f"/v1/memories/{porto.id}/relationships", known_at=then), key=key).json()
+    assert [r["id"] for r in relationships["results"]] == [str(edge.pk)]
+    assert api("GET", url(f"/v1/memories/{porto.id}/relationships"), key=key).json()["results"] == []

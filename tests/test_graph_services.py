@@ -331,7 +331,7 @@ def test_the_walk_is_one_query_whatever_the_depth(project, add, django_assert_ma
         link(project, first, second)
         link(project, second, first, "caused_by")
     for depth in (1, 5):
-        with django_assert_max_num_queries(2):  # the memory, then the walk
+        with django_assert_max_num_queries(1):  # the walk, which also checks the memory
             found = related_memories(project=project, memory_id=chain[0].id, depth=depth)
         assert len(found) == depth
 
@@ -352,3 +352,16 @@ def test_the_graph_is_limited_and_holds_only_edges_between_its_nodes(project, al
     assert graph_at(project=project, scope=Scope(user_id="bob")).nodes == []
     with pytest.raises(ValidationFailed):
         graph_at(project=project, limit=1001)
+
+
+def test_the_walk_starts_from_a_memory_in_any_state_but_never_from_a_missing_one(project, alice, other_project, add):
+    porto, acme, *_ = alice
+    link(project, porto, acme)
+    Memory.objects.filter(pk=porto.pk).update(valid_to=T0 + DAY)  # closed: it no longer holds
+    assert ids(related_memories(project=project, memory_id=porto.id)) == [str(acme.id)]
+    theirs = add(other_project, "User lives in Oslo", user_id="alice")
+    for missing in (theirs.id, "00000000-0000-0000-0000-000000000000", "not-a-uuid"):
+        with pytest.raises(MemoryNotFound):
+            related_memories(project=project, memory_id=missing)
+    with pytest.raises(MemoryNotFound):
+        related_memories(project=project, memory_id=porto.id, within=Scope(user_id="bob"))

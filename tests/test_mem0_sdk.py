@@ -192,3 +192,77 @@ def test_the_async_client(mem0, live_server, key):
     assert listed["count"] == 1 and found["results"][0]["memory"] == "User loves tea"
     assert deleted == {"message": "Memory deleted successfully!"}
     assert Memory.objects.count() == 0
+
+
+def test_projects_and_members(client, mem0, project):
+    from django.contrib.auth import get_user_model
+
+    from accounts.models import Project
+
+    get_user_model().objects.create_user("ana", email="ana@example.com", password="x")
+    created = client.project.create(name="Support bot", description="tickets")
+    assert created["name"] == "Support bot" and created["org_id"] == client.org_id
+
+    client.project.add_member("ana@example.com")
+    assert [(m["email"], m["role"]) for m in client.project.get_members()["members"]] == [("ana@example.com", "READER")]
+    client.project.update_member("ana@example.com", "OWNER")
+    assert client.project.get_members()["members"][0]["role"] == "OWNER"
+    with pytest.raises(mem0[1].ValidationError):
+        client.project.add_member("nobody@example.com")
+    client.project.remove_member("ana@example.com")
+    assert client.project.get_members()["members"] == []
+
+    # project.delete() acts on the project it names: point one at the new project.
+    other = importlib.import_module("mem0.client.project").Project(
+        client.client, org_id=client.org_id, project_id=created["project_id"]
+    )
+    assert other.get()["name"] == "Support bot"
+    assert other.delete() == {"message": "Project deleted successfully."}
+    assert not Project.objects.filter(pk=created["project_id"]).exists()
+    with pytest.raises(mem0[1].MemoryNotFoundError):
+        other.get()
+    assert Project.objects.filter(pk=project.pk).exists()
+
+
+def test_webhooks(client, mem0):
+    hook = client.create_webhook(
+        url="https://example.com/hooks/mem0", name="Logger", project_id=client.project_id, event_types=["memory_add"]
+    )
+    assert hook["event_types"] == ["memory_add"]
+    assert [h["webhook_id"] for h in client.get_webhooks(project_id=client.project_id)] == [hook["webhook_id"]]
+    updated = client.update_webhook(hook["webhook_id"], name="Renamed", event_types=["memory_update"])
+    assert (updated["name"], updated["event_types"]) == ("Renamed", ["memory_update"])
+    with pytest.raises(mem0[1].ValidationError):
+        client.create_webhook(url="https://e.com", name="x", project_id=client.project_id, event_types=["nope"])
+    assert client.delete_webhook(hook["webhook_id"])["message"] == "Webhook deleted successfully"
+    assert client.get_webhooks(project_id=client.project_id) == []
+    with pytest.raises(mem0[1].MemoryNotFoundError):
+        client.delete_webhook(hook["webhook_id"])
+
+
+def test_profiles(client, mem0):
+    client.add("I am vegetarian", user_id="alice")
+    client.add("I live in Lisbon", user_id="alice")
+    assert client.get_profile("alice")["status"] == "pending"
+    with pytest.raises(mem0[1].MemoryNotFoundError):
+        client.get_profile("nobody")
+
+    schema = {"type": "object", "properties": {"home": {"type": "string", "description": "Where the user lives"}}}
+    settings = client.update_profile_settings(schema=schema)
+    assert settings["entities"]["user"]["schema"] == schema and client.get_profile_settings()["enabled"] is True
+
+    job = client.generate_profile("alice", idempotency_key="once")
+    again = client.generate_profile("alice", idempotency_key="once")
+    assert again["job_id"] == job["job_id"] and again["replayed"] is True
+    assert client.get_profile_job(job["status_url"])["job"]["succeeded"] == 1
+    assert client.get_profile_job(job["job_id"])["job"]["status"] == "succeeded"
+
+    profile = client.get_profile("alice")
+    assert profile["status"] == "succeeded" and profile["generation_count"] == 1
+    assert profile["profile"]["fields"]["home"][0] == "User lives in Lisbon"
+    assert client.sample_profiles(limit=1)["entity_ids"] == ["alice"]
+
+    client.update_profile_settings(enabled=False)
+    assert client.get_profile("alice")["status"] == "not_enabled"
+    with pytest.raises(mem0[1].ValidationError):
+        client.generate_profile("alice")

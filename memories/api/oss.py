@@ -14,8 +14,9 @@ from drf_spectacular.utils import extend_schema
 from rest_framework.response import Response
 
 from accounts.access import key_scope, key_within
+from graph.api import with_relations
 from mem0g_site.api import ApiView
-from mem0g_site.exceptions import Forbidden, InvalidRequest, NotFound
+from mem0g_site.exceptions import Forbidden, InvalidRequest, NotFound, ValidationFailed
 from memories.api import schema as doc
 from memories.api.common import (
     as_bool,
@@ -81,7 +82,7 @@ class OssMemoriesView(ApiView):
         "verbatim) in the scope of `user_id`, `agent_id` and/or `run_id` (at least one).",
         tags=[doc.OSS],
         request=doc.OssAddRequest,
-        responses={200: doc.AddResults, **doc.errors(404, 422, e400=NEEDS_AN_ID)},
+        responses={200: doc.AddResults, **doc.errors(404, 422, 503, e400=NEEDS_AN_ID, e503=doc.LLM_UNAVAILABLE)},
         examples=[
             doc.example(
                 "Conversation",
@@ -94,8 +95,19 @@ class OssMemoriesView(ApiView):
     def post(self, request):
         data = body_of(request)
         refuse_unknown(
-            data, {"messages", *OSS_ENTITY_FIELDS, "metadata", "expiration_date", "infer", "memory_type", "prompt"}
+            data,
+            {
+                "messages",
+                *OSS_ENTITY_FIELDS,
+                "metadata",
+                "expiration_date",
+                "infer",
+                "memory_type",
+                "prompt",
+                "enable_graph",
+            },
         )
+        enable_graph = as_bool(data.get("enable_graph"), "enable_graph")
         if not isinstance(data.get("messages"), list):
             raise InvalidRequest("messages must be a list of {role, content}", details={"key": "messages"})
         scope = _oss_scope(request, data)
@@ -110,8 +122,9 @@ class OssMemoriesView(ApiView):
             infer=as_bool(data.get("infer"), "infer", default=True),
             metadata=as_object(data.get("metadata"), "metadata"),
             expiration_date=as_expiration(data.get("expiration_date")),
+            prompt=_prompt(data),
         )
-        return Response({"results": events})
+        return Response(with_relations({"results": events}, request, events, enable_graph))
 
     @extend_schema(
         operation_id="oss_memories_list",
@@ -385,3 +398,11 @@ class OssEntityView(ApiView):
         if not deleted:
             raise NotFound("Entity not found", details={"type": entity_type, "id": entity_id})
         return Response({"message": "Entity deleted", "deleted": deleted})
+
+
+def _prompt(data: dict) -> str | None:
+    """The custom fact-extraction prompt, used when an LLM is configured (LLM_BASE_URL)."""
+    prompt = data.get("prompt")
+    if prompt is not None and not isinstance(prompt, str):
+        raise ValidationFailed("prompt must be a string", field="prompt")
+    return prompt or None

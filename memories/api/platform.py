@@ -10,6 +10,7 @@ from drf_spectacular.utils import OpenApiResponse, PolymorphicProxySerializer, e
 from rest_framework.response import Response
 
 from accounts.access import key_scope, key_user, key_within
+from graph.api import search_relations, with_relations
 from mem0g_site.api import ApiView
 from mem0g_site.exceptions import InvalidRequest, NotFound, ValidationFailed
 from memories.api import schema as doc
@@ -43,7 +44,6 @@ from memories.models import MemoryExport, MemoryFeedback
 from memories.selectors import (
     ENTITY_TYPES,
     PAGE_SIZE_MAX,
-    entity_list,
     memory_get,
     memory_history,
     memory_list,
@@ -105,6 +105,7 @@ LIST_FIELDS = {
     "output_format",
     "limit",
     "as_of",
+    "known_at",
     "metadata",
     "session_id",
     *ENTITY_FIELDS,
@@ -129,6 +130,7 @@ SEARCH_FIELDS = {
     "version",
     "filter_memories",
     "only_metadata_based_search",
+    "enable_graph",
     "session_id",
     *ENTITY_FIELDS,
 }
@@ -158,7 +160,18 @@ def _ingest(request, data: dict):
         observed_at=observed,
         includes=data.get("includes"),
         excludes=data.get("excludes"),
+        # Used by the LLM path (LLM_BASE_URL); the project's instructions when the request has none.
+        prompt=_optional_text(data, "prompt"),
+        custom_instructions=_optional_text(data, "custom_instructions")
+        or _optional_text(request.auth.project.options, "custom_instructions"),
     )
+
+
+def _optional_text(data: dict, field: str) -> str | None:
+    value = data.get(field)
+    if value is not None and not isinstance(value, str):
+        raise ValidationFailed(f"{field} must be a string", field=field)
+    return value or None
 
 
 def _extra_where(data: dict) -> Q:
@@ -195,6 +208,7 @@ def _list_response(request, data: dict, *, require_entity: bool) -> Response:
         page=page,
         page_size=page_size,
         as_of=as_moment(data.get("as_of"), "as_of"),
+        known_at=as_moment(data.get("known_at"), "known_at"),
         include_expired=as_bool(data.get("show_expired"), "show_expired"),
     )
     items = pick_fields(memories_data(result.results), data.get("fields"))
@@ -287,7 +301,7 @@ class AddV3View(ApiView):
         "Synchronous: the memories are searchable when this answers.",
         tags=[doc.PLATFORM],
         request=doc.AddRequest,
-        responses={200: doc.AddResultsV3, **doc.errors(404, 422)},
+        responses={200: doc.AddResultsV3, **doc.errors(404, 422, 503, e503=doc.LLM_UNAVAILABLE)},
         examples=[
             doc.example("Conversation", {"messages": doc.MESSAGES, "user_id": "alice"}, request=True),
             doc.example(
@@ -305,8 +319,13 @@ class AddV3View(ApiView):
         ],
     )
     def post(self, request):
-        event = _ingest(request, body_of(request))
-        return Response({"results": event.results, "event_id": str(event.id), "status": event.status})
+        data = body_of(request)
+        if "content" in data and "messages" not in data:  # a single text given as `content`: one user message
+            data = {**{k: v for k, v in data.items() if k != "content"}, "messages": data["content"]}
+        enable_graph = as_bool(data.get("enable_graph"), "enable_graph")
+        event = _ingest(request, data)
+        body = {"results": event.results, "event_id": str(event.id), "status": event.status}
+        return Response(with_relations(body, request, event.results, enable_graph))
 
 
 class MemoriesView(ApiView):
@@ -328,6 +347,7 @@ class MemoriesView(ApiView):
                 "categories",
                 "keywords",
                 "as_of",
+                "known_at",
             }
         ),
         "DELETE": frozenset({*ENTITY_FIELDS, "session_id", "filters"}),
@@ -352,6 +372,7 @@ class MemoriesView(ApiView):
             doc.query("categories", description="A category the memories must have."),
             doc.query("keywords", description="Text the memories must contain."),
             doc.query("as_of", description="List the memories as they were then (ISO 8601 or Unix seconds)."),
+            doc.query("known_at", description="List what was on record then, retracted since or not (record time)."),
         ],
         responses={200: doc.PaginatedMemories, **doc.errors(404, 422)},
         examples=[
@@ -403,7 +424,7 @@ class MemoriesView(ApiView):
                 "`v1.0`: a bare list of legacy events.",
             ),
             201: OpenApiResponse(MemorySerializer, description="One memory created from `content`."),
-            **doc.errors(404, 422),
+            **doc.errors(404, 422, 503, e503=doc.LLM_UNAVAILABLE),
         },
         examples=[
             doc.example("Mem0 add", {"messages": doc.MESSAGES, "user_id": "alice"}, request=True),
@@ -429,13 +450,16 @@ class MemoriesView(ApiView):
         data = body_of(request)
         if "content" in data and "messages" not in data:
             return self._create_one(request, data)
+        enable_graph = as_bool(data.get("enable_graph"), "enable_graph")
         events = _ingest(request, data).results
         output_format = data.get("output_format")
         if output_format == "v1.0":
             return Response([_legacy_event(event) for event in events])
         if output_format == "v1.1":
-            return Response({"results": [_legacy_event(event) for event in events]})
-        return Response({"results": events})
+            return Response(
+                with_relations({"results": [_legacy_event(e) for e in events]}, request, events, enable_graph)
+            )
+        return Response(with_relations({"results": events}, request, events, enable_graph))
 
     def _create_one(self, request, data):
         refuse_unknown(data, ADD_FIELDS)
@@ -588,7 +612,10 @@ class SearchV3View(ApiView):
         results = _search(request, data, require_entity=self.require_entity, default_threshold=self.default_threshold)
         if data.get("output_format") == "v1.0":
             return Response(results)
-        return Response({"results": results, "memories": results})
+        body = {"results": results, "memories": results}
+        if as_bool(data.get("enable_graph"), "enable_graph"):
+            body["relations"] = search_relations(request, data)
+        return Response(body)
 
 
 @extend_schema_view(
@@ -704,7 +731,8 @@ class MemoryDetailView(ApiView):
         operation_id="memory_update",
         summary="Update a memory",
         description="Changes what is given: the text (`text`, else `content`), `metadata` (replaced), "
-        "`categories`, `expiration_date`. The previous state stays in the memory's history.",
+        "`categories`, `expiration_date`, `timestamp` (ISO 8601 or Unix seconds: when the fact started to hold, "
+        "the memory's `valid_from`). The previous state stays in the memory's history.",
         tags=[doc.PLATFORM, doc.MEMORY_LAYER],
         parameters=[doc.MEMORY_ID_PARAM],
         request=doc.UpdateRequest,
@@ -752,6 +780,7 @@ class MemoryDetailView(ApiView):
             metadata=as_object(data["metadata"], "metadata") if data.get("metadata") is not None else UNSET,
             categories=data["categories"] if "categories" in data else UNSET,
             expiration_date=as_expiration(data["expiration_date"]) if "expiration_date" in data else UNSET,
+            valid_from=as_moment(data["timestamp"], "timestamp") if data.get("timestamp") is not None else UNSET,
             within=key_within(request.auth),
         )
         return Response(memory_data(memory))
@@ -803,12 +832,13 @@ class EntitiesView(ApiView):
     @extend_schema(
         operation_id="entities_list",
         summary="List entities",
-        description="Every user, agent, app and run id that has memories, with counts and first/last activity. "
-        "Not paged: `page` and `page_size` are accepted and ignored.",
+        description="Every user, agent, app and run id that has memories, or was created with `POST /v1/users/` "
+        "(`/v1/agents/`, ...) and has none yet (0 memories), with counts and first/last activity; by type, then "
+        "id. Paged with `page` and `page_size` (default 100, at most 200); the `total_*` counts cover every page.",
         tags=[doc.PLATFORM],
         parameters=[
-            doc.query("page", int, "Accepted and ignored."),
-            doc.query("page_size", int, "Accepted and ignored."),
+            doc.query("page", int, "Page number, from 1."),
+            doc.query("page_size", int, "Entities per page, 1 to 200 (default 100)."),
         ],
         responses={200: doc.Entities, **doc.errors()},
         examples=[
@@ -839,7 +869,14 @@ class EntitiesView(ApiView):
         ],
     )
     def get(self, request):
-        entities = entity_list(project=request.auth.project, within=key_within(request.auth))
+        from accounts.selectors import entity_list_with_registered
+
+        page = as_int(request.query_params.get("page"), "page", 1, minimum=1, maximum=10**9)
+        page_size = as_int(request.query_params.get("page_size"), "page_size", 100, minimum=1, maximum=PAGE_SIZE_MAX)
+        entities = entity_list_with_registered(project=request.auth.project, within_user=request.auth.user_id)
+        totals = {f"total_{kind}s": sum(1 for e in entities if e["type"] == kind) for kind in ENTITY_TYPES}
+        count = len(entities)
+        entities = entities[(page - 1) * page_size : page * page_size]
         results = [
             {
                 "id": entity["name"],
@@ -849,12 +886,12 @@ class EntitiesView(ApiView):
                 "created_at": entity["created_at"],
                 "updated_at": entity["updated_at"],
                 "owner": None,
-                "metadata": {},
+                "metadata": entity.get("metadata", {}),
             }
             for entity in entities
         ]
-        totals = {f"total_{kind}s": sum(1 for e in entities if e["type"] == kind) for kind in ENTITY_TYPES}
-        return Response({"count": len(results), "next": None, "previous": None, "results": results, **totals})
+        next_link, previous_link = page_links(request, page, page_size, count)
+        return Response({"count": count, "next": next_link, "previous": previous_link, "results": results, **totals})
 
 
 class EntityDeleteView(ApiView):
@@ -879,9 +916,14 @@ class EntityDeleteView(ApiView):
         field = ENTITY_TYPES.get(entity_type)
         if field is None:
             raise InvalidRequest("Invalid entity type: use user, agent, app or run", details={"key": "entity_type"})
+        from accounts.services import entity_forget
+
         scope = key_scope(request.auth, Scope(**{field: name}))
         deleted = memories_delete(project=request.auth.project, scope=scope)
-        if not deleted:
+        # A user-restricted key may forget only its own user's registration.
+        reachable = request.auth.user_id is None or (field == "user_id" and scope.user_id == name)
+        forgotten = entity_forget(project=request.auth.project, entity_type=entity_type, name=name) if reachable else 0
+        if not deleted and not forgotten:
             raise NotFound("Entity not found", details={"type": entity_type, "name": name})
         return Response({"message": "Entity deleted successfully.", "deleted": deleted})
 

@@ -252,7 +252,8 @@ ERROR_WHEN = {
     409: "The change conflicts with the memory's state (e.g. changing the text of an immutable memory).",
     422: "A well-formed request with invalid values; `error.details.field` names the field. Nothing was written.",
     429: "Past the key's rate limit; see `Retry-After`.",
-    503: "The database is unreachable.",
+    503: "The database is unreachable (`SERVICE_UNAVAILABLE`), or, for an add with `infer` and an LLM configured, "
+    "the LLM did not answer after its retries or refused the call (`LLM_UNAVAILABLE`). Nothing was written.",
 }
 COMMON_ERRORS = (400, 401, 403, 429)
 
@@ -289,6 +290,7 @@ def errors(*statuses: int, media_type: str | None = None, **overrides) -> dict:
 
 
 USER_NOT_FOUND = ("USER_NOT_FOUND", "User not found", {"user_id": "bob"})
+LLM_UNAVAILABLE = ("LLM_UNAVAILABLE", "The LLM is unavailable: no answer within 30 s", {"attempts": 2})
 
 # --- parameters ----------------------------------------------------------------------------
 
@@ -362,16 +364,23 @@ class AddRequest(EntityIds):
     )
     content = ignored(help_text="Ignored here (see the memory-layer form of `POST /v1/memories/`).")
     custom_categories = ignored()
-    custom_instructions = ignored()
+    custom_instructions = optional_text(
+        "With an LLM configured: instructions added to its extraction prompt (default: the project's)."
+    )
     agent_custom_instructions = ignored()
     structured_data_schema = ignored()
-    enable_graph = ignored()
+    enable_graph = serializers.BooleanField(
+        required=False,
+        default=False,
+        help_text="Also extract entity relations from the new memories and answer them as `relations` "
+        "(also done for a `metadata.memory_category` listed in MEM0_USE_GRAPH_FOR_CATEGORIES).",
+    )
     prompt_profile_id = ignored()
     temporal_reasoning = ignored()
     timezone = ignored()
     async_mode = ignored(help_text="Ignored: adding is always synchronous.")
     version = ignored()
-    prompt = ignored()
+    prompt = optional_text("With an LLM configured: replaces mem0g's fact-extraction instructions.")
     memory_type = ignored()
 
 
@@ -405,6 +414,7 @@ class ListRequest(EntityIds):
     keywords = serializers.CharField(required=False, allow_null=True, help_text="Text the memories must contain.")
     show_expired = serializers.BooleanField(required=False, default=False)
     as_of = MomentField(required=False, help_text="List the memories as they were at this moment.")
+    known_at = MomentField(required=False, help_text="List what was on record at this moment (record time).")
     fields = serializers.ListField(
         child=serializers.CharField(), required=False, allow_null=True, help_text="Only these keys (and `id`)."
     )
@@ -445,6 +455,9 @@ class SearchRequest(EntityIds):
     version = ignored()
     filter_memories = ignored()
     only_metadata_based_search = ignored()
+    enable_graph = serializers.BooleanField(
+        required=False, default=False, help_text="Also answer `relations`: entity relations the query names."
+    )
 
 
 class UpdateRequest(serializers.Serializer):
@@ -518,9 +531,31 @@ class PingResponse(serializers.Serializer):
     user_email = serializers.CharField(help_text="A made-up address naming the key (the SDK wants one).")
 
 
+class RelationChange(serializers.Serializer):
+    source = serializers.CharField()
+    relationship = serializers.CharField()
+    target = serializers.CharField()
+
+
+class AddRelations(serializers.Serializer):
+    deleted_entities = serializers.ListField(
+        child=RelationChange(many=True), help_text="Open triples a new value closed (one-item lists, as Mem0)."
+    )
+    added_entities = serializers.ListField(child=RelationChange(many=True), help_text="Triples added.")
+
+
+class SearchRelation(serializers.Serializer):
+    source = serializers.CharField()
+    relationship = serializers.CharField()
+    destination = serializers.CharField()
+
+
 class AddResults(serializers.Serializer):
     results = AddEventSerializer(
         many=True, help_text="One event per fact added, updated or superseded (known facts are skipped)."
+    )
+    relations = AddRelations(
+        required=False, help_text="Entity relations: with `enable_graph`, or a MEM0_USE_GRAPH_FOR_CATEGORIES category."
     )
 
 
@@ -543,6 +578,7 @@ class LegacyAddEvent(serializers.Serializer):
 
 class LegacyAddResults(serializers.Serializer):
     results = LegacyAddEvent(many=True)
+    relations = AddRelations(required=False, help_text="As in `AddResults`.")
 
 
 class PaginatedMemories(serializers.Serializer):
@@ -558,6 +594,7 @@ class PaginatedMemories(serializers.Serializer):
 class SearchResults(serializers.Serializer):
     results = ScoredMemorySerializer(many=True, help_text="Best first.")
     memories = ScoredMemorySerializer(many=True, help_text="The same list as `results`.")
+    relations = SearchRelation(many=True, required=False, help_text="With `enable_graph`: entity relations, at most 5.")
 
 
 class UserMemoriesPage(serializers.Serializer):
@@ -584,13 +621,13 @@ class EntityRow(serializers.Serializer):
     created_at = serializers.DateTimeField(help_text="Its first memory.")
     updated_at = serializers.DateTimeField(help_text="Its last change.")
     owner = serializers.CharField(allow_null=True, help_text="Always null.")
-    metadata = ObjectField(help_text="Always empty.")
+    metadata = ObjectField(help_text="As given to `POST /v1/users/` (...); else empty.")
 
 
 class Entities(serializers.Serializer):
     count = serializers.IntegerField()
-    next = serializers.URLField(allow_null=True, help_text="Always null: every entity is in `results`.")
-    previous = serializers.URLField(allow_null=True, help_text="Always null.")
+    next = serializers.URLField(allow_null=True, help_text="The next page, or null.")
+    previous = serializers.URLField(allow_null=True, help_text="The previous page, or null.")
     results = EntityRow(many=True)
     total_users = serializers.IntegerField()
     total_agents = serializers.IntegerField()
@@ -670,9 +707,10 @@ class OssAddRequest(OssEntityIds):
         "`MEM0_DEFAULT_SHORT_TERM_TTL_SECONDS`), `memory_category` and `domain_tags` (a list).",
     )
     infer = serializers.BooleanField(required=False, default=True)
+    enable_graph = serializers.BooleanField(required=False, default=False, help_text="Also answer `relations`.")
     expiration_date = ExpirationField(required=False)
     memory_type = ignored()
-    prompt = ignored()
+    prompt = optional_text("With an LLM configured: replaces mem0g's fact-extraction instructions.")
 
 
 class OssSearchRequest(OssEntityIds):

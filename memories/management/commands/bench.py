@@ -449,6 +449,15 @@ class Command(BaseCommand):
     )
 
     def add_arguments(self, parser):
+        parser.add_argument(
+            "mode",
+            nargs="?",
+            default="search",
+            choices=["search", "graph"],
+            help="search (default): add and search; graph: related/graph on one user's large graph",
+        )
+        parser.add_argument("--memories", type=int, default=10_000, help="graph: the user's memories (default 10000)")
+        parser.add_argument("--edges", type=int, default=50_000, help="graph: relationships (default 50000)")
         parser.add_argument("--n", type=int, default=100_000, help="memories to load (default 100000)")
         parser.add_argument("--users", type=int, default=1000, help="users the memories are spread over")
         parser.add_argument(
@@ -462,6 +471,8 @@ class Command(BaseCommand):
         parser.add_argument("--keep", action="store_true", help="keep the bench project and its rows")
 
     def handle(self, *args, **options):
+        if options["mode"] == "graph":
+            return self._graph(options)
         self._check_options(options)
         self._check_database()
         rng = random.Random(options["seed"])
@@ -513,6 +524,62 @@ class Command(BaseCommand):
             options["json"].parent.mkdir(parents=True, exist_ok=True)
             options["json"].write_text(json.dumps(report, indent=2) + "\n")
             self.stdout.write(f"figures written to {options['json']}")
+
+    # --- graph mode -----------------------------------------------------------------------------
+
+    def _graph(self, options) -> None:
+        """``bench graph``: related memories at depth 1-3 and graph exports on one user with
+        ``--memories`` memories and ``--edges`` relationships (graph.bench)."""
+        from tqdm import tqdm
+
+        from graph.bench import DEPTHS, EXPORT_LIMITS, run_graph_bench
+
+        for name in ("memories", "edges", "queries", "repeat"):
+            if options[name] < 1:
+                raise CommandError(f"--{name} must be at least 1 (got {options[name]})")
+        self._check_database()
+        progress_out = _StderrForTqdm(self.stderr)
+
+        def progress(**kwargs):
+            return tqdm(file=progress_out, mininterval=1.0, **kwargs)
+
+        self.stdout.write(f"bench graph: {options['memories']} memories, {options['edges']} edges, one user")
+        load_average = {"start": os.getloadavg()}
+        try:
+            report = run_graph_bench(
+                memories=options["memories"],
+                edges=options["edges"],
+                queries=options["queries"],
+                repeat=options["repeat"],
+                seed=options["seed"],
+                keep=options["keep"],
+                progress=progress,
+            )
+        except ValueError as exc:
+            raise CommandError(str(exc)) from None
+        report["load_average"] = {**load_average, "end": os.getloadavg()}
+        report["environment"] = self._environment()
+        report["peak_rss_mb"] = _peak_rss_mb()
+        write = self.stdout.write
+        write(f"loaded in {report['load']['seconds']} s ({report['vectors']})")
+        write(f"load average at start {load_average['start']}, at end {report['load_average']['end']}")
+        write("selector = the graph.selectors call; +json = with the API's serialisation")
+        header = ("case", "p50 ms", "p95 ms", "p99 ms", "+json p50", "+json p95", "items")
+        write("{:<19}{:>9}{:>9}{:>9}{:>11}{:>11}{:>7}  run medians".format(*header))
+        cases = [f"related_depth_{d}" for d in DEPTHS] + [f"graph_limit_{n}" for n in EXPORT_LIMITS]
+        for name in cases:
+            f = report["latency_ms"][name]
+            write(
+                f"{name:<19}{f['p50']:>9.2f}{f['p95']:>9.2f}{f['p99']:>9.2f}{f['with_json']['p50']:>11.2f}"
+                f"{f['with_json']['p95']:>11.2f}{f['mean_items']:>7.0f}  {f['run_medians']}"
+            )
+        write("EXPLAIN (ANALYZE, BUFFERS) of the depth-2 walk:")
+        for line in report["explain_depth_2"]:
+            write("  " + line)
+        if options["json"]:
+            options["json"].parent.mkdir(parents=True, exist_ok=True)
+            options["json"].write_text(json.dumps(report, indent=2, default=str) + "\n")
+            write(f"figures written to {options['json']}")
 
     # --- set-up -------------------------------------------------------------------------------
 

@@ -1,0 +1,840 @@
+"""Mem0 Platform administration paths: projects and their members, webhooks, entities created
+before they have memories, and user profiles. Thin views over ``accounts.services`` and
+``accounts.selectors``; every 2xx answer has a JSON body, and another organisation's (or, for a
+non-admin key, another project's) ids answer exactly like missing ones: 404.
+"""
+
+from drf_spectacular.utils import OpenApiExample, OpenApiParameter, extend_schema
+from rest_framework import serializers
+from rest_framework.response import Response
+
+from accounts.access import key_user
+from accounts.models import WEBHOOK_EVENT_TYPES, ApiKey, ProfileJob, ProjectMember, Webhook
+from accounts.selectors import (
+    profile_job_get,
+    profile_settings_get,
+    project_for_key,
+    project_member_list,
+    user_profile_get,
+    webhook_get,
+    webhook_list,
+)
+from accounts.services import (
+    UNSET,
+    entity_register,
+    profile_job_create,
+    profile_settings_update,
+    project_create,
+    project_delete,
+    project_member_add,
+    project_member_remove,
+    project_member_update,
+    webhook_create,
+    webhook_delete,
+    webhook_update,
+)
+from mem0g_site.api import ApiView
+from mem0g_site.exceptions import Forbidden, InvalidRequest
+from memories.api import schema as doc
+from memories.api.common import body_of, refuse_unknown
+from memories.api.platform import PROJECT_EXAMPLE, ProjectView
+
+ORG_ID = PROJECT_EXAMPLE["org_id"]
+PROJECT_ID = PROJECT_EXAMPLE["project_id"]
+ORG_PARAM = doc.path_param("org_id", "The key's organisation id (any other is a 404).", ORG_ID)
+PROJECT_PARAM = doc.path_param(
+    "project_id", "The key's project, or (admin key) another project of its organisation.", PROJECT_ID
+)
+NOT_FOUND = {"e404": ("NOT_FOUND", "Project not found", None)}
+
+
+def project_data(project) -> dict:
+    return {
+        "id": str(project.id),
+        "project_id": str(project.id),
+        "org_id": str(project.organization_id),
+        "name": project.name,
+        "description": project.description,
+        "created_at": project.created_at,
+        **project.options,
+    }
+
+
+# --- documentation shapes --------------------------------------------------------------------
+
+
+class ProjectCreateRequest(serializers.Serializer):
+    name = serializers.CharField(max_length=200)
+    description = serializers.CharField(required=False, allow_blank=True)
+
+
+class ProjectData(doc.ProjectResponse):
+    description = serializers.CharField()
+
+
+class ProjectCreated(ProjectData):
+    message = serializers.CharField()
+
+
+class MemberRequest(serializers.Serializer):
+    email = serializers.EmailField(help_text="The email of an existing user of this server.")
+    role = serializers.ChoiceField(choices=ProjectMember.Role.values, required=False, help_text="Default `READER`.")
+
+
+class Member(serializers.Serializer):
+    email = serializers.EmailField()
+    username = serializers.CharField()
+    role = serializers.ChoiceField(choices=ProjectMember.Role.values)
+    created_at = serializers.DateTimeField()
+
+
+class Members(serializers.Serializer):
+    members = Member(many=True)
+    results = Member(many=True, help_text="The same list as `members`.")
+
+
+class WebhookRequest(serializers.Serializer):
+    name = serializers.CharField(max_length=200)
+    url = serializers.URLField()
+    event_types = serializers.ListField(child=serializers.ChoiceField(choices=WEBHOOK_EVENT_TYPES))
+
+
+class WebhookUpdateRequest(serializers.Serializer):
+    name = serializers.CharField(max_length=200, required=False)
+    url = serializers.URLField(required=False)
+    event_types = serializers.ListField(child=serializers.ChoiceField(choices=WEBHOOK_EVENT_TYPES), required=False)
+
+
+class WebhookData(serializers.Serializer):
+    webhook_id = serializers.IntegerField()
+    id = serializers.IntegerField(help_text="The same as `webhook_id`.")
+    name = serializers.CharField()
+    url = serializers.URLField()
+    event_types = serializers.ListField(child=serializers.CharField())
+    project = serializers.CharField(help_text="The project's id.")
+    is_active = serializers.BooleanField()
+    created_at = serializers.DateTimeField()
+    updated_at = serializers.DateTimeField()
+
+
+class WebhookUpdated(WebhookData):
+    message = serializers.CharField()
+
+
+class EntityCreateRequest(serializers.Serializer):
+    name = serializers.CharField(required=False, help_text="A display name (agents, apps, runs).")
+    metadata = doc.ObjectField(required=False)
+
+
+class EntityCreated(serializers.Serializer):
+    type = serializers.ChoiceField(choices=["user", "agent", "app", "run"])
+    name = serializers.CharField(required=False)
+    metadata = doc.ObjectField()
+    created = serializers.BooleanField(help_text="False when the entity was already registered (then updated).")
+    created_at = serializers.DateTimeField()
+
+
+class UserProfileData(serializers.Serializer):
+    entity_type = serializers.CharField()
+    entity_id = serializers.CharField()
+    status = serializers.ChoiceField(choices=["succeeded", "pending", "not_enabled", "insufficient_data"])
+    profile = doc.ObjectField(allow_null=True)
+    updated_at = serializers.DateTimeField(allow_null=True)
+    generation_count = serializers.IntegerField()
+
+
+class ProfileJobRequest(serializers.Serializer):
+    operation = serializers.ChoiceField(choices=ProfileJob.Operation.values)
+    entity_type = serializers.ChoiceField(choices=["user"], required=False)
+    entity_id = serializers.CharField(required=False, help_text="`trigger`: the user.")
+    limit = serializers.IntegerField(required=False, min_value=1, max_value=10, help_text="`sample`: how many users.")
+
+
+class ProfileJobCreated(serializers.Serializer):
+    job_id = serializers.UUIDField()
+    status = serializers.CharField()
+    status_url = serializers.CharField()
+    operation = serializers.CharField()
+    entity_type = serializers.CharField()
+    entity_count_reserved = serializers.IntegerField()
+    event_id = serializers.UUIDField()
+    replayed = serializers.BooleanField(help_text="True: an earlier request with this Idempotency-Key made the job.")
+    sampled = serializers.IntegerField()
+    entity_ids = serializers.ListField(child=serializers.CharField())
+
+
+class ProfileJobData(serializers.Serializer):
+    id = serializers.UUIDField()
+    job_id = serializers.UUIDField()
+    status = serializers.CharField()
+    operation = serializers.CharField()
+    entity_type = serializers.CharField()
+    entity_ids = serializers.ListField(child=serializers.CharField())
+    total = serializers.IntegerField()
+    completed = serializers.IntegerField()
+    succeeded = serializers.IntegerField()
+    failed = serializers.IntegerField()
+    skipped = serializers.IntegerField(help_text="Users without memories to build a profile from.")
+    enumeration_complete = serializers.BooleanField()
+    created_at = serializers.DateTimeField()
+    finished_at = serializers.DateTimeField(allow_null=True)
+
+
+class ProfileJobResponse(serializers.Serializer):
+    job = ProfileJobData()
+
+
+class ProfileEntitySettings(serializers.Serializer):
+    schema = doc.ObjectField(allow_null=True, required=False)
+    custom_instructions = serializers.CharField(allow_null=True, required=False)
+
+
+class ProfileEntities(serializers.Serializer):
+    user = ProfileEntitySettings()
+
+
+class ProfileSettingsRequest(serializers.Serializer):
+    enabled = serializers.BooleanField(required=False)
+    entities = ProfileEntities(required=False)
+
+
+class ProfileSettingsData(serializers.Serializer):
+    enabled = serializers.BooleanField()
+    capabilities = doc.ObjectField()
+    entities = ProfileEntities()
+    updated_at = serializers.DateTimeField(allow_null=True)
+
+
+MESSAGE = doc.MessageResponse
+MEMBER_EXAMPLE = {"email": "ana@example.com", "username": "ana", "role": "OWNER", "created_at": doc.CREATED}
+WEBHOOK_EXAMPLE = {
+    "webhook_id": 7,
+    "id": 7,
+    "name": "Memory logger",
+    "url": "https://example.com/hooks/mem0",
+    "event_types": ["memory_add", "memory_update"],
+    "project": PROJECT_ID,
+    "is_active": True,
+    "created_at": doc.CREATED,
+    "updated_at": doc.CREATED,
+}
+JOB_ID = "6a1f0c2e-3b4d-4e5f-8a9b-0c1d2e3f4a5b"
+PROFILE_EXAMPLE = {
+    "entity_type": "user",
+    "entity_id": "alice",
+    "status": "succeeded",
+    "profile": {
+        "summary": "2 memories.\n- User loves green tea\n- User lives in Lisbon",
+        "facts": ["User loves green tea", "User lives in Lisbon"],
+        "categories": {},
+        "total_memories": 2,
+        "first_activity": doc.CREATED,
+        "last_activity": doc.UPDATED,
+    },
+    "updated_at": doc.UPDATED,
+    "generation_count": 1,
+}
+
+
+# --- projects ----------------------------------------------------------------------------------
+
+
+class ProjectsView(ApiView):
+    """``/api/v1/orgs/organizations/{org}/projects/``: list (the key's project; every project of the
+    organisation for an admin key) and create (admin)."""
+
+    required_scope = {"GET": "read", "POST": "admin"}
+
+    @extend_schema(
+        operation_id="projects_list",
+        summary="List projects",
+        description="The key's project; with the `admin` scope, every project of its organisation.",
+        tags=[doc.PLATFORM],
+        parameters=[ORG_PARAM],
+        responses={200: ProjectData(many=True), **doc.errors(404, e404=("NOT_FOUND", "Organization not found", None))},
+        examples=[doc.example("Projects", [{**PROJECT_EXAMPLE, "description": ""}])],
+    )
+    def get(self, request, org_id: str):
+        organization = project_for_key(api_key=request.auth, org_id=org_id)
+        if request.auth.has_scope(ApiKey.Scope.ADMIN):
+            projects = list(organization.projects.all())
+        else:
+            projects = [request.auth.project]
+        return Response([project_data(project) for project in projects])
+
+    @extend_schema(
+        operation_id="project_create",
+        summary="Create a project",
+        description="A new, empty project in the key's organisation (what the SDK's `project.create()` sends). "
+        "Its name must be new in the organisation (else 409). Make keys for it with `createapikey`.",
+        tags=[doc.PLATFORM],
+        parameters=[ORG_PARAM],
+        request=ProjectCreateRequest,
+        responses={
+            201: ProjectCreated,
+            **doc.errors(404, 409, 422, e404=("NOT_FOUND", "Organization not found", None)),
+        },
+        examples=[
+            doc.example("New project", {"name": "Support bot", "description": "Tickets"}, request=True),
+            doc.example(
+                "Created",
+                {
+                    "message": "Project created successfully.",
+                    **PROJECT_EXAMPLE,
+                    "name": "Support bot",
+                    "description": "Tickets",
+                },
+                status=201,
+            ),
+        ],
+    )
+    def post(self, request, org_id: str):
+        organization = project_for_key(api_key=request.auth, org_id=org_id)
+        data = body_of(request)
+        refuse_unknown(data, {"name", "description"})
+        project = project_create(organization=organization, name=data.get("name"), description=data.get("description"))
+        return Response({"message": "Project created successfully.", **project_data(project)}, status=201)
+
+
+class ProjectDetailView(ProjectView):
+    """``/api/v1/orgs/organizations/{org}/projects/{project}/``: get, update options, delete (admin).
+    An admin key reaches every project of its organisation; other keys only their own."""
+
+    required_scope = {"GET": "read", "PATCH": "admin", "DELETE": "admin"}
+
+    def _project(self, request, org_id: str, project_id: str):
+        return project_for_key(api_key=request.auth, org_id=org_id, project_id=project_id)
+
+    def _data(self, project) -> dict:
+        return project_data(project)
+
+    @extend_schema(
+        operation_id="project_delete",
+        summary="Delete a project",
+        description="Deletes the project with everything it owns: memories, history, relationships, webhooks and "
+        "API keys (the key making the call too, when it is the project's own).",
+        tags=[doc.PLATFORM],
+        parameters=[ORG_PARAM, PROJECT_PARAM],
+        responses={200: MESSAGE, **doc.errors(404, **NOT_FOUND)},
+        examples=[doc.example("Deleted", {"message": "Project deleted successfully."})],
+    )
+    def delete(self, request, org_id: str, project_id: str):
+        project_delete(project=self._project(request, org_id, project_id))
+        return Response({"message": "Project deleted successfully."})
+
+
+def member_data(member) -> dict:
+    return {
+        "email": member.user.email,
+        "username": member.user.get_username(),
+        "role": member.role,
+        "created_at": member.created_at,
+    }
+
+
+class ProjectMembersView(ApiView):
+    """``/api/v1/orgs/organizations/{org}/projects/{project}/members/``: list (read), add, change the
+    role of and remove (admin) the users of a project. Members are users of this server, found by email."""
+
+    required_scope = {"GET": "read", "POST": "admin", "PUT": "admin", "DELETE": "admin"}
+    query_params = {"DELETE": frozenset({"email"})}
+
+    def _project(self, request, org_id, project_id):
+        return project_for_key(api_key=request.auth, org_id=org_id, project_id=project_id)
+
+    @extend_schema(
+        operation_id="project_members_list",
+        summary="List a project's members",
+        tags=[doc.PLATFORM],
+        parameters=[ORG_PARAM, PROJECT_PARAM],
+        responses={200: Members, **doc.errors(404, **NOT_FOUND)},
+        examples=[
+            doc.example(
+                "Members",
+                {"members": [MEMBER_EXAMPLE], "results": [MEMBER_EXAMPLE]},
+            )
+        ],
+    )
+    def get(self, request, org_id: str, project_id: str):
+        members = [member_data(m) for m in project_member_list(project=self._project(request, org_id, project_id))]
+        return Response({"members": members, "results": members})
+
+    @extend_schema(
+        operation_id="project_member_add",
+        summary="Add a member",
+        description="Gives an existing user (by email) a role, `READER` (default) or `OWNER`. An unknown email is "
+        "a 422, a user already in the project a 409.",
+        tags=[doc.PLATFORM],
+        parameters=[ORG_PARAM, PROJECT_PARAM],
+        request=MemberRequest,
+        responses={200: MESSAGE, **doc.errors(404, 409, 422, **NOT_FOUND)},
+        examples=[
+            doc.example("Reader", {"email": "ana@example.com", "role": "READER"}, request=True),
+            doc.example("Added", {"message": "User added to the project successfully."}),
+        ],
+    )
+    def post(self, request, org_id: str, project_id: str):
+        project = self._project(request, org_id, project_id)
+        data = body_of(request)
+        refuse_unknown(data, {"email", "role"})
+        project_member_add(project=project, email=data.get("email"), role=data.get("role", ProjectMember.Role.READER))
+        return Response({"message": "User added to the project successfully."})
+
+    @extend_schema(
+        operation_id="project_member_update",
+        summary="Change a member's role",
+        tags=[doc.PLATFORM],
+        parameters=[ORG_PARAM, PROJECT_PARAM],
+        request=MemberRequest,
+        responses={200: MESSAGE, **doc.errors(404, 422, **NOT_FOUND)},
+        examples=[
+            doc.example("Owner", {"email": "ana@example.com", "role": "OWNER"}, request=True),
+            doc.example("Updated", {"message": "User role updated successfully."}),
+        ],
+    )
+    def put(self, request, org_id: str, project_id: str):
+        project = self._project(request, org_id, project_id)
+        data = body_of(request)
+        refuse_unknown(data, {"email", "role"})
+        project_member_update(project=project, email=data.get("email"), role=data.get("role"))
+        return Response({"message": "User role updated successfully."})
+
+    @extend_schema(
+        operation_id="project_member_remove",
+        summary="Remove a member",
+        tags=[doc.PLATFORM],
+        parameters=[ORG_PARAM, PROJECT_PARAM, doc.query("email", description="The member's email.", required=True)],
+        responses={200: MESSAGE, **doc.errors(404, 422, **NOT_FOUND)},
+        examples=[doc.example("Removed", {"message": "User removed from the project successfully."})],
+    )
+    def delete(self, request, org_id: str, project_id: str):
+        project = self._project(request, org_id, project_id)
+        project_member_remove(project=project, email=request.query_params.get("email"))
+        return Response({"message": "User removed from the project successfully."})
+
+
+# --- webhooks ----------------------------------------------------------------------------------
+
+
+def webhook_data(webhook: Webhook) -> dict:
+    return {
+        "webhook_id": webhook.id,
+        "id": webhook.id,
+        "name": webhook.name,
+        "url": webhook.url,
+        "event_types": webhook.event_types,
+        "project": str(webhook.project_id),
+        "is_active": webhook.is_active,
+        "created_at": webhook.created_at,
+        "updated_at": webhook.updated_at,
+    }
+
+
+WEBHOOK_PROJECT_PARAM = doc.path_param(
+    "project_id", "The key's project, or (admin key) another project of its organisation.", PROJECT_ID
+)
+WEBHOOK_NOT_FOUND = {"e404": ("NOT_FOUND", "Webhook not found", {"webhook_id": "7"})}
+
+
+class ProjectWebhooksView(ApiView):
+    """``/api/v1/webhooks/projects/{project_id}/``: a project's webhooks (read) and a new one (admin)."""
+
+    required_scope = {"GET": "read", "POST": "admin"}
+
+    def _project(self, request, project_id):
+        return project_for_key(api_key=request.auth, org_id=request.auth.project.organization_id, project_id=project_id)
+
+    @extend_schema(
+        operation_id="webhooks_list",
+        summary="List a project's webhooks",
+        tags=[doc.PLATFORM],
+        parameters=[WEBHOOK_PROJECT_PARAM],
+        responses={200: WebhookData(many=True), **doc.errors(404, **NOT_FOUND)},
+        examples=[doc.example("Webhooks", [WEBHOOK_EXAMPLE])],
+    )
+    def get(self, request, project_id: str):
+        return Response([webhook_data(w) for w in webhook_list(project=self._project(request, project_id))])
+
+    @extend_schema(
+        operation_id="webhook_create",
+        summary="Create a webhook",
+        description="`event_types` from: " + ", ".join(f"`{e}`" for e in WEBHOOK_EVENT_TYPES) + ". The "
+        "`deliverwebhooks` worker posts `memory_add`, `memory_update` and `memory_delete` events made after the "
+        'webhook to its URL (`{"event_type", "webhook_id", "project_id", "event_details": {"id", '
+        '"event", "data": {"memory"}, ...}}`), never from inside a request; the other types are accepted '
+        "and stored but nothing emits them yet.",
+        tags=[doc.PLATFORM],
+        parameters=[WEBHOOK_PROJECT_PARAM],
+        request=WebhookRequest,
+        responses={201: WebhookData, **doc.errors(404, 422, **NOT_FOUND)},
+        examples=[
+            doc.example(
+                "New webhook",
+                {"name": "Memory logger", "url": "https://example.com/hooks/mem0", "event_types": ["memory_add"]},
+                request=True,
+            ),
+            doc.example("Created", WEBHOOK_EXAMPLE, status=201),
+        ],
+    )
+    def post(self, request, project_id: str):
+        project = self._project(request, project_id)
+        data = body_of(request)
+        refuse_unknown(data, {"name", "url", "event_types"})
+        webhook = webhook_create(
+            project=project, name=data.get("name"), url=data.get("url"), event_types=data.get("event_types")
+        )
+        return Response(webhook_data(webhook), status=201)
+
+
+class WebhookView(ApiView):
+    """``/api/v1/webhooks/{webhook_id}/``: change (PUT) or delete a webhook (admin)."""
+
+    required_scope = "admin"
+
+    @extend_schema(
+        operation_id="webhook_update",
+        summary="Update a webhook",
+        description="Changes what is given of `name`, `url`, `event_types`.",
+        tags=[doc.PLATFORM],
+        parameters=[doc.path_param("webhook_id", "The webhook's id (a whole number).", "7")],
+        request=WebhookUpdateRequest,
+        responses={200: WebhookUpdated, **doc.errors(404, 422, **WEBHOOK_NOT_FOUND)},
+        examples=[
+            doc.example("New events", {"event_types": ["memory_add", "memory_delete"]}, request=True),
+            doc.example(
+                "Updated",
+                {
+                    "message": "Webhook updated successfully",
+                    **WEBHOOK_EXAMPLE,
+                    "event_types": ["memory_add", "memory_delete"],
+                },
+            ),
+        ],
+    )
+    def put(self, request, webhook_id: str):
+        webhook = webhook_get(api_key=request.auth, webhook_id=webhook_id)
+        data = body_of(request)
+        refuse_unknown(data, {"name", "url", "event_types"})
+        webhook = webhook_update(
+            webhook=webhook,
+            name=data.get("name", UNSET),
+            url=data.get("url", UNSET),
+            event_types=data.get("event_types", UNSET),
+        )
+        return Response({"message": "Webhook updated successfully", **webhook_data(webhook)})
+
+    @extend_schema(
+        operation_id="webhook_delete",
+        summary="Delete a webhook",
+        tags=[doc.PLATFORM],
+        parameters=[doc.path_param("webhook_id", "The webhook's id (a whole number).", "7")],
+        responses={200: MESSAGE, **doc.errors(404, **WEBHOOK_NOT_FOUND)},
+        examples=[doc.example("Deleted", {"message": "Webhook deleted successfully"})],
+    )
+    def delete(self, request, webhook_id: str):
+        webhook_delete(webhook=webhook_get(api_key=request.auth, webhook_id=webhook_id))
+        return Response({"message": "Webhook deleted successfully"})
+
+
+# --- entities created before their first memory --------------------------------------------------
+
+
+class EntityCreateView(ApiView):
+    """``POST /v1/users/`` (and agents, apps, runs): register an entity so that ``GET /v1/entities/``
+    lists it (with 0 memories) before it has memories. Registering it again updates it."""
+
+    required_scope = "write"
+    entity_type = "user"
+
+    def post(self, request):
+        data = body_of(request)
+        field = f"{self.entity_type}_id"
+        refuse_unknown(data, {field, "name", "metadata"})
+        name = data.get(field)
+        if request.auth.user_id is not None:
+            if self.entity_type != "user":
+                raise Forbidden("A key restricted to one user can register only that user")
+            key_user(request.auth, name if isinstance(name, str) else None)
+        entity, created = entity_register(
+            project=request.auth.project,
+            entity_type=self.entity_type,
+            name=name,
+            display_name=data.get("name"),
+            metadata=data.get("metadata"),
+        )
+        body = {
+            field: entity.name,
+            "type": entity.type,
+            "metadata": entity.metadata,
+            "created": created,
+            "created_at": entity.created_at,
+        }
+        if entity.display_name:
+            body["name"] = entity.display_name
+        return Response(body, status=201 if created else 200)
+
+
+def _entity_create_view(entity_type: str, plural: str):
+    field = f"{entity_type}_id"
+    request_shape = type(
+        f"Create{entity_type.title()}Request", (EntityCreateRequest,), {field: serializers.CharField()}
+    )
+    response_shape = type(f"{entity_type.title()}Created", (EntityCreated,), {field: serializers.CharField()})
+    example_id = {"user": "alice", "agent": "support-bot", "app": "helpdesk", "run": "trip-42"}[entity_type]
+
+    def post(self, request):
+        return EntityCreateView.post(self, request)
+
+    post = extend_schema(
+        operation_id=f"{plural}_create",
+        summary=f"Create a {'run' if entity_type == 'run' else entity_type}",
+        description=f"Registers `{field}` so `GET /v1/entities/` lists it with 0 memories until it has some "
+        "(201; 200 when it was registered already, then its name and metadata are updated). An entity also "
+        "exists, without this, once it has memories.",
+        tags=[doc.PLATFORM],
+        request=request_shape,
+        responses={201: response_shape, 200: response_shape, **doc.errors(404, 422)},
+        examples=[
+            doc.example("New", {field: example_id, "metadata": {"plan": "pro"}}, request=True),
+            doc.example(
+                "Created",
+                {
+                    field: example_id,
+                    "type": entity_type,
+                    "metadata": {"plan": "pro"},
+                    "created": True,
+                    "created_at": doc.CREATED,
+                },
+                status=201,
+            ),
+        ],
+    )(post)
+    return type(f"{entity_type.title()}CreateView", (EntityCreateView,), {"entity_type": entity_type, "post": post})
+
+
+UserCreateView = _entity_create_view("user", "users")
+AgentCreateView = _entity_create_view("agent", "agents")
+AppCreateView = _entity_create_view("app", "apps")
+RunCreateView = _entity_create_view("run", "runs")
+
+
+# --- user profiles -------------------------------------------------------------------------------
+
+
+def _job_data(job: ProfileJob) -> dict:
+    done = job.succeeded + job.failed + job.skipped
+    return {
+        "id": str(job.id),
+        "job_id": str(job.id),
+        "status": job.status,
+        "operation": job.operation,
+        "entity_type": job.entity_type,
+        "entity_ids": job.entity_ids,
+        "total": len(job.entity_ids),
+        "completed": done,
+        "succeeded": job.succeeded,
+        "failed": job.failed,
+        "skipped": job.skipped,
+        "enumeration_complete": True,
+        "created_at": job.created_at,
+        "finished_at": job.finished_at,
+    }
+
+
+class UserProfileView(ApiView):
+    """``GET /v2/entities/user/{user_id}/profile/``: the user's profile and its status."""
+
+    required_scope = "read"
+
+    @extend_schema(
+        operation_id="user_profile_get",
+        summary="A user's profile",
+        description="The profile last built by a profile job (`POST /v2/profiles/jobs/`), from the user's memories: "
+        "a digest, recent facts, categories and, when the settings have a schema, the facts matching each "
+        "property. `status`: `succeeded`, `pending` (not built yet), `insufficient_data` (no memories), "
+        "`not_enabled`. A user the project does not know is a 404.",
+        tags=[doc.PLATFORM],
+        parameters=[doc.USER_ID_PARAM],
+        responses={200: UserProfileData, **doc.errors(404, e404=doc.USER_NOT_FOUND)},
+        examples=[doc.example("Built", PROFILE_EXAMPLE)],
+    )
+    def get(self, request, user_id: str):
+        return Response(
+            user_profile_get(project=request.auth.project, user_id=user_id, within_user=request.auth.user_id)
+        )
+
+
+IDEMPOTENCY_HEADER = OpenApiParameter(
+    "Idempotency-Key",
+    str,
+    OpenApiParameter.HEADER,
+    description="The same key again returns the job it first made (`replayed: true`) and runs nothing; "
+    "with a different body, a 409.",
+    examples=[OpenApiExample("Key", value="b7f3c0d2a1e94f5c")],
+)
+
+
+class ProfileJobsView(ApiView):
+    """``POST /v2/profiles/jobs/``: build profiles now (``trigger`` one user, ``sample`` a few)."""
+
+    required_scope = "write"
+
+    @extend_schema(
+        operation_id="profile_jobs_create",
+        summary="Build profiles",
+        description="`trigger` builds (or rebuilds) `entity_id`'s profile; `sample` those of the `limit` (1-10, "
+        "default 3) users with the most memories. The job runs to completion before this answers (status "
+        "`succeeded`); users without memories are `skipped`. Profiles disabled in the settings: 422.",
+        tags=[doc.PLATFORM],
+        parameters=[IDEMPOTENCY_HEADER],
+        request=ProfileJobRequest,
+        responses={200: ProfileJobCreated, **doc.errors(404, 409, 422, e404=doc.USER_NOT_FOUND)},
+        examples=[
+            doc.example("Trigger", {"operation": "trigger", "entity_type": "user", "entity_id": "alice"}, request=True),
+            doc.example(
+                "Done",
+                {
+                    "job_id": JOB_ID,
+                    "status": "succeeded",
+                    "status_url": f"/v2/profiles/jobs/{JOB_ID}/",
+                    "operation": "trigger",
+                    "entity_type": "user",
+                    "entity_count_reserved": 1,
+                    "event_id": JOB_ID,
+                    "replayed": False,
+                    "sampled": 1,
+                    "entity_ids": ["alice"],
+                },
+            ),
+        ],
+    )
+    def post(self, request):
+        data = body_of(request)
+        refuse_unknown(data, {"operation", "entity_type", "entity_id", "limit"})
+        job, replayed = profile_job_create(
+            project=request.auth.project,
+            operation=data.get("operation"),
+            entity_type=data.get("entity_type", "user"),
+            entity_id=data.get("entity_id"),
+            limit=data.get("limit"),
+            idempotency_key=request.headers.get("Idempotency-Key"),
+            within_user=request.auth.user_id,
+        )
+        return Response(
+            {
+                "job_id": str(job.id),
+                "status": job.status,
+                "status_url": f"/v2/profiles/jobs/{job.id}/",
+                "operation": job.operation,
+                "entity_type": job.entity_type,
+                "entity_count_reserved": len(job.entity_ids),
+                "event_id": str(job.id),
+                "replayed": replayed,
+                "sampled": len(job.entity_ids),
+                "entity_ids": job.entity_ids,
+            }
+        )
+
+
+class ProfileJobView(ApiView):
+    """``GET /v2/profiles/jobs/{job_id}/``: one profile job."""
+
+    required_scope = "read"
+
+    @extend_schema(
+        operation_id="profile_job_get",
+        summary="A profile job",
+        tags=[doc.PLATFORM],
+        parameters=[doc.path_param("job_id", "The job's id.", JOB_ID)],
+        responses={200: ProfileJobResponse, **doc.errors(404, e404=("NOT_FOUND", "Profile job not found", None))},
+        examples=[
+            doc.example(
+                "Job",
+                {
+                    "job": {
+                        "id": JOB_ID,
+                        "job_id": JOB_ID,
+                        "status": "succeeded",
+                        "operation": "trigger",
+                        "entity_type": "user",
+                        "entity_ids": ["alice"],
+                        "total": 1,
+                        "completed": 1,
+                        "succeeded": 1,
+                        "failed": 0,
+                        "skipped": 0,
+                        "enumeration_complete": True,
+                        "created_at": doc.CREATED,
+                        "finished_at": doc.CREATED,
+                    }
+                },
+            )
+        ],
+    )
+    def get(self, request, job_id: str):
+        job = profile_job_get(project=request.auth.project, job_id=job_id, within_user=request.auth.user_id)
+        return Response({"job": _job_data(job)})
+
+
+CAPABILITIES = {"entity_types": ["user"], "operations": ["trigger", "sample"], "generation": "deterministic"}
+
+
+def _settings_data(row) -> dict:
+    return {
+        "enabled": row.enabled,
+        "capabilities": CAPABILITIES,
+        "entities": {"user": {"schema": row.schema, "custom_instructions": row.custom_instructions}},
+        "updated_at": row.updated_at if row.pk else None,
+    }
+
+
+SETTINGS_EXAMPLE_SCHEMA = {"type": "object", "properties": {"diet": {"type": "array", "description": "What they eat"}}}
+SETTINGS_EXAMPLE = {
+    "enabled": True,
+    "capabilities": CAPABILITIES,
+    "entities": {
+        "user": {
+            "schema": SETTINGS_EXAMPLE_SCHEMA,
+            "custom_instructions": None,
+        }
+    },
+    "updated_at": doc.UPDATED,
+}
+
+
+class ProfileSettingsView(ApiView):
+    """``/v2/profiles/settings/``: the project's profile settings (read; changing them: admin)."""
+
+    required_scope = {"GET": "read", "POST": "admin"}
+
+    @extend_schema(
+        operation_id="profile_settings_get",
+        summary="Profile settings",
+        description="Profiles are enabled by default, without a schema.",
+        tags=[doc.PLATFORM],
+        responses={200: ProfileSettingsData, **doc.errors()},
+        examples=[doc.example("Settings", SETTINGS_EXAMPLE)],
+    )
+    def get(self, request):
+        return Response(_settings_data(profile_settings_get(project=request.auth.project)))
+
+    @extend_schema(
+        operation_id="profile_settings_update",
+        summary="Change the profile settings",
+        description="`enabled` (project-wide) and, under `entities.user`, `schema` (a JSON Schema whose every "
+        "property has a `description`) and `custom_instructions`; what is absent stays, `null` clears. Other "
+        "keys, or `schema` at the top level, are a 400 `Unsupported settings`.",
+        tags=[doc.PLATFORM],
+        request=ProfileSettingsRequest,
+        responses={200: ProfileSettingsData, **doc.errors(422)},
+        examples=[
+            doc.example("Schema", {"entities": {"user": {"schema": SETTINGS_EXAMPLE_SCHEMA}}}, request=True),
+            doc.example("Stored", SETTINGS_EXAMPLE),
+        ],
+    )
+    def post(self, request):
+        data = body_of(request)
+        if not data:
+            raise InvalidRequest("Give enabled and/or entities")
+        row = profile_settings_update(project=request.auth.project, data=data)
+        return Response(_settings_data(row))
