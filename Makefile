@@ -13,7 +13,7 @@ $(STAMP): requirements.txt
 	$(PY) -m pip install --quiet --disable-pip-version-check -r requirements.txt
 	@touch $(STAMP)
 
-$(TEST_STAMP): requirements-test.txt $(STAMP)
+$(TEST_STAMP): requirements-test.txt examples/requirements.txt $(STAMP)
 	$(PY) -m pip install --quiet --disable-pip-version-check -r requirements-test.txt
 	@touch $(TEST_STAMP)
 
