@@ -137,6 +137,8 @@ def test_user_page_semantic_search_is_a_fragment(browser, project, alice, django
     text = response.content.decode()
     assert text.index("User loves green tea") < text.index("User has a cat")
     assert "best match" in text
+    superseded = browser.get(f"{base(project)}u/alice/", {"q": "home", "state": "superseded"}, **HTMX)
+    assert b"clear it to list superseded ones" in superseded.content and b"User lives in" not in superseded.content
 
 
 def test_adding_a_memory_goes_through_the_service(browser, project, alice):

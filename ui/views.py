@@ -150,6 +150,11 @@ def _memories_context(request, project, user: dict) -> dict[str, Any]:
         as_of = _moment(params.get("as_of"))
         scope = Scope(user_id=user["user_id"], agent_id=agent)
         where = Q(categories__contains=[category]) if category else None
+        if q and state == "superseded":
+            raise ValidationFailed(
+                "search looks at memories that hold (now, or on the as-of date); clear it to list superseded ones",
+                field="q",
+            )
         if q:
             if state == "expired":
                 where = (where or Q()) & Q(expiration_date__lte=timezone.now())
