@@ -142,6 +142,7 @@ INSTALLED_APPS = [
     "accounts",
     "memories",
     "graph",
+    "ui",
 ]
 
 MIDDLEWARE = [
@@ -165,6 +166,9 @@ MIDDLEWARE = [
 APPEND_SLASH = False
 
 ROOT_URLCONF = "mem0g_site.urls"
+# The web UI (ui/) logs people in with Django's own auth views.
+LOGIN_URL = "ui:login"
+LOGIN_REDIRECT_URL = "ui:projects"
 WSGI_APPLICATION = "mem0g_site.wsgi.application"
 
 TEMPLATES = [

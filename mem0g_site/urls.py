@@ -10,6 +10,7 @@ urlpatterns = [
     re_path(r"^status/?$", api.StatusView.as_view(), name="status"),
     re_path(r"^metrics/?$", api.MetricsView.as_view(), name="metrics"),
     re_path(r"^metrics/prometheus/?$", api.PrometheusMetricsView.as_view(), name="metrics-prometheus"),
+    path("ui/", include("ui.urls")),
     path("", include("memories.urls")),
     path("admin/", admin.site.urls),
     re_path(r"^api/schema/?$", SpectacularAPIView.as_view(), name="api-schema"),

@@ -3,13 +3,25 @@ every change is embedded and written to the history like any other."""
 
 from django import forms
 from django.contrib import admin, messages
-from django.db.models import QuerySet
+from django.db import connection
+from django.db.models import Count, Q, QuerySet
 from django.http import HttpResponseRedirect
+from django.utils import timezone
+from django.utils.html import format_html, format_html_join
 
+from graph.models import Relationship
 from mem0g_site.exceptions import ApplicationError, ValidationFailed
 from memories.inputs import NewMemory, Scope, clean_categories, clean_id, clean_metadata, clean_text, clean_uuid
 from memories.models import Memory, MemoryHistory
-from memories.services import memories_add, memory_delete, memory_update
+from memories.selectors import memory_history
+from memories.services import (
+    memories_add,
+    memories_reembed,
+    memory_delete,
+    memory_expire,
+    memory_restore,
+    memory_update,
+)
 
 
 class StateFilter(admin.SimpleListFilter):
@@ -17,14 +29,99 @@ class StateFilter(admin.SimpleListFilter):
     parameter_name = "state"
 
     def lookups(self, request, model_admin):
-        return [("current", "Current"), ("superseded", "Superseded")]
+        return [("current", "Current"), ("superseded", "Superseded"), ("expired", "Expired")]
 
     def queryset(self, request, queryset):
+        # The same three states as Memory.state: superseded (closed or retracted) wins over expired.
+        now = timezone.now()
         if self.value() == "current":
-            return queryset.current()
+            return queryset.current().unexpired(now)
         if self.value() == "superseded":
-            return queryset.exclude(pk__in=queryset.current().values("pk"))
+            return queryset.filter(Q(valid_to__isnull=False) | Q(invalidated_at__isnull=False))
+        if self.value() == "expired":
+            return queryset.current().filter(expiration_date__lte=now)
         return queryset
+
+
+class TopValuesFilter(admin.SimpleListFilter):
+    """The most used values of a scope field (one grouped query); any other value: search ``=value``."""
+
+    field = ""
+    shown = 20
+
+    def lookups(self, request, model_admin):
+        rows = (
+            Memory.objects.filter(**{f"{self.field}__isnull": False})
+            .values_list(self.field)
+            .annotate(n=Count("id"))
+            .order_by("-n", self.field)[: self.shown]
+        )
+        return [(value, f"{value} ({n})") for value, n in rows]
+
+    def queryset(self, request, queryset):
+        return queryset.filter(**{self.field: self.value()}) if self.value() else queryset
+
+
+class UserFilter(TopValuesFilter):
+    title = "user"
+    parameter_name = "user_id"
+    field = "user_id"
+
+
+class AgentFilter(TopValuesFilter):
+    title = "agent"
+    parameter_name = "agent_id"
+    field = "agent_id"
+
+
+class CategoryFilter(admin.SimpleListFilter):
+    title = "category"
+    parameter_name = "category"
+
+    def lookups(self, request, model_admin):
+        with connection.cursor() as cursor:
+            cursor.execute(
+                "SELECT category, count(*) FROM memories_memory, unnest(categories) AS category"
+                " GROUP BY category ORDER BY count(*) DESC, category LIMIT 30"
+            )
+            return [(category, f"{category} ({n})") for category, n in cursor.fetchall()]
+
+    def queryset(self, request, queryset):
+        return queryset.filter(categories__contains=[self.value()]) if self.value() else queryset
+
+
+class OutgoingInline(admin.TabularInline):
+    """The memory's relationships, read-only (made by the API, the UI and the add pipeline)."""
+
+    model = Relationship
+    fk_name = "source"
+    verbose_name = "relationship from this memory"
+    verbose_name_plural = "relationships from this memory"
+    fields = ("relation", "target", "origin", "weight", "valid_from", "valid_to", "invalidated_at")
+    readonly_fields = fields
+    extra = 0
+    can_delete = False
+    show_change_link = True
+
+    def get_queryset(self, request):
+        return super().get_queryset(request).select_related("target").defer("target__embedding")
+
+    def has_add_permission(self, request, obj=None):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+
+class IncomingInline(OutgoingInline):
+    fk_name = "target"
+    verbose_name = "relationship to this memory"
+    verbose_name_plural = "relationships to this memory"
+    fields = ("source", "relation", "origin", "weight", "valid_from", "valid_to", "invalidated_at")
+    readonly_fields = fields
+
+    def get_queryset(self, request):
+        return admin.TabularInline.get_queryset(self, request).select_related("source").defer("source__embedding")
 
 
 class MemoryIdSearchMixin:
@@ -90,14 +187,89 @@ class MemoryAdminForm(forms.ModelForm):
 @admin.register(Memory)
 class MemoryAdmin(MemoryIdSearchMixin, admin.ModelAdmin):
     form = MemoryAdminForm
-    list_display = ("short_text", "user_id", "agent_id", "app_id", "run_id", "project", "state", "created_at")
-    list_filter = ("project", StateFilter, "role", "immutable", "created_at")
+    list_display = (
+        "short_text",
+        "user_id",
+        "agent_id",
+        "app_id",
+        "run_id",
+        "category_list",
+        "project",
+        "state",
+        "created_at",
+    )
+    list_filter = ("project", UserFilter, AgentFilter, CategoryFilter, StateFilter, "role", "immutable", "created_at")
     list_select_related = ("project__organization",)
-    search_fields = ("memory", "=user_id", "=agent_id", "=app_id", "=run_id")
+    # "memory" finds substrings; "@memory" is PostgreSQL full-text search (stems: "loves" finds "love").
+    search_fields = ("memory", "@memory", "=user_id", "=agent_id", "=app_id", "=run_id")
     ordering = ("-created_at",)
     date_hierarchy = "created_at"
-    fields = EDITABLE_FIELDS + READONLY_FIELDS
-    readonly_fields = READONLY_FIELDS
+    fields = EDITABLE_FIELDS + READONLY_FIELDS + ("history",)
+    readonly_fields = READONLY_FIELDS + ("history",)
+    inlines = [OutgoingInline, IncomingInline]
+    # With Django's "delete selected" (a confirmation page, then memory_delete for each).
+    actions = ["expire_now", "restore", "reembed"]
+
+    def get_inlines(self, request, obj):
+        return self.inlines if obj is not None else []  # a new memory has no relationships yet
+
+    @admin.display(description="categories")
+    def category_list(self, obj: Memory) -> str:
+        return ", ".join(obj.categories)
+
+    @admin.display(description="history")
+    def history(self, obj: Memory) -> str:
+        if obj.pk is None:
+            return "-"
+        try:
+            rows = memory_history(project=obj.project, memory_id=obj.pk)
+        except ApplicationError:
+            return "-"
+        return format_html(
+            "<ol>{}</ol>",
+            format_html_join(
+                "",
+                "<li>{} <b>{}</b> {} → {} <i>{}</i></li>",
+                (
+                    (
+                        row.created_at.strftime("%Y-%m-%d %H:%M:%S"),
+                        row.event,
+                        row.old_memory or "",
+                        row.new_memory or "",
+                        row.actor_id or "",
+                    )
+                    for row in rows
+                ),
+            ),
+        )
+
+    def _each(self, request, queryset, action, done: str):
+        count = 0
+        for memory in queryset.select_related("project").defer("embedding"):
+            try:
+                action(project=memory.project, memory_id=memory.pk, actor_id=f"admin:{request.user.get_username()}")
+            except ApplicationError as exc:
+                self.message_user(request, f"{memory.pk}: {exc.message}", level=messages.ERROR)
+                continue
+            count += 1
+        self.message_user(request, f"{done} {count} memor{'y' if count == 1 else 'ies'}.")
+
+    @admin.action(description="Expire the selected memories now")
+    def expire_now(self, request, queryset):
+        self._each(request, queryset, memory_expire, "Expired")
+
+    @admin.action(description="Restore the selected memories (serve them again)")
+    def restore(self, request, queryset):
+        self._each(request, queryset, memory_restore, "Restored")
+
+    @admin.action(description="Re-embed the selected memories")
+    def reembed(self, request, queryset):
+        count = 0
+        for project_id in queryset.values_list("project", flat=True).distinct().order_by():
+            picked = queryset.filter(project_id=project_id)
+            project = picked.select_related("project").defer("embedding").first().project
+            count += memories_reembed(project=project, memory_ids=list(picked.values_list("pk", flat=True)))
+        self.message_user(request, f"Re-embedded {count} memor{'y' if count == 1 else 'ies'}.")
 
     def get_queryset(self, request):
         return super().get_queryset(request).defer("embedding")

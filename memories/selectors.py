@@ -574,6 +574,112 @@ def project_stats(*, project, within: Scope | None = None) -> dict[str, Any]:
     }
 
 
+# --- For the web UI ---------------------------------------------------------------------------
+
+MEMORY_STATES = ("current", "superseded", "expired", "all")
+
+
+def user_list(*, project, contains: str | None = None, limit: int = 500) -> list[dict[str, Any]]:
+    """The project's user ids (those containing ``contains``, case-folded) with their memory counts and
+    last activity, most recently active first; one grouped query over the ``(project, user_id)`` index."""
+    limit = _positive_int(limit, field="limit", maximum=10_000)
+    queryset = Memory.objects.for_project(project).filter(user_id__isnull=False)
+    if contains:
+        queryset = queryset.filter(user_id__icontains=contains)
+    rows = (
+        queryset.values("user_id")
+        .annotate(
+            total=Count("id"),
+            current=Count("id", filter=Q(valid_to__isnull=True, invalidated_at__isnull=True)),
+            last_activity=Max("updated_at"),
+        )
+        .order_by("-last_activity", "user_id")[:limit]
+    )
+    return list(rows)
+
+
+def user_overview(*, project, user_id: str) -> dict[str, Any]:
+    """One user's counts, the span of their history (``first``: earliest ``valid_from``; ``last``: latest
+    change), and the agent ids and categories their memories use (for filters). A user with no memories
+    is 'not found'. Two queries."""
+    from django.contrib.postgres.aggregates import ArrayAgg
+
+    user_id = clean_scope(Scope(user_id=user_id), required=True).user_id
+    memories = Memory.objects.for_project(project).filter(user_id=user_id)
+    totals = memories.aggregate(
+        total=Count("id"),
+        current=Count("id", filter=Q(valid_to__isnull=True, invalidated_at__isnull=True)),
+        first=Min("valid_from"),
+        last_change=Max("updated_at"),
+        last_close=Max("valid_to"),
+        agents=ArrayAgg("agent_id", distinct=True, filter=Q(agent_id__isnull=False), default=Value([])),
+    )
+    if not totals["total"]:
+        raise UserNotFound(user_id)
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT DISTINCT category FROM memories_memory, unnest(categories) AS category"
+            " WHERE project_id = %s AND user_id = %s ORDER BY category",
+            [project.pk, user_id],
+        )
+        categories = [row[0] for row in cursor.fetchall()]
+    return {
+        "user_id": user_id,
+        "total": totals["total"],
+        "current": totals["current"],
+        "first": totals["first"],
+        "last": max(filter(None, [totals["last_change"], totals["last_close"]])),
+        "agents": sorted(totals["agents"]),
+        "categories": categories,
+    }
+
+
+def memory_list_in_state(
+    *,
+    project,
+    scope: Scope,
+    state: str = "current",
+    where: Q | None = None,
+    as_of: datetime | None = None,
+    page: int = 1,
+    page_size: int = 20,
+) -> MemoryPage:
+    """Like :func:`memory_list`, by state: ``current`` (holds now, not expired), ``superseded`` (closed
+    or retracted), ``expired`` (holds but past its expiration date) or ``all``. With ``as_of`` the
+    state is what held then (``expired``/``all`` also show rows expired since)."""
+    if state not in MEMORY_STATES:
+        raise ValidationFailed(f"state must be one of {', '.join(MEMORY_STATES)}", field="state")
+    if as_of is not None or state == "current":
+        return memory_list(
+            project=project,
+            scope=scope,
+            where=where,
+            page=page,
+            page_size=page_size,
+            as_of=as_of,
+            include_expired=state in ("expired", "all"),
+        )
+    page = _positive_int(page, field="page", maximum=10**9)
+    page_size = _positive_int(page_size, field="page_size", maximum=PAGE_SIZE_MAX)
+    queryset = _scoped(project, scope)
+    if state == "superseded":
+        queryset = queryset.filter(Q(valid_to__isnull=False) | Q(invalidated_at__isnull=False))
+    elif state == "expired":
+        queryset = queryset.current().filter(expiration_date__lte=timezone.now())
+    if where is not None:
+        queryset = queryset.filter(where)
+    count = queryset.count()
+    offset = (page - 1) * page_size
+    results = list(queryset.order_by("-created_at", "-id")[offset : offset + page_size]) if offset < count else []
+    return MemoryPage(results=results, count=count, page=page, page_size=page_size)
+
+
+def memories_by_id(*, project, ids) -> dict[Any, Memory]:
+    """The project's memories with these ids (any state), by id; one query, embeddings left out."""
+    pks = {pk for pk in (clean_uuid(value) for value in ids) if pk is not None}
+    return {memory.pk: memory for memory in _scoped(project, None).filter(pk__in=pks)} if pks else {}
+
+
 def memory_neighbours(
     *, project, scope: Scope, vectors: list[list[float]], k: int = 8, now: datetime | None = None
 ) -> list[list[Memory]]:

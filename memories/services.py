@@ -808,3 +808,77 @@ def maintenance_run(*, now: datetime | None = None) -> dict[str, int]:
     now = now or timezone.now()
     maintenance_schedule(delay=timedelta(seconds=settings.TASK_MAINTENANCE_INTERVAL_SECONDS), now=now)
     return {"requeued": add_events_recover(now=now), "purged": memories_purge_expired(now=now)}
+
+
+# --- Curation (admin actions, web UI) ----------------------------------------------------------
+
+
+def memory_expire(
+    *, project, memory_id: Any, actor_id: str | None = None, within: Scope | None = None, now: datetime | None = None
+) -> Memory:
+    """Stop serving a memory from now on (its expiration date becomes now); an UPDATE history row."""
+    now = now or timezone.now()
+    return memory_update(
+        project=project, memory_id=memory_id, expiration_date=now, actor_id=actor_id, within=within, now=now
+    )
+
+
+def memory_restore(
+    *, project, memory_id: Any, actor_id: str | None = None, within: Scope | None = None, now: datetime | None = None
+) -> Memory:
+    """Serve a memory again: its expiration date, ``valid_to`` and retraction are cleared, with an UPDATE
+    history row. A memory that a current memory supersedes cannot be restored (409: both would hold)."""
+    from graph.models import SUPERSEDES, Relationship
+
+    pk = clean_uuid(memory_id)
+    if pk is None:
+        raise MemoryNotFound(memory_id)
+    actor_id = clean_id(actor_id, field_name="actor_id")
+    now = now or timezone.now()
+    with transaction.atomic():
+        memory = _fenced(project, within).select_for_update().defer("embedding").filter(pk=pk).first()
+        if memory is None:
+            raise MemoryNotFound(memory_id)
+        successor = (
+            Relationship.objects.not_retracted()
+            .filter(
+                target_id=pk, relation=SUPERSEDES, source__valid_to__isnull=True, source__invalidated_at__isnull=True
+            )
+            .values_list("source_id", flat=True)
+            .first()
+        )
+        if successor is not None:
+            raise Conflict(
+                "A current memory supersedes this one; restore would make both hold",
+                details={"memory_id": str(pk), "superseded_by": str(successor)},
+            )
+        memory.expiration_date = memory.valid_to = memory.invalidated_at = None
+        memory.updated_at = now
+        memory.save(update_fields=["expiration_date", "valid_to", "invalidated_at", "updated_at"])
+        _history(
+            memory,
+            event=MemoryHistory.Event.UPDATE,
+            now=now,
+            old_memory=memory.memory,
+            new_memory=memory.memory,
+            old_metadata=memory.metadata,
+            new_metadata=memory.metadata,
+            actor_id=actor_id,
+        ).save()
+    return memory
+
+
+def memories_reembed(*, project, memory_ids: Sequence[Any]) -> int:
+    """Embed these memories' texts again with the current model (one batch), e.g. after a model change.
+    The texts do not change, so no history rows; returns how many were embedded."""
+    pks = [pk for pk in (clean_uuid(memory_id) for memory_id in memory_ids) if pk is not None]
+    with transaction.atomic():
+        memories = list(Memory.objects.for_project(project).filter(pk__in=pks).select_for_update().only("id", "memory"))
+        if not memories:
+            return 0
+        vectors = embed_texts([memory.memory for memory in memories])
+        model_name = get_embedder().model_name
+        for memory, vector in zip(memories, vectors, strict=True):
+            memory.embedding, memory.embedding_model = vector, model_name
+        Memory.objects.bulk_update(memories, ["embedding", "embedding_model"], batch_size=500)
+    return len(memories)

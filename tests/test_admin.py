@@ -4,6 +4,9 @@ import pytest
 
 from memories.models import Memory, MemoryHistory
 
+# The change form's read-only relationship inlines post their (empty) management forms.
+INLINES = {f"{name}-{field}": "0" for name in ("outgoing", "incoming") for field in ("TOTAL_FORMS", "INITIAL_FORMS")}
+
 
 @pytest.fixture
 def operator(admin_client):
@@ -12,7 +15,8 @@ def operator(admin_client):
 
 def test_memory_changelist_query_count_is_bounded(operator, project, add, django_assert_max_num_queries):
     add(project, *[f"User fact number {i}" for i in range(40)], user_id="alice")
-    with django_assert_max_num_queries(12):
+    # A constant: the page, counts, and one query per user/agent/category filter's choices.
+    with django_assert_max_num_queries(16):
         response = operator.get("/admin/memories/memory/")
     assert response.status_code == 200
     assert b"User fact number 39" in response.content
@@ -45,6 +49,7 @@ def test_editing_in_the_admin_writes_history_and_re_embeds(operator, project, ad
             "categories": "home",
             "expiration_date_0": "",
             "expiration_date_1": "",
+            **INLINES,
         },
     )
 
@@ -114,3 +119,83 @@ def test_history_is_read_only_and_listed(operator, project, add, django_assert_m
 def test_admin_static_files_are_served(operator):
     response = operator.get("/static/admin/css/base.css")
     assert response.status_code == 200
+
+
+def test_memory_changelist_columns_and_filters(operator, project, add, django_assert_max_num_queries):
+    from memories.services import memory_expire, memory_supersede
+
+    add(project, "User loved the Kyoto trip", user_id="alice", categories=["travel"])
+    add(project, "User plays chess", user_id="bob", agent_id="coach", categories=["hobby"])
+    old = add(project, "User lives in Porto", user_id="alice", categories=["home"])
+    memory_supersede(project=project, memory_id=old.id, text="User lives in Lisbon")
+    gone = add(project, "User has a cold", user_id="alice")
+    memory_expire(project=project, memory_id=gone.id)
+
+    with django_assert_max_num_queries(16):
+        page = operator.get("/admin/memories/memory/")
+    text = page.content.decode()
+    assert "travel" in text and "superseded" in text and "expired" in text
+
+    def shown(**params):
+        return sorted(m.memory for m in operator.get("/admin/memories/memory/", params).context["cl"].result_list)
+
+    assert shown(user_id="bob") == ["User plays chess"]
+    assert shown(agent_id="coach") == ["User plays chess"]
+    assert shown(category="travel") == ["User loved the Kyoto trip"]
+    assert shown(state="superseded") == ["User lives in Porto"]
+    assert shown(state="expired") == ["User has a cold"]
+    assert "User lives in Porto" not in shown(state="current") and "User has a cold" not in shown(state="current")
+    assert shown(q="loves") == ["User loved the Kyoto trip"]  # full-text search stems
+
+
+def test_memory_actions_expire_restore_reembed(operator, project, add):
+    from memories.services import memory_supersede
+
+    tea = add(project, "User loves green tea", user_id="alice")
+    original = list(Memory.objects.get(pk=tea.id).embedding)
+    url = "/admin/memories/memory/"
+    operator.post(url, {"action": "expire_now", "_selected_action": [str(tea.id)]})
+    assert Memory.objects.get(pk=tea.id).state == "expired"
+    operator.post(url, {"action": "restore", "_selected_action": [str(tea.id)]})
+    assert Memory.objects.get(pk=tea.id).state == "current"
+    assert [row.event for row in MemoryHistory.objects.filter(memory_id=tea.id)] == ["ADD", "UPDATE", "UPDATE"]
+
+    porto = add(project, "User lives in Porto", user_id="alice")
+    memory_supersede(project=project, memory_id=porto.id, text="User lives in Lisbon")
+    refused = operator.post(url, {"action": "restore", "_selected_action": [str(porto.id)]}, follow=True)
+    assert b"supersedes this one" in refused.content
+    assert Memory.objects.get(pk=porto.id).state == "superseded"
+
+    Memory.objects.filter(pk=tea.id).update(embedding=[0.5] * 384, embedding_model="old-model")
+    operator.post(url, {"action": "reembed", "_selected_action": [str(tea.id)]})
+    stored = Memory.objects.get(pk=tea.id)
+    assert stored.embedding_model != "old-model"
+    assert max(abs(a - b) for a, b in zip(stored.embedding, original, strict=True)) < 1e-3
+
+
+def test_delete_action_asks_first_and_keeps_history(operator, project, add):
+    memory = add(project, "User owns a kayak", user_id="alice")
+    ask = operator.post("/admin/memories/memory/", {"action": "delete_selected", "_selected_action": [str(memory.id)]})
+    assert ask.status_code == 200 and b"Are you sure" in ask.content
+    assert Memory.objects.filter(pk=memory.id).exists()
+    operator.post(
+        "/admin/memories/memory/",
+        {"action": "delete_selected", "_selected_action": [str(memory.id)], "post": "yes"},
+    )
+    assert not Memory.objects.filter(pk=memory.id).exists()
+    assert list(MemoryHistory.objects.filter(memory_id=memory.id).values_list("event", flat=True)) == ["ADD", "DELETE"]
+
+
+def test_change_page_shows_history_and_relationships(operator, project, add, django_assert_max_num_queries):
+    from graph.services import relationship_create
+
+    cat, tea = add(project, "User has a cat", "User loves green tea", user_id="alice")
+    relationship_create(project=project, source_id=cat.id, target_id=tea.id, relation="related_to")
+    from memories.services import memory_update
+
+    memory_update(project=project, memory_id=cat.id, text="User has a cat named Miso")
+    with django_assert_max_num_queries(16):
+        page = operator.get(f"/admin/memories/memory/{cat.id}/change/")
+    text = page.content.decode()
+    assert "Relationships from this memory" in text and "related_to" in text
+    assert "User has a cat → User has a cat named Miso" in text and "<b>UPDATE</b>" in text

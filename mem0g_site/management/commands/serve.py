@@ -58,7 +58,9 @@ class Command(BaseCommand):
             f"{settings.TASK_WORKERS} job workers, database: {where})\n"
             f"  health:  curl http://{address}/health\n"
             f"  API docs: http://{address}/docs\n"
-            f"  admin login: python manage.py createsuperuser, or set MEM0G_ADMIN_PASSWORD\n"
+            f"  web UI: http://{address}/ui/ and admin: http://{address}/admin/\n"
+            f"  login: .venv/bin/python manage.py createsuperuser, or set MEM0G_ADMIN_PASSWORD (user admin)\n"
+            f"  demo data: .venv/bin/python manage.py seed_demo\n"
             f"  API key: .venv/bin/python manage.py createapikey --scopes read,write (or set API_KEYS)\n"
             f"  Ctrl-C stops the server and the embedded database."
         )

@@ -1,0 +1,477 @@
+"""The web UI's views: they parse the request, call memories/graph services and selectors, and render.
+
+Every view answers a full request with a page and an HTMX request (``request.htmx``) with the fragment
+that changed, from the same code. Reads work without JavaScript (links have ``href``s, forms post and
+redirect); every write is a POST checked for CSRF. Anything outside the person's projects is a 404.
+"""
+
+import json
+import math
+from datetime import UTC, datetime, time
+from typing import Any
+from urllib.parse import urlencode
+
+from django.contrib.auth.decorators import login_required
+from django.db.models import Q
+from django.http import Http404, HttpResponse, JsonResponse, QueryDict
+from django.shortcuts import redirect, render
+from django.urls import reverse
+from django.utils import timezone
+from django.views.decorators.http import require_GET, require_http_methods, require_POST
+from django_htmx.http import HttpResponseClientRedirect
+
+from graph import selectors as graph_selectors
+from graph import services as graph_services
+from graph.export import to_cytoscape
+from graph.models import KNOWN_RELATIONS
+from graph.serializers import relationships_data
+from mem0g_site.exceptions import ApplicationError, NotFound, ValidationFailed
+from memories import selectors, services
+from memories.api.serializers import memories_data
+from memories.inputs import NewMemory, Scope
+from ui.access import project_for, projects_for
+
+PAGE_SIZE = 20
+GRAPH_LIMIT = graph_selectors.LIMIT_MAX  # 1,000 nodes: the graph endpoint's own limit
+SLIDER_STEP = 60  # seconds
+
+
+# --- helpers --------------------------------------------------------------------------------
+
+
+def _actor(request) -> str:
+    return f"ui:{request.user.get_username()}"
+
+
+def _moment(value: str | None) -> datetime | None:
+    """An "as of" moment from a form: a date (its end, UTC), or an ISO 8601 date and time (UTC if
+    naive). Empty: None. Anything else is refused with the field's name."""
+    value = (value or "").strip()
+    if not value:
+        return None
+    try:
+        if len(value) == 10:
+            return datetime.combine(datetime.fromisoformat(value).date(), time.max, tzinfo=UTC)
+        moment = datetime.fromisoformat(value.replace("Z", "+00:00"))
+    except ValueError:
+        raise ValidationFailed(
+            "as_of must be a date (YYYY-MM-DD) or an ISO 8601 date and time", field="as_of"
+        ) from None
+    return moment if timezone.is_aware(moment) else moment.replace(tzinfo=UTC)
+
+
+def _page_number(value: str | None) -> int:
+    try:
+        number = int(value or 1)
+    except ValueError:
+        return 1
+    return max(1, min(number, 10**6))
+
+
+def _user(project, user_id: str) -> dict[str, Any]:
+    try:
+        return selectors.user_overview(project=project, user_id=user_id)
+    except (NotFound, ValidationFailed):
+        raise Http404("No such user") from None
+
+
+def _memory(project, memory_id):
+    try:
+        return selectors.memory_get(project=project, memory_id=memory_id)
+    except NotFound:
+        raise Http404("No such memory") from None
+
+
+def _metadata(value: str | None) -> dict:
+    value = (value or "").strip()
+    if not value:
+        return {}
+    try:
+        parsed = json.loads(value)
+    except json.JSONDecodeError as exc:
+        raise ValidationFailed(f"metadata is not valid JSON ({exc.msg})", field="metadata") from None
+    if not isinstance(parsed, dict):
+        raise ValidationFailed("metadata must be a JSON object", field="metadata")
+    return parsed
+
+
+def _categories(value: str | None) -> list[str]:
+    return [part.strip() for part in (value or "").split(",") if part.strip()]
+
+
+def _query(params: QueryDict, **changes) -> str:
+    merged = {key: value for key, value in params.items() if value}
+    merged.update({key: value for key, value in changes.items()})
+    return urlencode({key: value for key, value in merged.items() if value not in (None, "")})
+
+
+# --- pages ----------------------------------------------------------------------------------
+
+
+@login_required
+@require_GET
+def project_list(request):
+    return render(request, "ui/projects.html", {"projects": list(projects_for(request.user))})
+
+
+@login_required
+@require_GET
+def user_list(request, project_id):
+    project = project_for(request.user, project_id)
+    contains = request.GET.get("q", "").strip()
+    context = {"project": project, "users": selectors.user_list(project=project, contains=contains), "q": contains}
+    template = "ui/_user_rows.html" if request.htmx else "ui/users.html"
+    return render(request, template, context)
+
+
+def _memories_context(request, project, user: dict) -> dict[str, Any]:
+    params = request.GET
+    q = params.get("q", "").strip()
+    agent = params.get("agent", "").strip() or None
+    category = params.get("category", "").strip() or None
+    state = params.get("state", "current")
+    state = state if state in selectors.MEMORY_STATES else "current"
+    page = _page_number(params.get("page"))
+    context: dict[str, Any] = {
+        "project": project,
+        "user": user,
+        "q": q,
+        "agent": agent or "",
+        "category": category or "",
+        "state": state,
+        "states": selectors.MEMORY_STATES,
+        "as_of_text": params.get("as_of", ""),
+        "error": None,
+        "memories": [],
+        "page": None,
+        "searched": bool(q),
+    }
+    try:
+        as_of = _moment(params.get("as_of"))
+        scope = Scope(user_id=user["user_id"], agent_id=agent)
+        where = Q(categories__contains=[category]) if category else None
+        if q and state == "superseded":
+            raise ValidationFailed(
+                "search looks at memories that hold (now, or on the as-of date); clear it to list superseded ones",
+                field="q",
+            )
+        if q:
+            if state == "expired":
+                where = (where or Q()) & Q(expiration_date__lte=timezone.now())
+            context["memories"] = selectors.memory_search(
+                project=project,
+                query=q,
+                scope=scope,
+                where=where,
+                top_k=PAGE_SIZE,
+                as_of=as_of,
+                include_expired=state in ("expired", "all"),
+            )
+        else:
+            result = selectors.memory_list_in_state(
+                project=project, scope=scope, state=state, where=where, as_of=as_of, page=page, page_size=PAGE_SIZE
+            )
+            context["memories"] = result.results
+            context["page"] = result
+            if result.has_next:
+                context["next_query"] = _query(params, page=result.page + 1)
+            if result.has_previous:
+                context["previous_query"] = _query(params, page=result.page - 1)
+    except ValidationFailed as exc:
+        context["error"] = exc.message
+    return context
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def user_memories(request, project_id, user_id):
+    """A user's memories (live search, filters, pages, "as of") and, by POST, a new memory."""
+    project = project_for(request.user, project_id)
+    user = _user(project, user_id)
+    add_error = None
+    if request.method == "POST":
+        try:
+            services.memories_add(
+                project=project,
+                items=[
+                    NewMemory(
+                        text=request.POST.get("text", ""),
+                        scope=Scope(user_id=user["user_id"], agent_id=request.POST.get("agent_id", "").strip() or None),
+                        metadata=_metadata(request.POST.get("metadata")),
+                        categories=_categories(request.POST.get("categories")),
+                        actor_id=_actor(request),
+                    )
+                ],
+            )
+        except ValidationFailed as exc:
+            add_error = exc.message
+        else:
+            if not request.htmx:
+                return redirect(reverse("ui:user", args=[project.pk, user["user_id"]]))
+            user = _user(project, user_id)
+    context = _memories_context(request, project, user)
+    context["add_error"] = add_error
+    if request.htmx:
+        template = "ui/_memory_list.html"
+        response = render(request, template, context, status=422 if add_error else 200)
+        return response
+    return render(request, "ui/user.html", context, status=422 if add_error else 200)
+
+
+def _memory_context(project, memory, *, edit_error: str | None = None) -> dict[str, Any]:
+    timeline = graph_selectors.memory_timeline(project=project, memory_id=memory.pk)
+    try:
+        history = selectors.memory_history(project=project, memory_id=memory.pk)
+    except NotFound:
+        history = []
+    relationships = graph_selectors.relationship_list(project=project, memory_id=memory.pk, limit=200)
+    others = selectors.memories_by_id(
+        project=project, ids=[r.target_id if r.source_id == memory.pk else r.source_id for r in relationships]
+    )
+    for relationship in relationships:
+        other = relationship.target_id if relationship.source_id == memory.pk else relationship.source_id
+        relationship.other = others.get(other)
+    return {
+        "project": project,
+        "memory": timeline.memory,
+        "versions": timeline.versions,
+        "chain": timeline.chain if len(timeline.chain) > 1 else [],
+        "history": history,
+        "relationships": relationships,
+        "relations": KNOWN_RELATIONS,
+        "edit_error": edit_error,
+        "metadata_text": json.dumps(timeline.memory.metadata, indent=2, ensure_ascii=False),
+    }
+
+
+@login_required
+@require_GET
+def memory_detail(request, project_id, memory_id):
+    """A memory: text, metadata, scope, validity, history, relationships and supersession chain. An
+    HTMX request (the graph page's node panel) gets the panel alone."""
+    project = project_for(request.user, project_id)
+    memory = _memory(project, memory_id)
+    context = _memory_context(project, memory)
+    return render(request, "ui/_memory_panel.html" if request.htmx else "ui/memory.html", context)
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def memory_edit(request, project_id, memory_id):
+    """Inline edit of a memory's text, metadata and categories (GET: the form; POST: the change)."""
+    project = project_for(request.user, project_id)
+    memory = _memory(project, memory_id)
+    returns = request.POST.get("return") or request.GET.get("return") or "panel"
+    if request.method == "GET":
+        context = _memory_context(project, memory)
+        context["returns"] = returns
+        return render(request, "ui/_memory_edit.html" if request.htmx else "ui/memory_edit.html", context)
+    try:
+        memory = services.memory_update(
+            project=project,
+            memory_id=memory.pk,
+            text=request.POST.get("text", ""),
+            metadata=_metadata(request.POST.get("metadata")),
+            categories=_categories(request.POST.get("categories")),
+            actor_id=_actor(request),
+        )
+    except NotFound:
+        raise Http404("No such memory") from None
+    except ApplicationError as exc:
+        context = _memory_context(project, memory, edit_error=exc.message)
+        context.update(returns=returns, form=request.POST)
+        template = "ui/_memory_edit.html" if request.htmx else "ui/memory_edit.html"
+        return render(request, template, context, status=422 if exc.status == 422 else exc.status)
+    if not request.htmx:
+        return redirect(reverse("ui:memory", args=[project.pk, memory.pk]))
+    if returns == "row":
+        return render(request, "ui/_memory_row.html", {"project": project, "memory": memory})
+    return render(request, "ui/_memory_panel.html", _memory_context(project, memory))
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def memory_delete(request, project_id, memory_id):
+    """GET: a confirmation page (the no-JavaScript path); POST: delete (its history stays)."""
+    project = project_for(request.user, project_id)
+    memory = _memory(project, memory_id)
+    if request.method == "GET":
+        return render(request, "ui/memory_delete.html", {"project": project, "memory": memory})
+    try:
+        services.memory_delete(project=project, memory_id=memory.pk, actor_id=_actor(request))
+    except NotFound:
+        raise Http404("No such memory") from None
+    still_there = memory.user_id and any(
+        row["user_id"] == memory.user_id for row in selectors.user_list(project=project, contains=memory.user_id)
+    )
+    after = (
+        reverse("ui:user", args=[project.pk, memory.user_id]) if still_there else reverse("ui:users", args=[project.pk])
+    )
+    if request.htmx:
+        if request.POST.get("return") == "row":
+            return HttpResponse("")  # the row disappears
+        return HttpResponseClientRedirect(after)
+    return redirect(after)
+
+
+@login_required
+@require_POST
+def memory_state(request, project_id, memory_id):
+    """Expire a memory now (``action=expire``) or serve it again (``action=restore``)."""
+    project = project_for(request.user, project_id)
+    memory = _memory(project, memory_id)
+    change = {"expire": services.memory_expire, "restore": services.memory_restore}.get(request.POST.get("action"))
+    error, status = None, 200
+    if change is None:
+        error, status = "action must be expire or restore", 422
+    else:
+        try:
+            memory = change(project=project, memory_id=memory.pk, actor_id=_actor(request))
+        except NotFound:
+            raise Http404("No such memory") from None
+        except ApplicationError as exc:
+            error, status = exc.message, exc.status
+    if not request.htmx and error is None:
+        return redirect(reverse("ui:memory", args=[project.pk, memory.pk]))
+    context = _memory_context(project, memory)
+    context["state_error"] = error
+    return render(request, "ui/_memory_panel.html" if request.htmx else "ui/memory.html", context, status=status)
+
+
+@login_required
+@require_GET
+def relationship_targets(request, project_id, memory_id):
+    """Memories of the same user to link this one to, found by meaning (``q``)."""
+    project = project_for(request.user, project_id)
+    memory = _memory(project, memory_id)
+    q = request.GET.get("q", "").strip()
+    targets, error = [], None
+    if q:
+        try:
+            scope = Scope(user_id=memory.user_id) if memory.user_id else None
+            targets = [
+                found
+                for found in selectors.memory_search(project=project, query=q, scope=scope, top_k=8)
+                if found.pk != memory.pk
+            ]
+        except ValidationFailed as exc:
+            error = exc.message
+    context = {
+        "project": project,
+        "memory": memory,
+        "targets": targets,
+        "q": q,
+        "error": error,
+        "relations": KNOWN_RELATIONS,
+    }
+    return render(request, "ui/_targets.html" if request.htmx else "ui/targets.html", context)
+
+
+def _relationships_response(request, project, memory, *, error: str | None = None, status: int = 200):
+    if request.htmx:
+        context = _memory_context(project, memory)
+        context["relationship_error"] = error
+        return render(request, "ui/_relationships.html", context, status=status)
+    if error:
+        context = _memory_context(project, memory)
+        context["relationship_error"] = error
+        return render(request, "ui/memory.html", context, status=status)
+    return redirect(reverse("ui:memory", args=[project.pk, memory.pk]))
+
+
+@login_required
+@require_POST
+def relationship_add(request, project_id, memory_id):
+    project = project_for(request.user, project_id)
+    memory = _memory(project, memory_id)
+    try:
+        graph_services.relationship_create(
+            project=project,
+            source_id=memory.pk,
+            target_id=request.POST.get("target_id", ""),
+            relation=request.POST.get("relation", ""),
+        )
+    except NotFound:
+        raise Http404("No such memory") from None
+    except ApplicationError as exc:
+        return _relationships_response(request, project, memory, error=exc.message, status=exc.status)
+    return _relationships_response(request, project, memory)
+
+
+def _relationship_change(request, project_id, relationship_id, change):
+    project = project_for(request.user, project_id)
+    memory = _memory(project, request.POST.get("memory_id", ""))
+    try:
+        change(project=project, relationship_id=relationship_id)
+    except NotFound:
+        raise Http404("No such relationship") from None
+    except ApplicationError as exc:
+        return _relationships_response(request, project, memory, error=exc.message, status=exc.status)
+    return _relationships_response(request, project, memory)
+
+
+@login_required
+@require_POST
+def relationship_close(request, project_id, relationship_id):
+    """The relationship stops holding now (``valid_to``); the row stays."""
+
+    def close(*, project, relationship_id):
+        graph_services.relationship_update(project=project, relationship_id=relationship_id, valid_to=timezone.now())
+
+    return _relationship_change(request, project_id, relationship_id, close)
+
+
+@login_required
+@require_POST
+def relationship_retract(request, project_id, relationship_id):
+    """The relationship was recorded by mistake (``invalidated_at``); the row stays."""
+    return _relationship_change(request, project_id, relationship_id, graph_services.relationship_retract)
+
+
+@login_required
+@require_GET
+def user_graph(request, project_id, user_id):
+    """The user's memory graph (Cytoscape.js draws ``graph.json``; the time slider re-fetches it)."""
+    project = project_for(request.user, project_id)
+    user = _user(project, user_id)
+    now = timezone.now()
+    first_ts = int(user["first"].timestamp())
+    context = {
+        "project": project,
+        "user": user,
+        "relations": KNOWN_RELATIONS,
+        "first": user["first"],
+        "now": now,
+        "first_ts": first_ts,
+        # The slider moves in minutes from the first moment; its right end (now) is a whole step away.
+        "now_ts": first_ts + max(1, math.ceil((now.timestamp() - first_ts) / SLIDER_STEP)) * SLIDER_STEP,
+        "step": SLIDER_STEP,
+        "limit": GRAPH_LIMIT,
+        "data_url": reverse("ui:graph-data", args=[project.pk, user["user_id"]]),
+        "panel_url": reverse("ui:memory", args=[project.pk, "00000000-0000-0000-0000-000000000000"]),
+    }
+    return render(request, "ui/graph.html", context)
+
+
+@login_required
+@require_GET
+def user_graph_data(request, project_id, user_id):
+    """The graph as Cytoscape.js elements (``graph.export.to_cytoscape``), as of ``as_of`` and only
+    ``relation`` edges when given; at most 1,000 memories (``truncated`` says there were more)."""
+    project = project_for(request.user, project_id)
+    user = _user(project, user_id)
+    try:
+        graph = graph_selectors.graph_at(
+            project=project,
+            scope=Scope(user_id=user["user_id"]),
+            limit=GRAPH_LIMIT,
+            as_of=_moment(request.GET.get("as_of")),
+            relation=request.GET.get("relation") or None,
+        )
+    except ValidationFailed as exc:
+        return JsonResponse({"detail": exc.message, "field": exc.field}, status=422)
+    body = to_cytoscape(
+        nodes=memories_data(graph.nodes), edges=relationships_data(graph.edges), truncated=graph.truncated
+    )
+    body["limit"] = GRAPH_LIMIT
+    return JsonResponse(body)
