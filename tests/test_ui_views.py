@@ -215,7 +215,8 @@ def test_delete_needs_a_post_and_keeps_history(browser, project, alice):
 
 def test_relationships_add_by_search_close_and_retract(browser, project, alice, django_assert_max_num_queries):
     cat = alice["cat"]
-    with django_assert_max_num_queries(6):
+    # session, user, project, the memory; then the search: scope size probe, vector and keyword rankings.
+    with django_assert_max_num_queries(7):
         targets = browser.get(f"{base(project)}m/{cat.pk}/targets/", {"q": "where does she live"}, **HTMX)
     assert is_fragment(targets) and b"User lives in Lisbon" in targets.content
     assert f'value="{cat.pk}"'.encode() not in targets.content  # not itself
