@@ -377,7 +377,11 @@ def memory_search(
     )
     vector = embed_query(query)
     cacheable = where is None and as_of is None and not include_expired and not include_superseded
-    reorders = keyword_search or rerank or decay_half_life_days is not None
+    # The semantic side needs more than top_k candidates only when something can lift a memory over
+    # one ranked above it on similarity alone. The linear fusion cannot (a memory below the semantic
+    # top_k scores at most half its similarity unless it shares query words, and then the keyword
+    # side proposes it with its distance); rerank, decay and the other fusions can.
+    reorders = rerank or decay_half_life_days is not None or (keyword_search and fusion != "linear")
     pool = min(TOP_K_MAX * CANDIDATE_POOL_FACTOR, max(CANDIDATE_POOL_MIN, CANDIDATE_POOL_FACTOR * top_k))
     exact_max = settings.SEARCH_EXACT_MAX_ROWS
     # Counted up to exact_max + 1 (and cached): picks the vector strategy, and is the number of
