@@ -371,8 +371,12 @@ def _by_slot(text: str, new_slots: list[Slot], new_words: set[str], candidate: C
 
 def _by_similarity(text: str, new_words: set[str], candidate: Candidate) -> Decision | None:
     old_words = _words(candidate.text)
-    if candidate.score >= DUPLICATE_SCORE or (candidate.score >= RICHER_SCORE and new_words == old_words):
-        return _same_fact(text, new_words, old_words, candidate)
+    if candidate.score >= RICHER_SCORE and new_words == old_words:
+        return Decision("NONE", text, candidate.id)
+    # Near-identical meaning and nothing new said. (Two facts that each say something the other
+    # does not — "number 12" and "number 21" — stay two facts however close their vectors are.)
+    if candidate.score >= DUPLICATE_SCORE and new_words <= old_words:
+        return Decision("NONE", text, candidate.id)
     if candidate.score >= RICHER_SCORE and old_words < new_words:
         return Decision("UPDATE", text, candidate.id)
     return None

@@ -5,6 +5,7 @@ transaction, and records a history row for every ADD/UPDATE/DELETE. ``now=`` fix
 in tests.
 """
 
+import math
 import time
 from collections.abc import Iterable, Sequence
 from datetime import date, datetime, timedelta
@@ -489,6 +490,9 @@ def memories_ingest(
     if not facts:
         return []
     vectors = embed_texts([fact.text for fact in facts])
+    if not llm_enabled():  # the model sees all the facts at once and settles them itself
+        kept = _settled_within(facts, vectors)
+        facts, vectors = [facts[i] for i in kept], [vectors[i] for i in kept]
     neighbours = memory_neighbours(project=project, scope=scope, vectors=vectors, k=DECISION_CANDIDATES, now=now)
     candidates = [
         [Candidate(id=str(m.pk), text=m.memory, score=m.score, immutable=m.immutable) for m in found]
@@ -499,6 +503,28 @@ def memories_ingest(
     else:
         decisions = [decide(fact.text, found) for fact, found in zip(facts, candidates, strict=True)]
     return _apply_decisions(project=project, facts=facts, vectors=vectors, decisions=decisions, common=common, now=now)
+
+
+def _settled_within(facts, vectors) -> list[int]:
+    """Which of one add's facts to keep, in order, when they speak of each other: a fact said again
+    later in the same conversation is dropped (NONE), and one corrected or made more precise later
+    ("My favourite colour is blue. Actually, it's green.") gives way to the later one."""
+    from memories.decisions import Candidate, decide
+
+    def similarity(a, b) -> float:
+        norm = math.sqrt(sum(x * x for x in a)) * math.sqrt(sum(y * y for y in b))
+        return sum(x * y for x, y in zip(a, b, strict=True)) / norm if norm else 0.0
+
+    kept: list[int] = []
+    for index, fact in enumerate(facts):
+        earlier = [Candidate(id=str(j), text=facts[j].text, score=similarity(vectors[index], vectors[j])) for j in kept]
+        decision = decide(fact.text, earlier)
+        if decision.event == "NONE":
+            continue
+        if decision.event in ("UPDATE", "SUPERSEDE"):
+            kept.remove(int(decision.target_id))
+        kept.append(index)
+    return kept
 
 
 def _apply_decisions(*, project, facts, vectors, decisions, common: dict, now: datetime) -> list[dict]:

@@ -55,6 +55,8 @@ TABLE = [
     ("User went to Japan in 2019", 0.99, "User went to Japan in 2019", "NONE"),
     ("User went to Japan in 2019", 0.84, "User went to Japan in 2019 with their sister", "UPDATE"),
     ("User went to Japan in 2019", 0.60, "User went to Peru in 2021", "ADD"),
+    ("User loves the colour number 12", 0.97, "User loves the colour number 21", "ADD"),
+    ("User visited the museum on Friday", 0.96, "User visited the museum", "NONE"),
     ("User is training for a marathon", 0.97, "User is training for a marathon", "NONE"),
     # a negated fact about a different value does not close the old one
     ("User lives in Paris", 0.70, "User no longer lives in Rome", "ADD"),
@@ -245,3 +247,19 @@ def test_legacy_output_format_shows_the_update(api, key):
     assert event["event"] == "UPDATE"
     assert event["data"]["memory"] == "User loves Python, especially for data science"
     assert event["data"]["previous_memory"] == "User loves Python"
+
+
+def test_facts_of_one_add_settle_among_themselves(api, key, project):
+    """A correction later in the same conversation wins; a fact said twice is stored once."""
+    events = _add(
+        api,
+        key,
+        "My favourite colour is blue. I love Python. Actually, my favourite colour is green. "
+        "I love Python, especially for data science.",
+        T0,
+    )
+    assert sorted((event["event"], event["memory"]) for event in events) == [
+        ("ADD", "User loves Python, especially for data science"),
+        ("ADD", "User's favourite colour is green"),
+    ]
+    assert Memory.objects.filter(project=project).count() == 2
