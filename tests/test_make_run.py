@@ -73,9 +73,7 @@ def test_make_run_serves_health_on_the_embedded_database_and_stops_cleanly(tmp_p
             p for p in psutil.Process(server.pid).children(recursive=True) if "gunicorn" in " ".join(p.cmdline())
         ]
         assert len(workers) >= 3, "a gunicorn master and two workers"
-        job_workers = [
-            p for p in psutil.Process(server.pid).children(recursive=True) if p.cmdline()[-1:] == ["worker"]
-        ]
+        job_workers = [p for p in psutil.Process(server.pid).children(recursive=True) if p.cmdline()[-1:] == ["worker"]]
         assert len(job_workers) == 1, "one background-job worker (TASK_WORKERS defaults to 1)"
         # An async add is done by that worker, on the database serve handed it.
         event = call(
