@@ -74,6 +74,16 @@ def _fenced(project, within: Scope | None):
     return queryset if within is None else queryset.filter(**clean_scope(within, required=False).as_filter())
 
 
+def _locked(project, pk, within: Scope | None, *, memory_id: Any, embedding: bool = True) -> Memory:
+    """The memory ``pk`` locked FOR UPDATE (call inside a transaction), or :class:`MemoryNotFound`
+    naming ``memory_id`` as given, exactly as for a missing id when it is outside ``within``."""
+    queryset = _fenced(project, within).select_for_update()
+    memory = (queryset if embedding else queryset.defer("embedding")).filter(pk=pk).first()
+    if memory is None:
+        raise MemoryNotFound(memory_id)
+    return memory
+
+
 def memories_add(*, project, items: Sequence[NewMemory], now: datetime | None = None) -> list[Memory]:
     """Store memories verbatim (one or many), embedded in one batch, with an ADD history row each."""
     if not isinstance(items, Sequence) or isinstance(items, (str, bytes)) or not items:
@@ -177,9 +187,7 @@ def memory_update(
     now = now or timezone.now()
 
     with transaction.atomic():
-        memory = _fenced(project, within).select_for_update().filter(pk=pk).first()
-        if memory is None:
-            raise MemoryNotFound(memory_id)
+        memory = _locked(project, pk, within, memory_id=memory_id)
         text_changed = "memory" in changes and changes["memory"] != memory.memory
         if memory.immutable and text_changed:
             raise Conflict("This memory is immutable; its text cannot be changed", details={"memory_id": str(pk)})
@@ -218,9 +226,7 @@ def memory_delete(
     actor_id = clean_id(actor_id, field_name="actor_id")
     now = now or timezone.now()
     with transaction.atomic():
-        memory = _fenced(project, within).select_for_update().defer("embedding").filter(pk=pk).first()
-        if memory is None:
-            raise MemoryNotFound(memory_id)
+        memory = _locked(project, pk, within, memory_id=memory_id, embedding=False)
         _history(
             memory,
             event=MemoryHistory.Event.DELETE,
@@ -349,9 +355,7 @@ def memory_supersede(
     now = now or timezone.now()
     observed_at = clean_moment(observed_at, field_name="observed_at") or now
     with transaction.atomic():
-        old = _fenced(project, within).select_for_update().filter(pk=pk).first()
-        if old is None:
-            raise MemoryNotFound(memory_id)
+        old = _locked(project, pk, within, memory_id=memory_id)
         if old.immutable:
             raise Conflict("This memory is immutable; it cannot be superseded", details={"memory_id": str(pk)})
         if not old.is_current:
@@ -862,9 +866,7 @@ def memory_restore(
     actor_id = clean_id(actor_id, field_name="actor_id")
     now = now or timezone.now()
     with transaction.atomic():
-        memory = _fenced(project, within).select_for_update().defer("embedding").filter(pk=pk).first()
-        if memory is None:
-            raise MemoryNotFound(memory_id)
+        memory = _locked(project, pk, within, memory_id=memory_id, embedding=False)
         successor = (
             Relationship.objects.not_retracted()
             .filter(
