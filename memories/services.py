@@ -159,12 +159,15 @@ def memory_update(
     expiration_date: date | datetime | None = UNSET,
     valid_from: datetime = UNSET,
     actor_id: str | None = None,
+    embedding: list[float] | None = None,
     within: Scope | None = None,
     now: datetime | None = None,
 ) -> Memory:
     """Change a memory in place: it keeps its id, is re-embedded if its text changed, and gains
     an UPDATE history row with the old and new text. ``valid_from`` moves the time the fact
-    started to hold (Mem0's ``timestamp``); it must stay before ``valid_to``."""
+    started to hold (Mem0's ``timestamp``); it must stay before ``valid_to``. ``embedding``: the new
+    text's vector when the caller has it. The returned memory carries ``previous_memory``, its text
+    before."""
     pk = clean_uuid(memory_id)
     if pk is None:
         raise MemoryNotFound(memory_id)
@@ -194,11 +197,13 @@ def memory_update(
         if "valid_from" in changes and memory.valid_to is not None and changes["valid_from"] >= memory.valid_to:
             raise ValidationFailed("timestamp must be before the time the memory stopped holding", field="timestamp")
         if text_changed:
-            # Embedding under the row lock keeps the text and its vector consistent.
-            changes["embedding"] = embed_texts([changes["memory"]])[0]
+            # Embedding under the row lock keeps the text and its vector consistent (``embedding``:
+            # the caller embedded this very text already).
+            changes["embedding"] = embedding if embedding is not None else embed_texts([changes["memory"]])[0]
             changes["embedding_model"] = get_embedder().model_name
             changes["hash"] = memory_hash(changes["memory"])
         old_text, old_metadata = memory.memory, memory.metadata
+        memory.previous_memory = old_text
         for name, value in changes.items():
             setattr(memory, name, value)
         memory.updated_at = now
@@ -547,10 +552,20 @@ def _apply_decisions(*, project, facts, vectors, decisions, common: dict, now: d
                 event = "ADD"
             if event == "UPDATE":
                 touched.add(target)
-                previous = Memory.objects.filter(project=project, pk=target).values_list("memory", flat=True).first()
-                memory = memory_update(project=project, memory_id=target, text=decision.text, now=now)
+                memory = memory_update(
+                    project=project,
+                    memory_id=target,
+                    text=decision.text,
+                    embedding=vector if decision.text == fact.text else None,
+                    now=now,
+                )
                 events.append(
-                    {"id": str(memory.id), "memory": memory.memory, "event": "UPDATE", "previous_memory": previous}
+                    {
+                        "id": str(memory.id),
+                        "memory": memory.memory,
+                        "event": "UPDATE",
+                        "previous_memory": memory.previous_memory,
+                    }
                 )
             elif event == "SUPERSEDE":
                 touched.add(target)
