@@ -32,7 +32,13 @@ from graph.serializers import (
     relationship_data,
     relationships_data,
 )
-from graph.services import UNSET, relations_record, relationship_create, relationship_retract, relationship_update
+from graph.services import (
+    UNSET,
+    relations_record_for_events,
+    relationship_create,
+    relationship_retract,
+    relationship_update,
+)
 from mem0g_site.api import ApiView
 from mem0g_site.exceptions import ValidationFailed
 from memories.api import schema as doc
@@ -129,8 +135,7 @@ def with_relations(body: dict, request, results: list[dict], enable_graph: bool)
     """An add answer with Mem0's ``relations`` (``{"deleted_entities", "added_entities"}``) when the
     request set ``enable_graph`` or an added memory's ``metadata.memory_category`` is one of
     ``MEM0_USE_GRAPH_FOR_CATEGORIES``; otherwise ``body`` unchanged."""
-    memory_ids = [item["id"] for item in results if item.get("event") in ("ADD", "UPDATE", "SUPERSEDE")]
-    relations = relations_record(project=request.auth.project, memories=memory_ids, enable_graph=enable_graph)
+    relations = relations_record_for_events(project=request.auth.project, events=results, enable_graph=enable_graph)
     return body if relations is None else {**body, "relations": relations}
 
 

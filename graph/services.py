@@ -317,6 +317,13 @@ def _triple(relation: EntityRelation) -> list[dict]:
     return [{"source": relation.source, "relationship": relation.relationship, "target": relation.destination}]
 
 
+def relations_record_for_events(*, project, events: list[dict], enable_graph: bool = False) -> dict | None:
+    """:func:`relations_record` for the memories an add wrote (its ``ADD``, ``UPDATE`` and
+    ``SUPERSEDE`` events: each holds a text that is new), whether the add ran now or in a worker."""
+    memory_ids = [event["id"] for event in events if event.get("event") in ("ADD", "UPDATE", "SUPERSEDE")]
+    return relations_record(project=project, memories=memory_ids, enable_graph=enable_graph)
+
+
 def relations_record(
     *, project, memories: list[Memory | Any], enable_graph: bool = False, now: datetime | None = None
 ) -> dict | None:

@@ -734,11 +734,11 @@ def add_event_run(*, event_id: str, ingest: dict[str, Any]) -> str:
             results = memories_ingest(project=event.project, **_job_decode(ingest))
             # Entity relations, as the synchronous add records them (the request's enable_graph was
             # checked before it was queued; categories in MEM0_USE_GRAPH_FOR_CATEGORIES count too).
-            from graph.services import relations_record
+            from graph.services import relations_record_for_events
 
-            relations_record(
+            relations_record_for_events(
                 project=event.project,
-                memories=[item["id"] for item in results if item["event"] in ("ADD", "UPDATE", "SUPERSEDE")],
+                events=results,
                 enable_graph=str(event.payload.get("enable_graph")).lower() in ("true", "1", "yes"),
             )
             event.status = AddEvent.Status.SUCCEEDED

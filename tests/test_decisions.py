@@ -263,3 +263,17 @@ def test_facts_of_one_add_settle_among_themselves(api, key, project):
         ("ADD", "User's favourite colour is green"),
     ]
     assert Memory.objects.filter(project=project).count() == 2
+
+
+def test_a_superseding_memory_gets_its_entity_relations_with_enable_graph(api, key):
+    """Relations are extracted for every memory an add writes: the successor of a changed fact too."""
+    _add(api, key, "I live in Paris.", T0, enable_graph=True)
+    response = api(
+        "POST",
+        "/v3/memories/add/",
+        key=key,
+        data={"messages": "I live in Berlin.", "user_id": "alice", "enable_graph": True},
+    ).json()
+    assert [event["event"] for event in response["results"]] == ["SUPERSEDE"]
+    added = [(r["source"], r["relationship"], r["target"]) for r in response["relations"]["added_entities"][0]]
+    assert added == [("user", "lives_in", "berlin")]
