@@ -2,16 +2,20 @@
 that user's memories; asking for anyone else is answered like asking for someone who does not
 exist (404), so ids cannot be probed."""
 
+from typing import Any
+
 from accounts.models import ApiKey
 from mem0g_site.exceptions import UserNotFound
-from memories.inputs import Scope
+from memories.inputs import Scope, clean_id
 
 
-def key_user(api_key: ApiKey, user_id: str | None) -> str | None:
-    """The user a request may act for: the key's own user when it is restricted."""
+def key_user(api_key: ApiKey, user_id: Any) -> str | None:
+    """The user a request may act for: the key's own user when it is restricted. ``user_id`` is
+    compared in its canonical form (``clean_id``: a number and its digits are the same id), so no
+    JSON type slips past the fence."""
     if api_key.user_id is None:
         return user_id
-    if user_id is not None and user_id != api_key.user_id:
+    if user_id is not None and clean_id(user_id, field_name="user_id") != api_key.user_id:
         raise UserNotFound(user_id)
     return api_key.user_id
 

@@ -37,21 +37,42 @@ class ProjectAdmin(admin.ModelAdmin):
 
 class ApiKeyCreateForm(forms.ModelForm):
     scopes = forms.MultipleChoiceField(choices=ApiKey.Scope.choices, widget=forms.CheckboxSelectMultiple)
+    organization_key = forms.BooleanField(
+        required=False,
+        label="Organisation key",
+        help_text="Manages every project of the project's organisation (implies admin; no user restriction).",
+    )
 
     class Meta:
         model = ApiKey
-        fields = ("project", "name", "scopes", "user_id")
+        fields = ("project", "name", "scopes", "user_id", "organization_key")
+
+    def clean(self):
+        data = super().clean()
+        if data.get("organization_key") and data.get("user_id"):
+            self.add_error("user_id", "An organisation key cannot be restricted to one user.")
+        return data
 
 
 @admin.register(ApiKey)
 class ApiKeyAdmin(admin.ModelAdmin):
-    list_display = ("prefix", "name", "project", "scope_list", "user_id", "last_used_at", "revoked_at", "created_at")
-    list_filter = ("project", "revoked_at")
+    list_display = (
+        "prefix",
+        "name",
+        "project",
+        "kind",
+        "scope_list",
+        "user_id",
+        "last_used_at",
+        "revoked_at",
+        "created_at",
+    )
+    list_filter = ("kind", "project", "revoked_at")
     list_select_related = ("project__organization",)
     search_fields = ("prefix", "name", "=user_id")
     actions = ["revoke"]
     # Never the hash or the salt: the admin shows prefixes only.
-    readonly_fields = ("prefix", "project", "scopes", "user_id", "created_at", "last_used_at", "revoked_at")
+    readonly_fields = ("prefix", "project", "kind", "scopes", "user_id", "created_at", "last_used_at", "revoked_at")
     fields = ("name", *readonly_fields)
 
     def get_form(self, request, obj=None, **kwargs):
@@ -75,7 +96,11 @@ class ApiKeyAdmin(admin.ModelAdmin):
             return
         data = form.cleaned_data
         api_key, raw_key = apikey_create(
-            project=data["project"], name=data["name"], scopes=data["scopes"], user_id=data["user_id"] or None
+            project=data["project"],
+            name=data["name"],
+            scopes=data["scopes"],
+            user_id=data["user_id"] or None,
+            organization_key=data.get("organization_key", False),
         )
         obj.pk = api_key.pk
         obj.__dict__.update({k: v for k, v in api_key.__dict__.items() if not k.startswith("_")})

@@ -9,12 +9,13 @@ from rest_framework import serializers
 from rest_framework.response import Response
 
 from accounts.access import key_user
-from accounts.models import WEBHOOK_EVENT_TYPES, ApiKey, ProfileJob, ProjectMember, Webhook
+from accounts.models import WEBHOOK_EVENT_TYPES, ProfileJob, ProjectMember, Webhook
 from accounts.selectors import (
     profile_job_get,
     profile_settings_get,
     project_for_key,
     project_member_list,
+    projects_for_key,
     user_profile_get,
     webhook_get,
     webhook_list,
@@ -43,9 +44,10 @@ ORG_ID = PROJECT_EXAMPLE["org_id"]
 PROJECT_ID = PROJECT_EXAMPLE["project_id"]
 ORG_PARAM = doc.path_param("org_id", "The key's organisation id (any other is a 404).", ORG_ID)
 PROJECT_PARAM = doc.path_param(
-    "project_id", "The key's project, or (admin key) another project of its organisation.", PROJECT_ID
+    "project_id", "The key's project, or (organisation key) another project of its organisation.", PROJECT_ID
 )
 NOT_FOUND = {"e404": ("NOT_FOUND", "Project not found", None)}
+ORG_KEY_ONLY = "Only an organisation key can create projects (createapikey --org-admin)"
 
 
 def project_data(project) -> dict:
@@ -241,38 +243,41 @@ PROFILE_EXAMPLE = {
 
 class ProjectsView(ApiView):
     """``/api/v1/orgs/organizations/{org}/projects/``: list (the key's project; every project of the
-    organisation for an admin key) and create (admin)."""
+    organisation for an organisation key) and create (organisation keys only)."""
 
     required_scope = {"GET": "read", "POST": "admin"}
 
     @extend_schema(
         operation_id="projects_list",
         summary="List projects",
-        description="The key's project; with the `admin` scope, every project of its organisation.",
+        description="The key's project; for an organisation key, every project of its organisation.",
         tags=[doc.PLATFORM],
         parameters=[ORG_PARAM],
         responses={200: ProjectData(many=True), **doc.errors(404, e404=("NOT_FOUND", "Organization not found", None))},
         examples=[doc.example("Projects", [{**PROJECT_EXAMPLE, "description": ""}])],
     )
     def get(self, request, org_id: str):
-        organization = project_for_key(api_key=request.auth, org_id=org_id)
-        if request.auth.has_scope(ApiKey.Scope.ADMIN):
-            projects = list(organization.projects.all())
-        else:
-            projects = [request.auth.project]
-        return Response([project_data(project) for project in projects])
+        project_for_key(api_key=request.auth, org_id=org_id)
+        return Response([project_data(project) for project in projects_for_key(api_key=request.auth)])
 
     @extend_schema(
         operation_id="project_create",
         summary="Create a project",
         description="A new, empty project in the key's organisation (what the SDK's `project.create()` sends). "
+        "Only an organisation key (`createapikey --org-admin`) may create projects; a project key gets a 403. "
         "Its name must be new in the organisation (else 409). Make keys for it with `createapikey`.",
         tags=[doc.PLATFORM],
         parameters=[ORG_PARAM],
         request=ProjectCreateRequest,
         responses={
             201: ProjectCreated,
-            **doc.errors(404, 409, 422, e404=("NOT_FOUND", "Organization not found", None)),
+            **doc.errors(
+                404,
+                409,
+                422,
+                e404=("NOT_FOUND", "Organization not found", None),
+                e403=("FORBIDDEN", ORG_KEY_ONLY, None),
+            ),
         },
         examples=[
             doc.example("New project", {"name": "Support bot", "description": "Tickets"}, request=True),
@@ -290,6 +295,8 @@ class ProjectsView(ApiView):
     )
     def post(self, request, org_id: str):
         organization = project_for_key(api_key=request.auth, org_id=org_id)
+        if not request.auth.is_organization_key:
+            raise Forbidden(ORG_KEY_ONLY)
         data = body_of(request)
         refuse_unknown(data, {"name", "description"})
         project = project_create(organization=organization, name=data.get("name"), description=data.get("description"))
@@ -298,7 +305,7 @@ class ProjectsView(ApiView):
 
 class ProjectDetailView(ProjectView):
     """``/api/v1/orgs/organizations/{org}/projects/{project}/``: get, update options, delete (admin).
-    An admin key reaches every project of its organisation; other keys only their own."""
+    An organisation key reaches every project of its organisation; other keys only their own."""
 
     required_scope = {"GET": "read", "PATCH": "admin", "DELETE": "admin"}
 
@@ -333,10 +340,11 @@ def member_data(member) -> dict:
 
 
 class ProjectMembersView(ApiView):
-    """``/api/v1/orgs/organizations/{org}/projects/{project}/members/``: list (read), add, change the
-    role of and remove (admin) the users of a project. Members are users of this server, found by email."""
+    """``/api/v1/orgs/organizations/{org}/projects/{project}/members/``: list, add, change the role of
+    and remove (admin) the users of a project. Members are users of the project's organisation,
+    found by email."""
 
-    required_scope = {"GET": "read", "POST": "admin", "PUT": "admin", "DELETE": "admin"}
+    required_scope = "admin"
     query_params = {"DELETE": frozenset({"email"})}
 
     def _project(self, request, org_id, project_id):
@@ -431,15 +439,16 @@ def webhook_data(webhook: Webhook) -> dict:
 
 
 WEBHOOK_PROJECT_PARAM = doc.path_param(
-    "project_id", "The key's project, or (admin key) another project of its organisation.", PROJECT_ID
+    "project_id", "The key's project, or (organisation key) another project of its organisation.", PROJECT_ID
 )
 WEBHOOK_NOT_FOUND = {"e404": ("NOT_FOUND", "Webhook not found", {"webhook_id": "7"})}
 
 
 class ProjectWebhooksView(ApiView):
-    """``/api/v1/webhooks/projects/{project_id}/``: a project's webhooks (read) and a new one (admin)."""
+    """``/api/v1/webhooks/projects/{project_id}/``: a project's webhooks and a new one (admin: their
+    URLs are the tenant's own endpoints)."""
 
-    required_scope = {"GET": "read", "POST": "admin"}
+    required_scope = "admin"
 
     def _project(self, request, project_id):
         return project_for_key(api_key=request.auth, org_id=request.auth.project.organization_id, project_id=project_id)
@@ -544,6 +553,7 @@ class EntityCreateView(ApiView):
     lists it (with 0 memories) before it has memories. Registering it again updates it."""
 
     required_scope = "write"
+    user_keys = True
     entity_type = "user"
 
     def post(self, request):
@@ -554,7 +564,7 @@ class EntityCreateView(ApiView):
         if request.auth.user_id is not None:
             if self.entity_type != "user":
                 raise Forbidden("A key restricted to one user can register only that user")
-            key_user(request.auth, name if isinstance(name, str) else None)
+            name = key_user(request.auth, name)
         entity, created = entity_register(
             project=request.auth.project,
             entity_type=self.entity_type,
@@ -645,6 +655,7 @@ class UserProfileView(ApiView):
     """``GET /v2/entities/user/{user_id}/profile/``: the user's profile and its status."""
 
     required_scope = "read"
+    user_keys = True
 
     @extend_schema(
         operation_id="user_profile_get",
@@ -678,6 +689,7 @@ class ProfileJobsView(ApiView):
     """``POST /v2/profiles/jobs/``: build profiles now (``trigger`` one user, ``sample`` a few)."""
 
     required_scope = "write"
+    user_keys = True
 
     @extend_schema(
         operation_id="profile_jobs_create",
@@ -740,6 +752,7 @@ class ProfileJobView(ApiView):
     """``GET /v2/profiles/jobs/{job_id}/``: one profile job."""
 
     required_scope = "read"
+    user_keys = True
 
     @extend_schema(
         operation_id="profile_job_get",

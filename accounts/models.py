@@ -76,12 +76,20 @@ class Membership(models.Model):
 
 class ApiKey(models.Model):
     """A secret that lets an app act on one project. Only a salted hash of it is stored; the key
-    itself is shown once, when it is made."""
+    itself is shown once, when it is made.
+
+    A *project key* (the default) acts on its own project only, whatever its scopes. An
+    *organisation key* (``createapikey --org-admin``) also manages the other projects of its
+    project's organisation: creates and deletes them, their members, webhooks and options."""
 
     class Scope(models.TextChoices):
         READ = "read"
         WRITE = "write"
         ADMIN = "admin"
+
+    class Kind(models.TextChoices):
+        PROJECT = "project"
+        ORGANIZATION = "organization"
 
     id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
     project = models.ForeignKey(Project, on_delete=models.CASCADE, related_name="api_keys")
@@ -91,6 +99,7 @@ class ApiKey(models.Model):
     salt = models.CharField(max_length=32)
     secret_hash = models.CharField(max_length=64)
     scopes = ArrayField(models.CharField(max_length=10, choices=Scope.choices), default=list)
+    kind = models.CharField(max_length=12, choices=Kind.choices, default=Kind.PROJECT)
     # When set, the key reaches only this user's memories, whatever a request says.
     user_id = models.CharField(max_length=255, null=True, blank=True)
     created_at = models.DateTimeField(default=timezone.now, editable=False)
@@ -110,6 +119,10 @@ class ApiKey(models.Model):
 
     def matches(self, raw_key: str) -> bool:
         return hmac.compare_digest(self.secret_hash, hash_key(raw_key, self.salt))
+
+    @property
+    def is_organization_key(self) -> bool:
+        return self.kind == self.Kind.ORGANIZATION
 
     def has_scope(self, scope: str) -> bool:
         # read and write are independent (a write-only ingestion key cannot read back);

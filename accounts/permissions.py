@@ -54,3 +54,18 @@ class HasScope(permissions.BasePermission):
         if scope is not None and not request.auth.has_scope(scope):
             raise exceptions.PermissionDenied(f"This API key lacks the '{scope}' scope")
         return True
+
+
+class UserKeyFence(permissions.BasePermission):
+    """A key restricted to one ``user_id`` may call only the routes about that user's memories:
+    the views that set ``user_keys = True`` (and fence every input to the key's user). Every other
+    route (organisation, projects, members, webhooks, profile settings, metrics) answers it 403, so a
+    new route is closed to such keys until it says otherwise."""
+
+    message = "This API key is restricted to one user and cannot call this route"
+
+    def has_permission(self, request, view) -> bool:
+        if isinstance(request.auth, ApiKey) and request.auth.user_id is not None:
+            if not getattr(view, "user_keys", False):
+                raise exceptions.PermissionDenied(self.message)
+        return True

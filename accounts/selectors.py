@@ -64,9 +64,9 @@ def apikey_find(*, prefix: str) -> ApiKey:
 
 def project_for_key(*, api_key: ApiKey, org_id: Any, project_id: Any = None) -> Project | Organization:
     """The project ``project_id`` of organisation ``org_id`` as ``api_key`` may see it: its own
-    project always, another project of its organisation only with the admin scope. Anything else
-    (another organisation, a missing id, a malformed one) is the same 404. Without ``project_id``,
-    the organisation itself."""
+    project always, another project of its organisation only when it is an organisation key.
+    Anything else (another organisation, a sibling project for a project key, a missing id, a
+    malformed one) is the same 404. Without ``project_id``, the organisation itself."""
     own = api_key.project
     if str(org_id) != str(own.organization_id):
         raise NotFound("Organization not found" if project_id is None else "Project not found")
@@ -75,12 +75,22 @@ def project_for_key(*, api_key: ApiKey, org_id: Any, project_id: Any = None) -> 
     if str(project_id) == str(own.id):
         return own
     pk = clean_uuid(project_id)
-    if pk is None or not api_key.has_scope(ApiKey.Scope.ADMIN):
+    if pk is None or not api_key.is_organization_key:
         raise NotFound("Project not found")
     project = Project.objects.select_related("organization").filter(organization_id=own.organization_id, pk=pk).first()
     if project is None:
         raise NotFound("Project not found")
     return project
+
+
+def projects_for_key(*, api_key: ApiKey) -> list[Project]:
+    """The projects a key manages: every project of its organisation for an organisation key, else
+    its own."""
+    if api_key.is_organization_key:
+        return list(
+            Project.objects.select_related("organization").filter(organization_id=api_key.project.organization_id)
+        )
+    return [api_key.project]
 
 
 def project_member_list(*, project: Project) -> list[ProjectMember]:
@@ -92,13 +102,13 @@ def webhook_list(*, project: Project) -> list[Webhook]:
 
 
 def webhook_get(*, api_key: ApiKey, webhook_id: Any) -> Webhook:
-    """A webhook of the key's project (of its organisation for an admin key); else a 404."""
+    """A webhook of the key's project (of its organisation for an organisation key); else a 404."""
     try:
         pk = int(str(webhook_id))
     except ValueError:
         pk = None
     webhooks = Webhook.objects.select_related("project")
-    if api_key.has_scope(ApiKey.Scope.ADMIN):
+    if api_key.is_organization_key:
         webhooks = webhooks.filter(project__organization_id=api_key.project.organization_id)
     else:
         webhooks = webhooks.filter(project=api_key.project)

@@ -11,9 +11,9 @@ from django.utils import timezone
 from django.utils.text import slugify
 
 from accounts.models import (
+    DEFAULT_PROJECT_SLUG,
     WEBHOOK_EVENT_TYPES,
     ApiKey,
-    Membership,
     Organization,
     ProfileJob,
     ProfileSettings,
@@ -26,7 +26,7 @@ from accounts.models import (
 )
 from accounts.selectors import KEY_PREFIX_LENGTH, profile_settings_get, profile_user_exists, project_default
 from mem0g_site.exceptions import Conflict, InvalidRequest, NotFound, UserNotFound, ValidationFailed
-from memories.inputs import clean_id, clean_metadata
+from memories.inputs import clean_id, clean_metadata, clean_uuid
 
 # "Not given" for update arguments, where None means "clear".
 UNSET: Any = object()
@@ -65,7 +65,14 @@ def _clean_scopes(scopes: Iterable[str]) -> list[str]:
 
 
 def _store_key(
-    *, project: Project, name: str, raw_key: str, scopes: list[str], user_id: str | None, now: datetime
+    *,
+    project: Project,
+    name: str,
+    raw_key: str,
+    scopes: list[str],
+    user_id: str | None,
+    now: datetime,
+    kind: str = ApiKey.Kind.PROJECT,
 ) -> ApiKey:
     salt = secrets.token_hex(16)
     return ApiKey.objects.create(
@@ -75,6 +82,7 @@ def _store_key(
         salt=salt,
         secret_hash=hash_key(raw_key, salt),
         scopes=scopes,
+        kind=kind,
         user_id=user_id,
         created_at=now,
     )
@@ -86,18 +94,28 @@ def apikey_create(
     name: str,
     scopes: Iterable[str],
     user_id: str | None = None,
+    organization_key: bool = False,
     now: datetime | None = None,
 ) -> tuple[ApiKey, str]:
-    """Make a new key; returns the row and the key itself, which is not stored and never shown again."""
+    """Make a new key; returns the row and the key itself, which is not stored and never shown again.
+    An ``organization_key`` manages every project of ``project``'s organisation: it has the admin
+    scope and cannot be restricted to a user."""
     if not isinstance(name, str) or not name.strip() or len(name) > 200:
         raise ValidationFailed("name must be a non-empty string of at most 200 characters", field="name")
+    scopes = _clean_scopes(scopes)
+    user_id = clean_id(user_id, field_name="user_id")
+    if organization_key:
+        if user_id is not None:
+            raise ValidationFailed("an organisation key cannot be restricted to one user", field="user_id")
+        scopes = sorted({*scopes, ApiKey.Scope.ADMIN})
     raw_key = "mem0_" + secrets.token_urlsafe(32)
     api_key = _store_key(
         project=project,
         name=name.strip(),
         raw_key=raw_key,
-        scopes=_clean_scopes(scopes),
-        user_id=clean_id(user_id, field_name="user_id"),
+        scopes=scopes,
+        user_id=user_id,
+        kind=ApiKey.Kind.ORGANIZATION if organization_key else ApiKey.Kind.PROJECT,
         now=now or timezone.now(),
     )
     return api_key, raw_key
@@ -122,16 +140,17 @@ def apikey_touch(*, api_key: ApiKey, now: datetime | None = None) -> None:
 @transaction.atomic
 def apikeys_bootstrap(*, keys: Iterable[str], admin_keys: Iterable[str], now: datetime | None = None) -> int:
     """Make sure the keys given in API_KEYS (read, write) and ADMIN_API_KEYS (read, write, admin)
-    exist, active, in the default project. Returns how many were created or changed."""
+    exist, active, in the default project. Admin keys are the operator's: organisation keys of the
+    default organisation. Returns how many were created or changed."""
     now = now or timezone.now()
     project = project_default()
-    wanted: dict[str, list[str]] = {}
+    wanted: dict[str, tuple[list[str], str]] = {}
     for raw_key in keys:
-        wanted[raw_key] = ["read", "write"]
+        wanted[raw_key] = (["read", "write"], ApiKey.Kind.PROJECT)
     for raw_key in admin_keys:
-        wanted[raw_key] = ["admin", "read", "write"]
+        wanted[raw_key] = (["admin", "read", "write"], ApiKey.Kind.ORGANIZATION)
     changed = 0
-    for raw_key, scopes in wanted.items():
+    for raw_key, (scopes, kind) in wanted.items():
         if len(raw_key) < 16:
             raise ValidationFailed("bootstrap keys must be at least 16 characters long", field="API_KEYS")
         existing = next(
@@ -139,24 +158,56 @@ def apikeys_bootstrap(*, keys: Iterable[str], admin_keys: Iterable[str], now: da
             None,
         )
         if existing is None:
-            _store_key(project=project, name="bootstrap", raw_key=raw_key, scopes=scopes, user_id=None, now=now)
+            _store_key(
+                project=project, name="bootstrap", raw_key=raw_key, scopes=scopes, user_id=None, kind=kind, now=now
+            )
             changed += 1
-        elif existing.scopes != scopes or existing.revoked_at is not None or existing.user_id is not None:
-            existing.scopes, existing.revoked_at, existing.user_id = scopes, None, None
-            existing.save(update_fields=["scopes", "revoked_at", "user_id"])
+        elif (existing.scopes, existing.kind, existing.revoked_at, existing.user_id) != (scopes, kind, None, None):
+            existing.scopes, existing.kind, existing.revoked_at, existing.user_id = scopes, kind, None, None
+            existing.save(update_fields=["scopes", "kind", "revoked_at", "user_id"])
             changed += 1
     return changed
 
 
+def organization_find(*, name: str) -> Organization:
+    """The organisation whose slug, name or id is ``name`` (for commands)."""
+    organizations = Organization.objects.filter(slug=name) | Organization.objects.filter(name=name)
+    pk = clean_uuid(name)
+    if pk is not None:
+        organizations = organizations | Organization.objects.filter(pk=pk)
+    found = list(organizations.distinct()[:2])
+    if len(found) != 1:
+        raise NotFound(f"no single organisation is called {name!r}")
+    return found[0]
+
+
+@transaction.atomic
 def project_get_or_create(*, name: str, organization: Organization | None = None) -> Project:
-    """The project called ``name`` (or with that slug) in ``organization`` (default: the default one)."""
+    """The project called ``name`` (or with that slug). In ``organization`` when given; otherwise the
+    one project of that name wherever it is, or a new project in a new organisation of its own
+    (each tenant its own organisation, so no key of one reaches another's). ``default`` is the
+    default project of the default organisation."""
     if not isinstance(name, str) or not slugify(name):
         raise ValidationFailed("a project needs a name with letters or digits", field="project")
-    organization = organization or project_default().organization
-    project = Project.objects.filter(organization=organization, slug=slugify(name)).first()
-    if project is None:
-        project = Project.objects.create(organization=organization, name=name, slug=slugify(name))
-    return project
+    slug = slugify(name)[:100]
+    if organization is None and slug == DEFAULT_PROJECT_SLUG:
+        return project_default()
+    if organization is not None:
+        project = Project.objects.filter(organization=organization, slug=slug).first()
+        return project or Project.objects.create(organization=organization, name=name, slug=slug)
+    existing = list(Project.objects.select_related("organization").filter(slug=slug)[:2])
+    if len(existing) > 1:
+        raise ValidationFailed(
+            f"several organisations have a project called {name!r}: name one with --org", field="project"
+        )
+    if existing:
+        return existing[0]
+    org_slug, suffix = slug, 1
+    while Organization.objects.filter(slug=org_slug).exists():
+        suffix += 1
+        org_slug = f"{slug[:90]}-{suffix}"
+    organization = Organization.objects.create(name=name, slug=org_slug)
+    return Project.objects.create(organization=organization, name=name, slug=slug)
 
 
 PROJECT_OPTIONS = {
@@ -211,12 +262,18 @@ def project_delete(*, project: Project) -> None:
     project.delete()
 
 
-def _member_user(email: Any):
+def _member_user(email: Any, *, project: Project):
+    """The one user of ``project``'s organisation with this email. Users of other organisations are
+    answered exactly like unknown emails, so a key cannot probe who uses this server."""
     if not isinstance(email, str) or "@" not in email or len(email) > 254:
         raise ValidationFailed("email must be an email address", field="email")
-    users = list(get_user_model().objects.filter(email__iexact=email.strip())[:2])
+    users = list(
+        get_user_model().objects.filter(
+            email__iexact=email.strip(), memberships__organization_id=project.organization_id
+        )[:2]
+    )
     if len(users) != 1:
-        raise ValidationFailed(f"no single user has the email {email!r}", field="email")
+        raise ValidationFailed(f"no single user of this organisation has the email {email!r}", field="email")
     return users[0]
 
 
@@ -228,30 +285,34 @@ def _clean_role(role: Any) -> str:
 
 @transaction.atomic
 def project_member_add(*, project: Project, email: Any, role: Any = ProjectMember.Role.READER) -> ProjectMember:
-    """Give an existing user (found by email) a role in the project; also makes them a member of
-    the project's organisation so the web UI shows it."""
+    """Give a user of the project's organisation (found by email) a role in the project. People
+    join an organisation through the operator (admin → Organizations → memberships)."""
     role = _clean_role(role)
-    user = _member_user(email)
+    user = _member_user(email, project=project)
     if ProjectMember.objects.filter(project=project, user=user).exists():
         raise Conflict("This user is already a member of the project", details={"email": user.email})
-    Membership.objects.get_or_create(organization_id=project.organization_id, user=user)
     return ProjectMember.objects.create(project=project, user=user, role=role)
+
+
+def _member(*, project: Project, email: Any) -> ProjectMember:
+    if not isinstance(email, str) or "@" not in email or len(email) > 254:
+        raise ValidationFailed("email must be an email address", field="email")
+    members = list(ProjectMember.objects.filter(project=project, user__email__iexact=email.strip())[:2])
+    if len(members) != 1:
+        raise NotFound("Member not found", details={"email": email})
+    return members[0]
 
 
 def project_member_update(*, project: Project, email: Any, role: Any) -> ProjectMember:
     role = _clean_role(role)
-    member = ProjectMember.objects.filter(project=project, user=_member_user(email)).first()
-    if member is None:
-        raise NotFound("Member not found", details={"email": email})
+    member = _member(project=project, email=email)
     member.role = role
     member.save(update_fields=["role"])
     return member
 
 
 def project_member_remove(*, project: Project, email: Any) -> None:
-    deleted, _ = ProjectMember.objects.filter(project=project, user=_member_user(email)).delete()
-    if not deleted:
-        raise NotFound("Member not found", details={"email": email})
+    _member(project=project, email=email).delete()
 
 
 # --- webhooks -------------------------------------------------------------------------------
@@ -474,16 +535,14 @@ def profile_job_create(
     from memories.selectors import entity_list
 
     request = {"operation": operation, "entity_type": entity_type, "entity_id": entity_id, "limit": limit}
+    if within_user is not None and entity_id is not None and clean_id(entity_id, field_name="entity_id") != within_user:
+        raise UserNotFound(entity_id)  # the fence comes before anything is looked up, the idempotency key too
     if idempotency_key is not None:
         if not isinstance(idempotency_key, str) or not idempotency_key.strip() or len(idempotency_key) > 255:
             raise InvalidRequest("Idempotency-Key must be 1 to 255 characters", details={"key": "Idempotency-Key"})
         existing = ProfileJob.objects.filter(project=project, idempotency_key=idempotency_key).first()
         if existing is not None:
-            if existing.request != request:
-                raise Conflict(
-                    "This Idempotency-Key was used for a different request", details={"job_id": str(existing.id)}
-                )
-            return existing, True
+            return _profile_job_replay(existing, request=request, within_user=within_user), True
     if operation not in ProfileJob.Operation.values:
         raise ValidationFailed("operation must be trigger or sample", field="operation")
     if entity_type != "user":
@@ -528,8 +587,19 @@ def profile_job_create(
             now=now,
         )
     except IntegrityError:  # the same key, made concurrently: that request's job is the one
-        return ProfileJob.objects.get(project=project, idempotency_key=idempotency_key), True
+        existing = ProfileJob.objects.get(project=project, idempotency_key=idempotency_key)
+        return _profile_job_replay(existing, request=request, within_user=within_user), True
     return job, False
+
+
+def _profile_job_replay(job: ProfileJob, *, request: dict, within_user: str | None) -> ProfileJob:
+    """The job an ``Idempotency-Key`` already made, if this request may see it. A job about other
+    users than a restricted key's own is a bare 409: the key is taken, and nothing of the job is told."""
+    if within_user is not None and set(job.entity_ids) - {within_user}:
+        raise Conflict("This Idempotency-Key was used for a different request")
+    if job.request != request:
+        raise Conflict("This Idempotency-Key was used for a different request", details={"job_id": str(job.id)})
+    return job
 
 
 @transaction.atomic

@@ -156,6 +156,7 @@ class MemoryRelationshipsView(ApiView):
     """``/v1/memories/{id}/relationships``: link the memory to another (POST), list its links (GET)."""
 
     required_scope = {"GET": "read", "POST": "write"}
+    user_keys = True
     query_params = {"GET": frozenset({"relation", "direction", "as_of", "known_at", "limit"})}
 
     @extend_schema(
@@ -231,6 +232,7 @@ class RelationshipView(ApiView):
     """``/v1/relationships/{rid}``: close or correct (PATCH), retract (DELETE)."""
 
     required_scope = "write"
+    user_keys = True
 
     @extend_schema(
         operation_id="relationship_update",
@@ -284,6 +286,7 @@ class RelatedMemoriesView(ApiView):
     """``GET /v1/memories/{id}/related``: the memories within ``depth`` hops."""
 
     required_scope = "read"
+    user_keys = True
     query_params = frozenset({"depth", "relation", "direction", "as_of", "known_at", "limit"})
 
     @extend_schema(
@@ -325,6 +328,7 @@ class MemoryGraphView(ApiView):
     Cytoscape.js elements."""
 
     required_scope = "read"
+    user_keys = True
     query_params = frozenset({"user_id", "limit", "as_of", "known_at", "relation", "format"})
     content_negotiation_class = IgnoreFormatParameter
 
@@ -398,6 +402,7 @@ class MemoryTimelineView(ApiView):
     """``GET /v1/memories/{id}/timeline``: the memory's versions and its supersession chain."""
 
     required_scope = "read"
+    user_keys = True
 
     @extend_schema(
         operation_id="memory_timeline",

@@ -71,6 +71,9 @@ class ApiView(APIView):
 
     # The query parameters a view reads: one set for every method, or {method: set}.
     query_params: frozenset[str] | dict[str, frozenset[str]] = frozenset()
+    # Open to keys restricted to one user (``accounts.permissions.UserKeyFence``)? Only views that
+    # fence every input to the key's user say yes.
+    user_keys = False
     schema = ApiSchema()
 
     @classmethod
@@ -185,6 +188,7 @@ class StatusView(ApiView):
     """``GET /status``: database, embedder, version and uptime (any valid key)."""
 
     required_scope = None
+    user_keys = True
 
     @extend_schema(
         operation_id="status",

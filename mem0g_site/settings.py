@@ -206,7 +206,11 @@ REST_FRAMEWORK = {
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
     "DEFAULT_AUTHENTICATION_CLASSES": ["accounts.authentication.ApiKeyAuthentication"],
     # Rate limit first, so refused (403) calls also count and carry the X-RateLimit-* headers.
-    "DEFAULT_PERMISSION_CLASSES": ["accounts.permissions.WithinRateLimit", "accounts.permissions.HasScope"],
+    "DEFAULT_PERMISSION_CLASSES": [
+        "accounts.permissions.WithinRateLimit",
+        "accounts.permissions.HasScope",
+        "accounts.permissions.UserKeyFence",
+    ],
     "DEFAULT_THROTTLE_CLASSES": [],
     "DEFAULT_PARSER_CLASSES": ["rest_framework.parsers.JSONParser"],
     "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],

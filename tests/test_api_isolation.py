@@ -154,3 +154,37 @@ def test_a_user_restricted_key_cannot_reach_another_user_by_query_body_or_filter
     entities = api("GET", "/v1/entities/", key=key).json()["results"]
     assert [(e["type"], e["name"]) for e in entities] == [("user", "alice")]
     assert Memory.objects.filter(user_id="bob").count() == 1
+
+
+@pytest.mark.parametrize("user_id", [42, 4.0, True, ["42"], {"id": "42"}])
+def test_a_restricted_key_cannot_register_another_user_through_another_json_type(api, project, make_key, user_id):
+    from accounts.models import RegisteredEntity
+
+    key = make_key(project, user_id="alice")
+    response = api("POST", "/v1/users/", key=key, data={"user_id": user_id, "metadata": {"x": 1}})
+    assert response.status_code in (404, 422), response.content
+    assert not RegisteredEntity.objects.exists()
+
+
+def test_a_number_and_its_digits_are_the_same_user_for_a_restricted_key(api, project, make_key):
+    from accounts.models import RegisteredEntity
+
+    key = make_key(project, user_id="42")
+    assert api("POST", "/v1/users/", key=key, data={"user_id": 42}).status_code == 201
+    assert list(RegisteredEntity.objects.values_list("name", flat=True)) == ["42"]
+
+
+def test_a_profile_jobs_idempotency_key_does_not_open_another_users_job(api, projects, make_key):
+    project_a, _ = projects
+    job = api(
+        "POST",
+        "/v2/profiles/jobs/",
+        key=make_key(project_a),
+        data={"operation": "trigger", "entity_id": "bob"},
+        HTTP_IDEMPOTENCY_KEY="shared-key",
+    ).json()
+    alice = make_key(project_a, user_id="alice")
+    for body in ({"operation": "trigger", "entity_id": "bob"}, {"operation": "trigger", "entity_id": "alice"}):
+        response = api("POST", "/v2/profiles/jobs/", key=alice, data=body, HTTP_IDEMPOTENCY_KEY="shared-key")
+        assert response.status_code in (404, 409), response.content
+        assert job["job_id"] not in response.content.decode(), response.content

@@ -25,6 +25,14 @@ def rw_key(project, make_key):
 
 
 @pytest.fixture
+def org_key(project):
+    """An organisation key (``createapikey --org-admin``) of the project's organisation."""
+    from accounts.services import apikey_create
+
+    return apikey_create(project=project, name="org", scopes="read", organization_key=True)[1]
+
+
+@pytest.fixture
 def sibling(project):
     """A second project in the key's organisation."""
     return Project.objects.create(organization=project.organization, name="Sibling", slug="sibling")
@@ -37,7 +45,8 @@ def projects_path(project, suffix=""):
 # --- projects ---------------------------------------------------------------------------------
 
 
-def test_an_admin_key_creates_lists_and_deletes_projects(api, project, admin_key, add):
+def test_an_organisation_key_creates_lists_and_deletes_projects(api, project, org_key, add):
+    admin_key = org_key
     response = api("POST", projects_path(project), key=admin_key, data={"name": "Support bot", "description": "x"})
     assert response.status_code == 201, response.content
     created = response.json()
@@ -57,24 +66,31 @@ def test_an_admin_key_creates_lists_and_deletes_projects(api, project, admin_key
 
 
 @pytest.mark.parametrize("body", [{}, {"name": ""}, {"name": 3}, {"name": "x" * 201}, {"name": "ok", "description": 1}])
-def test_bad_project_bodies_are_422_and_write_nothing(api, project, admin_key, body):
-    error_of(api("POST", projects_path(project), key=admin_key, data=body), 422, "VALIDATION_ERROR")
+def test_bad_project_bodies_are_422_and_write_nothing(api, project, org_key, body):
+    error_of(api("POST", projects_path(project), key=org_key, data=body), 422, "VALIDATION_ERROR")
     assert Project.objects.count() == 1
 
 
-def test_unknown_fields_are_400(api, project, admin_key):
-    error_of(api("POST", projects_path(project), key=admin_key, data={"name": "a", "x": 1}), 400, "INVALID_REQUEST")
+def test_unknown_fields_are_400(api, project, org_key):
+    error_of(api("POST", projects_path(project), key=org_key, data={"name": "a", "x": 1}), 400, "INVALID_REQUEST")
     assert Project.objects.count() == 1
 
 
-def test_a_plain_key_sees_only_its_own_project(api, project, rw_key, sibling):
-    assert [p["id"] for p in api("GET", projects_path(project), key=rw_key).json()] == [str(project.id)]
-    error_of(api("GET", projects_path(project, f"{sibling.id}/"), key=rw_key), 404, "NOT_FOUND")
-    error_of(api("GET", projects_path(project, f"{sibling.id}/members/"), key=rw_key), 404, "NOT_FOUND")
-    error_of(api("GET", f"/api/v1/webhooks/projects/{sibling.id}/", key=rw_key), 404, "NOT_FOUND")
+@pytest.mark.parametrize("scopes", ["read,write", "read,write,admin"])
+def test_a_project_key_sees_only_its_own_project_whatever_its_scopes(api, project, make_key, sibling, scopes):
+    key = make_key(project, scopes=scopes)
+    assert [p["id"] for p in api("GET", projects_path(project), key=key).json()] == [str(project.id)]
+    error_of(api("GET", projects_path(project, f"{sibling.id}/"), key=key), 404, "NOT_FOUND")
+    if "admin" in scopes:
+        error_of(api("GET", projects_path(project, f"{sibling.id}/members/"), key=key), 404, "NOT_FOUND")
+        error_of(api("GET", f"/api/v1/webhooks/projects/{sibling.id}/", key=key), 404, "NOT_FOUND")
+        error_of(api("DELETE", projects_path(project, f"{sibling.id}/"), key=key), 404, "NOT_FOUND")
+        error_of(api("POST", projects_path(project), key=key, data={"name": "Mine"}), 403, "FORBIDDEN")
+    assert set(Project.objects.values_list("name", flat=True)) == {project.name, "Sibling"}
 
 
-def test_an_admin_key_reaches_its_organisations_projects_only(api, project, admin_key, sibling, other_project):
+def test_an_organisation_key_reaches_its_organisations_projects_only(api, project, org_key, sibling, other_project):
+    admin_key = org_key
     assert api("GET", projects_path(project, f"{sibling.id}/"), key=admin_key).json()["name"] == "Sibling"
     other_org = f"/api/v1/orgs/organizations/{other_project.organization_id}/projects/"
     for method, path in [
@@ -100,17 +116,18 @@ def test_an_admin_key_reaches_its_organisations_projects_only(api, project, admi
 
 def test_members_are_added_changed_listed_and_removed(api, project, admin_key, rw_key):
     user = get_user_model().objects.create_user("ana", email="Ana@Example.com", password="x")
+    Membership.objects.create(user=user, organization=project.organization)
     path = projects_path(project, f"{project.id}/members/")
-    assert api("GET", path, key=rw_key).json() == {"members": [], "results": []}
+    assert api("GET", path, key=admin_key).json() == {"members": [], "results": []}
+    error_of(api("GET", path, key=rw_key), 403, "FORBIDDEN")  # e-mails are for admin keys
 
     added = api("POST", path, key=admin_key, data={"email": "ana@example.com"})
     assert added.status_code == 200 and added.json()["message"].startswith("User added")
     assert ProjectMember.objects.get(user=user).role == "READER"
-    assert Membership.objects.filter(user=user, organization=project.organization).exists()
     error_of(api("POST", path, key=admin_key, data={"email": "ana@example.com"}), 409, "CONFLICT")
 
     assert api("PUT", path, key=admin_key, data={"email": "ana@example.com", "role": "OWNER"}).status_code == 200
-    members = api("GET", path, key=rw_key).json()["members"]
+    members = api("GET", path, key=admin_key).json()["members"]
     assert [(m["username"], m["email"], m["role"]) for m in members] == [("ana", "Ana@example.com", "OWNER")]
 
     error_of(
@@ -127,10 +144,22 @@ def test_members_are_added_changed_listed_and_removed(api, project, admin_key, r
     "body", [{"email": "nobody@example.com"}, {"email": "not-an-email"}, {}, {"email": "ana@example.com", "role": "x"}]
 )
 def test_bad_member_bodies_are_422_and_write_nothing(api, project, admin_key, body):
-    get_user_model().objects.create_user("ana", email="ana@example.com", password="x")
+    ana = get_user_model().objects.create_user("ana", email="ana@example.com", password="x")
+    Membership.objects.create(user=ana, organization=project.organization)
     path = projects_path(project, f"{project.id}/members/")
     error_of(api("POST", path, key=admin_key, data=body), 422, "VALIDATION_ERROR")
-    assert not ProjectMember.objects.exists() and not Membership.objects.exists()
+    assert not ProjectMember.objects.exists()
+
+
+def test_only_users_of_the_organisation_can_be_added_and_others_look_unknown(api, project, other_project, admin_key):
+    """A key cannot probe which e-mails use this server, nor pull another organisation's user in."""
+    outsider = get_user_model().objects.create_user("olga", email="olga@example.com", password="x")
+    Membership.objects.create(user=outsider, organization=other_project.organization)
+    path = projects_path(project, f"{project.id}/members/")
+    known = error_of(api("POST", path, key=admin_key, data={"email": "olga@example.com"}), 422, "VALIDATION_ERROR")
+    unknown = error_of(api("POST", path, key=admin_key, data={"email": "nemo@example.com"}), 422, "VALIDATION_ERROR")
+    assert known["detail"].replace("olga", "X") == unknown["detail"].replace("nemo", "X")
+    assert not ProjectMember.objects.exists()
 
 
 # --- webhooks ---------------------------------------------------------------------------------
@@ -144,7 +173,8 @@ def test_webhooks_are_created_listed_updated_and_deleted(api, project, admin_key
     assert {k: hook[k] for k in HOOK} == HOOK and hook["project"] == str(project.id) and hook["is_active"]
     assert isinstance(hook["webhook_id"], int)
 
-    assert [h["webhook_id"] for h in api("GET", path, key=rw_key).json()] == [hook["webhook_id"]]
+    assert [h["webhook_id"] for h in api("GET", path, key=admin_key).json()] == [hook["webhook_id"]]
+    error_of(api("GET", path, key=rw_key), 403, "FORBIDDEN")  # webhook URLs are for admin keys
 
     update = {"event_types": ["memory_add", "memory_delete", "memory_add"], "name": "Renamed"}
     updated = api("PUT", f"/api/v1/webhooks/{hook['webhook_id']}/", key=admin_key, data=update).json()
@@ -153,7 +183,7 @@ def test_webhooks_are_created_listed_updated_and_deleted(api, project, admin_key
 
     deleted = api("DELETE", f"/api/v1/webhooks/{hook['webhook_id']}/", key=admin_key)
     assert deleted.json() == {"message": "Webhook deleted successfully"}
-    assert api("GET", path, key=rw_key).json() == []
+    assert api("GET", path, key=admin_key).json() == []
 
 
 @pytest.mark.parametrize(

@@ -25,6 +25,49 @@ def test_createapikey_prints_the_key_alone_on_the_last_line_and_makes_the_projec
     assert key not in err and api_key.prefix in err
 
 
+def test_each_new_project_gets_an_organisation_of_its_own(db, project):
+    shop = apikey_authenticate(run("createapikey", "--project", "Shop")[0].strip())
+    blog = apikey_authenticate(run("createapikey", "--project", "Blog", "--scopes", "admin")[0].strip())
+    orgs = {project.organization_id, shop.project.organization_id, blog.project.organization_id}
+    assert len(orgs) == 3 and shop.kind == blog.kind == ApiKey.Kind.PROJECT
+    # The same name again: the same project (keys made before keep their project).
+    again = apikey_authenticate(run("createapikey", "--project", "Shop")[0].strip())
+    assert again.project == shop.project
+    # --org puts a new project in a named organisation.
+    shop2 = apikey_authenticate(
+        run("createapikey", "--project", "Shop 2", "--org", shop.project.organization.slug)[0].strip()
+    )
+    assert shop2.project.organization == shop.project.organization
+    with pytest.raises(CommandError, match="organisation"):
+        run("createapikey", "--project", "x", "--org", "no-such-org")
+
+
+def test_a_project_made_before_in_the_default_organisation_keeps_its_keys(db, project):
+    old = Project.objects.create(organization=project.organization, name="Legacy", slug="legacy")
+    key = apikey_authenticate(run("createapikey", "--project", "legacy")[0].strip())
+    assert key.project == old
+
+
+def test_org_admin_keys_are_organisation_keys_and_are_listed_as_such(db):
+    out, err = run("createapikey", "--project", "Shop", "--org-admin", "--scopes", "read")
+    api_key = apikey_authenticate(out.strip())
+    assert api_key.is_organization_key and api_key.has_scope("admin")
+    assert "organisation key" in err
+    listing = run("listapikeys")[0]
+    row = next(line for line in listing.splitlines() if line.startswith(api_key.prefix))
+    assert "organization" in row
+    with pytest.raises(CommandError, match="restricted"):
+        run("createapikey", "--project", "Shop", "--org-admin", "--user-id", "alice")
+
+
+def test_bootstrap_admin_keys_are_the_operators_organisation_keys(db, project):
+    from accounts.services import apikeys_bootstrap
+
+    apikeys_bootstrap(keys=["plain-key-0123456789"], admin_keys=["operator-key-0123456789"])
+    assert apikey_authenticate("operator-key-0123456789").is_organization_key
+    assert not apikey_authenticate("plain-key-0123456789").is_organization_key
+
+
 def test_createapikey_refuses_bad_scopes(db):
     with pytest.raises(CommandError, match="scopes"):
         run("createapikey", "--scopes", "read,root")

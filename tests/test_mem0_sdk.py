@@ -194,13 +194,19 @@ def test_the_async_client(mem0, live_server, key):
     assert Memory.objects.count() == 0
 
 
-def test_projects_and_members(client, mem0, project):
+def test_projects_and_members(client, mem0, project, live_server):
     from django.contrib.auth import get_user_model
 
-    from accounts.models import Project
+    from accounts.models import Membership, Project
 
-    get_user_model().objects.create_user("ana", email="ana@example.com", password="x")
-    created = client.project.create(name="Support bot", description="tickets")
+    ana = get_user_model().objects.create_user("ana", email="ana@example.com", password="x")
+    Membership.objects.create(user=ana, organization=project.organization)
+    # Only an organisation key creates projects; the SDK reports the 403 as an AuthenticationError.
+    with pytest.raises(mem0[1].AuthenticationError):
+        client.project.create(name="Support bot", description="tickets")
+    org_key = apikey_create(project=project, name="org", scopes="read", organization_key=True)[1]
+    org_client = mem0[0].MemoryClient(api_key=org_key, host=live_server.url)
+    created = org_client.project.create(name="Support bot", description="tickets")
     assert created["name"] == "Support bot" and created["org_id"] == client.org_id
 
     client.project.add_member("ana@example.com")
@@ -214,7 +220,7 @@ def test_projects_and_members(client, mem0, project):
 
     # project.delete() acts on the project it names: point one at the new project.
     other = importlib.import_module("mem0.client.project").Project(
-        client.client, org_id=client.org_id, project_id=created["project_id"]
+        org_client.client, org_id=client.org_id, project_id=created["project_id"]
     )
     assert other.get()["name"] == "Support bot"
     assert other.delete() == {"message": "Project deleted successfully."}

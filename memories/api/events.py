@@ -47,6 +47,7 @@ class EventView(ApiView):
     """``GET /v1/event/{event_id}/``: an add request's status, results and latency."""
 
     required_scope = "read"
+    user_keys = True
 
     def get(self, request, event_id: str):
         event = add_event_get(project=request.auth.project, event_id=event_id, within=key_within(request.auth))
@@ -57,6 +58,7 @@ class EventsView(ApiView):
     """``GET /v1/events/``: add requests, newest first."""
 
     required_scope = "read"
+    user_keys = True
     query_params = frozenset({"page", "page_size"})
 
     def get(self, request):
@@ -75,6 +77,7 @@ class StatsView(ApiView):
     """``GET /v1/stats/``: totals for the key's project (or user)."""
 
     required_scope = "read"
+    user_keys = True
 
     def get(self, request):
         return Response(project_stats(project=request.auth.project, within=key_within(request.auth)))
@@ -84,6 +87,7 @@ class EntityView(EntityDeleteView):
     """``GET /v2/entities/{type}/{id}/``: one user, agent, app or run (``DELETE`` deletes its memories)."""
 
     required_scope = {"GET": "read", "DELETE": "write"}
+    user_keys = True
 
     def get(self, request, entity_type: str, name: str):
         _entity_field(entity_type)
@@ -97,6 +101,7 @@ class EntityFiltersView(ApiView):
     """``GET /v1/entities/filters/``: the ids that can be used in ``filters``, by type."""
 
     required_scope = "read"
+    user_keys = True
 
     def get(self, request):
         entities = entity_list(project=request.auth.project, within=key_within(request.auth))
@@ -108,6 +113,7 @@ class EntityMemoriesView(ApiView):
     first (``/v1/memories/user/{user_id}`` is the memory-layer form of the same)."""
 
     required_scope = "read"
+    user_keys = True
     query_params = frozenset({"limit", "offset", "show_expired"})
 
     def get(self, request, entity_type: str, entity_id: str):
@@ -136,6 +142,7 @@ class MemoryEventsView(ApiView):
     """``GET /v1/memories/events/``: every ADD/UPDATE/DELETE of the project, newest first."""
 
     required_scope = "read"
+    user_keys = True
     query_params = frozenset({"page", "page_size"})
 
     def get(self, request):

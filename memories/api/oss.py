@@ -70,6 +70,7 @@ class OssMemoriesView(ApiView):
     """``POST /memories`` (add), ``GET /memories`` (list), ``DELETE /memories`` (admin)."""
 
     required_scope = {"GET": "read", "POST": "write", "DELETE": "admin"}
+    user_keys = True
     query_params = {
         "GET": frozenset({*OSS_ENTITY_FIELDS, "top_k", "show_expired", *METADATA_FILTERS, "domain_tags"}),
         "DELETE": frozenset(OSS_ENTITY_FIELDS),
@@ -192,6 +193,7 @@ class OssMemoryView(ApiView):
     """``GET``/``PUT``/``DELETE /memories/{id}``."""
 
     required_scope = {"GET": "read", "PUT": "write", "DELETE": "write"}
+    user_keys = True
 
     @extend_schema(
         operation_id="oss_memory_get",
@@ -250,6 +252,7 @@ class OssHistoryView(ApiView):
     """``GET /memories/{id}/history``."""
 
     required_scope = "read"
+    user_keys = True
 
     @extend_schema(
         operation_id="oss_memory_history",
@@ -270,6 +273,7 @@ class OssSearchView(ApiView):
     ``{"metadata.project_id": "p1"}`` included; top-level ids are merged in."""
 
     required_scope = "read"
+    user_keys = True
 
     @extend_schema(
         operation_id="oss_search",
@@ -312,6 +316,7 @@ class OssResetView(ApiView):
     """``POST /reset`` (admin): every memory of the key's project (or of its user) is deleted."""
 
     required_scope = "admin"
+    user_keys = True
 
     @extend_schema(
         operation_id="oss_reset",
@@ -332,6 +337,7 @@ class OssEntitiesView(ApiView):
     """``GET /entities``: a bare list of users, agents and runs with their memory counts."""
 
     required_scope = "read"
+    user_keys = True
 
     @extend_schema(
         operation_id="oss_entities_list",
@@ -373,6 +379,7 @@ class OssEntityView(ApiView):
     """``DELETE /entities/{type}/{id}`` (admin)."""
 
     required_scope = "admin"
+    user_keys = True
 
     @extend_schema(
         operation_id="oss_entity_delete",

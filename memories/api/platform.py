@@ -259,6 +259,7 @@ class PingView(ApiView):
     """``GET /v1/ping/``: the SDK's constructor check. ``org_id`` and ``project_id`` must be non-empty."""
 
     required_scope = None
+    user_keys = True
 
     @extend_schema(
         operation_id="ping",
@@ -300,6 +301,7 @@ class AddV3View(ApiView):
     """``POST /v3/memories/add/`` (mem0ai 2.x): ``{"results": [{"id", "memory", "event"}]}``."""
 
     required_scope = "write"
+    user_keys = True
 
     @extend_schema(
         operation_id="memories_add_v3",
@@ -353,6 +355,7 @@ class MemoriesView(ApiView):
     delete all of a scope (DELETE, ids or ``filters`` in the query string)."""
 
     required_scope = {"GET": "read", "POST": "write", "DELETE": "write"}
+    user_keys = True
     query_params = {
         "GET": frozenset(
             {
@@ -576,6 +579,7 @@ class ListV3View(ApiView):
     """``POST /v3/memories/`` (mem0ai 2.x ``get_all``): ``filters`` must name an entity."""
 
     required_scope = "read"
+    user_keys = True
     query_params = frozenset({"page", "page_size"})
 
     @extend_schema(
@@ -608,6 +612,7 @@ class SearchV3View(ApiView):
     """``POST /v3/memories/search/``: ``{"results": [memory + score]}``; threshold 0.1 by default."""
 
     required_scope = "read"
+    user_keys = True
     default_threshold = 0.1
     require_entity = True
 
@@ -711,6 +716,7 @@ class UserMemoriesListView(ApiView):
     """``GET /v1/memories/user/{user_id}?limit=&offset=`` (memory-layer routes)."""
 
     required_scope = "read"
+    user_keys = True
     query_params = frozenset({"limit", "offset", "show_expired"})
 
     @extend_schema(
@@ -743,6 +749,7 @@ class MemoryDetailView(ApiView):
     ``expiration_date``, ``timestamp``), delete."""
 
     required_scope = {"GET": "read", "PUT": "write", "PATCH": "write", "DELETE": "write"}
+    user_keys = True
     query_params = {"DELETE": frozenset({"delete_linked"})}
 
     @extend_schema(
@@ -839,6 +846,7 @@ class HistoryView(ApiView):
     """``GET /v1/memories/{id}/history/``: a JSON list, oldest first."""
 
     required_scope = "read"
+    user_keys = True
 
     @extend_schema(
         operation_id="memory_history",
@@ -858,6 +866,7 @@ class EntitiesView(ApiView):
     """``GET /v1/entities/``: every user/agent/app/run with memories; ``name`` is the id itself."""
 
     required_scope = "read"
+    user_keys = True
     query_params = frozenset({"page", "page_size"})
 
     @extend_schema(
@@ -929,6 +938,7 @@ class EntityDeleteView(ApiView):
     """``DELETE /v2/entities/{type}/{name}/`` (and the v1 path the TypeScript SDK uses)."""
 
     required_scope = "write"
+    user_keys = True
 
     @extend_schema(
         operation_id="entity_delete",
@@ -963,6 +973,7 @@ class BatchView(ApiView):
     """``PUT /v1/batch/`` and ``DELETE /v1/batch/`` (JSON body): up to 1000 memories, all or nothing."""
 
     required_scope = "write"
+    user_keys = True
 
     def _items(self, request) -> list[dict]:
         data = body_of(request)
@@ -1032,6 +1043,7 @@ class FeedbackView(ApiView):
     """``POST /v1/feedback/``: stored against the memory for curation."""
 
     required_scope = "write"
+    user_keys = True
 
     @extend_schema(
         operation_id="feedback_create",
@@ -1101,6 +1113,7 @@ class ExportsView(ApiView):
     """``POST /v1/exports/``: snapshot the memories matching ``filters`` in the shape of ``schema``."""
 
     required_scope = "read"
+    user_keys = True
 
     @extend_schema(
         operation_id="export_create",
@@ -1159,6 +1172,7 @@ class ExportGetView(ApiView):
     """``POST /v1/exports/get/``: an export by ``memory_export_id``, or the latest for ``filters``."""
 
     required_scope = "read"
+    user_keys = True
 
     @extend_schema(
         operation_id="export_get",
@@ -1221,6 +1235,7 @@ class SummaryView(ApiView):
     """``POST /v1/summary/``: a deterministic digest of the memories matching ``filters``."""
 
     required_scope = "read"
+    user_keys = True
 
     @extend_schema(
         operation_id="memories_summary",

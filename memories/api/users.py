@@ -13,6 +13,7 @@ from memories.services import memories_delete
 
 class UserStatsView(ApiView):
     required_scope = "read"
+    user_keys = True
 
     @extend_schema(
         operation_id="user_stats",
@@ -48,6 +49,7 @@ class UserStatsView(ApiView):
 
 class UserMemoriesView(ApiView):
     required_scope = "write"
+    user_keys = True
 
     @extend_schema(
         operation_id="user_memories_delete",

@@ -16,11 +16,14 @@ class Command(BaseCommand):
             keys = keys.filter(project__slug=options["project"]) | keys.filter(project__name=options["project"])
         if not options["all"]:
             keys = keys.filter(revoked_at__isnull=True)
-        self.stdout.write(f"{'PREFIX':<14} {'PROJECT':<24} {'SCOPES':<18} {'USER':<16} {'LAST USED':<20} NAME")
+        self.stdout.write(
+            f"{'PREFIX':<14} {'PROJECT':<24} {'KIND':<13} {'SCOPES':<18} {'USER':<16} {'LAST USED':<20} NAME"
+        )
         for key in keys:
             last_used = key.last_used_at.strftime("%Y-%m-%d %H:%M") if key.last_used_at else "never"
             state = " (revoked)" if key.revoked_at else ""
             self.stdout.write(
-                f"{key.prefix:<14} {str(key.project):<24} {','.join(key.scopes):<18} {key.user_id or '-':<16} "
+                f"{key.prefix:<14} {str(key.project):<24} {key.kind:<13} {','.join(key.scopes):<18} "
+                f"{key.user_id or '-':<16} "
                 f"{last_used:<20} {key.name}{state}"
             )

@@ -1,0 +1,524 @@
+"""The access matrix: every API route, tried by every kind of caller.
+
+The callers (columns of ``EXPECTED``):
+
+- ``owner``: a key of the project, with the scope the route asks for;
+- ``org``: an organisation key of the same organisation, made in a sibling project;
+- ``sibling``: an admin key of a sibling project in the same organisation;
+- ``other_org``: an admin key of a project in another organisation;
+- ``user_self``: a key of the project restricted to ``alice`` (all scopes), alice's data in the path/body;
+- ``user_other``: a key of the project restricted to ``bob`` (all scopes);
+- ``read_only``: a key of the project with the ``read`` scope only;
+- ``none``: no key.
+
+For each call the test asserts the exact status; that callers from outside the project, and refused
+callers, changed nothing of the project (row counts, memory texts, options, keys, webhooks, members);
+and that no answer shows a caller what it may not see (another user's or another tenant's memory
+texts and ids, webhook URLs, member e-mails). Every call runs in a savepoint that is rolled back, so
+each caller finds the same state.
+
+The table is checked against the URL configuration: a route (name and method) without an entry here
+fails ``test_every_api_route_is_in_the_matrix``.
+"""
+
+import json
+import re
+
+import pytest
+from django.contrib.auth import get_user_model
+from django.db import transaction
+from django.test import Client
+from django.urls import URLResolver, get_resolver
+
+from accounts.models import (
+    ApiKey,
+    Membership,
+    Organization,
+    ProfileJob,
+    ProfileSettings,
+    Project,
+    ProjectMember,
+    RegisteredEntity,
+    UserProfile,
+    Webhook,
+)
+from accounts.services import apikey_create, apikey_revoke, profile_job_create, project_member_add, webhook_create
+from graph.models import Relationship
+from graph.services import relationship_create
+from mem0g_site.api import ApiView, required_scope
+from memories.inputs import NewMemory, Scope
+from memories.models import Memory, MemoryHistory
+from memories.services import memories_add
+from tests.conftest import error_of
+
+CALLERS = ("owner", "org", "sibling", "other_org", "user_self", "user_other", "read_only", "none")
+# The routes that need no key, and why.
+PUBLIC = {
+    "health": "liveness probe for load balancers",
+    "root": "sends people to the API docs",
+    "api-schema": "the OpenAPI document",
+    "schema": "the OpenAPI document",
+    "swagger-ui": "API docs",
+    "redoc": "API docs",
+}
+
+# Markers of what only some callers may see.
+ALICE_TEXT = "User loves zanzibar oolong tea"
+BOB_TEXT = "User plays the contrabassoon"
+HOOK_URL = "https://hooks.example.com/tenant-a-secret-path"
+MEMBER_EMAIL = "member-a@example.com"
+NEWCOMER_EMAIL = "newcomer-a@example.com"
+
+HOOK = {"name": "h2", "url": "https://example.com/h2", "event_types": ["memory_add"]}
+ORG = "/api/v1/orgs/organizations/{org}/projects"
+
+# (route name, method, path, body, statuses of owner org sibling other_org user_self user_other read_only none)
+MATRIX = [
+    ("status", "GET", "/status", None, "200 200 200 200 200 200 200 401"),
+    ("metrics", "GET", "/metrics", None, "200 200 200 200 403 403 403 401"),
+    ("metrics-prometheus", "GET", "/metrics/prometheus", None, "200 200 200 200 403 403 403 401"),
+    ("ping", "GET", "/v1/ping/", None, "200 200 200 200 200 200 200 401"),
+    # Mem0 Platform: memories
+    (
+        "memories-add-v3",
+        "POST",
+        "/v3/memories/add/",
+        {"messages": "I love jasmine tea", "user_id": "alice"},
+        "200 200 200 200 200 404 403 401",
+    ),
+    ("memories-list-v3", "POST", "/v3/memories/", {"filters": {"user_id": "alice"}}, "200 200 200 200 200 200 200 401"),
+    ("memories-list-v2", "POST", "/v2/memories/", {"filters": {"user_id": "alice"}}, "200 200 200 200 200 200 200 401"),
+    (
+        "memories-search-v3",
+        "POST",
+        "/v3/memories/search/",
+        {"query": "tea", "filters": {"user_id": "alice"}},
+        "200 200 200 200 200 200 200 401",
+    ),
+    (
+        "memories-search-v2",
+        "POST",
+        "/v2/memories/search/",
+        {"query": "tea", "filters": {"user_id": "alice"}},
+        "200 200 200 200 200 200 200 401",
+    ),
+    (
+        "memories-search-v1",
+        "POST",
+        "/v1/memories/search/",
+        {"query": "tea", "user_id": "alice"},
+        "200 200 200 200 200 404 200 401",
+    ),
+    (
+        "memories-search-v1",
+        "GET",
+        "/v1/memories/search/?query=tea&user_id=alice",
+        None,
+        "200 200 200 200 200 404 200 401",
+    ),
+    ("memories-of-user", "GET", "/v1/memories/user/alice/", None, "200 200 200 200 200 404 200 401"),
+    ("memories-of-entity", "GET", "/v1/memories/agent/bot/", None, "200 200 200 200 200 200 200 401"),
+    ("memory-events", "GET", "/v1/memories/events/", None, "200 200 200 200 200 200 200 401"),
+    ("memories", "GET", "/v1/memories/?user_id=alice", None, "200 200 200 200 200 404 200 401"),
+    (
+        "memories",
+        "POST",
+        "/v1/memories/",
+        {"content": "User likes jazz", "user_id": "alice"},
+        "201 201 201 201 201 404 403 401",
+    ),
+    ("memories", "DELETE", "/v1/memories/?user_id=alice", None, "200 200 200 200 200 404 403 401"),
+    ("memory-detail", "GET", "/v1/memories/{m1}/", None, "200 404 404 404 200 404 200 401"),
+    ("memory-detail", "PUT", "/v1/memories/{m1}/", {"text": "User loves rooibos"}, "200 404 404 404 200 404 403 401"),
+    (
+        "memory-detail",
+        "PATCH",
+        "/v1/memories/{m1}/",
+        {"content": "User loves rooibos"},
+        "200 404 404 404 200 404 403 401",
+    ),
+    ("memory-detail", "DELETE", "/v1/memories/{m1}/", None, "200 404 404 404 200 404 403 401"),
+    ("memory-history", "GET", "/v1/memories/{m1}/history/", None, "200 404 404 404 200 404 200 401"),
+    ("entities", "GET", "/v1/entities/", None, "200 200 200 200 200 200 200 401"),
+    ("entity-filters", "GET", "/v1/entities/filters/", None, "200 200 200 200 200 200 200 401"),
+    ("entity", "GET", "/v1/entities/user/alice/", None, "200 404 404 404 200 404 200 401"),
+    ("entity", "DELETE", "/v2/entities/user/alice/", None, "200 404 404 404 200 404 403 401"),
+    ("event", "GET", "/v1/event/{event}/", None, "200 404 404 404 200 404 200 401"),
+    ("events", "GET", "/v1/events/", None, "200 200 200 200 200 200 200 401"),
+    ("stats", "GET", "/v1/stats/", None, "200 200 200 200 200 200 200 401"),
+    (
+        "batch",
+        "PUT",
+        "/v1/batch/",
+        {"memories": [{"memory_id": "{m1}", "text": "edited"}]},
+        "200 404 404 404 200 404 403 401",
+    ),
+    ("batch", "DELETE", "/v1/batch/", {"memories": [{"memory_id": "{m1}"}]}, "200 404 404 404 200 404 403 401"),
+    (
+        "feedback",
+        "POST",
+        "/v1/feedback/",
+        {"memory_id": "{m1}", "feedback": "POSITIVE"},
+        "200 404 404 404 200 404 403 401",
+    ),
+    (
+        "exports",
+        "POST",
+        "/v1/exports/",
+        {"schema": {}, "filters": {"user_id": "alice"}},
+        "201 201 201 201 201 404 201 401",
+    ),
+    ("exports-get", "POST", "/v1/exports/get/", {"memory_export_id": "{export}"}, "200 404 404 404 200 404 200 401"),
+    ("summary", "POST", "/v1/summary/", {"filters": {"user_id": "alice"}}, "200 200 200 200 200 200 200 401"),
+    # Mem0 Platform: organisation, projects, members, webhooks
+    ("projects", "GET", f"{ORG}/", None, "200 200 200 404 403 403 200 401"),
+    ("projects", "POST", f"{ORG}/", {"name": "Second"}, "403 201 403 404 403 403 403 401"),
+    ("project", "GET", f"{ORG}/{{proj}}/", None, "200 200 404 404 403 403 200 401"),
+    ("project", "PATCH", f"{ORG}/{{proj}}/", {"custom_instructions": "x"}, "200 200 404 404 403 403 403 401"),
+    ("project", "DELETE", f"{ORG}/{{proj}}/", None, "200 200 404 404 403 403 403 401"),
+    ("project-members", "GET", f"{ORG}/{{proj}}/members/", None, "200 200 404 404 403 403 403 401"),
+    (
+        "project-members",
+        "POST",
+        f"{ORG}/{{proj}}/members/",
+        {"email": NEWCOMER_EMAIL},
+        "200 200 404 404 403 403 403 401",
+    ),
+    (
+        "project-members",
+        "PUT",
+        f"{ORG}/{{proj}}/members/",
+        {"email": MEMBER_EMAIL, "role": "OWNER"},
+        "200 200 404 404 403 403 403 401",
+    ),
+    (
+        "project-members",
+        "DELETE",
+        f"{ORG}/{{proj}}/members/?email={MEMBER_EMAIL}",
+        None,
+        "200 200 404 404 403 403 403 401",
+    ),
+    ("project-webhooks", "GET", "/api/v1/webhooks/projects/{proj}/", None, "200 200 404 404 403 403 403 401"),
+    ("project-webhooks", "POST", "/api/v1/webhooks/projects/{proj}/", HOOK, "201 201 404 404 403 403 403 401"),
+    ("webhook", "PUT", "/api/v1/webhooks/{hook}/", {"name": "renamed"}, "200 200 404 404 403 403 403 401"),
+    ("webhook", "DELETE", "/api/v1/webhooks/{hook}/", None, "200 200 404 404 403 403 403 401"),
+    # Mem0 Platform: entities made before their memories, profiles
+    ("users-create", "POST", "/v1/users/", {"user_id": "alice"}, "201 201 201 201 201 404 403 401"),
+    ("agents-create", "POST", "/v1/agents/", {"agent_id": "bot2"}, "201 201 201 201 403 403 403 401"),
+    ("apps-create", "POST", "/v1/apps/", {"app_id": "desk"}, "201 201 201 201 403 403 403 401"),
+    ("runs-create", "POST", "/v1/runs/", {"run_id": "r1"}, "201 201 201 201 403 403 403 401"),
+    ("user-profile", "GET", "/v2/entities/user/alice/profile/", None, "200 404 404 404 200 404 200 401"),
+    (
+        "profile-jobs",
+        "POST",
+        "/v2/profiles/jobs/",
+        {"operation": "trigger", "entity_id": "alice"},
+        "200 404 404 404 200 404 403 401",
+    ),
+    ("profile-job", "GET", "/v2/profiles/jobs/{job}/", None, "200 404 404 404 200 404 200 401"),
+    ("profile-settings", "GET", "/v2/profiles/settings/", None, "200 200 200 200 403 403 200 401"),
+    ("profile-settings", "POST", "/v2/profiles/settings/", {"enabled": False}, "200 200 200 200 403 403 403 401"),
+    # Mem0 OSS server
+    (
+        "oss-memories",
+        "POST",
+        "/memories",
+        {"messages": [{"role": "user", "content": "I love jasmine tea"}], "user_id": "alice"},
+        "200 200 200 200 200 404 403 401",
+    ),
+    ("oss-memories", "GET", "/memories?user_id=alice", None, "200 200 200 200 200 404 200 401"),
+    ("oss-memories", "DELETE", "/memories?user_id=alice", None, "200 200 200 200 200 404 403 401"),
+    ("oss-memory", "GET", "/memories/{m1}", None, "200 404 404 404 200 404 200 401"),
+    ("oss-memory", "PUT", "/memories/{m1}", {"text": "User loves rooibos"}, "200 404 404 404 200 404 403 401"),
+    ("oss-memory", "DELETE", "/memories/{m1}", None, "200 404 404 404 200 404 403 401"),
+    ("oss-memory-history", "GET", "/memories/{m1}/history", None, "200 404 404 404 200 404 200 401"),
+    ("oss-search", "POST", "/search", {"query": "tea", "user_id": "alice"}, "200 200 200 200 200 404 200 401"),
+    ("oss-reset", "POST", "/reset", None, "200 200 200 200 200 200 403 401"),
+    ("oss-entities", "GET", "/entities", None, "200 200 200 200 200 200 200 401"),
+    ("oss-entity", "DELETE", "/entities/user/alice", None, "200 404 404 404 200 404 403 401"),
+    # Operator routes for one user
+    ("user-stats", "GET", "/v1/users/alice/stats", None, "200 404 404 404 200 404 200 401"),
+    ("user-memories", "DELETE", "/v1/users/alice/memories", None, "200 200 200 200 200 404 403 401"),
+    # The graph extension
+    (
+        "memory-relationships",
+        "POST",
+        "/v1/memories/{m1}/relationships",
+        {"target_id": "{m2}", "relation": "part_of"},
+        "201 404 404 404 201 404 403 401",
+    ),
+    ("memory-relationships", "GET", "/v1/memories/{m1}/relationships", None, "200 404 404 404 200 404 200 401"),
+    ("relationship", "PATCH", "/v1/relationships/{rel}", {"weight": 0.5}, "200 404 404 404 200 404 403 401"),
+    ("relationship", "DELETE", "/v1/relationships/{rel}", None, "200 404 404 404 200 404 403 401"),
+    ("memory-related", "GET", "/v1/memories/{m1}/related?depth=2", None, "200 404 404 404 200 404 200 401"),
+    ("memory-graph", "GET", "/v1/memories/graph?user_id=alice", None, "200 200 200 200 200 404 200 401"),
+    ("memory-timeline", "GET", "/v1/memories/{m1}/timeline", None, "200 404 404 404 200 404 200 401"),
+]
+
+
+def _api_routes():
+    """(route name, method) of every API view in the URL configuration (not the admin or the UI)."""
+
+    def walk(patterns, namespace=""):
+        for pattern in patterns:
+            if isinstance(pattern, URLResolver):
+                if str(pattern.pattern) in ("admin/", "ui/"):
+                    continue
+                yield from walk(pattern.url_patterns, pattern.namespace or namespace)
+            else:
+                yield pattern
+
+    for pattern in walk(get_resolver().url_patterns):
+        view = getattr(pattern.callback, "view_class", None)
+        if view is None or not issubclass(view, ApiView):
+            yield pattern.name, None
+            continue
+        for method in ("get", "post", "put", "patch", "delete"):
+            if hasattr(view, method):
+                yield pattern.name, method.upper()
+
+
+def _view_of(name: str):
+    for pattern in get_resolver().url_patterns:
+        if getattr(pattern, "name", None) == name:
+            return pattern.callback.view_class
+    for pattern in get_resolver().url_patterns:
+        if isinstance(pattern, URLResolver) and str(pattern.pattern) == "":
+            for inner in pattern.url_patterns:
+                if inner.name == name:
+                    return inner.callback.view_class
+    raise LookupError(name)
+
+
+def test_every_api_route_is_in_the_matrix():
+    routes = set(_api_routes())
+    plain = {name for name, method in routes if method is None}
+    assert plain <= set(PUBLIC), f"routes that are neither API views nor public: {sorted(plain - set(PUBLIC))}"
+    api_routes = {route for route in routes if route[1] is not None}
+    in_matrix = {(name, method) for name, method, *_ in MATRIX}
+    assert api_routes - in_matrix == set(), "API routes without an entry in the access matrix"
+    assert in_matrix - api_routes == set(), "matrix entries for routes that do not exist"
+
+
+def test_user_keys_are_refused_by_default():
+    """A route is open to user-restricted keys only when its view says so (``user_keys = True``)."""
+    assert ApiView.user_keys is False
+    for name, method, _path, _body, statuses in MATRIX:
+        view = _view_of(name)
+        user_self = statuses.split()[CALLERS.index("user_self")]
+        if not getattr(view, "user_keys", False):
+            assert user_self == "403", f"{name} {method}: closed to user keys, so user_self must be 403"
+
+
+# --- the world every call is made in ----------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def world(django_db_setup, django_db_blocker):
+    """Made once for the module (committed, then deleted at the end): every call of every test runs
+    in a transaction rolled back afterwards, so each finds this same state."""
+    with django_db_blocker.unblock():
+        made = _make_world()
+        try:
+            yield made
+        finally:
+            Project.objects.filter(organization__in=made["organizations"]).delete()
+            Organization.objects.filter(pk__in=[o.pk for o in made["organizations"]]).delete()
+            get_user_model().objects.filter(email__in=[MEMBER_EMAIL, NEWCOMER_EMAIL]).delete()
+
+
+def _make_world() -> dict:
+    organization = Organization.objects.create(name="Tenant A", slug="tenant-a")
+    project = Project.objects.create(organization=organization, name="A", slug="a")
+    sibling = Project.objects.create(organization=organization, name="A2", slug="a2")
+    other_org = Organization.objects.create(name="Tenant B", slug="tenant-b")
+    other = Project.objects.create(organization=other_org, name="B", slug="b")
+
+    m1, m2, m3, _ = memories_add(
+        project=project,
+        items=[
+            NewMemory(text=ALICE_TEXT, scope=Scope(user_id="alice")),
+            NewMemory(text="User lives in Lisbon", scope=Scope(user_id="alice")),
+            NewMemory(text=BOB_TEXT, scope=Scope(user_id="bob")),
+            NewMemory(text="Bot speaks Portuguese", scope=Scope(agent_id="bot")),
+        ],
+    )
+    rel = relationship_create(project=project, source_id=m1.id, target_id=m2.id, relation="related_to")
+    hook = webhook_create(project=project, name="h", url=HOOK_URL, event_types=["memory_add"])
+    users = get_user_model().objects
+    for email in (MEMBER_EMAIL, NEWCOMER_EMAIL):
+        user = users.create_user(email.split("@")[0], email=email, password="x")
+        Membership.objects.create(organization=organization, user=user)
+    project_member_add(project=project, email=MEMBER_EMAIL)
+    job, _ = profile_job_create(project=project, operation="trigger", entity_id="alice")
+
+    def key(project_, scopes="read,write,admin", user_id=None, org=False):
+        return apikey_create(project=project_, name="k", scopes=scopes, user_id=user_id, organization_key=org)[1]
+
+    revoked = key(project)
+    apikey_revoke(api_key=ApiKey.objects.get(prefix=revoked[:12]))
+    auth = {"HTTP_AUTHORIZATION": f"Token {key(project)}"}
+    client = Client()
+    event = client.post(
+        "/v3/memories/add/",
+        json.dumps({"messages": "I adopted a greyhound", "user_id": "alice", "infer": False}),
+        content_type="application/json",
+        **auth,
+    ).json()["event_id"]
+    export = client.post(
+        "/v1/exports/",
+        json.dumps({"schema": {}, "filters": {"user_id": "alice"}}),
+        content_type="application/json",
+        **auth,
+    ).json()["id"]
+    return {
+        "project": project,
+        "organizations": [organization, other_org],
+        "keys": {
+            "org": key(sibling, scopes="read", org=True),
+            "sibling": key(sibling),
+            "other_org": key(other),
+            "user_self": key(project, user_id="alice"),
+            "user_other": key(project, user_id="bob"),
+            "read_only": key(project, scopes="read"),
+            "none": None,
+            **{f"owner:{scope}": key(project, scopes=scope) for scope in ("read", "write", "admin")},
+            **{
+                f"lacking:{s}": key(project, scopes=o)
+                for s, o in [("read", "write"), ("write", "read"), ("admin", "read,write")]
+            },
+            "revoked": revoked,
+        },
+        "ids": {
+            "m1": m1.id,
+            "m2": m2.id,
+            "m3": m3.id,
+            "rel": rel.id,
+            "hook": hook.id,
+            "job": job.id,
+            "event": event,
+            "export": export,
+            "org": organization.id,
+            "proj": project.id,
+        },
+    }
+
+
+def fill(value, ids):
+    if value is None:
+        return None
+    text = value if isinstance(value, str) else json.dumps(value)
+    text = re.sub(r"\{(\w+)\}", lambda m: str(ids[m.group(1)]) if m.group(1) in ids else m.group(0), text)
+    return text if isinstance(value, str) else json.loads(text)
+
+
+def snapshot(project: Project, *, users=None) -> dict:
+    """What a call may not change: the project's rows (only ``users``' memories when given), its
+    keys, webhooks, members, options and profiles, and which projects and organisations exist."""
+    memories = Memory.objects.filter(project=project)
+    history = MemoryHistory.objects.filter(project=project)
+    if users is not None:
+        memories, history = memories.filter(user_id__in=users), history.filter(user_id__in=users)
+    entities = RegisteredEntity.objects.filter(project=project)
+    if users is not None:
+        entities = entities.filter(type="user", name__in=users)
+    state = {
+        "memories": sorted(
+            (str(m.id), m.memory, str(m.valid_to), str(m.expiration_date), json.dumps(m.metadata, sort_keys=True))
+            for m in memories
+        ),
+        "history": history.count(),
+        "entities": sorted((e.type, e.name, json.dumps(e.metadata, sort_keys=True)) for e in entities),
+    }
+    if users is None:
+        state |= {
+            "relationships": sorted(
+                (str(r.id), r.relation, str(r.valid_to), r.weight) for r in Relationship.objects.filter(project=project)
+            ),
+            "projects": sorted(
+                (str(p.id), p.name, json.dumps(p.options, sort_keys=True)) for p in Project.objects.all()
+            ),
+            "organizations": Organization.objects.count(),
+            "keys": sorted((str(k.id), str(k.revoked_at)) for k in ApiKey.objects.filter(project=project)),
+            "webhooks": sorted((w.id, w.name, w.url, tuple(w.event_types)) for w in Webhook.objects.all()),
+            "members": sorted((m.user_id, m.role) for m in ProjectMember.objects.filter(project=project)),
+            "profile_settings": [
+                (s.enabled, json.dumps(s.schema)) for s in ProfileSettings.objects.filter(project=project)
+            ],
+            "profiles": UserProfile.objects.filter(project=project).count(),
+            "jobs": ProfileJob.objects.filter(project=project).count(),
+        }
+    return state
+
+
+def forbidden_markers(caller: str, ids: dict) -> list[str]:
+    alice = [ALICE_TEXT, str(ids["m1"])]
+    bob = [BOB_TEXT, str(ids["m3"])]
+    tenant_admin = [HOOK_URL, MEMBER_EMAIL]
+    return {
+        "owner": [],
+        "org": alice + bob,
+        "sibling": alice + bob + tenant_admin,
+        "other_org": alice + bob + tenant_admin,
+        "user_self": bob + tenant_admin,
+        "user_other": alice + tenant_admin,
+        "read_only": tenant_admin,
+        "none": alice + bob + tenant_admin,
+    }[caller]
+
+
+class Rollback(Exception):
+    pass
+
+
+def call(client, method, path, body, key):
+    extra = {"HTTP_AUTHORIZATION": f"Token {key}"} if key else {}
+    kwargs = {"content_type": "application/json", "data": json.dumps(body)} if body is not None else {}
+    return getattr(client, method.lower())(path, **kwargs, **extra)
+
+
+@pytest.mark.parametrize("name, method, path, body, statuses", MATRIX, ids=[f"{m[1]} {m[2]}" for m in MATRIX])
+def test_access(db, client, world, name, method, path, body, statuses):
+    project, ids = world["project"], world["ids"]
+    path, body = fill(path, ids), fill(body, ids)
+    expected = dict(zip(CALLERS, (int(s) for s in statuses.split()), strict=True))
+    scope = required_scope(_view_of(name), method) or "read"
+    keys = {**world["keys"], "owner": world["keys"][f"owner:{scope}"]}
+    outcome = {}
+    for caller in CALLERS:
+        before_all = snapshot(project)
+        before_alice, before_bob = snapshot(project, users=["alice"]), snapshot(project, users=["bob"])
+        try:
+            with transaction.atomic():
+                response = call(client, method, path, body, keys[caller])
+                outcome[caller] = response.status_code
+                after_all = snapshot(project)
+                after_alice, after_bob = snapshot(project, users=["alice"]), snapshot(project, users=["bob"])
+                raise Rollback
+        except Rollback:
+            pass
+        content = response.content.decode()
+        asked = path + json.dumps(body)  # an id the caller sent may be echoed in a 404's details
+        for marker in forbidden_markers(caller, ids):
+            assert marker in asked or marker not in content, f"{caller} saw {marker!r} in {method} {path}"
+        refused = response.status_code >= 400
+        if refused or caller in ("sibling", "other_org", "none"):
+            assert after_all == before_all, f"{caller} changed the project through {method} {path}"
+        if caller == "user_other":
+            assert after_alice == before_alice, f"bob's key changed alice's memories through {method} {path}"
+        if caller == "user_self":
+            assert after_bob == before_bob, f"alice's key changed bob's memories through {method} {path}"
+        if refused:
+            error_of(response, response.status_code, response.json().get("code"))
+        else:  # every answer has a body: the Mem0 SDKs parse every response
+            assert response["Content-Type"].startswith(("application/json", "text/plain")) and response.content
+    assert outcome == expected, "got: " + " ".join(str(outcome[c]) for c in CALLERS)
+
+    # Keys that are not keys, and a key of the project without the route's scope.
+    before = snapshot(project)
+    for bad in (world["keys"]["revoked"], "mem0_not-a-real-key-at-all-000000"):
+        error_of(call(client, method, path, body, bad), 401, "UNAUTHORIZED")
+    if required_scope(_view_of(name), method) is not None:
+        lacking = world["keys"][f"lacking:{scope}"]
+        assert scope in error_of(call(client, method, path, body, lacking), 403, "FORBIDDEN")["detail"]
+    assert snapshot(project) == before
