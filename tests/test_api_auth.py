@@ -61,6 +61,7 @@ ENDPOINTS = [
     ("POST", "/api/v1/webhooks/projects/{proj}/", "admin", HOOK, 201),
     ("PUT", "/api/v1/webhooks/999999/", "admin", {"name": "renamed"}, 404),
     ("DELETE", "/api/v1/webhooks/999999/", "admin", None, 404),
+    ("POST", "/api/v1/webhooks/999999/secret/", "admin", None, 404),
     ("POST", "/v1/users/", "write", {"user_id": "carol"}, 201),
     ("POST", "/v1/agents/", "write", {"agent_id": "bot"}, 201),
     ("POST", "/v1/apps/", "write", {"app_id": "desk"}, 201),
