@@ -101,12 +101,16 @@ def url_refusal(url: str, *, allow_private: bool) -> str | None:
     host = parts.hostname or ""
     if not host:
         return "the URL names no host"
+    try:
+        port = parts.port or (443 if parts.scheme == "https" else 80)
+    except ValueError:
+        return "the URL's port is not valid"
     if allow_private:
         return None
     if _is_localhost(host):
         return f"{host} is a loopback name"
     try:
-        addresses = resolve(host, parts.port or (443 if parts.scheme == "https" else 80))
+        addresses = resolve(host, port)
     except (OSError, UnicodeError, ValueError):
         return None
     try:
