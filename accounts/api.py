@@ -32,6 +32,7 @@ from accounts.services import (
     project_member_update,
     webhook_create,
     webhook_delete,
+    webhook_secret_rotate,
     webhook_update,
 )
 from mem0g_site.api import ApiView
@@ -121,6 +122,22 @@ class WebhookData(serializers.Serializer):
 
 class WebhookUpdated(WebhookData):
     message = serializers.CharField()
+
+
+SECRET_HELP = (
+    "The signing secret (`whsec_` + base64), shown only here: keep it to verify deliveries "
+    "(docs/API.md, Webhook signatures)."
+)
+
+
+class WebhookCreated(WebhookData):
+    secret = serializers.CharField(help_text=SECRET_HELP)
+
+
+class WebhookSecret(serializers.Serializer):
+    message = serializers.CharField()
+    webhook_id = serializers.IntegerField()
+    secret = serializers.CharField(help_text=SECRET_HELP)
 
 
 class EntityCreateRequest(serializers.Serializer):
@@ -220,6 +237,7 @@ WEBHOOK_EXAMPLE = {
     "created_at": doc.CREATED,
     "updated_at": doc.CREATED,
 }
+SECRET_EXAMPLE = "whsec_LA3fq6Ey14osB4Sp1YRXRaYZ7LfqzARlGuDwLi/51tQ="
 JOB_ID = "6a1f0c2e-3b4d-4e5f-8a9b-0c1d2e3f4a5b"
 PROFILE_EXAMPLE = {
     "entity_type": "user",
@@ -471,18 +489,21 @@ class ProjectWebhooksView(ApiView):
         "`deliverwebhooks` worker posts `memory_add`, `memory_update` and `memory_delete` events made after the "
         'webhook to its URL (`{"event_type", "webhook_id", "project_id", "event_details": {"id", '
         '"event", "data": {"memory"}, ...}}`), never from inside a request; the other types are accepted '
-        "and stored but nothing emits them yet.",
+        "and stored but nothing emits them yet. The URL must reach a public address (loopback, link-local, "
+        "private and other special addresses are refused with 422 unless the operator set "
+        "`WEBHOOK_ALLOW_PRIVATE=true`). The answer carries the webhook's signing `secret`, the only time "
+        "it is shown (`POST /api/v1/webhooks/{webhook_id}/secret/` makes a new one).",
         tags=[doc.PLATFORM],
         parameters=[WEBHOOK_PROJECT_PARAM],
         request=WebhookRequest,
-        responses={201: WebhookData, **doc.errors(404, 422, **NOT_FOUND)},
+        responses={201: WebhookCreated, **doc.errors(404, 422, **NOT_FOUND)},
         examples=[
             doc.example(
                 "New webhook",
                 {"name": "Memory logger", "url": "https://example.com/hooks/mem0", "event_types": ["memory_add"]},
                 request=True,
             ),
-            doc.example("Created", WEBHOOK_EXAMPLE, status=201),
+            doc.example("Created", {**WEBHOOK_EXAMPLE, "secret": SECRET_EXAMPLE}, status=201),
         ],
     )
     def post(self, request, project_id: str):
@@ -492,7 +513,7 @@ class ProjectWebhooksView(ApiView):
         webhook = webhook_create(
             project=project, name=data.get("name"), url=data.get("url"), event_types=data.get("event_types")
         )
-        return Response(webhook_data(webhook), status=201)
+        return Response({**webhook_data(webhook), "secret": webhook.secret}, status=201)
 
 
 class WebhookView(ApiView):
@@ -503,7 +524,9 @@ class WebhookView(ApiView):
     @extend_schema(
         operation_id="webhook_update",
         summary="Update a webhook",
-        description="Changes what is given of `name`, `url`, `event_types`.",
+        description="Changes what is given of `name`, `url`, `event_types`. A new `url` must reach a public "
+        "address, as at creation. The signing secret is not shown; rotate it with "
+        "`POST /api/v1/webhooks/{webhook_id}/secret/`.",
         tags=[doc.PLATFORM],
         parameters=[doc.path_param("webhook_id", "The webhook's id (a whole number).", "7")],
         request=WebhookUpdateRequest,
@@ -543,6 +566,33 @@ class WebhookView(ApiView):
     def delete(self, request, webhook_id: str):
         webhook_delete(webhook=webhook_get(api_key=request.auth, webhook_id=webhook_id))
         return Response({"message": "Webhook deleted successfully"})
+
+
+class WebhookSecretView(ApiView):
+    """``POST /api/v1/webhooks/{webhook_id}/secret/``: a new signing secret, shown once (admin)."""
+
+    required_scope = "admin"
+
+    @extend_schema(
+        operation_id="webhook_secret_rotate",
+        summary="Rotate a webhook's signing secret",
+        description="Replaces the webhook's signing secret and answers the new one, the only time it is shown. "
+        "Deliveries from now on are signed with it alone: the old secret stops verifying at once.",
+        tags=[doc.PLATFORM],
+        parameters=[doc.path_param("webhook_id", "The webhook's id (a whole number).", "7")],
+        request=None,
+        responses={200: WebhookSecret, **doc.errors(404, **WEBHOOK_NOT_FOUND)},
+        examples=[
+            doc.example(
+                "Rotated",
+                {"message": "Webhook secret rotated", "webhook_id": 7, "secret": SECRET_EXAMPLE},
+            )
+        ],
+    )
+    def post(self, request, webhook_id: str):
+        webhook = webhook_get(api_key=request.auth, webhook_id=webhook_id)
+        secret = webhook_secret_rotate(webhook=webhook)
+        return Response({"message": "Webhook secret rotated", "webhook_id": webhook.id, "secret": secret})
 
 
 # --- entities created before their first memory --------------------------------------------------

@@ -1,5 +1,7 @@
+import base64
 import hashlib
 import hmac
+import secrets
 import uuid
 
 from django.conf import settings
@@ -164,15 +166,22 @@ WEBHOOK_EVENT_TYPES = (
 )
 
 
+def webhook_secret_new() -> str:
+    """A signing secret in the Standard Webhooks form: ``whsec_`` + base64 of 32 random bytes."""
+    return "whsec_" + base64.b64encode(secrets.token_bytes(32)).decode()
+
+
 class Webhook(models.Model):
     """A URL told about a project's memory events (Mem0's webhooks; the SDK addresses them by an
-    integer id). ``accounts.webhooks`` delivers them, outside any request."""
+    integer id). ``accounts.webhooks`` delivers them, outside any request, signed with ``secret``
+    (kept as is: signing needs it back; shown to the API once, at creation or rotation)."""
 
     project = models.ForeignKey(Project, on_delete=models.CASCADE, related_name="webhooks")
     name = models.CharField(max_length=200)
     url = models.URLField(max_length=2000)
     event_types = ArrayField(models.CharField(max_length=40), default=list)
     is_active = models.BooleanField(default=True)
+    secret = models.CharField(max_length=100, default=webhook_secret_new, editable=False)
     created_at = models.DateTimeField(default=timezone.now, editable=False)
     updated_at = models.DateTimeField(default=timezone.now)
 

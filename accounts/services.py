@@ -3,6 +3,7 @@ from collections.abc import Iterable
 from datetime import datetime, timedelta
 from typing import Any
 
+from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.core.validators import URLValidator
@@ -23,8 +24,10 @@ from accounts.models import (
     UserProfile,
     Webhook,
     hash_key,
+    webhook_secret_new,
 )
 from accounts.selectors import KEY_PREFIX_LENGTH, profile_settings_get, profile_user_exists, project_default
+from accounts.webhook_guard import url_refusal
 from mem0g_site.exceptions import Conflict, InvalidRequest, NotFound, UserNotFound, ValidationFailed
 from memories.inputs import clean_id, clean_metadata, clean_uuid
 
@@ -325,6 +328,12 @@ def _clean_webhook_url(url: Any) -> str:
         URLValidator(schemes=["http", "https"])(url)
     except DjangoValidationError:
         raise ValidationFailed("url must be an http(s) URL", field="url") from None
+    refusal = url_refusal(url, allow_private=settings.WEBHOOK_ALLOW_PRIVATE)
+    if refusal:
+        raise ValidationFailed(
+            f"url is not allowed: {refusal}; webhooks may reach only public addresses",
+            details={"field": "url", "reason": refusal},
+        )
     return url
 
 
@@ -369,6 +378,14 @@ def webhook_update(
     webhook.updated_at = now or timezone.now()
     webhook.save(update_fields=[*changes, "updated_at"])
     return webhook
+
+
+def webhook_secret_rotate(*, webhook: Webhook, now: datetime | None = None) -> str:
+    """Give the webhook a new signing secret (the old one stops at once) and return it."""
+    webhook.secret = webhook_secret_new()
+    webhook.updated_at = now or timezone.now()
+    webhook.save(update_fields=["secret", "updated_at"])
+    return webhook.secret
 
 
 def webhook_delete(*, webhook: Webhook) -> None:

@@ -91,6 +91,15 @@ TASK_MAX_ATTEMPTS = 3
 TASK_MAINTENANCE_INTERVAL_SECONDS = env_int("TASK_MAINTENANCE_INTERVAL_SECONDS", 60, minimum=1)
 # Each job worker also delivers webhooks this often; 0: not (run `manage.py deliverwebhooks` instead).
 WEBHOOK_DELIVERY_INTERVAL_SECONDS = env_float("WEBHOOK_DELIVERY_INTERVAL_SECONDS", 5.0, minimum=0)
+# Webhook URLs may reach only public addresses unless this is on (local development): see
+# accounts/webhook_guard.py. Checked when a webhook is registered and again at every delivery.
+WEBHOOK_ALLOW_PRIVATE = env_bool("WEBHOOK_ALLOW_PRIVATE", False)
+# Deliveries are posted by a pool of this many threads per delivering process, at most
+# WEBHOOK_MAX_CONCURRENCY_PER_PROJECT of them for one project (and one at a time per webhook), so
+# one tenant's slow endpoint cannot hold up the others'. Each post gives up after the timeout.
+WEBHOOK_DELIVERY_THREADS = env_int("WEBHOOK_DELIVERY_THREADS", 8, minimum=1, maximum=256)
+WEBHOOK_MAX_CONCURRENCY_PER_PROJECT = env_int("WEBHOOK_MAX_CONCURRENCY_PER_PROJECT", 2, minimum=1, maximum=256)
+WEBHOOK_TIMEOUT_SECONDS = env_float("WEBHOOK_TIMEOUT_SECONDS", 10.0, minimum=0.1, maximum=300.0)
 
 # Longest memory text we store, in characters. The embedding model reads only its first
 # ~256 word pieces; the rest is kept verbatim for the reader.

@@ -63,6 +63,7 @@ urlpatterns = [
     ),
     route(r"api/v1/webhooks/projects/(?P<project_id>[^/]+)", accounts.ProjectWebhooksView, "project-webhooks"),
     route(r"api/v1/webhooks/(?P<webhook_id>[^/]+)", accounts.WebhookView, "webhook"),
+    route(r"api/v1/webhooks/(?P<webhook_id>[^/]+)/secret", accounts.WebhookSecretView, "webhook-secret"),
     # Entities made before their first memory, and user profiles.
     route(r"v1/users", accounts.UserCreateView, "users-create"),
     route(r"v1/agents", accounts.AgentCreateView, "agents-create"),

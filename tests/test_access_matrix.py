@@ -202,6 +202,7 @@ MATRIX = [
     ("project-webhooks", "POST", "/api/v1/webhooks/projects/{proj}/", HOOK, "201 201 404 404 403 403 403 401"),
     ("webhook", "PUT", "/api/v1/webhooks/{hook}/", {"name": "renamed"}, "200 200 404 404 403 403 403 401"),
     ("webhook", "DELETE", "/api/v1/webhooks/{hook}/", None, "200 200 404 404 403 403 403 401"),
+    ("webhook-secret", "POST", "/api/v1/webhooks/{hook}/secret/", None, "200 200 404 404 403 403 403 401"),
     # Mem0 Platform: entities made before their memories, profiles
     ("users-create", "POST", "/v1/users/", {"user_id": "alice"}, "201 201 201 201 201 404 403 401"),
     ("agents-create", "POST", "/v1/agents/", {"agent_id": "bot2"}, "201 201 201 201 403 403 403 401"),
@@ -395,6 +396,7 @@ def _make_world() -> dict:
             "m3": m3.id,
             "rel": rel.id,
             "hook": hook.id,
+            "hook_secret": hook.secret,
             "job": job.id,
             "event": event,
             "export": export,
@@ -440,7 +442,7 @@ def snapshot(project: Project, *, users=None) -> dict:
             ),
             "organizations": Organization.objects.count(),
             "keys": sorted((str(k.id), str(k.revoked_at)) for k in ApiKey.objects.filter(project=project)),
-            "webhooks": sorted((w.id, w.name, w.url, tuple(w.event_types)) for w in Webhook.objects.all()),
+            "webhooks": sorted((w.id, w.name, w.url, tuple(w.event_types), w.secret) for w in Webhook.objects.all()),
             "members": sorted((m.user_id, m.role) for m in ProjectMember.objects.filter(project=project)),
             "profile_settings": [
                 (s.enabled, json.dumps(s.schema)) for s in ProfileSettings.objects.filter(project=project)
@@ -455,7 +457,8 @@ def forbidden_markers(caller: str, ids: dict) -> list[str]:
     alice = [ALICE_TEXT, str(ids["m1"])]
     bob = [BOB_TEXT, str(ids["m3"])]
     tenant_admin = [HOOK_URL, MEMBER_EMAIL]
-    return {
+    # A webhook's signing secret is shown when it is made or rotated, never again, to anyone.
+    return [ids["hook_secret"]] + {
         "owner": [],
         "org": alice + bob,
         "sibling": alice + bob + tenant_admin,

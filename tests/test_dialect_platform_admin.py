@@ -451,12 +451,14 @@ def test_v3_add_takes_content_as_a_message(api, project, rw_key):
 
 
 @pytest.fixture
-def receiver():
-    """A local HTTP server recording the JSON bodies posted to it; ``statuses`` sets its answers."""
+def receiver(settings):
+    """A local HTTP server recording the JSON bodies posted to it; ``statuses`` sets its answers.
+    It listens on loopback, which webhooks may reach only with WEBHOOK_ALLOW_PRIVATE on."""
     import json
     import threading
     from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
+    settings.WEBHOOK_ALLOW_PRIVATE = True
     state = {"bodies": [], "statuses": []}
 
     class Handler(BaseHTTPRequestHandler):
