@@ -7,7 +7,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from django.test import Client
 
-from accounts.models import Membership, Organization, Project
+from accounts.models import Organization, Project, ProjectMember
 from graph.models import Relationship
 from graph.services import relationship_create
 from memories.models import Memory, MemoryHistory
@@ -20,7 +20,7 @@ T0 = datetime(2026, 1, 10, 9, 0, tzinfo=UTC)
 @pytest.fixture
 def person(db, django_user_model, project):
     user = django_user_model.objects.create_user("pat", password="pw-pat-123")
-    Membership.objects.create(organization=project.organization, user=user)
+    ProjectMember.objects.create(project=project, user=user, role=ProjectMember.Role.OWNER)
     return user
 
 
@@ -34,8 +34,8 @@ def browser(client, person):
 def outsider(db, django_user_model):
     user = django_user_model.objects.create_user("olga", password="pw-olga-123")
     organization = Organization.objects.create(name="Elsewhere", slug="elsewhere")
-    Project.objects.create(organization=organization, name="Theirs", slug="theirs")
-    Membership.objects.create(organization=organization, user=user)
+    theirs = Project.objects.create(organization=organization, name="Theirs", slug="theirs")
+    ProjectMember.objects.create(project=theirs, user=user, role=ProjectMember.Role.OWNER)
     client = Client()
     client.force_login(user)
     return client
@@ -85,7 +85,7 @@ def test_login_with_a_password_then_logout(client, person):
     assert client.get("/ui/").status_code == 302
 
 
-def test_project_list_shows_only_my_organisations(browser, project, outsider, django_assert_max_num_queries):
+def test_project_list_shows_only_my_projects(browser, project, outsider, django_assert_max_num_queries):
     with django_assert_max_num_queries(4):
         mine = browser.get("/ui/")
     assert b"Default project" in mine.content and b"Theirs" not in mine.content
