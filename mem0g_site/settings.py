@@ -302,6 +302,7 @@ LOGGING = {
         "sentence_transformers": {"level": "WARNING"},
         "httpx": {"level": "WARNING"},
         "httpx2": {"level": "WARNING"},  # the openai client's HTTP library: one INFO line per LLM call
+        "axes": {"level": "WARNING"},  # failed logins and lockouts are warnings; successes need no line
     },
 }
 
