@@ -151,18 +151,18 @@ class Command(BaseCommand):
             raise CommandError(f"--users must be from 1 to {len(USERS)}")
         if not 1 <= options["memories"] <= 80:
             raise CommandError("--memories must be from 1 to 80")
-        organization, _ = Organization.objects.get_or_create(slug="demo", defaults={"name": "Demo"})
-        project = project_get_or_create(name="Demo", organization=organization)
-        if Memory.objects.for_project(project).exists():
-            if not options["reset"]:
-                raise CommandError("the Demo project already has memories; run with --reset to load it again")
-            services.memories_reset(project=project)
         members = list(get_user_model().objects.filter(is_superuser=True))
         if options["member"]:
             member = get_user_model().objects.filter(username=options["member"]).first()
             if member is None:
                 raise CommandError(f"no Django user named {options['member']!r} (create one with createsuperuser)")
             members.append(member)
+        organization, _ = Organization.objects.get_or_create(slug="demo", defaults={"name": "Demo"})
+        project = project_get_or_create(name="Demo", organization=organization)
+        if Memory.objects.for_project(project).exists():
+            if not options["reset"]:
+                raise CommandError("the Demo project already has memories; run with --reset to load it again")
+            services.memories_reset(project=project)
         # The web UI shows a project to its members (accounts.ProjectMember) only: make the login(s) owners.
         for user in members:
             Membership.objects.get_or_create(organization=organization, user=user)
