@@ -5,6 +5,7 @@ through a typed helper from ``mem0g_site.env`` that refuses a bad value with the
 """
 
 import os
+from datetime import timedelta
 from pathlib import Path
 
 from django.core.exceptions import ImproperlyConfigured
@@ -77,6 +78,10 @@ if LLM_BASE_URL and not LLM_MODEL:
     raise ImproperlyConfigured("LLM_MODEL must name the model when LLM_BASE_URL is set")
 GRAPH_AUTO_LINK_THRESHOLD = env_float("GRAPH_AUTO_LINK_THRESHOLD", 0.0, minimum=0.0, maximum=1.0)
 MEM0G_ADMIN_PASSWORD = env_str("MEM0G_ADMIN_PASSWORD", "")
+# Login throttling (django-axes) on /ui/login/ and /admin/login/: after LOGIN_FAILURE_LIMIT failed
+# logins for one username from one IP address, that pair is refused for LOGIN_COOLOFF_MINUTES.
+LOGIN_FAILURE_LIMIT = env_int("LOGIN_FAILURE_LIMIT", 5, minimum=1, maximum=1000)
+LOGIN_COOLOFF_MINUTES = env_int("LOGIN_COOLOFF_MINUTES", 15, minimum=1, maximum=7 * 24 * 60)
 
 # --- Background jobs (memories/tasks.py) --------------------------------------------------
 # Queued in PostgreSQL (django-tasks' database backend) and run by `manage.py worker` processes;
@@ -147,6 +152,7 @@ INSTALLED_APPS = [
     "django_htmx",
     "django_tasks",
     "django_tasks_db",
+    "axes",
     "mem0g_site",
     "accounts",
     "memories",
@@ -168,7 +174,24 @@ MIDDLEWARE = [
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "django_htmx.middleware.HtmxMiddleware",
+    # Last: turns a login refused by the throttle (AxesBackend) into the "too many attempts" page (429).
+    "axes.middleware.AxesMiddleware",
 ]
+
+# AxesBackend first: it refuses a throttled username+IP before a password is even checked.
+AUTHENTICATION_BACKENDS = ["axes.backends.AxesBackend", "django.contrib.auth.backends.ModelBackend"]
+# Failed logins are counted in the database (table axes_accessattempt), so every worker process and
+# machine sees the same count; the admin lists them (Axes → Access attempts) and deleting a row, or
+# `manage.py axes_reset`, lifts a lock at once.
+AXES_FAILURE_LIMIT = LOGIN_FAILURE_LIMIT
+AXES_COOLOFF_TIME = timedelta(minutes=LOGIN_COOLOFF_MINUTES)
+AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
+AXES_RESET_ON_SUCCESS = True  # a successful login clears the pair's failures
+# The cool-off runs from the failure that reached the limit; refused attempts during it don't extend it.
+AXES_RESET_COOL_OFF_ON_FAILURE_DURING_LOCKOUT = False
+AXES_LOCKOUT_CALLABLE = "ui.views.login_locked_out"  # a page saying so, 429 with Retry-After
+# Successful logins are not logged (that table would only grow); failures are.
+AXES_DISABLE_ACCESS_LOG = True
 
 # Mem0 clients call slash-terminated paths and treat a redirect as an error: routes accept both
 # forms themselves and nothing redirects.
@@ -292,6 +315,7 @@ LOGGING = {
         "sentence_transformers": {"level": "WARNING"},
         "httpx": {"level": "WARNING"},
         "httpx2": {"level": "WARNING"},  # the openai client's HTTP library: one INFO line per LLM call
+        "axes": {"level": "WARNING"},  # failed logins and lockouts are warnings; successes need no line
     },
 }
 

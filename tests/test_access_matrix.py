@@ -525,3 +525,41 @@ def test_access(db, client, world, name, method, path, body, statuses):
         lacking = world["keys"][f"lacking:{scope}"]
         assert scope in error_of(call(client, method, path, body, lacking), 403, "FORBIDDEN")["detail"]
     assert snapshot(project) == before
+
+
+# --- the Django admin: staff only ----------------------------------------------------------------
+
+# Admin routes that answer without a staff login, and what they answer to anyone (logout: back to /admin/).
+ADMIN_OPEN = {"login": 200, "logout": 302}
+
+
+def _admin_paths():
+    resolver = next(p for p in get_resolver().url_patterns if str(getattr(p, "pattern", "")) == "admin/")
+
+    def walk(patterns, prefix):
+        for pattern in patterns:
+            if isinstance(pattern, URLResolver):
+                yield from walk(pattern.url_patterns, prefix + str(pattern.pattern))
+                continue
+            route = prefix + str(pattern.pattern)
+            route = re.sub(r"<(?:\w+:)?(\w+)>", "1", route)  # path converters
+            route = route.replace("^(?P<app_label>auth|django_tasks_database|accounts|memories|graph)/$", "accounts/")
+            route = route.replace("(?P<url>.*)$", "no-such-page/")
+            yield pattern.name or route, "/" + route
+
+    return list(walk(resolver.url_patterns, "admin/"))
+
+
+@pytest.mark.parametrize("who", ["anonymous", "not_staff"])
+def test_every_admin_route_needs_a_staff_login(db, client, who):
+    if who == "not_staff":
+        client.force_login(get_user_model().objects.create_user("plain", password="x"))
+    paths = _admin_paths()
+    assert len(paths) > 40
+    for name, path in paths:
+        response = client.get(path)
+        if name in ADMIN_OPEN:
+            assert response.status_code == ADMIN_OPEN[name], (name, path, response.status_code)
+        else:
+            assert response.status_code == 302, (name, path, response.status_code)
+            assert response["Location"].startswith("/admin/login/"), (name, path)

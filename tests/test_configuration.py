@@ -64,6 +64,8 @@ def _manage(*args, **env):
         ("RATE_LIMIT_REQUESTS", "-5"),
         ("REDIS_URL", "localhost:6379"),
         ("GRAPH_AUTO_LINK_THRESHOLD", "high"),
+        ("LOGIN_FAILURE_LIMIT", "0"),
+        ("LOGIN_COOLOFF_MINUTES", "soon"),
     ],
 )
 def test_start_up_stops_with_one_line_naming_the_bad_variable(variable, value, tmp_path):

@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pytest
 
-from accounts.models import Membership
+from accounts.models import ProjectMember
 from graph.models import Relationship
 from graph.services import relationship_create
 from memories.models import MemoryHistory
@@ -65,7 +65,7 @@ def shots(tmp_path_factory) -> Path:
 def alice(project, add, django_user_model):
     """A person who may log in, and alice's memories: Porto superseded by Lisbon a month later."""
     person = django_user_model.objects.create_user("pat", password="pw-pat-123")
-    Membership.objects.create(organization=project.organization, user=person)
+    ProjectMember.objects.create(project=project, user=person, role=ProjectMember.Role.OWNER)
     porto, tea, cat = add(
         project,
         "User lives in Porto",

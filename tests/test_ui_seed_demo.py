@@ -6,7 +6,7 @@ from io import StringIO
 import pytest
 from django.core.management import CommandError, call_command
 
-from accounts.models import Membership, Project
+from accounts.models import Membership, Project, ProjectMember
 from graph.models import Relationship
 from graph.selectors import memory_timeline
 from memories.models import Memory, MemoryHistory
@@ -34,6 +34,7 @@ def test_seed_demo_loads_users_history_and_supersessions(db, admin_user):
     assert (span[-1] - span[0]).days > 90  # months of history
     assert MemoryHistory.objects.filter(project=project).count() >= memories.count()
     assert Membership.objects.filter(organization=project.organization, user=admin_user).exists()
+    assert ProjectMember.objects.get(project=project, user=admin_user).role == ProjectMember.Role.OWNER
     old = superseded.first()
     chain = memory_timeline(project=project, memory_id=old.pk).chain
     assert len(chain) >= 2 and chain[0].valid_to is not None and chain[-1].valid_to is None
@@ -50,3 +51,17 @@ def test_seed_demo_is_repeatable_only_with_reset(db):
     assert sorted(Memory.objects.for_project(project).values_list("memory", flat=True)) == first
     with pytest.raises(CommandError, match="--users"):
         seed(users=9)
+
+
+def test_seed_demo_makes_its_member_an_owner_of_the_demo_project(db, django_user_model, client):
+    """The web UI shows a project to its members only: --member makes that login an OWNER."""
+    person = django_user_model.objects.create_user("demo")
+    seed(users=1, memories=3, member="demo")
+    project = Project.objects.get(organization__slug="demo")
+    assert ProjectMember.objects.get(project=project, user=person).role == ProjectMember.Role.OWNER
+    client.force_login(person)
+    assert b"Demo" in client.get("/ui/").content
+    assert client.get(f"/ui/p/{project.pk}/u/alice/").status_code == 200
+    with pytest.raises(CommandError, match="no Django user named 'nobody'"):
+        seed(users=1, memories=3, reset=True, member="nobody")
+    assert project.memories.exists()  # refused before anything was reset

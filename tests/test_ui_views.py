@@ -6,8 +6,10 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 from django.test import Client
+from django.urls import reverse
+from django.utils.html import escape
 
-from accounts.models import Membership, Organization, Project
+from accounts.models import Organization, Project, ProjectMember
 from graph.models import Relationship
 from graph.services import relationship_create
 from memories.models import Memory, MemoryHistory
@@ -20,7 +22,7 @@ T0 = datetime(2026, 1, 10, 9, 0, tzinfo=UTC)
 @pytest.fixture
 def person(db, django_user_model, project):
     user = django_user_model.objects.create_user("pat", password="pw-pat-123")
-    Membership.objects.create(organization=project.organization, user=user)
+    ProjectMember.objects.create(project=project, user=user, role=ProjectMember.Role.OWNER)
     return user
 
 
@@ -34,8 +36,8 @@ def browser(client, person):
 def outsider(db, django_user_model):
     user = django_user_model.objects.create_user("olga", password="pw-olga-123")
     organization = Organization.objects.create(name="Elsewhere", slug="elsewhere")
-    Project.objects.create(organization=organization, name="Theirs", slug="theirs")
-    Membership.objects.create(organization=organization, user=user)
+    theirs = Project.objects.create(organization=organization, name="Theirs", slug="theirs")
+    ProjectMember.objects.create(project=theirs, user=user, role=ProjectMember.Role.OWNER)
     client = Client()
     client.force_login(user)
     return client
@@ -85,7 +87,7 @@ def test_login_with_a_password_then_logout(client, person):
     assert client.get("/ui/").status_code == 302
 
 
-def test_project_list_shows_only_my_organisations(browser, project, outsider, django_assert_max_num_queries):
+def test_project_list_shows_only_my_projects(browser, project, outsider, django_assert_max_num_queries):
     with django_assert_max_num_queries(4):
         mine = browser.get("/ui/")
     assert b"Default project" in mine.content and b"Theirs" not in mine.content
@@ -342,3 +344,45 @@ def test_graph_says_when_it_is_truncated(browser, project, alice, monkeypatch):
     assert data["truncated"] is True and data["limit"] == 2 and len(data["elements"]["nodes"]) == 2
     page = browser.get(f"{base(project)}u/alice/graph/").content.decode()
     assert 'id="graph-truncated"' in page and "limit of 2 nodes" in page
+
+
+def test_ids_with_slashes_and_url_characters_do_not_break_any_page(browser, project):
+    """Old rows may hold ids the API now refuses (``a/b``): every page links to them and opens them."""
+    from memories.inputs import NewMemory, Scope
+    from memories.services import memories_add
+
+    odd = ["a/b", "../x", "..", "50%/off?#frag", "ünï/cödé+a&b=c"]
+    for user_id in odd:
+        memories_add(
+            project=project,
+            items=[
+                NewMemory(
+                    text=f"User {user_id} likes tea",
+                    scope=Scope(user_id=user_id, agent_id="agent/1?x=y", run_id="run#2"),
+                    categories=["food/drink"],
+                )
+            ],
+        )
+    users = browser.get(base(project))
+    assert users.status_code == 200
+    for user_id in odd:
+        memory = Memory.objects.get(project=project, user_id=user_id)
+        link = reverse("ui:user", args=[project.pk, user_id])
+        assert link.startswith(f"/ui/p/{project.pk}/u/") and link.count("/") == 6, link  # one path segment
+        assert escape(link).encode() in users.content
+        page = browser.get(link)
+        assert page.status_code == 200 and escape(f"User {user_id} likes tea").encode() in page.content, user_id
+        assert browser.get(link, {"agent": "agent/1?x=y"}, **HTMX).status_code == 200
+        assert browser.get(reverse("ui:graph", args=[project.pk, user_id])).status_code == 200
+        data = browser.get(reverse("ui:graph-data", args=[project.pk, user_id])).json()
+        assert [node["data"]["id"] for node in data["elements"]["nodes"]] == [str(memory.pk)]
+        detail = browser.get(f"{base(project)}m/{memory.pk}/")
+        assert detail.status_code == 200 and escape(link).encode() in detail.content
+        assert browser.get(f"{base(project)}m/{memory.pk}/edit/").status_code == 200
+        added = browser.post(link, {"text": f"User {user_id} also likes coffee"})
+        assert added.status_code == 302 and added["Location"] == link
+        assert Memory.objects.filter(project=project, user_id=user_id).count() == 2
+        deleted = browser.post(f"{base(project)}m/{memory.pk}/delete/")
+        assert deleted.status_code == 302 and deleted["Location"] == link
+    # The raw id with a slash in the path is another route (no such page), never a 500.
+    assert browser.get(f"{base(project)}u/a/b/").status_code == 404

@@ -1,14 +1,17 @@
 """The web UI at /ui/: projects → users → a user's memories → a memory, and a user's graph."""
 
 from django.contrib.auth import views as auth_views
-from django.urls import path
+from django.urls import path, register_converter
 
 from ui import views
+from ui.converters import EntityIdConverter
+
+register_converter(EntityIdConverter, "entity")
 
 app_name = "ui"
 
 P = "p/<uuid:project_id>/"
-U = P + "u/<str:user_id>/"
+U = P + "u/<entity:user_id>/"
 M = P + "m/<uuid:memory_id>/"
 R = P + "r/<uuid:relationship_id>/"
 

@@ -2,7 +2,9 @@
 
 Every view answers a full request with a page and an HTMX request (``request.htmx``) with the fragment
 that changed, from the same code. Reads work without JavaScript (links have ``href``s, forms post and
-redirect); every write is a POST checked for CSRF. Anything outside the person's projects is a 404.
+redirect); every write is a POST checked for CSRF. Every view starts from ``ui.access.project_access``:
+anything outside the person's projects is a 404; a write view (its forms too) asked by a person who
+may only read the project is a 403, and templates offer write controls only when ``can_write``.
 """
 
 import json
@@ -11,6 +13,7 @@ from datetime import UTC, datetime, time
 from typing import Any
 from urllib.parse import urlencode
 
+from axes.helpers import get_cool_off, get_failure_limit
 from django.contrib.auth.decorators import login_required
 from django.db.models import Q
 from django.http import Http404, HttpResponse, JsonResponse, QueryDict
@@ -29,7 +32,7 @@ from mem0g_site.exceptions import ApplicationError, NotFound, ValidationFailed
 from memories import selectors, services
 from memories.api.serializers import memories_data
 from memories.inputs import NewMemory, Scope
-from ui.access import project_for, projects_for
+from ui.access import ProjectAccess, project_access, projects_for
 
 PAGE_SIZE = 20
 GRAPH_LIMIT = graph_selectors.LIMIT_MAX  # 1,000 nodes: the graph endpoint's own limit
@@ -108,6 +111,16 @@ def _query(params: QueryDict, **changes) -> str:
 # --- pages ----------------------------------------------------------------------------------
 
 
+def login_locked_out(request, original_response=None, credentials=None):
+    """What a throttled login (/ui/login/ or /admin/login/) gets instead of the form: 429, saying why
+    and for how long (django-axes calls this, ``AXES_LOCKOUT_CALLABLE``)."""
+    seconds = math.ceil(get_cool_off(request).total_seconds())
+    context = {"failure_limit": get_failure_limit(request, credentials), "minutes": math.ceil(seconds / 60)}
+    response = render(request, "ui/locked_out.html", context, status=429)
+    response["Retry-After"] = str(seconds)
+    return response
+
+
 @login_required
 @require_GET
 def project_list(request):
@@ -117,14 +130,21 @@ def project_list(request):
 @login_required
 @require_GET
 def user_list(request, project_id):
-    project = project_for(request.user, project_id)
+    access = project_access(request.user, project_id)
+    project = access.project
     contains = request.GET.get("q", "").strip()
-    context = {"project": project, "users": selectors.user_list(project=project, contains=contains), "q": contains}
+    context = {
+        "project": project,
+        "can_write": access.can_write,
+        "users": selectors.user_list(project=project, contains=contains),
+        "q": contains,
+    }
     template = "ui/_user_rows.html" if request.htmx else "ui/users.html"
     return render(request, template, context)
 
 
-def _memories_context(request, project, user: dict) -> dict[str, Any]:
+def _memories_context(request, access: ProjectAccess, user: dict) -> dict[str, Any]:
+    project = access.project
     params = request.GET
     q = params.get("q", "").strip()
     agent = params.get("agent", "").strip() or None
@@ -134,6 +154,7 @@ def _memories_context(request, project, user: dict) -> dict[str, Any]:
     page = _page_number(params.get("page"))
     context: dict[str, Any] = {
         "project": project,
+        "can_write": access.can_write,
         "user": user,
         "q": q,
         "agent": agent or "",
@@ -186,7 +207,8 @@ def _memories_context(request, project, user: dict) -> dict[str, Any]:
 @require_http_methods(["GET", "POST"])
 def user_memories(request, project_id, user_id):
     """A user's memories (live search, filters, pages, "as of") and, by POST, a new memory."""
-    project = project_for(request.user, project_id)
+    access = project_access(request.user, project_id, write=request.method == "POST")
+    project = access.project
     user = _user(project, user_id)
     add_error = None
     if request.method == "POST":
@@ -209,7 +231,7 @@ def user_memories(request, project_id, user_id):
             if not request.htmx:
                 return redirect(reverse("ui:user", args=[project.pk, user["user_id"]]))
             user = _user(project, user_id)
-    context = _memories_context(request, project, user)
+    context = _memories_context(request, access, user)
     context["add_error"] = add_error
     if request.htmx:
         template = "ui/_memory_list.html"
@@ -218,7 +240,8 @@ def user_memories(request, project_id, user_id):
     return render(request, "ui/user.html", context, status=422 if add_error else 200)
 
 
-def _memory_context(project, memory, *, edit_error: str | None = None) -> dict[str, Any]:
+def _memory_context(access: ProjectAccess, memory, *, edit_error: str | None = None) -> dict[str, Any]:
+    project = access.project
     timeline = graph_selectors.memory_timeline(project=project, memory_id=memory.pk)
     try:
         history = selectors.memory_history(project=project, memory_id=memory.pk)
@@ -233,6 +256,7 @@ def _memory_context(project, memory, *, edit_error: str | None = None) -> dict[s
         relationship.other = others.get(other)
     return {
         "project": project,
+        "can_write": access.can_write,
         "memory": timeline.memory,
         "versions": timeline.versions,
         "chain": timeline.chain if len(timeline.chain) > 1 else [],
@@ -249,9 +273,9 @@ def _memory_context(project, memory, *, edit_error: str | None = None) -> dict[s
 def memory_detail(request, project_id, memory_id):
     """A memory: text, metadata, scope, validity, history, relationships and supersession chain. An
     HTMX request (the graph page's node panel) gets the panel alone."""
-    project = project_for(request.user, project_id)
-    memory = _memory(project, memory_id)
-    context = _memory_context(project, memory)
+    access = project_access(request.user, project_id)
+    memory = _memory(access.project, memory_id)
+    context = _memory_context(access, memory)
     return render(request, "ui/_memory_panel.html" if request.htmx else "ui/memory.html", context)
 
 
@@ -259,11 +283,12 @@ def memory_detail(request, project_id, memory_id):
 @require_http_methods(["GET", "POST"])
 def memory_edit(request, project_id, memory_id):
     """Inline edit of a memory's text, metadata and categories (GET: the form; POST: the change)."""
-    project = project_for(request.user, project_id)
+    access = project_access(request.user, project_id, write=True)
+    project = access.project
     memory = _memory(project, memory_id)
     returns = request.POST.get("return") or request.GET.get("return") or "panel"
     if request.method == "GET":
-        context = _memory_context(project, memory)
+        context = _memory_context(access, memory)
         context["returns"] = returns
         return render(request, "ui/_memory_edit.html" if request.htmx else "ui/memory_edit.html", context)
     try:
@@ -278,22 +303,22 @@ def memory_edit(request, project_id, memory_id):
     except NotFound:
         raise Http404("No such memory") from None
     except ApplicationError as exc:
-        context = _memory_context(project, memory, edit_error=exc.message)
+        context = _memory_context(access, memory, edit_error=exc.message)
         context.update(returns=returns, form=request.POST)
         template = "ui/_memory_edit.html" if request.htmx else "ui/memory_edit.html"
         return render(request, template, context, status=422 if exc.status == 422 else exc.status)
     if not request.htmx:
         return redirect(reverse("ui:memory", args=[project.pk, memory.pk]))
     if returns == "row":
-        return render(request, "ui/_memory_row.html", {"project": project, "memory": memory})
-    return render(request, "ui/_memory_panel.html", _memory_context(project, memory))
+        return render(request, "ui/_memory_row.html", {"project": project, "memory": memory, "can_write": True})
+    return render(request, "ui/_memory_panel.html", _memory_context(access, memory))
 
 
 @login_required
 @require_http_methods(["GET", "POST"])
 def memory_delete(request, project_id, memory_id):
     """GET: a confirmation page (the no-JavaScript path); POST: delete (its history stays)."""
-    project = project_for(request.user, project_id)
+    project = project_access(request.user, project_id, write=True).project
     memory = _memory(project, memory_id)
     if request.method == "GET":
         return render(request, "ui/memory_delete.html", {"project": project, "memory": memory})
@@ -318,7 +343,8 @@ def memory_delete(request, project_id, memory_id):
 @require_POST
 def memory_state(request, project_id, memory_id):
     """Expire a memory now (``action=expire``) or serve it again (``action=restore``)."""
-    project = project_for(request.user, project_id)
+    access = project_access(request.user, project_id, write=True)
+    project = access.project
     memory = _memory(project, memory_id)
     change = {"expire": services.memory_expire, "restore": services.memory_restore}.get(request.POST.get("action"))
     error, status = None, 200
@@ -333,7 +359,7 @@ def memory_state(request, project_id, memory_id):
             error, status = exc.message, exc.status
     if not request.htmx and error is None:
         return redirect(reverse("ui:memory", args=[project.pk, memory.pk]))
-    context = _memory_context(project, memory)
+    context = _memory_context(access, memory)
     context["state_error"] = error
     return render(request, "ui/_memory_panel.html" if request.htmx else "ui/memory.html", context, status=status)
 
@@ -341,8 +367,9 @@ def memory_state(request, project_id, memory_id):
 @login_required
 @require_GET
 def relationship_targets(request, project_id, memory_id):
-    """Memories of the same user to link this one to, found by meaning (``q``)."""
-    project = project_for(request.user, project_id)
+    """Memories of the same user to link this one to, found by meaning (``q``): the first step of
+    adding a relationship, so it needs the right to write."""
+    project = project_access(request.user, project_id, write=True).project
     memory = _memory(project, memory_id)
     q = request.GET.get("q", "").strip()
     targets, error = [], None
@@ -367,13 +394,14 @@ def relationship_targets(request, project_id, memory_id):
     return render(request, "ui/_targets.html" if request.htmx else "ui/targets.html", context)
 
 
-def _relationships_response(request, project, memory, *, error: str | None = None, status: int = 200):
+def _relationships_response(request, access: ProjectAccess, memory, *, error: str | None = None, status: int = 200):
+    project = access.project
     if request.htmx:
-        context = _memory_context(project, memory)
+        context = _memory_context(access, memory)
         context["relationship_error"] = error
         return render(request, "ui/_relationships.html", context, status=status)
     if error:
-        context = _memory_context(project, memory)
+        context = _memory_context(access, memory)
         context["relationship_error"] = error
         return render(request, "ui/memory.html", context, status=status)
     return redirect(reverse("ui:memory", args=[project.pk, memory.pk]))
@@ -382,7 +410,8 @@ def _relationships_response(request, project, memory, *, error: str | None = Non
 @login_required
 @require_POST
 def relationship_add(request, project_id, memory_id):
-    project = project_for(request.user, project_id)
+    access = project_access(request.user, project_id, write=True)
+    project = access.project
     memory = _memory(project, memory_id)
     try:
         graph_services.relationship_create(
@@ -394,20 +423,21 @@ def relationship_add(request, project_id, memory_id):
     except NotFound:
         raise Http404("No such memory") from None
     except ApplicationError as exc:
-        return _relationships_response(request, project, memory, error=exc.message, status=exc.status)
-    return _relationships_response(request, project, memory)
+        return _relationships_response(request, access, memory, error=exc.message, status=exc.status)
+    return _relationships_response(request, access, memory)
 
 
 def _relationship_change(request, project_id, relationship_id, change):
-    project = project_for(request.user, project_id)
+    access = project_access(request.user, project_id, write=True)
+    project = access.project
     memory = _memory(project, request.POST.get("memory_id", ""))
     try:
         change(project=project, relationship_id=relationship_id)
     except NotFound:
         raise Http404("No such relationship") from None
     except ApplicationError as exc:
-        return _relationships_response(request, project, memory, error=exc.message, status=exc.status)
-    return _relationships_response(request, project, memory)
+        return _relationships_response(request, access, memory, error=exc.message, status=exc.status)
+    return _relationships_response(request, access, memory)
 
 
 @login_required
@@ -432,7 +462,7 @@ def relationship_retract(request, project_id, relationship_id):
 @require_GET
 def user_graph(request, project_id, user_id):
     """The user's memory graph (Cytoscape.js draws ``graph.json``; the time slider re-fetches it)."""
-    project = project_for(request.user, project_id)
+    project = project_access(request.user, project_id).project
     user = _user(project, user_id)
     now = timezone.now()
     first_ts = int(user["first"].timestamp())
@@ -458,7 +488,7 @@ def user_graph(request, project_id, user_id):
 def user_graph_data(request, project_id, user_id):
     """The graph as Cytoscape.js elements (``graph.export.to_cytoscape``), as of ``as_of`` and only
     ``relation`` edges when given; at most 1,000 memories (``truncated`` says there were more)."""
-    project = project_for(request.user, project_id)
+    project = project_access(request.user, project_id).project
     user = _user(project, user_id)
     try:
         graph = graph_selectors.graph_at(

@@ -16,7 +16,7 @@ from django.contrib.auth import get_user_model
 from django.core.management.base import BaseCommand, CommandError
 from django.utils import timezone
 
-from accounts.models import Membership, Organization
+from accounts.models import Membership, Organization, ProjectMember
 from accounts.services import project_get_or_create
 from graph.services import relationship_create
 from mem0g_site.exceptions import ApplicationError
@@ -142,27 +142,33 @@ class Command(BaseCommand):
         parser.add_argument("--users", type=int, default=len(USERS), help=f"how many users, 1 to {len(USERS)}")
         parser.add_argument("--seed", type=int, default=7, help="random seed (same seed, same data)")
         parser.add_argument("--reset", action="store_true", help="delete the demo project's memories first")
-        parser.add_argument("--member", help="also make this Django user a member of the demo organisation")
+        parser.add_argument(
+            "--member", help="also make this Django user an OWNER of the Demo project (sees and edits it in the UI)"
+        )
 
     def handle(self, *args, **options):
         if not 1 <= options["users"] <= len(USERS):
             raise CommandError(f"--users must be from 1 to {len(USERS)}")
         if not 1 <= options["memories"] <= 80:
             raise CommandError("--memories must be from 1 to 80")
-        organization, _ = Organization.objects.get_or_create(slug="demo", defaults={"name": "Demo"})
-        project = project_get_or_create(name="Demo", organization=organization)
-        if Memory.objects.for_project(project).exists():
-            if not options["reset"]:
-                raise CommandError("the Demo project already has memories; run with --reset to load it again")
-            services.memories_reset(project=project)
         members = list(get_user_model().objects.filter(is_superuser=True))
         if options["member"]:
             member = get_user_model().objects.filter(username=options["member"]).first()
             if member is None:
                 raise CommandError(f"no Django user named {options['member']!r} (create one with createsuperuser)")
             members.append(member)
+        organization, _ = Organization.objects.get_or_create(slug="demo", defaults={"name": "Demo"})
+        project = project_get_or_create(name="Demo", organization=organization)
+        if Memory.objects.for_project(project).exists():
+            if not options["reset"]:
+                raise CommandError("the Demo project already has memories; run with --reset to load it again")
+            services.memories_reset(project=project)
+        # The web UI shows a project to its members (accounts.ProjectMember) only: make the login(s) owners.
         for user in members:
             Membership.objects.get_or_create(organization=organization, user=user)
+            ProjectMember.objects.update_or_create(
+                project=project, user=user, defaults={"role": ProjectMember.Role.OWNER}
+            )
 
         rng = random.Random(options["seed"])
         now = timezone.now().replace(microsecond=0)
@@ -176,7 +182,7 @@ class Command(BaseCommand):
         self.stdout.write(
             f"Demo project {project.pk}: {options['users']} users, {totals['memories']} memories "
             f"({totals['superseded']} superseded), {totals['relationships']} relationships.\n"
-            f"Open http://127.0.0.1:8000/ui/ (log in as a superuser; members of the Demo organisation see it too)."
+            "Open http://127.0.0.1:8000/ui/ (log in as a superuser, or as the --member user: an OWNER of the project)."
         )
 
     def _plan(self, rng: random.Random, user_id: str, *, start: datetime, now: datetime, count: int) -> _Plan:
