@@ -254,7 +254,7 @@ class PrometheusTextRenderer(BaseRenderer):
 
 class MetricsView(ApiView):
     """``GET /metrics`` (admin scope): requests, latency percentiles and error rates per endpoint,
-    summed over every worker. ``Accept: text/plain`` gives the Prometheus text format."""
+    summed over every worker process. ``Accept: text/plain`` gives the Prometheus text format."""
 
     required_scope = "admin"
     renderer_classes = [JSONRenderer, PrometheusTextRenderer]
@@ -263,7 +263,8 @@ class MetricsView(ApiView):
         operation_id="metrics",
         summary="Request metrics",
         description="Per endpoint: requests, responses by status class, error rates and latency percentiles "
-        "(ms), summed over every worker when the cache is shared (`REDIS_URL`). `Accept: text/plain` "
+        "(ms), summed over every worker process (counted in PostgreSQL, or in Redis with `REDIS_URL`). "
+        "`Accept: text/plain` "
         "(without `application/json`) gives the Prometheus text format.",
         tags=[OPERATIONS],
         responses={
