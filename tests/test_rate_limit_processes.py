@@ -88,64 +88,75 @@ def fresh_window(seconds: int, needed: float) -> float:
     return time.monotonic() + left
 
 
+def start_server(data_dir, **overrides) -> tuple[subprocess.Popen, int]:
+    """`manage.py serve` (what `make run` runs) with the defaults, two web workers and
+    RATE_LIMIT_REQUESTS=30, until /health answers."""
+    port = free_port()
+    env = {k: v for k, v in os.environ.items() if k not in ("DATABASE_URL", "REDIS_URL", "PORT", "HOST")}
+    env.update(
+        MEM0G_DATA_DIR=str(data_dir),
+        PORT=str(port),
+        WEB_CONCURRENCY="2",
+        RATE_LIMIT_REQUESTS=str(LIMIT),
+        API_KEYS=",".join(KEYS + WARMUP_KEYS),
+        ADMIN_API_KEYS=ADMIN_KEY,
+        **overrides,
+    )
+    log = (data_dir / f"server-{port}.log").open("w")
+    server = subprocess.Popen(
+        [sys.executable, "manage.py", "serve"],
+        cwd=ROOT,
+        env=env,
+        stdout=log,
+        stderr=subprocess.STDOUT,
+        start_new_session=True,
+    )
+    wait_for(f"http://127.0.0.1:{port}/health", server, seconds=120)
+    return server, port
+
+
+def wait_for_both_workers(port: int) -> None:
+    """Each worker loads the embedding model in the background as it starts; until both have, one
+    of them answers slowly and may serve nothing. Ask (a fresh key each round) until both say so."""
+    loaded: set[int] = set()
+    deadline = time.monotonic() + 120
+    for round_ in range(10**6):
+        if len(loaded) == 2 or time.monotonic() > deadline:
+            break
+        for answer in fire(port, WARMUP_KEYS[round_ % len(WARMUP_KEYS)], 4, threads=4):
+            if answer.status == 200 and answer.body["embedder"]["status"] == "loaded":
+                loaded.add(answer.body["worker_pid"])
+        time.sleep(1)
+    assert len(loaded) == 2, "both workers should have loaded the embedding model"
+
+
 @pytest.fixture(scope="module")
-def serve(tmp_path_factory):
-    """serve(RATE_LIMIT_BURST=...) -> port: `manage.py serve` (what `make run` runs) with the
-    defaults, two web workers and RATE_LIMIT_REQUESTS=30; every server shares one data directory."""
+def servers(tmp_path_factory):
+    """Two servers on one data directory (so one database and one set of counters): one without the
+    burst limit, one with RATE_LIMIT_BURST=8. Their keys differ, so their budgets do not mix."""
     data_dir = tmp_path_factory.mktemp("data")
-    servers = []
-
-    def start(**overrides) -> int:
-        port = free_port()
-        env = {k: v for k, v in os.environ.items() if k not in ("DATABASE_URL", "REDIS_URL", "PORT", "HOST")}
-        env.update(
-            MEM0G_DATA_DIR=str(data_dir),
-            PORT=str(port),
-            WEB_CONCURRENCY="2",
-            RATE_LIMIT_REQUESTS=str(LIMIT),
-            API_KEYS=",".join(KEYS + WARMUP_KEYS),
-            ADMIN_API_KEYS=ADMIN_KEY,
-            **overrides,
-        )
-        log = (data_dir / f"server-{port}.log").open("w")
-        server = subprocess.Popen(
-            [sys.executable, "manage.py", "serve"],
-            cwd=ROOT,
-            env=env,
-            stdout=log,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,
-        )
-        servers.append(server)
-        wait_for(f"http://127.0.0.1:{port}/health", server, seconds=120)
-        # Each worker loads the embedding model in the background as it starts; until both have,
-        # one of them answers slowly and may serve nothing. Ask the admin key until both say so.
-        loaded: set[int] = set()
-        deadline = time.monotonic() + 120
-        for round_ in range(10**6):
-            if len(loaded) == 2 or time.monotonic() > deadline:
-                break
-            for answer in fire(port, WARMUP_KEYS[round_ % len(WARMUP_KEYS)], 4, threads=4):
-                if answer.status == 200 and answer.body["embedder"]["status"] == "loaded":
-                    loaded.add(answer.body["worker_pid"])
-            time.sleep(1)
-        assert len(loaded) == 2, "both workers should have loaded the embedding model"
-        return port
-
-    yield start
-    for server in reversed(servers):
-        os.killpg(server.pid, signal.SIGTERM)
-        server.wait(timeout=60)
+    started = []
+    try:
+        for burst in ("0", str(BURST)):  # the first one makes the database and migrates it
+            started.append(start_server(data_dir, RATE_LIMIT_BURST=burst))
+        for _, port in started:
+            wait_for_both_workers(port)
+        yield {"no_burst": started[0][1], "with_burst": started[1][1]}
+    finally:
+        for server, _ in started:
+            os.killpg(server.pid, signal.SIGTERM)
+        for server, _ in reversed(started):
+            server.wait(timeout=60)
 
 
-@pytest.fixture(scope="module")
-def no_burst(serve) -> int:
-    return serve(RATE_LIMIT_BURST="0")
+@pytest.fixture
+def no_burst(servers) -> int:
+    return servers["no_burst"]
 
 
-@pytest.fixture(scope="module")
-def with_burst(serve, no_burst) -> int:
-    return serve(RATE_LIMIT_BURST=str(BURST))
+@pytest.fixture
+def with_burst(servers) -> int:
+    return servers["with_burst"]
 
 
 def remaining(answer: Answer) -> int:
@@ -161,7 +172,7 @@ def status_requests(port: int) -> int:
 def test_two_workers_allow_exactly_the_limit_and_remaining_only_counts_down(no_burst):
     before = status_requests(no_burst)
     for key in KEYS[:3]:  # a window that ends mid-test is retried with a new key
-        window_end = fresh_window(60, needed=30)
+        window_end = fresh_window(60, needed=15)
         answers = fire(no_burst, key, LIMIT + 10)
         if max(answer.ended for answer in answers) < window_end:
             break
@@ -220,7 +231,7 @@ def test_the_mem0_sdk_gets_its_rate_limit_error(no_burst, tmp_path, monkeypatch)
     client_module = importlib.import_module("mem0.client.main")
     mem0_exceptions = importlib.import_module("mem0.exceptions")
     key = KEYS[6]
-    fresh_window(60, needed=40)
+    fresh_window(60, needed=15)
 
     warmup = fire(no_burst, key, 10)  # both workers take part in this key's budget
     assert {answer.status for answer in warmup} == {200}
@@ -243,6 +254,8 @@ def test_the_mem0_sdk_gets_its_rate_limit_error(no_burst, tmp_path, monkeypatch)
         thread.start()
     for thread in threads:
         thread.join(timeout=120)
+    for client in clients:
+        client.client.close()  # no keep-alive connection left to hold the server's shutdown
     assert len(errors) == 3, "every client must see RateLimitError"
     # 10 warm-up calls and 3 constructions (one ping each) came first.
     assert len(successes) == LIMIT - 10 - 3
