@@ -326,3 +326,25 @@ class WebhookDelivery(models.Model):
 
     def __str__(self) -> str:
         return f"{self.event_type} -> webhook {self.webhook_id} ({self.status})"
+
+
+class Counter(models.Model):
+    """A counter every web process shares (accounts/counters.py) when there is no ``REDIS_URL``:
+    rate-limit windows, which expire, and request metrics (``window_start`` 0, never expire).
+
+    The table is UNLOGGED: no write-ahead log, so an increment costs no WAL flush; after a crash
+    PostgreSQL empties it, which only resets the counts."""
+
+    pk = models.CompositePrimaryKey("name", "window_start")
+    name = models.TextField()
+    # Epoch seconds of the start of the counting window; 0 for counters that never expire.
+    window_start = models.BigIntegerField()
+    # Epoch seconds after which the row is of no use (pruned now and then); NULL: never.
+    expires_at = models.BigIntegerField(null=True)
+    count = models.BigIntegerField(default=0)
+
+    class Meta:
+        indexes = [models.Index(fields=["expires_at"], name="accounts_counter_expires")]
+
+    def __str__(self) -> str:
+        return f"{self.name}@{self.window_start}={self.count}"

@@ -1,42 +1,49 @@
 """Who may call what: a scope per view, and the per-key rate limits (checked first, so every
 authenticated response, even a 403, carries the rate-limit headers)."""
 
+import logging
+
 from django.conf import settings
-from django_ratelimit.core import get_usage
 from rest_framework import exceptions, permissions
 
+from accounts import counters
 from accounts.models import ApiKey
+from mem0g_site.exceptions import ServiceUnavailable
 
 SAFE_METHODS = ("GET", "HEAD", "OPTIONS")
-
-
-def _key_id(group, request) -> str:
-    return str(request.auth.pk)
+BURST_SECONDS = 10
+logger = logging.getLogger("mem0g.ratelimit")
 
 
 class WithinRateLimit(permissions.BasePermission):
     """``RATE_LIMIT_REQUESTS`` per ``RATE_LIMIT_WINDOW_MINUTES`` and ``RATE_LIMIT_BURST`` per 10 s,
-    per API key, counted in the Django cache (Redis when several processes serve)."""
+    per API key. Both windows are counted in one step of the shared counter store
+    (accounts/counters.py: PostgreSQL, or Redis with ``REDIS_URL``), so every worker process
+    draws on the same budget. Every authenticated request counts, refused ones included."""
 
     def has_permission(self, request, view) -> bool:
         if not isinstance(request.auth, ApiKey):
             return True  # unauthenticated requests are refused by HasScope
-        window = get_usage(
-            request,
-            group="api",
-            key=_key_id,
-            rate=f"{settings.RATE_LIMIT_REQUESTS}/{settings.RATE_LIMIT_WINDOW_MINUTES}m",
-            increment=True,
-        )
-        request._request.ratelimit = window
-        if window is not None and window["should_limit"]:
-            raise exceptions.Throttled(wait=max(1, window["time_left"]))
-        if settings.RATE_LIMIT_BURST:
-            burst = get_usage(
-                request, group="api-burst", key=_key_id, rate=f"{settings.RATE_LIMIT_BURST}/10s", increment=True
-            )
-            if burst is not None and burst["should_limit"]:
-                raise exceptions.Throttled(wait=max(1, burst["time_left"]))
+        key_id = request.auth.pk
+        window = counters.Window(f"rl:w:{key_id}", settings.RATE_LIMIT_WINDOW_MINUTES * 60)
+        burst = counters.Window(f"rl:b:{key_id}", BURST_SECONDS) if settings.RATE_LIMIT_BURST else None
+        try:
+            counted = counters.hit([window] if burst is None else [window, burst])
+        except counters.StoreError:
+            logger.warning("rate-limit store unavailable", exc_info=True)
+            if not settings.RATE_LIMIT_FAIL_OPEN:
+                raise ServiceUnavailable("Rate limits cannot be counted right now; retry shortly") from None
+            return True  # let the request through uncounted (and without X-RateLimit-* headers)
+        usage = counted[window.name]
+        request._request.ratelimit = {
+            "limit": settings.RATE_LIMIT_REQUESTS,
+            "count": usage.count,
+            "time_left": usage.seconds_left,
+        }
+        if usage.count > settings.RATE_LIMIT_REQUESTS:
+            raise exceptions.Throttled(wait=usage.seconds_left)
+        if burst is not None and counted[burst.name].count > settings.RATE_LIMIT_BURST:
+            raise exceptions.Throttled(wait=counted[burst.name].seconds_left)
         return True
 
 

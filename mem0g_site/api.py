@@ -1,17 +1,22 @@
 """Operator endpoints: service status and request metrics."""
 
+import hmac
 import os
 import time
 
 from django.conf import settings
+from django.contrib.auth.models import AnonymousUser
 from django.db import connection
 from django.db.utils import DatabaseError
 from django.http import HttpResponse
 from django.utils import timezone
+from drf_spectacular.extensions import OpenApiAuthenticationExtension
 from drf_spectacular.openapi import AutoSchema
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiExample, OpenApiResponse, extend_schema
 from rest_framework import serializers
+from rest_framework.authentication import BaseAuthentication
+from rest_framework.permissions import BasePermission
 from rest_framework.renderers import BaseRenderer, JSONRenderer
 from rest_framework.response import Response
 from rest_framework.views import APIView
@@ -154,11 +159,15 @@ class EndpointMetrics(serializers.Serializer):
 
 
 class MetricsResponse(serializers.Serializer):
+    scope = serializers.ChoiceField(choices=["server", "project"])
+    project_id = serializers.CharField(allow_null=True, help_text="With `scope: project`, the key's project.")
     endpoints = serializers.DictField(child=EndpointMetrics(), help_text="By endpoint (`METHOD route`).")
     timestamp = serializers.DateTimeField()
 
 
 METRICS_EXAMPLE = {
+    "scope": "project",
+    "project_id": "5d1c2b3a-4e5f-4a6b-8c7d-9e0f1a2b3c4d",
     "endpoints": {
         "POST /v3/memories/search/": {
             "requests": 120,
@@ -256,19 +265,79 @@ class PrometheusTextRenderer(BaseRenderer):
         return data if isinstance(data, (str, bytes)) else str(data)
 
 
+METRICS_TOKEN_AUTH = "metrics-token"
+
+
+class MetricsTokenAuthentication(BaseAuthentication):
+    """``Authorization: Bearer <METRICS_TOKEN>``: the operator's scraper, for ``/metrics`` only."""
+
+    def authenticate(self, request):
+        from accounts.authentication import raw_key_from
+
+        token = settings.METRICS_TOKEN
+        raw = raw_key_from(request) if token else None
+        if raw is not None and hmac.compare_digest(raw.encode(), token.encode()):
+            return AnonymousUser(), METRICS_TOKEN_AUTH
+        return None
+
+    def authenticate_header(self, request) -> str:
+        return 'Token realm="mem0g"'  # a 401, not a 403, without credentials
+
+
+class MetricsTokenScheme(OpenApiAuthenticationExtension):
+    """``Authorization: Bearer <METRICS_TOKEN>``: a scheme of its own, offered on the metrics routes
+    beside the API-key schemes every operation lists."""
+
+    target_class = MetricsTokenAuthentication
+    name = "MetricsToken"
+
+    def get_security_definition(self, auto_schema):
+        return {"type": "http", "scheme": "bearer", "description": "`Authorization: Bearer <METRICS_TOKEN>`."}
+
+
+class MetricsAccess(BasePermission):
+    """The metrics token, or an API key that passes the usual checks (rate limit, admin scope,
+    no user restriction)."""
+
+    def has_permission(self, request, view) -> bool:
+        if request.auth == METRICS_TOKEN_AUTH:
+            return True
+        from accounts.permissions import HasScope, UserKeyFence, WithinRateLimit
+
+        return all(check().has_permission(request, view) for check in (WithinRateLimit, HasScope, UserKeyFence))
+
+
+def metrics_project(request):
+    """None (server-wide) for the metrics token and for organisation keys of the operator's
+    organisation (the default one, where ``ADMIN_API_KEYS`` live); else the key's own project."""
+    from accounts.models import DEFAULT_ORGANIZATION_SLUG
+
+    if request.auth == METRICS_TOKEN_AUTH:
+        return None
+    api_key = request.auth
+    if api_key.is_organization_key and api_key.project.organization.slug == DEFAULT_ORGANIZATION_SLUG:
+        return None
+    return api_key.project_id
+
+
 class MetricsView(ApiView):
     """``GET /metrics`` (admin scope): requests, latency percentiles and error rates per endpoint,
-    summed over every worker. ``Accept: text/plain`` gives the Prometheus text format."""
+    summed over every worker: server-wide for the operator, else the key's own project's.
+    ``Accept: text/plain`` gives the Prometheus text format."""
 
     required_scope = "admin"
+    authentication_classes = [MetricsTokenAuthentication, *APIView.authentication_classes]
+    permission_classes = [MetricsAccess]
     renderer_classes = [JSONRenderer, PrometheusTextRenderer]
 
     @extend_schema(
         operation_id="metrics",
         summary="Request metrics",
         description="Per endpoint: requests, responses by status class, error rates and latency percentiles "
-        "(ms), summed over every worker when the cache is shared (`REDIS_URL`). `Accept: text/plain` "
-        "(without `application/json`) gives the Prometheus text format.",
+        "(ms), summed over every worker. Server-wide (`scope: server`) for organisation keys of the operator's "
+        "(default) organisation and for `Authorization: Bearer <METRICS_TOKEN>`; for any other admin key, the "
+        "requests made with its own project's keys (`scope: project`). `Accept: text/plain` (without "
+        "`application/json`) gives the Prometheus text format.",
         tags=[OPERATIONS],
         responses={
             (200, "application/json"): OpenApiResponse(
@@ -279,28 +348,35 @@ class MetricsView(ApiView):
         },
     )
     def get(self, request):
-        stats = metrics.snapshot()
+        project_id = metrics_project(request)
+        stats = metrics.snapshot(project_id)
         accept = request.META.get("HTTP_ACCEPT", "")
         if "text/plain" in accept and "application/json" not in accept:
             return prometheus_response(stats)
-        return Response({"endpoints": stats, "timestamp": timezone.now().isoformat()})
+        return Response(
+            {
+                "scope": "server" if project_id is None else "project",
+                "project_id": None if project_id is None else str(project_id),
+                "endpoints": stats,
+                "timestamp": timezone.now().isoformat(),
+            }
+        )
 
 
-class PrometheusMetricsView(ApiView):
+class PrometheusMetricsView(MetricsView):
     """``GET /metrics/prometheus`` (admin scope): the Prometheus text exposition format."""
 
-    required_scope = "admin"
     renderer_classes = [PrometheusTextRenderer, JSONRenderer]
 
     @extend_schema(
         operation_id="metrics_prometheus",
         summary="Request metrics for Prometheus",
-        description="The metrics of `GET /metrics` in the Prometheus text exposition format.",
+        description="The metrics of `GET /metrics` (the same reach) in the Prometheus text exposition format.",
         tags=[OPERATIONS],
         responses={(200, "text/plain"): PROMETHEUS_RESPONSE, **errors(media_type="application/json")},
     )
     def get(self, request):
-        return prometheus_response(metrics.snapshot())
+        return prometheus_response(metrics.snapshot(metrics_project(request)))
 
 
 def prometheus_response(stats) -> HttpResponse:

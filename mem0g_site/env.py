@@ -5,6 +5,7 @@ value stops start-up with ``ImproperlyConfigured`` naming the variable, never a 
 inside the app.
 """
 
+import ipaddress
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -86,6 +87,17 @@ def env_list(name: str, *, environ: Mapping[str, str] | None = None) -> list[str
     if value is None:
         return []
     return [item.strip() for item in value.split(",") if item.strip()]
+
+
+def is_loopback(host: str) -> bool:
+    """Whether a bind address reaches only this machine: ``localhost``, 127.0.0.0/8 or ``::1``."""
+    host = host.strip().strip("[]")
+    if host.lower() == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
 
 
 @dataclass(frozen=True)

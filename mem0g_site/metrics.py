@@ -1,52 +1,34 @@
-"""Request metrics per endpoint, kept in the Django cache so every worker process (and, with
-Redis, every machine) adds to the same numbers. Latencies go into fixed histogram buckets, from
-which percentiles are read (to the bucket's upper bound), as Prometheus does."""
+"""Request metrics per endpoint, kept in the shared counter store (accounts/counters.py:
+PostgreSQL, or Redis with ``REDIS_URL``) so every worker process adds to the same numbers: one
+upsert of three counters per request. Latencies go into fixed histogram buckets, from which
+percentiles are read (to the bucket's upper bound), as Prometheus does."""
 
 import math
-import time
 
-from django.core.cache import cache
+from accounts import counters
 
 BUCKETS_MS = (1, 2, 5, 10, 20, 50, 100, 200, 500, 1000, 2000, 5000, 10000, math.inf)
 STATUS_CLASSES = ("2xx", "3xx", "4xx", "5xx")
-PREFIX = "mem0g:metrics:"
-ENDPOINTS_KEY = PREFIX + "endpoints"
-_MEMO_SECONDS = 300
-
-_known: dict[str, float] = {}
+PREFIX = "metrics:"
+# Counter names are "metrics:<endpoint>|<suffix>"; endpoints are "<METHOD> <view name>".
+SEPARATOR = "|"
 
 
-def _incr(key: str, delta: int = 1) -> None:
-    try:
-        cache.incr(key, delta)
-    except ValueError:  # first time: the key does not exist yet
-        if not cache.add(key, delta, timeout=None):
-            cache.incr(key, delta)
+def _prefix(project_id=None) -> str:
+    """Server-wide counters, or those of one project's keys (``metrics@<project id>:``)."""
+    return PREFIX if project_id is None else f"metrics@{project_id}:"
 
 
-def _base(endpoint: str) -> str:
-    return f"{PREFIX}{endpoint.replace(' ', '_')}:"
-
-
-def _register(endpoint: str) -> None:
-    now = time.monotonic()
-    if now - _known.get(endpoint, -math.inf) < _MEMO_SECONDS:
-        return
-    endpoints = set(cache.get(ENDPOINTS_KEY) or ())
-    if endpoint not in endpoints:
-        endpoints.add(endpoint)
-        cache.set(ENDPOINTS_KEY, sorted(endpoints), timeout=None)
-    _known[endpoint] = now
-
-
-def record(endpoint: str, status: int, duration_ms: float) -> None:
-    _register(endpoint)
-    base = _base(endpoint)
+def record(endpoint: str, status: int, duration_ms: float, project_id=None) -> None:
+    """Count one answer server-wide and, for a request made with a key, for the key's project too
+    (one statement either way)."""
     status_class = f"{min(max(status // 100, 2), 5)}xx"
     bucket = next(index for index, bound in enumerate(BUCKETS_MS) if duration_ms <= bound)
-    _incr(base + status_class)
-    _incr(base + f"le{bucket}")
-    _incr(base + "sum_us", int(duration_ms * 1000))
+    amounts = {}
+    for prefix in (PREFIX, _prefix(project_id)) if project_id is not None else (PREFIX,):
+        base = f"{prefix}{endpoint}{SEPARATOR}"
+        amounts |= {base + status_class: 1, base + f"le{bucket}": 1, base + "sum_us": int(duration_ms * 1000)}
+    counters.add(amounts)
 
 
 def _percentile(buckets: list[int], total: int, fraction: float) -> float | None:
@@ -61,20 +43,19 @@ def _percentile(buckets: list[int], total: int, fraction: float) -> float | None
     return BUCKETS_MS[-2]
 
 
-def snapshot() -> dict[str, dict]:
-    """``{endpoint: {requests, 4xx, 5xx, error_rate, latency_ms: {mean, p50, p95, p99}, buckets}}``."""
-    endpoints = cache.get(ENDPOINTS_KEY) or []
-    keys = [
-        _base(endpoint) + suffix
-        for endpoint in endpoints
-        for suffix in (*STATUS_CLASSES, *(f"le{i}" for i in range(len(BUCKETS_MS))), "sum_us")
-    ]
-    values = cache.get_many(keys)
+def snapshot(project_id=None) -> dict[str, dict]:
+    """``{endpoint: {requests, 4xx, 5xx, error_rate, latency_ms: {mean, p50, p95, p99}, buckets}}``,
+    server-wide or (``project_id``) of the requests made with that project's keys."""
+    prefix = _prefix(project_id)
+    by_endpoint: dict[str, dict[str, int]] = {}
+    for name, count in counters.totals(prefix).items():
+        endpoint, _, suffix = name[len(prefix) :].rpartition(SEPARATOR)
+        by_endpoint.setdefault(endpoint, {})[suffix] = int(count)
     result = {}
-    for endpoint in endpoints:
-        base = _base(endpoint)
-        by_class = {name: int(values.get(base + name, 0)) for name in STATUS_CLASSES}
-        buckets = [int(values.get(base + f"le{i}", 0)) for i in range(len(BUCKETS_MS))]
+    for endpoint in sorted(by_endpoint):
+        values = by_endpoint[endpoint]
+        by_class = {name: values.get(name, 0) for name in STATUS_CLASSES}
+        buckets = [values.get(f"le{i}", 0) for i in range(len(BUCKETS_MS))]
         total = sum(by_class.values())
         errors = by_class["4xx"] + by_class["5xx"]
         result[endpoint] = {
@@ -83,13 +64,13 @@ def snapshot() -> dict[str, dict]:
             "error_rate": round(errors / total, 4) if total else 0.0,
             "server_error_rate": round(by_class["5xx"] / total, 4) if total else 0.0,
             "latency_ms": {
-                "mean": round(int(values.get(base + "sum_us", 0)) / 1000 / total, 2) if total else None,
+                "mean": round(values.get("sum_us", 0) / 1000 / total, 2) if total else None,
                 "p50": _percentile(buckets, total, 0.50),
                 "p95": _percentile(buckets, total, 0.95),
                 "p99": _percentile(buckets, total, 0.99),
             },
             "buckets": buckets,
-            "sum_ms": int(values.get(base + "sum_us", 0)) / 1000,
+            "sum_ms": values.get("sum_us", 0) / 1000,
         }
     return result
 

@@ -45,11 +45,11 @@ class RequestEdgeMiddleware:
         response["X-Request-ID"] = request.request_id
         response["X-Response-Time-ms"] = f"{duration_ms:.1f}"
         endpoint = _endpoint(request)
+        api_key = getattr(request, "api_key", None)
         try:
-            metrics.record(endpoint, response.status_code, duration_ms)
+            metrics.record(endpoint, response.status_code, duration_ms, getattr(api_key, "project_id", None))
         except Exception:  # metrics must never break a response (e.g. Redis briefly away)
             logger.warning("could not record metrics", exc_info=True)
-        api_key = getattr(request, "api_key", None)
         logger.info(
             json.dumps(
                 {

@@ -16,6 +16,7 @@ from mem0g_site.env import (
     env_int,
     env_list,
     env_str,
+    is_loopback,
     local_secret_key,
     parse_database_url,
 )
@@ -34,8 +35,35 @@ MEM0G_DATA_DIR = Path(env_str("MEM0G_DATA_DIR", str(BASE_DIR / "var"))).resolve(
 # Without SECRET_KEY a random key is made once and kept in the data directory, so sessions
 # survive restarts; set it explicitly when several machines serve.
 SECRET_KEY = env_str("SECRET_KEY", "") or local_secret_key(MEM0G_DATA_DIR / "secret_key")
-ALLOWED_HOSTS = env_list("ALLOWED_HOSTS") or ["*"]
+# Host names the server answers to (a request with another Host header gets 400, so absolute
+# links, e.g. pagination, never echo a forged one). Bound to a loopback address, the loopback
+# names are the default; bound to anything else (0.0.0.0, a public address) with DEBUG off, the
+# operator must name the hosts: "*" or nothing stops start-up.
+ALLOWED_HOSTS = env_list("ALLOWED_HOSTS")
+if not ALLOWED_HOSTS and is_loopback(HOST):
+    ALLOWED_HOSTS = ["localhost", "127.0.0.1", "[::1]"]
+elif not DEBUG and not is_loopback(HOST) and (not ALLOWED_HOSTS or "*" in ALLOWED_HOSTS):
+    raise ImproperlyConfigured(
+        f"ALLOWED_HOSTS must name the host names this server answers to (e.g. mem0g.example.org,127.0.0.1) "
+        f"when HOST={HOST} is not a loopback address; {'*' if ALLOWED_HOSTS else 'unset'} is refused"
+    )
+elif not ALLOWED_HOSTS:
+    ALLOWED_HOSTS = ["*"]  # DEBUG on a non-loopback address: development only
 CSRF_TRUSTED_ORIGINS = env_list("CSRF_TRUSTED_ORIGINS")
+
+# Behind a TLS-terminating proxy (MEM0G_HTTPS=true): cookies only over HTTPS, HSTS, and the
+# proxy's X-Forwarded-Proto header is believed. That header is trusted from any client, so the
+# proxy must be the only way in and must set (not pass through) X-Forwarded-Proto. No redirect
+# to HTTPS here: that is the proxy's job, and plain-HTTP health checks inside the host must work.
+MEM0G_HTTPS = env_bool("MEM0G_HTTPS", False)
+HSTS_SECONDS = env_int("HSTS_SECONDS", 31_536_000, minimum=0)
+HSTS_INCLUDE_SUBDOMAINS = env_bool("HSTS_INCLUDE_SUBDOMAINS", False)
+if MEM0G_HTTPS:
+    SESSION_COOKIE_SECURE = True
+    CSRF_COOKIE_SECURE = True
+    SECURE_HSTS_SECONDS = HSTS_SECONDS
+    SECURE_HSTS_INCLUDE_SUBDOMAINS = HSTS_INCLUDE_SUBDOMAINS
+    SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
 
 # --- Data ----------------------------------------------------------------------------------
 
@@ -48,6 +76,9 @@ DATABASE_CONN_MAX_AGE = env_int("DATABASE_CONN_MAX_AGE", 60, minimum=0)
 # Without DATABASE_URL the embedded database starts at the end of this file, once every other
 # variable has been read and found valid (a bad value must stop start-up before PostgreSQL starts).
 
+# Rate-limit counters and request metrics are shared by every process through PostgreSQL
+# (accounts/counters.py), or through Redis when REDIS_URL is set; the Django cache (Redis too, or
+# per-process memory) holds only short-lived lookups.
 REDIS_URL = env_str("REDIS_URL", "")
 if REDIS_URL:
     if not REDIS_URL.startswith(("redis://", "rediss://", "unix://")):
@@ -59,9 +90,16 @@ else:
 # --- Limits and behaviour (see docs/API.md) ------------------------------------------------
 API_KEYS = env_list("API_KEYS")
 ADMIN_API_KEYS = env_list("ADMIN_API_KEYS")
+# A bearer token for scrapers (Prometheus) that reads the server-wide /metrics and nothing else.
+METRICS_TOKEN = env_str("METRICS_TOKEN", "")
+if METRICS_TOKEN and len(METRICS_TOKEN) < 16:
+    raise ImproperlyConfigured("METRICS_TOKEN must be at least 16 characters long")
 RATE_LIMIT_REQUESTS = env_int("RATE_LIMIT_REQUESTS", 100, minimum=1)
 RATE_LIMIT_WINDOW_MINUTES = env_int("RATE_LIMIT_WINDOW_MINUTES", 1, minimum=1)
 RATE_LIMIT_BURST = env_int("RATE_LIMIT_BURST", 20, minimum=0)
+# When the counter store (PostgreSQL, or Redis with REDIS_URL) fails: true lets requests through
+# uncounted and without X-RateLimit-* headers; false answers 503 SERVICE_UNAVAILABLE.
+RATE_LIMIT_FAIL_OPEN = env_bool("RATE_LIMIT_FAIL_OPEN", True)
 MEM0_DEFAULT_SHORT_TERM_TTL_SECONDS = env_int("MEM0_DEFAULT_SHORT_TERM_TTL_SECONDS", 3600, minimum=1)
 MEM0_USE_GRAPH_FOR_CATEGORIES = env_list("MEM0_USE_GRAPH_FOR_CATEGORIES")
 # An OpenAI-compatible chat endpoint for fact extraction and update decisions (memories/llm.py);
@@ -297,9 +335,6 @@ SPECTACULAR_SETTINGS = {
     ],
 }
 CSRF_FAILURE_VIEW = "mem0g_site.errors.csrf_failure"
-RATELIMIT_USE_CACHE = "default"
-# A cache outage must not take the API down with it: let requests through uncounted.
-RATELIMIT_FAIL_OPEN = True
 
 LOG_LEVEL = env_str("LOG_LEVEL", "INFO").upper()
 if LOG_LEVEL not in ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"):

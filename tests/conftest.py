@@ -46,13 +46,11 @@ def _short_lived_connections():
 
 @pytest.fixture(autouse=True)
 def _fresh_cache():
-    """Rate-limit counters and metrics live in the cache: start every test from zero."""
+    """Start every test with an empty cache. (Rate-limit counters and metrics live in the database,
+    accounts/counters.py: rolled back, or flushed, with the test's data.)"""
     from django.core.cache import cache
 
-    from mem0g_site import metrics
-
     cache.clear()
-    metrics._known.clear()
     yield
     cache.clear()
 

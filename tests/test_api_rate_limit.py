@@ -1,8 +1,15 @@
 """Per-key rate limits: RATE_LIMIT_REQUESTS per window and a burst limit, with X-RateLimit-*
-headers on every authenticated response and 429 + Retry-After past the limit."""
+headers on every authenticated response and 429 + Retry-After past the limit. (Several worker
+processes sharing the counters: tests/test_rate_limit_processes.py; through Redis:
+tests/test_live_servers.py.)"""
+
+import math
+import socket
 
 import pytest
 
+from accounts import counters
+from accounts.models import Counter
 from tests.conftest import error_of
 
 
@@ -65,3 +72,45 @@ def test_the_limit_follows_the_settings(api, key, settings):
     response = api("GET", "/status", key=key)
     assert response["X-RateLimit-Limit"] == "7" and response["X-RateLimit-Remaining"] == "6"
     assert 0 <= int(response["X-RateLimit-Reset"]) <= 305
+
+
+def test_the_counters_are_rows_of_the_shared_table(api, key, settings):
+    settings.RATE_LIMIT_BURST = 5
+    api("GET", "/status", key=key)
+    api("GET", "/status", key=key)
+    rows = {row.name: row for row in Counter.objects.filter(name__startswith="rl:")}
+    assert {name.split(":")[1] for name in rows} == {"w", "b"}
+    assert all(row.count == 2 for row in rows.values())
+    window = next(row for name, row in rows.items() if name.startswith("rl:w:"))
+    assert window.window_start % 60 == 0 and window.expires_at == window.window_start + 60
+
+
+def test_ended_windows_are_pruned_and_metrics_kept(api, key, monkeypatch):
+    Counter.objects.create(name="rl:w:0", window_start=60, expires_at=120, count=5)
+    Counter.objects.create(name="metrics:GET old|2xx", window_start=0, expires_at=None, count=7)
+    monkeypatch.setattr(counters.DatabaseStore, "_last_prune", -math.inf)
+    assert api("GET", "/status", key=key).status_code == 200
+    assert not Counter.objects.filter(name="rl:w:0").exists()
+    assert Counter.objects.get(name="metrics:GET old|2xx").count == 7
+
+
+@pytest.fixture
+def dead_redis_url():
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    return f"redis://127.0.0.1:{port}/0"  # nothing listens there
+
+
+def test_a_failing_counter_store_lets_requests_through_uncounted(api, key, settings, dead_redis_url):
+    settings.REDIS_URL = dead_redis_url
+    response = api("GET", "/status", key=key)
+    assert response.status_code == 200
+    assert "X-RateLimit-Limit" not in response and "X-RateLimit-Remaining" not in response
+
+
+def test_a_failing_counter_store_can_refuse_instead(api, key, settings, dead_redis_url):
+    settings.REDIS_URL = dead_redis_url
+    settings.RATE_LIMIT_FAIL_OPEN = False
+    body = error_of(api("GET", "/status", key=key), 503, "SERVICE_UNAVAILABLE")
+    assert "rate limit" in body["detail"].lower()

@@ -1,5 +1,6 @@
 """Configuration comes from the environment; a bad value stops start-up with one clear line."""
 
+import json
 import os
 import subprocess
 import sys
@@ -8,7 +9,7 @@ from pathlib import Path
 import pytest
 from django.core.exceptions import ImproperlyConfigured
 
-from mem0g_site.env import env_bool, env_int, env_list, parse_database_url
+from mem0g_site.env import env_bool, env_int, env_list, is_loopback, parse_database_url
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -66,6 +67,9 @@ def _manage(*args, **env):
         ("GRAPH_AUTO_LINK_THRESHOLD", "high"),
         ("LOGIN_FAILURE_LIMIT", "0"),
         ("LOGIN_COOLOFF_MINUTES", "soon"),
+        ("RATE_LIMIT_FAIL_OPEN", "maybe"),
+        ("MEM0G_HTTPS", "sometimes"),
+        ("HSTS_SECONDS", "-1"),
     ],
 )
 def test_start_up_stops_with_one_line_naming_the_bad_variable(variable, value, tmp_path):
@@ -85,3 +89,76 @@ def test_an_unreachable_database_is_one_clear_line(tmp_path):
     assert result.returncode != 0
     assert "DATABASE_URL: cannot connect to the database" in result.stderr
     assert "Traceback" not in result.stderr
+
+
+# --- Hosts and HTTPS ---------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("allowed", [None, "*", "mem0g.example.org,*"])
+def test_serving_beyond_loopback_needs_named_hosts(allowed, tmp_path):
+    env = {"HOST": "0.0.0.0", "MEM0G_DATA_DIR": str(tmp_path)}
+    if allowed is not None:
+        env["ALLOWED_HOSTS"] = allowed
+    result = _manage("serve", **env)
+    assert result.returncode == 2
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("mem0g: configuration error: ALLOWED_HOSTS "), result.stderr
+    assert "HOST=0.0.0.0" in lines[0]
+    assert not (tmp_path / "pgdata").exists()
+
+
+def _settings(*names: str, **env: str) -> dict:
+    """The named settings as a fresh process reads them under ``env`` (a DATABASE_URL that is only
+    parsed, so no database starts)."""
+    environ = {k: v for k, v in os.environ.items() if k not in ("HOST", "ALLOWED_HOSTS", "DEBUG", "MEM0G_HTTPS")}
+    environ.update(DATABASE_URL="postgres://nobody@127.0.0.1:9/nothing", DJANGO_SETTINGS_MODULE="mem0g_site.settings")
+    environ.update(env)
+    code = (
+        "import json; from django.conf import settings; "
+        f"print(json.dumps({{name: getattr(settings, name, None) for name in {list(names)!r}}}))"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", code], cwd=ROOT, env=environ, capture_output=True, text=True, timeout=60
+    )
+    assert result.returncode == 0, result.stderr
+    return json.loads(result.stdout)
+
+
+def test_allowed_hosts_defaults_and_values():
+    assert _settings("ALLOWED_HOSTS")["ALLOWED_HOSTS"] == ["localhost", "127.0.0.1", "[::1]"]
+    assert _settings("ALLOWED_HOSTS", HOST="::1")["ALLOWED_HOSTS"] == ["localhost", "127.0.0.1", "[::1]"]
+    named = _settings("ALLOWED_HOSTS", HOST="0.0.0.0", ALLOWED_HOSTS="mem0g.example.org, 127.0.0.1")
+    assert named["ALLOWED_HOSTS"] == ["mem0g.example.org", "127.0.0.1"]
+    # Development on every interface: DEBUG on takes any host.
+    assert _settings("ALLOWED_HOSTS", HOST="0.0.0.0", DEBUG="true")["ALLOWED_HOSTS"] == ["*"]
+
+
+def test_is_loopback():
+    assert all(is_loopback(host) for host in ("127.0.0.1", "127.1.2.3", "localhost", "::1", "[::1]"))
+    assert not any(is_loopback(host) for host in ("0.0.0.0", "::", "10.0.0.5", "mem0g.example.org", ""))
+
+
+def test_https_settings_are_off_by_default_and_on_with_mem0g_https():
+    names = (
+        "SESSION_COOKIE_SECURE",
+        "CSRF_COOKIE_SECURE",
+        "SECURE_HSTS_SECONDS",
+        "SECURE_HSTS_INCLUDE_SUBDOMAINS",
+        "SECURE_HSTS_PRELOAD",
+        "SECURE_PROXY_SSL_HEADER",
+        "SECURE_SSL_REDIRECT",
+    )
+    plain = _settings(*names)
+    assert plain == dict.fromkeys(names, False) | {"SECURE_HSTS_SECONDS": 0, "SECURE_PROXY_SSL_HEADER": None}
+    https = _settings(*names, MEM0G_HTTPS="true")
+    assert https == {
+        "SESSION_COOKIE_SECURE": True,
+        "CSRF_COOKIE_SECURE": True,
+        "SECURE_HSTS_SECONDS": 31_536_000,
+        "SECURE_HSTS_INCLUDE_SUBDOMAINS": False,
+        "SECURE_HSTS_PRELOAD": False,
+        "SECURE_PROXY_SSL_HEADER": ["HTTP_X_FORWARDED_PROTO", "https"],
+        "SECURE_SSL_REDIRECT": False,
+    }
+    tuned = _settings(*names, MEM0G_HTTPS="true", HSTS_SECONDS="300", HSTS_INCLUDE_SUBDOMAINS="true")
+    assert tuned["SECURE_HSTS_SECONDS"] == 300 and tuned["SECURE_HSTS_INCLUDE_SUBDOMAINS"] is True

@@ -15,7 +15,7 @@ from urllib.parse import urlsplit
 import pytest
 import yaml
 
-from mem0g_site.env import parse_database_url
+from mem0g_site.env import is_loopback, parse_database_url
 
 ROOT = Path(__file__).resolve().parent.parent
 COMPOSE_FILE = ROOT / "docker-compose.yml"
@@ -215,6 +215,32 @@ def test_redis_url_points_at_the_redis_service(services):
     assert parts.scheme == "redis"  # settings.py accepts redis://, rediss:// and unix:// only
     assert parts.hostname == "redis"
     assert parts.port == 6379
+
+
+def _image_env() -> dict[str, str]:
+    env = {}
+    for arguments in instruction_arguments("ENV"):
+        for pair in shlex.split(arguments):
+            name, _, value = pair.partition("=")
+            env[name] = value
+    return env
+
+
+@pytest.mark.parametrize("shell_env", [MINIMAL_ENV, {**MINIMAL_ENV, "ALLOWED_HOSTS": "mem0g.example.org,127.0.0.1"}])
+def test_every_mem0g_service_starts_with_the_hosts_rule(compose, shell_env):
+    """settings.py refuses an unset or "*" ALLOWED_HOSTS off loopback (the image binds 0.0.0.0)."""
+    services = substitute_all(compose["services"], shell_env)
+    for name, service in services.items():
+        if service.get("image") != "mem0g:latest":
+            continue
+        env = {**_image_env(), **{k: v for k, v in environment(service).items() if v}}
+        if is_loopback(env["HOST"]):
+            continue
+        hosts = [host.strip() for host in env.get("ALLOWED_HOSTS", "").split(",") if host.strip()]
+        assert hosts and "*" not in hosts, f"{name} would refuse to start: ALLOWED_HOSTS={hosts}"
+    app_hosts = environment(services["app"])["ALLOWED_HOSTS"].split(",")
+    assert "127.0.0.1" in app_hosts, "the healthcheck calls http://127.0.0.1:8000/health"
+    assert environment(services["worker"])["HOST"] == "127.0.0.1"
 
 
 def test_app_waits_for_healthy_db_and_redis(services):

@@ -7,7 +7,7 @@ import uuid
 
 import pytest
 
-from accounts.models import ApiKey
+from accounts.models import ApiKey, Counter
 from accounts.services import apikey_create, apikey_revoke
 from memories.models import Memory, MemoryFeedback
 
@@ -162,16 +162,14 @@ def test_errors_map_to_the_sdk_exceptions(client, mem0, settings, key):
         client.get_all(filters={})
     settings.RATE_LIMIT_BURST = 0
     settings.RATE_LIMIT_REQUESTS = 3
-    from django.core.cache import cache
-
-    cache.clear()
+    Counter.objects.all().delete()  # the rate-limit counters (accounts/counters.py)
     client.get_all(filters={"user_id": "alice"})
     client.get_all(filters={"user_id": "alice"})
     client.get_all(filters={"user_id": "alice"})
     with pytest.raises(mem0[1].RateLimitError):
         client.get_all(filters={"user_id": "alice"})
     settings.RATE_LIMIT_REQUESTS = 100
-    cache.clear()
+    Counter.objects.all().delete()
     apikey_revoke(api_key=ApiKey.objects.get(prefix=key[:12]))
     with pytest.raises(mem0[1].AuthenticationError):
         client.get_all(filters={"user_id": "alice"})

@@ -80,6 +80,43 @@ def test_prometheus_text_by_accept_header_and_path(api, project, make_key, admin
         assert 'le="+Inf"' in text
 
 
+def test_metrics_are_server_wide_only_for_the_operator(api, project, other_project, make_key, settings):
+    """A tenant's admin key sees its own project's figures; the operator's organisation keys (the
+    default organisation, where ADMIN_API_KEYS live) and METRICS_TOKEN see the whole server."""
+    from accounts.services import apikey_create
+
+    tenant_admin = make_key(other_project, scopes="admin")
+    for _ in range(2):
+        api("GET", "/status", key=make_key(project, scopes="read"))
+    api("GET", "/v1/ping/", key=make_key(other_project, scopes="read"))
+
+    tenant = api("GET", "/metrics", key=tenant_admin).json()
+    assert tenant["scope"] == "project" and tenant["project_id"] == str(other_project.id)
+    assert "GET status" not in tenant["endpoints"] and tenant["endpoints"]["GET ping"]["requests"] == 1
+    prometheus = api("GET", "/metrics/prometheus", key=tenant_admin).content.decode()
+    assert 'endpoint="GET status"' not in prometheus and 'endpoint="GET ping"' in prometheus
+
+    # An organisation key of another organisation is still a tenant.
+    tenant_org = apikey_create(project=other_project, name="o", scopes="admin", organization_key=True)[1]
+    assert api("GET", "/metrics", key=tenant_org).json()["scope"] == "project"
+
+    operator = apikey_create(project=project, name="op", scopes="admin", organization_key=True)[1]
+    server = api("GET", "/metrics", key=operator).json()
+    assert server["scope"] == "server" and server["project_id"] is None
+    assert server["endpoints"]["GET status"]["requests"] == 2 and server["endpoints"]["GET ping"]["requests"] == 1
+    # A plain admin key of the default project is a project key like any other.
+    assert api("GET", "/metrics", key=make_key(project, scopes="admin")).json()["scope"] == "project"
+
+    settings.METRICS_TOKEN = "scraper-token-0123456789"
+    scraped = api("GET", "/metrics/prometheus", key="scraper-token-0123456789", header="bearer")
+    assert scraped.status_code == 200 and 'endpoint="GET ping"' in scraped.content.decode()
+    assert 'endpoint="GET status"' in scraped.content.decode()
+    # The token reads metrics and nothing else.
+    assert api("GET", "/status", key="scraper-token-0123456789", header="bearer").status_code == 401
+    assert api("GET", "/metrics", key="wrong-token-0123456789abc", header="bearer").status_code == 401
+    assert api("GET", "/metrics").status_code == 401
+
+
 def test_one_log_line_per_request_without_secrets(api, project, make_key, caplog):
     key = make_key(project, scopes="read")
     with caplog.at_level(logging.INFO, logger="mem0g.requests"):
