@@ -14,7 +14,7 @@ from django.db.models import Q
 from accounts.access import key_scope
 from mem0g_site.exceptions import InvalidRequest, ValidationFailed
 from memories.filters import compile_filters, entity_ids, has_entity_id
-from memories.inputs import Scope
+from memories.inputs import Scope, clean_id
 
 ENTITY_FIELDS = ("user_id", "agent_id", "app_id", "run_id")
 
@@ -36,10 +36,10 @@ def refuse_unknown(data: dict, allowed: set[str], *, where: str = "body") -> Non
 
 def top_level_scope(data: dict) -> Scope:
     """``user_id``/``agent_id``/``app_id``/``run_id`` (``session_id`` = ``run_id``) given at the top level."""
-    values = {field: data.get(field) for field in ENTITY_FIELDS}
+    values = {field: clean_id(data.get(field), field_name=field) for field in ENTITY_FIELDS}
     if values["run_id"] is None and data.get("session_id") is not None:
-        values["run_id"] = data.get("session_id")
-    return Scope(**values)
+        values["run_id"] = clean_id(data.get("session_id"), field_name="session_id")
+    return Scope(**values)  # canonical string ids (5 and "5" are one id), so key fences compare like with like
 
 
 def merged_scope(data: dict) -> Scope:
