@@ -4,8 +4,8 @@
 
 Runs ``memories.services.memories_ingest`` (the function every add path calls) against the
 embedded PostgreSQL in a throw-away project, with the built-in extractor (no LLM), and prints the
-wall and CPU time. ``--unlimited`` raises MAX_MESSAGE_CHARS and MAX_FACTS_PER_ADD above the size of
-the add, so the whole pipeline runs; without it the configured limits apply (a refusal is timed too).
+wall and CPU time. ``--unlimited`` raises MAX_MESSAGE_CHARS, MAX_FACTS_PER_ADD and MEMORY_BATCH_MAX above
+the size of the add, so the whole pipeline runs; without it the configured limits apply (a refusal is timed too).
 """
 
 import argparse
@@ -54,7 +54,7 @@ def main() -> None:
         for start in range(0, len(sentences), per_message)
     ]
     if args.unlimited:
-        for name in ("MAX_MESSAGES_PER_ADD", "MAX_MESSAGE_CHARS", "MAX_FACTS_PER_ADD"):
+        for name in ("MAX_MESSAGES_PER_ADD", "MAX_MESSAGE_CHARS", "MAX_FACTS_PER_ADD", "MEMORY_BATCH_MAX"):
             if hasattr(settings, name):
                 setattr(settings, name, 10**9)
     body_bytes = sum(len(m["content"]) for m in messages)
@@ -74,7 +74,7 @@ def main() -> None:
     print(f"{args.facts} facts in {len(messages)} message(s), {body_bytes} characters: {outcome}")
     print(f"wall {wall:.2f} s, cpu {cpu:.2f} s")
     if profiler:
-        pstats.Stats(profiler).sort_stats("cumulative").print_stats(25)
+        pstats.Stats(profiler).sort_stats("tottime").print_stats(25)
     project.delete()
     organization.delete()
 

@@ -110,7 +110,8 @@ MAX_MESSAGES_PER_ADD = env_int("MAX_MESSAGES_PER_ADD", 100, minimum=1)
 # 20,000 characters is about 5,000 tokens: a long chat turn with a pasted page passes.
 MAX_MESSAGE_CHARS = env_int("MAX_MESSAGE_CHARS", 20_000, minimum=100)
 # Distinct facts extracted from one add; a conversation turn gives a handful, a long one a few dozen.
-MAX_FACTS_PER_ADD = env_int("MAX_FACTS_PER_ADD", 100, minimum=1)
+# At most MEMORY_BATCH_MAX (1,000), the most memories one add may write.
+MAX_FACTS_PER_ADD = env_int("MAX_FACTS_PER_ADD", 100, minimum=1, maximum=1000)
 # Field conditions in one `filters` (an `in` list counts each of its values): 422 beyond it, counted
 # before the query is built.
 MAX_FILTER_CONDITIONS = env_int("MAX_FILTER_CONDITIONS", 500, minimum=10)
