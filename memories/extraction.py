@@ -481,13 +481,15 @@ def extract_facts(
     separated topic words: a fact is kept only if it mentions an include word (prefix match on word
     stems, case-insensitive; the leading "User"/"Assistant" subject does not count) and none of the
     exclude words. A blank string means no filter. ``max_facts``: raise :class:`TooManyFacts` once
-    more distinct facts than that are found (before ``includes``/``excludes`` apply).
+    more distinct facts than that are found (before ``includes``/``excludes`` apply), or ten times as
+    many statements of facts, repeats included.
     """
     today = observed_at.date()
     include_words = _keywords(includes)
     exclude_words = _keywords(excludes)
     facts: list[Fact] = []
     found: set[str] = set()
+    stated = 0
     for message in messages:
         role = (message.role or "").strip().lower()
         if role == "user":
@@ -499,7 +501,10 @@ def extract_facts(
         for text, kind, negated in _message_facts(message.content, speaker, today, facts, role):
             facts.append(Fact(text=text, role=role, kind=kind, negated=negated))
             found.add(text)
-            if max_facts is not None and len(found) > max_facts:
+            stated += 1
+            # Repeats count too, up to 10x: a correction looks back over the facts stated before it,
+            # so their number bounds the work as well.
+            if max_facts is not None and (len(found) > max_facts or stated > 10 * max_facts):
                 raise TooManyFacts(max_facts)
     seen: set[str] = set()
     result = []
