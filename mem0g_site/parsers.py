@@ -37,7 +37,7 @@ def bad_text(text: str) -> str | None:
     return None
 
 
-def check_json(value, *, max_depth: int) -> None:
+def check_json(value, *, max_depth: int, what: str = "request body") -> None:
     """Raise :class:`InvalidRequest` for nesting past ``max_depth`` or an unstorable string.
     Iterative, so any depth the decoder produced is walked without recursion."""
     stack = [(value, 1, ())]
@@ -46,7 +46,7 @@ def check_json(value, *, max_depth: int) -> None:
         if isinstance(item, (dict, list)):
             if depth > max_depth:
                 raise InvalidRequest(
-                    f"Malformed request body: JSON nested deeper than {max_depth} levels (MAX_JSON_DEPTH)",
+                    f"Malformed {what}: JSON nested deeper than {max_depth} levels (MAX_JSON_DEPTH)",
                     details={"limit": "MAX_JSON_DEPTH", "value": max_depth, "at": _path(where)},
                 )
             if isinstance(item, dict):
@@ -54,7 +54,7 @@ def check_json(value, *, max_depth: int) -> None:
                     problem = bad_text(key)
                     if problem:
                         raise InvalidRequest(
-                            f"Malformed request body: a key holds {problem} at {_path(where) or 'the top level'}",
+                            f"Malformed {what}: a key holds {problem} at {_path(where) or 'the top level'}",
                             details={"at": _path(where)},
                         )
                     stack.append((entry, depth + 1, (*where, key)))
@@ -64,7 +64,7 @@ def check_json(value, *, max_depth: int) -> None:
             problem = bad_text(item)
             if problem:
                 at = _path(where) or "the top level"
-                raise InvalidRequest(f"Malformed request body: {problem} in {at}", details={"at": _path(where)})
+                raise InvalidRequest(f"Malformed {what}: {problem} in {at}", details={"at": _path(where)})
 
 
 class JSONParser(DrfJSONParser):

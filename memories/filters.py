@@ -76,6 +76,10 @@ def _string(value: Any, key: str) -> str:
         _fail(f"Invalid value for '{key}': expected a string", key)
     if "\x00" in value:
         _fail(f"Invalid value for '{key}': NUL characters are not allowed", key)
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:
+        _fail(f"Invalid value for '{key}': lone surrogates are not allowed", key)
     return value
 
 

@@ -8,6 +8,7 @@ JSON types; bounded exports fenced to a restricted key's user; the bulk delete g
 import json
 import random
 import time
+from urllib.parse import urlencode
 
 import pytest
 from django_tasks_db.models import DBTaskResult
@@ -308,6 +309,7 @@ QUERY_PLACES = [
     "/v1/memories/search/?query=tea%00&user_id=alice",
     "/v1/memories/user/alice%00/",
     "/v1/users/alice%00/stats",
+    "/v1/memories/?filters=%7B%27user_id%27%3A+%27%5Cx00%27%7D",  # {'user_id': '\x00'}, a Python literal
 ]
 
 
@@ -320,6 +322,16 @@ def test_nul_in_query_strings_and_paths_is_a_400(api, key, project, add, path):
     before = counts(project)
     refused(api("DELETE", "/v1/memories/?user_id=alice%00", key=key), 400, "INVALID_REQUEST", "NUL")
     assert counts(project) == before
+
+
+def test_a_python_literal_filter_with_a_surrogate_escape_is_a_400(api, key, project, add):
+    add(project, "User likes tea", user_id="alice")
+    for literal in ("{'user_id': '\\ud800'}", "{'user_id': 'a', 'metadata': {'k\\udfff': 1}}"):
+        response = api("GET", "/v1/memories/?" + urlencode({"filters": literal}), key=key)
+        refused(response, 400, "INVALID_REQUEST", "surrogate")
+        before = counts(project)
+        refused(api("DELETE", "/v1/memories/?" + urlencode({"filters": literal}), key=key), 400, "INVALID_REQUEST")
+        assert counts(project) == before
 
 
 def test_surrogates_reaching_the_services_directly_are_refused(project):
@@ -457,8 +469,6 @@ def test_an_export_larger_than_the_bound_comes_in_pieces_and_every_row_is_reacha
 
 
 def _delete_all(api, key, **params):
-    from urllib.parse import urlencode
-
     query = {k: json.dumps(v) if isinstance(v, dict) else v for k, v in params.items()}
     return api("DELETE", "/v1/memories/?" + urlencode(query), key=key)
 

@@ -9,10 +9,12 @@ from datetime import UTC, date, datetime
 from typing import Any
 from urllib.parse import urlencode
 
+from django.conf import settings
 from django.db.models import Q
 
 from accounts.access import key_scope
 from mem0g_site.exceptions import InvalidRequest, ValidationFailed
+from mem0g_site.parsers import check_json
 from memories.filters import compile_filters, entity_ids, has_entity_id
 from memories.inputs import Scope, clean_id
 
@@ -153,6 +155,8 @@ def query_filters(raw: str, *, key: str = "filters") -> dict:
         except (ValueError, SyntaxError, TypeError, MemoryError, RecursionError):
             continue
         if isinstance(value, dict):
+            # What a JSON body must be, a Python literal must be too (its "\ud800" escapes included).
+            check_json(value, max_depth=settings.MAX_JSON_DEPTH, what=f"{key} (query parameter)")
             return value
     raise InvalidRequest(f"{key} must be a JSON object (or a Python dict literal)", details={"key": key})
 
