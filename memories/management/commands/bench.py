@@ -41,7 +41,7 @@ from memories.embedding import embed_query, get_embedder
 from memories.inputs import NewMemory, Scope
 from memories.models import Memory, MemoryHistory
 from memories.selectors import memory_search
-from memories.services import memories_add
+from memories.services import memories_add, memories_ingest
 
 HNSW_INDEX = "memory_embedding_hnsw"
 TOP_K = 10
@@ -485,6 +485,12 @@ class Command(BaseCommand):
         )
         locomo.add_argument(
             "--captions", action="store_true", help="append each shared photo's caption to its turn's text"
+        )
+        locomo.add_argument(
+            "--infer",
+            action="store_true",
+            help="also add every turn with infer: true (one add per turn, role user, the speaker as name, "
+            "the session date as timestamp) and report its recall beside the verbatim figure",
         )
 
     def handle(self, *args, **options):
@@ -1156,6 +1162,7 @@ LOCOMO_VARIANTS: dict[str, dict[str, Any]] = {
     "hybrid-boost": {"keyword_search": True, "fusion": "boost"},
     "hybrid-rerank": {"keyword_search": True, "rerank": True},
 }
+INFER_SUFFIX = "-infer"  # the infer: true copy of a conversation lives under "<sample_id>-infer"
 LOCOMO_SESSION_DATE = "%I:%M %p on %d %B, %Y"  # "1:56 pm on 8 May, 2023"
 EVIDENCE_ID = re.compile(r"D:?(\d+):(\d+)")
 
@@ -1251,6 +1258,7 @@ class LocomoBench:
                 "top_k": list(LOCOMO_TOP_KS),
                 "variants": {name: LOCOMO_VARIANTS[name] for name in variants},
                 "captions": options["captions"],
+                "infer": bool(options.get("infer")),
                 "search_exact_max_rows": settings.SEARCH_EXACT_MAX_ROWS,
             },
             "project": {"slug": slug, "id": str(project.pk)},
@@ -1264,6 +1272,13 @@ class LocomoBench:
             with connection.cursor() as cursor:
                 cursor.execute(f"ANALYZE {connection.ops.quote_name(Memory._meta.db_table)}")
             report["results"] = {name: self._search(project, questions, name) for name in variants}
+            if options.get("infer"):
+                report["infer_load"] = self._load_infer(project, turns, questions)
+                with connection.cursor() as cursor:
+                    cursor.execute(f"ANALYZE {connection.ops.quote_name(Memory._meta.db_table)}")
+                report["infer_results"] = {
+                    name: self._search(project, questions, name, suffix=INFER_SUFFIX) for name in variants
+                }
         finally:
             if options["keep"]:
                 report["cleanup"] = {"kept": True}
@@ -1302,14 +1317,73 @@ class LocomoBench:
         seconds = time.perf_counter() - started
         return {"turns": len(turns), "seconds": round(seconds, 1), "per_second": round(len(turns) / seconds, 1)}
 
-    def _search(self, project, questions: list[LocomoQuestion], variant: str) -> dict[str, Any]:
+    def _load_infer(self, project, turns: list[LocomoTurn], questions: list[LocomoQuestion]) -> dict[str, Any]:
+        """One ``infer: true`` add per turn (the speaker as ``name``, the session date as the
+        observation time) into ``<sample>-infer``; the extractor is also timed on its own."""
+        from tqdm import tqdm
+
+        from memories.extraction import extract_facts, normalize_messages
+        from memories.llm import llm_enabled
+
+        left: set[tuple[str, str]] = set()
+        extract_seconds = 0.0
+        facts = 0
+        started = time.perf_counter()
+        with tqdm(
+            total=len(turns), unit="turn", desc="infer", file=_StderrForTqdm(self.command.stderr), mininterval=1.0
+        ) as bar:
+            for turn in turns:
+                messages = [{"role": "user", "content": turn.text, "name": turn.speaker}]
+                tick = time.perf_counter()
+                facts += len(extract_facts(normalize_messages(messages), observed_at=turn.observed_at))
+                extract_seconds += time.perf_counter() - tick
+                results = memories_ingest(
+                    project=project,
+                    messages=messages,
+                    scope=Scope(user_id=turn.sample_id + INFER_SUFFIX),
+                    infer=True,
+                    metadata={"dia_id": turn.dia_id, "session": turn.session, "speaker": turn.speaker},
+                    observed_at=turn.observed_at,
+                )
+                if any(result["event"] in ("ADD", "UPDATE", "SUPERSEDE") for result in results):
+                    left.add((turn.sample_id, turn.dia_id))
+                bar.update(1)
+        seconds = time.perf_counter() - started
+        current = {
+            (row["user_id"].removesuffix(INFER_SUFFIX), row["metadata"].get("dia_id"))
+            for row in Memory.objects.filter(project=project, user_id__endswith=INFER_SUFFIX)
+            .current()
+            .values("user_id", "metadata")
+        }
+        evidence = {(q.sample_id, dia_id) for q in questions for dia_id in q.evidence}
+        turn_ids = {(t.sample_id, t.dia_id) for t in turns}
+        evidence &= turn_ids
+        return {
+            "turns": len(turns),
+            "seconds": round(seconds, 1),
+            "facts_extracted": facts,
+            "memories_current": Memory.objects.filter(project=project, user_id__endswith=INFER_SUFFIX)
+            .current()
+            .count(),
+            "turns_leaving_a_memory": round(len(left) / len(turns), 4) if turns else None,
+            "evidence_turns_leaving_a_memory": round(len(left & evidence) / len(evidence), 4) if evidence else None,
+            "evidence_turns_with_a_current_memory": (
+                round(len(current & evidence) / len(evidence), 4) if evidence else None
+            ),
+            "extraction_ms_per_message": round(extract_seconds * 1000 / len(turns), 3) if turns else None,
+            "llm": llm_enabled(),
+        }
+
+    def _search(self, project, questions: list[LocomoQuestion], variant: str, suffix: str = "") -> dict[str, Any]:
         from tqdm import tqdm
 
         kwargs = LOCOMO_VARIANTS[variant]
         recalls: dict[int, dict[int, list[float]]] = {k: {c: [] for c in LOCOMO_CATEGORIES} for k in LOCOMO_TOP_KS}
         latencies: list[float] = []
         for question in questions[: min(3, len(questions))]:  # warm-up: model, plans, scope-size cache
-            memory_search(project=project, query=question.question, scope=Scope(user_id=question.sample_id), **kwargs)
+            memory_search(
+                project=project, query=question.question, scope=Scope(user_id=question.sample_id + suffix), **kwargs
+            )
         with tqdm(
             total=len(questions), unit="q", desc=variant, file=_StderrForTqdm(self.command.stderr), mininterval=1.0
         ) as bar:
@@ -1319,7 +1393,7 @@ class LocomoBench:
                     results = memory_search(
                         project=project,
                         query=question.question,
-                        scope=Scope(user_id=question.sample_id),
+                        scope=Scope(user_id=question.sample_id + suffix),
                         top_k=k,
                         **kwargs,
                     )
@@ -1349,13 +1423,26 @@ class LocomoBench:
         )
         load = report["load"]
         write(f"stored {load['turns']} turns in {load['seconds']} s ({load['per_second']}/s)")
-        header = ["variant", "k", "overall"] + [f"{c} {name}" for c, name in LOCOMO_CATEGORIES.items()]
+        if infer := report.get("infer_load"):
+            write(
+                f"infer: {infer['turns']} adds in {infer['seconds']} s, {infer['facts_extracted']} facts extracted, "
+                f"{infer['memories_current']} current memories; turns leaving a memory "
+                f"{infer['turns_leaving_a_memory']}, evidence turns leaving a memory "
+                f"{infer['evidence_turns_leaving_a_memory']} (with a current memory "
+                f"{infer['evidence_turns_with_a_current_memory']}); extraction "
+                f"{infer['extraction_ms_per_message']} ms per message" + (" (LLM)" if infer["llm"] else "")
+            )
+        header = ["mode", "variant", "k", "overall"] + [f"{c} {name}" for c, name in LOCOMO_CATEGORIES.items()]
         rows = []
-        for variant, result in report["results"].items():
-            for k in LOCOMO_TOP_KS:
-                recall = result["recall"][str(k)]
-                cells = [recall["overall"]] + [recall[str(c)] for c in LOCOMO_CATEGORIES]
-                rows.append([variant, str(k)] + ["-" if v is None else f"{v:.3f}" for v in cells])
+        modes = [("verbatim", report["results"])]
+        if "infer_results" in report:
+            modes.append(("infer", report["infer_results"]))
+        for mode, results in modes:
+            for variant, result in results.items():
+                for k in LOCOMO_TOP_KS:
+                    recall = result["recall"][str(k)]
+                    cells = [recall["overall"]] + [recall[str(c)] for c in LOCOMO_CATEGORIES]
+                    rows.append([mode, variant, str(k)] + ["-" if v is None else f"{v:.3f}" for v in cells])
         widths = [max(len(str(r[i])) for r in [header, *rows]) for i in range(len(header))]
         write("")
         write("mean evidence recall@k")
