@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import date, datetime, timedelta
 from typing import Any
 
@@ -291,7 +291,7 @@ _PHATIC_I = re.compile(
     r"was wondering|wonder|am wondering|am (?:just )?curious|was (?:just )?curious|got it|get it|see what you mean|"
     r"understand|appreciate|agree|disagree|guess so|think so|hope so|suppose so|believe so|mean it|am asking|"
     r"was (?:just )?asking|was (?:just )?kidding|was (?:just )?joking|am (?:just )?kidding|am (?:just )?joking|"
-    r"am (?:just )?testing|was (?:just )?testing|have to go|need to go|must go|gotta go|will be back)\b",
+    r"am (?:just )?testing|was (?:just )?testing|have to go|need to go|must go|gotta go|will be back|will be honest|have to (?:say|admit)|must (?:say|admit)|can imagine|cannot imagine|bet|know right|cannot wait|can not wait|totally agree|feel you|hear you|feel the same)\b",
     re.IGNORECASE,
 )
 _STANDING = re.compile(r"\b(?:always|never|from now on|in (?:the )?future|going forward|every time|each time)\b", re.I)
@@ -426,6 +426,56 @@ _OWNED_SUBJECT = re.compile(
     r"^(?:user|assistant)'s (?:\w+ )?(?:(?P<relation>" + _RELATIONS + r")|dog|dogs|cat|cats|pets?|car|house|"
     r"apartment|flat|bike|puppy|kitten|horse|parrot|fish|hamster|rabbit)\b"
 )
+# Rule tables for the subjects and pointers of a clause (data: edit these, not the code below).
+# "Quick heads up: I'm allergic to shellfish", "Big news - we got engaged": a short lead-in before a
+# colon or a dash, followed by a subject.
+_LEAD_IN = re.compile(
+    r"^(?:[\w'-]+\s+){0,3}[\w'-]+\s*(?::|\s[\u2013\u2014-])\s*(?=(?:I|[Mm]y|[Ww]e|[Oo]ur|[Mm]e and)\b)"
+)
+# "Since I'm lactose intolerant, what can I use instead of milk?": the reason stated is a fact.
+_CAUSAL_LEAD = re.compile(r"^(?:since|because|as|given that|now that|considering that)\s+(?=(?:I|[Mm]y)\b)", re.I)
+# Sentences that leave out their subject: "Can't stand cilantro", "Worked on the engine of ...".
+_ELIDED_PREFIX = {"past": "I ", "ing": "I am ", "base": "I ", "been": "I have "}
+_ELIDED_BASE = frozenset("cannot can could would will love hate adore enjoy prefer miss need".split())
+_ED_ADJECTIVES = frozenset(
+    """excited thrilled tired bored stressed pleased interested surprised amazed relieved blessed stoked worried
+    scared inspired impressed touched moved honored honoured delighted glad obsessed hooked thrilled overwhelmed
+    shocked stunned amused annoyed confused exhausted used""".split()
+)
+_GERUND_SUBJECT_NEXT = frozenset("is was has makes helps can sounds seems gives keeps brings really must".split())
+# "I want you to always answer in Spanish" -> "User's standing instruction: always answer in Spanish".
+_INSTRUCTION = re.compile(r"^I (?:want|would like|need|prefer|expect) you to (?P<rest>.+)$")
+# "We got engaged": "we" is the speaker and their partner.
+_COUPLE = re.compile(
+    r"^(?:(?:just|finally|recently) )?(?:got|are|were|have been|had been|became) (?:engaged|married|divorced|together)"
+    r"|^(?:(?:just|finally|recently) )?(?:split up|broke up|divorced|married|started dating|are dating|eloped)\b"
+)
+_COUPLE_SUBJECT = "{name} and their partner"
+# Words pointing outside the clause; a fact whose pointer has nothing to point at is dropped.
+_POINTERS = frozenset("it that this those these them there".split())
+_EXISTENTIAL_THERE = re.compile(r"\bthere (?:is|are|was|were|will be|has been|have been)\b", re.I)
+_ANTECEDENT = re.compile(
+    r"\b(?:a|an|the|their|his|her|its|some|my|our|\d+)\b|(?<!^)\b[A-Z][a-z]+", re.UNICODE
+)
+_POINTER_TAIL = frozenset(
+    """so much very really too again now then today tonight tomorrow yesterday soon later a lot lots always still
+    in on at of for the week weekend month year night morning evening afternoon last next this every day anymore
+    all more than ever""".split()
+)
+# An assistant restating the user: the fact is taken as the user's own words.
+_RESTATEMENTS = (
+    re.compile(
+        r"\b[Yy]ou (?:mentioned|said|told me|noted|shared|let me know|indicated)(?: (?:earlier|before|previously))?"
+        r"(?: that)? (?P<fact>(?:you|your)\b.+)$"
+    ),
+    re.compile(r"^(?:[Ss]ince|[Bb]ecause|[Aa]s|[Gg]iven that|[Nn]ow that) (?P<fact>(?:you|your)\b[^,]+)"),
+)
+_SECOND_TO_FIRST = {
+    "you are": "I am", "you were": "I was", "you have": "I have", "you": "I", "your": "my", "yours": "mine",
+    "yourself": "myself",
+}  # fmt: skip
+_SECOND_PERSON = re.compile(r"\b(?:you are|you were|you have|yourself|yours|your|you)\b", re.IGNORECASE)
+_YOU = re.compile(r"\b(?:you|your|yours|yourself|yourselves)\b", re.IGNORECASE)
 _IS_PROPER = re.compile(r"^(?:User|Assistant) (?:is|was) (?:not )?[A-Z]")
 _NEGATION = re.compile(r"\b(?:not|never|no longer|no more|cannot)\b")
 
@@ -443,12 +493,30 @@ class _Speaker:
     object: str  # embedded "me"
     reflexive: str  # "myself"
     absolute: str  # "mine"
-    other: str  # who "you" is
+    other: str | None  # who "you" is; None: unknown (a clause about "you" is dropped)
+    agent: bool = False  # the assistant speaking about itself (agent-scoped adds)
+    group: str = "{name} and family"  # what "we" becomes (plural verbs stay plural)
 
 
 _GROUP_PRONOUNS = {"we": "they", "our": "their", "ours": "theirs", "us": "them", "ourselves": "themselves"}
-_USER = _Speaker("User", "they", True, "their", "them", "themselves", "theirs", "the assistant")
-_ASSISTANT = _Speaker("Assistant", "it", False, "its", "it", "itself", "its own", "the user")
+_USER = _Speaker("User", "they", True, "their", "them", "themselves", "theirs", None)
+_ASSISTANT = _Speaker("Assistant", "it", False, "its", "it", "itself", "its own", "the user", agent=True)
+_NAME_OK = re.compile(r"^[^\W\d_][\w.'-]*(?: [^\W\d_][\w.'-]*){0,3}$")
+_RESERVED_NAMES = frozenset("user assistant system human ai bot me you i we".split())
+
+
+def _speaker_name(name: str | None) -> str | None:
+    """A message's ``name`` usable as a subject ("Caroline"), or None ("user_42", "", "assistant")."""
+    name = (name or "").strip()
+    if not name or len(name) > 40 or not _NAME_OK.match(name) or name.lower() in _RESERVED_NAMES:
+        return None
+    return name[0].upper() + name[1:]
+
+
+def _user_speaker(name: str | None, other: str | None) -> _Speaker:
+    if name is None:
+        return replace(_USER, other=other)
+    return replace(_USER, name=name, other=other)
 
 
 # --------------------------------------------------------------------------------------------------
@@ -490,15 +558,26 @@ def extract_facts(
     facts: list[Fact] = []
     found: set[str] = set()
     stated = 0
-    for message in messages:
+    names = [_speaker_name(message.name) for message in messages]
+    context = _Context()
+    for position, message in enumerate(messages):
         role = (message.role or "").strip().lower()
         if role == "user":
-            speaker = _USER
+            speaker = _user_speaker(names[position], _other_speaker(messages, names, position))
+            content = message.content
         elif role == "assistant" and agent_scoped:
             speaker = _ASSISTANT
+            content = message.content
+        elif role == "assistant":
+            # Only what the assistant restates about the user ("You mentioned you're vegan").
+            speaker = _user_speaker(_addressee(messages, names, position), None)
+            content = _restated(message.content)
+            if not content:
+                continue
+            role = "user"
         else:
             continue
-        for text, kind, negated in _message_facts(message.content, speaker, today, facts, role):
+        for text, kind, negated in _message_facts(content, speaker, today, facts, role, context):
             facts.append(Fact(text=text, role=role, kind=kind, negated=negated))
             found.add(text)
             stated += 1
@@ -524,14 +603,56 @@ def extract_facts(
 # Pipeline
 
 
-def _message_facts(content: str, speaker: _Speaker, today: date, earlier: list[Fact], role: str):
+@dataclass
+class _Context:
+    """What earlier messages of the same add said that later ones may point back to."""
+
+    place: str | None = None  # the last place named, for a later "there"
+
+
+def _other_speaker(messages: Sequence[Message], names: list[str | None], position: int) -> str | None:
+    """Who "you" is in a user message: the nearest other named speaker of the conversation."""
+    own = names[position]
+    order = sorted(range(len(messages)), key=lambda index: abs(index - position))
+    for index in order:
+        if index != position and names[index] and names[index] != own:
+            return names[index]
+    return None
+
+
+def _addressee(messages: Sequence[Message], names: list[str | None], position: int) -> str | None:
+    """The user an assistant message speaks to: the nearest named user message."""
+    order = sorted(range(len(messages)), key=lambda index: abs(index - position))
+    for index in order:
+        if (messages[index].role or "").strip().lower() == "user" and names[index]:
+            return names[index]
+    return None
+
+
+def _restated(content: str) -> str:
+    """An assistant message's restatements of the user ("You mentioned you're allergic to nuts",
+    "Since you're vegan, ...") turned into first-person sentences; "" when there are none."""
+    found = []
     text = _prepare(content)
-    place = None  # last place named in this message, for a later "there"
+    for sentence in _sentences(text):
+        for pattern in _RESTATEMENTS:
+            if m := pattern.search(sentence):
+                found.append(_second_to_first(m.group("fact")).strip(" ,") + ".")
+                break
+    return " ".join(found)
+
+
+def _second_to_first(text: str) -> str:
+    return _SECOND_PERSON.sub(lambda m: _keep_case(m.group(), _SECOND_TO_FIRST[m.group().lower()]), text)
+
+
+def _message_facts(content: str, speaker: _Speaker, today: date, earlier: list[Fact], role: str, context: _Context):
+    text = _prepare(content)
     for sentence in _sentences(text):
         for m in _PLACE.finditer(sentence):
             if m.group("place").split()[0].lower() not in _NOT_PLACES:
-                place = ("at " if m.group("prep") == "at" else "") + m.group("place")
-        yield from _sentence_facts(sentence, speaker, today, earlier, role, place)
+                context.place = ("at " if m.group("prep") == "at" else "") + m.group("place")
+        yield from _sentence_facts(sentence, speaker, today, earlier, role, context.place)
 
 
 def _prepare(content: str) -> str:
@@ -627,6 +748,9 @@ def _strip_markers(text: str) -> tuple[str, bool]:
         if m := _WRAPPER.match(text):
             text = text[m.end() :]
             continue
+        if m := _LEAD_IN.match(text):
+            text = text[m.end() :]
+            continue
         return text.strip(), correction
 
 
@@ -720,15 +844,30 @@ def _clause_fact(
             adverbial = adverbial[0].lower() + adverbial[1:]
         clause = f"{clause[m.end() :]} {adverbial}"
 
+    clause = _CAUSAL_LEAD.sub("", clause)
+    clause = _elided_subject(clause)
     if place:
         clause = _THERE.sub(lambda m: _there(m, place), clause)
-    if speaker is _USER:
+    if not speaker.agent:
         if m := _CALL_ME.match(clause):
-            return f"User prefers to be called {m.group('name')}", "preference", False
+            return f"{speaker.name} prefers to be called {m.group('name')}", "preference", False
         if (m := _I_AM_NAME.match(clause)) and not _is_demonym(m.group("name")):
-            return f"User's name is {m.group('name')}", "biography", False
+            return f"{speaker.name}'s name is {m.group('name')}", "biography", False
+    if not speaker.agent and (m := _INSTRUCTION.match(clause)) and _STANDING.search(clause):
+        rest = m.group("rest")
+        if not _YOU.search(rest):
+            return f"{speaker.name}'s standing instruction: {rest}", "preference", False
+    if speaker.other is None and _YOU.search(clause):
+        return None  # "you" is nobody we can name: never "the assistant"
+    group = None
+    if not speaker.agent and re.match(r"^(?:We|we) ", clause):
+        couple = _COUPLE.match(clause[3:])
+        group = (_COUPLE_SUBJECT if couple else speaker.group).format(name=speaker.name)
+        clause = "\x01" + clause[2:]
+    elif not speaker.agent and re.match(r"^(?:Our|our) ", clause):
+        clause = "My" + clause[3:]
 
-    mode = _subject_mode(clause, speaker)
+    mode = "group" if group else _subject_mode(clause, speaker)
     if mode is None:
         if correction:
             return _correct_earlier(clause, earlier, role)
@@ -736,6 +875,8 @@ def _clause_fact(
     if mode == "speaker" and not _worth_keeping(clause, speaker):
         return None
 
+    if mode == "group" and not _has_content("We" + clause[1:]):
+        return None
     past_context = bool(_PAST_HINT.search(clause))
     compound = None
     body = clause
@@ -749,21 +890,79 @@ def _clause_fact(
         body,
         speaker,
         lead_is_subject=mode == "speaker",
-        subject_is_speaker=mode in ("speaker", "compound"),
+        subject_is_speaker=mode in ("speaker", "compound", "group"),
         past_context=past_context,
-        group=compound is not None,
+        group=compound is not None or group is not None,
     )
     if compound is not None:
         text = text.replace("\x00", compound)
+    if group is not None:
+        text = text.replace("\x01", group)
     text = _finish(text)
-    if not text:
+    if not text or _dangling(text, speaker):
         return None
     if correction or re.match(r"^I actually\b", clause):
         text = _finish(_apply_not_tail(text, earlier)) or text
         kind = "correction"
     else:
-        kind = _classify(text, future)
+        kind = _classify(_as_user(text, speaker), future)
     return text, kind, _is_negated(text)
+
+
+def _as_user(text: str, speaker: _Speaker) -> str:
+    """The fact with its named subject read as "User" (the kind patterns speak of "User")."""
+    if speaker.agent or speaker.name == "User" or not text.startswith(speaker.name):
+        return text
+    return "User" + text[len(speaker.name) :]
+
+
+def _elided_subject(clause: str) -> str:
+    """ "Can't stand cilantro" -> "I cannot stand cilantro"; "Worked on the engine" -> "I worked ..."."""
+    words = clause.split()
+    if not words or not words[0][:1].isupper() or words[0] == "I":
+        return clause
+    index = 0
+    while index < len(words) - 1 and (words[index].lower() in _ADVERBS or _is_ly_adverb(words[index].lower())):
+        index += 1
+    first = words[index].lower().strip(",")
+    following = words[index + 1].lower() if index + 1 < len(words) else ""
+    if first in _ED_ADJECTIVES or first in _NON_SUBJECT_STARTS or first in _IMPERATIVES - {"made", "took", "got"}:
+        return clause
+    if first == "been":
+        kind = "been"
+    elif first in _PAST or (first.endswith("ed") and len(first) > 4 and first not in _ED_BASE):
+        if following in ("by", "to") and first.endswith("ed"):
+            return clause  # "Inspired by ...", "Supposed to ..."
+        kind = "past"
+    elif first in _ELIDED_BASE:
+        kind = "base"
+    elif first.endswith("ing") and len(first) > 5 and first[:-3] + "e" not in _FUNCTION_WORDS:
+        if following in _GERUND_SUBJECT_NEXT or following.endswith("s") and following not in ("us", "this"):
+            return clause  # "Painting is my passion", "Running helps me relax"
+        kind = "ing"
+    else:
+        return clause
+    lead = " ".join(words[:index])
+    rest = " ".join([words[index][0].lower() + words[index][1:], *words[index + 1 :]])
+    return _ELIDED_PREFIX[kind] + (lead.lower() + " " if lead else "") + rest
+
+
+def _dangling(text: str, speaker: _Speaker) -> bool:
+    """True when a pointer ("there", "those", "it") has nothing in the fact to point at."""
+    words = _WORD.findall(text)
+    lowered = [word.lower() for word in words]
+    if "there" in lowered and not _EXISTENTIAL_THERE.search(text):
+        return True
+    for index in range(len(lowered) - 1, 0, -1):
+        if lowered[index] not in _POINTERS:
+            continue
+        tail = lowered[index + 1 :]
+        if all(word in _POINTER_TAIL or word.isdigit() or "-" in word and word[:4].isdigit() for word in tail):
+            before = text.split(words[index], 1)[0]
+            before = before[len(speaker.name) :] if before.startswith(speaker.name) else before
+            return not _ANTECEDENT.search(before)
+        return False
+    return False
 
 
 def _there(match: re.Match[str], place: str) -> str:
@@ -784,11 +983,11 @@ def _subject_mode(clause: str, speaker: _Speaker) -> str | None:
     "possessive" (My sister ...), "mention" (Sushi is my favourite food), or None (not about them)."""
     if clause.startswith("I ") or clause == "I":
         return "speaker"
-    if speaker is _USER and _COMPOUND.match(clause):
+    if not speaker.agent and _COMPOUND.match(clause):
         return "compound"
     if _POSSESSIVE_START.match(clause):
         return None if _MY_PHATIC.match(clause) else "possessive"
-    if speaker is _ASSISTANT:
+    if speaker.agent:
         return None
     first = clause.split(" ", 1)[0].lower().strip("\"'")
     if first in _NON_SUBJECT_STARTS and not re.match(r"^it (?:is|was) my\b", clause, re.IGNORECASE):
@@ -801,7 +1000,7 @@ def _subject_mode(clause: str, speaker: _Speaker) -> str | None:
 
 
 def _worth_keeping(clause: str, speaker: _Speaker) -> bool:
-    if speaker is _ASSISTANT:
+    if speaker.agent:
         return not _AGENT_PHATIC.match(clause) and _has_content(clause)
     if _PHATIC_I.match(clause) or _TRANSIENT_RE.match(clause) or _REQUEST_THING.match(clause):
         return False
@@ -881,7 +1080,7 @@ def _rewrite(
         elif lower in ("your", "yours"):
             out[index] = f"{speaker.other}'s"
         elif lower in ("yourself", "yourselves"):
-            out[index] = "itself" if speaker is _USER else "themselves"
+            out[index] = "itself" if not speaker.agent else "themselves"
         elif lower == "my":
             own = subject_is_speaker and index > 0
             out[index] = speaker.possessive if own else f"{speaker.name}'s"

@@ -36,7 +36,7 @@ CONVERSATIONS = [
     (
         "standing-instruction-to-assistant",
         "I want you to always answer in Spanish",
-        ["User wants the assistant to always answer in Spanish"],
+        ["User's standing instruction: always answer in Spanish"],
     ),
     # --- biography
     ("name", "My name is Ana", ["User's name is Ana"]),

@@ -1,0 +1,138 @@
+"""Change and non-change pairs for the built-in extractor + decision (tests/test_change_table.py).
+
+Each row: (kind, what was said earlier, what is said now, expected event for the new fact).
+SUPERSEDE = the fact changed (the old one closes), UPDATE = the same fact made more precise,
+NONE = said again, ADD = a separate fact that leaves the old one standing. Both sides are user
+messages: they go through extraction first, then the decision, as an add does.
+"""
+
+CHANGE_TABLE: list[tuple[str, str, str, str]] = [
+    # --- residence (one value at a time)
+    ("residence", "I live in Lisbon", "I moved to Porto last month", "SUPERSEDE"),
+    ("residence", "I live in Berlin", "We just relocated to Munich", "SUPERSEDE"),
+    ("residence", "I'm based in London", "I live in Manchester now", "SUPERSEDE"),
+    ("residence", "I live in Paris", "I don't live in Paris anymore", "SUPERSEDE"),
+    ("residence", "I live in Lisbon", "I live in Lisbon, in the Alfama district", "UPDATE"),
+    ("residence", "I live in Lisbon", "I still live in Lisbon", "NONE"),
+    ("residence-other-person", "I live in Lisbon", "My sister moved to Rome", "ADD"),
+    ("residence-other-person", "I live in Madrid", "My parents live in Seville", "ADD"),
+    ("residence-visit", "I live in Lisbon", "I visited Rome last week", "ADD"),
+    ("residence", "We live in a flat in Leeds", "We moved to York", "SUPERSEDE"),
+    # --- employer and job
+    ("employer", "I work at Google", "I work at Microsoft now", "SUPERSEDE"),
+    ("employer", "I work for Acme", "I just started a new job at Initech", "SUPERSEDE"),
+    ("employer", "I work at Acme", "I joined Globex in May", "SUPERSEDE"),
+    ("employer", "I work at the hospital", "I quit my job at the hospital", "SUPERSEDE"),
+    ("employer", "I work at Acme", "I no longer work at Acme", "SUPERSEDE"),
+    ("employer-other-person", "I work at Acme", "My husband works at Globex", "ADD"),
+    ("job", "I'm a nurse", "I'm a teacher now", "SUPERSEDE"),
+    ("job", "I work as a barista", "I work as a software developer now", "SUPERSEDE"),
+    ("job", "I'm a teacher", "I became a school principal", "SUPERSEDE"),
+    ("job", "I work as a nurse", "I work as a nurse in the ICU", "UPDATE"),
+    ("job-other-person", "I'm a nurse", "My brother is a firefighter", "ADD"),
+    # --- relationship status (single -> dating -> engaged -> married -> divorced)
+    ("status", "I'm single", "I'm dating someone", "SUPERSEDE"),
+    ("status", "I'm single", "I have a girlfriend now", "SUPERSEDE"),
+    ("status", "I'm dating Sam", "Sam and I got engaged", "SUPERSEDE"),
+    ("status", "I'm engaged", "I got married last summer", "SUPERSEDE"),
+    ("status", "I'm married", "I got divorced last year", "SUPERSEDE"),
+    ("status", "I'm married to Alex", "Alex and I split up", "SUPERSEDE"),
+    ("status", "I have a boyfriend", "I broke up with my boyfriend", "SUPERSEDE"),
+    ("status", "I'm engaged to Maria", "I married Maria in June", "SUPERSEDE"),
+    ("status", "I'm divorced", "I'm single again", "SUPERSEDE"),
+    ("status", "I'm married", "I'm married", "NONE"),
+    ("status-other-person", "I'm married", "My sister got divorced", "ADD"),
+    ("status-other-person", "I'm single", "My best friend got engaged", "ADD"),
+    # --- diet
+    ("diet", "I'm vegetarian", "I'm vegan now", "SUPERSEDE"),
+    ("diet", "I'm vegan", "I started eating meat again", "SUPERSEDE"),
+    ("diet", "I'm vegetarian", "I'm not vegetarian anymore", "SUPERSEDE"),
+    ("diet", "I'm pescatarian", "I became vegetarian", "SUPERSEDE"),
+    ("diet-other-person", "I'm vegetarian", "My son is vegan", "ADD"),
+    # --- age
+    ("age", "I'm 34", "I turned 35 today", "SUPERSEDE"),
+    ("age", "I am 29 years old", "I'm 30 now", "SUPERSEDE"),
+    ("age-other-person", "I'm 34", "My daughter is 5", "ADD"),
+    # --- favourite X
+    ("favourite", "My favourite colour is blue", "My favourite colour is green now", "SUPERSEDE"),
+    ("favourite", "My favorite food is sushi", "My favorite food is pizza these days", "SUPERSEDE"),
+    ("favourite", "My favourite band is Muse", "My favourite movie is Alien", "ADD"),
+    ("favourite", "My favourite sport is tennis", "My favourite sport is tennis", "NONE"),
+    # --- likes X (per item)
+    ("likes", "I like coffee", "I like tea", "ADD"),
+    ("likes", "I love jazz", "I love hiking", "ADD"),
+    ("likes", "I like coffee", "I don't like coffee anymore", "SUPERSEDE"),
+    ("likes", "I love horror movies", "I can't stand horror movies these days", "SUPERSEDE"),
+    ("likes", "I hate olives", "I actually like olives now", "SUPERSEDE"),
+    ("likes", "I enjoy running", "I no longer enjoy running", "SUPERSEDE"),
+    ("likes", "I like coffee", "I love coffee", "NONE"),
+    ("likes", "I like sushi", "I like sushi, especially salmon nigiri", "UPDATE"),
+    ("likes", "I like coffee", "My husband hates coffee", "ADD"),
+    ("likes", "I don't like cats", "I'm allergic to dogs", "ADD"),
+    # --- has X (acquisition and loss)
+    ("has", "I have a dog", "I have a dog named Biscuit", "UPDATE"),
+    ("has", "I have a dog named Biscuit", "I have a dog", "NONE"),
+    ("has", "I have a dog", "I have a cat", "ADD"),
+    ("has", "I have a car", "I sold my car", "SUPERSEDE"),
+    ("has", "I have a bike", "My bike was stolen", "SUPERSEDE"),
+    ("has", "I have a dog named Max", "We lost our dog Max last week", "SUPERSEDE"),
+    ("has", "I don't have a car", "I got a car last week", "SUPERSEDE"),
+    ("has", "I don't have any pets", "We adopted a rescue greyhound", "ADD"),
+    ("has", "I don't have a dog", "We adopted a dog", "SUPERSEDE"),
+    ("has", "I have a motorbike", "I don't have my motorbike anymore", "SUPERSEDE"),
+    ("has", "I own a boat", "I got rid of my boat", "SUPERSEDE"),
+    ("has", "I have two cats", "I have three cats now", "SUPERSEDE"),
+    ("has", "I have a cat", "I adopted a kitten", "ADD"),
+    ("has", "I have a dog", "My sister has a dog", "ADD"),
+    ("has", "I have a car", "My neighbour sold his car", "ADD"),
+    ("has", "I bought a house", "We sold the house", "SUPERSEDE"),
+    ("has", "I have a piano", "I have a guitar", "ADD"),
+    # --- allergic to X (per item)
+    ("allergy", "I'm allergic to peanuts", "I'm allergic to shellfish", "ADD"),
+    ("allergy", "I'm allergic to penicillin", "I'm not allergic to penicillin after all", "SUPERSEDE"),
+    ("allergy", "I'm allergic to cats", "I'm allergic to cats and it gets worse in spring", "UPDATE"),
+    ("allergy", "Quick heads up: I'm allergic to shellfish", "I'm allergic to shellfish", "NONE"),
+    ("allergy-other-person", "I'm allergic to peanuts", "My son is allergic to eggs", "ADD"),
+    # --- habits (does X regularly) and cessation
+    ("habit", "I smoke", "I quit smoking", "SUPERSEDE"),
+    ("habit", "I run every morning", "I stopped running", "SUPERSEDE"),
+    ("habit", "I play tennis on weekends", "I gave up tennis", "SUPERSEDE"),
+    ("habit", "I drink coffee every day", "I gave up coffee", "SUPERSEDE"),
+    ("habit", "I go to the gym three times a week", "I don't go to the gym anymore", "SUPERSEDE"),
+    ("habit", "I meditate every morning", "I no longer meditate", "SUPERSEDE"),
+    ("habit", "I used to play chess", "I started playing chess again", "SUPERSEDE"),
+    ("habit", "I run every morning", "I swim on Sundays", "ADD"),
+    ("habit", "I smoke", "My dad quit smoking", "ADD"),
+    ("habit", "I play the piano", "I play the piano every evening", "UPDATE"),
+    ("habit", "I stopped drinking alcohol", "I drink alcohol again", "SUPERSEDE"),
+    ("habit", "I do yoga", "I stopped doing pilates", "ADD"),
+    ("habit", "I volunteer at the shelter", "I stopped volunteering at the shelter", "SUPERSEDE"),
+    ("habit", "I take the bus to work", "I bike to work now", "ADD"),
+    # --- named speakers (the message's name is the subject)
+    ("name", "My name is Ana", "Actually my name is Anna", "SUPERSEDE"),
+    ("name", "Call me Bob", "Call me Robert", "SUPERSEDE"),
+    # --- unrelated facts of the same person never close each other
+    ("unrelated", "I live in Lisbon", "I love Lisbon's food", "ADD"),
+    ("unrelated", "I work at Acme", "I like my colleagues", "ADD"),
+    ("unrelated", "I'm vegetarian", "I love cooking Italian food", "ADD"),
+    ("unrelated", "I have a dog", "I love dogs", "ADD"),
+    ("unrelated", "I'm married", "I have two kids", "ADD"),
+    ("unrelated", "I'm 34", "I was born in Porto", "ADD"),
+    ("unrelated", "I like coffee", "I like coffee with oat milk", "UPDATE"),
+    ("unrelated", "I play guitar", "I play guitar in a band called The Owls", "UPDATE"),
+    ("unrelated", "I'm learning Spanish", "I'm learning Japanese", "ADD"),
+    ("unrelated", "I visited Rome", "I visited Paris", "ADD"),
+    ("unrelated", "I went hiking last weekend", "I went swimming yesterday", "ADD"),
+]
+
+# Named speakers: (kind, old speaker, old, new speaker, new, expected); each side is one message
+# with that ``name``. Another speaker's fact never closes this one's.
+NAMED_TABLE: list[tuple[str, str, str, str, str, str]] = [
+    ("named", "Caroline", "I live in Boston", "Caroline", "I moved to Denver", "SUPERSEDE"),
+    ("named", "Melanie", "I have a dog", "Melanie", "We lost our dog last month", "SUPERSEDE"),
+    ("named", "Caroline", "I'm single", "Caroline", "I'm dating someone from my support group", "SUPERSEDE"),
+    ("named", "Melanie", "I like pottery", "Melanie", "I like painting", "ADD"),
+    ("named-other-person", "Caroline", "I live in Boston", "Melanie", "I moved to Denver", "ADD"),
+    ("named-other-person", "Caroline", "I'm single", "Melanie", "I'm married", "ADD"),
+    ("named-other-person", "Melanie", "I have a cat", "Caroline", "I sold my cat", "ADD"),
+]
