@@ -60,7 +60,13 @@ class Decision:
 DUPLICATE_SCORE = 0.95
 RICHER_SCORE = 0.75
 
-_SUBJECT = r"(?P<subject>User|Assistant)"
+# The subject a fact starts with: "User", "Assistant" or a speaker's name ("Caroline"), possibly
+# with company ("User and family", "Caroline and their partner", "User and Sam"): the facts are the
+# subject's own. "User's sister ..." is someone else: no slot of the user's matches it.
+_SUBJECT = (
+    r"(?P<subject>User|Assistant|[A-Z][\w'-]*(?: [A-Z][\w'-]*)?)"
+    r"(?: and (?:family|their (?:partner|wife|husband|kids|family|children)|[A-Z][\w'-]*))?"
+)
 _TIME_WORDS = re.compile(
     r"\b(?:now|currently|still|just|recently|already|actually|these days|nowadays|at the moment|"
     r"any ?more|any longer|again)\b",
@@ -86,8 +92,34 @@ _PREFERENCE_VERBS = (
     r"(?:love|like|enjoy|adore|prefer|drink|eat|play|use|watch|read|listen to|practi[cs]e|go|do|"
     r"follow|support|collect|cook|bake|smoke|hate|dislike|detest|avoid)"
 )
-_NEGATIVE_VERBS = re.compile(r"^(?:hates?|dislikes?|detests?|avoids?)\b", re.IGNORECASE)
-_STOPPED = r"(?:stopped|quit|gave up|has given up|has stopped|has quit)"
+_NEGATIVE_VERBS = re.compile(r"^(?:hates?|dislikes?|detests?|avoids?|cannot stand|can't stand|can not stand)\b", re.I)
+_STOPPED = r"(?:stopped|quit|gave up|has given up|has stopped|has quit|no longer)"
+# Relationship status, one value at a time, in its usual order (data: extend freely).
+_STATUS_WORDS = {
+    "single": "single", "dating": "dating", "seeing someone": "dating", "in a relationship": "dating",
+    "engaged": "engaged", "married": "married", "separated": "separated", "divorced": "divorced",
+    "widowed": "widowed", "a widow": "widowed", "a widower": "widowed",
+}  # fmt: skip
+_STATUS = "|".join(sorted(map(re.escape, _STATUS_WORDS), key=len, reverse=True))
+_STATUS_ENDED = r"(?:split up|broke up|separated|called off (?:the|their) engagement)"
+_DIETS = r"(?:vegetarian|vegan|pescatarian|omnivore|carnivore|flexitarian|keto)"
+_ACQUIRED = r"(?:got|adopted|bought|purchased|received|inherited|rescued|has gotten|just got)"
+_LOST = r"(?:sold|gave away|lost|got rid of|no longer owns|no longer has|does not have|doesn't have)"
+# Another person: "User's sister", "Caroline's husband" (their facts are never the subject's).
+_OTHER_PERSON = re.compile(
+    r"^\S+(?: and \S+)?'s (?:\w+ )?(?:mother|mom|mum|father|dad|parents?|sisters?|brothers?|siblings?|wife|husband|"
+    r"partner|spouse|boyfriend|girlfriend|fianc[eé]e?|sons?|daughters?|kids?|children|child|bab(?:y|ies)|twins?|"
+    r"grand\w+|aunts?|uncles?|cousins?|nieces?|nephews?|friends?|colleagues?|co-?workers?|boss|manager|"
+    r"roommates?|neighbou?rs?|family|in-laws|step\w+)\b",
+    re.IGNORECASE,
+)
+# How often: where an activity's object ends ("goes to the gym three times a week" -> "gym").
+_FREQUENCY_TAIL = re.compile(
+    r"\s+(?:(?:\d+|one|two|three|four|five|six|seven) (?:times?|days?|nights?|mornings?|evenings?|hours?|"
+    r"minutes?|km|miles)|once|twice|every|each|on|at|in|daily|weekly|most|"
+    r"regularly|anymore|any more|again|with|before|after|when|because|for|since|to|now|these|nowadays)\b.*$",
+    re.IGNORECASE,
+)
 
 
 @dataclass(frozen=True)
@@ -130,6 +162,42 @@ def _pattern(regex: str) -> re.Pattern[str]:
 
 # Each entry: a pattern over the fact (time words removed) and a function from its match to a Slot.
 _SLOT_PATTERNS: list[tuple[re.Pattern[str], Callable[[re.Match[str]], Slot | None]]] = [
+    (
+        _pattern(r" (?:is|became|has become|is now) (?:(?:now|happily|recently|newly) )?(?P<v>" + _STATUS + r")\b"),
+        lambda m: Slot(("status", m["subject"]), _STATUS_WORDS[m["v"].lower()]),
+    ),
+    (
+        _pattern(r" (?:got|has gotten|have gotten|get|are getting|is getting) (?P<v>engaged|married|divorced)\b"),
+        lambda m: Slot(("status", m["subject"]), m["v"].lower()),
+    ),
+    (
+        _pattern(r" (?:married|wed|divorced|started dating|is seeing|proposed to) (?P<who>[A-Z]\w+|their \w+|someone)"),
+        lambda m: Slot(("status", m["subject"]), _status_verb(m[0])),
+    ),
+    (
+        _pattern(r" (?:" + _STATUS_ENDED + r"|(?:are|is) (?:no longer together|not together anymore))"),
+        lambda m: Slot(("status", m["subject"]), "single"),
+    ),
+    (
+        _pattern(r" (?:has|have) (?:a|an) (?:new )?(?:girlfriend|boyfriend|partner)\b"),
+        lambda m: Slot(("status", m["subject"]), "dating"),
+    ),
+    (
+        _pattern(r" (?:is|are|became|has become|went|is now|turned) (?:a |an |fully )?(?P<v>" + _DIETS + r")\b"),
+        lambda m: Slot(("diet", m["subject"]), m["v"].lower()),
+    ),
+    (
+        _pattern(r" (?:started|began|went back to) eating (?:meat|fish|chicken|animal products)"),
+        lambda m: Slot(("diet", m["subject"]), "omnivore"),
+    ),
+    (
+        _pattern(
+            r" (?:quit|left|lost|was fired from|was laid off from|resigned from|retired from) "
+            r"(?:(?:(?:their|the|a|his|her) )?(?:job|position|role|post) (?:at|with) (?P<v>.+)"
+            r"|(?P<w>(?-i:[A-Z]).+))"
+        ),
+        lambda m: Slot(("workplace", m["subject"]), _clean_value(m["v"] or m["w"]), positive=False),
+    ),
     (
         _pattern(
             r" (?P<not>no longer |does not |doesn't )?(?:lives?|is living|resides?|is based|has moved|moved|"
@@ -184,7 +252,7 @@ _SLOT_PATTERNS: list[tuple[re.Pattern[str], Callable[[re.Match[str]], Slot | Non
         lambda m: Slot(("favourite", m["subject"], _favourite(m["what"])), _clean_value(m["v"])),
     ),
     (
-        _pattern(r" is (?P<not>not |no longer )?(?:a )?(?P<v>vegetarian|vegan|pescatarian|omnivore|carnivore)\b"),
+        _pattern(r" is (?P<not>not |no longer )(?:a )?(?P<v>vegetarian|vegan|pescatarian|omnivore|carnivore)\b"),
         lambda m: Slot(("diet", m["subject"]), m["v"].lower(), positive=not m["not"]),
     ),
     (
@@ -193,27 +261,51 @@ _SLOT_PATTERNS: list[tuple[re.Pattern[str], Callable[[re.Match[str]], Slot | Non
     ),
     (
         _pattern(
-            r" (?P<not>no longer |does not |doesn't )?(?:has|owns|has got) (?P<v>(?:a|an|\d+|"
+            r" (?P<not>no longer |does not |doesn't )?(?:has|have|owns|own|has got) (?P<v>(?:a|an|any|\d+|"
             + "|".join(_NUMBER_WORDS[:-3])
             + r"|several|many|multiple) .+)"
         ),
         lambda m: _possession(m, positive=not m["not"]),
     ),
     (
+        _pattern(r" " + _LOST + r" (?:their|the|his|her|its|our) (?P<v>.+)"),
+        lambda m: _possession(m, positive=False),
+    ),
+    (
         _pattern(r" (?:sold|gave away|lost|got rid of|no longer owns) (?P<v>.+)"),
         lambda m: _possession(m, positive=False),
     ),
     (
-        _pattern(r" (?P<not>" + _NOT + r" )?(?P<verb>" + _PREFERENCE_VERBS + r")(?:s|es|d)? (?P<v>.+)"),
+        _pattern(r"'s (?P<v>[a-z]+(?: [a-z]+)?) (?:was|got|has been) (?:stolen|sold|totaled|totalled|wrecked|lost)\b"),
+        lambda m: _possession(m, positive=False),
+    ),
+    (
+        _pattern(r" " + _ACQUIRED + r" (?P<v>(?:a|an|\d+|" + "|".join(_NUMBER_WORDS[:-3]) + r") .+)"),
+        lambda m: _possession(m, positive=True),
+    ),
+    (
+        _pattern(r" used to (?P<verb>[a-z]+)(?P<rest>(?: .+)?)$"),
+        lambda m: _activity(m, positive=False, present=False),
+    ),
+    (
+        _pattern(r" (?P<not>" + _NOT + r" )?(?P<verb>" + _PREFERENCE_VERBS + r")(?:s|es|d)? (?P<v>(?!not\b).+)"),
+        lambda m: _preference(m, m["v"], positive=not m["not"] and not _NEGATIVE_VERBS.match(m["verb"])),
+    ),
+    (
+        _pattern(r" (?P<not>" + _NOT + r" )?(?P<verb>cannot stand|can't stand|can not stand) (?P<v>.+)"),
         lambda m: _preference(m, m["v"], positive=not m["not"] and not _NEGATIVE_VERBS.match(m["verb"])),
     ),
     (
         _pattern(r" " + _STOPPED + r" (?P<v>.+)"),
-        lambda m: _preference(m, _ing_object(m["v"]), positive=False),
+        lambda m: _preference(m, _activity_object(m["v"]), positive=False),
     ),
     (
         _pattern(r" (?:started|began|took up|has started|has taken up) (?P<v>.+)"),
         lambda m: _preference(m, _ing_object(m["v"]), positive=True),
+    ),
+    (
+        _pattern(r" (?P<not>does not |doesn't |no longer |never )?(?P<verb>[a-z]+)(?P<rest>(?: .+)?)$"),
+        _ACTIVITY := (lambda m: _activity(m, positive=not m["not"])),
     ),
     (
         _pattern(
@@ -248,6 +340,58 @@ _NOT_JOBS = {
 }
 
 
+def _status_verb(text: str) -> str:
+    lower = text.lower()
+    for word, status in (("divorced", "divorced"), ("dating", "dating"), ("seeing", "dating"), ("proposed", "engaged")):
+        if word in lower:
+            return status
+    return "married"
+
+
+# Verbs that say nothing about an activity of the subject (or that other slots own).
+_NOT_ACTIVITIES = frozenset(
+    """is are was were has have had be been will would can could should may might must does do did am
+    lives lived moved works worked got get gets become became turned wants want needs need thinks thought
+    feels felt knows knew says said went goes believes hopes wishes seems looks sounds""".split()
+)
+
+
+def _stem(word: str) -> str:
+    word = word.lower()
+    for suffix in ("ing", "es", "ed", "s", "e"):
+        if word.endswith(suffix) and len(word) > len(suffix) + 2:
+            word = word[: -len(suffix)]
+            break
+    if len(word) > 3 and word[-1] == word[-2] and word[-1] not in "aeiouls":
+        word = word[:-1]
+    return word
+
+
+def _activity_object(raw: str) -> str:
+    """'running every morning' -> 'run'; 'going to the gym' -> 'gym'; 'drinking coffee' -> 'coffee'."""
+    words = raw.strip().split(maxsplit=1)
+    if not words:
+        return raw
+    if words[0].lower().endswith("ing"):
+        rest = _FREQUENCY_TAIL.sub("", " " + words[1]).strip() if len(words) > 1 else ""
+        rest = re.sub(r"^(?:to|at|in|on|for|with)\s+", "", rest)
+        return rest or _stem(words[0])
+    return raw
+
+
+def _activity(match: re.Match[str], *, positive: bool, present: bool = True) -> Slot | None:
+    """Something the subject does ("runs every morning", "goes to the gym", "volunteers at the shelter"):
+    per item, keyed by the object's head or, without one, by the verb."""
+    verb = match["verb"].lower()
+    if verb in _NOT_ACTIVITIES or present and not (match["not"] or verb.endswith("s")):
+        return None  # habits are told in the present: "runs", "does not run", "no longer runs"
+    rest = re.sub(r"^(?:to|at|in|on|for|with)\s+", "", (match["rest"] or "").strip())
+    rest = _FREQUENCY_TAIL.sub("", " " + rest).strip()
+    value = _clean_value(rest) if rest else ""
+    item = _head(value) if value else _stem(verb)
+    return Slot(("likes", match["subject"], item), "", positive=positive, single=False)
+
+
 def _job(match: re.Match[str]) -> Slot | None:
     value = _clean_value(match["v"])
     return None if value in _NOT_JOBS else Slot(("job", match["subject"]), value)
@@ -259,7 +403,8 @@ def _favourite(what: str) -> str:
 
 
 def _possession(match: re.Match[str], *, positive: bool) -> Slot:
-    value = _clean_value(match["v"])
+    # "dog Max", "a cat called Tom": the item is the dog, not its name.
+    value = _clean_value(re.sub(r"(?<=[a-z]) [A-Z][\w'-]+\b.*$", "", match["v"].strip()))
     return Slot(
         ("has", match["subject"], _head(value)), _quantity(value) if positive else "", positive=positive, single=False
     )
@@ -277,7 +422,10 @@ def _ing_object(value: str) -> str:
 
 
 def _preference(match: re.Match[str], raw: str, *, positive: bool) -> Slot | None:
-    value = _clean_value(_ing_object(raw))
+    raw = re.sub(r"^(?:to|at|in|on|for|with)\s+", "", raw.strip())
+    value = _clean_value(_FREQUENCY_TAIL.sub("", " " + _ing_object(raw)).strip() or _ing_object(raw))
+    if not value and raw.strip():
+        value = _stem(raw.split()[0])  # "stopped running" -> "run"
     value = re.sub(r"^(?:the idea of )", "", value)
     if not value or value.startswith("to be "):
         return None
@@ -290,6 +438,8 @@ def fact_slots(text: str) -> list[Slot]:
     plain = re.sub(r"\s+", " ", plain).strip(" .")
     slots: list[Slot] = []
     for pattern, make in _SLOT_PATTERNS:
+        if make is _ACTIVITY and slots:
+            continue  # the catch-all, only for facts no other pattern understood
         match = pattern.match(plain)
         if match is None:
             continue
@@ -341,16 +491,31 @@ def decide(fact_text: str, candidates: Sequence[Candidate]) -> Decision:
     new_slots = fact_slots(fact_text)
     new_words = _words(fact_text)
     ranked = sorted(candidates, key=lambda candidate: -candidate.score)
-    # A candidate about the same slot decides first, whatever its rank.
+    # A candidate about the same slot decides first, whatever its rank (slot keys hold the subject).
     for candidate in ranked:
         outcome = _by_slot(fact_text, new_slots, new_words, candidate)
         if outcome is not None:
             return _respect_immutable(outcome, candidate)
-    for candidate in ranked:
+    # Similar wording about someone else ("User's sister has a dog") is never the same fact.
+    for candidate in (candidate for candidate in ranked if _same_subject(fact_text, candidate.text)):
         outcome = _by_similarity(fact_text, new_words, candidate)
         if outcome is not None:
             return _respect_immutable(outcome, candidate)
     return Decision("ADD", fact_text)
+
+
+def _same_subject(a: str, b: str) -> bool:
+    """False when the two facts are about different people: "User has a dog" and "User's sister has
+    a dog", or "Caroline lives in Boston" and "Melanie moved to Denver"."""
+    other_a, other_b = _OTHER_PERSON.match(a), _OTHER_PERSON.match(b)
+    if (other_a is None) != (other_b is None):
+        return False
+    if other_a is not None and other_a[0].lower() != other_b[0].lower():
+        return False
+    first_a, first_b = a.split(" ", 1)[0].split("'")[0], b.split(" ", 1)[0].split("'")[0]
+    if first_a.lower() == first_b.lower() or not (first_a[:1].isupper() and first_b[:1].isupper()):
+        return True
+    return first_a.lower() in b.lower() or first_b.lower() in a.lower()
 
 
 def _by_slot(text: str, new_slots: list[Slot], new_words: set[str], candidate: Candidate) -> Decision | None:
@@ -360,10 +525,10 @@ def _by_slot(text: str, new_slots: list[Slot], new_words: set[str], candidate: C
         old = old_slots.get(new.key)
         if old is None:
             continue
+        if new.positive != old.positive and (not new.single or new.value == old.value):
+            return Decision("SUPERSEDE", text, candidate.id)  # "sold the car" closes "has two cars"
         if new.value != old.value and not (new.positive and old.positive):
             continue  # "no longer lives in Rome" says nothing about living in Paris
-        if new.positive != old.positive:
-            return Decision("SUPERSEDE", text, candidate.id)
         if new.value != old.value and (new.single or new.key[0] == "has"):
             return Decision("SUPERSEDE", text, candidate.id)
         return _same_fact(text, new_words, old_words, candidate)

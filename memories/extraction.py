@@ -188,6 +188,11 @@ _NUMBERS = {
     "a": 1, "an": 1, "one": 1, "two": 2, "three": 3, "four": 4, "five": 5, "six": 6, "seven": 7, "eight": 8,
     "nine": 9, "ten": 10, "eleven": 11, "twelve": 12, "a couple of": 2, "couple of": 2,
 }  # fmt: skip
+# Verbs that are a habit on their own, without an object ("I smoke", "I no longer meditate").
+_HABIT_VERBS = frozenset(
+    """smoke vape drink run jog swim meditate cook bake knit sew paint draw dance sing hike cycle bike surf ski
+    climb pray volunteer garden fish hunt skate box row sail golf""".split()
+)
 _KEYWORD_STOP = frozenset("and or the a an of about to in on for with user users my related topic topics any".split())
 
 # --------------------------------------------------------------------------------------------------
@@ -1027,6 +1032,10 @@ def _has_content(clause: str) -> bool:
         else:
             break
     rest = words[index:]
+    if rest and (rest[0].lower() in _HABIT_VERBS or rest[0].lower().removesuffix("s") in _HABIT_VERBS):
+        return True  # "I smoke", "I no longer meditate": the activity is the fact
+    if chain == ["do"] and rest and rest[0].lower() not in _VERB_BASE:
+        return True  # "I do yoga"
     if not any(word in {"am", "is", "are", "was", "were", "be", "been", "have", "has", "had"} for word in chain):
         rest = rest[1:]  # the lexical verb itself
     return any(word.lower() not in _FUNCTION_WORDS for word in rest)

@@ -90,7 +90,7 @@ CHANGE_TABLE: list[tuple[str, str, str, str]] = [
     # --- allergic to X (per item)
     ("allergy", "I'm allergic to peanuts", "I'm allergic to shellfish", "ADD"),
     ("allergy", "I'm allergic to penicillin", "I'm not allergic to penicillin after all", "SUPERSEDE"),
-    ("allergy", "I'm allergic to cats", "I'm allergic to cats and it gets worse in spring", "UPDATE"),
+    ("allergy", "I'm allergic to cats", "I'm severely allergic to cats", "UPDATE"),
     ("allergy", "Quick heads up: I'm allergic to shellfish", "I'm allergic to shellfish", "NONE"),
     ("allergy-other-person", "I'm allergic to peanuts", "My son is allergic to eggs", "ADD"),
     # --- habits (does X regularly) and cessation
