@@ -164,7 +164,7 @@ _TRANSIENT = (
     r"tired|exhausted|hungry|starving|thirsty|bored|busy|sleepy|fine|good|ok|okay|great|well|alright|all right|"
     r"sorry|back|here|done|ready|curious|sure|not sure|confused|lost|stuck|late|glad|happy|sad|excited|interested|"
     r"listening|thinking|wondering|kidding|joking|serious|awake|home|in|out|on my way|cold|hot|free|available|"
-    r"online|offline|fine thanks|good thanks|impressed|surprised|grateful|thankful"
+    r"online|offline|(?:fine|good|great|ok|okay|well|alright),? thanks?(?: you)?|impressed|surprised|grateful|thankful"
 )
 _REQUEST_NOUNS = (
     r"recipes?|recommendations?|suggestions?|ideas?|help|advice|tips?|information|info|lists?|summary|summaries|"
@@ -347,6 +347,8 @@ _THERE = re.compile(r"\b(?P<verb>[\w']+)(?P<gap>\s+)there\b")
 _TOKEN = re.compile(r"\w+(?:['-]\w+)*|\s+|[^\w\s]")
 _WORD = re.compile(r"[\w'-]+")
 
+_MONTH_ALTERNATIVES = "|".join(month.lower() for month in _MONTHS)
+_SEASON_START = {"spring": 3, "summer": 6, "fall": 9, "autumn": 9, "winter": 12}
 _NUM = r"\d+|a couple of|couple of|an|a|one|two|three|four|five|six|seven|eight|nine|ten|eleven|twelve"
 _WD = "|".join(_WEEKDAYS)
 _DATE = re.compile(
@@ -357,6 +359,7 @@ _DATE = re.compile(
     r"|(?P<lastnight>last\s+night)|(?P<tonight>tonight)"
     r"|(?P<simple>yesterday|today|tomorrow)"
     r"|(?P<rel>last|next|this|coming)\s+(?P<unit>week|weekend|month|year)"
+    r"|(?P<srel>last|next|this|coming)\s+(?P<season>spring|summer|fall|autumn|winter|" + _MONTH_ALTERNATIVES + r")"
     r"|(?:on\s+)?(?:(?P<wrel>last|next|this|coming)\s+)?(?P<wd>" + _WD + r")(?!s)"
     r"|in\s+(?P<in_n>" + _NUM + r")\s+(?P<in_u>days?|weeks?|months?|years?)"
     r"|(?P<ago_n>" + _NUM + r")\s+(?P<ago_u>days?|weeks?|months?|years?)\s+ago)\b",
@@ -447,7 +450,9 @@ _ED_ADJECTIVES = frozenset(
     scared inspired impressed touched moved honored honoured delighted glad obsessed hooked thrilled overwhelmed
     shocked stunned amused annoyed confused exhausted used""".split()
 )
-_GERUND_SUBJECT_NEXT = frozenset("is was has makes helps can sounds seems gives keeps brings really must".split())
+_GERUND_SUBJECT_NEXT = frozenset(
+    "is was are were has makes helps can sounds seems gives keeps brings really must".split()
+)
 # "I want you to always answer in Spanish" -> "User's standing instruction: always answer in Spanish".
 _INSTRUCTION = re.compile(r"^I (?:want|would like|need|prefer|expect) you to (?P<rest>.+)$")
 # "We got engaged": "we" is the speaker and their partner.
@@ -456,12 +461,12 @@ _COUPLE = re.compile(
     r"|^(?:(?:just|finally|recently) )?(?:split up|broke up|divorced|married|started dating|are dating|eloped)\b"
 )
 _COUPLE_SUBJECT = "{name} and their partner"
+# Something said about the speaker as an object: "The support group has made me feel accepted".
+_ME_MENTION = re.compile(r"^(?:The|This|That|Our|His|Her|Their|[A-Z][a-z]+'s)\s+[\w' -]+?\b(?:me|myself)\b(?!\s+know)")
 # Words pointing outside the clause; a fact whose pointer has nothing to point at is dropped.
 _POINTERS = frozenset("it that this those these them there".split())
 _EXISTENTIAL_THERE = re.compile(r"\bthere (?:is|are|was|were|will be|has been|have been)\b", re.I)
-_ANTECEDENT = re.compile(
-    r"\b(?:a|an|the|their|his|her|its|some|my|our|\d+)\b|(?<!^)\b[A-Z][a-z]+", re.UNICODE
-)
+_ANTECEDENT = re.compile(r"\b(?:a|an|the|their|his|her|its|some|my|our|\d+)\b|(?<!^)\b[A-Z][a-z]+", re.UNICODE)
 _POINTER_TAIL = frozenset(
     """so much very really too again now then today tonight tomorrow yesterday soon later a lot lots always still
     in on at of for the week weekend month year night morning evening afternoon last next this every day anymore
@@ -506,7 +511,7 @@ class _Speaker:
 _GROUP_PRONOUNS = {"we": "they", "our": "their", "ours": "theirs", "us": "them", "ourselves": "themselves"}
 _USER = _Speaker("User", "they", True, "their", "them", "themselves", "theirs", None)
 _ASSISTANT = _Speaker("Assistant", "it", False, "its", "it", "itself", "its own", "the user", agent=True)
-_NAME_OK = re.compile(r"^[^\W\d_][\w.'-]*(?: [^\W\d_][\w.'-]*){0,3}$")
+_NAME_OK = re.compile(r"^[^\W\d_](?:[^\W\d_]|['.-])*(?: [^\W\d_](?:[^\W\d_]|['.-])*){0,3}$")
 _RESERVED_NAMES = frozenset("user assistant system human ai bot me you i we".split())
 
 
@@ -941,9 +946,10 @@ def _elided_subject(clause: str) -> str:
         kind = "past"
     elif first in _ELIDED_BASE:
         kind = "base"
-    elif first.endswith("ing") and len(first) > 5 and first[:-3] + "e" not in _FUNCTION_WORDS:
-        if following in _GERUND_SUBJECT_NEXT or following.endswith("s") and following not in ("us", "this"):
-            return clause  # "Painting is my passion", "Running helps me relax"
+    elif first.endswith("ing") and len(first) >= 5 and first not in ("thing", "nothing", "something", "everything"):
+        ahead = [word.lower().strip(",") for word in words[index + 1 : index + 5]]
+        if following.endswith("s") and following not in ("us", "this") or _GERUND_SUBJECT_NEXT.intersection(ahead):
+            return clause  # "Painting is my passion", "Running helps me relax", "Relaxing and ... is key"
         kind = "ing"
     else:
         return clause
@@ -1001,6 +1007,8 @@ def _subject_mode(clause: str, speaker: _Speaker) -> str | None:
         return None
     if re.search(r"\b(?:my|mine)\b", clause):
         return "mention"
+    if _ME_MENTION.match(clause) and len(clause.split()) >= 5:
+        return "mention"  # "The support group has made me feel accepted"
     return None
 
 
@@ -1282,6 +1290,8 @@ def _resolve_one(match: re.Match[str], today: date, past: bool) -> tuple[str, st
             return f"{_MONTHS[first.month - 1]} {first.year}", "in", first if step else today
         year = today.year + step
         return str(year), "in", date(year, 12 if step > 0 else 1, 1) if step else today
+    if g["season"]:
+        return _season(g["srel"].lower(), g["season"].lower(), today)
     if g["wd"]:
         target = _WEEKDAYS.index(g["wd"].lower())
         rel = (g["wrel"] or "").lower()
@@ -1301,6 +1311,20 @@ def _resolve_one(match: re.Match[str], today: date, past: bool) -> tuple[str, st
     if g["ago_n"]:
         return _offset(_NUMBERS.get(g["ago_n"].lower()) or int(g["ago_n"]), g["ago_u"], today, -1)
     return None
+
+
+def _season(rel: str, name: str, today: date) -> tuple[str, str, date]:
+    """'last spring' -> 'spring 2025'; 'next June' -> 'June 2026' (a season or a month, by its start)."""
+    month = _SEASON_START.get(name) or _MONTHS.index(name.capitalize()) + 1
+    span = 3 if name in _SEASON_START else 1
+    if rel == "last":
+        year = today.year if month + span <= today.month else today.year - 1
+    elif rel in ("next", "coming"):
+        year = today.year if month > today.month else today.year + 1
+    else:
+        year = today.year
+    label = name if name in _SEASON_START else name.capitalize()
+    return f"{label} {year}", "in", date(year, month, 1)
 
 
 def _day(day: date) -> tuple[str, str, date]:

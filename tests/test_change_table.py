@@ -47,7 +47,13 @@ def _rows():
     for kind, old, new, expected in CHANGE_TABLE:
         yield kind, _facts(old), _facts(new), expected, f"{old!r} -> {new!r}"
     for kind, old_name, old, new_name, new, expected in NAMED_TABLE:
-        yield kind, _facts(old, old_name), _facts(new, new_name), expected, f"{old_name}: {old!r} -> {new_name}: {new!r}"
+        yield (
+            kind,
+            _facts(old, old_name),
+            _facts(new, new_name),
+            expected,
+            f"{old_name}: {old!r} -> {new_name}: {new!r}",
+        )
 
 
 @pytest.fixture(scope="module")
@@ -82,9 +88,5 @@ def test_change_table_score(outcomes, capsys):
 
 
 def test_another_item_or_person_never_supersedes(outcomes):
-    wrong = [
-        label
-        for kind, expected, got, label, _, _ in outcomes
-        if expected == "ADD" and got == "SUPERSEDE"
-    ]
+    wrong = [label for kind, expected, got, label, _, _ in outcomes if expected == "ADD" and got == "SUPERSEDE"]
     assert not wrong
