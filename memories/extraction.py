@@ -296,7 +296,9 @@ _PHATIC_I = re.compile(
     r"was wondering|wonder|am wondering|am (?:just )?curious|was (?:just )?curious|got it|get it|see what you mean|"
     r"understand|appreciate|agree|disagree|guess so|think so|hope so|suppose so|believe so|mean it|am asking|"
     r"was (?:just )?asking|was (?:just )?kidding|was (?:just )?joking|am (?:just )?kidding|am (?:just )?joking|"
-    r"am (?:just )?testing|was (?:just )?testing|have to go|need to go|must go|gotta go|will be back|will be honest|have to (?:say|admit)|must (?:say|admit)|can imagine|cannot imagine|bet|know right|cannot wait|can not wait|totally agree|feel you|hear you|feel the same)\b",
+    r"am (?:just )?testing|was (?:just )?testing|have to go|need to go|must go|gotta go|will be back|"
+    r"will be honest|have to (?:say|admit)|must (?:say|admit)|can imagine|cannot imagine|bet|know right|"
+    r"cannot wait|can not wait|totally agree|feel you|hear you|feel the same)\b",
     re.IGNORECASE,
 )
 _STANDING = re.compile(r"\b(?:always|never|from now on|in (?:the )?future|going forward|every time|each time)\b", re.I)

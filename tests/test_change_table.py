@@ -34,7 +34,8 @@ def _event(old: list[str], new: list[str]) -> str:
     events = []
     for text, vector in zip(new, news, strict=True):
         candidates = [
-            Candidate(id=str(i), text=o, score=float(numpy.dot(vector, ov))) for i, (o, ov) in enumerate(zip(old, olds))
+            Candidate(id=str(i), text=o, score=float(numpy.dot(vector, ov)))
+            for i, (o, ov) in enumerate(zip(old, olds, strict=True))
         ]
         events.append(decide(text, candidates).event)
     for wanted in ("SUPERSEDE", "UPDATE", "ADD"):

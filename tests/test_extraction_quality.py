@@ -269,9 +269,15 @@ def test_short_chats_with_small_talk_give_real_facts_only():
     for chat in SHORT_CHATS:
         facts += texts([{"role": "user", "content": line} for line in chat])
     real = {
-        "User's name is Ana", "User lives in Lisbon", "User is vegan", "User and family adopted a puppy in the week of 2026-03-02",
-        "User loves sci-fi, especially Le Guin", "User is allergic to shellfish",
-        "User started a new job at Globex on 2026-03-09", "User does not have a car anymore", "User's sister moved to Rome",
-    }  # fmt: skip
+        "User's name is Ana",
+        "User lives in Lisbon",
+        "User is vegan",
+        "User and family adopted a puppy in the week of 2026-03-02",
+        "User loves sci-fi, especially Le Guin",
+        "User is allergic to shellfish",
+        "User started a new job at Globex on 2026-03-09",
+        "User does not have a car anymore",
+        "User's sister moved to Rome",
+    }
     assert facts and sum(text in real for text in facts) / len(facts) >= 0.95, facts
     assert len(facts) >= 8, facts
