@@ -203,6 +203,7 @@ _EMOJI = re.compile("[\U0001f000-\U0001faff\u2600-\u27bf\ufe0f\u200d]+")
 _LOWER_I = re.compile(r"(?<![\w'.-])i(?=(?:'(?:m|ve|d|ll))?(?![\w'.]))")
 _IM = re.compile(r"\b[Ii]m\b")
 _I_CONTRACTION = re.compile(r"\bI'(m|ve|ll|d)\b(?=(\s+\w+)?)", re.IGNORECASE)
+_WE_CONTRACTION = re.compile(r"\b([Ww]e)'(re|ve|ll|d)\b")
 _YOU_CONTRACTION = re.compile(r"\b([Yy]ou)'(re|ve|ll|d)\b")
 _NEG_CONTRACTION = re.compile(r"\b(\w+)n't\b", re.IGNORECASE)
 _SLANG = {
@@ -213,7 +214,7 @@ _SLANG = {
 }  # fmt: skip
 _SLANG_RE = re.compile(r"\b(" + "|".join(_SLANG) + r")\b", re.IGNORECASE)
 _SPACES = re.compile(r"[ \t\r\f\v]+")
-_BOUNDARY = re.compile(r"\n+|[.!?;\u2026]+(?=[\s\"')\]]|$)")
+_BOUNDARY = re.compile(r"\n+|[.!?;\u2026]+(?=[\s\"')\]]|$)|\s[\u2013\u2014-]+(?=\s)")
 _ABBREVIATIONS = frozenset("mr mrs ms dr prof st jr sr vs etc e.g i.e approx mt ft".split())
 _LAST_WORD = re.compile(r"([\w.]+)$")
 _TRAILING_NOISE = re.compile(
@@ -465,6 +466,14 @@ _COUPLE = re.compile(
 _COUPLE_SUBJECT = "{name} and their partner"
 # Something said about the speaker as an object: "The support group has made me feel accepted".
 _ME_MENTION = re.compile(r"^(?:The|This|That|Our|His|Her|Their|[A-Z][a-z]+'s)\s+[\w' -]+?\b(?:me|myself)\b(?!\s+know)")
+# A named speaker's other statements: kept as said when they hold this many content words, unless
+# they open with one of these (reactions, small talk).
+_SAID_MIN_CONTENT_WORDS = 4
+_SAID_NOT_STARTS = frozenset(
+    """wow oh ah aw aww haha lol omg yay yeah yes no nope ok okay sure cool nice great awesome amazing congrats
+    congratulations thanks thank sorry hey hi hello bye good glad happy totally absolutely definitely exactly
+    same me what how why who when where which let's let please hope""".split()
+)
 # Words pointing outside the clause; a fact whose pointer has nothing to point at is dropped.
 _POINTERS = frozenset("it that this those these them there".split())
 _EXISTENTIAL_THERE = re.compile(r"\bthere (?:is|are|was|were|will be|has been|have been)\b", re.I)
@@ -677,6 +686,10 @@ def _prepare(content: str) -> str:
         lambda m: f"{m.group(1)} " + {"re": "are", "ve": "have", "ll": "will", "d": "would"}[m.group(2).lower()],
         text,
     )
+    text = _WE_CONTRACTION.sub(
+        lambda m: f"{m.group(1)} " + {"re": "are", "ve": "have", "ll": "will", "d": "would"}[m.group(2).lower()],
+        text,
+    )
     text = _NEG_CONTRACTION.sub(_expand_negation, text)
     text = _SLANG_RE.sub(lambda m: _keep_case(m.group(1), _SLANG[m.group(1).lower()]), text)
     return "\n".join(_SPACES.sub(" ", line).strip() for line in text.split("\n"))
@@ -737,12 +750,44 @@ def _sentence_facts(
     if m := _SUBORDINATE.match(sentence):
         sentence = f"{m.group('main')} {m.group('conj').lower()} {m.group('sub')}"
     clauses = _split_clauses(sentence)
+    found = False
     for index, clause in enumerate(clauses):
         if is_question and index == len(clauses) - 1:
             continue
         fact = _clause_fact(clause, speaker, today, correction, earlier, role, place)
         if fact is not None:
+            found = True
             yield fact
+    if not found and not is_question and speaker.name != "User" and not speaker.agent:
+        if said := _said(sentence, speaker, today, place):
+            yield said
+
+
+def _said(sentence: str, speaker: _Speaker, today: date, place: str | None):
+    """A named speaker's statement about their world that is not about them in the first person
+    ("The transgender stories were so inspiring") kept as what they said, when it carries enough
+    content on its own: no "you", no pointer at the start, no question, at least a few content words."""
+    sentence = re.sub(r"^(?:and|but|so|also|plus)\s+", "", sentence, flags=re.IGNORECASE)
+    if _YOU.search(sentence) or _QUESTION_START.match(sentence) or _THANKS.match(sentence):
+        return None
+    if _SPEAKER_IN_REST.search(sentence):
+        return None  # first-person sentences were read (and kept or refused) as such
+    words = _WORD.findall(sentence)
+    if not words or words[0].lower() in _POINTERS or words[0].lower() in _SAID_NOT_STARTS:
+        return None
+    if words[0].lower().endswith("ing"):
+        return None  # "Taking care of ourselves is so important": a truism, not news
+    content = [w for w in words if w.lower() not in _FUNCTION_WORDS and w.lower() not in _ADVERBS]
+    if len(content) < _SAID_MIN_CONTENT_WORDS or len(words) > 60:
+        return None
+    if place:
+        sentence = _THERE.sub(lambda m: _there(m, place), sentence)
+    body, _ = _resolve_dates(sentence, today, past=_clause_is_past(sentence))
+    text = _rewrite(body, speaker, lead_is_subject=False, subject_is_speaker=False, past_context=False)
+    text = _finish(text)
+    if not text or _dangling(text, speaker):
+        return None
+    return f"{speaker.name} said: {text}", "other", False
 
 
 def _strip_markers(text: str) -> tuple[str, bool]:
@@ -949,7 +994,7 @@ def _elided_subject(clause: str) -> str:
     elif first in _ELIDED_BASE:
         kind = "base"
     elif first.endswith("ing") and len(first) >= 5 and first not in ("thing", "nothing", "something", "everything"):
-        ahead = [word.lower().strip(",") for word in words[index + 1 : index + 5]]
+        ahead = [word.lower().strip(",") for word in words[index + 1 : index + 9]]
         if following.endswith("s") and following not in ("us", "this") or _GERUND_SUBJECT_NEXT.intersection(ahead):
             return clause  # "Painting is my passion", "Running helps me relax", "Relaxing and ... is key"
         kind = "ing"
