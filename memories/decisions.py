@@ -372,10 +372,13 @@ def _activity_object(raw: str) -> str:
     words = raw.strip().split(maxsplit=1)
     if not words:
         return raw
-    if words[0].lower().endswith("ing"):
-        rest = _FREQUENCY_TAIL.sub("", " " + words[1]).strip() if len(words) > 1 else ""
-        rest = re.sub(r"^(?:to|at|in|on|for|with)\s+", "", rest)
-        return rest or _stem(words[0])
+    first = words[0].lower()
+    if first.endswith("ing"):
+        rest = re.sub(r"^(?:to|at|in|on|for|with)\s+", "", words[1]) if len(words) > 1 else ""
+        rest = _FREQUENCY_TAIL.sub("", " " + rest).strip()
+        return rest or _stem(first)
+    if len(words) == 1 and first.endswith("s") and not first.endswith("ss"):
+        return _stem(first)  # "no longer meditates" -> "meditat", as "meditates every morning"
     return raw
 
 
@@ -424,6 +427,8 @@ def _ing_object(value: str) -> str:
 def _preference(match: re.Match[str], raw: str, *, positive: bool) -> Slot | None:
     raw = re.sub(r"^(?:to|at|in|on|for|with)\s+", "", raw.strip())
     value = _clean_value(_FREQUENCY_TAIL.sub("", " " + _ing_object(raw)).strip() or _ing_object(raw))
+    if value.endswith("ing") and " " not in value:
+        value = _stem(value)  # "goes climbing" -> "climb", as "gave up climbing"
     if not value and raw.strip():
         value = _stem(raw.split()[0])  # "stopped running" -> "run"
     value = re.sub(r"^(?:the idea of )", "", value)

@@ -474,6 +474,16 @@ _SAID_NOT_STARTS = frozenset(
     congratulations thanks thank sorry hey hi hello bye good glad happy totally absolutely definitely exactly
     same me what how why who when where which let's let please hope""".split()
 )
+# Addressing someone by name: "Hey Mel!", "Thanks, Caroline!", "That's great, Jon."
+_VOCATIVE = re.compile(
+    r"(?:^|[.!?]\s+)(?i:hey|hi|hello|thanks|thank you|wow|yeah|yes|oh|congrats|congratulations|aw+|haha|ok|okay|"
+    r"sure|way to go|good (?:morning|evening|night)|sorry|great|cool|awesome|nice|bye|see you)\s*,?\s+"
+    r"(?P<name>[A-Z][a-z]+)\s*[!.,?]"
+    r"|,\s*(?P<after_comma>[A-Z][a-z]+)\s*[!.?](?:\s|$)"
+)
+_NOT_VOCATIVES = frozenset(
+    "i god man dude bro guys everyone everybody all buddy friend sir madam mom dad mum honey dear babe".split()
+)
 # Words pointing outside the clause; a fact whose pointer has nothing to point at is dropped.
 _POINTERS = frozenset("it that this those these them there".split())
 _EXISTENTIAL_THERE = re.compile(r"\bthere (?:is|are|was|were|will be|has been|have been)\b", re.I)
@@ -584,7 +594,8 @@ def extract_facts(
     for position, message in enumerate(messages):
         role = (message.role or "").strip().lower()
         if role == "user":
-            speaker = _user_speaker(names[position], _other_speaker(messages, names, position))
+            other = _other_speaker(messages, names, position) or _vocative(message.content, names[position])
+            speaker = _user_speaker(names[position], other)
             content = message.content
         elif role == "assistant" and agent_scoped:
             speaker = _ASSISTANT
@@ -638,6 +649,15 @@ def _other_speaker(messages: Sequence[Message], names: list[str | None], positio
     for index in order:
         if index != position and names[index] and names[index] != own:
             return names[index]
+    return None
+
+
+def _vocative(content: str, own: str | None) -> str | None:
+    """The person a message addresses by name ("Hey Mel!", "Thanks, Caroline!"): who "you" is."""
+    for match in _VOCATIVE.finditer(content):
+        name = match.group("name") or match.group("after_comma")
+        if name.lower() not in _NOT_VOCATIVES and name != own:
+            return name
     return None
 
 
@@ -768,12 +788,15 @@ def _said(sentence: str, speaker: _Speaker, today: date, place: str | None):
     ("The transgender stories were so inspiring") kept as what they said, when it carries enough
     content on its own: no "you", no pointer at the start, no question, at least a few content words."""
     sentence = re.sub(r"^(?:and|but|so|also|plus)\s+", "", sentence, flags=re.IGNORECASE)
-    if _YOU.search(sentence) or _QUESTION_START.match(sentence) or _THANKS.match(sentence):
+    if _QUESTION_START.match(sentence) or _THANKS.match(sentence):
+        return None
+    if speaker.other is None and _YOU.search(sentence):
         return None
     if _SPEAKER_IN_REST.search(sentence):
         return None  # first-person sentences were read (and kept or refused) as such
     words = _WORD.findall(sentence)
-    if not words or words[0].lower() in _POINTERS or words[0].lower() in _SAID_NOT_STARTS:
+    first = words[0].lower().split("'")[0] if words else ""
+    if not words or first in _POINTERS or first in _SAID_NOT_STARTS:
         return None
     if words[0].lower().endswith("ing"):
         return None  # "Taking care of ourselves is so important": a truism, not news

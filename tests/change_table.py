@@ -108,6 +108,10 @@ CHANGE_TABLE: list[tuple[str, str, str, str]] = [
     ("habit", "I do yoga", "I stopped doing pilates", "ADD"),
     ("habit", "I volunteer at the shelter", "I stopped volunteering at the shelter", "SUPERSEDE"),
     ("habit", "I take the bus to work", "I bike to work now", "ADD"),
+    ("habit", "I play guitar", "I don't play the piano", "ADD"),
+    ("habit", "I read fantasy novels", "I don't read newspapers anymore", "ADD"),
+    ("habit", "I bake bread every Sunday", "I no longer bake", "SUPERSEDE"),
+    ("habit", "I go climbing on Saturdays", "I gave up climbing", "SUPERSEDE"),
     # --- named speakers (the message's name is the subject)
     ("name", "My name is Ana", "Actually my name is Anna", "SUPERSEDE"),
     ("name", "Call me Bob", "Call me Robert", "SUPERSEDE"),

@@ -165,3 +165,32 @@ def test_bench_locomo_refuses_a_missing_file_and_unknown_variants(tmp_path, db):
         call_command("bench", "locomo", data=str(tmp_path / "missing.json"))
     with pytest.raises(CommandError, match="--variants"):
         call_command("bench", "locomo", variants="vector,telepathy")
+
+
+@pytest.mark.django_db
+def test_bench_locomo_infer_reports_both_modes_and_the_extraction_shares(tmp_path, capsys):
+    data, figures_path = tmp_path / "locomo.json", tmp_path / "locomo-infer.json"
+    subset = _locomo_subset(data)
+    turns = len(subset["conversation"]["session_1"]) + len(subset["conversation"]["session_2"])
+
+    call_command(
+        "bench", "locomo", data=str(data), samples=1, questions=5, variants="hybrid", infer=True, json=figures_path
+    )
+
+    figures = json.loads(figures_path.read_text())
+    printed = capsys.readouterr().out
+    assert figures["config"]["infer"] is True
+    assert set(figures["results"]) == set(figures["infer_results"]) == {"hybrid"}
+    load = figures["infer_load"]
+    assert load["turns"] == turns
+    assert 0 < load["turns_leaving_a_memory"] <= 1
+    assert 0 <= load["evidence_turns_leaving_a_memory"] <= 1
+    assert 0 < load["memories_current"] <= load["facts_extracted"]
+    assert load["extraction_ms_per_message"] > 0
+    assert load["llm"] is False
+    for k in ("5", "10", "20"):
+        assert 0.0 <= figures["infer_results"]["hybrid"]["recall"][k]["overall"] <= 1.0
+    assert "infer" in printed and "verbatim" in printed and "turns leaving a memory" in printed
+    # Both copies are cleaned up: the verbatim turns and the extracted memories.
+    assert figures["cleanup"]["deleted_memories"] >= turns + load["memories_current"]
+    assert not Memory.objects.filter(project_id=figures["project"]["id"]).exists()

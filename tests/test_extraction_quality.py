@@ -133,6 +133,16 @@ KEPT = [
         said("I want you to always answer in Spanish"),
         ["User's standing instruction: always answer in Spanish"],
     ),
+    ("vocative-you", said("Thanks, Melanie! I'm so proud of you.", "Caroline"), ["Caroline is so proud of Melanie"]),
+    # --- a named speaker's other content-bearing statements are kept as said
+    (
+        "said-named",
+        said("The transgender stories were so inspiring!", "Caroline"),
+        ["Caroline said: The transgender stories were so inspiring"],
+    ),
+    ("said-needs-a-name", said("The transgender stories were so inspiring!"), []),
+    ("said-not-a-pointer", said("It's a great way to relax after a long day", "Melanie"), []),
+    ("said-not-a-truism", said("Taking care of ourselves is so important", "Melanie"), []),
     # --- assistant turns: only restatements of the user; agent-scoped adds keep the agent's facts
     (
         "assistant-restates",
