@@ -163,7 +163,9 @@ def _pattern(regex: str) -> re.Pattern[str]:
 # Each entry: a pattern over the fact (time words removed) and a function from its match to a Slot.
 _SLOT_PATTERNS: list[tuple[re.Pattern[str], Callable[[re.Match[str]], Slot | None]]] = [
     (
-        _pattern(r" (?:is|became|has become|is now) (?:(?:now|happily|recently|newly) )?(?P<v>" + _STATUS + r")\b(?!-)"),
+        _pattern(
+            r" (?:is|became|has become|is now) (?:(?:now|happily|recently|newly) )?(?P<v>" + _STATUS + r")\b(?!-)"
+        ),
         lambda m: Slot(("status", m["subject"]), _STATUS_WORDS[m["v"].lower()]),
     ),
     (

@@ -590,11 +590,13 @@ def extract_facts(
     found: set[str] = set()
     stated = 0
     names = [_speaker_name(message.name) for message in messages]
+    others = _other_speakers(names)
+    addressees = _addressees(messages, names)
     context = _Context()
     for position, message in enumerate(messages):
         role = (message.role or "").strip().lower()
         if role == "user":
-            other = _other_speaker(messages, names, position) or _vocative(message.content, names[position])
+            other = others[position] or _vocative(message.content, names[position])
             speaker = _user_speaker(names[position], other)
             content = message.content
         elif role == "assistant" and agent_scoped:
@@ -602,7 +604,7 @@ def extract_facts(
             content = message.content
         elif role == "assistant":
             # Only what the assistant restates about the user ("You mentioned you're vegan").
-            speaker = _user_speaker(_addressee(messages, names, position), None)
+            speaker = _user_speaker(addressees[position], None)
             content = _restated(message.content)
             if not content:
                 continue
@@ -642,14 +644,25 @@ class _Context:
     place: str | None = None  # the last place named, for a later "there"
 
 
-def _other_speaker(messages: Sequence[Message], names: list[str | None], position: int) -> str | None:
-    """Who "you" is in a user message: the nearest other named speaker of the conversation."""
-    own = names[position]
-    order = sorted(range(len(messages)), key=lambda index: abs(index - position))
-    for index in order:
-        if index != position and names[index] and names[index] != own:
-            return names[index]
-    return None
+def _other_speakers(names: list[str | None]) -> list[str | None]:
+    """Who "you" is in each message: the nearest other named speaker of the conversation (linear:
+    the two most recent distinct names on each side are enough to find one that is not its own)."""
+
+    def nearest(order: range) -> dict[int, list[tuple[int, str]]]:
+        recent: list[tuple[int, str]] = []  # (index, name), most recent first, distinct names, at most 2
+        seen: dict[int, list[tuple[int, str]]] = {}
+        for index in order:
+            seen[index] = list(recent)
+            if names[index]:
+                recent = [(index, names[index])] + [item for item in recent if item[1] != names[index]][:1]
+        return seen
+
+    left, right = nearest(range(len(names))), nearest(range(len(names) - 1, -1, -1))
+    result: list[str | None] = []
+    for index, own in enumerate(names):
+        found = [item for item in left[index] + right[index] if item[1] != own]
+        result.append(min(found, key=lambda item: abs(item[0] - index))[1] if found else None)
+    return result
 
 
 def _vocative(content: str, own: str | None) -> str | None:
@@ -661,13 +674,20 @@ def _vocative(content: str, own: str | None) -> str | None:
     return None
 
 
-def _addressee(messages: Sequence[Message], names: list[str | None], position: int) -> str | None:
-    """The user an assistant message speaks to: the nearest named user message."""
-    order = sorted(range(len(messages)), key=lambda index: abs(index - position))
-    for index in order:
-        if (messages[index].role or "").strip().lower() == "user" and names[index]:
-            return names[index]
-    return None
+def _addressees(messages: Sequence[Message], names: list[str | None]) -> list[str | None]:
+    """The user each message would speak to: the name of the nearest named user message."""
+    named = [
+        index
+        for index, message in enumerate(messages)
+        if (message.role or "").strip().lower() == "user" and names[index]
+    ]
+    result: list[str | None] = []
+    cursor = 0
+    for position in range(len(messages)):
+        while cursor + 1 < len(named) and abs(named[cursor + 1] - position) <= abs(named[cursor] - position):
+            cursor += 1
+        result.append(names[named[cursor]] if named else None)
+    return result
 
 
 def _restated(content: str) -> str:
