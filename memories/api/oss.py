@@ -34,8 +34,8 @@ from memories.inputs import Scope, clean_id, clean_text
 from memories.selectors import ENTITY_TYPES, entity_list, memory_get, memory_history, memory_list, memory_search
 from memories.services import (
     UNSET,
+    add_ingest,
     memories_delete,
-    memories_ingest,
     memories_reset,
     memory_delete,
     memory_update,
@@ -118,16 +118,19 @@ class OssMemoriesView(ApiView):
             raise InvalidRequest(
                 "At least one identifier (user_id, agent_id, run_id) is required.", details={"key": "user_id"}
             )
-        events = memories_ingest(
+        outcome = add_ingest(
             project=request.auth.project,
+            payload={k: v for k, v in data.items() if k != "messages"},
             messages=data["messages"],
             scope=scope,
             infer=as_bool(data.get("infer"), "infer", default=True),
             metadata=as_object(data.get("metadata"), "metadata"),
             expiration_date=as_expiration(data.get("expiration_date")),
             prompt=_prompt(data),
+            enable_graph=enable_graph,
         )
-        return Response(with_relations({"results": events}, request, events, enable_graph))
+        # Mem0's OSS answer: the events only (the add's event is recorded, not announced).
+        return Response(with_relations({"results": outcome.results}, outcome.relations))
 
     @extend_schema(
         operation_id="oss_memories_list",

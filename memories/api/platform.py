@@ -55,10 +55,9 @@ from memories.selectors import (
 from memories.services import (
     UNSET,
     add_event_enqueue,
-    memories_add,
+    add_ingest,
     memories_delete,
     memories_delete_batch,
-    memories_ingest_recorded,
     memories_update_batch,
     memory_delete,
     memory_export_create,
@@ -149,10 +148,11 @@ QUEUED_MESSAGE = "Memory processing has been queued for background execution"
 # --- shared pieces -------------------------------------------------------------------------
 
 
-def _ingest(request, data: dict):
-    """Run an add request and record it as an event; returns the AddEvent (its ``results`` are the
-    per-memory events). ``async_mode: true`` with ``infer`` queues it instead (a PENDING event), as
-    Mem0 does; ``infer: false`` stays synchronous."""
+def _ingest(request, data: dict) -> tuple[AddEvent, dict | None]:
+    """Run an add request (:func:`memories.services.add_ingest`); returns its AddEvent (whose
+    ``results`` are the per-memory events) and Mem0's ``relations`` (None unless graph processing
+    was asked for). ``async_mode: true`` with ``infer`` queues it instead (a PENDING event), as Mem0
+    does; ``infer: false`` stays synchronous."""
     refuse_unknown(data, ADD_FIELDS)
     scope = key_scope(request.auth, merged_scope(data))
     observed = as_moment(data.get("timestamp"), "timestamp") or as_moment(
@@ -160,7 +160,7 @@ def _ingest(request, data: dict):
     )
     infer = as_bool(data.get("infer"), "infer", default=True)
     queued = infer and as_bool(data.get("async_mode"), "async_mode", default=False)
-    return (add_event_enqueue if queued else memories_ingest_recorded)(
+    add = dict(
         project=request.auth.project,
         payload={k: v for k, v in data.items() if k != "messages"},
         messages=data.get("messages"),
@@ -177,7 +177,12 @@ def _ingest(request, data: dict):
         prompt=_optional_text(data, "prompt"),
         custom_instructions=_optional_text(data, "custom_instructions")
         or _optional_text(request.auth.project.options, "custom_instructions"),
+        enable_graph=as_bool(data.get("enable_graph"), "enable_graph"),
     )
+    if queued:
+        return add_event_enqueue(**add), None
+    outcome = add_ingest(**add)
+    return outcome.event, outcome.relations
 
 
 def _optional_text(data: dict, field: str) -> str | None:
@@ -346,12 +351,11 @@ class AddV3View(ApiView):
         data = body_of(request)
         if "content" in data and "messages" not in data:  # a single text given as `content`: one user message
             data = {**{k: v for k, v in data.items() if k != "content"}, "messages": data["content"]}
-        enable_graph = as_bool(data.get("enable_graph"), "enable_graph")
-        event = _ingest(request, data)
+        event, relations = _ingest(request, data)
         if event.status == AddEvent.Status.PENDING:
             return Response({"event_id": str(event.id), "status": event.status})
         body = {"results": event.results, "event_id": str(event.id), "status": event.status}
-        return Response(with_relations(body, request, event.results, enable_graph))
+        return Response(with_relations(body, relations))
 
 
 class MemoriesView(ApiView):
@@ -484,8 +488,7 @@ class MemoriesView(ApiView):
         data = body_of(request)
         if "content" in data and "messages" not in data:
             return self._create_one(request, data)
-        enable_graph = as_bool(data.get("enable_graph"), "enable_graph")
-        event = _ingest(request, data)
+        event, relations = _ingest(request, data)
         events = event.results
         if event.status == AddEvent.Status.PENDING:
             # Mem0's queued answer to the 0.1.x/1.0.x clients (1.0.x sends async_mode: true by default).
@@ -495,15 +498,14 @@ class MemoriesView(ApiView):
         if output_format == "v1.0":
             return Response([_legacy_event(event) for event in events])
         if output_format == "v1.1":
-            return Response(
-                with_relations({"results": [_legacy_event(e) for e in events]}, request, events, enable_graph)
-            )
-        return Response(with_relations({"results": events}, request, events, enable_graph))
+            return Response(with_relations({"results": [_legacy_event(e) for e in events]}, relations))
+        return Response(with_relations({"results": events}, relations))
 
     def _create_one(self, request, data):
         refuse_unknown(data, ADD_FIELDS)
-        memory = memories_add(
+        outcome = add_ingest(
             project=request.auth.project,
+            payload={k: v for k, v in data.items() if k != "content"},
             items=[
                 NewMemory(
                     text=data.get("content"),
@@ -514,8 +516,8 @@ class MemoriesView(ApiView):
                     expiration_date=as_expiration(data.get("expiration_date")),
                 )
             ],
-        )[0]
-        return Response(memory_data(memory), status=201)
+        )
+        return Response(memory_data(outcome.memories[0]), status=201)
 
     @extend_schema(
         operation_id="memories_delete_all_v1",
