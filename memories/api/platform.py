@@ -506,6 +506,7 @@ class MemoriesView(ApiView):
         outcome = add_ingest(
             project=request.auth.project,
             payload={k: v for k, v in data.items() if k != "content"},
+            enable_graph=as_bool(data.get("enable_graph"), "enable_graph"),
             items=[
                 NewMemory(
                     text=data.get("content"),
