@@ -11,7 +11,7 @@ from rest_framework.response import Response
 
 from accounts.access import key_scope, key_user, key_within
 from graph.api import search_relations, with_relations
-from mem0g_site.api import ApiView
+from mem0g_site.api import Mem0View
 from mem0g_site.exceptions import InvalidRequest, NotFound, ValidationFailed
 from memories.api import schema as doc
 from memories.api.common import (
@@ -255,7 +255,7 @@ def _search(request, data: dict, *, require_entity: bool, default_threshold: flo
 # --- views ---------------------------------------------------------------------------------
 
 
-class PingView(ApiView):
+class PingView(Mem0View):
     """``GET /v1/ping/``: the SDK's constructor check. ``org_id`` and ``project_id`` must be non-empty."""
 
     required_scope = None
@@ -297,7 +297,7 @@ class PingView(ApiView):
         )
 
 
-class AddV3View(ApiView):
+class AddV3View(Mem0View):
     """``POST /v3/memories/add/`` (mem0ai 2.x): ``{"results": [{"id", "memory", "event"}]}``."""
 
     required_scope = "write"
@@ -350,7 +350,7 @@ class AddV3View(ApiView):
         return Response(with_relations(body, request, event.results, enable_graph))
 
 
-class MemoriesView(ApiView):
+class MemoriesView(Mem0View):
     """``/v1/memories/``: list (GET), add (POST: Mem0 ``messages`` or a memory-layer ``content``),
     delete all of a scope (DELETE, ids or ``filters`` in the query string)."""
 
@@ -375,6 +375,8 @@ class MemoriesView(ApiView):
         ),
         "DELETE": frozenset({*ENTITY_FIELDS, "session_id", "filters"}),
     }
+    # What a list narrows by but a delete does not: refused on DELETE, never ignored.
+    narrowing_params = {"DELETE": query_params["GET"] - query_params["DELETE"]}
 
     @extend_schema(
         operation_id="memories_list_v1",
@@ -575,7 +577,7 @@ LIST_EXAMPLES = [
 ]
 
 
-class ListV3View(ApiView):
+class ListV3View(Mem0View):
     """``POST /v3/memories/`` (mem0ai 2.x ``get_all``): ``filters`` must name an entity."""
 
     required_scope = "read"
@@ -608,7 +610,7 @@ class ListV2View(ListV3View):
     """``POST /v2/memories/`` (1.0.x ``get_all``): top-level ids or ``filters``."""
 
 
-class SearchV3View(ApiView):
+class SearchV3View(Mem0View):
     """``POST /v3/memories/search/``: ``{"results": [memory + score]}``; threshold 0.1 by default."""
 
     required_scope = "read"
@@ -712,7 +714,7 @@ class SearchV1View(SearchV3View):
         return Response({"results": results, "memories": results})
 
 
-class UserMemoriesListView(ApiView):
+class UserMemoriesListView(Mem0View):
     """``GET /v1/memories/user/{user_id}?limit=&offset=`` (memory-layer routes)."""
 
     required_scope = "read"
@@ -744,7 +746,7 @@ class UserMemoriesListView(ApiView):
         return entity_memories_response(request, Scope(user_id=key_user(request.auth, user_id)))
 
 
-class MemoryDetailView(ApiView):
+class MemoryDetailView(Mem0View):
     """``/v1/memories/{id}/``: get, update (``text`` or ``content``, ``metadata``,
     ``expiration_date``, ``timestamp``), delete."""
 
@@ -842,7 +844,7 @@ class MemoryDetailView(ApiView):
         return Response({"message": "Memory deleted successfully!"})
 
 
-class HistoryView(ApiView):
+class HistoryView(Mem0View):
     """``GET /v1/memories/{id}/history/``: a JSON list, oldest first."""
 
     required_scope = "read"
@@ -862,7 +864,7 @@ class HistoryView(ApiView):
         return Response(HistorySerializer(rows, many=True).data)
 
 
-class EntitiesView(ApiView):
+class EntitiesView(Mem0View):
     """``GET /v1/entities/``: every user/agent/app/run with memories; ``name`` is the id itself."""
 
     required_scope = "read"
@@ -934,7 +936,7 @@ class EntitiesView(ApiView):
         return Response({"count": count, "next": next_link, "previous": previous_link, "results": results, **totals})
 
 
-class EntityDeleteView(ApiView):
+class EntityDeleteView(Mem0View):
     """``DELETE /v2/entities/{type}/{name}/`` (and the v1 path the TypeScript SDK uses)."""
 
     required_scope = "write"
@@ -969,7 +971,7 @@ class EntityDeleteView(ApiView):
         return Response({"message": "Entity deleted successfully.", "deleted": deleted})
 
 
-class BatchView(ApiView):
+class BatchView(Mem0View):
     """``PUT /v1/batch/`` and ``DELETE /v1/batch/`` (JSON body): up to 1000 memories, all or nothing."""
 
     required_scope = "write"
@@ -1039,7 +1041,7 @@ class BatchView(ApiView):
         return Response({"message": f"Successfully deleted {len(items)} memories"})
 
 
-class FeedbackView(ApiView):
+class FeedbackView(Mem0View):
     """``POST /v1/feedback/``: stored against the memory for curation."""
 
     required_scope = "write"
@@ -1109,7 +1111,7 @@ def _shape(items: list[dict], schema: dict) -> list[dict]:
     return [{key: item.get(key) for key in properties} for item in items]
 
 
-class ExportsView(ApiView):
+class ExportsView(Mem0View):
     """``POST /v1/exports/``: snapshot the memories matching ``filters`` in the shape of ``schema``."""
 
     required_scope = "read"
@@ -1168,7 +1170,7 @@ class ExportsView(ApiView):
         )
 
 
-class ExportGetView(ApiView):
+class ExportGetView(Mem0View):
     """``POST /v1/exports/get/``: an export by ``memory_export_id``, or the latest for ``filters``."""
 
     required_scope = "read"
@@ -1231,7 +1233,7 @@ class ExportGetView(ApiView):
         )
 
 
-class SummaryView(ApiView):
+class SummaryView(Mem0View):
     """``POST /v1/summary/``: a deterministic digest of the memories matching ``filters``."""
 
     required_scope = "read"
@@ -1280,7 +1282,7 @@ PROJECT_EXAMPLE = {
 }
 
 
-class ProjectView(ApiView):
+class ProjectView(Mem0View):
     """``GET``/``PATCH /api/v1/orgs/organizations/{org}/projects/{project}/``: the key's own project."""
 
     required_scope = {"GET": "read", "PATCH": "admin"}
