@@ -530,19 +530,23 @@ class MemoriesView(Mem0View):
         examples=[doc.example("Deleted", {"message": "Memories deleted successfully!", "deleted": 12})],
     )
     def delete(self, request):
-        params = request.query_params
-        filters = query_filters(params["filters"]) if "filters" in params else {}
-        requested = {field: params.get(field) for field in ENTITY_FIELDS}
-        if requested["run_id"] is None:
-            requested["run_id"] = params.get("session_id")
-        wildcard = {field for field, value in requested.items() if value == "*"}
-        scope = key_scope(request.auth, Scope(**{f: v for f, v in requested.items() if f not in wildcard}))
-        if scope.is_empty and not wildcard and not has_entity_id(filters):
-            raise InvalidRequest("Give at least one of user_id, agent_id, app_id or run_id", details={"key": "user_id"})
-        deleted = memories_delete(
-            project=request.auth.project, scope=scope, any_of=wildcard, where=compile_filters(filters)
-        )
+        deleted = scope_delete(request.auth, request.query_params)
         return Response({"message": "Memories deleted successfully!", "deleted": deleted})
+
+
+def scope_delete(api_key, params) -> int:
+    """Delete every memory of the entity ids in ``params`` (``user_id`` ... or ``session_id``, and the
+    ids inside ``filters``, a JSON object or Python dict literal); ``"*"`` as an id: every memory that
+    has one. At least one id is needed. Also the MCP tool ``delete_all_memories``."""
+    filters = query_filters(params["filters"]) if params.get("filters") is not None else {}
+    requested = {field: params.get(field) for field in ENTITY_FIELDS}
+    if requested["run_id"] is None:
+        requested["run_id"] = params.get("session_id")
+    wildcard = {field for field, value in requested.items() if value == "*"}
+    scope = key_scope(api_key, Scope(**{f: v for f, v in requested.items() if f not in wildcard}))
+    if scope.is_empty and not wildcard and not has_entity_id(filters):
+        raise InvalidRequest("Give at least one of user_id, agent_id, app_id or run_id", details={"key": "user_id"})
+    return memories_delete(project=api_key.project, scope=scope, any_of=wildcard, where=compile_filters(filters))
 
 
 def _legacy_event(event: dict) -> dict:
@@ -956,19 +960,26 @@ class EntityDeleteView(Mem0View):
         examples=[doc.example("Deleted", {"message": "Entity deleted successfully.", "deleted": 12})],
     )
     def delete(self, request, entity_type: str, name: str):
-        field = ENTITY_TYPES.get(entity_type)
-        if field is None:
-            raise InvalidRequest("Invalid entity type: use user, agent, app or run", details={"key": "entity_type"})
-        from accounts.services import entity_forget
-
-        scope = key_scope(request.auth, Scope(**{field: name}))
-        deleted = memories_delete(project=request.auth.project, scope=scope)
-        # A user-restricted key may forget only its own user's registration.
-        reachable = request.auth.user_id is None or (field == "user_id" and scope.user_id == name)
-        forgotten = entity_forget(project=request.auth.project, entity_type=entity_type, name=name) if reachable else 0
-        if not deleted and not forgotten:
-            raise NotFound("Entity not found", details={"type": entity_type, "name": name})
+        deleted = entity_delete(request.auth, entity_type, name)
         return Response({"message": "Entity deleted successfully.", "deleted": deleted})
+
+
+def entity_delete(api_key, entity_type: str, name: str) -> int:
+    """Delete every memory of one user, agent, app or run and forget its registration; how many
+    memories went. Also the MCP tool ``delete_entities``."""
+    field = ENTITY_TYPES.get(entity_type)
+    if field is None:
+        raise InvalidRequest("Invalid entity type: use user, agent, app or run", details={"key": "entity_type"})
+    from accounts.services import entity_forget
+
+    scope = key_scope(api_key, Scope(**{field: name}))
+    deleted = memories_delete(project=api_key.project, scope=scope)
+    # A user-restricted key may forget only its own user's registration.
+    reachable = api_key.user_id is None or (field == "user_id" and scope.user_id == name)
+    forgotten = entity_forget(project=api_key.project, entity_type=entity_type, name=name) if reachable else 0
+    if not deleted and not forgotten:
+        raise NotFound("Entity not found", details={"type": entity_type, "name": name})
+    return deleted
 
 
 class BatchView(Mem0View):
