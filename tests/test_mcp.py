@@ -89,7 +89,8 @@ def test_add_search_get_update_history_delete(url, key, project):
     history = call(url, key, "memory_history", memory_id=memory_id).data["results"]
     assert [row["event"] for row in history] == ["ADD", "UPDATE"]
     timeline = call(url, key, "memory_timeline", memory_id=memory_id).data
-    assert [v["memory"] for v in timeline["versions"]] == ["I love hiking in the Alps", "I love hiking in the Dolomites"]
+    versions = [v["memory"] for v in timeline["versions"]]
+    assert versions == ["I love hiking in the Alps", "I love hiking in the Dolomites"]
     event = call(url, key, "get_event_status", event_id=added.data["event_id"]).data
     assert event["status"] == "SUCCEEDED"
     assert call(url, key, "list_entities").data["results"][0]["name"] == "alice"
