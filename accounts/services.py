@@ -29,7 +29,7 @@ from accounts.models import (
 from accounts.selectors import KEY_PREFIX_LENGTH, profile_settings_get, profile_user_exists, project_default
 from accounts.webhook_guard import url_refusal
 from mem0g_site.exceptions import Conflict, InvalidRequest, NotFound, UserNotFound, ValidationFailed
-from memories.inputs import clean_id, clean_metadata, clean_uuid
+from memories.inputs import clean_entity_id, clean_id, clean_metadata, clean_uuid
 
 # "Not given" for update arguments, where None means "clear".
 UNSET: Any = object()
@@ -403,7 +403,7 @@ def entity_register(
     if entity_type not in RegisteredEntity.Type.values:
         raise ValidationFailed("entity type must be user, agent, app or run", field="entity_type")
     field = f"{entity_type}_id"
-    entity_id = clean_id(name, field_name=field)
+    entity_id = clean_entity_id(name, field_name=field)
     if entity_id is None:
         raise ValidationFailed(f"{field} is required", field=field)
     if display_name is not None:

@@ -23,6 +23,7 @@ from rest_framework.views import APIView
 
 from mem0g_site import metrics, unknown_fields
 from mem0g_site.exceptions import InvalidRequest
+from mem0g_site.parsers import bad_text
 from memories.api.schema import OPERATIONS, errors, example
 
 STARTED = time.time()
@@ -109,6 +110,16 @@ class ApiView(APIView):
                 details={"unsupported": narrowing},
             )
         unknown_fields.check(request.query_params, self.allowed_query_params(request.method), where="query")
+        # NULs (%00) and lone surrogates cannot reach PostgreSQL: 400 here, wherever they are.
+        for name, values in request.query_params.lists():
+            for text in (name, *values):
+                problem = bad_text(text)
+                if problem:
+                    raise InvalidRequest(f"The query parameter {name!r} holds {problem}", details={"key": name})
+        for name, text in kwargs.items():
+            problem = bad_text(text) if isinstance(text, str) else None
+            if problem:
+                raise InvalidRequest(f"The path segment {name} holds {problem}", details={"key": name})
         has_body = request.META.get("CONTENT_LENGTH") not in (None, "", "0")
         if has_body and request.content_type.startswith("application/json"):
             request.data  # noqa: B018 (parses now: malformed JSON is a 400 for every endpoint)

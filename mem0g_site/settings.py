@@ -147,9 +147,29 @@ WEBHOOK_TIMEOUT_SECONDS = env_float("WEBHOOK_TIMEOUT_SECONDS", 10.0, minimum=0.1
 # Longest memory text we store, in characters. The embedding model reads only its first
 # ~256 word pieces; the rest is kept verbatim for the reader.
 MEMORY_MAX_CHARS = env_int("MEMORY_MAX_CHARS", 10_000, minimum=100)
-# Largest request body accepted, in bytes (413 beyond it).
-MAX_REQUEST_BYTES = env_int("MAX_REQUEST_BYTES", 10 * 1024 * 1024, minimum=1024)
+# Largest request body accepted, in bytes (413, before the body is read or parsed). 2 MiB holds the
+# largest add the message limits below allow (100 messages of 20,000 characters) and a batch
+# update of 1,000 memories of 2,000 characters; nothing a memory server is sent needs more.
+MAX_REQUEST_BYTES = env_int("MAX_REQUEST_BYTES", 2 * 1024 * 1024, minimum=1024)
 DATA_UPLOAD_MAX_MEMORY_SIZE = MAX_REQUEST_BYTES
+# JSON bodies nested deeper than this are refused (400) right after parsing; no request we read
+# goes past ~6 levels (filters, metadata), and Python's json gives up near 1,000.
+MAX_JSON_DEPTH = env_int("MAX_JSON_DEPTH", 32, minimum=8, maximum=500)
+# One add (every path: Platform v1/v2/v3, async_mode, the OSS server, the services): the cost of
+# extraction and decisions is bounded by these, checked before any of it starts (422 beyond them).
+# A Mem0 SDK add sends a turn or a few (1-10 messages); 100 leaves room for a whole session.
+MAX_MESSAGES_PER_ADD = env_int("MAX_MESSAGES_PER_ADD", 100, minimum=1)
+# 20,000 characters is about 5,000 tokens: a long chat turn with a pasted page passes.
+MAX_MESSAGE_CHARS = env_int("MAX_MESSAGE_CHARS", 20_000, minimum=100)
+# Distinct facts extracted from one add; a conversation turn gives a handful, a long one a few dozen.
+# At most MEMORY_BATCH_MAX (1,000), the most memories one add may write.
+MAX_FACTS_PER_ADD = env_int("MAX_FACTS_PER_ADD", 100, minimum=1, maximum=1000)
+# Field conditions in one `filters` (an `in` list counts each of its values): 422 beyond it, counted
+# before the query is built.
+MAX_FILTER_CONDITIONS = env_int("MAX_FILTER_CONDITIONS", 500, minimum=10)
+# Rows in one memory export (POST /v1/exports/); a larger match is exported in several, each
+# naming the cursor of the next.
+EXPORT_MAX_ROWS = env_int("EXPORT_MAX_ROWS", 5_000, minimum=1, maximum=100_000)
 # Largest number of memories one add or batch call may write.
 MEMORY_BATCH_MAX = 1000
 # Filtered vector search: scopes with at most this many candidate rows are searched exactly
@@ -282,7 +302,7 @@ REST_FRAMEWORK = {
         "accounts.permissions.UserKeyFence",
     ],
     "DEFAULT_THROTTLE_CLASSES": [],
-    "DEFAULT_PARSER_CLASSES": ["rest_framework.parsers.JSONParser"],
+    "DEFAULT_PARSER_CLASSES": ["mem0g_site.parsers.JSONParser"],
     "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
     "EXCEPTION_HANDLER": "mem0g_site.errors.api_exception_handler",
     "TEST_REQUEST_DEFAULT_FORMAT": "json",

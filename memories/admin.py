@@ -11,7 +11,16 @@ from django.utils.html import format_html, format_html_join
 
 from graph.models import Relationship
 from mem0g_site.exceptions import ApplicationError, ValidationFailed
-from memories.inputs import NewMemory, Scope, clean_categories, clean_id, clean_metadata, clean_text, clean_uuid
+from memories.inputs import (
+    NewMemory,
+    Scope,
+    clean_categories,
+    clean_entity_id,
+    clean_id,
+    clean_metadata,
+    clean_text,
+    clean_uuid,
+)
 from memories.models import Memory, MemoryHistory
 from memories.selectors import memory_history
 from memories.services import (
@@ -169,9 +178,10 @@ class MemoryAdminForm(forms.ModelForm):
             ("metadata", clean_metadata),
             ("categories", clean_categories),
             *[
-                (name, lambda v, name=name: clean_id(v or None, field_name=name))
-                for name in ("user_id", "agent_id", "app_id", "run_id", "actor_id")
+                (name, lambda v, name=name: clean_entity_id(v or None, field_name=name))
+                for name in ("user_id", "agent_id", "app_id", "run_id")
             ],
+            ("actor_id", lambda v: clean_id(v or None, field_name="actor_id")),
         ]
         for name, check in checks:
             if name in data:

@@ -455,6 +455,15 @@ _ASSISTANT = _Speaker("Assistant", "it", False, "its", "it", "itself", "its own"
 # Public entry point
 
 
+class TooManyFacts(ValueError):
+    """More distinct facts than ``max_facts``: raised as soon as one more is found (the rest of the
+    messages are not read)."""
+
+    def __init__(self, limit: int) -> None:
+        super().__init__(f"the messages hold more than {limit} facts")
+        self.limit = limit
+
+
 def extract_facts(
     messages: Sequence[Message],
     *,
@@ -462,6 +471,7 @@ def extract_facts(
     agent_scoped: bool = False,
     includes: str | None = None,
     excludes: str | None = None,
+    max_facts: int | None = None,
 ) -> list[Fact]:
     """Self-contained third-person facts stated in ``messages``, in order, each text once.
 
@@ -470,12 +480,16 @@ def extract_facts(
     resolved against ``observed_at`` (its own local date). ``includes``/``excludes`` are comma
     separated topic words: a fact is kept only if it mentions an include word (prefix match on word
     stems, case-insensitive; the leading "User"/"Assistant" subject does not count) and none of the
-    exclude words. A blank string means no filter.
+    exclude words. A blank string means no filter. ``max_facts``: raise :class:`TooManyFacts` once
+    more distinct facts than that are found (before ``includes``/``excludes`` apply), or ten times as
+    many statements of facts, repeats included.
     """
     today = observed_at.date()
     include_words = _keywords(includes)
     exclude_words = _keywords(excludes)
     facts: list[Fact] = []
+    found: set[str] = set()
+    stated = 0
     for message in messages:
         role = (message.role or "").strip().lower()
         if role == "user":
@@ -486,6 +500,12 @@ def extract_facts(
             continue
         for text, kind, negated in _message_facts(message.content, speaker, today, facts, role):
             facts.append(Fact(text=text, role=role, kind=kind, negated=negated))
+            found.add(text)
+            stated += 1
+            # Repeats count too, up to 10x: a correction looks back over the facts stated before it,
+            # so their number bounds the work as well.
+            if max_facts is not None and (len(found) > max_facts or stated > 10 * max_facts):
+                raise TooManyFacts(max_facts)
     seen: set[str] = set()
     result = []
     for fact in facts:

@@ -76,6 +76,10 @@ def _string(value: Any, key: str) -> str:
         _fail(f"Invalid value for '{key}': expected a string", key)
     if "\x00" in value:
         _fail(f"Invalid value for '{key}': NUL characters are not allowed", key)
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:
+        _fail(f"Invalid value for '{key}': lone surrogates are not allowed", key)
     return value
 
 
@@ -475,16 +479,62 @@ def _key(key: Any, value: Any, allow_oss: bool, depth: int) -> Q:
     return _condition(kind, column, key, value, allow_oss)
 
 
+def _operand_size(value: Any) -> int:
+    return max(1, len(value)) if isinstance(value, list) else 1
+
+
+def _condition_size(value: Any) -> int:
+    """How many conditions one field's value makes: one per operator, one per value of a list."""
+    if isinstance(value, dict) and value:
+        return sum(_operand_size(operand) for operand in value.values())
+    return _operand_size(value)
+
+
+def check_filters_size(filters: Any, *, max_conditions: int | None = None) -> int:
+    """Count the field conditions of ``filters`` (an ``in`` list counts each value, a ``metadata``
+    object each of its keys' conditions) and the logical nesting, before anything is built; raise
+    ``InvalidRequest`` naming the limit when there are more than ``max_conditions``
+    (``MAX_FILTER_CONDITIONS``) or the nesting is deeper than ``MAX_DEPTH``. Malformed parts are
+    left to ``compile_filters``. Returns the count."""
+    from django.conf import settings
+
+    limit = settings.MAX_FILTER_CONDITIONS if max_conditions is None else max_conditions
+    count = 0
+    stack = [(filters, 0)]
+    while stack:
+        node, depth = stack.pop()
+        if not isinstance(node, dict):
+            continue
+        for key, value in node.items():
+            if key in _LOGICAL:
+                if depth + 1 > MAX_DEPTH:
+                    _fail(f"Filters nest deeper than {MAX_DEPTH} levels at '{key}'", key)
+                branches = [value] if isinstance(value, dict) else value if isinstance(value, list) else []
+                stack.extend((branch, depth + 1) for branch in branches)
+            elif key == "metadata" and isinstance(value, dict):
+                count += sum(_condition_size(entry) for entry in value.values())
+            else:
+                count += _condition_size(value)
+            if count > limit:
+                raise InvalidRequest(
+                    f"filters hold more than {limit} conditions (MAX_FILTER_CONDITIONS)",
+                    details={"key": "filters", "limit": "MAX_FILTER_CONDITIONS", "value": limit},
+                )
+    return count
+
+
 def compile_filters(filters: Any, *, allow_oss: bool = True) -> Q:
     """Mem0 ``filters`` as a ``Q`` over ``Memory``; ``None`` or ``{}`` is ``Q()`` (no condition).
 
     Whether an entity id is required is the caller's business (see ``has_entity_id``).
-    Raises ``InvalidRequest`` with ``details={"key": ...}`` for anything it cannot compile.
+    Raises ``InvalidRequest`` with ``details={"key": ...}`` for anything it cannot compile, and for
+    filters over the size limits (``check_filters_size``), checked before anything is built.
     """
     if filters is None:
         return Q()
     if not isinstance(filters, dict):
         _fail("filters must be an object", "filters")
+    check_filters_size(filters)
     return _node(filters, allow_oss, 0, "filters") if filters else Q()
 
 
@@ -532,3 +582,39 @@ def entity_ids(filters: Any) -> dict[str, set[str]]:
 def has_entity_id(filters: Any) -> bool:
     """Whether the tree mentions user_id/agent_id/app_id/run_id (or session_id) anywhere, in any form."""
     return any(_entity_key(key) is not None for key, _ in _walk(filters, into_not=True))
+
+
+def _positive_entity_value(value: Any) -> bool:
+    """A value that names entities: a bare id, ``"*"`` (Mem0: any entity that has this id set),
+    ``{"eq": id}`` or ``{"in": [id, ...]}`` (non-empty), and nothing else in the operator object."""
+
+    def is_id(item: Any) -> bool:
+        return (isinstance(item, str) and item != "") or (isinstance(item, int) and not isinstance(item, bool))
+
+    if isinstance(value, dict):
+        if not value or set(value) - {"eq", "in"}:
+            return False
+        eq_ok = "eq" not in value or is_id(value["eq"])
+        in_ok = "in" not in value or (
+            isinstance(value["in"], list) and bool(value["in"]) and all(is_id(item) for item in value["in"])
+        )
+        return eq_ok and in_ok
+    return is_id(value)
+
+
+def names_entity(filters: Any, *, depth: int = 0) -> bool:
+    """Whether every row ``filters`` can match has one of the entity ids it names: the guard of bulk
+    deletes. True when, among the conditions that must all hold (the root's keys and ``AND``
+    branches), one is a positive equality or ``in`` on user_id/agent_id/app_id/run_id (or
+    session_id), or Mem0's ``"*"``; or an ``OR`` whose every branch names one. ``ne``, ``nin``,
+    ``NOT``, empty lists and anything malformed name nobody."""
+    if not isinstance(filters, dict) or not filters or depth > MAX_DEPTH:
+        return False
+    for key, value in filters.items():
+        if _entity_key(key) is not None and _positive_entity_value(value):
+            return True
+        if key == "AND" and isinstance(value, list) and any(names_entity(b, depth=depth + 1) for b in value):
+            return True
+        if key == "OR" and isinstance(value, list) and value and all(names_entity(b, depth=depth + 1) for b in value):
+            return True
+    return False

@@ -90,10 +90,15 @@ def clean_text(value: Any, *, field_name: str = "text") -> str:
         )
     if _has_nul(text):
         raise ValidationFailed(f"{field_name} must not contain NUL characters", field=field_name)
+    if not is_encodable(text):
+        raise ValidationFailed(f"{field_name} must be valid Unicode (no lone surrogates)", field=field_name)
     return text
 
 
 def clean_id(value: Any, *, field_name: str) -> str | None:
+    """An id as its one canonical string: a JSON string (trimmed) or a whole number (``5`` and ``"5"``
+    are the same id), never a bool, a float, a list or an object (422). Every comparison of ids (the
+    key fence among them) sees this form, whatever JSON type the caller sent."""
     if value is None:
         return None
     if isinstance(value, bool) or not isinstance(value, (str, int)):
@@ -103,15 +108,39 @@ def clean_id(value: Any, *, field_name: str) -> str | None:
         raise ValidationFailed(f"{field_name} must not be empty", field=field_name)
     if len(text) > ID_MAX_LENGTH:
         raise ValidationFailed(f"{field_name} is longer than {ID_MAX_LENGTH} characters", field=field_name)
-    if _WHITESPACE.search(text) or _has_nul(text):
+    if _has_nul(text):
+        raise ValidationFailed(f"{field_name} must not contain NUL characters", field=field_name)
+    if _WHITESPACE.search(text):
         raise ValidationFailed(f"{field_name} must not contain whitespace", field=field_name)
+    if not is_encodable(text):
+        raise ValidationFailed(f"{field_name} must be valid Unicode (no lone surrogates)", field=field_name)
     return text
 
 
-def clean_scope(scope: Any, *, required: bool, prefix: str = "") -> Scope:
+def clean_entity_id(value: Any, *, field_name: str) -> str | None:
+    """An entity id (user, agent, app or run) about to be written: :func:`clean_id`, and no ``/``
+    (the id is a path segment in ``/v1/memories/user/{id}/``, ``/v2/entities/{type}/{id}/``...)."""
+    text = clean_id(value, field_name=field_name)
+    if text is not None and "/" in text:
+        raise ValidationFailed(f"{field_name} must not contain '/'", field=field_name)
+    return text
+
+
+def is_encodable(text: str) -> bool:
+    """False when ``text`` holds a lone surrogate (``"\\ud800"`` in JSON): no UTF-8, no PostgreSQL."""
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
+def clean_scope(scope: Any, *, required: bool, prefix: str = "", write: bool = False) -> Scope:
+    """``scope`` with canonical ids; ``write``: ids about to be stored (no ``/``, see clean_entity_id)."""
     if not isinstance(scope, Scope):
         raise ValidationFailed(f"{prefix}scope must be a Scope", field=f"{prefix}scope")
-    cleaned = Scope(**{name: clean_id(getattr(scope, name), field_name=f"{prefix}{name}") for name in SCOPE_FIELDS})
+    clean = clean_entity_id if write else clean_id
+    cleaned = Scope(**{name: clean(getattr(scope, name), field_name=f"{prefix}{name}") for name in SCOPE_FIELDS})
     if required and cleaned.is_empty:
         raise ValidationFailed(
             "at least one of user_id, agent_id, app_id or run_id is required", field=f"{prefix}user_id"
@@ -126,13 +155,29 @@ def clean_metadata(value: Any, *, field_name: str = "metadata") -> dict[str, Any
         raise ValidationFailed(f"{field_name} must be an object", field=field_name)
     try:
         encoded = json.dumps(value, allow_nan=False)
-    except (TypeError, ValueError) as exc:
+    except (TypeError, ValueError, RecursionError) as exc:
         raise ValidationFailed(f"{field_name} is not valid JSON: {exc}", field=field_name) from None
     if len(encoded.encode()) > METADATA_MAX_BYTES:
         raise ValidationFailed(f"{field_name} is larger than {METADATA_MAX_BYTES} bytes", field=field_name)
     if "\\u0000" in encoded:
         raise ValidationFailed(f"{field_name} must not contain NUL characters", field=field_name)
+    if not all(is_encodable(text) for text in _strings(value)):
+        raise ValidationFailed(f"{field_name} must be valid Unicode (no lone surrogates)", field=field_name)
     return value
+
+
+def _strings(value: Any):
+    """Every string in a JSON value, keys included (iteratively: no recursion limit to hit)."""
+    stack = [value]
+    while stack:
+        item = stack.pop()
+        if isinstance(item, str):
+            yield item
+        elif isinstance(item, dict):
+            stack.extend(item.keys())
+            stack.extend(item.values())
+        elif isinstance(item, (list, tuple)):
+            stack.extend(item)
 
 
 def clean_categories(value: Any, *, field_name: str = "categories") -> list[str]:
@@ -149,8 +194,8 @@ def clean_categories(value: Any, *, field_name: str = "categories") -> list[str]
                 f"{field_name} entries must be non-empty strings of at most {CATEGORY_MAX_LENGTH} characters",
                 field=field_name,
             )
-        if _has_nul(item):
-            raise ValidationFailed(f"{field_name} must not contain NUL characters", field=field_name)
+        if _has_nul(item) or not is_encodable(item):
+            raise ValidationFailed(f"{field_name} must not contain NUL characters or lone surrogates", field=field_name)
         if item.strip() not in cleaned:
             cleaned.append(item.strip())
     return cleaned
@@ -159,7 +204,13 @@ def clean_categories(value: Any, *, field_name: str = "categories") -> list[str]
 def clean_role(value: Any, *, field_name: str = "role") -> str | None:
     if value is None:
         return None
-    if not isinstance(value, str) or not value.strip() or len(value) > ROLE_MAX_LENGTH or _has_nul(value):
+    if (
+        not isinstance(value, str)
+        or not value.strip()
+        or len(value) > ROLE_MAX_LENGTH
+        or _has_nul(value)
+        or not is_encodable(value)
+    ):
         raise ValidationFailed(f"{field_name} must be a short string", field=field_name)
     return value.strip()
 
@@ -192,7 +243,7 @@ def clean_new_memory(item: Any, *, prefix: str = "") -> CleanMemory:
         raise ValidationFailed(f"{prefix}immutable must be true or false", field=f"{prefix}immutable")
     return CleanMemory(
         text=clean_text(item.text, field_name=f"{prefix}text"),
-        scope=clean_scope(item.scope, required=True, prefix=prefix),
+        scope=clean_scope(item.scope, required=True, prefix=prefix, write=True),
         metadata=clean_metadata(item.metadata, field_name=f"{prefix}metadata"),
         categories=clean_categories(item.categories, field_name=f"{prefix}categories"),
         actor_id=clean_id(item.actor_id, field_name=f"{prefix}actor_id"),

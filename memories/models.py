@@ -164,6 +164,12 @@ class MemoryExport(models.Model):
     schema = models.JSONField(default=dict, blank=True)
     filters = models.JSONField(default=dict, blank=True)
     results = models.JSONField(default=list, blank=True)
+    # The user a restricted key made it for: only that user's memories are in it, and only keys of
+    # that user (or unrestricted ones) find it. None: made by an unrestricted key.
+    user_id = models.CharField(max_length=255, null=True, blank=True)
+    # Where the next export of the same filters starts (``cursor``), when more rows matched than one
+    # export holds (EXPORT_MAX_ROWS); None when this export reached the end.
+    next_cursor = models.CharField(max_length=255, null=True, blank=True)
     created_at = models.DateTimeField(default=timezone.now)
 
     class Meta:

@@ -4,9 +4,12 @@ By default a read sees what holds now: current (``valid_to`` and ``invalidated_a
 expired. ``as_of=T`` shows what held at T instead; ``include_expired`` also shows expired rows.
 """
 
+import base64
+import binascii
 import hashlib
 import math
 import re
+import uuid
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -121,6 +124,65 @@ def memory_list(
     offset = (page - 1) * page_size
     results = list(queryset.order_by("-created_at", "-id")[offset : offset + page_size]) if offset < count else []
     return MemoryPage(results=results, count=count, page=page, page_size=page_size)
+
+
+def _cursor_encode(memory: Memory) -> str:
+    raw = f"{memory.created_at.isoformat()}|{memory.pk}"
+    return base64.urlsafe_b64encode(raw.encode()).decode().rstrip("=")
+
+
+def _cursor_decode(cursor: Any) -> tuple[datetime, uuid.UUID]:
+    try:
+        if not isinstance(cursor, str) or len(cursor) > 200:
+            raise ValueError(cursor)
+        raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode()
+        moment, pk = raw.split("|")
+        created_at = datetime.fromisoformat(moment)
+        if created_at.tzinfo is None:
+            raise ValueError(moment)
+        return created_at, uuid.UUID(pk)
+    except (ValueError, UnicodeDecodeError, binascii.Error):
+        raise ValidationFailed(
+            "cursor is not one this server gave (next_cursor of an export)", field="cursor"
+        ) from None
+
+
+def memories_export_slice(
+    *, project, scope: Scope | None = None, where: Q | None = None, cursor: Any = None, limit: int
+) -> tuple[list[Memory], str | None]:
+    """The current memories an export holds, oldest first (``created_at``, then id), at most
+    ``limit`` of them after ``cursor``; and the cursor of the rest (None when there is no more).
+    Keyset order on an indexed column: each slice costs the same, however far along it is."""
+    queryset = _visible(_scoped(project, scope), as_of=None, include_expired=False)
+    if where is not None:
+        queryset = queryset.filter(where)
+    if cursor is not None:
+        created_at, pk = _cursor_decode(cursor)
+        queryset = queryset.filter(Q(created_at__gt=created_at) | Q(created_at=created_at, pk__gt=pk))
+    rows = list(queryset.order_by("created_at", "id")[: limit + 1])
+    if len(rows) <= limit:
+        return rows, None
+    rows = rows[:limit]
+    return rows, _cursor_encode(rows[-1])
+
+
+def memory_export_get(*, project, export_id: Any = None, filters: Any = None, within_user: str | None = None):
+    """An export by id, or the latest one made with exactly these ``filters``; a restricted key
+    (``within_user``) finds only the exports made for its user, anything else is 'not found'."""
+    from mem0g_site.exceptions import NotFound
+    from memories.models import MemoryExport
+
+    exports = MemoryExport.objects.filter(project=project)
+    if within_user is not None:
+        exports = exports.filter(user_id=within_user)
+    if export_id is not None:
+        pk = clean_uuid(export_id)
+        export = exports.filter(pk=pk).first() if pk is not None else None
+    else:
+        export = exports.filter(filters=filters or {}).first()
+    if export is None:
+        raise NotFound("Export not found")
+    return export
 
 
 SCOPE_SIZE_CACHE_SECONDS = 60

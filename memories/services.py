@@ -13,7 +13,6 @@ from typing import Any
 
 from django.conf import settings
 from django.db import transaction
-from django.db.models import Q
 from django.utils import timezone
 
 from mem0g_site.exceptions import Conflict, MemoryNotFound, ValidationFailed
@@ -30,8 +29,9 @@ from memories.inputs import (
     clean_scope,
     clean_text,
     clean_uuid,
+    is_encodable,
 )
-from memories.models import SCOPE_FIELDS, AddEvent, Memory, MemoryHistory, memory_hash
+from memories.models import SCOPE_FIELDS, AddEvent, Memory, MemoryExport, MemoryHistory, memory_hash
 
 UNSET: Any = object()
 
@@ -245,22 +245,37 @@ def memory_delete(
 
 
 def memories_delete(
-    *, project, scope: Scope, any_of: Iterable[str] = (), where: Q | None = None, now: datetime | None = None
+    *,
+    project,
+    scope: Scope,
+    any_of: Iterable[str] = (),
+    filters: dict | None = None,
+    allow_oss: bool = True,
+    now: datetime | None = None,
 ) -> int:
     """Delete every memory of a scope (all states); returns how many. ``any_of`` names entity
-    fields that must merely be set (Mem0's ``user_id=*``). Something must be named, so a typo
-    cannot wipe a project."""
+    fields that must merely be set (Mem0's ``user_id=*``); ``filters`` (Mem0's grammar) narrows
+    further. Some entity must be named, by ``scope``, ``any_of`` or a positive equality or ``in`` in
+    ``filters`` (:func:`memories.filters.names_entity`), so neither a typo nor a negation
+    (``{"user_id": {"ne": "nobody"}}``) can wipe a project."""
+    from memories.filters import compile_filters, names_entity
+
     any_of = sorted(set(any_of))
     if any(field not in SCOPE_FIELDS for field in any_of):
         raise ValidationFailed("only user_id, agent_id, app_id and run_id can be '*'", field="filters")
-    scope = clean_scope(scope, required=not any_of and where is None)
-    if scope.is_empty and not any_of and not where:
-        raise ValidationFailed("at least one of user_id, agent_id, app_id or run_id is required", field="user_id")
-    queryset = Memory.objects.for_project(project).filter(
-        **scope.as_filter(), **{f"{field}__isnull": False for field in any_of}
+    scope = clean_scope(scope, required=False)
+    where = compile_filters(filters, allow_oss=allow_oss)
+    if scope.is_empty and not any_of and not names_entity(filters):
+        raise ValidationFailed(
+            "at least one of user_id, agent_id, app_id or run_id is required (an id, a list of ids with 'in', "
+            "or '*'); negations do not name an entity",
+            field="user_id",
+        )
+    queryset = (
+        Memory.objects.for_project(project)
+        .filter(**scope.as_filter(), **{f"{field}__isnull": False for field in any_of})
+        .filter(where)
     )
-    if where is not None:
-        queryset = queryset.filter(where)
     return _delete_with_history(queryset, now=now or timezone.now())
 
 
@@ -410,6 +425,24 @@ def memory_supersede(
     return new
 
 
+def memory_export_create(
+    *, project, schema: Any, filters: Any, results: list[dict], user_id: str | None, next_cursor: str | None
+) -> MemoryExport:
+    """Record an export (``POST /v1/exports/``): the rows already read and shaped by the caller (at
+    most ``EXPORT_MAX_ROWS``, see ``memories.selectors.memories_export_slice``), the user a restricted
+    key made it for, and where the next export of the same filters starts."""
+    if len(results) > settings.EXPORT_MAX_ROWS:
+        raise ValidationFailed(f"an export holds at most {settings.EXPORT_MAX_ROWS} rows (EXPORT_MAX_ROWS)")
+    return MemoryExport.objects.create(
+        project=project,
+        schema=schema,
+        filters=filters,
+        results=results,
+        user_id=clean_id(user_id, field_name="user_id"),
+        next_cursor=next_cursor,
+    )
+
+
 # How many of the scope's most similar memories each new fact is compared with.
 DECISION_CANDIDATES = 8
 
@@ -448,15 +481,11 @@ def memories_ingest(
     nothing), and written in one transaction. Returns ``[{"id", "memory", "event", ...}]``.
     """
     from memories.decisions import Candidate, decide
-    from memories.extraction import extract_facts, normalize_messages
     from memories.llm import llm_decide, llm_enabled, llm_extract_facts
     from memories.selectors import memory_neighbours
 
-    scope = clean_scope(scope, required=True)
-    try:
-        parsed = normalize_messages(messages)
-    except ValueError as exc:
-        raise ValidationFailed(str(exc), field="messages") from None
+    scope = clean_scope(scope, required=True, write=True)
+    parsed = add_messages(messages)
     now = now or timezone.now()
     observed_at = clean_moment(observed_at, field_name="observed_at") or now
     common = {
@@ -492,10 +521,12 @@ def memories_ingest(
             excludes=excludes,
         )
     else:
-        facts = extract_facts(
+        facts = _extract_within_limit(
             parsed, observed_at=observed_at, agent_scoped=agent_scoped, includes=includes, excludes=excludes
         )
     facts = list({fact.text: fact for fact in facts}.values())
+    if len(facts) > settings.MAX_FACTS_PER_ADD:  # the LLM's facts (the built-in extractor stops itself)
+        raise _too_many_facts()
     if not facts:
         return []
     vectors = embed_texts([fact.text for fact in facts])
@@ -514,26 +545,71 @@ def memories_ingest(
     return _apply_decisions(project=project, facts=facts, vectors=vectors, decisions=decisions, common=common, now=now)
 
 
+def _limit_failed(message: str, *, limit: str, field: str) -> ValidationFailed:
+    value = getattr(settings, limit)
+    return ValidationFailed(
+        f"{message}; the limit is {value} ({limit})", details={"field": field, "limit": limit, "value": value}
+    )
+
+
+def _too_many_facts() -> ValidationFailed:
+    return _limit_failed(
+        f"The messages hold more than {settings.MAX_FACTS_PER_ADD} facts: split them over several adds",
+        limit="MAX_FACTS_PER_ADD",
+        field="messages",
+    )
+
+
+def add_messages(messages: Any) -> list:
+    """An add's ``messages`` parsed (``memories.extraction.Message``s) and within the add limits
+    (``MAX_MESSAGES_PER_ADD``, ``MAX_MESSAGE_CHARS``), or :class:`ValidationFailed` naming the limit.
+    Every add checks this first, before any extraction, embedding or decision."""
+    from memories.extraction import normalize_messages
+
+    count = len(messages) if isinstance(messages, (list, tuple)) else 1
+    if count > settings.MAX_MESSAGES_PER_ADD:
+        raise _limit_failed(f"{count} messages in one add", limit="MAX_MESSAGES_PER_ADD", field="messages")
+    try:
+        parsed = normalize_messages(messages)
+    except ValueError as exc:
+        raise ValidationFailed(str(exc), field="messages") from None
+    for index, message in enumerate(parsed):
+        where = "messages" if count == 1 and not isinstance(messages, (list, tuple)) else f"messages[{index}]"
+        if len(message.content) > settings.MAX_MESSAGE_CHARS:
+            raise _limit_failed(
+                f"{where} is {len(message.content)} characters long",
+                limit="MAX_MESSAGE_CHARS",
+                field=f"{where}.content",
+            )
+        for text, part in ((message.content, "content"), (message.role, "role"), (message.name or "", "name")):
+            if "\x00" in text or not is_encodable(text):
+                raise ValidationFailed(
+                    f"{where}.{part} must not contain NUL characters or lone surrogates", field=f"{where}.{part}"
+                )
+    return parsed
+
+
+def _extract_within_limit(parsed, **options) -> list:
+    """The built-in extractor's facts, stopped (422) as soon as there are more than MAX_FACTS_PER_ADD."""
+    from memories.extraction import TooManyFacts, extract_facts
+
+    try:
+        return extract_facts(parsed, max_facts=settings.MAX_FACTS_PER_ADD, **options)
+    except TooManyFacts:
+        raise _too_many_facts() from None
+
+
 def _settled_within(facts, vectors) -> list[int]:
-    """Which of one add's facts to keep, in order, when they speak of each other: a fact said again
-    later in the same conversation is dropped (NONE), and one corrected or made more precise later
-    ("My favourite colour is blue. Actually, it's green.") gives way to the later one."""
-    from memories.decisions import Candidate, decide
+    """Which of one add's facts to keep, in order (:func:`memories.decisions.settle`)."""
+    from memories.decisions import settle
 
-    def similarity(a, b) -> float:
-        norm = math.sqrt(sum(x * x for x in a)) * math.sqrt(sum(y * y for y in b))
-        return sum(x * y for x, y in zip(a, b, strict=True)) / norm if norm else 0.0
+    norms = [math.sqrt(sum(x * x for x in vector)) for vector in vectors]
 
-    kept: list[int] = []
-    for index, fact in enumerate(facts):
-        earlier = [Candidate(id=str(j), text=facts[j].text, score=similarity(vectors[index], vectors[j])) for j in kept]
-        decision = decide(fact.text, earlier)
-        if decision.event == "NONE":
-            continue
-        if decision.event in ("UPDATE", "SUPERSEDE"):
-            kept.remove(int(decision.target_id))
-        kept.append(index)
-    return kept
+    def similarity(i: int, j: int) -> float:
+        norm = norms[i] * norms[j]
+        return sum(x * y for x, y in zip(vectors[i], vectors[j], strict=True)) / norm if norm else 0.0
+
+    return settle([fact.text for fact in facts], similarity)
 
 
 def _apply_decisions(*, project, facts, vectors, decisions, common: dict, now: datetime) -> list[dict]:
@@ -670,18 +746,21 @@ def add_event_enqueue(*, project, payload: dict, now: datetime | None = None, **
 
     The observation time defaults to now, the moment of the request, not of the run.
     """
-    from memories.extraction import normalize_messages
+    from memories.llm import llm_enabled
     from memories.tasks import add_event_run_task
 
-    scope = clean_scope(ingest.get("scope"), required=True)
-    try:
-        normalize_messages(ingest.get("messages"))
-    except ValueError as exc:
-        raise ValidationFailed(str(exc), field="messages") from None
+    scope = clean_scope(ingest.get("scope"), required=True, write=True)
+    parsed = add_messages(ingest.get("messages"))
     for name, clean in (("metadata", clean_metadata), ("categories", clean_categories)):
         if ingest.get(name) is not None:
             clean(ingest[name])
     now = now or timezone.now()
+    if ingest.get("infer", True) and not llm_enabled():
+        # The built-in extractor is cheap next to embedding and deciding: count the facts now, so an
+        # add over MAX_FACTS_PER_ADD is refused here rather than failing in the worker.
+        _extract_within_limit(
+            parsed, observed_at=ingest.get("observed_at") or now, agent_scoped=scope.agent_id is not None
+        )
     ingest = {**ingest, "scope": scope, "observed_at": ingest.get("observed_at") or now}
     job = _job_encode(ingest)
     with transaction.atomic():

@@ -172,9 +172,10 @@ MATRIX = [
         "POST",
         "/v1/exports/",
         {"schema": {}, "filters": {"user_id": "alice"}},
-        "201 201 201 201 201 404 201 401",
+        "201 201 201 201 201 201 201 401",
     ),
-    ("exports-get", "POST", "/v1/exports/get/", {"memory_export_id": "{export}"}, "200 404 404 404 200 404 200 401"),
+    # {export} was made by an unrestricted key: a user-restricted key finds only its own keys' exports.
+    ("exports-get", "POST", "/v1/exports/get/", {"memory_export_id": "{export}"}, "200 404 404 404 404 404 200 401"),
     ("summary", "POST", "/v1/summary/", {"filters": {"user_id": "alice"}}, "200 200 200 200 200 200 200 401"),
     # Mem0 Platform: organisation, projects, members, webhooks
     ("projects", "GET", f"{ORG}/", None, "200 200 200 404 403 403 200 401"),

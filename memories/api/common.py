@@ -9,13 +9,15 @@ from datetime import UTC, date, datetime
 from typing import Any
 from urllib.parse import urlencode
 
+from django.conf import settings
 from django.db.models import Q
 
 from accounts.access import key_scope
 from mem0g_site import unknown_fields
 from mem0g_site.exceptions import InvalidRequest, ValidationFailed
+from mem0g_site.parsers import check_json
 from memories.filters import compile_filters, entity_ids, has_entity_id
-from memories.inputs import Scope
+from memories.inputs import Scope, clean_id
 
 ENTITY_FIELDS = ("user_id", "agent_id", "app_id", "run_id")
 
@@ -37,10 +39,10 @@ def refuse_unknown(data: dict, allowed: set[str], *, where: str = "body") -> Non
 
 def top_level_scope(data: dict) -> Scope:
     """``user_id``/``agent_id``/``app_id``/``run_id`` (``session_id`` = ``run_id``) given at the top level."""
-    values = {field: data.get(field) for field in ENTITY_FIELDS}
+    values = {field: clean_id(data.get(field), field_name=field) for field in ENTITY_FIELDS}
     if values["run_id"] is None and data.get("session_id") is not None:
-        values["run_id"] = data.get("session_id")
-    return Scope(**values)
+        values["run_id"] = clean_id(data.get("session_id"), field_name="session_id")
+    return Scope(**values)  # canonical string ids (5 and "5" are one id), so key fences compare like with like
 
 
 def merged_scope(data: dict) -> Scope:
@@ -154,6 +156,8 @@ def query_filters(raw: str, *, key: str = "filters") -> dict:
         except (ValueError, SyntaxError, TypeError, MemoryError, RecursionError):
             continue
         if isinstance(value, dict):
+            # What a JSON body must be, a Python literal must be too (its "\ud800" escapes included).
+            check_json(value, max_depth=settings.MAX_JSON_DEPTH, what=f"{key} (query parameter)")
             return value
     raise InvalidRequest(f"{key} must be a JSON object (or a Python dict literal)", details={"key": key})
 

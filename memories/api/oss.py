@@ -30,7 +30,7 @@ from memories.api.common import (
 )
 from memories.api.searching import SEARCH_OPTION_FIELDS, search_options, search_results
 from memories.api.serializers import HistorySerializer, MemorySerializer, memories_data, memory_data
-from memories.inputs import Scope, clean_text
+from memories.inputs import Scope, clean_id, clean_text
 from memories.selectors import ENTITY_TYPES, entity_list, memory_get, memory_history, memory_list, memory_search
 from memories.services import (
     UNSET,
@@ -63,7 +63,9 @@ NEEDS_AN_ID = (
 
 
 def _oss_scope(request, values: dict) -> Scope:
-    return key_scope(request.auth, Scope(**{field: values.get(field) for field in OSS_ENTITY_FIELDS}))
+    return key_scope(
+        request.auth, Scope(**{field: clean_id(values.get(field), field_name=field) for field in OSS_ENTITY_FIELDS})
+    )
 
 
 class OssMemoriesView(Mem0View):

@@ -5,6 +5,7 @@ Every 2xx answer has a JSON body (the SDK parses every response), slash and no-s
 work, and nothing redirects.
 """
 
+from django.conf import settings
 from django.db.models import Q
 from drf_spectacular.utils import OpenApiResponse, PolymorphicProxySerializer, extend_schema, extend_schema_view
 from rest_framework.response import Response
@@ -38,12 +39,14 @@ from memories.api.serializers import (
     memories_data,
     memory_data,
 )
-from memories.filters import compile_filters, has_entity_id
+from memories.filters import compile_filters, names_entity
 from memories.inputs import NewMemory, Scope, clean_text
-from memories.models import AddEvent, MemoryExport, MemoryFeedback
+from memories.models import AddEvent, MemoryFeedback
 from memories.selectors import (
     ENTITY_TYPES,
     PAGE_SIZE_MAX,
+    memories_export_slice,
+    memory_export_get,
     memory_get,
     memory_history,
     memory_list,
@@ -58,6 +61,7 @@ from memories.services import (
     memories_ingest_recorded,
     memories_update_batch,
     memory_delete,
+    memory_export_create,
     memory_update,
 )
 
@@ -537,16 +541,21 @@ class MemoriesView(Mem0View):
 def scope_delete(api_key, params) -> int:
     """Delete every memory of the entity ids in ``params`` (``user_id`` ... or ``session_id``, and the
     ids inside ``filters``, a JSON object or Python dict literal); ``"*"`` as an id: every memory that
-    has one. At least one id is needed. Also the MCP tool ``delete_all_memories``."""
+    has one. At least one positive id is needed. Also the MCP tool ``delete_all_memories``."""
     filters = query_filters(params["filters"]) if params.get("filters") is not None else {}
     requested = {field: params.get(field) for field in ENTITY_FIELDS}
     if requested["run_id"] is None:
         requested["run_id"] = params.get("session_id")
     wildcard = {field for field, value in requested.items() if value == "*"}
-    scope = key_scope(api_key, Scope(**{f: v for f, v in requested.items() if f not in wildcard}))
-    if scope.is_empty and not wildcard and not has_entity_id(filters):
-        raise InvalidRequest("Give at least one of user_id, agent_id, app_id or run_id", details={"key": "user_id"})
-    return memories_delete(project=api_key.project, scope=scope, any_of=wildcard, where=compile_filters(filters))
+    scope = key_scope(api_key, top_level_scope({f: v for f, v in requested.items() if f not in wildcard}))
+    # Only a positive id (or "*") names an entity: {"user_id": {"ne": "nobody"}} does not.
+    if scope.is_empty and not wildcard and not names_entity(filters):
+        raise InvalidRequest(
+            "Give at least one of user_id, agent_id, app_id or run_id (an id, a list of ids with 'in', or '*'); "
+            "negations such as ne, nin or NOT do not name an entity",
+            details={"key": "user_id"},
+        )
+    return memories_delete(project=api_key.project, scope=scope, any_of=wildcard, filters=filters)
 
 
 def _legacy_event(event: dict) -> dict:
@@ -1101,17 +1110,6 @@ class FeedbackView(Mem0View):
         )
 
 
-def _export_items(request, filters: dict) -> list[dict]:
-    scope, where = request_filters(request, {"filters": filters}, require_entity=False)
-    items, page = [], 1
-    while True:
-        result = memory_list(project=request.auth.project, scope=scope, where=where, page=page, page_size=PAGE_SIZE_MAX)
-        items += memories_data(result.results)
-        if not result.has_next:
-            return items
-        page += 1
-
-
 def _shape(items: list[dict], schema: dict) -> list[dict]:
     """Keep the properties a JSON schema asks for (all of them when it names none)."""
     properties = schema.get("properties") if isinstance(schema, dict) else None
@@ -1131,8 +1129,11 @@ class ExportsView(Mem0View):
     @extend_schema(
         operation_id="export_create",
         summary="Export memories",
-        description="Snapshots the memories matching `filters`, keeping the properties `schema` names. The "
-        "export is ready when this answers.",
+        description="Snapshots the current memories matching `filters`, oldest first, keeping the properties "
+        "`schema` names. The export is ready when this answers. One export holds at most `EXPORT_MAX_ROWS` "
+        "memories (default 5,000): when more match, `next_cursor` is set, and the same request with "
+        "`cursor: <next_cursor>` exports the next ones (repeat until `next_cursor` is null). A key restricted "
+        "to one user exports that user's memories only, whatever `filters` say.",
         tags=[doc.PLATFORM],
         request=doc.ExportRequest,
         responses={201: doc.ExportCreated, **doc.errors(404, 422)},
@@ -1153,6 +1154,8 @@ class ExportsView(Mem0View):
                 {
                     "message": "Memory export request received. The export is ready.",
                     "id": "2d3e4f5a-6b7c-4d8e-9f0a-1b2c3d4e5f6a",
+                    "count": 1,
+                    "next_cursor": None,
                 },
                 status=201,
             ),
@@ -1160,7 +1163,7 @@ class ExportsView(Mem0View):
     )
     def post(self, request):
         data = body_of(request)
-        refuse_unknown(data, {"schema", "filters", "export_instructions"})
+        refuse_unknown(data, {"schema", "filters", "export_instructions", "cursor"})
         schema = data.get("schema") or {}
         if isinstance(schema, str):
             import json
@@ -1170,14 +1173,32 @@ class ExportsView(Mem0View):
             except ValueError:
                 raise ValidationFailed("schema must be a JSON schema object", field="schema") from None
         filters = as_object(data.get("filters"), "filters") or {}
-        export = MemoryExport.objects.create(
+        # A restricted key exports its own user's memories only, whatever the filters say.
+        scope, where = request_filters(request, {"filters": filters}, require_entity=False)
+        rows, next_cursor = memories_export_slice(
+            project=request.auth.project,
+            scope=scope,
+            where=where,
+            cursor=data.get("cursor"),
+            limit=settings.EXPORT_MAX_ROWS,
+        )
+        results = _shape(memories_data(rows), schema)
+        export = memory_export_create(
             project=request.auth.project,
             schema=schema,
             filters=filters,
-            results=_shape(_export_items(request, filters), schema),
+            results=results,
+            user_id=request.auth.user_id,
+            next_cursor=next_cursor,
         )
         return Response(
-            {"message": "Memory export request received. The export is ready.", "id": str(export.id)}, status=201
+            {
+                "message": "Memory export request received. The export is ready.",
+                "id": str(export.id),
+                "count": len(results),
+                "next_cursor": next_cursor,
+            },
+            status=201,
         )
 
 
@@ -1190,6 +1211,8 @@ class ExportGetView(Mem0View):
     @extend_schema(
         operation_id="export_get",
         summary="Get an export",
+        description="An export by `memory_export_id`, or the latest one made with exactly these `filters`. A key "
+        "restricted to one user finds only the exports made with a key of that user (any other is a 404).",
         tags=[doc.PLATFORM],
         request=doc.ExportGetRequest,
         responses={
@@ -1209,6 +1232,8 @@ class ExportGetView(Mem0View):
                         "properties": {"id": {"type": "string"}, "memory": {"type": "string"}},
                     },
                     "filters": {"user_id": "alice"},
+                    "count": 1,
+                    "next_cursor": None,
                     "results": [{"id": doc.MEMORY_ID, "memory": "Prefers Python for scripting"}],
                     "memories": [{"id": doc.MEMORY_ID, "memory": "Prefers Python for scripting"}],
                 },
@@ -1218,19 +1243,12 @@ class ExportGetView(Mem0View):
     def post(self, request):
         data = body_of(request)
         refuse_unknown(data, {"memory_export_id", "filters"})
-        exports = MemoryExport.objects.filter(project=request.auth.project)
-        if data.get("memory_export_id"):
-            from memories.inputs import clean_uuid
-
-            export = (
-                exports.filter(pk=clean_uuid(data["memory_export_id"])).first()
-                if clean_uuid(data["memory_export_id"])
-                else None
-            )
-        else:
-            export = exports.filter(filters=as_object(data.get("filters"), "filters") or {}).first()
-        if export is None:
-            raise NotFound("Export not found")
+        export = memory_export_get(
+            project=request.auth.project,
+            export_id=data.get("memory_export_id") or None,
+            filters=as_object(data.get("filters"), "filters") or {},
+            within_user=request.auth.user_id,
+        )
         return Response(
             {
                 "id": str(export.id),
@@ -1238,6 +1256,8 @@ class ExportGetView(Mem0View):
                 "created_at": export.created_at,
                 "schema": export.schema,
                 "filters": export.filters,
+                "count": len(export.results),
+                "next_cursor": export.next_cursor,
                 "results": export.results,
                 "memories": export.results,
             }

@@ -545,6 +545,11 @@ class ExportRequest(serializers.Serializer):
     )
     filters = FiltersField(required=False)
     export_instructions = ignored()
+    cursor = serializers.CharField(
+        required=False,
+        allow_null=True,
+        help_text="The `next_cursor` of the previous export of the same filters: export the rows after it.",
+    )
 
 
 class ExportGetRequest(serializers.Serializer):
@@ -719,6 +724,12 @@ class FeedbackResponse(serializers.Serializer):
 
 class ExportCreated(MessageResponse):
     id = serializers.UUIDField(help_text="Give it to `POST /v1/exports/get/` as `memory_export_id`.")
+    count = serializers.IntegerField(help_text="Rows in this export (at most `EXPORT_MAX_ROWS`).")
+    next_cursor = serializers.CharField(
+        allow_null=True,
+        help_text="Null: the export holds every matching memory. Otherwise more matched than one export holds: "
+        "send the same request with `cursor` set to this to export the next rows.",
+    )
 
 
 class ExportResponse(serializers.Serializer):
@@ -727,6 +738,10 @@ class ExportResponse(serializers.Serializer):
     created_at = serializers.DateTimeField()
     schema = serializers.JSONField()
     filters = ObjectField()
+    count = serializers.IntegerField(help_text="Rows in this export (at most `EXPORT_MAX_ROWS`).")
+    next_cursor = serializers.CharField(
+        allow_null=True, help_text="As in the answer that made the export: the `cursor` of the next one, or null."
+    )
     results = serializers.ListField(child=ObjectField(), help_text="The memories, shaped by `schema`.")
     memories = serializers.ListField(child=ObjectField(), help_text="The same list as `results`.")
 
