@@ -438,10 +438,13 @@ class MemoryTimelineView(ApiView):
     )
     def get(self, request, memory_id: str):
         timeline = selectors.memory_timeline(project=request.auth.project, memory_id=memory_id, within=_within(request))
-        return Response(
-            {
-                "memory": memory_data(timeline.memory),
-                "versions": VersionSerializer(timeline.versions, many=True).data,
-                "chain": ChainMemorySerializer(timeline.chain, many=True).data,
-            }
-        )
+        return Response(timeline_data(timeline))
+
+
+def timeline_data(timeline) -> dict:
+    """A ``graph.selectors.memory_timeline`` as the API shows it (also the MCP tool ``memory_timeline``)."""
+    return {
+        "memory": memory_data(timeline.memory),
+        "versions": VersionSerializer(timeline.versions, many=True).data,
+        "chain": ChainMemorySerializer(timeline.chain, many=True).data,
+    }

@@ -15,7 +15,7 @@ from rest_framework.response import Response
 
 from accounts.access import key_scope, key_within
 from graph.api import with_relations
-from mem0g_site.api import ApiView
+from mem0g_site.api import Mem0View
 from mem0g_site.exceptions import Forbidden, InvalidRequest, NotFound, ValidationFailed
 from memories.api import schema as doc
 from memories.api.common import (
@@ -68,7 +68,7 @@ def _oss_scope(request, values: dict) -> Scope:
     )
 
 
-class OssMemoriesView(ApiView):
+class OssMemoriesView(Mem0View):
     """``POST /memories`` (add), ``GET /memories`` (list), ``DELETE /memories`` (admin)."""
 
     required_scope = {"GET": "read", "POST": "write", "DELETE": "admin"}
@@ -194,7 +194,7 @@ class OssMemoriesView(ApiView):
         return Response({"message": "All relevant memories deleted", "deleted": deleted})
 
 
-class OssMemoryView(ApiView):
+class OssMemoryView(Mem0View):
     """``GET``/``PUT``/``DELETE /memories/{id}``."""
 
     required_scope = {"GET": "read", "PUT": "write", "DELETE": "write"}
@@ -253,7 +253,7 @@ class OssMemoryView(ApiView):
         return Response({"message": "Memory deleted successfully"})
 
 
-class OssHistoryView(ApiView):
+class OssHistoryView(Mem0View):
     """``GET /memories/{id}/history``."""
 
     required_scope = "read"
@@ -273,7 +273,7 @@ class OssHistoryView(ApiView):
         return Response(HistorySerializer(rows, many=True).data)
 
 
-class OssSearchView(ApiView):
+class OssSearchView(Mem0View):
     """``POST /search``: ``filters`` in the full grammar, dotted keys such as
     ``{"metadata.project_id": "p1"}`` included; top-level ids are merged in."""
 
@@ -317,7 +317,7 @@ class OssSearchView(ApiView):
         return Response({"results": search_results(results, explain=options["explain"])})
 
 
-class OssResetView(ApiView):
+class OssResetView(Mem0View):
     """``POST /reset`` (admin): every memory of the key's project (or of its user) is deleted."""
 
     required_scope = "admin"
@@ -338,7 +338,7 @@ class OssResetView(ApiView):
         return Response({"message": "All memories reset", "deleted": deleted})
 
 
-class OssEntitiesView(ApiView):
+class OssEntitiesView(Mem0View):
     """``GET /entities``: a bare list of users, agents and runs with their memory counts."""
 
     required_scope = "read"
@@ -380,7 +380,7 @@ class OssEntitiesView(ApiView):
         )
 
 
-class OssEntityView(ApiView):
+class OssEntityView(Mem0View):
     """``DELETE /entities/{type}/{id}`` (admin)."""
 
     required_scope = "admin"

@@ -12,7 +12,7 @@ from rest_framework.response import Response
 
 from accounts.access import key_scope, key_user, key_within
 from graph.api import search_relations, with_relations
-from mem0g_site.api import ApiView
+from mem0g_site.api import Mem0View
 from mem0g_site.exceptions import InvalidRequest, NotFound, ValidationFailed
 from memories.api import schema as doc
 from memories.api.common import (
@@ -264,7 +264,7 @@ def _search(request, data: dict, *, require_entity: bool, default_threshold: flo
 # --- views ---------------------------------------------------------------------------------
 
 
-class PingView(ApiView):
+class PingView(Mem0View):
     """``GET /v1/ping/``: the SDK's constructor check. ``org_id`` and ``project_id`` must be non-empty."""
 
     required_scope = None
@@ -306,7 +306,7 @@ class PingView(ApiView):
         )
 
 
-class AddV3View(ApiView):
+class AddV3View(Mem0View):
     """``POST /v3/memories/add/`` (mem0ai 2.x): ``{"results": [{"id", "memory", "event"}]}``."""
 
     required_scope = "write"
@@ -358,7 +358,7 @@ class AddV3View(ApiView):
         return Response(with_relations(body, relations))
 
 
-class MemoriesView(ApiView):
+class MemoriesView(Mem0View):
     """``/v1/memories/``: list (GET), add (POST: Mem0 ``messages`` or a memory-layer ``content``),
     delete all of a scope (DELETE, ids or ``filters`` in the query string)."""
 
@@ -383,6 +383,8 @@ class MemoriesView(ApiView):
         ),
         "DELETE": frozenset({*ENTITY_FIELDS, "session_id", "filters"}),
     }
+    # What a list narrows by but a delete does not: refused on DELETE, never ignored.
+    narrowing_params = {"DELETE": query_params["GET"] - query_params["DELETE"]}
 
     @extend_schema(
         operation_id="memories_list_v1",
@@ -535,22 +537,28 @@ class MemoriesView(ApiView):
         examples=[doc.example("Deleted", {"message": "Memories deleted successfully!", "deleted": 12})],
     )
     def delete(self, request):
-        params = request.query_params
-        filters = query_filters(params["filters"]) if "filters" in params else {}
-        requested = {field: params.get(field) for field in ENTITY_FIELDS}
-        if requested["run_id"] is None:
-            requested["run_id"] = params.get("session_id")
-        wildcard = {field for field, value in requested.items() if value == "*"}
-        scope = key_scope(request.auth, top_level_scope({f: v for f, v in requested.items() if f not in wildcard}))
-        # Only a positive id (or "*") names an entity: {"user_id": {"ne": "nobody"}} does not.
-        if scope.is_empty and not wildcard and not names_entity(filters):
-            raise InvalidRequest(
-                "Give at least one of user_id, agent_id, app_id or run_id (an id, a list of ids with 'in', or '*'); "
-                "negations such as ne, nin or NOT do not name an entity",
-                details={"key": "user_id"},
-            )
-        deleted = memories_delete(project=request.auth.project, scope=scope, any_of=wildcard, filters=filters)
+        deleted = scope_delete(request.auth, request.query_params)
         return Response({"message": "Memories deleted successfully!", "deleted": deleted})
+
+
+def scope_delete(api_key, params) -> int:
+    """Delete every memory of the entity ids in ``params`` (``user_id`` ... or ``session_id``, and the
+    ids inside ``filters``, a JSON object or Python dict literal); ``"*"`` as an id: every memory that
+    has one. At least one positive id is needed. Also the MCP tool ``delete_all_memories``."""
+    filters = query_filters(params["filters"]) if params.get("filters") is not None else {}
+    requested = {field: params.get(field) for field in ENTITY_FIELDS}
+    if requested["run_id"] is None:
+        requested["run_id"] = params.get("session_id")
+    wildcard = {field for field, value in requested.items() if value == "*"}
+    scope = key_scope(api_key, top_level_scope({f: v for f, v in requested.items() if f not in wildcard}))
+    # Only a positive id (or "*") names an entity: {"user_id": {"ne": "nobody"}} does not.
+    if scope.is_empty and not wildcard and not names_entity(filters):
+        raise InvalidRequest(
+            "Give at least one of user_id, agent_id, app_id or run_id (an id, a list of ids with 'in', or '*'); "
+            "negations such as ne, nin or NOT do not name an entity",
+            details={"key": "user_id"},
+        )
+    return memories_delete(project=api_key.project, scope=scope, any_of=wildcard, filters=filters)
 
 
 def _legacy_event(event: dict) -> dict:
@@ -585,7 +593,7 @@ LIST_EXAMPLES = [
 ]
 
 
-class ListV3View(ApiView):
+class ListV3View(Mem0View):
     """``POST /v3/memories/`` (mem0ai 2.x ``get_all``): ``filters`` must name an entity."""
 
     required_scope = "read"
@@ -618,7 +626,7 @@ class ListV2View(ListV3View):
     """``POST /v2/memories/`` (1.0.x ``get_all``): top-level ids or ``filters``."""
 
 
-class SearchV3View(ApiView):
+class SearchV3View(Mem0View):
     """``POST /v3/memories/search/``: ``{"results": [memory + score]}``; threshold 0.1 by default."""
 
     required_scope = "read"
@@ -722,7 +730,7 @@ class SearchV1View(SearchV3View):
         return Response({"results": results, "memories": results})
 
 
-class UserMemoriesListView(ApiView):
+class UserMemoriesListView(Mem0View):
     """``GET /v1/memories/user/{user_id}?limit=&offset=`` (memory-layer routes)."""
 
     required_scope = "read"
@@ -754,7 +762,7 @@ class UserMemoriesListView(ApiView):
         return entity_memories_response(request, Scope(user_id=key_user(request.auth, user_id)))
 
 
-class MemoryDetailView(ApiView):
+class MemoryDetailView(Mem0View):
     """``/v1/memories/{id}/``: get, update (``text`` or ``content``, ``metadata``,
     ``expiration_date``, ``timestamp``), delete."""
 
@@ -852,7 +860,7 @@ class MemoryDetailView(ApiView):
         return Response({"message": "Memory deleted successfully!"})
 
 
-class HistoryView(ApiView):
+class HistoryView(Mem0View):
     """``GET /v1/memories/{id}/history/``: a JSON list, oldest first."""
 
     required_scope = "read"
@@ -872,7 +880,7 @@ class HistoryView(ApiView):
         return Response(HistorySerializer(rows, many=True).data)
 
 
-class EntitiesView(ApiView):
+class EntitiesView(Mem0View):
     """``GET /v1/entities/``: every user/agent/app/run with memories; ``name`` is the id itself."""
 
     required_scope = "read"
@@ -944,7 +952,7 @@ class EntitiesView(ApiView):
         return Response({"count": count, "next": next_link, "previous": previous_link, "results": results, **totals})
 
 
-class EntityDeleteView(ApiView):
+class EntityDeleteView(Mem0View):
     """``DELETE /v2/entities/{type}/{name}/`` (and the v1 path the TypeScript SDK uses)."""
 
     required_scope = "write"
@@ -964,22 +972,29 @@ class EntityDeleteView(ApiView):
         examples=[doc.example("Deleted", {"message": "Entity deleted successfully.", "deleted": 12})],
     )
     def delete(self, request, entity_type: str, name: str):
-        field = ENTITY_TYPES.get(entity_type)
-        if field is None:
-            raise InvalidRequest("Invalid entity type: use user, agent, app or run", details={"key": "entity_type"})
-        from accounts.services import entity_forget
-
-        scope = key_scope(request.auth, Scope(**{field: name}))
-        deleted = memories_delete(project=request.auth.project, scope=scope)
-        # A user-restricted key may forget only its own user's registration.
-        reachable = request.auth.user_id is None or (field == "user_id" and scope.user_id == name)
-        forgotten = entity_forget(project=request.auth.project, entity_type=entity_type, name=name) if reachable else 0
-        if not deleted and not forgotten:
-            raise NotFound("Entity not found", details={"type": entity_type, "name": name})
+        deleted = entity_delete(request.auth, entity_type, name)
         return Response({"message": "Entity deleted successfully.", "deleted": deleted})
 
 
-class BatchView(ApiView):
+def entity_delete(api_key, entity_type: str, name: str) -> int:
+    """Delete every memory of one user, agent, app or run and forget its registration; how many
+    memories went. Also the MCP tool ``delete_entities``."""
+    field = ENTITY_TYPES.get(entity_type)
+    if field is None:
+        raise InvalidRequest("Invalid entity type: use user, agent, app or run", details={"key": "entity_type"})
+    from accounts.services import entity_forget
+
+    scope = key_scope(api_key, Scope(**{field: name}))
+    deleted = memories_delete(project=api_key.project, scope=scope)
+    # A user-restricted key may forget only its own user's registration.
+    reachable = api_key.user_id is None or (field == "user_id" and scope.user_id == name)
+    forgotten = entity_forget(project=api_key.project, entity_type=entity_type, name=name) if reachable else 0
+    if not deleted and not forgotten:
+        raise NotFound("Entity not found", details={"type": entity_type, "name": name})
+    return deleted
+
+
+class BatchView(Mem0View):
     """``PUT /v1/batch/`` and ``DELETE /v1/batch/`` (JSON body): up to 1000 memories, all or nothing."""
 
     required_scope = "write"
@@ -1049,7 +1064,7 @@ class BatchView(ApiView):
         return Response({"message": f"Successfully deleted {len(items)} memories"})
 
 
-class FeedbackView(ApiView):
+class FeedbackView(Mem0View):
     """``POST /v1/feedback/``: stored against the memory for curation."""
 
     required_scope = "write"
@@ -1108,7 +1123,7 @@ def _shape(items: list[dict], schema: dict) -> list[dict]:
     return [{key: item.get(key) for key in properties} for item in items]
 
 
-class ExportsView(ApiView):
+class ExportsView(Mem0View):
     """``POST /v1/exports/``: snapshot the memories matching ``filters`` in the shape of ``schema``."""
 
     required_scope = "read"
@@ -1190,7 +1205,7 @@ class ExportsView(ApiView):
         )
 
 
-class ExportGetView(ApiView):
+class ExportGetView(Mem0View):
     """``POST /v1/exports/get/``: an export by ``memory_export_id``, or the latest for ``filters``."""
 
     required_scope = "read"
@@ -1252,7 +1267,7 @@ class ExportGetView(ApiView):
         )
 
 
-class SummaryView(ApiView):
+class SummaryView(Mem0View):
     """``POST /v1/summary/``: a deterministic digest of the memories matching ``filters``."""
 
     required_scope = "read"
@@ -1301,7 +1316,7 @@ PROJECT_EXAMPLE = {
 }
 
 
-class ProjectView(ApiView):
+class ProjectView(Mem0View):
     """``GET``/``PATCH /api/v1/orgs/organizations/{org}/projects/{project}/``: the key's own project."""
 
     required_scope = {"GET": "read", "PATCH": "admin"}
