@@ -147,8 +147,9 @@ def add_memory(
         metadata=metadata,
         infer=infer,
     )
-    event = platform._ingest(KeyCaller(api_key), data)
-    return {"results": event.results, "event_id": str(event.id), "status": event.status}
+    event, relations = platform._ingest(KeyCaller(api_key), data)
+    answer = {"results": event.results, "event_id": str(event.id), "status": event.status}
+    return answer if relations is None else {**answer, "relations": relations}
 
 
 @tool(
