@@ -467,8 +467,8 @@ def memory_export_create(
 #
 # 1. Plan, with no lock held and nothing written: check the input, extract the facts (the rules or
 #    the LLM: ``memories.inference``), embed them, settle them among themselves. The slow part.
-# 2. Apply, in one transaction holding the scope's advisory lock (``pg_advisory_xact_lock``, keyed by
-#    the project and the four scope ids): read the candidates, decide, write the memories, their
+# 2. Apply, in one transaction holding the scope's advisory locks (``pg_advisory_xact_lock``, one per
+#    entity id of the scope, keyed by the project and that id): read the candidates, decide, write the memories, their
 #    history (the webhooks' outbox), the supersedes links, the entity relations and the AddEvent.
 #    Adds to one scope are applied one at a time, each against what the previous one wrote; adds to
 #    other scopes do not wait. The clock is read after the lock is taken.
@@ -492,11 +492,21 @@ def scope_lock_key(project_id: Any, scope: Scope) -> int:
 
 
 def _scopes_lock(project, scopes: Iterable[Scope]) -> None:
-    """Hold the scopes' locks until the transaction ends (taken in key order: no deadlock between
-    adds that touch several scopes)."""
+    """Hold, until the transaction ends, one lock per entity id the scopes name (``user_id=alice``,
+    ``agent_id=bot``, ...), so that adds whose scopes overlap (``{alice}`` and ``{alice, bot}``, whose
+    candidates overlap) are applied one at a time too; adds sharing no id do not wait. Taken in key
+    order: no deadlock between adds that touch several ids."""
     from django.db import connection
 
-    keys = sorted({scope_lock_key(project.pk, scope) for scope in scopes})
+    keys = sorted(
+        {
+            scope_lock_key(project.pk, Scope(**{name: getattr(scope, name)}))
+            for scope in scopes
+            for name in SCOPE_FIELDS
+            if getattr(scope, name) is not None
+        }
+        or {scope_lock_key(project.pk, scope) for scope in scopes}
+    )
     with connection.cursor() as cursor:
         for key in keys:
             cursor.execute("SELECT pg_advisory_xact_lock(%s)", [key])

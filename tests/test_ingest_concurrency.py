@@ -138,7 +138,7 @@ def test_an_add_to_another_scope_does_not_wait_for_a_held_scope(server, project)
     with psycopg.connect(_test_database_url(), autocommit=True) as other:
         other.execute("SELECT pg_advisory_lock(%s)", [held])
         try:
-            with ThreadPoolExecutor(1) as pool:
+            with ThreadPoolExecutor(1) as pool, ThreadPoolExecutor(1) as pool_overlap:
                 blocked = pool.submit(post_all, server, [add("dave", "I live in Paris.")])
                 deadline = time.monotonic() + 60
                 waiting = 0
@@ -147,15 +147,22 @@ def test_an_add_to_another_scope_does_not_wait_for_a_held_scope(server, project)
                     waiting = other.execute(
                         "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND NOT granted"
                     ).fetchone()[0]
-                assert waiting == 1
+                assert waiting >= 1
+                # An add whose scope overlaps dave's ({dave, agent planner}) waits too.
+                overlapping = pool_overlap.submit(
+                    post_all, server, [add("dave", "I work at Acme.", agent_id="planner")]
+                )
                 with httpx.Client(base_url=url, headers={"Authorization": f"Token {key}"}, timeout=30) as client:
                     erin = client.post("/v3/memories/add/", json=add("erin", "I live in Rome.")[2])
                 assert erin.status_code == 200 and erin.json()["results"][0]["event"] == "ADD"
-                # dave's add waits for his scope's lock.
-                assert not blocked.done()
+                # dave's adds wait for his lock.
+                time.sleep(0.5)
+                assert not blocked.done() and not overlapping.done()
                 assert not Memory.objects.filter(user_id="dave").exists()
                 other.execute("SELECT pg_advisory_unlock(%s)", [held])
                 [dave] = blocked.result(timeout=60)
+                [planner] = overlapping.result(timeout=60)
             assert dave.status_code == 200 and dave.json()["results"][0]["event"] == "ADD"
+            assert planner.status_code == 200 and planner.json()["results"][0]["event"] == "ADD"
         finally:
             other.execute("SELECT pg_advisory_unlock_all()")
