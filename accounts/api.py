@@ -35,7 +35,7 @@ from accounts.services import (
     webhook_secret_rotate,
     webhook_update,
 )
-from mem0g_site.api import ApiView
+from mem0g_site.api import ApiView, Mem0View
 from mem0g_site.exceptions import Forbidden, InvalidRequest
 from memories.api import schema as doc
 from memories.api.common import body_of, refuse_unknown
@@ -259,7 +259,7 @@ PROFILE_EXAMPLE = {
 # --- projects ----------------------------------------------------------------------------------
 
 
-class ProjectsView(ApiView):
+class ProjectsView(Mem0View):
     """``/api/v1/orgs/organizations/{org}/projects/``: list (the key's project; every project of the
     organisation for an organisation key) and create (organisation keys only)."""
 
@@ -357,7 +357,7 @@ def member_data(member) -> dict:
     }
 
 
-class ProjectMembersView(ApiView):
+class ProjectMembersView(Mem0View):
     """``/api/v1/orgs/organizations/{org}/projects/{project}/members/``: list, add, change the role of
     and remove (admin) the users of a project. Members are users of the project's organisation,
     found by email."""
@@ -462,7 +462,7 @@ WEBHOOK_PROJECT_PARAM = doc.path_param(
 WEBHOOK_NOT_FOUND = {"e404": ("NOT_FOUND", "Webhook not found", {"webhook_id": "7"})}
 
 
-class ProjectWebhooksView(ApiView):
+class ProjectWebhooksView(Mem0View):
     """``/api/v1/webhooks/projects/{project_id}/``: a project's webhooks and a new one (admin: their
     URLs are the tenant's own endpoints)."""
 
@@ -516,7 +516,7 @@ class ProjectWebhooksView(ApiView):
         return Response({**webhook_data(webhook), "secret": webhook.secret}, status=201)
 
 
-class WebhookView(ApiView):
+class WebhookView(Mem0View):
     """``/api/v1/webhooks/{webhook_id}/``: change (PUT) or delete a webhook (admin)."""
 
     required_scope = "admin"
@@ -598,7 +598,7 @@ class WebhookSecretView(ApiView):
 # --- entities created before their first memory --------------------------------------------------
 
 
-class EntityCreateView(ApiView):
+class EntityCreateView(Mem0View):
     """``POST /v1/users/`` (and agents, apps, runs): register an entity so that ``GET /v1/entities/``
     lists it (with 0 memories) before it has memories. Registering it again updates it."""
 
@@ -701,7 +701,7 @@ def _job_data(job: ProfileJob) -> dict:
     }
 
 
-class UserProfileView(ApiView):
+class UserProfileView(Mem0View):
     """``GET /v2/entities/user/{user_id}/profile/``: the user's profile and its status."""
 
     required_scope = "read"
@@ -735,7 +735,7 @@ IDEMPOTENCY_HEADER = OpenApiParameter(
 )
 
 
-class ProfileJobsView(ApiView):
+class ProfileJobsView(Mem0View):
     """``POST /v2/profiles/jobs/``: build profiles now (``trigger`` one user, ``sample`` a few)."""
 
     required_scope = "write"
@@ -798,7 +798,7 @@ class ProfileJobsView(ApiView):
         )
 
 
-class ProfileJobView(ApiView):
+class ProfileJobView(Mem0View):
     """``GET /v2/profiles/jobs/{job_id}/``: one profile job."""
 
     required_scope = "read"
@@ -865,7 +865,7 @@ SETTINGS_EXAMPLE = {
 }
 
 
-class ProfileSettingsView(ApiView):
+class ProfileSettingsView(Mem0View):
     """``/v2/profiles/settings/``: the project's profile settings (read; changing them: admin)."""
 
     required_scope = {"GET": "read", "POST": "admin"}

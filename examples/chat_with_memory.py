@@ -25,6 +25,7 @@ import asyncio
 import logging
 import os
 import re
+import sys
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from typing import Annotated, Any
@@ -32,10 +33,13 @@ from typing import Annotated, Any
 # The SDK reports usage to Mem0 unless told not to; a self-hosted setup has no reason to.
 os.environ.setdefault("MEM0_TELEMETRY", "false")
 
-import httpx  # noqa: E402
-from fastapi import BackgroundTasks, Depends, FastAPI, HTTPException, Request  # noqa: E402
-from mem0 import AsyncMemoryClient  # noqa: E402
-from pydantic import BaseModel, Field  # noqa: E402
+try:
+    import httpx
+    from fastapi import BackgroundTasks, Depends, FastAPI, HTTPException, Request
+    from mem0 import AsyncMemoryClient
+    from pydantic import BaseModel, Field
+except ModuleNotFoundError as missing:  # examples/README.md, Setup
+    sys.exit(f"{missing}. Install what the examples need first: .venv/bin/pip install -r examples/requirements.txt")
 
 log = logging.getLogger("chat_with_memory")
 

@@ -29,8 +29,11 @@ from datetime import UTC, datetime
 # The SDK reports usage to Mem0 unless told not to; a self-hosted setup has no reason to.
 os.environ.setdefault("MEM0_TELEMETRY", "false")
 
-import httpx  # noqa: E402
-from mem0 import MemoryClient  # noqa: E402
+try:
+    import httpx
+    from mem0 import MemoryClient
+except ModuleNotFoundError as missing:  # examples/README.md, Setup
+    sys.exit(f"{missing}. Install what the examples need first: .venv/bin/pip install -r examples/requirements.txt")
 
 PREFERENCES = [
     ("food", "I am vegetarian and I love spicy food."),

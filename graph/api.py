@@ -34,7 +34,6 @@ from graph.serializers import (
 )
 from graph.services import (
     UNSET,
-    relations_record_for_events,
     relationship_create,
     relationship_retract,
     relationship_update,
@@ -131,11 +130,11 @@ def _limit(request) -> int:
 # --- Mem0's graph memory in the add and search answers --------------------------------------
 
 
-def with_relations(body: dict, request, results: list[dict], enable_graph: bool) -> dict:
-    """An add answer with Mem0's ``relations`` (``{"deleted_entities", "added_entities"}``) when the
-    request set ``enable_graph`` or an added memory's ``metadata.memory_category`` is one of
-    ``MEM0_USE_GRAPH_FOR_CATEGORIES``; otherwise ``body`` unchanged."""
-    relations = relations_record_for_events(project=request.auth.project, events=results, enable_graph=enable_graph)
+def with_relations(body: dict, relations: dict | None) -> dict:
+    """An add answer with Mem0's ``relations`` (``{"deleted_entities", "added_entities"}``, recorded
+    by the add itself: ``AddOutcome.relations``) when the request set ``enable_graph`` or an added
+    memory's ``metadata.memory_category`` is one of ``MEM0_USE_GRAPH_FOR_CATEGORIES``; otherwise
+    ``body`` unchanged."""
     return body if relations is None else {**body, "relations": relations}
 
 
@@ -439,10 +438,13 @@ class MemoryTimelineView(ApiView):
     )
     def get(self, request, memory_id: str):
         timeline = selectors.memory_timeline(project=request.auth.project, memory_id=memory_id, within=_within(request))
-        return Response(
-            {
-                "memory": memory_data(timeline.memory),
-                "versions": VersionSerializer(timeline.versions, many=True).data,
-                "chain": ChainMemorySerializer(timeline.chain, many=True).data,
-            }
-        )
+        return Response(timeline_data(timeline))
+
+
+def timeline_data(timeline) -> dict:
+    """A ``graph.selectors.memory_timeline`` as the API shows it (also the MCP tool ``memory_timeline``)."""
+    return {
+        "memory": memory_data(timeline.memory),
+        "versions": VersionSerializer(timeline.versions, many=True).data,
+        "chain": ChainMemorySerializer(timeline.chain, many=True).data,
+    }

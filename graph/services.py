@@ -277,17 +277,11 @@ def _single_valued(relationship: str) -> bool:
 
 
 def relations_extractor():
-    """The function that turns texts into triples: the LLM's when one is configured and its module
-    provides ``llm_extract_relations`` (same signature), else the built-in rule-based one."""
-    from graph.extraction import extract_relations
+    """The function that turns texts into triples: the add's inference strategy's
+    (:func:`memories.inference.get_inference`: the LLM's when one is configured, else the rules)."""
+    from memories.inference import get_inference
 
-    if settings.LLM_BASE_URL:
-        try:
-            from memories.llm import llm_extract_relations
-        except ImportError:
-            return extract_relations
-        return llm_extract_relations
-    return extract_relations
+    return get_inference().relations
 
 
 def graph_wanted(*, memory: Memory, enable_graph: bool) -> bool:
@@ -317,11 +311,18 @@ def _triple(relation: EntityRelation) -> list[dict]:
     return [{"source": relation.source, "relationship": relation.relationship, "target": relation.destination}]
 
 
-def relations_record_for_events(*, project, events: list[dict], enable_graph: bool = False) -> dict | None:
+def relations_record_for_events(
+    *, project, events: list[dict], enable_graph: bool = False, now: datetime | None = None
+) -> dict | None:
     """:func:`relations_record` for the memories an add wrote (its ``ADD``, ``UPDATE`` and
-    ``SUPERSEDE`` events: each holds a text that is new), whether the add ran now or in a worker."""
-    memory_ids = [event["id"] for event in events if event.get("event") in ("ADD", "UPDATE", "SUPERSEDE")]
-    return relations_record(project=project, memories=memory_ids, enable_graph=enable_graph)
+    ``SUPERSEDE`` events: each holds a text that is new), whether the add ran now or in a worker.
+    An older observation stored as history (``superseded_by``) opens no triple."""
+    memory_ids = [
+        event["id"]
+        for event in events
+        if event.get("event") in ("ADD", "UPDATE", "SUPERSEDE") and "superseded_by" not in event
+    ]
+    return relations_record(project=project, memories=memory_ids, enable_graph=enable_graph, now=now)
 
 
 def relations_record(

@@ -21,14 +21,14 @@ from rest_framework.renderers import BaseRenderer, JSONRenderer
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from mem0g_site import metrics
+from mem0g_site import metrics, unknown_fields
 from mem0g_site.exceptions import InvalidRequest
 from mem0g_site.parsers import bad_text
 from memories.api.schema import OPERATIONS, errors, example
 
 STARTED = time.time()
 # Mem0 clients add these to many calls; every endpoint accepts and ignores them.
-TOLERATED_PARAMS = frozenset({"org_id", "project_id"})
+TOLERATED_PARAMS = unknown_fields.TOLERATED
 
 
 class ApiSchema(AutoSchema):
@@ -72,11 +72,17 @@ def required_scope(view, method: str) -> str | None:
 
 
 class ApiView(APIView):
-    """Base of our API views: refuses unknown query parameters and malformed JSON bodies with a
-    400 naming the problem, before the view does anything."""
+    """Base of our API views: checks query parameters (``unknown_fields``) and refuses malformed
+    JSON bodies with a 400 naming the problem, before the view does anything."""
 
     # The query parameters a view reads: one set for every method, or {method: set}.
     query_params: frozenset[str] | dict[str, frozenset[str]] = frozenset()
+    # Unknown query parameters and body fields: refused with a 400 (our own routes), or ignored and
+    # named in the X-Mem0g-Ignored-Fields header (Mem0's dialects: ``Mem0View``). See unknown_fields.
+    unknown_fields = unknown_fields.REFUSE
+    # Query parameters refused even where unknown ones are ignored, because ignoring them would make a
+    # destructive call reach more than asked ({method: set}).
+    narrowing_params: dict[str, frozenset[str]] = {}
     # Open to keys restricted to one user (``accounts.permissions.UserKeyFence``)? Only views that
     # fence every input to the key's user say yes.
     user_keys = False
@@ -88,13 +94,22 @@ class ApiView(APIView):
             return cls.query_params.get(method, frozenset())
         return cls.query_params
 
+    def dispatch(self, request, *args, **kwargs):
+        with unknown_fields.policy(self.unknown_fields, request):
+            return super().dispatch(request, *args, **kwargs)
+
     def initial(self, request, *args, **kwargs):
         super().initial(request, *args, **kwargs)
         if not hasattr(self, request.method.lower()):
             return  # DRF answers 405 next
-        unknown = sorted(set(request.query_params) - self.allowed_query_params(request.method) - TOLERATED_PARAMS)
-        if unknown:
-            raise InvalidRequest(f"Unknown query parameter(s): {', '.join(unknown)}", details={"unknown": unknown})
+        narrowing = sorted(set(request.query_params) & self.narrowing_params.get(request.method, frozenset()))
+        if narrowing:
+            raise InvalidRequest(
+                f"Unsupported query parameter(s) for {request.method}: {', '.join(narrowing)} (ignoring them "
+                "would reach more than asked)",
+                details={"unsupported": narrowing},
+            )
+        unknown_fields.check(request.query_params, self.allowed_query_params(request.method), where="query")
         # NULs (%00) and lone surrogates cannot reach PostgreSQL: 400 here, wherever they are.
         for name, values in request.query_params.lists():
             for text in (name, *values):
@@ -108,6 +123,14 @@ class ApiView(APIView):
         has_body = request.META.get("CONTENT_LENGTH") not in (None, "", "0")
         if has_body and request.content_type.startswith("application/json"):
             request.data  # noqa: B018 (parses now: malformed JSON is a 400 for every endpoint)
+
+
+class Mem0View(ApiView):
+    """Base of the views of Mem0's dialects (Platform, OSS server, Platform admin): body fields and
+    query parameters they do not know are ignored and named in the X-Mem0g-Ignored-Fields header, as
+    Mem0's clients add fields from one release to the next."""
+
+    unknown_fields = unknown_fields.IGNORE
 
 
 class DatabaseStatus(serializers.Serializer):

@@ -1,5 +1,6 @@
 """The edge of every request: request id, body size limit, timing, rate-limit headers, metrics,
-one log line, and the one error format for bare error responses from non-DRF views."""
+the fields a Mem0 dialect ignored (header), one log line, and the one error format for bare error
+responses from non-DRF views."""
 
 import json
 import logging
@@ -9,7 +10,7 @@ import uuid
 
 from django.conf import settings
 
-from mem0g_site import metrics
+from mem0g_site import metrics, unknown_fields
 from mem0g_site.errors import error_response, is_api_path
 
 logger = logging.getLogger("mem0g.requests")
@@ -41,6 +42,10 @@ class RequestEdgeMiddleware:
             response["X-RateLimit-Remaining"] = str(max(0, usage["limit"] - usage["count"]))
             response["X-RateLimit-Reset"] = str(max(0, usage["time_left"]))
 
+        ignored = unknown_fields.ignored_fields(request)
+        if ignored:
+            response[unknown_fields.HEADER] = ", ".join(ignored)
+
         duration_ms = (time.perf_counter() - started) * 1000
         response["X-Request-ID"] = request.request_id
         response["X-Response-Time-ms"] = f"{duration_ms:.1f}"
@@ -60,6 +65,7 @@ class RequestEdgeMiddleware:
                     "duration_ms": round(duration_ms, 1),
                     "key_prefix": api_key.prefix if api_key else None,
                     "request_id": request.request_id,
+                    **({"ignored_fields": ignored} if ignored else {}),
                 }
             )
         )

@@ -316,7 +316,9 @@ SPECTACULAR_SETTINGS = {
         "SDKs), `Authorization: Bearer <key>` or `X-API-Key: <key>` (Mem0's OSS server). Every route answers with "
         "and without its trailing slash (nothing redirects); the Mem0 Platform paths are documented with the slash "
         "the SDKs send, the others without. Every endpoint accepts and ignores the `org_id` and `project_id` query "
-        "parameters the Mem0 clients add, and refuses any other unknown parameter with a 400. Every error has one "
+        "parameters the Mem0 clients add. Other unknown body fields and query parameters are ignored on Mem0's "
+        "dialects (and named in the `X-Mem0g-Ignored-Fields` response header) and refused with a 400 on our own "
+        "routes (graph, `/v1/users/{id}/...`, `/status`, `/metrics`). Every error has one "
         "body: `ErrorResponse`."
     ),
     "VERSION": VERSION,

@@ -24,7 +24,7 @@ from memories.inputs import (
 from memories.models import Memory, MemoryHistory
 from memories.selectors import memory_history
 from memories.services import (
-    memories_add,
+    add_ingest,
     memories_reembed,
     memory_delete,
     memory_expire,
@@ -319,8 +319,9 @@ class MemoryAdmin(MemoryIdSearchMixin, admin.ModelAdmin):
                     actor_id=f"admin:{request.user.get_username()}",
                 )
             else:
-                updated = memories_add(
+                updated = add_ingest(
                     project=data["project"],
+                    payload={"via": "admin"},
                     items=[
                         NewMemory(
                             text=data["memory"],
@@ -336,7 +337,7 @@ class MemoryAdmin(MemoryIdSearchMixin, admin.ModelAdmin):
                             valid_from=data["valid_from"],
                         )
                     ],
-                )[0]
+                ).memories[0]
         except ApplicationError as exc:
             # The services validated before writing anything; tell the operator why.
             self.message_user(request, f"Not saved: {exc.message}", level=messages.ERROR)

@@ -5,9 +5,10 @@ transaction, and records a history row for every ADD/UPDATE/DELETE. ``now=`` fix
 in tests.
 """
 
-import math
+import hashlib
 import time
 from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field, replace
 from datetime import date, datetime, timedelta
 from typing import Any
 
@@ -17,6 +18,7 @@ from django.utils import timezone
 
 from mem0g_site.exceptions import Conflict, MemoryNotFound, ValidationFailed
 from memories.embedding import embed_texts, get_embedder
+from memories.inference import limit_failed
 from memories.inputs import (
     NewMemory,
     Scope,
@@ -84,8 +86,9 @@ def _locked(project, pk, within: Scope | None, *, memory_id: Any, embedding: boo
     return memory
 
 
-def memories_add(*, project, items: Sequence[NewMemory], now: datetime | None = None) -> list[Memory]:
-    """Store memories verbatim (one or many), embedded in one batch, with an ADD history row each."""
+def _memories_prepare(items: Sequence[NewMemory]) -> list[tuple[NewMemory, list[float]]]:
+    """Check verbatim memories and embed those without a vector (one batch): the slow part of a
+    verbatim add, done before anything is locked or written."""
     if not isinstance(items, Sequence) or isinstance(items, (str, bytes)) or not items:
         raise ValidationFailed("at least one memory is required", field="memories")
     if len(items) > settings.MEMORY_BATCH_MAX:
@@ -98,11 +101,14 @@ def memories_add(*, project, items: Sequence[NewMemory], now: datetime | None = 
     ]
     missing = [item.text for item in cleaned if item.embedding is None]
     fresh = iter(embed_texts(missing) if missing else [])
-    vectors = [item.embedding if item.embedding is not None else next(fresh) for item in cleaned]
-    model_name = get_embedder().model_name
-    now = now or timezone.now()
-    short_term_ttl = timedelta(seconds=settings.MEM0_DEFAULT_SHORT_TERM_TTL_SECONDS)
+    return [(item, item.embedding if item.embedding is not None else next(fresh)) for item in cleaned]
 
+
+def _memories_write(*, project, prepared: list[tuple[NewMemory, list[float]]], now: datetime) -> list[Memory]:
+    """Write checked, embedded memories with an ADD history row each (and auto-links), in one
+    transaction."""
+    model_name = get_embedder().model_name
+    short_term_ttl = timedelta(seconds=settings.MEM0_DEFAULT_SHORT_TERM_TTL_SECONDS)
     memories = [
         Memory(
             project=project,
@@ -124,7 +130,7 @@ def memories_add(*, project, items: Sequence[NewMemory], now: datetime | None = 
             updated_at=now,
             **item.scope.as_filter(),
         )
-        for item, vector in zip(cleaned, vectors, strict=True)
+        for item, vector in prepared
     ]
     with transaction.atomic():
         Memory.objects.bulk_create(memories)
@@ -147,6 +153,15 @@ def memories_add(*, project, items: Sequence[NewMemory], now: datetime | None = 
                 project=project, memories=memories, threshold=settings.GRAPH_AUTO_LINK_THRESHOLD, now=now
             )
     return memories
+
+
+def memories_add(*, project, items: Sequence[NewMemory], now: datetime | None = None) -> list[Memory]:
+    """Store memories verbatim (one or many), embedded in one batch, with an ADD history row each.
+
+    The low-level writer under :func:`add_ingest` (and the tests' fixtures): it records no add
+    event and takes no scope lock. Callers outside this module add through :func:`add_ingest`."""
+    prepared = _memories_prepare(items)
+    return _memories_write(project=project, prepared=prepared, now=now or timezone.now())
 
 
 def memory_update(
@@ -187,10 +202,11 @@ def memory_update(
     actor_id = clean_id(actor_id, field_name="actor_id")
     if not changes:
         raise ValidationFailed("nothing to update: give text, metadata, categories, expiration_date or timestamp")
-    now = now or timezone.now()
 
     with transaction.atomic():
         memory = _locked(project, pk, within, memory_id=memory_id)
+        # The clock is read once the row is ours, so history lists changes in the order applied.
+        now = now or timezone.now()
         text_changed = "memory" in changes and changes["memory"] != memory.memory
         if memory.immutable and text_changed:
             raise Conflict("This memory is immutable; its text cannot be changed", details={"memory_id": str(pk)})
@@ -229,9 +245,9 @@ def memory_delete(
     if pk is None:
         raise MemoryNotFound(memory_id)
     actor_id = clean_id(actor_id, field_name="actor_id")
-    now = now or timezone.now()
     with transaction.atomic():
         memory = _locked(project, pk, within, memory_id=memory_id, embedding=False)
+        now = now or timezone.now()
         _history(
             memory,
             event=MemoryHistory.Event.DELETE,
@@ -372,10 +388,11 @@ def memory_supersede(
     if pk is None:
         raise MemoryNotFound(memory_id)
     text = clean_text(text)
-    now = now or timezone.now()
-    observed_at = clean_moment(observed_at, field_name="observed_at") or now
+    observed_at = clean_moment(observed_at, field_name="observed_at")
     with transaction.atomic():
         old = _locked(project, pk, within, memory_id=memory_id)
+        now = now or timezone.now()
+        observed_at = observed_at or now
         if old.immutable:
             raise Conflict("This memory is immutable; it cannot be superseded", details={"memory_id": str(pk)})
         if not old.is_current:
@@ -443,15 +460,93 @@ def memory_export_create(
     )
 
 
+# --- The add pipeline --------------------------------------------------------------------------
+#
+# Every add (Platform v1/v2/v3, sync or queued; the OSS server; the memory layer; the UI; the admin;
+# imports and commands) goes through ``add_ingest``, in two phases:
+#
+# 1. Plan, with no lock held and nothing written: check the input, extract the facts (the rules or
+#    the LLM: ``memories.inference``), embed them, settle them among themselves. The slow part.
+# 2. Apply, in one transaction holding the scope's advisory locks (``pg_advisory_xact_lock``, one per
+#    entity id of the scope, keyed by the project and that id): read the candidates, decide, write the memories, their
+#    history (the webhooks' outbox), the supersedes links, the entity relations and the AddEvent.
+#    Adds to one scope are applied one at a time, each against what the previous one wrote; adds to
+#    other scopes do not wait. The clock is read after the lock is taken.
+#
+# Observations are placed in time order, not arrival order: a fact observed before the current fact
+# it contradicts goes into that fact's history at its own time (see ``_supersede_in_past``), and the
+# same observation added again (same text, scope and time) changes nothing.
+
 # How many of the scope's most similar memories each new fact is compared with.
 DECISION_CANDIDATES = 8
+# How far back a supersedes chain is followed to place an older observation.
+CHAIN_MAX = 10_000
 
 
-def memories_ingest(
+def scope_lock_key(project_id: Any, scope: Scope) -> int:
+    """The advisory-lock key of one scope of a project: a stable signed 64-bit hash of the project id
+    and the four scope ids (a missing id differs from every id)."""
+    parts = [str(project_id), *("\x00" if getattr(scope, f) is None else "=" + getattr(scope, f) for f in SCOPE_FIELDS)]
+    digest = hashlib.blake2b("\x1f".join(parts).encode(), digest_size=8).digest()
+    return int.from_bytes(digest, "big", signed=True)
+
+
+def _scopes_lock(project, scopes: Iterable[Scope]) -> None:
+    """Hold, until the transaction ends, one lock per entity id the scopes name (``user_id=alice``,
+    ``agent_id=bot``, ...), so that adds whose scopes overlap (``{alice}`` and ``{alice, bot}``, whose
+    candidates overlap) are applied one at a time too; adds sharing no id do not wait. Taken in key
+    order: no deadlock between adds that touch several ids."""
+    from django.db import connection
+
+    keys = sorted(
+        {
+            scope_lock_key(project.pk, Scope(**{name: getattr(scope, name)}))
+            for scope in scopes
+            for name in SCOPE_FIELDS
+            if getattr(scope, name) is not None
+        }
+        or {scope_lock_key(project.pk, scope) for scope in scopes}
+    )
+    with connection.cursor() as cursor:
+        for key in keys:
+            cursor.execute("SELECT pg_advisory_xact_lock(%s)", [key])
+
+
+@dataclass
+class AddOutcome:
+    """What an add did: its event (``results`` are the per-memory events), Mem0's ``relations`` when
+    graph processing was asked for (else None), and the memories written, in the order of
+    ``results``."""
+
+    event: AddEvent
+    results: list[dict]
+    relations: dict | None
+    memories: list[Memory] = field(default_factory=list)
+
+
+@dataclass
+class _AddPlan:
+    """An add worked out before its scope is locked."""
+
+    scopes: list[Scope]
+    observed_at: datetime | None  # None: the moment the add is applied
+    common: dict = field(default_factory=dict)
+    messages: list = field(default_factory=list)  # parsed (memories.extraction.Message)
+    # Verbatim adds (infer false, or items): checked, embedded memories; retries skipped when ``retry_check``.
+    verbatim: list[tuple[NewMemory, list[float]]] | None = None
+    retry_check: bool = False
+    # Inferred adds: the strategy, the settled facts and their vectors.
+    inference: Any = None
+    facts: list = field(default_factory=list)
+    vectors: list = field(default_factory=list)
+
+
+def add_ingest(
     *,
     project,
-    messages: Any,
-    scope: Scope,
+    messages: Any = None,
+    items: Sequence[NewMemory] | None = None,
+    scope: Scope | None = None,
     infer: bool = True,
     metadata: dict | None = None,
     categories: list[str] | None = None,
@@ -462,101 +557,189 @@ def memories_ingest(
     excludes: str | None = None,
     prompt: str | None = None,
     custom_instructions: str | None = None,
+    enable_graph: bool = False,
+    payload: dict | None = None,
+    event: AddEvent | None = None,
     now: datetime | None = None,
-) -> list[dict]:
-    """Mem0's ``add``: turn messages into memories and say what happened to each.
+) -> AddOutcome:
+    """The one add: Mem0's ``add`` of ``messages`` in ``scope``, or verbatim ``items`` (the memory
+    layer, the UI, the admin, imports). Returns an :class:`AddOutcome`; ``event``: the queued add's
+    event to complete (else a new SUCCEEDED one is recorded, with ``payload``).
 
     ``infer=False`` stores every non-system message verbatim (its role, and its ``name`` as the
-    actor). Otherwise the messages become facts (the built-in extractor, or the LLM when one is
-    configured) and each fact is compared with the scope's most similar current memories:
+    actor). Otherwise the messages become facts and each fact is compared with the scope's most
+    similar current memories:
 
     - ``NONE``: it is already known (same or near-identical text): nothing written, not returned;
     - ``UPDATE``: the same fact said with more detail: the memory keeps its id and takes the new
       text (history row; ``previous_memory`` in the result);
-    - ``SUPERSEDE``: the fact changed: the old memory is closed at ``observed_at`` and kept, the new
-      one holds from then and is linked to it (``supersedes`` in the result);
+    - ``SUPERSEDE``: the fact changed: the old memory is closed at the observation time and kept,
+      the new one holds from then and is linked to it (``supersedes`` in the result). An observation
+      older than the fact it contradicts is stored as that fact's history instead (``ADD`` with
+      ``superseded_by``);
     - ``ADD`` otherwise.
 
-    Everything is extracted and decided before anything is written (an LLM failure writes
-    nothing), and written in one transaction. Returns ``[{"id", "memory", "event", ...}]``.
+    Everything is extracted and embedded before the scope is locked (an LLM failure writes
+    nothing); candidates, decisions and every write happen under the lock, in one transaction.
     """
-    from memories.decisions import Candidate, decide
-    from memories.llm import llm_decide, llm_enabled, llm_extract_facts
-    from memories.selectors import memory_neighbours
+    started = time.perf_counter()
+    plan = _add_plan(
+        messages=messages,
+        items=items,
+        scope=scope,
+        infer=infer,
+        metadata=metadata,
+        categories=categories,
+        immutable=immutable,
+        expiration_date=expiration_date,
+        observed_at=observed_at,
+        includes=includes,
+        excludes=excludes,
+        prompt=prompt,
+        custom_instructions=custom_instructions,
+    )
+    with transaction.atomic():
+        _scopes_lock(project, plan.scopes)
+        now = now or timezone.now()
+        if plan.verbatim is not None:
+            written = _apply_verbatim(project=project, plan=plan, now=now)
+        else:
+            written = _apply_inferred(project=project, plan=plan, now=now)
+        results = [entry for entry, _ in written]
+        # Entity relations (Mem0's graph memory) of the memories that hold now.
+        from graph.services import relations_record_for_events
 
+        relations = relations_record_for_events(project=project, events=results, enable_graph=enable_graph, now=now)
+        # Items 4-6 of issue 13 (sources, traces) belong here: plan.messages, plan.facts, the
+        # decisions and ``written`` are all in hand, inside the add's transaction.
+        latency_ms = round((time.perf_counter() - started) * 1000, 1)
+        if event is None:
+            users = {s.user_id for s in plan.scopes}
+            event = AddEvent.objects.create(
+                project=project,
+                user_id=users.pop() if len(users) == 1 else None,
+                status=AddEvent.Status.SUCCEEDED,
+                payload=payload if payload is not None else {},
+                results=results,
+                latency_ms=latency_ms,
+                created_at=now,
+                updated_at=now,
+            )
+        else:
+            event.status = AddEvent.Status.SUCCEEDED
+            event.results = results
+            event.latency_ms = latency_ms
+            event.updated_at = now
+            event.save(update_fields=["status", "results", "latency_ms", "updated_at"])
+    return AddOutcome(event=event, results=results, relations=relations, memories=[m for _, m in written])
+
+
+def memories_ingest(*, project, **add) -> list[dict]:
+    """:func:`add_ingest`, answering only its per-memory events (``[{"id", "memory", "event", ...}]``)."""
+    return add_ingest(project=project, **add).results
+
+
+def _add_plan(*, messages, items, scope, infer, observed_at, **options) -> _AddPlan:
+    """Check an add and do its slow, pure part: extraction, embedding, settling."""
+    if items is not None:
+        if messages is not None:
+            raise ValidationFailed("give messages or items, not both")
+        prepared = _memories_prepare(items)
+        return _AddPlan(scopes=list({item.scope: None for item, _ in prepared}), observed_at=None, verbatim=prepared)
     scope = clean_scope(scope, required=True, write=True)
     parsed = add_messages(messages)
-    now = now or timezone.now()
-    observed_at = clean_moment(observed_at, field_name="observed_at") or now
+    observed_at = clean_moment(observed_at, field_name="observed_at")
     common = {
         "scope": scope,
-        "metadata": metadata,
-        "categories": categories,
-        "immutable": immutable,
-        "expiration_date": expiration_date,
+        "metadata": options["metadata"],
+        "categories": options["categories"],
+        "immutable": options["immutable"],
+        "expiration_date": options["expiration_date"],
         "valid_from": observed_at,
     }
+    plan = _AddPlan(scopes=[scope], observed_at=observed_at, common=common, messages=parsed)
+    # Validate the options before any extraction cost or LLM call.
+    clean_new_memory(NewMemory(text="-", **common))
     if not infer:
-        items = [
+        verbatim = [
             NewMemory(text=message.content, role=message.role, actor_id=message.name, **common)
             for message in parsed
             if message.role != "system" and message.content.strip()
         ]
-        if not items:
-            return []
-        created = memories_add(project=project, items=items, now=now)
-        return [{"id": str(memory.id), "memory": memory.memory, "event": "ADD"} for memory in created]
+        plan.verbatim = _memories_prepare(verbatim) if verbatim else []
+        plan.retry_check = observed_at is not None
+        return plan
+    from memories.inference import get_inference
 
-    # Validate the options before any extraction cost or LLM call.
-    clean_new_memory(NewMemory(text="-", **common))
-    agent_scoped = scope.agent_id is not None
-    if llm_enabled():
-        facts = llm_extract_facts(
-            parsed,
-            observed_at=observed_at,
-            agent_scoped=agent_scoped,
-            prompt=prompt,
-            custom_instructions=custom_instructions,
-            includes=includes,
-            excludes=excludes,
-        )
-    else:
-        facts = _extract_within_limit(
-            parsed, observed_at=observed_at, agent_scoped=agent_scoped, includes=includes, excludes=excludes
-        )
-    facts = list({fact.text: fact for fact in facts}.values())
-    if len(facts) > settings.MAX_FACTS_PER_ADD:  # the LLM's facts (the built-in extractor stops itself)
-        raise _too_many_facts()
-    if not facts:
+    plan.inference = get_inference()
+    facts = plan.inference.extract(
+        parsed,
+        observed_at=observed_at or timezone.now(),
+        agent_scoped=scope.agent_id is not None,
+        includes=options["includes"],
+        excludes=options["excludes"],
+        prompt=options["prompt"],
+        custom_instructions=options["custom_instructions"],
+    )
+    if facts:
+        vectors = embed_texts([fact.text for fact in facts])
+        kept = plan.inference.settle(facts, vectors)
+        plan.facts, plan.vectors = [facts[i] for i in kept], [vectors[i] for i in kept]
+    return plan
+
+
+def _apply_verbatim(*, project, plan: _AddPlan, now: datetime) -> list[tuple[dict, Memory]]:
+    """Write a verbatim add. With an explicit observation time, a message already stored with the
+    same text, scope, time and metadata (a retried add) is not stored again."""
+    prepared = plan.verbatim
+    if plan.retry_check and prepared:
+        stored = {
+            (tuple(row[f] for f in SCOPE_FIELDS), row["hash"], row["valid_from"], _canonical(row["metadata"]))
+            for row in Memory.objects.for_project(project)
+            .filter(
+                hash__in={memory_hash(item.text) for item, _ in prepared},
+                valid_from__in={item.valid_from for item, _ in prepared},
+            )
+            .values(*SCOPE_FIELDS, "hash", "valid_from", "metadata")
+        }
+        prepared = [
+            (item, vector)
+            for item, vector in prepared
+            if (
+                tuple(getattr(item.scope, f) for f in SCOPE_FIELDS),
+                memory_hash(item.text),
+                item.valid_from,
+                _canonical(item.metadata),
+            )
+            not in stored
+        ]
+    memories = _memories_write(project=project, prepared=prepared, now=now) if prepared else []
+    return [({"id": str(m.id), "memory": m.memory, "event": "ADD"}, m) for m in memories]
+
+
+def _canonical(value: Any) -> str:
+    import json
+
+    return json.dumps(value or {}, sort_keys=True)
+
+
+def _apply_inferred(*, project, plan: _AddPlan, now: datetime) -> list[tuple[dict, Memory]]:
+    """Decide the planned facts against the scope's current memories, read under the lock, and write."""
+    from memories.decisions import Candidate
+    from memories.selectors import memory_neighbours
+
+    if not plan.facts:
         return []
-    vectors = embed_texts([fact.text for fact in facts])
-    if not llm_enabled():  # the model sees all the facts at once and settles them itself
-        kept = _settled_within(facts, vectors)
-        facts, vectors = [facts[i] for i in kept], [vectors[i] for i in kept]
-    neighbours = memory_neighbours(project=project, scope=scope, vectors=vectors, k=DECISION_CANDIDATES, now=now)
+    scope = plan.common["scope"]
+    neighbours = memory_neighbours(project=project, scope=scope, vectors=plan.vectors, k=DECISION_CANDIDATES, now=now)
     candidates = [
         [Candidate(id=str(m.pk), text=m.memory, score=m.score, immutable=m.immutable) for m in found]
         for found in neighbours
     ]
-    if llm_enabled():
-        decisions = llm_decide(facts, candidates)
-    else:
-        decisions = [decide(fact.text, found) for fact, found in zip(facts, candidates, strict=True)]
-    return _apply_decisions(project=project, facts=facts, vectors=vectors, decisions=decisions, common=common, now=now)
-
-
-def _limit_failed(message: str, *, limit: str, field: str) -> ValidationFailed:
-    value = getattr(settings, limit)
-    return ValidationFailed(
-        f"{message}; the limit is {value} ({limit})", details={"field": field, "limit": limit, "value": value}
-    )
-
-
-def _too_many_facts() -> ValidationFailed:
-    return _limit_failed(
-        f"The messages hold more than {settings.MAX_FACTS_PER_ADD} facts: split them over several adds",
-        limit="MAX_FACTS_PER_ADD",
-        field="messages",
+    decisions = plan.inference.decide(plan.facts, candidates)
+    common = {**plan.common, "valid_from": plan.observed_at or now}
+    return _apply_decisions(
+        project=project, facts=plan.facts, vectors=plan.vectors, decisions=decisions, common=common, now=now
     )
 
 
@@ -568,7 +751,7 @@ def add_messages(messages: Any) -> list:
 
     count = len(messages) if isinstance(messages, (list, tuple)) else 1
     if count > settings.MAX_MESSAGES_PER_ADD:
-        raise _limit_failed(f"{count} messages in one add", limit="MAX_MESSAGES_PER_ADD", field="messages")
+        raise limit_failed(f"{count} messages in one add", limit="MAX_MESSAGES_PER_ADD", field="messages")
     try:
         parsed = normalize_messages(messages)
     except ValueError as exc:
@@ -576,7 +759,7 @@ def add_messages(messages: Any) -> list:
     for index, message in enumerate(parsed):
         where = "messages" if count == 1 and not isinstance(messages, (list, tuple)) else f"messages[{index}]"
         if len(message.content) > settings.MAX_MESSAGE_CHARS:
-            raise _limit_failed(
+            raise limit_failed(
                 f"{where} is {len(message.content)} characters long",
                 limit="MAX_MESSAGE_CHARS",
                 field=f"{where}.content",
@@ -589,114 +772,149 @@ def add_messages(messages: Any) -> list:
     return parsed
 
 
-def _extract_within_limit(parsed, **options) -> list:
-    """The built-in extractor's facts, stopped (422) as soon as there are more than MAX_FACTS_PER_ADD."""
-    from memories.extraction import TooManyFacts, extract_facts
-
-    try:
-        return extract_facts(parsed, max_facts=settings.MAX_FACTS_PER_ADD, **options)
-    except TooManyFacts:
-        raise _too_many_facts() from None
-
-
-def _settled_within(facts, vectors) -> list[int]:
-    """Which of one add's facts to keep, in order (:func:`memories.decisions.settle`)."""
-    from memories.decisions import settle
-
-    norms = [math.sqrt(sum(x * x for x in vector)) for vector in vectors]
-
-    def similarity(i: int, j: int) -> float:
-        norm = norms[i] * norms[j]
-        return sum(x * y for x, y in zip(vectors[i], vectors[j], strict=True)) / norm if norm else 0.0
-
-    return settle([fact.text for fact in facts], similarity)
-
-
-def _apply_decisions(*, project, facts, vectors, decisions, common: dict, now: datetime) -> list[dict]:
-    """Write what the decisions say, in one transaction; a memory is changed by one fact at most
-    (a second fact aimed at a memory already updated or superseded in this add is added instead)."""
+def _apply_decisions(*, project, facts, vectors, decisions, common: dict, now: datetime) -> list[tuple[dict, Memory]]:
+    """Write what the decisions say (inside the add's transaction); a memory is changed by one fact
+    at most (a second fact aimed at a memory already updated or superseded in this add is added
+    instead, and so is one aimed at a memory that no longer holds)."""
     observed_at = common["valid_from"]
-    events: list[dict] = []
+    written: list[tuple[dict, Memory] | None] = []
     adds: list[tuple[int, NewMemory]] = []
     touched: set[str] = set()
-    with transaction.atomic():
-        for fact, vector, decision in zip(facts, vectors, decisions, strict=True):
-            event, target = decision.event, decision.target_id
-            if event == "NONE":
-                continue
-            if event in ("UPDATE", "SUPERSEDE") and (target is None or target in touched):
-                event = "ADD"
-            if event == "UPDATE":
-                touched.add(target)
-                memory = memory_update(
-                    project=project,
-                    memory_id=target,
-                    text=decision.text,
-                    embedding=vector if decision.text == fact.text else None,
-                    now=now,
-                )
-                events.append(
-                    {
-                        "id": str(memory.id),
-                        "memory": memory.memory,
-                        "event": "UPDATE",
-                        "previous_memory": memory.previous_memory,
-                    }
-                )
-            elif event == "SUPERSEDE":
-                touched.add(target)
-                memory = memory_supersede(
-                    project=project,
-                    memory_id=target,
-                    text=decision.text,
-                    observed_at=observed_at,
-                    embedding=vector if decision.text == fact.text else None,
-                    now=now,
-                )
-                events.append(
-                    {
-                        "id": str(memory.id),
-                        "memory": memory.memory,
-                        "event": "SUPERSEDE",
-                        "previous_memory": memory.superseded.memory,
-                        "supersedes": str(memory.superseded.id),
-                    }
-                )
-            else:
-                adds.append(
-                    (
-                        len(events),
-                        NewMemory(
-                            text=decision.text,
-                            role=fact.role,
-                            embedding=vector if decision.text == fact.text else None,
-                            **common,
-                        ),
-                    )
-                )
-                events.append({})
-        if adds:
-            created = memories_add(project=project, items=[item for _, item in adds], now=now)
-            for (position, _), memory in zip(adds, created, strict=True):
-                events[position] = {"id": str(memory.id), "memory": memory.memory, "event": "ADD"}
-    return events
+    targets = {
+        str(m.pk): m
+        for m in Memory.objects.for_project(project)
+        .filter(pk__in=[d.target_id for d in decisions if d.event in ("UPDATE", "SUPERSEDE") and d.target_id])
+        .current()
+        .select_for_update()
+        .defer("embedding")
+    }
+    for fact, vector, decision in zip(facts, vectors, decisions, strict=True):
+        event, target = decision.event, decision.target_id
+        same_vector = vector if decision.text == fact.text else None
+        if event == "NONE":
+            continue
+        if event in ("UPDATE", "SUPERSEDE") and (target is None or target in touched or target not in targets):
+            event = "ADD"
+        if event == "UPDATE":
+            touched.add(target)
+            memory = memory_update(
+                project=project, memory_id=target, text=decision.text, embedding=same_vector, now=now
+            )
+            entry = {"id": str(memory.id), "memory": memory.memory, "event": "UPDATE"}
+            written.append(({**entry, "previous_memory": memory.previous_memory}, memory))
+        elif event == "SUPERSEDE" and observed_at < targets[target].valid_from:
+            touched.add(target)
+            placed = _supersede_in_past(
+                project=project,
+                newer=targets[target],
+                item=NewMemory(text=decision.text, role=fact.role, embedding=same_vector, **common),
+                now=now,
+            )
+            if placed is not None:
+                written.append(placed)
+        elif event == "SUPERSEDE":
+            touched.add(target)
+            memory = memory_supersede(
+                project=project,
+                memory_id=target,
+                text=decision.text,
+                observed_at=observed_at,
+                embedding=same_vector,
+                now=now,
+            )
+            entry = {"id": str(memory.id), "memory": memory.memory, "event": "SUPERSEDE"}
+            entry.update(previous_memory=memory.superseded.memory, supersedes=str(memory.superseded.id))
+            written.append((entry, memory))
+        else:
+            adds.append((len(written), NewMemory(text=decision.text, role=fact.role, embedding=same_vector, **common)))
+            written.append(None)
+    if adds:
+        created = memories_add(project=project, items=[item for _, item in adds], now=now)
+        for (position, _), memory in zip(adds, created, strict=True):
+            written[position] = ({"id": str(memory.id), "memory": memory.memory, "event": "ADD"}, memory)
+    return [entry for entry in written if entry is not None]
 
 
-def memories_ingest_recorded(*, project, payload: dict, **ingest) -> AddEvent:
-    """:func:`memories_ingest`, with the request and its outcome kept as an :class:`AddEvent`
-    (written in the same transaction as the memories)."""
-    started = time.perf_counter()
-    with transaction.atomic():
-        results = memories_ingest(project=project, **ingest)
-        scope = ingest.get("scope")
-        return AddEvent.objects.create(
-            project=project,
-            user_id=getattr(scope, "user_id", None),
-            status=AddEvent.Status.SUCCEEDED,
-            payload=payload,
-            results=results,
-            latency_ms=round((time.perf_counter() - started) * 1000, 1),
+def _supersede_in_past(*, project, newer: Memory, item: NewMemory, now: datetime) -> tuple[dict, Memory] | None:
+    """Place an observation older than ``newer`` (the current fact it contradicts) in ``newer``'s
+    history, at its own time: it holds from its observation time until the next fact of the chain
+    (``newer`` or one of its predecessors) began, and that fact supersedes it. A predecessor that
+    held at the observation time is closed then and superseded by it (the link that skipped over
+    the observation is retracted). The same text already holding then (a retry) changes nothing:
+    None."""
+    from graph.models import SUPERSEDES, Relationship
+    from graph.services import relationship_create
+
+    observed_at = item.valid_from
+    later, node, link = None, newer, None  # ``later`` supersedes ``node`` through ``link``
+    for _ in range(CHAIN_MAX):
+        if node.valid_from <= observed_at:
+            break
+        edge = (
+            Relationship.objects.for_project(project)
+            .not_retracted()
+            .filter(source=node, relation=SUPERSEDES)
+            .select_related("target")
+            .order_by("-target__valid_from", "-created_at")
+            .first()
         )
+        if edge is None:
+            break
+        later, node, link = node, edge.target, edge
+    if node.memory == item.text:
+        return None  # known already for that time
+    if node.valid_from > observed_at:  # before the whole chain
+        older, after, start, until = None, node, observed_at, node.valid_from
+    else:  # ``node`` held then: it ends where the observation starts
+        older, after = node, later
+        start = _closing_time(node, observed_at)
+        until = node.valid_to if node.valid_to is not None else later.valid_from
+    if start >= until:
+        return None  # no room between two facts observed at the same instant
+    prepared = _memories_prepare([replace(item, valid_from=start, valid_to=until)])
+    [memory] = _memories_write(project=project, prepared=prepared, now=now)
+    closed = [(memory, after)]
+    if older is not None:
+        older = _locked(project, older.pk, None, memory_id=older.pk, embedding=False)
+        older.valid_to = start
+        older.updated_at = now
+        older.save(update_fields=["valid_to", "updated_at"])
+        closed.append((older, memory))
+        # ``after`` superseded ``older`` directly until now; the observation comes between them.
+        link.invalidated_at = now
+        link.save(update_fields=["invalidated_at"])
+        relationship_create(
+            project=project,
+            source_id=memory.pk,
+            target_id=older.pk,
+            relation=SUPERSEDES,
+            origin="inference",
+            valid_from=start,
+            now=now,
+        )
+    for old, new in closed:
+        _history(
+            old,
+            event=MemoryHistory.Event.SUPERSEDE,
+            now=now,
+            old_memory=old.memory,
+            new_memory=new.memory,
+            old_metadata=old.metadata,
+            new_metadata=new.metadata,
+        ).save()
+    relationship_create(
+        project=project,
+        source_id=after.pk,
+        target_id=memory.pk,
+        relation=SUPERSEDES,
+        origin="inference",
+        valid_from=until,
+        now=now,
+    )
+    entry = {"id": str(memory.id), "memory": memory.memory, "event": "ADD", "superseded_by": str(after.id)}
+    if older is not None:
+        entry["supersedes"] = str(older.id)
+    return entry, memory
 
 
 # --- Queued adds (async_mode) and the periodic maintenance job --------------------------------
@@ -741,12 +959,12 @@ def _job_decode(encoded: dict[str, Any]) -> dict[str, Any]:
 
 
 def add_event_enqueue(*, project, payload: dict, now: datetime | None = None, **ingest) -> AddEvent:
-    """:func:`memories_ingest_recorded`, queued: the same arguments, checked now (bad input is
-    refused before anything is written), run later by a worker. Returns the PENDING event.
+    """:func:`add_ingest`, queued: the same arguments, checked now (bad input is refused before
+    anything is written), run later by a worker. Returns the PENDING event.
 
     The observation time defaults to now, the moment of the request, not of the run.
     """
-    from memories.llm import llm_enabled
+    from memories.inference import get_inference
     from memories.tasks import add_event_run_task
 
     scope = clean_scope(ingest.get("scope"), required=True, write=True)
@@ -755,12 +973,11 @@ def add_event_enqueue(*, project, payload: dict, now: datetime | None = None, **
         if ingest.get(name) is not None:
             clean(ingest[name])
     now = now or timezone.now()
-    if ingest.get("infer", True) and not llm_enabled():
+    inference = get_inference()
+    if ingest.get("infer", True) and inference.extracts_cheaply:
         # The built-in extractor is cheap next to embedding and deciding: count the facts now, so an
         # add over MAX_FACTS_PER_ADD is refused here rather than failing in the worker.
-        _extract_within_limit(
-            parsed, observed_at=ingest.get("observed_at") or now, agent_scoped=scope.agent_id is not None
-        )
+        inference.extract(parsed, observed_at=ingest.get("observed_at") or now, agent_scoped=scope.agent_id is not None)
     ingest = {**ingest, "scope": scope, "observed_at": ingest.get("observed_at") or now}
     job = _job_encode(ingest)
     with transaction.atomic():
@@ -777,8 +994,11 @@ def add_event_enqueue(*, project, payload: dict, now: datetime | None = None, **
 
 
 def add_event_run(*, event_id: str, ingest: dict[str, Any]) -> str:
-    """Run one queued add (the worker's job) and return the event's final status.
+    """Run one queued add (the worker's job) through :func:`add_ingest` and return the event's final
+    status.
 
+    The event's row stays locked for the whole run (a live worker's sign for ``add_events_recover``);
+    the add itself takes its scope's lock only to decide and write, as a synchronous add does.
     Safe to run again: a finished event is left alone, and so is one a newer run has claimed. An
     :class:`~mem0g_site.exceptions.ApplicationError` (bad input, LLM unavailable) fails the event
     with its message; any other exception fails it too and is raised again for the job's record.
@@ -810,21 +1030,11 @@ def add_event_run(*, event_id: str, ingest: dict[str, Any]) -> str:
             event = owned()
             if event is None:
                 return "SUPERSEDED"
-            results = memories_ingest(project=event.project, **_job_decode(ingest))
-            # Entity relations, as the synchronous add records them (the request's enable_graph was
-            # checked before it was queued; categories in MEM0_USE_GRAPH_FOR_CATEGORIES count too).
-            from graph.services import relations_record_for_events
-
-            relations_record_for_events(
-                project=event.project,
-                events=results,
-                enable_graph=str(event.payload.get("enable_graph")).lower() in ("true", "1", "yes"),
-            )
-            event.status = AddEvent.Status.SUCCEEDED
-            event.results = results
-            event.latency_ms = round((time.perf_counter() - started) * 1000, 1)
-            event.updated_at = timezone.now()
-            event.save(update_fields=["status", "results", "latency_ms", "updated_at"])
+            add = _job_decode(ingest)
+            # Jobs queued before enable_graph travelled with them: the request's flag (checked before
+            # it was queued; categories in MEM0_USE_GRAPH_FOR_CATEGORIES count too).
+            add.setdefault("enable_graph", str(event.payload.get("enable_graph")).lower() in ("true", "1", "yes"))
+            add_ingest(project=event.project, event=event, **add)
         return event.status
     except ApplicationError as exc:
         error, unexpected = exc.message, None
@@ -958,9 +1168,9 @@ def memory_restore(
     if pk is None:
         raise MemoryNotFound(memory_id)
     actor_id = clean_id(actor_id, field_name="actor_id")
-    now = now or timezone.now()
     with transaction.atomic():
         memory = _locked(project, pk, within, memory_id=memory_id, embedding=False)
+        now = now or timezone.now()
         successor = (
             Relationship.objects.not_retracted()
             .filter(

@@ -4,7 +4,7 @@ from django.urls import re_path
 
 from accounts import api as accounts
 from graph import api as graph
-from memories.api import events, oss, platform, users
+from memories.api import events, mcp, oss, platform, users
 
 
 def route(pattern: str, view, name: str):
@@ -81,6 +81,8 @@ urlpatterns = [
     route(r"reset", oss.OssResetView, "oss-reset"),
     route(r"entities", oss.OssEntitiesView, "oss-entities"),
     route(r"entities/(?P<entity_type>[^/]+)/(?P<entity_id>[^/]+)", oss.OssEntityView, "oss-entity"),
+    # The MCP server (Streamable HTTP) for agents and assistants: docs/MCP.md.
+    route(r"mcp", mcp.McpView, "mcp"),
     # Operator routes for one user.
     route(r"v1/users/(?P<user_id>[^/]+)/stats", users.UserStatsView, "user-stats"),
     route(r"v1/users/(?P<user_id>[^/]+)/memories", users.UserMemoriesView, "user-memories"),

@@ -114,3 +114,45 @@ def llm_server(settings):
         settings.LLM_MAX_RETRIES = 1
         yield server
     assert not server.unscripted, f"{server.unscripted} LLM request(s) had no scripted reply"
+
+
+def _without_counter_queries(queries: list[str]) -> list[str]:
+    """The queries a request made, less those of the shared rate-limit and metrics counters
+    (``accounts/counters.py``: one statement each per request, wrapped in a savepoint inside a
+    test's transaction). Pinned query counts are about what a view does, not this bookkeeping."""
+    from accounts.counters import TABLE
+
+    kept, i = [], 0
+    while i < len(queries):
+        sql = queries[i]
+        if sql.startswith("SAVEPOINT ") and i + 1 < len(queries) and TABLE in queries[i + 1]:
+            j = i + 1
+            while j < len(queries) and TABLE in queries[j]:
+                j += 1
+            if j < len(queries) and queries[j] == f"RELEASE {sql}":
+                i = j + 1
+                continue
+        if TABLE not in sql:
+            kept.append(sql)
+        i += 1
+    return kept
+
+
+@pytest.fixture
+def django_assert_max_num_queries():
+    """pytest-django's fixture of that name, without the counter queries (see above)."""
+    from contextlib import contextmanager
+
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    @contextmanager
+    def _assert(num: int, info: str | None = None):
+        with CaptureQueriesContext(connection) as context:
+            yield context
+        queries = _without_counter_queries([q["sql"] for q in context.captured_queries])
+        if len(queries) > num:
+            listing = "\n".join(f"{n}. {sql}" for n, sql in enumerate(queries, 1))
+            pytest.fail(f"Expected to perform {num} queries or less but {len(queries)} were done\n{listing}")
+
+    return _assert

@@ -1,7 +1,6 @@
 """API keys: the three header forms the Mem0 world uses, how keys are stored, scopes and bootstrap
 keys. What every route answers to each kind of key is in ``tests/test_access_matrix.py``."""
 
-
 import pytest
 
 from accounts.models import ApiKey

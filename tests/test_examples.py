@@ -7,6 +7,7 @@ import importlib.util
 import io
 import json
 import logging
+import os
 import socket
 import struct
 import sys
@@ -295,3 +296,149 @@ def test_analytics_report_and_chart(examples, live_server, key, project, other_p
     width, height = struct.unpack(">II", png[16:24])  # the IHDR chunk
     assert (width, height) == (1200, 800)
     assert f"Chart: {chart}" in text
+
+
+# --- as examples/README.md says ------------------------------------------------------------------
+
+README = EXAMPLES / "README.md"
+ROOT = EXAMPLES.parent
+
+
+def readme_commands() -> list[str]:
+    """The commands examples/README.md gives (its ``sh`` blocks' lines that start with .venv/bin/)."""
+    commands, in_shell = [], False
+    for line in README.read_text().splitlines():
+        if line.startswith("```"):
+            in_shell = line == "```sh"
+        elif in_shell and line.startswith(".venv/bin/"):
+            commands.append(line.split("  #")[0].strip())
+    return commands
+
+
+def readme_command(prefix: str) -> list[str]:
+    [command] = [c for c in readme_commands() if c.startswith(prefix)]
+    return command.split()
+
+
+@pytest.fixture
+def readme_dir(tmp_path):
+    """A working directory laid out as the repository root for the README's relative paths
+    (.venv, examples), so a command's outputs (the chart) land in tmp_path."""
+    for name in (".venv", "examples"):
+        (tmp_path / name).symlink_to(ROOT / name)
+    return tmp_path
+
+
+@pytest.fixture
+def readme_env(live_server, key, tmp_path):
+    return {
+        **{k: v for k, v in os.environ.items() if not k.startswith("MEM0")},
+        "MEM0G_URL": live_server.url,
+        "MEM0G_API_KEY": key,
+        "HOME": str(tmp_path),  # the SDK writes ~/.mem0
+    }
+
+
+def run_readme(command: list[str], cwd: Path, env: dict) -> str:
+    import subprocess
+
+    done = subprocess.run(command, cwd=cwd, env=env, capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, (command, done.stdout[-2000:], done.stderr[-2000:])
+    return done.stdout
+
+
+def test_the_readme_setup_installs_what_every_example_imports():
+    """What `.venv/bin/pip install -r examples/requirements.txt` brings covers every module the
+    examples import (with their dependencies), and this virtualenv has it all."""
+    import ast
+    import subprocess
+    from importlib import metadata
+
+    install = readme_command(".venv/bin/pip install")
+    assert install == [".venv/bin/pip", "install", "-r", "examples/requirements.txt"]
+    listed = {
+        line.split("==")[0].strip().lower()
+        for line in (EXAMPLES / "requirements.txt").read_text().splitlines()
+        if line.strip() and not line.startswith("#")
+    }
+
+    def closure(names: set[str]) -> set[str]:
+        seen, todo = set(), list(names)
+        while todo:
+            name = todo.pop().lower().replace("_", "-")
+            if name in seen:
+                continue
+            seen.add(name)
+            try:
+                requirements = metadata.requires(name) or []
+            except metadata.PackageNotFoundError:  # a dependency its environment marker leaves out
+                continue
+            for requirement in requirements:
+                if "extra ==" not in requirement:
+                    todo.append(requirement.split(";")[0].split("[")[0].split("<")[0].split(">")[0].split("=")[0]
+                                .split("!")[0].split("~")[0].strip())  # fmt: skip
+        return seen
+
+    provided = closure(listed)
+    distributions = metadata.packages_distributions()
+    for example in EXAMPLES.glob("*.py"):
+        tree = ast.parse(example.read_text())
+        modules = {alias.name.split(".")[0] for node in ast.walk(tree) if isinstance(node, ast.Import)
+                   for alias in node.names}  # fmt: skip
+        modules |= {node.module.split(".")[0] for node in ast.walk(tree)
+                    if isinstance(node, ast.ImportFrom) and node.module and not node.level}  # fmt: skip
+        for module in sorted(modules - set(sys.stdlib_module_names)):
+            owners = {d.lower().replace("_", "-") for d in distributions.get(module, [])}
+            assert owners & provided, f"{example.name} imports {module}, which examples/requirements.txt does not bring"
+
+    dry_run = subprocess.run(
+        [str(ROOT / install[0]), "install", "--dry-run", "--no-deps", "-r", str(ROOT / install[3])],
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert dry_run.returncode == 0 and "Would install" not in dry_run.stdout, dry_run.stdout[-2000:]
+
+
+def test_user_preferences_runs_as_the_readme_says(readme_dir, readme_env):
+    out = run_readme(readme_command(".venv/bin/python examples/user_preferences.py"), readme_dir, readme_env)
+    assert "User's favourite editor is Emacs" in out and "User's favourite editor is Vim" in out
+
+
+def test_memory_analytics_runs_as_the_readme_says(readme_dir, readme_env, project, add):
+    add(project, "Loves tea", "Bakes cakes", user_id="alice")
+    command = readme_command(".venv/bin/python examples/memory_analytics.py")
+    out = run_readme(command, readme_dir, readme_env)
+    assert "Memories: 2\nUsers: 1 (alice)" in out
+    assert (readme_dir / command[-1]).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_the_chat_app_runs_as_the_readme_says(readme_dir, readme_env):
+    import subprocess
+    import time
+
+    command = readme_command(".venv/bin/uvicorn chat_with_memory:app")
+    port = free_port()
+    command[command.index("--port") + 1] = str(port)  # the README's 8001 may be taken on a shared machine
+    server = subprocess.Popen(command, cwd=readme_dir, env=readme_env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+    try:
+        deadline = time.monotonic() + 60
+        while True:
+            try:
+                reply = httpx.post(
+                    f"http://127.0.0.1:{port}/chat",
+                    json={"user_id": "dora", "message": "I love spicy food."},
+                    timeout=60,
+                )
+                break
+            except httpx.TransportError:
+                assert server.poll() is None and time.monotonic() < deadline, server.stdout.read().decode()[-2000:]
+                time.sleep(0.3)
+        assert reply.status_code == 200 and reply.json()["memories_used"] == []
+        deadline = time.monotonic() + 30
+        while not Memory.objects.filter(user_id="dora").exists():
+            assert time.monotonic() < deadline, "the chat did not store the exchange"
+            time.sleep(0.3)
+    finally:
+        server.terminate()
+        server.wait(timeout=30)

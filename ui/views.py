@@ -213,8 +213,9 @@ def user_memories(request, project_id, user_id):
     add_error = None
     if request.method == "POST":
         try:
-            services.memories_add(
+            services.add_ingest(
                 project=project,
+                payload={"via": "ui"},
                 items=[
                     NewMemory(
                         text=request.POST.get("text", ""),

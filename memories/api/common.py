@@ -13,6 +13,7 @@ from django.conf import settings
 from django.db.models import Q
 
 from accounts.access import key_scope
+from mem0g_site import unknown_fields
 from mem0g_site.exceptions import InvalidRequest, ValidationFailed
 from mem0g_site.parsers import check_json
 from memories.filters import compile_filters, entity_ids, has_entity_id
@@ -31,9 +32,9 @@ def body_of(request) -> dict[str, Any]:
 
 
 def refuse_unknown(data: dict, allowed: set[str], *, where: str = "body") -> None:
-    unknown = sorted(set(data) - allowed - {"org_id", "project_id"})
-    if unknown:
-        raise InvalidRequest(f"Unknown {where} parameter(s): {', '.join(unknown)}", details={"unknown": unknown})
+    """Fields of ``data`` not in ``allowed``: a 400, or ignored on the Mem0 dialects' views (the
+    view's ``unknown_fields`` policy, mem0g_site/unknown_fields.py)."""
+    unknown_fields.check(data, allowed, where=where)
 
 
 def top_level_scope(data: dict) -> Scope:

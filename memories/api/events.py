@@ -4,7 +4,7 @@ memories or history listed per entity."""
 from rest_framework.response import Response
 
 from accounts.access import key_scope, key_within
-from mem0g_site.api import ApiView
+from mem0g_site.api import Mem0View
 from mem0g_site.exceptions import InvalidRequest, NotFound, ValidationFailed
 from memories.api.common import as_bool, as_int, page_links
 from memories.api.platform import EntityDeleteView
@@ -43,7 +43,7 @@ def _entity_field(entity_type: str) -> str:
     return field
 
 
-class EventView(ApiView):
+class EventView(Mem0View):
     """``GET /v1/event/{event_id}/``: an add request's status, results and latency."""
 
     required_scope = "read"
@@ -54,7 +54,7 @@ class EventView(ApiView):
         return Response(event_data(event))
 
 
-class EventsView(ApiView):
+class EventsView(Mem0View):
     """``GET /v1/events/``: add requests, newest first."""
 
     required_scope = "read"
@@ -73,7 +73,7 @@ class EventsView(ApiView):
         )
 
 
-class StatsView(ApiView):
+class StatsView(Mem0View):
     """``GET /v1/stats/``: totals for the key's project (or user)."""
 
     required_scope = "read"
@@ -97,7 +97,7 @@ class EntityView(EntityDeleteView):
         raise NotFound("Entity not found", details={"type": entity_type, "name": name})
 
 
-class EntityFiltersView(ApiView):
+class EntityFiltersView(Mem0View):
     """``GET /v1/entities/filters/``: the ids that can be used in ``filters``, by type."""
 
     required_scope = "read"
@@ -108,7 +108,7 @@ class EntityFiltersView(ApiView):
         return Response({f"{kind}s": [e["name"] for e in entities if e["type"] == kind] for kind in ENTITY_TYPES})
 
 
-class EntityMemoriesView(ApiView):
+class EntityMemoriesView(Mem0View):
     """``GET /v1/memories/{entity_type}/{entity_id}/?limit=&offset=``: one entity's memories, newest
     first (``/v1/memories/user/{user_id}`` is the memory-layer form of the same)."""
 
@@ -138,7 +138,7 @@ def entity_memories_response(request, scope: Scope) -> Response:
     return Response({"count": result.count, "limit": limit, "offset": offset, "results": items, "memories": items})
 
 
-class MemoryEventsView(ApiView):
+class MemoryEventsView(Mem0View):
     """``GET /v1/memories/events/``: every ADD/UPDATE/DELETE of the project, newest first."""
 
     required_scope = "read"

@@ -15,7 +15,7 @@ from rest_framework.response import Response
 
 from accounts.access import key_scope, key_within
 from graph.api import with_relations
-from mem0g_site.api import ApiView
+from mem0g_site.api import Mem0View
 from mem0g_site.exceptions import Forbidden, InvalidRequest, NotFound, ValidationFailed
 from memories.api import schema as doc
 from memories.api.common import (
@@ -34,8 +34,8 @@ from memories.inputs import Scope, clean_id, clean_text
 from memories.selectors import ENTITY_TYPES, entity_list, memory_get, memory_history, memory_list, memory_search
 from memories.services import (
     UNSET,
+    add_ingest,
     memories_delete,
-    memories_ingest,
     memories_reset,
     memory_delete,
     memory_update,
@@ -68,7 +68,7 @@ def _oss_scope(request, values: dict) -> Scope:
     )
 
 
-class OssMemoriesView(ApiView):
+class OssMemoriesView(Mem0View):
     """``POST /memories`` (add), ``GET /memories`` (list), ``DELETE /memories`` (admin)."""
 
     required_scope = {"GET": "read", "POST": "write", "DELETE": "admin"}
@@ -118,16 +118,19 @@ class OssMemoriesView(ApiView):
             raise InvalidRequest(
                 "At least one identifier (user_id, agent_id, run_id) is required.", details={"key": "user_id"}
             )
-        events = memories_ingest(
+        outcome = add_ingest(
             project=request.auth.project,
+            payload={k: v for k, v in data.items() if k != "messages"},
             messages=data["messages"],
             scope=scope,
             infer=as_bool(data.get("infer"), "infer", default=True),
             metadata=as_object(data.get("metadata"), "metadata"),
             expiration_date=as_expiration(data.get("expiration_date")),
             prompt=_prompt(data),
+            enable_graph=enable_graph,
         )
-        return Response(with_relations({"results": events}, request, events, enable_graph))
+        # Mem0's OSS answer: the events only (the add's event is recorded, not announced).
+        return Response(with_relations({"results": outcome.results}, outcome.relations))
 
     @extend_schema(
         operation_id="oss_memories_list",
@@ -191,7 +194,7 @@ class OssMemoriesView(ApiView):
         return Response({"message": "All relevant memories deleted", "deleted": deleted})
 
 
-class OssMemoryView(ApiView):
+class OssMemoryView(Mem0View):
     """``GET``/``PUT``/``DELETE /memories/{id}``."""
 
     required_scope = {"GET": "read", "PUT": "write", "DELETE": "write"}
@@ -250,7 +253,7 @@ class OssMemoryView(ApiView):
         return Response({"message": "Memory deleted successfully"})
 
 
-class OssHistoryView(ApiView):
+class OssHistoryView(Mem0View):
     """``GET /memories/{id}/history``."""
 
     required_scope = "read"
@@ -270,7 +273,7 @@ class OssHistoryView(ApiView):
         return Response(HistorySerializer(rows, many=True).data)
 
 
-class OssSearchView(ApiView):
+class OssSearchView(Mem0View):
     """``POST /search``: ``filters`` in the full grammar, dotted keys such as
     ``{"metadata.project_id": "p1"}`` included; top-level ids are merged in."""
 
@@ -314,7 +317,7 @@ class OssSearchView(ApiView):
         return Response({"results": search_results(results, explain=options["explain"])})
 
 
-class OssResetView(ApiView):
+class OssResetView(Mem0View):
     """``POST /reset`` (admin): every memory of the key's project (or of its user) is deleted."""
 
     required_scope = "admin"
@@ -335,7 +338,7 @@ class OssResetView(ApiView):
         return Response({"message": "All memories reset", "deleted": deleted})
 
 
-class OssEntitiesView(ApiView):
+class OssEntitiesView(Mem0View):
     """``GET /entities``: a bare list of users, agents and runs with their memory counts."""
 
     required_scope = "read"
@@ -377,7 +380,7 @@ class OssEntitiesView(ApiView):
         )
 
 
-class OssEntityView(ApiView):
+class OssEntityView(Mem0View):
     """``DELETE /entities/{type}/{id}`` (admin)."""
 
     required_scope = "admin"

@@ -12,7 +12,7 @@ from rest_framework.response import Response
 
 from accounts.access import key_scope, key_user, key_within
 from graph.api import search_relations, with_relations
-from mem0g_site.api import ApiView
+from mem0g_site.api import Mem0View
 from mem0g_site.exceptions import InvalidRequest, NotFound, ValidationFailed
 from memories.api import schema as doc
 from memories.api.common import (
@@ -55,10 +55,9 @@ from memories.selectors import (
 from memories.services import (
     UNSET,
     add_event_enqueue,
-    memories_add,
+    add_ingest,
     memories_delete,
     memories_delete_batch,
-    memories_ingest_recorded,
     memories_update_batch,
     memory_delete,
     memory_export_create,
@@ -149,10 +148,11 @@ QUEUED_MESSAGE = "Memory processing has been queued for background execution"
 # --- shared pieces -------------------------------------------------------------------------
 
 
-def _ingest(request, data: dict):
-    """Run an add request and record it as an event; returns the AddEvent (its ``results`` are the
-    per-memory events). ``async_mode: true`` with ``infer`` queues it instead (a PENDING event), as
-    Mem0 does; ``infer: false`` stays synchronous."""
+def _ingest(request, data: dict) -> tuple[AddEvent, dict | None]:
+    """Run an add request (:func:`memories.services.add_ingest`); returns its AddEvent (whose
+    ``results`` are the per-memory events) and Mem0's ``relations`` (None unless graph processing
+    was asked for). ``async_mode: true`` with ``infer`` queues it instead (a PENDING event), as Mem0
+    does; ``infer: false`` stays synchronous."""
     refuse_unknown(data, ADD_FIELDS)
     scope = key_scope(request.auth, merged_scope(data))
     observed = as_moment(data.get("timestamp"), "timestamp") or as_moment(
@@ -160,7 +160,7 @@ def _ingest(request, data: dict):
     )
     infer = as_bool(data.get("infer"), "infer", default=True)
     queued = infer and as_bool(data.get("async_mode"), "async_mode", default=False)
-    return (add_event_enqueue if queued else memories_ingest_recorded)(
+    add = dict(
         project=request.auth.project,
         payload={k: v for k, v in data.items() if k != "messages"},
         messages=data.get("messages"),
@@ -177,7 +177,12 @@ def _ingest(request, data: dict):
         prompt=_optional_text(data, "prompt"),
         custom_instructions=_optional_text(data, "custom_instructions")
         or _optional_text(request.auth.project.options, "custom_instructions"),
+        enable_graph=as_bool(data.get("enable_graph"), "enable_graph"),
     )
+    if queued:
+        return add_event_enqueue(**add), None
+    outcome = add_ingest(**add)
+    return outcome.event, outcome.relations
 
 
 def _optional_text(data: dict, field: str) -> str | None:
@@ -259,7 +264,7 @@ def _search(request, data: dict, *, require_entity: bool, default_threshold: flo
 # --- views ---------------------------------------------------------------------------------
 
 
-class PingView(ApiView):
+class PingView(Mem0View):
     """``GET /v1/ping/``: the SDK's constructor check. ``org_id`` and ``project_id`` must be non-empty."""
 
     required_scope = None
@@ -301,7 +306,7 @@ class PingView(ApiView):
         )
 
 
-class AddV3View(ApiView):
+class AddV3View(Mem0View):
     """``POST /v3/memories/add/`` (mem0ai 2.x): ``{"results": [{"id", "memory", "event"}]}``."""
 
     required_scope = "write"
@@ -346,15 +351,14 @@ class AddV3View(ApiView):
         data = body_of(request)
         if "content" in data and "messages" not in data:  # a single text given as `content`: one user message
             data = {**{k: v for k, v in data.items() if k != "content"}, "messages": data["content"]}
-        enable_graph = as_bool(data.get("enable_graph"), "enable_graph")
-        event = _ingest(request, data)
+        event, relations = _ingest(request, data)
         if event.status == AddEvent.Status.PENDING:
             return Response({"event_id": str(event.id), "status": event.status})
         body = {"results": event.results, "event_id": str(event.id), "status": event.status}
-        return Response(with_relations(body, request, event.results, enable_graph))
+        return Response(with_relations(body, relations))
 
 
-class MemoriesView(ApiView):
+class MemoriesView(Mem0View):
     """``/v1/memories/``: list (GET), add (POST: Mem0 ``messages`` or a memory-layer ``content``),
     delete all of a scope (DELETE, ids or ``filters`` in the query string)."""
 
@@ -379,6 +383,8 @@ class MemoriesView(ApiView):
         ),
         "DELETE": frozenset({*ENTITY_FIELDS, "session_id", "filters"}),
     }
+    # What a list narrows by but a delete does not: refused on DELETE, never ignored.
+    narrowing_params = {"DELETE": query_params["GET"] - query_params["DELETE"]}
 
     @extend_schema(
         operation_id="memories_list_v1",
@@ -484,8 +490,7 @@ class MemoriesView(ApiView):
         data = body_of(request)
         if "content" in data and "messages" not in data:
             return self._create_one(request, data)
-        enable_graph = as_bool(data.get("enable_graph"), "enable_graph")
-        event = _ingest(request, data)
+        event, relations = _ingest(request, data)
         events = event.results
         if event.status == AddEvent.Status.PENDING:
             # Mem0's queued answer to the 0.1.x/1.0.x clients (1.0.x sends async_mode: true by default).
@@ -495,15 +500,15 @@ class MemoriesView(ApiView):
         if output_format == "v1.0":
             return Response([_legacy_event(event) for event in events])
         if output_format == "v1.1":
-            return Response(
-                with_relations({"results": [_legacy_event(e) for e in events]}, request, events, enable_graph)
-            )
-        return Response(with_relations({"results": events}, request, events, enable_graph))
+            return Response(with_relations({"results": [_legacy_event(e) for e in events]}, relations))
+        return Response(with_relations({"results": events}, relations))
 
     def _create_one(self, request, data):
         refuse_unknown(data, ADD_FIELDS)
-        memory = memories_add(
+        outcome = add_ingest(
             project=request.auth.project,
+            payload={k: v for k, v in data.items() if k != "content"},
+            enable_graph=as_bool(data.get("enable_graph"), "enable_graph"),
             items=[
                 NewMemory(
                     text=data.get("content"),
@@ -514,8 +519,8 @@ class MemoriesView(ApiView):
                     expiration_date=as_expiration(data.get("expiration_date")),
                 )
             ],
-        )[0]
-        return Response(memory_data(memory), status=201)
+        )
+        return Response(memory_data(outcome.memories[0]), status=201)
 
     @extend_schema(
         operation_id="memories_delete_all_v1",
@@ -532,22 +537,28 @@ class MemoriesView(ApiView):
         examples=[doc.example("Deleted", {"message": "Memories deleted successfully!", "deleted": 12})],
     )
     def delete(self, request):
-        params = request.query_params
-        filters = query_filters(params["filters"]) if "filters" in params else {}
-        requested = {field: params.get(field) for field in ENTITY_FIELDS}
-        if requested["run_id"] is None:
-            requested["run_id"] = params.get("session_id")
-        wildcard = {field for field, value in requested.items() if value == "*"}
-        scope = key_scope(request.auth, top_level_scope({f: v for f, v in requested.items() if f not in wildcard}))
-        # Only a positive id (or "*") names an entity: {"user_id": {"ne": "nobody"}} does not.
-        if scope.is_empty and not wildcard and not names_entity(filters):
-            raise InvalidRequest(
-                "Give at least one of user_id, agent_id, app_id or run_id (an id, a list of ids with 'in', or '*'); "
-                "negations such as ne, nin or NOT do not name an entity",
-                details={"key": "user_id"},
-            )
-        deleted = memories_delete(project=request.auth.project, scope=scope, any_of=wildcard, filters=filters)
+        deleted = scope_delete(request.auth, request.query_params)
         return Response({"message": "Memories deleted successfully!", "deleted": deleted})
+
+
+def scope_delete(api_key, params) -> int:
+    """Delete every memory of the entity ids in ``params`` (``user_id`` ... or ``session_id``, and the
+    ids inside ``filters``, a JSON object or Python dict literal); ``"*"`` as an id: every memory that
+    has one. At least one positive id is needed. Also the MCP tool ``delete_all_memories``."""
+    filters = query_filters(params["filters"]) if params.get("filters") is not None else {}
+    requested = {field: params.get(field) for field in ENTITY_FIELDS}
+    if requested["run_id"] is None:
+        requested["run_id"] = params.get("session_id")
+    wildcard = {field for field, value in requested.items() if value == "*"}
+    scope = key_scope(api_key, top_level_scope({f: v for f, v in requested.items() if f not in wildcard}))
+    # Only a positive id (or "*") names an entity: {"user_id": {"ne": "nobody"}} does not.
+    if scope.is_empty and not wildcard and not names_entity(filters):
+        raise InvalidRequest(
+            "Give at least one of user_id, agent_id, app_id or run_id (an id, a list of ids with 'in', or '*'); "
+            "negations such as ne, nin or NOT do not name an entity",
+            details={"key": "user_id"},
+        )
+    return memories_delete(project=api_key.project, scope=scope, any_of=wildcard, filters=filters)
 
 
 def _legacy_event(event: dict) -> dict:
@@ -582,7 +593,7 @@ LIST_EXAMPLES = [
 ]
 
 
-class ListV3View(ApiView):
+class ListV3View(Mem0View):
     """``POST /v3/memories/`` (mem0ai 2.x ``get_all``): ``filters`` must name an entity."""
 
     required_scope = "read"
@@ -615,7 +626,7 @@ class ListV2View(ListV3View):
     """``POST /v2/memories/`` (1.0.x ``get_all``): top-level ids or ``filters``."""
 
 
-class SearchV3View(ApiView):
+class SearchV3View(Mem0View):
     """``POST /v3/memories/search/``: ``{"results": [memory + score]}``; threshold 0.1 by default."""
 
     required_scope = "read"
@@ -719,7 +730,7 @@ class SearchV1View(SearchV3View):
         return Response({"results": results, "memories": results})
 
 
-class UserMemoriesListView(ApiView):
+class UserMemoriesListView(Mem0View):
     """``GET /v1/memories/user/{user_id}?limit=&offset=`` (memory-layer routes)."""
 
     required_scope = "read"
@@ -751,7 +762,7 @@ class UserMemoriesListView(ApiView):
         return entity_memories_response(request, Scope(user_id=key_user(request.auth, user_id)))
 
 
-class MemoryDetailView(ApiView):
+class MemoryDetailView(Mem0View):
     """``/v1/memories/{id}/``: get, update (``text`` or ``content``, ``metadata``,
     ``expiration_date``, ``timestamp``), delete."""
 
@@ -849,7 +860,7 @@ class MemoryDetailView(ApiView):
         return Response({"message": "Memory deleted successfully!"})
 
 
-class HistoryView(ApiView):
+class HistoryView(Mem0View):
     """``GET /v1/memories/{id}/history/``: a JSON list, oldest first."""
 
     required_scope = "read"
@@ -869,7 +880,7 @@ class HistoryView(ApiView):
         return Response(HistorySerializer(rows, many=True).data)
 
 
-class EntitiesView(ApiView):
+class EntitiesView(Mem0View):
     """``GET /v1/entities/``: every user/agent/app/run with memories; ``name`` is the id itself."""
 
     required_scope = "read"
@@ -941,7 +952,7 @@ class EntitiesView(ApiView):
         return Response({"count": count, "next": next_link, "previous": previous_link, "results": results, **totals})
 
 
-class EntityDeleteView(ApiView):
+class EntityDeleteView(Mem0View):
     """``DELETE /v2/entities/{type}/{name}/`` (and the v1 path the TypeScript SDK uses)."""
 
     required_scope = "write"
@@ -961,22 +972,29 @@ class EntityDeleteView(ApiView):
         examples=[doc.example("Deleted", {"message": "Entity deleted successfully.", "deleted": 12})],
     )
     def delete(self, request, entity_type: str, name: str):
-        field = ENTITY_TYPES.get(entity_type)
-        if field is None:
-            raise InvalidRequest("Invalid entity type: use user, agent, app or run", details={"key": "entity_type"})
-        from accounts.services import entity_forget
-
-        scope = key_scope(request.auth, Scope(**{field: name}))
-        deleted = memories_delete(project=request.auth.project, scope=scope)
-        # A user-restricted key may forget only its own user's registration.
-        reachable = request.auth.user_id is None or (field == "user_id" and scope.user_id == name)
-        forgotten = entity_forget(project=request.auth.project, entity_type=entity_type, name=name) if reachable else 0
-        if not deleted and not forgotten:
-            raise NotFound("Entity not found", details={"type": entity_type, "name": name})
+        deleted = entity_delete(request.auth, entity_type, name)
         return Response({"message": "Entity deleted successfully.", "deleted": deleted})
 
 
-class BatchView(ApiView):
+def entity_delete(api_key, entity_type: str, name: str) -> int:
+    """Delete every memory of one user, agent, app or run and forget its registration; how many
+    memories went. Also the MCP tool ``delete_entities``."""
+    field = ENTITY_TYPES.get(entity_type)
+    if field is None:
+        raise InvalidRequest("Invalid entity type: use user, agent, app or run", details={"key": "entity_type"})
+    from accounts.services import entity_forget
+
+    scope = key_scope(api_key, Scope(**{field: name}))
+    deleted = memories_delete(project=api_key.project, scope=scope)
+    # A user-restricted key may forget only its own user's registration.
+    reachable = api_key.user_id is None or (field == "user_id" and scope.user_id == name)
+    forgotten = entity_forget(project=api_key.project, entity_type=entity_type, name=name) if reachable else 0
+    if not deleted and not forgotten:
+        raise NotFound("Entity not found", details={"type": entity_type, "name": name})
+    return deleted
+
+
+class BatchView(Mem0View):
     """``PUT /v1/batch/`` and ``DELETE /v1/batch/`` (JSON body): up to 1000 memories, all or nothing."""
 
     required_scope = "write"
@@ -1046,7 +1064,7 @@ class BatchView(ApiView):
         return Response({"message": f"Successfully deleted {len(items)} memories"})
 
 
-class FeedbackView(ApiView):
+class FeedbackView(Mem0View):
     """``POST /v1/feedback/``: stored against the memory for curation."""
 
     required_scope = "write"
@@ -1105,7 +1123,7 @@ def _shape(items: list[dict], schema: dict) -> list[dict]:
     return [{key: item.get(key) for key in properties} for item in items]
 
 
-class ExportsView(ApiView):
+class ExportsView(Mem0View):
     """``POST /v1/exports/``: snapshot the memories matching ``filters`` in the shape of ``schema``."""
 
     required_scope = "read"
@@ -1187,7 +1205,7 @@ class ExportsView(ApiView):
         )
 
 
-class ExportGetView(ApiView):
+class ExportGetView(Mem0View):
     """``POST /v1/exports/get/``: an export by ``memory_export_id``, or the latest for ``filters``."""
 
     required_scope = "read"
@@ -1249,7 +1267,7 @@ class ExportGetView(ApiView):
         )
 
 
-class SummaryView(ApiView):
+class SummaryView(Mem0View):
     """``POST /v1/summary/``: a deterministic digest of the memories matching ``filters``."""
 
     required_scope = "read"
@@ -1298,7 +1316,7 @@ PROJECT_EXAMPLE = {
 }
 
 
-class ProjectView(ApiView):
+class ProjectView(Mem0View):
     """``GET``/``PATCH /api/v1/orgs/organizations/{org}/projects/{project}/``: the key's own project."""
 
     required_scope = {"GET": "read", "PATCH": "admin"}

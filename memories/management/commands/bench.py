@@ -41,7 +41,7 @@ from memories.embedding import embed_query, get_embedder
 from memories.inputs import NewMemory, Scope
 from memories.models import Memory, MemoryHistory
 from memories.selectors import memory_search
-from memories.services import memories_add, memories_ingest
+from memories.services import add_ingest, memories_add, memories_ingest
 
 HNSW_INDEX = "memory_embedding_hnsw"
 TOP_K = 10
@@ -1299,8 +1299,10 @@ class LocomoBench:
         ) as bar:
             for start in range(0, len(turns), batch):
                 chunk = turns[start : start + batch]
-                memories_add(
+                # An import: the one add pipeline, verbatim (each turn keeps its session's date).
+                add_ingest(
                     project=project,
+                    payload={"via": "bench locomo"},
                     items=[
                         NewMemory(
                             text=turn.text,

@@ -217,8 +217,9 @@ class Command(BaseCommand):
         made = {"memories": 0, "superseded": 0, "relationships": 0}
         memories: list[tuple[Memory, str]] = []
         for when, text, category, agent in plan.facts:
-            memory = services.memories_add(
+            memory = services.add_ingest(
                 project=project,
+                payload={"via": "seed_demo"},
                 items=[
                     NewMemory(
                         text=f"{plan.user_id.capitalize()} {text[0].lower()}{text[1:]}",
@@ -229,13 +230,14 @@ class Command(BaseCommand):
                     )
                 ],
                 now=when,
-            )[0]
+            ).memories[0]
             memories.append((memory, category))
             made["memories"] += 1
         for moments, texts, category in plan.chains:
             name = plan.user_id.capitalize()
-            current = services.memories_add(
+            current = services.add_ingest(
                 project=project,
+                payload={"via": "seed_demo"},
                 items=[
                     NewMemory(
                         text=f"{name} {texts[0][0].lower()}{texts[0][1:]}",
@@ -246,7 +248,7 @@ class Command(BaseCommand):
                     )
                 ],
                 now=moments[0],
-            )[0]
+            ).memories[0]
             made["memories"] += 1
             for when, text in zip(moments[1:], texts[1:], strict=True):
                 current = services.memory_supersede(

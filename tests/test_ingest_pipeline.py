@@ -1,0 +1,273 @@
+"""The one add pipeline (memories.services.add_ingest): every dialect ends in the same rows, facts are
+placed in time order rather than arrival order, a retried add is applied once."""
+
+from datetime import UTC, datetime, timedelta
+
+import pytest
+from django_tasks_db.models import DBTaskResult
+
+from graph.models import SUPERSEDES, EntityRelation, Relationship
+from memories.inputs import Scope
+from memories.models import AddEvent, Memory, MemoryHistory
+from memories.services import add_event_run, add_ingest, scope_lock_key
+from memories.tasks import add_event_run_task
+
+T0 = datetime(2025, 1, 10, 9, 0, tzinfo=UTC)
+
+
+@pytest.fixture
+def key(project, make_key):
+    return make_key(project)
+
+
+# --- every dialect, the same rows --------------------------------------------------------------
+
+LISBON = [{"role": "user", "content": "I live in Lisbon. I love jazz."}]
+PORTO = [{"role": "user", "content": "I live in Porto."}]
+
+
+def _run_queued(event_id: str) -> None:
+    """Run the queued add's job by calling the job function, as the worker does."""
+    job = DBTaskResult.objects.get(task_path=add_event_run_task.module_path, args_kwargs__kwargs__event_id=event_id)
+    assert add_event_run(**job.args_kwargs["kwargs"]) == "SUCCEEDED"
+
+
+def _platform_v1(api, key, user, messages, **extra):
+    response = api("POST", "/v1/memories/", key=key, data={"messages": messages, "user_id": user, **extra})
+    assert response.status_code == 200, response.content
+    return response.json()
+
+
+def _platform_v3(api, key, user, messages, **extra):
+    response = api("POST", "/v3/memories/add/", key=key, data={"messages": messages, "user_id": user, **extra})
+    assert response.status_code == 200, response.content
+    body = response.json()
+    assert body["status"] == "SUCCEEDED"
+    return body
+
+
+def _platform_v3_async(api, key, user, messages, **extra):
+    data = {"messages": messages, "user_id": user, "async_mode": True, **extra}
+    response = api("POST", "/v3/memories/add/", key=key, data=data)
+    assert response.status_code == 200 and response.json()["status"] == "PENDING", response.content
+    _run_queued(response.json()["event_id"])
+    return response.json()
+
+
+def _oss(api, key, user, messages, **extra):
+    response = api(
+        "POST", "/memories", key=key, header="x-api-key", data={"messages": messages, "user_id": user, **extra}
+    )
+    assert response.status_code == 200, response.content
+    body = response.json()
+    # Mem0's OSS answer: the events (and Mem0's relations with enable_graph), no event id.
+    assert set(body) == ({"results", "relations"} if extra.get("enable_graph") else {"results"})
+    return body
+
+
+DIALECTS = {"v1": _platform_v1, "v3": _platform_v3, "v3-async": _platform_v3_async, "oss": _oss}
+
+
+def rows_of(user: str) -> dict:
+    """Everything the adds wrote for one user, without ids and clocks. The clocks are checked to be
+    the adds' own: a memory is written when its add is applied (the event's last update) and holds
+    from the add's observation time (the request's, for a queued add, or the moment it was applied)."""
+    memories = list(Memory.objects.filter(user_id=user).order_by("valid_from", "memory"))
+    events = list(AddEvent.objects.filter(user_id=user).order_by("created_at"))
+    applied = {event.updated_at for event in events}
+    observed = applied | {event.created_at for event in events}
+    for memory in memories:
+        assert memory.created_at in applied and memory.valid_from in observed
+    return {
+        "memories": [(m.memory, m.role, m.is_current) for m in memories],
+        "history": sorted(
+            (h.event, h.old_memory or "", h.new_memory or "") for h in MemoryHistory.objects.filter(user_id=user)
+        ),
+        "links": sorted(
+            (r.source.memory, r.relation, r.target.memory, r.origin)
+            for r in Relationship.objects.filter(source__user_id=user).select_related("source", "target")
+        ),
+        "relations": sorted(
+            (r.source, r.relationship, r.destination, r.valid_to is None, r.memory.memory)
+            for r in EntityRelation.objects.filter(user_id=user).select_related("memory")
+        ),
+        "events": [(e.status, sorted((r["memory"], r["event"]) for r in e.results)) for e in events],
+    }
+
+
+def test_the_same_adds_through_every_dialect_end_in_the_same_rows(api, key):
+    snapshots = {}
+    for name, send in DIALECTS.items():
+        user = f"user-{name}"
+        send(api, key, user, LISBON, enable_graph=True)
+        send(api, key, user, PORTO, enable_graph=True)
+        snapshots[name] = rows_of(user)
+    expected = snapshots.pop("v1")
+    assert sorted(expected["memories"]) == [
+        ("User lives in Lisbon", "user", False),
+        ("User lives in Porto", "user", True),
+        ("User loves jazz", "user", True),
+    ]
+    assert ("SUPERSEDE", "User lives in Lisbon", "User lives in Porto") in expected["history"]
+    assert ("User lives in Porto", SUPERSEDES, "User lives in Lisbon", "inference") in expected["links"]
+    assert ("user", "lives_in", "lisbon", False, "User lives in Lisbon") in expected["relations"]
+    assert [status for status, _ in expected["events"]] == ["SUCCEEDED", "SUCCEEDED"]
+    for name, snapshot in snapshots.items():
+        assert snapshot == expected, name
+
+
+def test_a_verbatim_add_is_the_same_through_every_dialect_and_the_memory_layer(api, key):
+    text = "Alice's flight lands at 18:40"
+    snapshots = {}
+    for name, send in DIALECTS.items():
+        if name == "v3-async":
+            continue  # infer: false is never queued
+        user = f"verbatim-{name}"
+        send(api, key, user, [{"role": "user", "content": text}], infer=False)
+        snapshots[name] = rows_of(user)
+    created = api("POST", "/v1/memories/", key=key, data={"content": text, "user_id": "verbatim-layer"})
+    assert created.status_code == 201 and created.json()["memory"] == text
+    layer = rows_of("verbatim-layer")
+    for name, snapshot in snapshots.items():
+        assert snapshot["memories"] == [(text, "user", True)], name
+        assert snapshot == snapshots["v1"], name
+    # The memory layer stores the text itself (no message, so no role), with the same history and event.
+    assert layer["memories"] == [(text, None, True)]
+    assert {k: v for k, v in layer.items() if k != "memories"} == {
+        k: v for k, v in snapshots["v1"].items() if k != "memories"
+    }
+
+
+def test_the_ui_and_admin_adds_record_an_event_too(project):
+    outcome = add_ingest(
+        project=project, payload={"via": "test"}, items=[_item("User likes tea", Scope(user_id="carol"))]
+    )
+    assert [m.memory for m in outcome.memories] == ["User likes tea"]
+    event = AddEvent.objects.get(user_id="carol")
+    assert event == outcome.event and event.status == "SUCCEEDED" and event.payload == {"via": "test"}
+    assert event.results == [{"id": str(outcome.memories[0].id), "memory": "User likes tea", "event": "ADD"}]
+
+
+def _item(text, scope, **fields):
+    from memories.inputs import NewMemory
+
+    return NewMemory(text=text, scope=scope, **fields)
+
+
+# --- time order, not arrival order ---------------------------------------------------------------
+
+ALICE = Scope(user_id="alice")
+
+
+def say(project, text, at, **extra):
+    return add_ingest(project=project, messages=text, scope=ALICE, observed_at=at, **extra).results
+
+
+def chain(user="alice"):
+    """(text, valid_from, valid_to) of the user's memories in valid-time order."""
+    return list(
+        Memory.objects.filter(user_id=user).order_by("valid_from").values_list("memory", "valid_from", "valid_to")
+    )
+
+
+def open_links():
+    return sorted(
+        (r.source.memory, r.target.memory)
+        for r in Relationship.objects.not_retracted().filter(relation=SUPERSEDES).select_related("source", "target")
+    )
+
+
+def test_an_older_observation_after_a_newer_one_is_stored_as_history(project):
+    t1, t2 = T0, T0 + timedelta(days=30)
+    [berlin] = say(project, "I live in Berlin.", t2)
+    [paris] = say(project, "I live in Paris.", t1)  # arrives later, was true earlier
+    assert paris["event"] == "ADD" and paris["superseded_by"] == berlin["id"] and "supersedes" not in paris
+    assert chain() == [("User lives in Paris", t1, t2), ("User lives in Berlin", t2, None)]
+    assert open_links() == [("User lives in Berlin", "User lives in Paris")]
+    current = Memory.objects.filter(user_id="alice").current()
+    assert [m.memory for m in current] == ["User lives in Berlin"]
+    # The closing is in the history of the older fact: closed by Berlin.
+    assert MemoryHistory.objects.filter(memory_id=paris["id"]).values_list("event", flat=True).count() == 2
+    assert MemoryHistory.objects.get(memory_id=paris["id"], event="SUPERSEDE").new_memory == "User lives in Berlin"
+
+
+def test_an_observation_between_two_facts_goes_between_them(project):
+    t1, t2, t3 = T0, T0 + timedelta(days=10), T0 + timedelta(days=20)
+    say(project, "I live in Paris.", t1)
+    say(project, "I live in Rome.", t3)
+    [london] = say(project, "I live in London.", t2)
+    assert london["supersedes"] and london["superseded_by"]
+    assert chain() == [
+        ("User lives in Paris", t1, t2),
+        ("User lives in London", t2, t3),
+        ("User lives in Rome", t3, None),
+    ]
+    # Rome no longer supersedes Paris directly (that link is retracted, and kept).
+    assert open_links() == [
+        ("User lives in London", "User lives in Paris"),
+        ("User lives in Rome", "User lives in London"),
+    ]
+    assert Relationship.objects.filter(relation=SUPERSEDES, invalidated_at__isnull=False).count() == 1
+    # No entity relation is opened for a fact that no longer holds.
+
+
+def test_an_observation_before_the_whole_chain_goes_first(project):
+    t1, t2, t3 = T0, T0 + timedelta(days=10), T0 + timedelta(days=20)
+    say(project, "I live in Rome.", t2)
+    say(project, "I live in Oslo.", t3)
+    say(project, "I live in Paris.", t1)
+    assert chain() == [
+        ("User lives in Paris", t1, t2),
+        ("User lives in Rome", t2, t3),
+        ("User lives in Oslo", t3, None),
+    ]
+    assert open_links() == [("User lives in Oslo", "User lives in Rome"), ("User lives in Rome", "User lives in Paris")]
+
+
+def test_a_retried_add_is_applied_once(project):
+    t1, t2 = T0, T0 + timedelta(days=30)
+    first = say(project, "I live in Paris. I love jazz.", t1)
+    assert [e["event"] for e in first] == ["ADD", "ADD"]
+    assert say(project, "I live in Paris. I love jazz.", t1) == []
+    say(project, "I live in Berlin.", t2)
+    before = (Memory.objects.count(), MemoryHistory.objects.count(), Relationship.objects.count())
+    # The Paris observation again, now that it is history: still nothing to do.
+    assert say(project, "I live in Paris.", t1) == []
+    assert (Memory.objects.count(), MemoryHistory.objects.count(), Relationship.objects.count()) == before
+    assert AddEvent.objects.count() == 4  # every add is recorded, the retries with no results
+    assert [e.results for e in AddEvent.objects.order_by("created_at")][-1] == []
+
+
+def test_a_retried_verbatim_add_with_its_time_is_applied_once(project):
+    for _ in range(2):
+        say(project, [{"role": "user", "content": "Flight lands at 18:40"}], T0, infer=False, metadata={"k": 1})
+    assert Memory.objects.count() == 1
+    # Another time, or other metadata, is another observation.
+    say(project, [{"role": "user", "content": "Flight lands at 18:40"}], T0, infer=False, metadata={"k": 2})
+    say(project, [{"role": "user", "content": "Flight lands at 18:40"}], T0 + timedelta(days=1), infer=False)
+    assert Memory.objects.count() == 3
+
+
+def test_graph_relations_follow_valid_time_and_skip_history(project):
+    t1, t2 = T0, T0 + timedelta(days=30)
+    say(project, "I live in Berlin.", t2, enable_graph=True)
+    outcome = add_ingest(project=project, messages="I live in Paris.", scope=ALICE, observed_at=t1, enable_graph=True)
+    assert outcome.relations == {"deleted_entities": [], "added_entities": []}
+    assert list(EntityRelation.objects.current().values_list("destination", flat=True)) == ["berlin"]
+
+
+# --- the lock key ----------------------------------------------------------------------------------
+
+
+def test_the_scope_lock_key_is_a_stable_64_bit_hash_of_project_and_scope(project, other_project):
+    key = scope_lock_key(project.pk, Scope(user_id="alice"))
+    assert key == scope_lock_key(project.pk, Scope(user_id="alice"))
+    assert -(2**63) <= key < 2**63
+    others = {
+        scope_lock_key(project.pk, Scope(user_id="bob")),
+        scope_lock_key(project.pk, Scope(agent_id="alice")),
+        scope_lock_key(project.pk, Scope(user_id="alice", run_id="r1")),
+        scope_lock_key(project.pk, Scope(user_id="alice", run_id="")),
+        scope_lock_key(other_project.pk, Scope(user_id="alice")),
+    }
+    assert key not in others and len(others) == 5
