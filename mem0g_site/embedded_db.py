@@ -197,7 +197,7 @@ def _wait_until_ready(pgdata: Path, pid: int):
         info = _postmaster_info(pgdata)
         if info is not None and info.pid == pid and info.status == "ready":
             return info
-        if not _postgres_in(pgdata, pid) or time.monotonic() > deadline:
+        if _postgres_in(pgdata, pid) is False or time.monotonic() > deadline:
             raise RuntimeError(f"the PostgreSQL server (pid {pid}) did not become ready")
         time.sleep(0.2)
 

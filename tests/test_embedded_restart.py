@@ -115,7 +115,10 @@ def test_kill_9_of_everything_then_restart_then_sigterm_stops_everything(tmp_pat
         # What the crash left: a postmaster.pid and a users list naming dead processes. Hand the
         # dead pids to live processes, as a restarted container does, so PostgreSQL's own check
         # (is that pid alive?) and a bare liveness check of the users list would both be fooled.
-        impostors = [subprocess.Popen(["sleep", "300"]) for _ in range(2)]
+        # As root, PostgreSQL runs as the owner of pgdata: so do the impostors, or PostgreSQL would
+        # ignore them (another user's process cannot be a postmaster of its data directory).
+        owner = pgdata.stat().st_uid if os.geteuid() == 0 else None
+        impostors = [subprocess.Popen(["sleep", "300"], user=owner) for _ in range(2)]
         stale_postmaster = int((pgdata / "postmaster.pid").read_text().split("\n", 1)[0])
         for path in [pgdata / "postmaster.pid", *pgdata.glob(".s.PGSQL.*.lock")]:
             text = path.read_text()
@@ -181,10 +184,10 @@ def test_sigterm_of_a_management_command_stops_the_cluster_it_started(tmp_path):
         text=True,
     )
     try:
-        lines = []
-        while not lines or lines[-1] not in ("ready", ""):
-            lines.append(command.stdout.readline().strip())
-        assert lines[-1] == "ready", (tmp_path / "stderr.log").read_text()
+        line = None
+        while line not in ("ready\n", ""):  # "" is the end of the output
+            line = command.stdout.readline()
+        assert line == "ready\n", (tmp_path / "stderr.log").read_text()
         assert postgres_processes(data_dir / "pgdata")
         assert embedded_database_users(data_dir) == [command.pid]
         command.send_signal(signal.SIGTERM)
