@@ -126,7 +126,7 @@ class Command(BaseCommand):
                 worker.kill()
                 worker.wait()
         self.stdout.write("mem0g stopped.")
-        # Exiting runs pgserver's atexit hook, which stops the embedded database.
+        # Exiting unregisters this process from the embedded database: the last user stops it.
         if code not in (0, -signal.SIGTERM, -signal.SIGINT):
             raise CommandError(f"gunicorn exited with status {code}")
 
