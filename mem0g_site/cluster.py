@@ -33,7 +33,6 @@ import sys
 import time
 import urllib.request
 import warnings
-from collections.abc import Callable
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -106,13 +105,11 @@ class LocalCluster:
         balancer_port: int = 0,
         env: dict[str, str] | None = None,
         log_statements: bool = False,
-        say: Callable[[str], None] = print,
     ) -> None:
         self.root = Path(root).resolve()
         self.nodes = nodes
         self.env = dict(os.environ if env is None else env)
         self.log_statements = log_statements
-        self.say = say
         self.balancer_port = balancer_port or free_port()
         self.primary_port = free_port()
         self.replica_port = free_port()
