@@ -50,10 +50,8 @@ def cluster(tmp_path_factory):
         "LOG_LEVEL": "WARNING",
     }
     root = tmp_path_factory.mktemp("cluster")
-    started = time.monotonic()
     try:
         with LocalCluster(root, nodes=2, env=env, log_statements=True) as running:
-            running.started_in = time.monotonic() - started
             yield running
     except ClusterError as exc:
         pytest.fail(f"the cluster did not start: {exc}")
@@ -105,8 +103,6 @@ def test_requests_through_the_balancer_reach_every_node(cluster):
         nodes[headers["X-Mem0g-Node"]] += 1
     assert set(nodes) == {"node1", "node2"}
     assert min(nodes.values()) >= 4  # round robin, not one node with a stray request to the other
-    # Started well within the time the module has.
-    assert cluster.started_in < 90
 
 
 def test_searches_and_lists_read_from_the_replica_and_writes_go_to_the_primary(cluster):
@@ -239,8 +235,8 @@ def test_a_queued_add_runs_once_across_the_nodes(cluster):
     # Each job ran once, by one worker (the two nodes' workers share one queue).
     runs = sql(
         cluster.primary_url,
-        "SELECT args_kwargs->'kwargs'->>'event_id', status, jsonb_array_length(worker_ids) FROM django_tasks_database_dbtaskresult"
-        " WHERE task_path LIKE '%add_event_run_task'",
+        "SELECT args_kwargs->'kwargs'->>'event_id', status, jsonb_array_length(worker_ids)"
+        " FROM django_tasks_database_dbtaskresult WHERE task_path LIKE '%add_event_run_task'",
     )
     mine = [run for run in runs if run[0] in events]
     assert sorted(mine) == sorted((event_id, "SUCCESSFUL", 1) for event_id in events)
