@@ -12,6 +12,7 @@ import json
 import os
 import secrets
 import shutil
+import socket
 import threading
 import time
 import urllib.error
@@ -240,3 +241,57 @@ def test_a_queued_add_runs_once_across_the_nodes(cluster):
     )
     mine = [run for run in runs if run[0] in events]
     assert sorted(mine) == sorted((event_id, "SUCCESSFUL", 1) for event_id in events)
+
+
+# --- configuration (no cluster needed) -----------------------------------------------------------
+
+REPLICA_URL = "postgres://nobody@127.0.0.1:9/replica"
+
+
+@pytest.mark.parametrize(
+    "env, named",
+    [
+        (
+            {"DATABASE_REPLICA_URL": "mysql://root@localhost/x", "REDIS_URL": "redis://127.0.0.1:9/0"},
+            "DATABASE_REPLICA_URL",
+        ),
+        ({"DATABASE_REPLICA_URL": REPLICA_URL}, "DATABASE_REPLICA_URL needs REDIS_URL"),
+        ({"READ_YOUR_WRITES": "sometimes"}, "READ_YOUR_WRITES"),
+        ({"REPLICA_MAX_LAG_SECONDS": "-1"}, "REPLICA_MAX_LAG_SECONDS"),
+        (
+            {
+                "DATABASE_REPLICA_URL": REPLICA_URL,
+                "REDIS_URL": "redis://127.0.0.1:9/0",
+                "READ_YOUR_WRITES_SECONDS": "2",
+            },
+            "READ_YOUR_WRITES_SECONDS=2 must be at least",
+        ),
+    ],
+)
+def test_replica_settings_are_checked_at_start_up(env, named, tmp_path):
+    from tests.test_configuration import _manage
+
+    result = _manage("serve", MEM0G_DATA_DIR=str(tmp_path), **env)
+    assert result.returncode == 2
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("mem0g: configuration error: "), result.stderr
+    assert named in lines[0]
+    assert not (tmp_path / "pgdata").exists()
+
+
+def test_a_replica_url_adds_the_replica_alias_the_router_and_the_mark_middleware():
+    from tests.test_configuration import _settings
+
+    without = _settings("DATABASES", "DATABASE_ROUTERS", "MIDDLEWARE", "NODE_NAME")
+    assert set(without["DATABASES"]) == {"default"} and not without["DATABASE_ROUTERS"]
+    assert "mem0g_site.replicas.ReadYourWritesMiddleware" not in without["MIDDLEWARE"]
+    assert without["NODE_NAME"] == socket.gethostname()
+    env = {"DATABASE_REPLICA_URL": REPLICA_URL, "REDIS_URL": "redis://127.0.0.1:9/0", "NODE_NAME": "web-7"}
+    found = _settings("DATABASES", "DATABASE_ROUTERS", "MIDDLEWARE", "NODE_NAME", **env)
+    replica = found["DATABASES"]["replica"]
+    assert (replica["HOST"], replica["PORT"], replica["NAME"]) == ("127.0.0.1", "9", "replica")
+    assert replica["TEST"] == {"MIRROR": "default"}  # test databases are never made on a replica
+    assert replica["OPTIONS"]["connect_timeout"] == "2"
+    assert found["DATABASE_ROUTERS"] == ["mem0g_site.replicas.ReplicaRouter"]
+    assert "mem0g_site.replicas.ReadYourWritesMiddleware" in found["MIDDLEWARE"]
+    assert found["NODE_NAME"] == "web-7"
