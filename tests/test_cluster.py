@@ -29,8 +29,11 @@ pytestmark = pytest.mark.live_server_process
 
 LIMIT = 30
 KEYS = {
-    name: f"mem0_{secrets.token_urlsafe(24)}" for name in ("nodes", "reads", "own", "other", "down", "rate", "jobs")
+    name: f"mem0_{secrets.token_urlsafe(24)}"
+    for name in ("nodes", "reads", "own", "other", "down", "rate", "jobs", "hooks")
 }
+ADMIN_KEY = f"mem0_{secrets.token_urlsafe(24)}"
+MAINTENANCE_EVERY = 1
 MAX_LAG = 3.0
 CHECK = 0.5
 
@@ -43,6 +46,10 @@ def cluster(tmp_path_factory):
     env = {
         **os.environ,
         "API_KEYS": ",".join(KEYS.values()),
+        "ADMIN_API_KEYS": ADMIN_KEY,
+        "WEBHOOK_ALLOW_PRIVATE": "true",  # the receiver below listens on loopback
+        "WEBHOOK_DELIVERY_INTERVAL_SECONDS": "0.5",
+        "TASK_MAINTENANCE_INTERVAL_SECONDS": str(MAINTENANCE_EVERY),
         "RATE_LIMIT_REQUESTS": str(LIMIT),
         "RATE_LIMIT_BURST": "0",
         "REPLICA_MAX_LAG_SECONDS": str(MAX_LAG),
@@ -241,6 +248,70 @@ def test_a_queued_add_runs_once_across_the_nodes(cluster):
     )
     mine = [run for run in runs if run[0] in events]
     assert sorted(mine) == sorted((event_id, "SUCCESSFUL", 1) for event_id in events)
+
+
+@pytest.fixture
+def receiver():
+    """A webhook receiver on loopback: every post's ``webhook-id`` header and JSON body."""
+    from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+    posts: list[tuple[str, dict]] = []
+
+    class Handler(BaseHTTPRequestHandler):
+        def do_POST(self):
+            body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
+            posts.append((self.headers["webhook-id"], body))
+            self.send_response(200)
+            self.end_headers()
+
+        def log_message(self, *args):
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    yield f"http://127.0.0.1:{server.server_address[1]}/hook", posts
+    server.shutdown()
+    server.server_close()
+
+
+def test_each_webhook_delivery_goes_once_across_the_nodes(cluster, receiver):
+    url, posts = receiver
+    _, _, ping = call(cluster, "GET", "/v1/ping/", ADMIN_KEY)
+    hook = {"name": "cluster", "url": url, "event_types": ["memory_add"]}
+    status, _, body = call(cluster, "POST", f"/api/v1/webhooks/projects/{ping['project_id']}/", ADMIN_KEY, hook)
+    assert status == 201, body
+    user = f"hooks-{secrets.token_hex(4)}"
+    made = [add(cluster, KEYS["hooks"], f"I planted tree number {i}", user)["results"][0]["id"] for i in range(8)]
+
+    def delivered() -> list[str]:
+        return [body["event_details"]["id"] for _, body in posts if body["event_details"].get("user_id") == user]
+
+    deadline = time.monotonic() + 30
+    while len(delivered()) < len(made):
+        assert time.monotonic() < deadline, f"{len(delivered())} of {len(made)} deliveries arrived"
+        time.sleep(0.2)
+    time.sleep(2.5)  # several more delivery rounds of both nodes' workers: nothing is sent twice
+    assert sorted(delivered()) == sorted(made)
+    ids = [webhook_id for webhook_id, _ in posts]
+    assert len(ids) == len(set(ids))
+    call(cluster, "DELETE", f"/api/v1/webhooks/{body['webhook_id']}/", ADMIN_KEY)
+
+
+def test_periodic_maintenance_runs_once_per_interval_across_the_nodes(cluster):
+    time.sleep(3 * MAINTENANCE_EVERY)
+    runs = sql(
+        cluster.primary_url,
+        "SELECT status, started_at, finished_at FROM django_tasks_database_dbtaskresult"
+        " WHERE task_path LIKE '%maintenance_task' ORDER BY started_at NULLS LAST",
+    )
+    waiting = [run for run in runs if run[0] == "READY"]
+    done = [run for run in runs if run[0] == "SUCCESSFUL"]
+    assert len(waiting) == 1  # one chain, though two workers run it
+    assert len(done) >= 3
+    for before, after in zip(done, done[1:], strict=False):
+        assert after[1] >= before[2], "two maintenance runs overlapped"
+        # Each run queues the next one interval later: two workers never run one slot twice.
+        assert (after[1] - before[1]).total_seconds() >= MAINTENANCE_EVERY * 0.9
 
 
 # --- configuration (no cluster needed) -----------------------------------------------------------
