@@ -5,7 +5,7 @@ PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed-requirements
 TEST_STAMP := $(VENV)/.installed-test-requirements
 
-.PHONY: install run test bench lint clean
+.PHONY: install run cluster cluster-deps test bench lint clean
 
 # (Re)install only when requirements.txt changed since the last install.
 $(STAMP): requirements.txt
@@ -23,10 +23,25 @@ install: $(STAMP)
 run: $(STAMP)
 	exec $(PY) manage.py serve
 
+# Debian's haproxy and redis-server, for `make cluster` and the cluster tests: installed with apt
+# when missing and we can (root with apt-get); otherwise those tests skip and say why.
+cluster-deps:
+	@if { [ ! -x /usr/sbin/haproxy ] || [ ! -x /usr/bin/redis-server ]; } \
+		&& command -v apt-get >/dev/null 2>&1 && [ "$$(id -u)" = 0 ]; then \
+		echo "installing haproxy and redis-server (apt-get)"; \
+		(apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq haproxy redis-server) >/dev/null 2>&1 \
+			|| echo "could not install haproxy/redis-server"; \
+	fi
+
+# On loopback: a PostgreSQL primary and a streaming replica, Redis, CLUSTER_NODES (2) app nodes and
+# HAProxy on PORT (8000), data in $$MEM0G_DATA_DIR/cluster. Ctrl-C stops everything (docs/DEPLOY.md).
+cluster: $(STAMP) cluster-deps
+	exec $(PY) -m mem0g_site.cluster
+
 # The whole suite on real PostgreSQL+pgvector: a throw-away embedded cluster, or DATABASE_URL.
 # The browser tests drive Debian's chromium: installed with apt when missing and we can (root with
 # apt-get); otherwise they skip and say why. Never a reason for this target to fail.
-test: $(TEST_STAMP)
+test: $(TEST_STAMP) cluster-deps
 	@if [ ! -x /usr/bin/chromium ] && command -v apt-get >/dev/null 2>&1 && [ "$$(id -u)" = 0 ]; then \
 		echo "installing chromium for the browser tests (apt-get)"; \
 		(apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium) >/dev/null 2>&1 \

@@ -21,7 +21,7 @@ from rest_framework.renderers import BaseRenderer, JSONRenderer
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from mem0g_site import metrics, unknown_fields
+from mem0g_site import metrics, replicas, unknown_fields
 from mem0g_site.exceptions import InvalidRequest
 from mem0g_site.parsers import bad_text
 from memories.api.schema import OPERATIONS, errors, example
@@ -86,6 +86,12 @@ class ApiView(APIView):
     # Open to keys restricted to one user (``accounts.permissions.UserKeyFence``)? Only views that
     # fence every input to the key's user say yes.
     user_keys = False
+    # Methods whose handler only reads: with DATABASE_REPLICA_URL they may read from the replica
+    # (mem0g_site/replicas.py). Views whose POST only reads (search, list) add it.
+    replica_methods: frozenset[str] = frozenset({"GET", "HEAD"})
+    # Reads from the primary that tell a client that work done elsewhere (a job worker) is finished:
+    # the key's next reads must see what the primary holds now, as after its own write.
+    marks_read_your_writes = False
     schema = ApiSchema()
 
     @classmethod
@@ -95,8 +101,19 @@ class ApiView(APIView):
         return cls.query_params
 
     def dispatch(self, request, *args, **kwargs):
-        with unknown_fields.policy(self.unknown_fields, request):
+        with unknown_fields.policy(self.unknown_fields, request), replicas.request_scope():
             return super().dispatch(request, *args, **kwargs)
+
+    def handle_exception(self, exc):
+        if replicas.replica_failed(exc):
+            # The replica went away mid-read: answer again from the primary (a read has no effects
+            # to repeat; authentication and the rate limit ran once, before).
+            try:
+                handler = getattr(self, self.request.method.lower())
+                return handler(self.request, *self.args, **self.kwargs)
+            except Exception as again:
+                return super().handle_exception(again)
+        return super().handle_exception(exc)
 
     def initial(self, request, *args, **kwargs):
         super().initial(request, *args, **kwargs)
@@ -123,6 +140,11 @@ class ApiView(APIView):
         has_body = request.META.get("CONTENT_LENGTH") not in (None, "", "0")
         if has_body and request.content_type.startswith("application/json"):
             request.data  # noqa: B018 (parses now: malformed JSON is a 400 for every endpoint)
+        if replicas.configured():
+            if request.method in self.replica_methods:
+                replicas.reading(request)
+            elif self.marks_read_your_writes:
+                request._request.mem0g_mark = True
 
 
 class Mem0View(ApiView):

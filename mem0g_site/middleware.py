@@ -48,6 +48,7 @@ class RequestEdgeMiddleware:
 
         duration_ms = (time.perf_counter() - started) * 1000
         response["X-Request-ID"] = request.request_id
+        response["X-Mem0g-Node"] = settings.NODE_NAME
         response["X-Response-Time-ms"] = f"{duration_ms:.1f}"
         endpoint = _endpoint(request)
         api_key = getattr(request, "api_key", None)

@@ -5,6 +5,7 @@ through a typed helper from ``mem0g_site.env`` that refuses a bad value with the
 """
 
 import os
+import socket
 from datetime import timedelta
 from pathlib import Path
 
@@ -29,6 +30,9 @@ VERSION = "0.1.0"
 HOST = env_str("HOST", "127.0.0.1")
 PORT = env_int("PORT", 8000, minimum=1, maximum=65535)
 WEB_CONCURRENCY = env_int("WEB_CONCURRENCY", 2, minimum=1, maximum=64)
+# Named in the X-Mem0g-Node header of every response, so one can tell which node behind a load
+# balancer answered.
+NODE_NAME = env_str("NODE_NAME", socket.gethostname())
 
 DEBUG = env_bool("DEBUG", False)
 MEM0G_DATA_DIR = Path(env_str("MEM0G_DATA_DIR", str(BASE_DIR / "var"))).resolve()
@@ -76,6 +80,28 @@ DATABASE_CONN_MAX_AGE = env_int("DATABASE_CONN_MAX_AGE", 60, minimum=0)
 # Without DATABASE_URL the embedded database starts at the end of this file, once every other
 # variable has been read and found valid (a bad value must stop start-up before PostgreSQL starts).
 
+# A streaming replica of that database for reads (mem0g_site/replicas.py): searches, lists and gets
+# of the API go there, everything else to DATABASE_URL. It needs REDIS_URL: the read-your-writes
+# marks must be seen by every process.
+DATABASE_REPLICA_URL = env_str("DATABASE_REPLICA_URL", "")
+if DATABASE_REPLICA_URL:
+    parse_database_url("DATABASE_REPLICA_URL", DATABASE_REPLICA_URL)
+# lsn: after a key's write, its reads use the replica once it has replayed that write (else the
+# primary); window: its reads use the primary for READ_YOUR_WRITES_SECONDS.
+READ_YOUR_WRITES = env_str("READ_YOUR_WRITES", "lsn").lower()
+if READ_YOUR_WRITES not in ("lsn", "window"):
+    raise ImproperlyConfigured(f"READ_YOUR_WRITES={READ_YOUR_WRITES!r} must be lsn or window")
+READ_YOUR_WRITES_SECONDS = env_float("READ_YOUR_WRITES_SECONDS", 10.0, minimum=0.1, maximum=3600.0)
+READ_YOUR_WRITES_WAIT_MS = env_int("READ_YOUR_WRITES_WAIT_MS", 20, minimum=0, maximum=5000)
+REPLICA_MAX_LAG_SECONDS = env_float("REPLICA_MAX_LAG_SECONDS", 5.0, minimum=0.0, maximum=3600.0)
+REPLICA_CHECK_SECONDS = env_float("REPLICA_CHECK_SECONDS", 1.0, minimum=0.1, maximum=60.0)
+if DATABASE_REPLICA_URL and READ_YOUR_WRITES_SECONDS < REPLICA_MAX_LAG_SECONDS + REPLICA_CHECK_SECONDS:
+    # Past the mark, a read may go to a replica lagging up to the limit (noticed within a check).
+    raise ImproperlyConfigured(
+        f"READ_YOUR_WRITES_SECONDS={READ_YOUR_WRITES_SECONDS:g} must be at least REPLICA_MAX_LAG_SECONDS + "
+        f"REPLICA_CHECK_SECONDS ({REPLICA_MAX_LAG_SECONDS + REPLICA_CHECK_SECONDS:g})"
+    )
+
 # Rate-limit counters and request metrics are shared by every process through PostgreSQL
 # (accounts/counters.py), or through Redis when REDIS_URL is set; the Django cache (Redis too, or
 # per-process memory) holds only short-lived lookups.
@@ -86,6 +112,11 @@ if REDIS_URL:
     CACHES = {"default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": REDIS_URL}}
 else:
     CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache", "LOCATION": "mem0g"}}
+if DATABASE_REPLICA_URL and not REDIS_URL:
+    raise ImproperlyConfigured(
+        "DATABASE_REPLICA_URL needs REDIS_URL: every process must see the marks that send a client's reads "
+        "after its writes to where the writes are"
+    )
 
 # --- Limits and behaviour (see docs/API.md) ------------------------------------------------
 API_KEYS = env_list("API_KEYS")
@@ -385,3 +416,13 @@ if not DATABASE_URL:
 DATABASES = {"default": parse_database_url("DATABASE_URL", DATABASE_URL).as_django()}
 DATABASES["default"]["CONN_MAX_AGE"] = DATABASE_CONN_MAX_AGE
 DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
+if DATABASE_REPLICA_URL:
+    DATABASES["replica"] = parse_database_url("DATABASE_REPLICA_URL", DATABASE_REPLICA_URL).as_django()
+    # A replica that does not answer is given up on quickly (reads then use the primary).
+    DATABASES["replica"]["OPTIONS"].setdefault("connect_timeout", "2")
+    DATABASES["replica"]["CONN_MAX_AGE"] = DATABASE_CONN_MAX_AGE
+    DATABASES["replica"]["CONN_HEALTH_CHECKS"] = True
+    # Tests (and anything else that makes a test database) read the primary through this alias.
+    DATABASES["replica"]["TEST"] = {"MIRROR": "default"}
+    DATABASE_ROUTERS = ["mem0g_site.replicas.ReplicaRouter"]
+    MIDDLEWARE.insert(1, "mem0g_site.replicas.ReadYourWritesMiddleware")

@@ -16,7 +16,7 @@ from typing import Any
 
 from django.conf import settings
 from django.core.cache import cache
-from django.db import connection, transaction
+from django.db import connection, connections, router, transaction
 from django.db.models import (
     BigIntegerField,
     BooleanField,
@@ -267,8 +267,12 @@ def _vector_ranking(candidates, vector, limit: int, *, exact: bool) -> list[Memo
     to the exact scan in the rare case the graph walk comes back short.
     """
     distance = CosineDistance("embedding", vector)
+    # The database this read goes to (the replica, when the view reads there): the SET LOCALs and
+    # the query must share its connection and transaction.
+    alias = router.db_for_read(Memory)
+    candidates = candidates.using(alias)
     if not exact:
-        with transaction.atomic(), connection.cursor() as cursor:
+        with transaction.atomic(using=alias), connections[alias].cursor() as cursor:
             cursor.execute("SET LOCAL hnsw.iterative_scan = strict_order")
             cursor.execute(f"SET LOCAL hnsw.ef_search = {min(1000, max(settings.SEARCH_HNSW_EF_SEARCH, 2 * limit))}")
             rows = list(candidates.annotate(distance=distance).order_by("distance")[:limit])
@@ -511,7 +515,7 @@ def user_stats(*, project, user_id: str) -> dict[str, Any]:
         raise UserNotFound(user_id)
     by_agent = dict(memories.values_list("agent_id").annotate(n=Count("id")).order_by())
     by_run = dict(memories.values_list("run_id").annotate(n=Count("id")).order_by())
-    with connection.cursor() as cursor:
+    with connections[router.db_for_read(Memory)].cursor() as cursor:
         cursor.execute(
             "SELECT category, count(*) FROM memories_memory, unnest(categories) AS category"
             " WHERE project_id = %s AND user_id = %s GROUP BY category",
@@ -571,7 +575,7 @@ def memory_summary(*, project, scope: Scope | None = None, where: Q | None = Non
         queryset = queryset.filter(where)
     total = queryset.count()
     latest = list(queryset.order_by("-created_at", "-id")[:recent])
-    with connection.cursor() as cursor:
+    with connections[router.db_for_read(Memory)].cursor() as cursor:
         sql, params = queryset.values("categories").query.sql_with_params()
         cursor.execute(
             f"SELECT category, count(*) FROM ({sql}) AS picked, unnest(picked.categories) AS category"
@@ -682,7 +686,7 @@ def user_overview(*, project, user_id: str) -> dict[str, Any]:
     )
     if not totals["total"]:
         raise UserNotFound(user_id)
-    with connection.cursor() as cursor:
+    with connections[router.db_for_read(Memory)].cursor() as cursor:
         cursor.execute(
             "SELECT DISTINCT category FROM memories_memory, unnest(categories) AS category"
             " WHERE project_id = %s AND user_id = %s ORDER BY category",

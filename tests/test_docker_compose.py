@@ -155,7 +155,68 @@ def test_substitute_follows_compose_interpolation_rules():
 
 def test_compose_has_exactly_app_worker_db_and_redis(compose):
     assert isinstance(compose.get("services"), dict)
-    assert set(compose["services"]) == {"app", "worker", "db", "redis"}
+    default = {name for name, service in compose["services"].items() if not service.get("profiles")}
+    assert default == {"app", "worker", "db", "redis"}
+
+
+# --- the "scale" profile: a replica, app nodes reading from it, HAProxy (docs/DEPLOY.md) --------
+
+SCALE = {"db-replica", "node", "balancer"}
+
+
+def test_the_scale_profile_adds_a_replica_nodes_and_a_balancer(compose):
+    scaled = {name for name, service in compose["services"].items() if service.get("profiles")}
+    assert scaled == SCALE
+    for name in SCALE:
+        assert compose["services"][name]["profiles"] == ["scale"]
+
+
+def test_the_replica_is_a_base_backup_of_db_that_streams_from_it(compose, services):
+    replica = services["db-replica"]
+    assert replica["image"] == services["db"]["image"]
+    assert replica["depends_on"]["db"]["condition"] == "service_healthy"
+    script = replica["command"][0]
+    assert "pg_basebackup -h db -U mem0g" in script and " -R " in script  # -R: standby.signal + primary_conninfo
+    assert "exec postgres" in script and "$PGDATA" in script  # $$ in the file: the container's variable
+    assert environment(replica)["PGPASSWORD"] == environment(services["db"])["POSTGRES_PASSWORD"]
+    # db lets it replicate: the init script adds a replication line to pg_hba.conf.
+    mounted = {entry["source"]: entry["target"] for entry in services["db"]["configs"]}
+    assert mounted["db-replication"].startswith("/docker-entrypoint-initdb.d/")
+    hba = substitute(compose["configs"]["db-replication"]["content"], MINIMAL_ENV)
+    assert 'host replication $POSTGRES_USER all scram-sha-256" >> "$PGDATA/pg_hba.conf"' in hba
+
+
+def test_nodes_read_from_the_replica_and_write_to_db(services):
+    node, app = services["node"], services["app"]
+    env = environment(node)
+    assert node["image"] == app["image"] == "mem0g:latest"
+    assert node["command"] == ["python", "manage.py", "serve", "--no-migrate"]  # the app service migrates
+    assert node["depends_on"]["app"]["condition"] == "service_healthy"
+    assert env["DATABASE_URL"] == environment(app)["DATABASE_URL"]
+    replica = parse_database_url("DATABASE_REPLICA_URL", env["DATABASE_REPLICA_URL"])
+    primary = parse_database_url("DATABASE_URL", env["DATABASE_URL"])
+    assert (replica.host, replica.port) == ("db-replica", "5432")
+    assert (replica.name, replica.user, replica.password) == (primary.name, primary.user, primary.password)
+    assert env["REDIS_URL"] == environment(app)["REDIS_URL"]  # settings.py insists on it with a replica
+    assert env["TASK_WORKERS"] == "0"
+    assert "ports" not in node, "nodes are reached through the balancer (a fixed port cannot be scaled)"
+    known = settings_variable_names() | contract_variable_names()
+    assert not set(env) - known
+
+
+def test_the_balancer_checks_and_spreads_over_every_node(compose, services):
+    balancer = services["balancer"]
+    assert balancer["image"].startswith("haproxy:")
+    assert "8080:8080" in balancer["ports"]
+    assert {entry["source"]: entry["target"] for entry in balancer["configs"]} == {
+        "haproxy": "/usr/local/etc/haproxy/haproxy.cfg"
+    }
+    config = compose["configs"]["haproxy"]["content"]
+    assert "balance roundrobin" in config
+    assert "http-check send meth GET uri /health" in config and "http-check expect status 200" in config
+    assert re.search(r"server-template node 1-\d+ node:8000", config)
+    assert "nameserver dns 127.0.0.11:53" in config  # Docker's DNS: scaled nodes are found by name
+    assert "bind :8080" in config
 
 
 def test_the_worker_runs_jobs_for_the_app_on_the_same_database(services):

@@ -47,6 +47,10 @@ class EventView(Mem0View):
     """``GET /v1/event/{event_id}/``: an add request's status, results and latency."""
 
     required_scope = "read"
+    # Polled for the outcome of queued adds, which the job workers write: read where they write, and
+    # the key's next reads (on the replica) wait for what the primary held then.
+    replica_methods = frozenset()
+    marks_read_your_writes = True
     user_keys = True
 
     def get(self, request, event_id: str):
@@ -58,6 +62,10 @@ class EventsView(Mem0View):
     """``GET /v1/events/``: add requests, newest first."""
 
     required_scope = "read"
+    # Polled for the outcome of queued adds, which the job workers write: read where they write, and
+    # the key's next reads (on the replica) wait for what the primary held then.
+    replica_methods = frozenset()
+    marks_read_your_writes = True
     user_keys = True
     query_params = frozenset({"page", "page_size"})
 

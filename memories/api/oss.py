@@ -278,6 +278,7 @@ class OssSearchView(Mem0View):
     ``{"metadata.project_id": "p1"}`` included; top-level ids are merged in."""
 
     required_scope = "read"
+    replica_methods = frozenset({"POST"})  # only reads
     user_keys = True
 
     @extend_schema(

@@ -597,6 +597,7 @@ class ListV3View(Mem0View):
     """``POST /v3/memories/`` (mem0ai 2.x ``get_all``): ``filters`` must name an entity."""
 
     required_scope = "read"
+    replica_methods = frozenset({"GET", "POST"})  # only reads
     user_keys = True
     query_params = frozenset({"page", "page_size"})
 
@@ -630,6 +631,7 @@ class SearchV3View(Mem0View):
     """``POST /v3/memories/search/``: ``{"results": [memory + score]}``; threshold 0.1 by default."""
 
     required_scope = "read"
+    replica_methods = frozenset({"GET", "POST"})  # only reads
     user_keys = True
     default_threshold = 0.1
     require_entity = True
@@ -1271,6 +1273,7 @@ class SummaryView(Mem0View):
     """``POST /v1/summary/``: a deterministic digest of the memories matching ``filters``."""
 
     required_scope = "read"
+    replica_methods = frozenset({"GET", "POST"})  # only reads
     user_keys = True
 
     @extend_schema(

@@ -24,6 +24,12 @@ class Command(BaseCommand):
 
     def add_arguments(self, parser):
         parser.add_argument("--no-migrate", action="store_true", help="skip migrations")
+        parser.add_argument(
+            "--prepare-only",
+            action="store_true",
+            help="migrate and apply API_KEYS, ADMIN_API_KEYS and MEM0G_ADMIN_PASSWORD, then exit (run once "
+            "before starting several nodes on one database)",
+        )
 
     def handle(self, *args, **options):
         try:
@@ -46,6 +52,8 @@ class Command(BaseCommand):
 
             admin_user_ensure(password=settings.MEM0G_ADMIN_PASSWORD)
         connection.close()
+        if options["prepare_only"]:
+            return
 
         address = f"{settings.HOST}:{settings.PORT}"
         where = (
