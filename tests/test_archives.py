@@ -36,8 +36,13 @@ def filled(project, add):
     )
     memory_update(project=project, memory_id=tea.id, text="User loves jasmine tea", now=T0 + timedelta(days=4))
     relationship_create(
-        project=project, source_id=tea.id, target_id=berlin.id, relation="related_to", weight=0.75,
-        metadata={"why": "test"}, now=T0 + timedelta(days=5),
+        project=project,
+        source_id=tea.id,
+        target_id=berlin.id,
+        relation="related_to",
+        weight=0.75,
+        metadata={"why": "test"},
+        now=T0 + timedelta(days=5),
     )
     relations_record(project=project, memories=[berlin], enable_graph=True, now=T0 + timedelta(days=5))
     entity_register(project=project, entity_type="user", name="alice", display_name="Alice", now=T0)
@@ -100,17 +105,24 @@ def test_round_trip_with_remapped_ids(filled, tmp_path):
     """Next to the original: every id is new; with the id map applied, the records are the same."""
     first = export(filled, tmp_path, name="a.jsonl.gz")
     call_command(
-        "import_project", str(tmp_path / "a.jsonl.gz"), project="copy", remap_ids=True,
-        id_map=str(tmp_path / "map.json"), no_progress=True,
+        "import_project",
+        str(tmp_path / "a.jsonl.gz"),
+        project="copy",
+        remap_ids=True,
+        id_map=str(tmp_path / "map.json"),
+        no_progress=True,
     )
     again = export(Project.objects.get(slug="copy"), tmp_path, "b.jsonl")
     id_map = json.loads((tmp_path / "map.json").read_text())
     old_to_new = {old: new for table in id_map.values() for old, new in table.items()}
-    assert len(old_to_new) == sum(first[0]["counts"][k] for k in ("memory", "history", "relationship", "entity_relation"))
+    assert len(old_to_new) == sum(
+        first[0]["counts"][k] for k in ("memory", "history", "relationship", "entity_relation")
+    )
     assert not set(old_to_new) & set(old_to_new.values())
-    mapped = json.loads(json.dumps(body(first)), object_hook=lambda d: {
-        k: old_to_new.get(v, v) if isinstance(v, str) else v for k, v in d.items()
-    })
+    mapped = json.loads(
+        json.dumps(body(first)),
+        object_hook=lambda d: {k: old_to_new.get(v, v) if isinstance(v, str) else v for k, v in d.items()},
+    )
     key = lambda r: json.dumps(r, sort_keys=True)  # noqa: E731 (records of one instant may come in another order)
     assert sorted(map(key, body(again))) == sorted(map(key, mapped))
     assert Memory.objects.filter(project=filled).count() == 5  # the original is untouched
@@ -139,9 +151,7 @@ def test_import_embeds_again_when_the_model_differs(project, add, tmp_path):
     target = new_project("target")
 
     def run(records):
-        return archive_import(
-            project=target, open_records=lambda: enumerate(records, 1), remap_ids=True
-        )
+        return archive_import(project=target, open_records=lambda: enumerate(records, 1), remap_ids=True)
 
     # Same model: the archive's vectors are stored as they are.
     report = run(records)
@@ -205,10 +215,20 @@ def test_a_malformed_archive_writes_nothing(project, add, tmp_path, breakage):
     if breakage == "duplicate id":
         records[0]["counts"]["memory"] += 1
     path = write(tmp_path, records)
-    before = (Memory.objects.count(), MemoryHistory.objects.count(), Relationship.objects.count(), Project.objects.count())
+    before = (
+        Memory.objects.count(),
+        MemoryHistory.objects.count(),
+        Relationship.objects.count(),
+        Project.objects.count(),
+    )
     with pytest.raises(CommandError, match="Invalid archive"):
         call_command("import_project", path, project="fresh", remap_ids=True, no_progress=True)
-    after = (Memory.objects.count(), MemoryHistory.objects.count(), Relationship.objects.count(), Project.objects.count())
+    after = (
+        Memory.objects.count(),
+        MemoryHistory.objects.count(),
+        Relationship.objects.count(),
+        Project.objects.count(),
+    )
     assert after == before  # not even the project was made
 
 
@@ -265,7 +285,9 @@ def test_export_and_import_over_http(filled, make_key, client):
     other = new_project("other")
     other_key = make_key(other, scopes="admin")
     response = client.post(
-        "/v1/archive/import?remap_ids=true", archive, content_type="application/gzip",
+        "/v1/archive/import?remap_ids=true",
+        archive,
+        content_type="application/gzip",
         HTTP_AUTHORIZATION=f"Token {other_key}",
     )
     assert response.status_code == 200, response.content
@@ -394,7 +416,9 @@ def test_import_from_a_mem0_pgvector_dump(db, tmp_path):
     _check_mem0_import("pgcsv")
 
     # pg_dump --table=mem0 (plain SQL): the COPY block, text format with its escapes.
-    escaped = json.dumps({**payload, "note": 'tab\there "quoted" back\\slash'}).replace("\\", "\\\\").replace("\t", "\\t")
+    escaped = (
+        json.dumps({**payload, "note": 'tab\there "quoted" back\\slash'}).replace("\\", "\\\\").replace("\t", "\\t")
+    )
     sql_dump = tmp_path / "mem0.sql"
     sql_dump.write_text(
         "SET statement_timeout = 0;\n"
@@ -403,8 +427,9 @@ def test_import_from_a_mem0_pgvector_dump(db, tmp_path):
         f"{MEM0_ITEM['id']}\t{vector}\t{escaped}\n"
         "\\.\n"
     )
-    call_command("import_project", str(sql_dump), project="pgsql", source="mem0-pgvector", remap_ids=True,
-                 no_progress=True)
+    call_command(
+        "import_project", str(sql_dump), project="pgsql", source="mem0-pgvector", remap_ids=True, no_progress=True
+    )
     memory = Memory.objects.get(project__slug="pgsql")
     assert memory.metadata == {"source": "chat", "note": 'tab\there "quoted" back\\slash'}
     assert memory.memory == "Likes hiking in the Alps"

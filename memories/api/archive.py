@@ -36,8 +36,7 @@ HEADER_EXAMPLE = (
     '"counts":{"entity":0,"memory":1,"history":1,"relationship":0,"entity_relation":0}}\n'
 )
 ARCHIVE_EXAMPLE = (
-    HEADER_EXAMPLE
-    + '{"kind":"memory","id":"9b2f6f3e-4c1a-4b7e-9a52-0f3c2d1e8a77","user_id":"alice","agent_id":null,'
+    HEADER_EXAMPLE + '{"kind":"memory","id":"9b2f6f3e-4c1a-4b7e-9a52-0f3c2d1e8a77","user_id":"alice","agent_id":null,'
     '"app_id":null,"run_id":null,"memory":"Prefers Python for scripting","hash":"5d41402abc4b2a76b9719d911017c592",'
     '"metadata":{},"categories":[],"valid_from":"2026-01-05T10:00:00+00:00","valid_to":null,'
     '"created_at":"2026-01-05T10:00:00+00:00","invalidated_at":null,"updated_at":"2026-01-05T10:00:00+00:00",'
@@ -120,7 +119,9 @@ class ArchiveExportView(ApiView):
         with_vectors = as_bool(params.get("with_vectors"), "with_vectors")
         compress = as_bool(params.get("gzip"), "gzip")
         if user_id is None and not request.auth.has_scope("admin"):
-            raise Forbidden("A whole-project archive needs a key with the 'admin' scope; name a user_id to export one user")
+            raise Forbidden(
+                "A whole-project archive needs a key with the 'admin' scope; name a user_id to export one user"
+            )
         project = request.auth.project
         counts = archive_counts(project=project, user_id=user_id)
         if user_id is not None and not any(counts.values()):

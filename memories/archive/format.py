@@ -101,7 +101,7 @@ def header(
 def check_header(record: Any, *, line: int = 1) -> dict[str, Any]:
     """The header, checked: our format, a version we read, counts for known kinds only."""
     if not isinstance(record, dict) or record.get("kind") != "header":
-        raise ArchiveInvalid("the first line must be the header ({\"kind\": \"header\", ...})", line=line)
+        raise ArchiveInvalid('the first line must be the header ({"kind": "header", ...})', line=line)
     if record.get("format") != FORMAT:
         raise ArchiveInvalid(f"format must be {FORMAT!r}, not {record.get('format')!r}", line=line)
     version = record.get("version")

@@ -93,8 +93,10 @@ def _memory_records(item: dict, *, where: str, default_user_id: str | None, now:
     scope = {name: item.get(name) for name in SCOPE_FIELDS}
     if scope["run_id"] is None and item.get("session_id") is not None:
         scope["run_id"] = item["session_id"]
-    scope = {name: (str(value) if isinstance(value, int) and not isinstance(value, bool) else value)
-             for name, value in scope.items()}
+    scope = {
+        name: (str(value) if isinstance(value, int) and not isinstance(value, bool) else value)
+        for name, value in scope.items()
+    }
     if all(value in (None, "") for value in scope.values()):
         if default_user_id is None:
             raise ArchiveInvalid(f"{where}: no user_id, agent_id, app_id or run_id; name a user (--user-id)")
@@ -179,9 +181,7 @@ def _payload_item(row_id: Any, payload: Any, *, where: str) -> dict | None:
         return None
     item = {key: payload.get(key) for key in ("data", "hash", "created_at", "updated_at", *PROMOTED)}
     item["id"] = row_id
-    item["metadata"] = {
-        key: value for key, value in payload.items() if key not in PAYLOAD_CORE and key not in PROMOTED
-    }
+    item["metadata"] = {key: value for key, value in payload.items() if key not in PAYLOAD_CORE and key not in PROMOTED}
     return item
 
 

@@ -29,7 +29,9 @@ def project_find(*, name: str, organization: Organization | None = None) -> Proj
     found = list(matches.distinct()[:2])
     if len(found) != 1:
         where = f" in {organization.slug}" if organization else ""
-        raise NotFound(f"no single project{where} is called {name!r}" + ("" if organization else " (name one with --org)"))
+        raise NotFound(
+            f"no single project{where} is called {name!r}" + ("" if organization else " (name one with --org)")
+        )
     return found[0]
 
 

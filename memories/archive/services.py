@@ -463,9 +463,7 @@ def archive_import(
         bar.close()
     report.counts["entity"] -= report.skipped_entities
     if remap_ids:
-        report.id_map = {
-            kind: {str(old): str(new) for old, new in table.items()} for kind, table in remap.maps.items()
-        }
+        report.id_map = {kind: {str(old): str(new) for old, new in table.items()} for kind, table in remap.maps.items()}
     return report
 
 

@@ -77,6 +77,4 @@ class Command(BaseCommand):
                 json.dump(report.id_map, file, indent=1)
         counts = ", ".join(f"{count} {kind}" for kind, count in report.counts.items())
         skipped = f"; {report.skipped_entities} registered entities already there" if report.skipped_entities else ""
-        self.stdout.write(
-            f"imported into {project}: {counts}; embedded {report.re_embedded} memories here{skipped}"
-        )
+        self.stdout.write(f"imported into {project}: {counts}; embedded {report.re_embedded} memories here{skipped}")
