@@ -15,6 +15,7 @@ from mem0g_site.errors import error_response, is_api_path
 
 logger = logging.getLogger("mem0g.requests")
 _CLIENT_REQUEST_ID = re.compile(r"^[A-Za-z0-9._:-]{1,128}$")
+_ARCHIVE_IMPORT = re.compile(r"^/v1/archive/import/?$")
 
 
 class RequestEdgeMiddleware:
@@ -78,10 +79,13 @@ class RequestEdgeMiddleware:
             length = int(request.META.get("CONTENT_LENGTH") or 0)
         except ValueError:
             return error_response(request, 400, message="Content-Length is not a number")
-        if length > settings.MAX_REQUEST_BYTES:
-            return error_response(
-                request, 413, message=f"The request body is {length} bytes; the limit is {settings.MAX_REQUEST_BYTES}"
-            )
+        # An archive import (POST /v1/archive/import) has a limit of its own.
+        archive = _ARCHIVE_IMPORT.match(request.path) is not None
+        limit = settings.ARCHIVE_IMPORT_MAX_BYTES if archive else settings.MAX_REQUEST_BYTES
+        if length > limit:
+            name = "ARCHIVE_IMPORT_MAX_BYTES" if archive else "MAX_REQUEST_BYTES"
+            message = f"The request body is {length} bytes; the limit is {limit} ({name})"
+            return error_response(request, 413, message=message)
         return None
 
 

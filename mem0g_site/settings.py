@@ -201,6 +201,13 @@ MAX_FILTER_CONDITIONS = env_int("MAX_FILTER_CONDITIONS", 500, minimum=10)
 # Rows in one memory export (POST /v1/exports/); a larger match is exported in several, each
 # naming the cursor of the next.
 EXPORT_MAX_ROWS = env_int("EXPORT_MAX_ROWS", 5_000, minimum=1, maximum=100_000)
+# Portable archives (docs/MIGRATING.md). POST /v1/archive/import takes bodies up to this many bytes
+# (and as much text once a gzipped body is unpacked); larger archives go through `manage.py
+# import_project`. 64 MiB holds ~50,000 memories with their history and relationships.
+ARCHIVE_IMPORT_MAX_BYTES = env_int("ARCHIVE_IMPORT_MAX_BYTES", 64 * 1024 * 1024, minimum=1024)
+# GET /v1/archive/export streams at most this many records (memories, history rows, relationships...);
+# a larger project or user is exported with `manage.py export_project`.
+ARCHIVE_EXPORT_MAX_RECORDS = env_int("ARCHIVE_EXPORT_MAX_RECORDS", 200_000, minimum=1)
 # Largest number of memories one add or batch call may write.
 MEMORY_BATCH_MAX = 1000
 # Filtered vector search: scopes with at most this many candidate rows are searched exactly
@@ -361,6 +368,7 @@ SPECTACULAR_SETTINGS = {
         {"name": "Mem0 OSS server", "description": "The routes of Mem0's self-hosted REST server, at the root."},
         {"name": "Graph", "description": "Relationships between memories, traversal and graph export, in time."},
         {"name": "Operations", "description": "Service status, request metrics and per-user operations."},
+        {"name": "Archives", "description": "Portable archives of a project or a user: export and import."},
     ],
     "APPEND_COMPONENTS": {
         "securitySchemes": {

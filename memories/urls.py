@@ -4,7 +4,7 @@ from django.urls import re_path
 
 from accounts import api as accounts
 from graph import api as graph
-from memories.api import events, mcp, oss, platform, users
+from memories.api import archive, events, mcp, oss, platform, users
 
 
 def route(pattern: str, view, name: str):
@@ -86,4 +86,7 @@ urlpatterns = [
     # Operator routes for one user.
     route(r"v1/users/(?P<user_id>[^/]+)/stats", users.UserStatsView, "user-stats"),
     route(r"v1/users/(?P<user_id>[^/]+)/memories", users.UserMemoriesView, "user-memories"),
+    # Portable archives of a project or of one user (docs/MIGRATING.md).
+    route(r"v1/archive/export", archive.ArchiveExportView, "archive-export"),
+    route(r"v1/archive/import", archive.ArchiveImportView, "archive-import"),
 ]

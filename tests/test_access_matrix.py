@@ -76,6 +76,7 @@ MEMBER_EMAIL = "member-a@example.com"
 NEWCOMER_EMAIL = "newcomer-a@example.com"
 
 HOOK = {"name": "h2", "url": "https://example.com/h2", "event_types": ["memory_add"]}
+ARCHIVE_HEADER = {"kind": "header", "format": "mem0g-archive", "version": 1, "counts": {}}
 ORG = "/api/v1/orgs/organizations/{org}/projects"
 
 # (route name, method, path, body, statuses of owner org sibling other_org user_self user_other read_only none)
@@ -261,6 +262,13 @@ MATRIX = [
     ("memory-related", "GET", "/v1/memories/{m1}/related?depth=2", None, "200 404 404 404 200 404 200 401"),
     ("memory-graph", "GET", "/v1/memories/graph?user_id=alice", None, "200 200 200 200 200 404 200 401"),
     ("memory-timeline", "GET", "/v1/memories/{m1}/timeline", None, "200 404 404 404 200 404 200 401"),
+    # Portable archives. A user's: any read key of the project (a restricted key: its own user only).
+    ("archive-export", "GET", "/v1/archive/export?user_id=alice", None, "200 404 404 404 200 404 200 401"),
+    # The whole project's: admin keys only (owner here is a read key), each its own project's; a
+    # user-restricted key gets its own user's archive.
+    ("archive-export", "GET", "/v1/archive/export", None, "403 200 200 200 200 200 403 401"),
+    # An archive of nothing (the header alone) into the key's own project; admin keys only.
+    ("archive-import", "POST", "/v1/archive/import", ARCHIVE_HEADER, "200 200 200 200 403 403 403 401"),
 ]
 
 
@@ -509,7 +517,8 @@ def test_access(db, client, world, name, method, path, body, statuses):
                 raise Rollback
         except Rollback:
             pass
-        content = response.content.decode()
+        # Archives are streamed.
+        content = (b"".join(response.streaming_content) if response.streaming else response.content).decode()
         asked = path + json.dumps(body)  # an id the caller sent may be echoed in a 404's details
         for marker in forbidden_markers(caller, ids):
             assert marker in asked or marker not in content, f"{caller} saw {marker!r} in {method} {path}"
@@ -523,7 +532,8 @@ def test_access(db, client, world, name, method, path, body, statuses):
         if refused:
             error_of(response, response.status_code, response.json().get("code"))
         else:  # every answer has a body: the Mem0 SDKs parse every response
-            assert response["Content-Type"].startswith(("application/json", "text/plain")) and response.content
+            assert response["Content-Type"].startswith(("application/json", "text/plain", "application/x-ndjson"))
+            assert content
     assert outcome == expected, "got: " + " ".join(str(outcome[c]) for c in CALLERS)
 
     # Keys that are not keys, and a key of the project without the route's scope.

@@ -55,6 +55,8 @@ EXPECTED_PATHS = {
     "/v1/memories/{memory_id}/related": {"get"},
     "/v1/memories/graph": {"get"},
     "/v1/memories/{memory_id}/timeline": {"get"},
+    "/v1/archive/export": {"get"},
+    "/v1/archive/import": {"post"},
 }
 
 
