@@ -40,7 +40,7 @@ from memories.api.serializers import (
     memory_data,
 )
 from memories.filters import compile_filters, names_entity
-from memories.inputs import NewMemory, Scope, clean_text
+from memories.inputs import NewMemory, Scope, clean_memory_type, clean_text
 from memories.models import AddEvent, MemoryFeedback
 from memories.selectors import (
     ENTITY_TYPES,
@@ -178,6 +178,7 @@ def _ingest(request, data: dict) -> tuple[AddEvent, dict | None]:
         custom_instructions=_optional_text(data, "custom_instructions")
         or _optional_text(request.auth.project.options, "custom_instructions"),
         enable_graph=as_bool(data.get("enable_graph"), "enable_graph"),
+        memory_type=clean_memory_type(data.get("memory_type")),
     )
     if queued:
         return add_event_enqueue(**add), None
