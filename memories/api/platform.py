@@ -31,7 +31,7 @@ from memories.api.common import (
     request_filters,
     top_level_scope,
 )
-from memories.api.searching import SEARCH_OPTION_FIELDS, search_options, search_results
+from memories.api.searching import SEARCH_OPTION_FIELDS, include_superseded, search_options, search_results
 from memories.api.serializers import (
     HistorySerializer,
     MemorySerializer,
@@ -112,6 +112,8 @@ LIST_FIELDS = {
     "known_at",
     "metadata",
     "session_id",
+    "include_merged",
+    "include_superseded",
     *ENTITY_FIELDS,
 }
 SEARCH_FIELDS = {
@@ -132,6 +134,7 @@ SEARCH_FIELDS = {
     "as_of",
     "decay_half_life_days",
     "include_superseded",
+    "include_merged",
     "output_format",
     "version",
     "filter_memories",
@@ -229,6 +232,7 @@ def _list_response(request, data: dict, *, require_entity: bool) -> Response:
         as_of=as_moment(data.get("as_of"), "as_of"),
         known_at=as_moment(data.get("known_at"), "known_at"),
         include_expired=as_bool(data.get("show_expired"), "show_expired"),
+        include_superseded=include_superseded(data, by_default=True),
     )
     items = pick_fields(memories_data(result.results), data.get("fields"))
     next_link, previous_link = page_links(request, page, page_size, result.count)
@@ -250,7 +254,7 @@ def _search(request, data: dict, *, require_entity: bool, default_threshold: flo
     query = clean_text(data.get("query"), field_name="query")
     scope, where = request_filters(request, data, require_entity=require_entity)
     top_k = as_int(data.get("top_k", data.get("limit")), "top_k", 10, minimum=1, maximum=1000)
-    options = search_options(data, default_threshold=default_threshold)
+    options = search_options(data, default_threshold=default_threshold, superseded_by_default=True)
     results = memory_search(
         project=request.auth.project,
         query=query,
@@ -380,6 +384,9 @@ class MemoriesView(Mem0View):
                 "keywords",
                 "as_of",
                 "known_at",
+                "latest_only",
+                "include_merged",
+                "include_superseded",
             }
         ),
         "DELETE": frozenset({*ENTITY_FIELDS, "session_id", "filters"}),
@@ -407,6 +414,7 @@ class MemoriesView(Mem0View):
             doc.query("keywords", description="Text the memories must contain."),
             doc.query("as_of", description="List the memories as they were then (ISO 8601 or Unix seconds)."),
             doc.query("known_at", description="List what was on record then, retracted since or not (record time)."),
+            *doc.READ_FLAG_PARAMS,
         ],
         responses={200: doc.PaginatedMemories, **doc.errors(404, 422)},
         examples=[
@@ -426,8 +434,9 @@ class MemoriesView(Mem0View):
     )
     def get(self, request):
         params = {k: v for k, v in request.query_params.items() if k not in ("page", "page_size")}
-        if "show_expired" in params:
-            params["show_expired"] = as_bool(params["show_expired"], "show_expired")
+        for flag in ("show_expired", "latest_only", "include_merged", "include_superseded"):
+            if flag in params:
+                params[flag] = as_bool(params[flag], flag)
         for name in ("filters", "metadata"):
             if name in params:
                 params[name] = query_filters(params[name], key=name)
