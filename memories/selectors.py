@@ -117,7 +117,7 @@ def memory_list(
     known_at = clean_moment(known_at, field_name="known_at")
     include_superseded = _flag(include_superseded, field="include_superseded")
     if include_superseded and as_of is None and known_at is None:
-        queryset = _scoped(project, scope)
+        queryset = _scoped(project, scope).not_retracted()  # closed facts, not retracted records
         queryset = queryset if include_expired else queryset.unexpired(timezone.now())
     elif known_at is None:
         queryset = _visible(_scoped(project, scope), as_of=as_of, include_expired=include_expired)
@@ -250,8 +250,9 @@ def _flag(value: Any, *, field: str) -> bool:
 def _search_candidates(project, scope, where, *, as_of, include_expired, include_superseded):
     queryset = _scoped(project, scope)
     if include_superseded:
-        # Every row, closed since or not; with as_of, every row that had started to hold (and was
-        # on record) by then.
+        # Every row, closed since or not, but not a retracted record (a mistake, not a past fact);
+        # with as_of, every row that had started to hold (and was on record) by then.
+        queryset = queryset.not_retracted()
         if as_of is not None:
             queryset = queryset.filter(valid_from__lte=as_of, created_at__lte=as_of)
         if not include_expired:
