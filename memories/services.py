@@ -240,16 +240,47 @@ def memory_update(
 
 
 def memory_delete(
-    *, project, memory_id: Any, actor_id: str | None = None, within: Scope | None = None, now: datetime | None = None
-) -> None:
-    """Delete one memory; its history stays, ending with a DELETE row."""
+    *,
+    project,
+    memory_id: Any,
+    actor_id: str | None = None,
+    within: Scope | None = None,
+    delete_linked: bool = False,
+    now: datetime | None = None,
+) -> int:
+    """Delete one memory; its history stays, ending with a DELETE row. ``delete_linked`` (Mem0's flag)
+    also deletes the older memories it superseded, transitively (the ``supersedes`` chain, inside
+    ``within``), so that none of them is shown again as a superseded fact. Returns how many of those
+    were deleted (Mem0's ``cascade_count``)."""
+    from graph.models import SUPERSEDES, Relationship
+    from graph.selectors import CHAIN_DEPTH_MAX
+
     pk = clean_uuid(memory_id)
     if pk is None:
         raise MemoryNotFound(memory_id)
     actor_id = clean_id(actor_id, field_name="actor_id")
+    if not isinstance(delete_linked, bool):
+        raise ValidationFailed("delete_linked must be true or false", field="delete_linked")
     with transaction.atomic():
         memory = _locked(project, pk, within, memory_id=memory_id, embedding=False)
         now = now or timezone.now()
+        older: set = set()
+        frontier = {pk}
+        for _ in range(CHAIN_DEPTH_MAX if delete_linked else 0):  # one query per step back
+            frontier = (
+                set(
+                    Relationship.objects.for_project(project)
+                    .not_retracted()
+                    .filter(source_id__in=frontier, relation=SUPERSEDES)
+                    .values_list("target_id", flat=True)
+                )
+                - older
+                - {pk}
+            )
+            if not frontier:
+                break
+            older |= frontier
+        cascaded = _delete_with_history(_fenced(project, within).filter(pk__in=older), now=now) if older else 0
         _history(
             memory,
             event=MemoryHistory.Event.DELETE,
@@ -260,6 +291,7 @@ def memory_delete(
             is_deleted=True,
         ).save()
         memory.delete()
+    return cascaded
 
 
 def memories_delete(

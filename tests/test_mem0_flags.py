@@ -100,6 +100,20 @@ def test_a_moment_or_our_own_flag_decides_over_the_default(api, key, moved):
     assert [r["id"] for r in oss["results"]] == [porto]
 
 
+def test_delete_linked_deletes_the_chain_a_memory_superseded(api, key, moved):
+    lisbon, porto = moved
+    [madrid] = _add(api, key, "I live in Madrid.")
+    assert madrid["supersedes"] == porto
+    [cat] = _add(api, key, "I have a cat.")
+    error_of(api("DELETE", f"/v1/memories/{madrid['id']}/?delete_linked=maybe", key=key), 422, "VALIDATION_ERROR")
+    response = api("DELETE", f"/v1/memories/{madrid['id']}/?delete_linked=true", key=key)
+    assert response.json() == {"message": "Memory deleted successfully!", "cascade_count": 2}
+    assert list(Memory.objects.values_list("memory", flat=True)) == [cat["memory"]]
+    assert [r["event"] for r in api("GET", f"/v1/memories/{lisbon}/history/", key=key).json()][-1] == "DELETE"
+    # Without it, only the memory goes (and the answer is Mem0's plain one).
+    assert api("DELETE", f"/v1/memories/{cat['id']}/", key=key).json() == {"message": "Memory deleted successfully!"}
+
+
 @pytest.mark.parametrize(
     ("body", "field"),
     [
@@ -320,6 +334,8 @@ def test_the_sdk_sends_and_reads_the_flags_and_kinds(sdk, listener):
     assert [r["id"] for r in latest["results"]] == [porto["id"]]
     assert sdk.get_all(filters={"user_id": "alice"}, latest_only=True)["count"] == 1
     assert sdk.get_all(filters={"user_id": "alice"})["count"] == 2
+    assert sdk.delete(porto["id"], delete_linked=True)["cascade_count"] == 1
+    assert sdk.get_all(filters={"user_id": "alice"})["count"] == 0
 
     procedure = sdk.add(STEPS, agent_id="travel-agent", memory_type="procedural_memory")["results"][0]
     assert sdk.get(procedure["id"])["memory_type"] == PROCEDURAL

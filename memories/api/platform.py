@@ -860,14 +860,26 @@ class MemoryDetailView(Mem0View):
         tags=[doc.PLATFORM, doc.MEMORY_LAYER],
         parameters=[
             doc.MEMORY_ID_PARAM,
-            doc.query("delete_linked", bool, "Accepted for compatibility with the Mem0 clients; ignored."),
+            doc.query(
+                "delete_linked",
+                bool,
+                "Also delete the older memories this one superseded, transitively (its `supersedes` chain), so "
+                "they are not shown again as superseded facts; the answer then counts them in `cascade_count`.",
+            ),
         ],
-        responses={200: doc.MessageResponse, **doc.errors(404, 409)},
-        examples=[doc.example("Deleted", {"message": "Memory deleted successfully!"})],
+        responses={200: doc.MemoryDeletedResponse, **doc.errors(404, 409, 422)},
+        examples=[
+            doc.example("Deleted", {"message": "Memory deleted successfully!"}),
+            doc.example("With its chain", {"message": "Memory deleted successfully!", "cascade_count": 2}),
+        ],
     )
     def delete(self, request, memory_id: str):
-        memory_delete(project=request.auth.project, memory_id=memory_id, within=key_within(request.auth))
-        return Response({"message": "Memory deleted successfully!"})
+        linked = as_bool(request.query_params.get("delete_linked"), "delete_linked")
+        cascaded = memory_delete(
+            project=request.auth.project, memory_id=memory_id, within=key_within(request.auth), delete_linked=linked
+        )
+        body = {"message": "Memory deleted successfully!"}
+        return Response({**body, "cascade_count": cascaded} if linked else body)
 
 
 class HistoryView(Mem0View):

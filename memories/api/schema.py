@@ -726,6 +726,12 @@ class MessageResponse(serializers.Serializer):
     message = serializers.CharField()
 
 
+class MemoryDeletedResponse(MessageResponse):
+    cascade_count = serializers.IntegerField(
+        required=False, help_text="With `delete_linked`: how many older memories of its chain were deleted too."
+    )
+
+
 class DeletedResponse(MessageResponse):
     deleted = serializers.IntegerField(help_text="How many memories were deleted.")
 
