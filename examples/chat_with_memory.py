@@ -112,7 +112,11 @@ class MemoryService:
             return []
         try:
             found = await asyncio.wait_for(
-                client.search(query, filters={"user_id": user_id}, top_k=limit, threshold=self.min_score), self.timeout
+                # latest_only: the facts that hold now (Mem0's reads also return superseded ones, marked).
+                client.search(
+                    query, filters={"user_id": user_id}, top_k=limit, threshold=self.min_score, latest_only=True
+                ),
+                self.timeout,
             )
         except Exception as exc:
             log.warning("memory search failed for user %s: %s: %s", user_id, type(exc).__name__, exc)
@@ -146,7 +150,10 @@ class MemoryService:
             digest = await asyncio.wait_for(client.get_summary(filters={"user_id": user_id}), self.timeout)
             preferences = await asyncio.wait_for(
                 client.get_all(
-                    filters={"user_id": user_id, "categories": {"in": ["preferences"]}}, page=1, page_size=50
+                    filters={"user_id": user_id, "categories": {"in": ["preferences"]}},
+                    page=1,
+                    page_size=50,
+                    latest_only=True,
                 ),
                 self.timeout,
             )

@@ -49,7 +49,8 @@ def all_memories(client: MemoryClient) -> list[dict]:
     """Every current memory of the project, page by page."""
     memories, page = [], 1
     while True:
-        batch = client.get_all(filters=EVERY_MEMORY, page=page, page_size=PAGE_SIZE)
+        # latest_only: the memories that hold now (without it, superseded ones come too, marked).
+        batch = client.get_all(filters=EVERY_MEMORY, page=page, page_size=PAGE_SIZE, latest_only=True)
         memories += batch["results"]
         if not batch["next"]:
             return memories

@@ -113,11 +113,12 @@ def run(client: MemoryClient, http: httpx.Client, user_id: str, say=print) -> di
         replaced = f" (supersedes {result['previous_memory']!r})" if result["event"] == "SUPERSEDE" else ""
         say(f"  {result['event']} {result['memory']!r}{replaced}")
     tools = {"user_id": user_id, "categories": {"in": [category]}}
-    now = [memory["memory"] for memory in client.get_all(filters=tools)["results"]]
+    # latest_only: what holds now; without it Mem0's reads also return superseded memories, marked.
+    now = [memory["memory"] for memory in client.get_all(filters=tools, latest_only=True)["results"]]
     # as_of is mem0g's: the SDK sends keyword arguments it does not know in the request body.
     then = [memory["memory"] for memory in client.get_all(filters=tools, as_of=LOOK_BACK.isoformat())["results"]]
     question = "What is my favourite editor?"
-    found_now = client.search(question, filters={"user_id": user_id}, top_k=1)["results"]
+    found_now = client.search(question, filters={"user_id": user_id}, top_k=1, latest_only=True)["results"]
     found_then = client.search(question, filters={"user_id": user_id}, top_k=1, as_of=LOOK_BACK.isoformat())
     found_then = found_then["results"]
     say(f"  {category}, now:{'':<14}{'; '.join(now)}")

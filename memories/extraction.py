@@ -18,6 +18,8 @@ from dataclasses import dataclass, replace
 from datetime import date, datetime, timedelta
 from typing import Any
 
+from memories.attachments import Attachment, is_media_part, parse_part
+
 __all__ = ["KINDS", "Fact", "Message", "extract_facts", "normalize_messages"]
 
 KINDS = ("preference", "plan", "relation", "biography", "possession", "habit", "correction", "other")
@@ -28,6 +30,8 @@ class Message:
     role: str  # "user" | "assistant" | "system" | other
     content: str
     name: str | None = None
+    # Image and document parts, as references (memories.attachments); their text is not in ``content``.
+    attachments: tuple[Attachment, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -46,9 +50,11 @@ def normalize_messages(messages: Any) -> list[Message]:
     """Mem0's accepted message shapes -> a list of Message.
 
     A str is one user message, a dict ``{"role", "content"[, "name"]}`` is one message, a list (or
-    tuple) may mix both. Content may be a str or OpenAI-style parts ``[{"type": "text", "text": ...}]``
-    (text parts are joined with newlines, other part types are skipped). Anything else raises
-    ValueError naming the offending item.
+    tuple) may mix both. Content may be a str, one part, or OpenAI-style parts ``[{"type": "text",
+    "text": ...}, {"type": "image_url", "image_url": {"url": ...}}]``: text parts are joined with
+    newlines; image and document parts (``memories.attachments.PART_TYPES``) become the message's
+    ``attachments``, captioned by their own caption or else by the message's text; other part types
+    (audio, ...) are skipped. Anything else raises ValueError naming the offending item.
     """
     if isinstance(messages, str | dict | Message):
         return [_normalize_one(messages, "messages")]
@@ -77,32 +83,43 @@ def _normalize_one(item: Any, where: str) -> Message:
         raise ValueError(f"{where}.role must not be empty")
     if "content" not in item:
         raise ValueError(f"{where} is missing 'content'")
-    content = _normalize_content(item["content"], f"{where}.content")
+    content, attachments = _normalize_content(item["content"], f"{where}.content")
     name = item.get("name")
     if name is not None and not isinstance(name, str):
         raise ValueError(f"{where}.name must be a string or null, got {_type_name(name)}")
-    return Message(role=role.strip().lower(), content=content, name=name)
+    return Message(role=role.strip().lower(), content=content, name=name, attachments=attachments)
 
 
-def _normalize_content(content: Any, where: str) -> str:
+def _normalize_content(content: Any, where: str) -> tuple[str, tuple[Attachment, ...]]:
     if isinstance(content, str):
-        return content
+        return content, ()
+    if isinstance(content, dict) and "type" in content:  # one part: {"type": "image_url", ...}
+        return _normalize_parts([content], where, single=True)
     if isinstance(content, list | tuple):
-        texts = []
-        for index, part in enumerate(content):
-            if isinstance(part, str):
-                texts.append(part)
-                continue
-            if not isinstance(part, dict):
-                raise ValueError(f"{where}[{index}] must be a dict like {{'type': 'text', 'text': ...}}")
-            if part.get("type", "text") != "text":
-                continue  # images, audio, files: nothing to extract from
-            text = part.get("text")
-            if not isinstance(text, str):
-                raise ValueError(f"{where}[{index}].text must be a string, got {_type_name(text)}")
-            texts.append(text)
-        return "\n".join(texts)
-    raise ValueError(f"{where} must be a string or a list of text parts, got {_type_name(content)}")
+        return _normalize_parts(content, where, single=False)
+    raise ValueError(f"{where} must be a string, a content part or a list of parts, got {_type_name(content)}")
+
+
+def _normalize_parts(parts: Sequence[Any], where: str, *, single: bool) -> tuple[str, tuple[Attachment, ...]]:
+    texts, attachments = [], []
+    for index, part in enumerate(parts):
+        at = where if single else f"{where}[{index}]"
+        if isinstance(part, str):
+            texts.append(part)
+            continue
+        if not isinstance(part, dict):
+            raise ValueError(f"{at} must be a dict like {{'type': 'text', 'text': ...}}")
+        if is_media_part(part):
+            attachments.append(parse_part(part, at))
+            continue
+        if part.get("type", "text") != "text":
+            continue  # audio and other parts: nothing to extract from, nothing to refer to
+        text = part.get("text")
+        if not isinstance(text, str):
+            raise ValueError(f"{at}.text must be a string, got {_type_name(text)}")
+        texts.append(text)
+    text = "\n".join(texts)
+    return text, tuple(attachment.with_caption(text) for attachment in attachments)
 
 
 # --------------------------------------------------------------------------------------------------

@@ -8,7 +8,8 @@ One grammar serves the Platform v2/v3 dialect and the OSS ``Memory``/REST-server
   listed conditions may hold, i.e. ``NOT [a, b]`` is ``~a & ~b``.
 * Field keys: the entity ids (``session_id`` is an alias of ``run_id``), the time fields
   (``timestamp`` is an alias of ``created_at``), ``categories``, ``metadata`` (and OSS-style
-  ``metadata.<path>`` keys), ``memory_ids``, ``keywords``/``keywords_search`` and ``text``.
+  ``metadata.<path>`` keys), ``memory_ids``, ``keywords``/``keywords_search``, ``text`` and
+  ``memory_type`` (``procedural_memory``; an ordinary memory has none).
   Each field has a kind (a ``_Kind``: ``ENTITY``, ``TIME``, ``CATEGORIES``, ``METADATA``, ...)
   saying which operators it takes, what a bare value means and what ``"*"`` means; ``_FIELDS``
   maps keys to kinds. Inside ``metadata`` an object value is always an operator object; nested
@@ -398,6 +399,7 @@ _FIELDS: dict[str, tuple[_Kind, str]] = {
     **{name: (ENTITY, name) for name in SCOPE_FIELDS},
     **{alias: (ENTITY, column) for alias, column in ENTITY_ALIASES.items()},
     "actor_id": (ENTITY, "actor_id"),
+    "memory_type": (ENTITY, "memory_type"),  # "procedural_memory"; "*": any kind; ne/NOT: ordinary ones too
     **{name: (TIME, name) for name in ("created_at", "updated_at", "expiration_date", "valid_from", "valid_to")},
     "timestamp": (TIME, "created_at"),
     "categories": (CATEGORIES, "categories"),

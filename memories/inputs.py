@@ -16,7 +16,7 @@ from django.conf import settings
 from django.utils import timezone
 
 from mem0g_site.exceptions import ValidationFailed
-from memories.models import SCOPE_FIELDS
+from memories.models import MEMORY_TYPES, SCOPE_FIELDS
 
 ID_MAX_LENGTH = 255
 METADATA_MAX_BYTES = 32 * 1024
@@ -56,6 +56,7 @@ class NewMemory:
     valid_from: datetime | None = None
     valid_to: datetime | None = None
     embedding: list[float] | None = None  # when the caller has embedded the text already
+    memory_type: str | None = None  # None (an ordinary memory) or "procedural_memory"
 
 
 @dataclass(frozen=True)
@@ -71,6 +72,7 @@ class CleanMemory:
     valid_from: datetime | None = None
     valid_to: datetime | None = None
     embedding: list[float] | None = None
+    memory_type: str | None = None
 
 
 def _has_nul(value: str) -> bool:
@@ -215,6 +217,18 @@ def clean_role(value: Any, *, field_name: str = "role") -> str | None:
     return value.strip()
 
 
+def clean_memory_type(value: Any, *, field_name: str = "memory_type") -> str | None:
+    """Mem0's ``memory_type``: absent (an ordinary memory) or ``procedural_memory``, the one kind Mem0
+    implements (it refuses ``semantic_memory`` and ``episodic_memory`` too)."""
+    if value is None:
+        return None
+    if value not in MEMORY_TYPES:
+        raise ValidationFailed(
+            f"{field_name} must be {' or '.join(MEMORY_TYPES)} (or absent for an ordinary memory)", field=field_name
+        )
+    return value
+
+
 def clean_moment(value: Any, *, field_name: str) -> datetime | None:
     if value is None:
         return None
@@ -253,6 +267,7 @@ def clean_new_memory(item: Any, *, prefix: str = "") -> CleanMemory:
         valid_from=clean_moment(item.valid_from, field_name=f"{prefix}valid_from"),
         valid_to=clean_moment(item.valid_to, field_name=f"{prefix}valid_to"),
         embedding=item.embedding,
+        memory_type=clean_memory_type(item.memory_type, field_name=f"{prefix}memory_type"),
     )
 
 

@@ -118,6 +118,17 @@ Answer with one JSON object and nothing else:
 {"relations": [{"text": 0, "source": "user", "relationship": "lives_in", "destination": "Berlin"}]}
 where "text" is the number of the text the triple comes from."""
 
+_PROCEDURE_TASK = """\
+You keep the working memory of an AI agent. The conversation below shows the agent carrying out a \
+task. Write down how it was done, so that the agent can repeat or resume it later: first the goal, \
+then each step in the order it happened, with what it used and what came of it (commands, tools, \
+parameters, URLs, identifiers, results, errors and how they were handled). Keep names, values and \
+identifiers exactly as written and add nothing the conversation does not say."""
+
+_PROCEDURE_FORMAT = """\
+Answer with one JSON object and nothing else:
+{"procedure": "Goal: ...\\n1. ...\\n2. ..."}"""
+
 
 # --------------------------------------------------------------------------------------------------
 # Public calls
@@ -176,6 +187,29 @@ def llm_extract_facts(
         seen.add(fact.text)
         facts.append(fact)
     return facts
+
+
+def llm_procedure(messages: list[Message], *, prompt: str | None = None) -> str | None:
+    """The model's summary of how the agent carried out the task of ``messages`` (a procedural
+    memory), or None when it gave none (the caller falls back to the conversation's own words).
+    ``prompt`` replaces our description of the task; our answer format is still appended."""
+    from memories.procedural import message_text
+
+    conversation = [(message, message_text(message)) for message in messages if message.role != "system"]
+    conversation = [(message, text) for message, text in conversation if text]
+    if not conversation:
+        return None
+    system = [prompt.strip() if prompt and prompt.strip() else _PROCEDURE_TASK, _PROCEDURE_FORMAT]
+    lines = ["Conversation:"]
+    for message, text in conversation:
+        speaker = message.role if not message.name else f"{message.role} ({message.name})"
+        lines.append(f"{speaker}: {text}")
+    answer = _chat("procedure", "\n\n".join(system), "\n".join(lines))
+    procedure = answer.get("procedure") if isinstance(answer, dict) else None
+    if not isinstance(procedure, str) or not procedure.strip():
+        _log_malformed("procedure", json.dumps(answer)[:200], "no 'procedure' text")
+        return None
+    return procedure.strip()
 
 
 def llm_decide(facts: list[Fact], candidates: list[list[Candidate]]) -> list[Decision]:

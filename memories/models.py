@@ -13,6 +13,10 @@ from mem0g_site.temporal import TemporalModel, TemporalQuerySet
 
 EMBEDDING_DIMENSIONS = 384
 SCOPE_FIELDS = ("user_id", "agent_id", "app_id", "run_id")
+# Mem0's memory kinds: an ordinary memory has none (NULL); "procedural_memory" is an agent's summary
+# of how it carried out a task (Mem0's ``add(memory_type="procedural_memory")``, agent_id required).
+PROCEDURAL = "procedural_memory"
+MEMORY_TYPES = (PROCEDURAL,)
 
 
 def memory_hash(text: str) -> str:
@@ -52,6 +56,9 @@ class Memory(TemporalModel):
     immutable = models.BooleanField(default=False)
     actor_id = models.CharField(max_length=255, null=True, blank=True)
     role = models.CharField(max_length=50, null=True, blank=True)
+    memory_type = models.CharField(
+        max_length=32, null=True, blank=True, choices=[(kind, kind) for kind in MEMORY_TYPES], default=None
+    )
 
     objects = MemoryQuerySet.as_manager()
 

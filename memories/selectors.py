@@ -105,15 +105,21 @@ def memory_list(
     as_of: datetime | None = None,
     include_expired: bool = False,
     known_at: datetime | None = None,
+    include_superseded: bool = False,
 ) -> MemoryPage:
     """Memories newest first, one page at a time (``page`` counts from 1). ``where`` is a compiled
     filter (``memories.filters``). ``known_at=K`` (record time) lists what was on record at K,
-    retracted since or not (``TemporalQuerySet.as_known``; alone, ``as_of`` is K too)."""
+    retracted since or not (``TemporalQuerySet.as_known``; alone, ``as_of`` is K too).
+    ``include_superseded`` (without ``as_of`` or ``known_at``) also lists the facts closed since."""
     page = _positive_int(page, field="page", maximum=10**9)
     page_size = _positive_int(page_size, field="page_size", maximum=PAGE_SIZE_MAX)
     as_of = clean_moment(as_of, field_name="as_of")
     known_at = clean_moment(known_at, field_name="known_at")
-    if known_at is None:
+    include_superseded = _flag(include_superseded, field="include_superseded")
+    if include_superseded and as_of is None and known_at is None:
+        queryset = _scoped(project, scope).not_retracted()  # closed facts, not retracted records
+        queryset = queryset if include_expired else queryset.unexpired(timezone.now())
+    elif known_at is None:
         queryset = _visible(_scoped(project, scope), as_of=as_of, include_expired=include_expired)
     else:
         queryset = _scoped(project, scope).as_known(as_of=as_of, known_at=known_at)
@@ -244,8 +250,9 @@ def _flag(value: Any, *, field: str) -> bool:
 def _search_candidates(project, scope, where, *, as_of, include_expired, include_superseded):
     queryset = _scoped(project, scope)
     if include_superseded:
-        # Every row, closed since or not; with as_of, every row that had started to hold (and was
-        # on record) by then.
+        # Every row, closed since or not, but not a retracted record (a mistake, not a past fact);
+        # with as_of, every row that had started to hold (and was on record) by then.
+        queryset = queryset.not_retracted()
         if as_of is not None:
             queryset = queryset.filter(valid_from__lte=as_of, created_at__lte=as_of)
         if not include_expired:
@@ -773,3 +780,25 @@ def memory_neighbours(
             memory.score = min(1.0, max(0.0, 1.0 - float(memory.distance)))
         found.append(rows)
     return found
+
+
+def memories_mark_successors(memories) -> None:
+    """Set ``replaced_by`` on each memory: the id of the memory that superseded it (the source of the
+    newest standing ``supersedes`` relationship onto it), or None (Mem0's ``replaced_by``). One query,
+    and none when every memory holds."""
+    from graph.models import SUPERSEDES, Relationship
+
+    closed = {memory.pk: memory for memory in memories if not memory.is_current}
+    for memory in memories:
+        memory.replaced_by = None
+    if not closed:
+        return
+    edges = (
+        Relationship.objects.filter(target_id__in=closed, relation=SUPERSEDES)
+        .not_retracted()
+        .order_by("target_id", "-valid_from", "-created_at")
+        .distinct("target_id")
+        .values_list("target_id", "source_id")
+    )
+    for target_id, source_id in edges:
+        closed[target_id].replaced_by = source_id

@@ -25,6 +25,7 @@ from memories.inputs import (
     clean_categories,
     clean_expiration,
     clean_id,
+    clean_memory_type,
     clean_metadata,
     clean_moment,
     clean_new_memory,
@@ -33,7 +34,7 @@ from memories.inputs import (
     clean_uuid,
     is_encodable,
 )
-from memories.models import SCOPE_FIELDS, AddEvent, Memory, MemoryExport, MemoryHistory, memory_hash
+from memories.models import PROCEDURAL, SCOPE_FIELDS, AddEvent, Memory, MemoryExport, MemoryHistory, memory_hash
 
 UNSET: Any = object()
 
@@ -121,6 +122,7 @@ def _memories_write(*, project, prepared: list[tuple[NewMemory, list[float]]], n
             actor_id=item.actor_id,
             role=item.role,
             immutable=item.immutable,
+            memory_type=item.memory_type,
             # metadata.memory_lifespan = "short_term" (the OSS server's convention) expires by itself.
             expiration_date=item.expiration_date
             or (now + short_term_ttl if item.metadata.get("memory_lifespan") == "short_term" else None),
@@ -238,16 +240,47 @@ def memory_update(
 
 
 def memory_delete(
-    *, project, memory_id: Any, actor_id: str | None = None, within: Scope | None = None, now: datetime | None = None
-) -> None:
-    """Delete one memory; its history stays, ending with a DELETE row."""
+    *,
+    project,
+    memory_id: Any,
+    actor_id: str | None = None,
+    within: Scope | None = None,
+    delete_linked: bool = False,
+    now: datetime | None = None,
+) -> int:
+    """Delete one memory; its history stays, ending with a DELETE row. ``delete_linked`` (Mem0's flag)
+    also deletes the older memories it superseded, transitively (the ``supersedes`` chain, inside
+    ``within``), so that none of them is shown again as a superseded fact. Returns how many of those
+    were deleted (Mem0's ``cascade_count``)."""
+    from graph.models import SUPERSEDES, Relationship
+    from graph.selectors import CHAIN_DEPTH_MAX
+
     pk = clean_uuid(memory_id)
     if pk is None:
         raise MemoryNotFound(memory_id)
     actor_id = clean_id(actor_id, field_name="actor_id")
+    if not isinstance(delete_linked, bool):
+        raise ValidationFailed("delete_linked must be true or false", field="delete_linked")
     with transaction.atomic():
         memory = _locked(project, pk, within, memory_id=memory_id, embedding=False)
         now = now or timezone.now()
+        older: set = set()
+        frontier = {pk}
+        for _ in range(CHAIN_DEPTH_MAX if delete_linked else 0):  # one query per step back
+            frontier = (
+                set(
+                    Relationship.objects.for_project(project)
+                    .not_retracted()
+                    .filter(source_id__in=frontier, relation=SUPERSEDES)
+                    .values_list("target_id", flat=True)
+                )
+                - older
+                - {pk}
+            )
+            if not frontier:
+                break
+            older |= frontier
+        cascaded = _delete_with_history(_fenced(project, within).filter(pk__in=older), now=now) if older else 0
         _history(
             memory,
             event=MemoryHistory.Event.DELETE,
@@ -258,6 +291,7 @@ def memory_delete(
             is_deleted=True,
         ).save()
         memory.delete()
+    return cascaded
 
 
 def memories_delete(
@@ -413,6 +447,7 @@ def memory_supersede(
                     expiration_date=old.expiration_date,
                     valid_from=closed_at,
                     embedding=embedding,
+                    memory_type=old.memory_type,
                 )
             ],
             now=now,
@@ -539,6 +574,8 @@ class _AddPlan:
     inference: Any = None
     facts: list = field(default_factory=list)
     vectors: list = field(default_factory=list)
+    # References to the messages' images and documents: checked, embedded memories.
+    attachments: list[tuple[NewMemory, list[float]]] = field(default_factory=list)
 
 
 def add_ingest(
@@ -558,6 +595,7 @@ def add_ingest(
     prompt: str | None = None,
     custom_instructions: str | None = None,
     enable_graph: bool = False,
+    memory_type: str | None = None,
     payload: dict | None = None,
     event: AddEvent | None = None,
     now: datetime | None = None,
@@ -579,6 +617,11 @@ def add_ingest(
       ``superseded_by``);
     - ``ADD`` otherwise.
 
+    Image and document parts of the messages are stored as references (``memories.attachments``):
+    one memory each, whatever ``infer`` says, unless the scope holds that same reference already.
+    ``memory_type="procedural_memory"`` (an ``agent_id`` is required) stores one memory instead: the
+    conversation summarised (``memories.procedural``), as Mem0 OSS does, whatever ``infer`` says.
+
     Everything is extracted and embedded before the scope is locked (an LLM failure writes
     nothing); candidates, decisions and every write happen under the lock, in one transaction.
     """
@@ -597,6 +640,7 @@ def add_ingest(
         excludes=excludes,
         prompt=prompt,
         custom_instructions=custom_instructions,
+        memory_type=memory_type,
     )
     with transaction.atomic():
         _scopes_lock(project, plan.scopes)
@@ -605,6 +649,7 @@ def add_ingest(
             written = _apply_verbatim(project=project, plan=plan, now=now)
         else:
             written = _apply_inferred(project=project, plan=plan, now=now)
+        written += _apply_attachments(project=project, plan=plan, now=now)
         results = [entry for entry, _ in written]
         # Entity relations (Mem0's graph memory) of the memories that hold now.
         from graph.services import relations_record_for_events
@@ -660,6 +705,12 @@ def _add_plan(*, messages, items, scope, infer, observed_at, **options) -> _AddP
     plan = _AddPlan(scopes=[scope], observed_at=observed_at, common=common, messages=parsed)
     # Validate the options before any extraction cost or LLM call.
     clean_new_memory(NewMemory(text="-", **common))
+    if clean_memory_type(options["memory_type"]) == PROCEDURAL:
+        plan.verbatim = _memories_prepare(
+            [NewMemory(text=_procedure_text(parsed, scope, options), **common, memory_type=PROCEDURAL)]
+        )
+        return plan
+    plan.attachments = _attachments_prepare(parsed, common)
     if not infer:
         verbatim = [
             NewMemory(text=message.content, role=message.role, actor_id=message.name, **common)
@@ -686,6 +737,61 @@ def _add_plan(*, messages, items, scope, infer, observed_at, **options) -> _AddP
         kept = plan.inference.settle(facts, vectors)
         plan.facts, plan.vectors = [facts[i] for i in kept], [vectors[i] for i in kept]
     return plan
+
+
+def _procedure_text(messages: list, scope: Scope, options: dict) -> str:
+    """A procedural memory's text: the LLM's summary of the conversation when one is configured,
+    else the conversation's own words (``memories.procedural``); within ``MEMORY_MAX_CHARS``."""
+    from memories.llm import llm_enabled, llm_procedure
+    from memories.procedural import procedure_summary
+
+    if scope.agent_id is None:
+        raise ValidationFailed("memory_type procedural_memory needs an agent_id", field="agent_id")
+    text = (llm_procedure(messages, prompt=options["prompt"]) if llm_enabled() else None) or procedure_summary(messages)
+    if not text.strip():
+        raise ValidationFailed("the messages have no text to make a procedural memory of", field="messages")
+    if len(text) > settings.MEMORY_MAX_CHARS:
+        raise ValidationFailed(
+            f"the procedural memory of these messages is {len(text)} characters long; the limit is "
+            f"{settings.MEMORY_MAX_CHARS} (MEMORY_MAX_CHARS): add the conversation in parts",
+            field="messages",
+        )
+    return text
+
+
+def _attachments_prepare(messages: list, common: dict) -> list[tuple[NewMemory, list[float]]]:
+    """One checked, embedded reference memory per image or document part of ``messages``."""
+    from memories.attachments import attachment_text
+
+    items = []
+    for message in messages:
+        for attachment in message.attachments:
+            metadata = {**(common["metadata"] or {}), "attachment": attachment.as_metadata()}
+            text = attachment_text(attachment, message.role)
+            items.append(
+                NewMemory(text=text, role=message.role, actor_id=message.name, **{**common, "metadata": metadata})
+            )
+    return _memories_prepare(items) if items else []
+
+
+def _apply_attachments(*, project, plan: _AddPlan, now: datetime) -> list[tuple[dict, Memory]]:
+    """Write the add's references, but not one the scope already holds (same text, current)."""
+    if not plan.attachments:
+        return []
+    scope = plan.common["scope"]
+    held = set(
+        Memory.objects.for_project(project)
+        .filter(**scope.as_filter(), hash__in={memory_hash(item.text) for item, _ in plan.attachments})
+        .current()
+        .values_list("hash", flat=True)
+    )
+    fresh, seen = [], set(held)
+    for item, vector in plan.attachments:
+        if memory_hash(item.text) not in seen:
+            seen.add(memory_hash(item.text))
+            fresh.append((item, vector))
+    memories = _memories_write(project=project, prepared=fresh, now=now) if fresh else []
+    return [({"id": str(m.id), "memory": m.memory, "event": "ADD"}, m) for m in memories]
 
 
 def _apply_verbatim(*, project, plan: _AddPlan, now: datetime) -> list[tuple[dict, Memory]]:
@@ -972,6 +1078,8 @@ def add_event_enqueue(*, project, payload: dict, now: datetime | None = None, **
     for name, clean in (("metadata", clean_metadata), ("categories", clean_categories)):
         if ingest.get(name) is not None:
             clean(ingest[name])
+    if clean_memory_type(ingest.get("memory_type")) == PROCEDURAL and scope.agent_id is None:
+        raise ValidationFailed("memory_type procedural_memory needs an agent_id", field="agent_id")
     now = now or timezone.now()
     inference = get_inference()
     if ingest.get("infer", True) and inference.extracts_cheaply:

@@ -380,7 +380,14 @@ def test_normalize_joins_text_parts_and_skips_other_parts():
         {"type": "text", "text": "I love surfing"},
     ]
     [message] = normalize_messages([{"role": "user", "content": content}])
-    assert message == Message(role="user", content="I live in Lisbon.\nI love surfing")
+    assert message.content == "I live in Lisbon.\nI love surfing"
+    # The image is a reference (memories.attachments), captioned by the message's text.
+    [image] = message.attachments
+    assert (image.kind, image.url, image.caption) == (
+        "image",
+        "https://example.com/a.png",
+        "I live in Lisbon. I love surfing",
+    )
     assert texts([{"role": "user", "content": content}]) == ["User lives in Lisbon", "User loves surfing"]
 
 
@@ -397,8 +404,14 @@ def test_normalize_accepts_an_empty_list():
         ({"role": "user"}, "messages is missing 'content'"),
         ({"role": "", "content": "hi"}, "messages.role must not be empty"),
         ({"role": 1, "content": "hi"}, "messages.role must be a string, got int"),
-        ({"role": "user", "content": None}, "messages.content must be a string or a list of text parts, got null"),
-        ({"role": "user", "content": 5}, "messages.content must be a string or a list of text parts, got int"),
+        (
+            {"role": "user", "content": None},
+            "messages.content must be a string, a content part or a list of parts, got null",
+        ),
+        (
+            {"role": "user", "content": 5},
+            "messages.content must be a string, a content part or a list of parts, got int",
+        ),
         ({"role": "user", "content": "hi", "name": 3}, "messages.name must be a string or null, got int"),
         (["hi", 7], "messages[1] must be a string or a dict with 'role' and 'content', got int"),
         (

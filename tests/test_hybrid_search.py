@@ -175,13 +175,14 @@ def test_every_search_route_takes_the_search_options(project, add, make_key, api
             assert set(result["score_breakdown"]) >= {"semantic", "keyword", "recency"}, path
             assert 0.0 <= result["score"] <= 1.0
 
-    # Without the options: current facts only, and no breakdown.
-    response = api(
-        "POST", "/v3/memories/search/", key, data={"query": "where do I live", "filters": {"user_id": "alice"}}
-    )
-    results = response.json()["results"]
-    assert [r["id"] for r in results] == [str(lisbon.id)]
+    # Without the options: no breakdown, and (Mem0's default) the superseded fact shown marked;
+    # latest_only: current facts only.
+    body = {"query": "where do I live", "filters": {"user_id": "alice"}}
+    results = api("POST", "/v3/memories/search/", key, data=body).json()["results"]
+    assert {r["id"]: r["lifecycle_state"] for r in results} == {str(lisbon.id): "active", str(porto.id): "superseded"}
     assert "score_breakdown" not in results[0]
+    results = api("POST", "/v3/memories/search/", key, data={**body, "latest_only": True}).json()["results"]
+    assert [r["id"] for r in results] == [str(lisbon.id)]
     # keyword_search=false over the query string: the breakdown's keyword part is zero.
     response = api("GET", "/v1/memories/search/?query=Lisbon&user_id=alice&explain=true&keyword_search=false", key)
     assert response.status_code == 200

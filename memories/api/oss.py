@@ -30,7 +30,7 @@ from memories.api.common import (
 )
 from memories.api.searching import SEARCH_OPTION_FIELDS, search_options, search_results
 from memories.api.serializers import HistorySerializer, MemorySerializer, memories_data, memory_data
-from memories.inputs import Scope, clean_id, clean_text
+from memories.inputs import Scope, clean_id, clean_memory_type, clean_text
 from memories.selectors import ENTITY_TYPES, entity_list, memory_get, memory_history, memory_list, memory_search
 from memories.services import (
     UNSET,
@@ -128,6 +128,7 @@ class OssMemoriesView(Mem0View):
             expiration_date=as_expiration(data.get("expiration_date")),
             prompt=_prompt(data),
             enable_graph=enable_graph,
+            memory_type=clean_memory_type(data.get("memory_type")),
         )
         # Mem0's OSS answer: the events only (the add's event is recorded, not announced).
         return Response(with_relations({"results": outcome.results}, outcome.relations))

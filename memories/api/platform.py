@@ -31,7 +31,7 @@ from memories.api.common import (
     request_filters,
     top_level_scope,
 )
-from memories.api.searching import SEARCH_OPTION_FIELDS, search_options, search_results
+from memories.api.searching import SEARCH_OPTION_FIELDS, include_superseded, search_options, search_results
 from memories.api.serializers import (
     HistorySerializer,
     MemorySerializer,
@@ -40,7 +40,7 @@ from memories.api.serializers import (
     memory_data,
 )
 from memories.filters import compile_filters, names_entity
-from memories.inputs import NewMemory, Scope, clean_text
+from memories.inputs import NewMemory, Scope, clean_memory_type, clean_text
 from memories.models import AddEvent, MemoryFeedback
 from memories.selectors import (
     ENTITY_TYPES,
@@ -112,6 +112,8 @@ LIST_FIELDS = {
     "known_at",
     "metadata",
     "session_id",
+    "include_merged",
+    "include_superseded",
     *ENTITY_FIELDS,
 }
 SEARCH_FIELDS = {
@@ -132,6 +134,7 @@ SEARCH_FIELDS = {
     "as_of",
     "decay_half_life_days",
     "include_superseded",
+    "include_merged",
     "output_format",
     "version",
     "filter_memories",
@@ -178,6 +181,7 @@ def _ingest(request, data: dict) -> tuple[AddEvent, dict | None]:
         custom_instructions=_optional_text(data, "custom_instructions")
         or _optional_text(request.auth.project.options, "custom_instructions"),
         enable_graph=as_bool(data.get("enable_graph"), "enable_graph"),
+        memory_type=clean_memory_type(data.get("memory_type")),
     )
     if queued:
         return add_event_enqueue(**add), None
@@ -228,6 +232,7 @@ def _list_response(request, data: dict, *, require_entity: bool) -> Response:
         as_of=as_moment(data.get("as_of"), "as_of"),
         known_at=as_moment(data.get("known_at"), "known_at"),
         include_expired=as_bool(data.get("show_expired"), "show_expired"),
+        include_superseded=include_superseded(data, by_default=True),
     )
     items = pick_fields(memories_data(result.results), data.get("fields"))
     next_link, previous_link = page_links(request, page, page_size, result.count)
@@ -249,7 +254,7 @@ def _search(request, data: dict, *, require_entity: bool, default_threshold: flo
     query = clean_text(data.get("query"), field_name="query")
     scope, where = request_filters(request, data, require_entity=require_entity)
     top_k = as_int(data.get("top_k", data.get("limit")), "top_k", 10, minimum=1, maximum=1000)
-    options = search_options(data, default_threshold=default_threshold)
+    options = search_options(data, default_threshold=default_threshold, superseded_by_default=True)
     results = memory_search(
         project=request.auth.project,
         query=query,
@@ -379,6 +384,9 @@ class MemoriesView(Mem0View):
                 "keywords",
                 "as_of",
                 "known_at",
+                "latest_only",
+                "include_merged",
+                "include_superseded",
             }
         ),
         "DELETE": frozenset({*ENTITY_FIELDS, "session_id", "filters"}),
@@ -406,6 +414,7 @@ class MemoriesView(Mem0View):
             doc.query("keywords", description="Text the memories must contain."),
             doc.query("as_of", description="List the memories as they were then (ISO 8601 or Unix seconds)."),
             doc.query("known_at", description="List what was on record then, retracted since or not (record time)."),
+            *doc.READ_FLAG_PARAMS,
         ],
         responses={200: doc.PaginatedMemories, **doc.errors(404, 422)},
         examples=[
@@ -425,8 +434,9 @@ class MemoriesView(Mem0View):
     )
     def get(self, request):
         params = {k: v for k, v in request.query_params.items() if k not in ("page", "page_size")}
-        if "show_expired" in params:
-            params["show_expired"] = as_bool(params["show_expired"], "show_expired")
+        for flag in ("show_expired", "latest_only", "include_merged", "include_superseded"):
+            if flag in params:
+                params[flag] = as_bool(params[flag], flag)
         for name in ("filters", "metadata"):
             if name in params:
                 params[name] = query_filters(params[name], key=name)
@@ -852,14 +862,26 @@ class MemoryDetailView(Mem0View):
         tags=[doc.PLATFORM, doc.MEMORY_LAYER],
         parameters=[
             doc.MEMORY_ID_PARAM,
-            doc.query("delete_linked", bool, "Accepted for compatibility with the Mem0 clients; ignored."),
+            doc.query(
+                "delete_linked",
+                bool,
+                "Also delete the older memories this one superseded, transitively (its `supersedes` chain), so "
+                "they are not shown again as superseded facts; the answer then counts them in `cascade_count`.",
+            ),
         ],
-        responses={200: doc.MessageResponse, **doc.errors(404, 409)},
-        examples=[doc.example("Deleted", {"message": "Memory deleted successfully!"})],
+        responses={200: doc.MemoryDeletedResponse, **doc.errors(404, 409, 422)},
+        examples=[
+            doc.example("Deleted", {"message": "Memory deleted successfully!"}),
+            doc.example("With its chain", {"message": "Memory deleted successfully!", "cascade_count": 2}),
+        ],
     )
     def delete(self, request, memory_id: str):
-        memory_delete(project=request.auth.project, memory_id=memory_id, within=key_within(request.auth))
-        return Response({"message": "Memory deleted successfully!"})
+        linked = as_bool(request.query_params.get("delete_linked"), "delete_linked")
+        cascaded = memory_delete(
+            project=request.auth.project, memory_id=memory_id, within=key_within(request.auth), delete_linked=linked
+        )
+        body = {"message": "Memory deleted successfully!"}
+        return Response({**body, "cascade_count": cascaded} if linked else body)
 
 
 class HistoryView(Mem0View):

@@ -58,6 +58,9 @@ MEMORY = {
     "valid_to": None,
     "expiration_date": None,
     "immutable": False,
+    "memory_type": None,
+    "lifecycle_state": "active",
+    "replaced_by": None,
 }
 SCORED_MEMORY = {**MEMORY, "score": 0.83}
 ADD_EVENT = {"id": MEMORY_ID, "memory": "Prefers Python for scripting", "event": "ADD"}
@@ -100,6 +103,24 @@ def example(name: str, value, *, summary: str = "", request: bool = False, statu
 
 # --- field types the hand-written parsers accept -------------------------------------------
 
+CONTENT_PART_SCHEMA = {
+    "type": "object",
+    "description": "`{type: text, text}`, or an image or document by URL: `{type: image_url, image_url: {url}}` "
+    "(also `input_image`), `pdf_url`, `mdx_url`, `txt_url` (`{type: pdf_url, pdf_url: {url}}`) or `input_file` "
+    "(`file_url`). The URL must be http(s); it is stored as a reference, with the part's `caption`/`alt`/"
+    "`alt_text`/`title` or else the message's text as its caption, and never fetched.",
+    "properties": {
+        "type": {"type": "string", "example": "image_url"},
+        "text": {"type": "string"},
+        "image_url": {
+            "type": "object",
+            "properties": {"url": {"type": "string", "format": "uri"}},
+            "example": {"url": "https://example.com/pizza.jpg"},
+        },
+        "caption": {"type": "string"},
+    },
+    "required": ["type"],
+}
 MESSAGE_SCHEMA = {
     "type": "object",
     "properties": {
@@ -107,13 +128,12 @@ MESSAGE_SCHEMA = {
         "content": {
             "oneOf": [
                 {"type": "string"},
+                CONTENT_PART_SCHEMA,
                 {
                     "type": "array",
-                    "description": "OpenAI-style parts; text parts are joined with newlines, others skipped.",
-                    "items": {
-                        "type": "object",
-                        "properties": {"type": {"type": "string", "example": "text"}, "text": {"type": "string"}},
-                    },
+                    "description": "OpenAI-style parts: text parts are joined with newlines; image and document "
+                    "parts are stored as references (URL and caption, never fetched); other parts are skipped.",
+                    "items": CONTENT_PART_SCHEMA,
                 },
             ]
         },
@@ -337,8 +357,18 @@ SEARCH_HELP = {
     "(since `valid_from`). Off by default.",
     "as_of": "Search the facts that held at this moment (ISO 8601 or Unix seconds).",
     "show_expired": "Include memories whose `expiration_date` has passed.",
-    "include_superseded": "Include facts closed by a newer one (`valid_to` set).",
+    "include_superseded": "Include facts closed by a newer one (`valid_to` set). Default on the Mem0 Platform "
+    "routes: true unless `latest_only` or a moment (`as_of`, `reference_date`, `known_at`) is given; elsewhere false.",
+    "latest_only": "Mem0's flag: true shows current facts only. Without it the Mem0 Platform routes also show the "
+    "facts a newer one superseded, marked `lifecycle_state: superseded` with `replaced_by` (as Mem0 does).",
+    "include_merged": "Mem0's flag for merged duplicates; accepted, changes nothing: mem0g keeps none (a richer "
+    "restatement updates the memory in place; its history keeps the earlier text).",
 }
+READ_FLAG_PARAMS = [
+    query("latest_only", bool, SEARCH_HELP["latest_only"]),
+    query("include_merged", bool, SEARCH_HELP["include_merged"]),
+    query("include_superseded", bool, SEARCH_HELP["include_superseded"]),
+]
 
 
 def search_option_params(*, default_threshold: float | None):
@@ -352,7 +382,7 @@ def search_option_params(*, default_threshold: float | None):
         query("decay_half_life_days", float, SEARCH_HELP["decay_half_life_days"]),
         query("as_of", description=SEARCH_HELP["as_of"]),
         query("show_expired", bool, SEARCH_HELP["show_expired"]),
-        query("include_superseded", bool, SEARCH_HELP["include_superseded"]),
+        *READ_FLAG_PARAMS,
     ]
 
 
@@ -367,9 +397,9 @@ class SearchOptions(serializers.Serializer):
     )
     as_of = MomentField(required=False, help_text=SEARCH_HELP["as_of"])
     show_expired = serializers.BooleanField(required=False, default=False, help_text=SEARCH_HELP["show_expired"])
-    include_superseded = serializers.BooleanField(
-        required=False, default=False, help_text=SEARCH_HELP["include_superseded"]
-    )
+    include_superseded = serializers.BooleanField(required=False, help_text=SEARCH_HELP["include_superseded"])
+    latest_only = serializers.BooleanField(required=False, default=False, help_text=SEARCH_HELP["latest_only"])
+    include_merged = serializers.BooleanField(required=False, default=False, help_text=SEARCH_HELP["include_merged"])
 
 
 PAGE_QUERY = [
@@ -433,7 +463,13 @@ class AddRequest(EntityIds):
     )
     version = ignored()
     prompt = optional_text("With an LLM configured: replaces mem0g's fact-extraction instructions.")
-    memory_type = ignored()
+    memory_type = serializers.ChoiceField(
+        choices=["procedural_memory"],
+        required=False,
+        allow_null=True,
+        help_text="`procedural_memory` (needs an `agent_id`): one memory summarising how the agent carried out "
+        "the task, by the configured LLM or else in the conversation's own words; `infer` does not apply.",
+    )
 
 
 class CreateMemoryRequest(EntityIds):
@@ -470,7 +506,9 @@ class ListRequest(EntityIds):
     fields = serializers.ListField(
         child=serializers.CharField(), required=False, allow_null=True, help_text="Only these keys (and `id`)."
     )
-    latest_only = ignored()
+    latest_only = serializers.BooleanField(required=False, default=False, help_text=SEARCH_HELP["latest_only"])
+    include_merged = serializers.BooleanField(required=False, default=False, help_text=SEARCH_HELP["include_merged"])
+    include_superseded = serializers.BooleanField(required=False, help_text=SEARCH_HELP["include_superseded"])
     version = ignored()
     output_format = ignored()
 
@@ -498,7 +536,6 @@ class SearchRequest(EntityIds, SearchOptions):
     output_format = serializers.ChoiceField(
         choices=["v1.0", "v1.1"], required=False, allow_null=True, help_text="`v1.0`: a bare list of results."
     )
-    latest_only = ignored()
     version = ignored()
     filter_memories = ignored()
     only_metadata_based_search = ignored()
@@ -689,6 +726,12 @@ class MessageResponse(serializers.Serializer):
     message = serializers.CharField()
 
 
+class MemoryDeletedResponse(MessageResponse):
+    cascade_count = serializers.IntegerField(
+        required=False, help_text="With `delete_linked`: how many older memories of its chain were deleted too."
+    )
+
+
 class DeletedResponse(MessageResponse):
     deleted = serializers.IntegerField(help_text="How many memories were deleted.")
 
@@ -799,7 +842,13 @@ class OssAddRequest(OssEntityIds):
     infer = serializers.BooleanField(required=False, default=True)
     enable_graph = serializers.BooleanField(required=False, default=False, help_text="Also answer `relations`.")
     expiration_date = ExpirationField(required=False)
-    memory_type = ignored()
+    memory_type = serializers.ChoiceField(
+        choices=["procedural_memory"],
+        required=False,
+        allow_null=True,
+        help_text="`procedural_memory` (needs an `agent_id`): one memory summarising how the agent carried out "
+        "the task, by the configured LLM or else in the conversation's own words; `infer` does not apply.",
+    )
     prompt = optional_text("With an LLM configured: replaces mem0g's fact-extraction instructions.")
 
 

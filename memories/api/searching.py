@@ -3,6 +3,7 @@
 
 from typing import Any
 
+from mem0g_site.exceptions import ValidationFailed
 from memories.api.common import as_bool, as_float, as_moment
 from memories.api.serializers import memories_data
 
@@ -17,14 +18,39 @@ SEARCH_OPTION_FIELDS = frozenset(
         "as_of",
         "show_expired",
         "include_superseded",
+        "latest_only",
+        "include_merged",
     }
 )
 
 
-def search_options(data: dict[str, Any], *, default_threshold: float | None) -> dict[str, Any]:
+def include_superseded(data: dict[str, Any], *, by_default: bool) -> bool:
+    """Whether a read shows the facts a newer one superseded (marked ``lifecycle_state: superseded``,
+    with ``replaced_by``). Mem0's read flags: ``latest_only: true`` shows current facts only; without
+    it Mem0 Platform reads show superseded memories too (``by_default``), unless the read asks for
+    another moment (``as_of``, ``reference_date``, ``known_at``: what held, or was on record, then).
+    ``include_superseded`` (ours) says it outright. ``include_merged`` is checked and changes nothing:
+    mem0g keeps no merged duplicates (a richer restatement updates the memory in place, its history
+    keeps the earlier text)."""
+    latest_only = as_bool(data.get("latest_only"), "latest_only")
+    as_bool(data.get("include_merged"), "include_merged")
+    if data.get("include_superseded") is not None:
+        explicit = as_bool(data.get("include_superseded"), "include_superseded")
+        if explicit and latest_only:
+            raise ValidationFailed("latest_only and include_superseded contradict each other", field="latest_only")
+        return explicit
+    if latest_only:
+        return False
+    moments = ("as_of", "reference_date", "known_at")
+    return by_default and all(data.get(name) in (None, "") for name in moments)
+
+
+def search_options(
+    data: dict[str, Any], *, default_threshold: float | None, superseded_by_default: bool = False
+) -> dict[str, Any]:
     """``threshold``, ``keyword_search`` (default on), ``rerank``, ``explain``,
     ``decay_half_life_days``, ``as_of`` (or its Mem0 alias ``reference_date``), ``show_expired``
-    and ``include_superseded``, as memory_search's keyword arguments."""
+    and the read flags (:func:`include_superseded`), as memory_search's keyword arguments."""
     return {
         "threshold": as_float(data.get("threshold"), "threshold", default_threshold, minimum=0.0, maximum=1.0),
         "keyword_search": as_bool(data.get("keyword_search"), "keyword_search", default=True),
@@ -35,7 +61,7 @@ def search_options(data: dict[str, Any], *, default_threshold: float | None) -> 
         ),
         "as_of": as_moment(data.get("as_of") or data.get("reference_date"), "as_of"),
         "include_expired": as_bool(data.get("show_expired"), "show_expired"),
-        "include_superseded": as_bool(data.get("include_superseded"), "include_superseded"),
+        "include_superseded": include_superseded(data, by_default=superseded_by_default),
     }
 
 

@@ -15,6 +15,17 @@ def expiration_out(value):
     return value.isoformat().replace("+00:00", "Z")
 
 
+class MemoryListSerializer(serializers.ListSerializer):
+    """Marks every memory's successor in one query before the memories are shown."""
+
+    def to_representation(self, data):
+        from memories.selectors import memories_mark_successors
+
+        items = list(data.all() if hasattr(data, "all") else data)
+        memories_mark_successors([item for item in items if not hasattr(item, "replaced_by")])
+        return super().to_representation(items)
+
+
 class MemorySerializer(serializers.Serializer):
     id = serializers.UUIDField()
     memory = serializers.CharField()
@@ -33,9 +44,32 @@ class MemorySerializer(serializers.Serializer):
     valid_to = serializers.DateTimeField(allow_null=True)
     expiration_date = serializers.SerializerMethodField()
     immutable = serializers.BooleanField()
+    memory_type = serializers.CharField(
+        allow_null=True, help_text="`procedural_memory` for a procedural memory; null for an ordinary one."
+    )
+    lifecycle_state = serializers.SerializerMethodField(
+        help_text="`active`: the fact holds; `superseded`: a newer fact replaced it (or it was closed), "
+        "see `replaced_by` and `valid_to`. Expiry is told by `expiration_date`."
+    )
+    replaced_by = serializers.SerializerMethodField(
+        help_text="The id of the memory that superseded this one; null while it holds."
+    )
+
+    class Meta:
+        list_serializer_class = MemoryListSerializer
 
     def get_expiration_date(self, obj) -> str | None:
         return expiration_out(obj.expiration_date)
+
+    def get_lifecycle_state(self, obj) -> str:
+        return "active" if obj.is_current else "superseded"
+
+    def get_replaced_by(self, obj) -> str | None:
+        if not hasattr(obj, "replaced_by"):
+            from memories.selectors import memories_mark_successors
+
+            memories_mark_successors([obj])
+        return str(obj.replaced_by) if obj.replaced_by is not None else None
 
 
 class ScoredMemorySerializer(MemorySerializer):
