@@ -98,6 +98,7 @@ def _memory(row: Memory, with_vectors: bool) -> dict[str, Any]:
         "immutable": row.immutable,
         "actor_id": row.actor_id,
         "role": row.role,
+        "memory_type": row.memory_type,
         "embedding_model": row.embedding_model or None,
     }
     if with_vectors:

@@ -29,6 +29,7 @@ from memories.inputs import (
     Scope,
     clean_categories,
     clean_id,
+    clean_memory_type,
     clean_metadata,
     clean_role,
     clean_scope,
@@ -179,6 +180,7 @@ def _memory(record: dict, line: int) -> dict[str, Any]:
         "immutable": _bool(record.get("immutable"), field="immutable", line=line),
         "actor_id": _checked("memory", line, lambda: clean_id(record.get("actor_id"), field_name="actor_id")),
         "role": _checked("memory", line, lambda: clean_role(record.get("role"))),
+        "memory_type": _checked("memory", line, lambda: clean_memory_type(record.get("memory_type"))),
     }
 
 
