@@ -39,6 +39,7 @@
     return short.length > SHORT ? short.slice(0, SHORT - 1).trimEnd() + "…" : short;
   }
 
+  let labelScale = 1; // see scaleLabels
   const cy = cytoscape({
     container: $("cy"),
     minZoom: 0.05,
@@ -47,13 +48,14 @@
     hideEdgesOnViewport: true,
     style: [
       { selector: "node", style: {
-        label: "data(short)", "font-size": 9, color: "#222", "text-valign": "bottom", "text-margin-y": 2,
+        label: "data(short)", "font-size": (node) => (node.data("kind") === "entity" ? 12 : 10) * labelScale,
+        color: "#222", "text-valign": "bottom", "text-margin-y": 2,
         "text-background-color": "#fff", "text-background-opacity": 0.75, "text-background-padding": 1,
         "min-zoomed-font-size": 0 } },
       { selector: "node.memory", style: { "background-color": "data(color)", width: 16, height: 16 } },
       { selector: "node.entity", style: {
         "background-color": "data(color)", shape: "round-diamond", width: "data(size)", height: "data(size)",
-        "font-size": 11, "font-weight": "bold", "border-width": 2, "border-color": "#fff" } },
+        "font-weight": "bold", "border-width": 2, "border-color": "#fff" } },
       { selector: "node.entity.person", style: { shape: "ellipse" } },
       { selector: "node.entity.place", style: { shape: "round-triangle" } },
       { selector: "node.entity.organisation", style: { shape: "round-rectangle" } },
@@ -197,12 +199,24 @@
     root.dataset.declutterMs = String(Math.round(performance.now() - started));
   }
 
+  // Labels keep one size on screen (about 10 px): zoomed out they are big in the graph's own
+  // coordinates, so few fit and only the most important show; zooming in makes room for more.
+  let labelZoom = null;
+  function scaleLabels(force) {
+    const zoom = cy.zoom();
+    if (!force && labelZoom && Math.abs(zoom / labelZoom - 1) < 0.1) return;
+    labelZoom = zoom;
+    labelScale = Math.min(4, Math.max(0.25, 1 / zoom));
+    cy.style().update();
+    declutter();
+  }
+
   // --- search ---------------------------------------------------------------------------------
   function nodeText(node) {
     return (node.data("kind") === "entity" ? node.data("label") + " " + node.data("entity_kind") : node.data("memory")).toLowerCase();
   }
 
-  function highlight() {
+  function highlight(place) {
     const words = search.value.trim().toLowerCase().split(/\s+/).filter(Boolean);
     cy.batch(() => {
       cy.elements().removeClass("hit near dim");
@@ -214,7 +228,7 @@
       hits.addClass("hit");
     });
     root.dataset.hits = words.length ? String(cy.nodes(".hit").length) : "";
-    declutter();
+    if (place !== false) declutter();
   }
 
   // --- loading --------------------------------------------------------------------------------
@@ -266,14 +280,18 @@
       cy.elements().remove();
       cy.add({ nodes: nodes, edges: body.elements.edges });
     });
+    const added = performance.now();
     cy.layout(layoutOptions(nodes.length)).run();
+    root.dataset.addMs = String(Math.round(added - fetched));
+    root.dataset.layoutMs = String(Math.round(performance.now() - added));
     cy.fit(undefined, 20);
     if (cy.zoom() > 1.6) { cy.zoom(1.6); cy.center(); } // a few nodes should not fill the screen
     const now = Number(slider.value);
     const fresh = listChanges(shown, now);
     shown = now;
     if (fresh && fresh.size) cy.nodes().filter((n) => fresh.has(n.id())).addClass("fresh");
-    highlight(); // also places the labels
+    highlight(false);
+    scaleLabels(true); // and places them
     const memories = cy.nodes(".memory").length;
     const entities = cy.nodes(".entity").length;
     const relationships = cy.edges().filter((e) => e.data("relation") !== "mentions").length;
@@ -282,6 +300,8 @@
     root.dataset.asOf = moment || "now";
     root.dataset.fetchMs = String(Math.round(fetched - started));
     root.dataset.drawMs = String(Math.round(performance.now() - started));
+    // From the start of the page's navigation to the first drawing: what a person waits.
+    if (!root.dataset.firstReadyMs) root.dataset.firstReadyMs = String(Math.round(performance.now()));
     root.dataset.state = "ready";
   }
 
@@ -364,7 +384,9 @@
   cy.on("mouseover", "edge", (event) => event.target.addClass("hover"));
   cy.on("mouseout", "edge", (event) => event.target.removeClass("hover"));
   cy.on("mouseout", "node", () => { tip.hidden = true; });
+  let zoomTimer = null;
   cy.on("viewport", () => { tip.hidden = true; });
+  cy.on("zoom", () => { clearTimeout(zoomTimer); zoomTimer = setTimeout(() => scaleLabels(false), 200); });
   drawTimeline();
   showMoment();
   load();
