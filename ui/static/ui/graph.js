@@ -182,16 +182,28 @@
     cy.batch(() => {
       cy.nodes().removeClass("label-hidden");
       cy.nodes(".dim").addClass("label-hidden");
-      for (const node of nodes) {
-        const bb = node.boundingBox({ includeNodes: false, includeEdges: false, includeLabels: true });
-        if (!bb || !isFinite(bb.w) || bb.w === 0) continue;
+      const clashes = (bb, cells) => cells.some((key) => (grid.get(key) || []).some((o) =>
+        bb.x1 < o.x2 && o.x1 < bb.x2 && bb.y1 < o.y2 && o.y1 < bb.y2));
+      const cellsOf = (bb) => {
         const cells = [];
         for (let x = Math.floor(bb.x1 / CELL); x <= Math.floor(bb.x2 / CELL); x++) {
           for (let y = Math.floor(bb.y1 / CELL); y <= Math.floor(bb.y2 / CELL); y++) cells.push(x + "," + y);
         }
-        const clash = cells.some((key) => (grid.get(key) || []).some((o) =>
-          bb.x1 < o.x2 && o.x1 < bb.x2 && bb.y1 < o.y2 && o.y1 < bb.y2));
-        if (clash) { node.addClass("label-hidden"); hidden++; continue; }
+        return cells;
+      };
+      for (const node of nodes) {
+        // A box surely inside the label (narrow letters, one line) first: when even that meets a
+        // placed label, the exact box (costly to measure) is not needed.
+        const at = node.position();
+        const size = (node.data("kind") === "entity" ? 12 : 10) * labelScale;
+        const half = (String(node.data("short")).length * size * 0.3) / 2;
+        const top = at.y + node.height() / 2 + 2;
+        const inner = { x1: at.x - half, x2: at.x + half, y1: top + size * 0.2, y2: top + size * 0.9 };
+        if (clashes(inner, cellsOf(inner))) { node.addClass("label-hidden"); hidden++; continue; }
+        const bb = node.boundingBox({ includeNodes: false, includeEdges: false, includeLabels: true });
+        if (!bb || !isFinite(bb.w) || bb.w === 0) continue;
+        const cells = cellsOf(bb);
+        if (clashes(bb, cells)) { node.addClass("label-hidden"); hidden++; continue; }
         for (const key of cells) (grid.get(key) || grid.set(key, []).get(key)).push(bb);
       }
     });
