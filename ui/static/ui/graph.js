@@ -72,7 +72,7 @@
       { selector: 'edge[relation = "supersedes"]', style: {
         width: 2, "line-style": "dashed", "line-color": "#e15759", "target-arrow-color": "#e15759" } },
       { selector: 'edge[relation = "mentions"]', style: {
-        width: 0.8, "line-color": "#cfd3d8", "target-arrow-shape": "none", "line-style": "dotted", opacity: 1 } },
+        width: 1, "line-color": "#b4b9bf", "target-arrow-shape": "none", "line-style": "dotted", opacity: 1 } },
       { selector: "edge.hover, edge:selected", style: { label: "data(label)", "font-size": 8, "text-rotation": "autorotate", color: "#333" } },
       { selector: "edge.near", style: { opacity: 1, width: 2 } },
     ],
