@@ -78,3 +78,40 @@ def to_cytoscape(*, nodes: list[dict], edges: list[dict], truncated: bool) -> di
         },
         "truncated": truncated,
     }
+
+
+def entity_node_id(name: str) -> str:
+    return f"entity:{name}"
+
+
+def to_cytoscape_hubs(*, entities: list[dict], mentions: list[dict]) -> dict:
+    """Entity hubs as Cytoscape.js elements beside the memories of :func:`to_cytoscape`: one node per
+    entity (``kind: "entity"``, its ``entity_kind`` and how many memories name it) and one
+    ``mentions`` edge from each memory to each entity it names (labelled with the triple's verb)."""
+    return {
+        "nodes": [
+            {
+                "data": {
+                    "id": entity_node_id(hub["name"]),
+                    "kind": "entity",
+                    "name": hub["name"],
+                    "entity_kind": hub["kind"],
+                    "label": hub["name"].replace("_", " "),
+                    "mentions": len(hub["memory_ids"]),
+                }
+            }
+            for hub in entities
+        ],
+        "edges": [
+            {
+                "data": {
+                    "id": f"mentions:{mention['memory_id']}:{mention['entity']}",
+                    "source": str(mention["memory_id"]),
+                    "target": entity_node_id(mention["entity"]),
+                    "relation": "mentions",
+                    "label": mention["relationship"],
+                }
+            }
+            for mention in mentions
+        ],
+    }

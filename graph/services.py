@@ -326,7 +326,12 @@ def relations_record_for_events(
 
 
 def relations_record(
-    *, project, memories: list[Memory | Any], enable_graph: bool = False, now: datetime | None = None
+    *,
+    project,
+    memories: list[Memory | Any],
+    enable_graph: bool = False,
+    now: datetime | None = None,
+    triples: dict[Any, list[tuple[str, str, str]]] | None = None,
 ) -> dict | None:
     """Extract the entity relations of new memories and store them; Mem0's ``relations`` of an add.
 
@@ -335,6 +340,9 @@ def relations_record(
     request did not ask), else ``{"deleted_entities": [...], "added_entities": [...]}``: the triples
     added, and the open ones a new value of a single-valued relationship closed. A triple already
     open in the scope is not added twice. One transaction.
+
+    ``triples``: the triples of each memory (by id) when the caller already knows them (the demo
+    data set, which wrote the texts); they replace the extractor's and pass the same checks.
     """
     ids = [clean_uuid(m.pk if isinstance(m, Memory) else m) for m in memories]
     rows = list(
@@ -347,10 +355,12 @@ def relations_record(
     if not wanted:
         return {"deleted_entities": [], "added_entities": []} if enable_graph else None
     now = now or timezone.now()
-    extracted = [
-        [triple for triple in map(_clean_triple, triples) if triple is not None]
-        for triples in relations_extractor()([memory.memory for memory in wanted])
-    ]
+    if triples is None:
+        found = relations_extractor()([memory.memory for memory in wanted])
+    else:
+        given = {clean_uuid(key): value for key, value in triples.items()}
+        found = [given.get(memory.pk, []) for memory in wanted]
+    extracted = [[triple for triple in map(_clean_triple, each) if triple is not None] for each in found]
     scopes = {tuple(getattr(memory, field) for field in SCOPE_FIELDS) for memory in wanted}
     sources = {triple[0] for triples in extracted for triple in triples}
     added: list[EntityRelation] = []

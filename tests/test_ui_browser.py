@@ -18,8 +18,8 @@ import pytest
 
 from accounts.models import ProjectMember
 from graph.models import Relationship
-from graph.services import relationship_create
-from memories.models import MemoryHistory
+from graph.services import relations_record, relationship_create
+from memories.models import Memory, MemoryHistory
 from memories.services import memory_supersede
 
 CHROMIUM = os.environ.get("MEM0G_CHROMIUM", "/usr/bin/chromium")
@@ -106,6 +106,11 @@ def log_in(page):
     page.wait_for_url("**/ui/")
 
 
+def tap(page, node_id):
+    """Click a node the way Cytoscape sees a click (returning nothing: a collection does not serialise)."""
+    page.evaluate("(id) => { window.memGraph.getElementById(id).emit('tap'); }", str(node_id))
+
+
 def test_search_edit_and_link_in_the_browser(page, project, alice, shots):
     log_in(page)
     page.click("text=Default project")
@@ -152,7 +157,7 @@ def test_graph_counts_and_time_slider(page, project, alice, shots):
     ids = set(page.evaluate("window.memGraph.nodes().map(n => n.id())"))
     assert str(alice["lisbon"].pk) in ids and str(alice["porto"].pk) not in ids
 
-    page.evaluate(f"window.memGraph.getElementById('{alice['lisbon'].pk}').emit('tap')")
+    tap(page, alice["lisbon"].pk)
     page.wait_for_selector("#memory-panel h2:has-text('User lives in Lisbon')")
     assert "Supersession chain" in page.locator("#memory-panel").inner_text()
     page.screenshot(path=shots / "graph.png", full_page=True)
@@ -199,10 +204,11 @@ def test_demo_data_in_the_browser(page, project, django_user_model, shots):
 
     page.goto(f"/ui/p/{superseded.project_id}/u/alice/graph/")
     page.wait_for_selector("#graph[data-state=ready]")
-    assert page.evaluate("window.memGraph.nodes().length") == demo.current().count()
+    assert page.evaluate("window.memGraph.nodes('.memory').length") == demo.current().count()
+    assert page.evaluate("window.memGraph.nodes('.entity').length") > 0  # seed_demo records the entities
     assert page.evaluate("window.memGraph.edges().length") > 0
     some = demo.current().order_by("-created_at").first()
-    page.evaluate(f"window.memGraph.getElementById('{some.pk}').emit('tap')")
+    tap(page, some.pk)
     page.wait_for_selector("#memory-panel h2")
     page.screenshot(path=shots / "demo-graph.png", full_page=True)
     # Into the time the first superseded fact still held: it is back, faded, and its successor is gone.
@@ -216,4 +222,133 @@ def test_demo_data_in_the_browser(page, project, django_user_model, shots):
     ids = set(page.evaluate("window.memGraph.nodes().map(n => n.id())"))
     assert str(superseded.pk) in ids and str(successor.pk) not in ids
     assert page.evaluate("window.memGraph.nodes().filter('.superseded').length") > 0
+    assert not page.locator("#graph-changes").is_hidden()
     page.screenshot(path=shots / "demo-graph-past.png", full_page=True)
+
+
+# Every visible label's box (model coordinates) against every other: how many pairs overlap.
+OVERLAPS = """() => {
+  const boxes = window.memGraph.nodes().not('.label-hidden').map(
+    (n) => n.boundingBox({ includeNodes: false, includeEdges: false, includeLabels: true }));
+  let overlaps = 0;
+  for (let i = 0; i < boxes.length; i++) for (let j = i + 1; j < boxes.length; j++) {
+    const a = boxes[i], b = boxes[j];
+    if (a.w && b.w && a.x1 < b.x2 && b.x1 < a.x2 && a.y1 < b.y2 && b.y1 < a.y2) overlaps++;
+  }
+  return [boxes.length, overlaps];
+}"""
+
+
+def test_graph_hubs_filters_search_and_changes(page, project, alice, add, shots):
+    """Entities as hubs, labels that never overlap, the entity filter, search highlighting, the
+    changes the slider reports in both directions, the timeline strip and the chain with dates."""
+    tom, padel = add(
+        project,
+        "User's friend Tom lives in Lisbon",
+        "Tom plays padel",
+        user_id="alice",
+        categories=["friends"],
+        now=T0 + timedelta(days=40),
+        valid_from=T0 + timedelta(days=40),
+    )
+    memories = [*alice.values(), tom, padel, *Memory.objects.filter(memory__contains="padel on Tuesdays")]
+    relations_record(project=project, memories=memories, enable_graph=True)
+    log_in(page)
+    page.goto(f"/ui/p/{project.pk}/u/alice/graph/")
+    page.wait_for_selector("#graph[data-state=ready]")
+    hubs = set(page.evaluate("window.memGraph.nodes('.entity').map(n => n.data('name'))"))
+    assert {"tom", "lisbon", "padel"} <= hubs and "porto" not in hubs  # Porto: one current memory names it
+    assert page.evaluate("window.memGraph.edges('[relation = \"mentions\"]').length") >= 6
+    shown, overlaps = page.evaluate(OVERLAPS)
+    assert shown >= 6 and overlaps == 0
+    assert "entities" in page.locator("#graph-counts").inner_text()
+    assert int(page.get_attribute("#graph", "data-marks")) > 0 and page.locator("#timeline .mark").count() > 0
+    page.screenshot(path=shots / "graph-hubs.png", full_page=True)
+
+    page.fill("#graph-search", "padel")
+    page.wait_for_selector("#graph[data-hits='3']")  # two memories and the padel hub
+    assert page.evaluate(f"window.memGraph.getElementById('{alice['cat'].pk}').hasClass('dim')")
+    assert not page.evaluate("window.memGraph.getElementById('entity:tom').hasClass('dim')")  # a neighbour
+    assert page.evaluate(OVERLAPS)[1] == 0
+    page.fill("#graph-search", "")
+    page.wait_for_selector("#graph[data-hits='']")
+
+    page.select_option("#entity", "lisbon")
+    page.wait_for_selector("#graph[data-state=ready]")
+    ids = set(page.evaluate("window.memGraph.nodes('.memory').map(n => n.id())"))
+    assert ids == {str(alice["lisbon"].pk), str(tom.pk)}
+    tap(page, "entity:lisbon")
+    page.wait_for_selector("#memory-panel.entity-panel")
+    assert "Named by 2" in page.locator("#memory-panel").inner_text()
+    page.select_option("#entity", "")
+    page.wait_for_selector("#graph[data-state=ready]")
+
+    # Back to the start: the move to Lisbon and Tom's arrival are undone, Porto is back (ringed).
+    page.focus("#as-of")
+    page.keyboard.press("Home")
+    page.wait_for_selector("#graph[data-state=ready]:not([data-as-of=now])")
+    changes = page.locator("#graph-changes").inner_text()
+    assert "undone" in changes and "User lives in Porto" in changes
+    assert page.evaluate(f"window.memGraph.getElementById('{alice['porto'].pk}').hasClass('fresh')")
+    # Forward to now: Porto superseded by Lisbon, and Lisbon ringed as new.
+    page.keyboard.press("End")
+    page.wait_for_selector("#graph[data-state=ready][data-as-of=now]")
+    superseded = page.locator("#graph-changes li.change.superseded").first.inner_text()
+    assert "“User lives in Porto” by “User lives in Lisbon”" in superseded and "2026-02-09" in superseded
+    assert page.evaluate(f"window.memGraph.getElementById('{alice['lisbon'].pk}').hasClass('fresh')")
+    page.screenshot(path=shots / "graph-changes.png", full_page=True)
+
+    # A click at the strip's left end goes back in time too.
+    page.click("#timeline", position={"x": 2, "y": 10})
+    page.wait_for_selector("#graph[data-state=ready]:not([data-as-of=now])")
+    assert str(alice["porto"].pk) in page.evaluate("window.memGraph.nodes().map(n => n.id())")
+
+    tap(page, alice["porto"].pk)
+    page.wait_for_selector("#memory-panel .chain")
+    chain = page.locator("#memory-panel .chain").inner_text()
+    assert "User lives in Porto" in chain and "User lives in Lisbon" in chain and "2026-01-10 → 2026-02-09" in chain
+
+
+def test_a_thousand_memories_draw(page, project, django_user_model):
+    """A user with 1,000 memories, 300 links and 60 entities: everything is drawn. The time it takes
+    is printed (see docs/BENCHMARKS.md), never asserted."""
+    from graph.models import EntityRelation
+    from memories.models import Memory, memory_hash
+
+    person = django_user_model.objects.create_user("pat", password="pw-pat-123")
+    ProjectMember.objects.create(project=project, user=person, role=ProjectMember.Role.READER)
+    rows = []
+    for n in range(1000):
+        text = f"Heavy fact number {n} about topic {n % 60}"
+        moment = T0 + timedelta(hours=n)
+        rows.append(
+            Memory(
+                project=project, user_id="heavy", memory=text, hash=memory_hash(text), categories=[f"c{n % 7}"],
+                agent_id="coach" if n % 5 == 0 else None, valid_from=moment, created_at=moment,
+            )
+        )  # fmt: skip
+    Memory.objects.bulk_create(rows)
+    Relationship.objects.bulk_create(
+        Relationship(project=project, source=rows[n], target=rows[(n * 7 + 3) % 1000], relation="related_to")
+        for n in range(300)
+    )
+    EntityRelation.objects.bulk_create(
+        EntityRelation(
+            project=project, memory=row, user_id="heavy", source="heavy", relationship=f"about_{n // 60}",
+            destination=f"topic_{n % 60}", valid_from=row.valid_from,
+        )
+        for n, row in enumerate(rows)
+        if n < 900
+    )  # fmt: skip
+    log_in(page)
+    page.goto(f"/ui/p/{project.pk}/u/heavy/graph/")
+    page.wait_for_selector("#graph[data-state=ready]", timeout=60_000)
+    assert page.evaluate("window.memGraph.nodes('.memory').length") == 1000
+    assert page.evaluate("window.memGraph.nodes('.entity').length") == 60
+    assert page.evaluate(OVERLAPS)[1] == 0
+    timings = page.evaluate("Object.assign({}, document.getElementById('graph').dataset)")
+    print(
+        "\n1,000 memories: first drawing {firstReadyMs} ms after navigation start; fetch {fetchMs} ms, "
+        "fetch+layout+labels {drawMs} ms (add {addMs} ms, layout {layoutMs} ms, labels {declutterMs} ms, "
+        "{labelsHidden} hidden)".format(**timings)
+    )

@@ -7,8 +7,9 @@ import pytest
 from django.core.management import CommandError, call_command
 
 from accounts.models import Membership, Project, ProjectMember
-from graph.models import Relationship
-from graph.selectors import memory_timeline
+from graph.models import EntityRelation, Relationship
+from graph.selectors import graph_view, memory_timeline
+from memories.inputs import Scope
 from memories.models import Memory, MemoryHistory
 
 
@@ -39,6 +40,12 @@ def test_seed_demo_loads_users_history_and_supersessions(db, admin_user):
     chain = memory_timeline(project=project, memory_id=old.pk).chain
     assert len(chain) >= 2 and chain[0].valid_to is not None and chain[-1].valid_to is None
     assert f"{memories.count()} memories" in output and "/ui/" in output
+    # The entities the demo's facts name, recorded as graph processing would: hubs in the graph page.
+    triples = EntityRelation.objects.filter(project=project)
+    assert triples.filter(user_id="alice", source="alice").exists()
+    assert triples.filter(relationship="lives_in", valid_to__isnull=False).exists()  # the moves closed them
+    hubs = graph_view(project=project, scope=Scope(user_id="alice"), limit=1000).entities
+    assert hubs and all(len(hub.memory_ids) >= 2 for hub in hubs) and "alice" not in {hub.name for hub in hubs}
 
 
 def test_seed_demo_is_repeatable_only_with_reset(db):

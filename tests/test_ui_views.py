@@ -250,7 +250,7 @@ def test_relationships_add_by_search_close_and_retract(browser, project, alice, 
 def test_graph_page_and_data(browser, project, alice, django_assert_max_num_queries):
     page = browser.get(f"{base(project)}u/alice/graph/")
     assert page.status_code == 200 and b"cytoscape.min.js" in page.content and b'id="as-of"' in page.content
-    with django_assert_max_num_queries(7):
+    with django_assert_max_num_queries(8):  # session, access, user, memories, edges, entity triples
         data = browser.get(f"{base(project)}u/alice/graph.json").json()
     ids = {node["data"]["id"] for node in data["elements"]["nodes"]}
     assert str(alice["lisbon"].pk) in ids and str(alice["porto"].pk) not in ids

@@ -9,6 +9,7 @@ may only read the project is a 403, and templates offer write controls only when
 
 import json
 import math
+from dataclasses import asdict
 from datetime import UTC, datetime, time
 from typing import Any
 from urllib.parse import urlencode
@@ -25,7 +26,7 @@ from django_htmx.http import HttpResponseClientRedirect
 
 from graph import selectors as graph_selectors
 from graph import services as graph_services
-from graph.export import to_cytoscape
+from graph.export import to_cytoscape, to_cytoscape_hubs
 from graph.models import KNOWN_RELATIONS
 from graph.serializers import relationships_data
 from mem0g_site.exceptions import ApplicationError, NotFound, ValidationFailed
@@ -459,19 +460,39 @@ def relationship_retract(request, project_id, relationship_id):
     return _relationship_change(request, project_id, relationship_id, graph_services.relationship_retract)
 
 
+def _changes_data(changes) -> list[dict[str, Any]]:
+    return [
+        {
+            "at": change.at.isoformat(),
+            "kind": change.kind,
+            "id": str(change.memory_id),
+            "text": change.text,
+            "by": str(change.by_id) if change.by_id else None,
+            "by_text": change.by_text,
+        }
+        for change in changes
+    ]
+
+
 @login_required
 @require_GET
 def user_graph(request, project_id, user_id):
-    """The user's memory graph (Cytoscape.js draws ``graph.json``; the time slider re-fetches it)."""
+    """The user's memory graph (Cytoscape.js draws ``graph.json``; the filters and the time slider
+    re-fetch it), its filters' choices, and every change over time for the timeline strip."""
     project = project_access(request.user, project_id).project
     user = _user(project, user_id)
     now = timezone.now()
-    first_ts = int(user["first"].timestamp())
+    scope = Scope(user_id=user["user_id"])
+    changes = graph_selectors.graph_changes(project=project, scope=scope, now=now)
+    first = min([user["first"], *(change.at for change in changes[:1])])
+    first_ts = int(first.timestamp())
     context = {
         "project": project,
         "user": user,
-        "relations": KNOWN_RELATIONS,
-        "first": user["first"],
+        "relations": [*KNOWN_RELATIONS, graph_selectors.MENTIONS],
+        "facets": graph_selectors.graph_facets(project=project, scope=scope),
+        "changes": _changes_data(changes),
+        "first": first,
         "now": now,
         "first_ts": first_ts,
         # The slider moves in minutes from the first moment; its right end (now) is a whole step away.
@@ -487,22 +508,35 @@ def user_graph(request, project_id, user_id):
 @login_required
 @require_GET
 def user_graph_data(request, project_id, user_id):
-    """The graph as Cytoscape.js elements (``graph.export.to_cytoscape``), as of ``as_of`` and only
-    ``relation`` edges when given; at most 1,000 memories (``truncated`` says there were more)."""
+    """The graph as Cytoscape.js elements: memories (``graph.export.to_cytoscape``, each with ``kind:
+    "memory"``) and entity hubs with their ``mentions`` edges (``to_cytoscape_hubs``), as of ``as_of``,
+    narrowed by ``entity``, ``category``, ``agent`` and ``relation``; at most 1,000 memories
+    (``truncated`` says there were more)."""
     project = project_access(request.user, project_id).project
     user = _user(project, user_id)
+    params = request.GET
     try:
-        graph = graph_selectors.graph_at(
+        graph = graph_selectors.graph_view(
             project=project,
             scope=Scope(user_id=user["user_id"]),
             limit=GRAPH_LIMIT,
-            as_of=_moment(request.GET.get("as_of")),
-            relation=request.GET.get("relation") or None,
+            as_of=_moment(params.get("as_of")),
+            relation=params.get("relation") or None,
+            entity=params.get("entity") or None,
+            category=params.get("category") or None,
+            agent=params.get("agent") or None,
         )
     except ValidationFailed as exc:
         return JsonResponse({"detail": exc.message, "field": exc.field}, status=422)
     body = to_cytoscape(
         nodes=memories_data(graph.nodes), edges=relationships_data(graph.edges), truncated=graph.truncated
     )
+    for node in body["elements"]["nodes"]:
+        node["data"]["kind"] = "memory"
+    hubs = to_cytoscape_hubs(
+        entities=[asdict(hub) for hub in graph.entities], mentions=[asdict(m) for m in graph.mentions]
+    )
+    body["elements"]["nodes"] += hubs["nodes"]
+    body["elements"]["edges"] += hubs["edges"]
     body["limit"] = GRAPH_LIMIT
     return JsonResponse(body)

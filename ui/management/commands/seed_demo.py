@@ -18,7 +18,7 @@ from django.utils import timezone
 
 from accounts.models import Membership, Organization, ProjectMember
 from accounts.services import project_get_or_create
-from graph.services import relationship_create
+from graph.services import relations_record, relationship_create
 from mem0g_site.exceptions import ApplicationError
 from memories import services
 from memories.inputs import NewMemory, Scope
@@ -107,6 +107,51 @@ CHAINS = [
     ["Is learning Spanish (A1)", "Is learning Spanish (A2)", "Speaks Spanish at B1 level"],
     ["Gets coffee at Fábrica every morning", "Gets coffee at Copenhagen Coffee Lab every morning"],
 ]
+# The entities each template names, as (slot, relationship) with the user as the subject; a
+# relationship ending in "_of" reads the other way ("marta sister_of alice"). The demo knows what it
+# wrote, so it records these triples itself (graph.services.relations_record) instead of asking the
+# conservative rule-based extractor, which would find only a few of them.
+TEMPLATE_TRIPLES: dict[str, list[tuple[str, str]]] = {
+    "Likes {dish}": [("dish", "likes")],
+    "Does not eat {avoid}": [("avoid", "avoids")],
+    "Orders {drink} in the morning": [("drink", "drinks")],
+    "Cooks {dish} on Sundays": [("dish", "cooks")],
+    "Wants to try the {cuisine} place near work": [("cuisine", "wants_to_try")],
+    "Visited {city} in {month}": [("city", "visited")],
+    "Wants to visit {city} next year": [("city", "traveling_to")],
+    "Has a frequent-flyer card with {airline}": [("airline", "flies_with")],
+    "Is planning a trip to {city} with friends": [("city", "traveling_to")],
+    "Is working on the {proj} project": [("proj", "works_on")],
+    "Met {person} about the {proj} budget": [("person", "met_with"), ("proj", "works_on")],
+    "Presents the {proj} results every {weekday}": [("proj", "presents")],
+    "Uses {tool} for notes": [("tool", "uses")],
+    "Is mentoring a junior colleague on {topic}": [("topic", "teaches")],
+    "Is allergic to {allergen}": [("allergen", "allergic_to")],
+    "Plays {sport} on {weekday}s": [("sport", "plays")],
+    "Is reading {book}": [("book", "reads")],
+    "Is learning to play the {instrument}": [("instrument", "learns")],
+    "Collects {collect}": [("collect", "collects")],
+    "Watched {film} and loved it": [("film", "watched")],
+    "Has a sister named {name}": [("name", "sister_of")],
+    "Has a dog named {pet}": [("pet", "dog_of")],
+    "Has a nephew, {name}, who turns {age} soon": [("name", "nephew_of")],
+}
+CHAIN_TRIPLES: dict[str, list[tuple[str, str]]] = {
+    "Lives in Porto": [("Porto", "lives_in")],
+    "Lives in Lisbon": [("Lisbon", "lives_in")],
+    "Lives in Berlin": [("Berlin", "lives_in")],
+    "Works as a data analyst at Finch": [("Finch", "works_at")],
+    "Works as a data engineer at Finch": [("Finch", "works_at")],
+    "Works as a data engineer at Heron": [("Heron", "works_at")],
+    "Drives a 2012 Golf": [("2012 Golf", "drives")],
+    "Is dating Sam": [("Sam", "dating")],
+    "Is engaged to Sam": [("Sam", "engaged_to")],
+    "Is learning Spanish (A1)": [("Spanish", "learns")],
+    "Is learning Spanish (A2)": [("Spanish", "learns")],
+    "Speaks Spanish at B1 level": [("Spanish", "speaks")],
+    "Gets coffee at Fábrica every morning": [("Fábrica", "gets_coffee_at")],
+    "Gets coffee at Copenhagen Coffee Lab every morning": [("Copenhagen Coffee Lab", "gets_coffee_at")],
+}
 CHAIN_CATEGORIES = ["home", "work", "health", "travel", "family", "hobbies", "food"]
 # Templates a person can have many of (dishes they like, cities visited); the others hold once.
 REPEATABLE = {
@@ -130,7 +175,8 @@ class _Plan:
     """What happens to one user, in time order."""
 
     user_id: str
-    facts: list[tuple[datetime, str, str, str | None]] = field(default_factory=list)  # when, text, category, agent
+    # when, text, category, agent, the entities it names ((name, relationship) pairs)
+    facts: list[tuple[datetime, str, str, str | None, list[tuple[str, str]]]] = field(default_factory=list)
     chains: list[tuple[list[datetime], list[str], str]] = field(default_factory=list)
 
 
@@ -194,12 +240,14 @@ class Command(BaseCommand):
             attempts += 1
             category = rng.choice(list(POOLS))
             template = rng.choice(POOLS[category])
-            text = template.format(**{key: rng.choice(values) for key, values in WORDS.items()})
+            words = {key: rng.choice(values) for key, values in WORDS.items()}
+            text = template.format(**words)
             if text in seen or (template in seen and template not in REPEATABLE):
                 continue
             seen.update((text, template))
             when = start + timedelta(seconds=rng.random() * span * 0.97)
-            plan.facts.append((when.replace(microsecond=0), text, category, rng.choice(AGENTS)))
+            named = [(words[slot].strip("'"), rel) for slot, rel in TEMPLATE_TRIPLES.get(template, [])]
+            plan.facts.append((when.replace(microsecond=0), text, category, rng.choice(AGENTS), named))
         plan.facts.sort()
         # Everyone moves house at least once; three other facts change too.
         for index in [0, *rng.sample(range(1, len(CHAINS)), k=3)]:
@@ -216,7 +264,8 @@ class Command(BaseCommand):
     def _load(self, rng: random.Random, project, plan: _Plan) -> dict[str, int]:
         made = {"memories": 0, "superseded": 0, "relationships": 0}
         memories: list[tuple[Memory, str]] = []
-        for when, text, category, agent in plan.facts:
+        named: dict = {}  # memory id -> its triples
+        for when, text, category, agent, entities in plan.facts:
             memory = services.add_ingest(
                 project=project,
                 payload={"via": "seed_demo"},
@@ -231,6 +280,7 @@ class Command(BaseCommand):
                 ],
                 now=when,
             ).memories[0]
+            named[memory.pk] = _triples(plan.user_id, entities)
             memories.append((memory, category))
             made["memories"] += 1
         for moments, texts, category in plan.chains:
@@ -249,6 +299,7 @@ class Command(BaseCommand):
                 ],
                 now=moments[0],
             ).memories[0]
+            named[current.pk] = _triples(plan.user_id, CHAIN_TRIPLES.get(texts[0], []))
             made["memories"] += 1
             for when, text in zip(moments[1:], texts[1:], strict=True):
                 current = services.memory_supersede(
@@ -258,6 +309,7 @@ class Command(BaseCommand):
                     observed_at=when,
                     now=when,
                 )
+                named[current.pk] = _triples(plan.user_id, CHAIN_TRIPLES.get(text, []))
                 made["memories"] += 1
                 made["superseded"] += 1
                 made["relationships"] += 1
@@ -282,4 +334,15 @@ class Command(BaseCommand):
             except ApplicationError:
                 continue
             made["relationships"] += 1
+        # The entities each memory names, in the order they were written (a newer value of
+        # lives_in or works_at closes the older triple at the time it changed).
+        relations_record(project=project, memories=list(named), enable_graph=True, triples=named)
         return made
+
+
+def _triples(user_id: str, entities: list[tuple[str, str]]) -> list[tuple[str, str, str]]:
+    """ "alice likes ramen", or for a relation ending in "_of": "marta sister_of alice"."""
+    return [
+        (name, relationship, user_id) if relationship.endswith("_of") else (user_id, relationship, name)
+        for name, relationship in entities
+    ]
