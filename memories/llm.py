@@ -544,6 +544,8 @@ def _create(client, purpose: str, schema: dict, **kwargs):
         options = {"response_format": _response_format(level, purpose, schema)}
         if model not in _default_temperature_only:
             options["temperature"] = 0
+        if settings.LLM_MAX_TOKENS:
+            options["max_tokens"] = int(settings.LLM_MAX_TOKENS)
         try:
             return client.chat.completions.create(**kwargs, **options)
         except (openai.BadRequestError, openai.UnprocessableEntityError) as exc:
@@ -570,7 +572,7 @@ def _answer_of(purpose: str, response: Any, seconds: float) -> Any:
     except (AttributeError, IndexError, TypeError):
         _log_malformed(purpose, _short(repr(response)), "no message in the completion")
         return None
-    logger.debug("LLM %s answered in %.0f ms", purpose, seconds * 1000)
+    logger.debug("LLM %s answered in %.0f ms: %s", purpose, seconds * 1000, _short(repr(raw)))
     if not isinstance(raw, str) or not raw.strip():
         _log_malformed(purpose, repr(raw), "empty message")
         return None

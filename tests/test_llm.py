@@ -52,6 +52,7 @@ def test_llm_is_enabled_by_base_url(settings):
         ({"LLM_BASE_URL": "http://localhost:11434/v1"}, "LLM_MODEL"),
         ({"LLM_TIMEOUT_SECONDS": "soon"}, "LLM_TIMEOUT_SECONDS"),
         ({"LLM_MAX_RETRIES": "-1"}, "LLM_MAX_RETRIES"),
+        ({"LLM_MAX_TOKENS": "lots"}, "LLM_MAX_TOKENS"),
     ],
 )
 def test_bad_llm_settings_stop_start_up_naming_the_variable(env, named, tmp_path):
@@ -337,6 +338,16 @@ def test_requests_ask_for_temperature_0(llm_server):
     llm_server.reply({"facts": []})
     extract([Message(role="user", content="I like tea")])
     assert llm_server.requests[0].body["temperature"] == 0
+    assert "max_tokens" not in llm_server.requests[0].body  # LLM_MAX_TOKENS=0: the server's own limit
+
+
+def test_llm_max_tokens_caps_the_answer_and_a_cut_answer_means_no_facts(llm_server, settings, caplog):
+    settings.LLM_MAX_TOKENS = 300
+    llm_server.reply_raw('{"facts": [{"text": "User li')  # what a server sends when the cap cuts it
+    with caplog.at_level(logging.WARNING, logger="mem0g.llm"):
+        assert extract([Message(role="user", content="I live in Lisbon")]) == []
+    assert llm_server.requests[0].body["max_tokens"] == 300
+    assert any("not JSON" in r.getMessage() for r in caplog.records if r.name == "mem0g.llm")
 
 
 def test_nothing_listening_raises_llm_unavailable(settings):
