@@ -17,8 +17,8 @@ ADD for every fact, no relations. The model's word is checked in code, not only 
 memory id it invents or an immutable memory it wants to change turns the decision into ADD.
 
 The schema constrains the answer where the server can (see :func:`_response_format`): OpenAI's
-structured outputs (``json_schema``) first; a server that refuses them (HTTP 400/422 naming the
-response format) is asked with the schema inside JSON mode (llama-cpp-python's server), and then in
+structured outputs (``json_schema``) first; a server that refuses them (HTTP 400, 422 or 5xx naming
+the response format) is asked with the schema inside JSON mode (llama-cpp-python's server), and then in
 plain JSON mode, and remembered. The prompts describe the same shape for servers that ignore it.
 
 No ORM here: plain data in, plain data out.
@@ -509,7 +509,8 @@ _default_temperature_only: set[tuple[str, str]] = set()
 
 # The ways of asking for an answer of a given schema, best first: OpenAI's structured outputs
 # (OpenAI, Ollama, vLLM, llama.cpp's llama-server), the schema inside JSON mode (llama-cpp-python's
-# server, which refuses the first with a 422), plain JSON mode (any server with a JSON mode).
+# server, which refuses the first with a 500 naming response_format), plain JSON mode (any server
+# with a JSON mode).
 RESPONSE_FORMATS = ("json_schema", "json_object_schema", "json_object")
 # (LLM_BASE_URL, LLM_MODEL) -> index in RESPONSE_FORMATS of the best way it has not refused.
 _response_format_level: dict[tuple[str, str], int] = {}
@@ -533,8 +534,9 @@ def _create(client, purpose: str, schema: dict, **kwargs):
     """One chat completion, at temperature 0 (the same answer for the same conversation) where the
     model accepts it, constrained to ``schema`` in the best way the server accepts.
 
-    A 400/422 that names the temperature or the response format steps down once for that setting and
-    is remembered per (LLM_BASE_URL, LLM_MODEL); every step is taken at most once, so this ends.
+    A 400/422 that names the temperature, or a 400/422/5xx that names the response format, steps
+    down once for that setting and is remembered per (LLM_BASE_URL, LLM_MODEL); every step is taken
+    at most once, so this ends.
     """
     import openai
 
@@ -548,9 +550,12 @@ def _create(client, purpose: str, schema: dict, **kwargs):
             options["max_tokens"] = int(settings.LLM_MAX_TOKENS)
         try:
             return client.chat.completions.create(**kwargs, **options)
-        except (openai.BadRequestError, openai.UnprocessableEntityError) as exc:
+        except openai.APIStatusError as exc:
+            # llama-cpp-python's server answers a response format it does not know with a 500.
+            if exc.status_code not in (400, 422) and exc.status_code < 500:
+                raise
             said = str(exc).lower()
-            if "temperature" in options and "temperature" in said:
+            if "temperature" in options and "temperature" in said and exc.status_code < 500:
                 logger.info("LLM model %s refuses temperature 0; asking at its default from now on", model[1])
                 _default_temperature_only.add(model)
             elif level + 1 < len(RESPONSE_FORMATS) and ("response_format" in said or "json_schema" in said):

@@ -294,15 +294,15 @@ FACTS_SCHEMA = {
     "additionalProperties": False,
 }
 
-# What llama-cpp-python's server (0.3.x) answers to a json_schema response format: FastAPI's 422.
+# What llama-cpp-python's server (0.3.36) answers to a json_schema response format, with a 500.
 REFUSES_JSON_SCHEMA = (
-    "[{'type': 'literal_error', 'loc': ('body', 'response_format', 'type'), "
-    "'msg': \"Input should be 'text' or 'json_object'\", 'input': 'json_schema'}]"
+    "1 validation error:\n  {'type': 'literal_error', 'loc': ('body', 'response_format', 'type'), "
+    "'msg': \"Input should be 'text' or 'json_object'\", 'input': 'json_schema'}"
 )
 
 
 def test_a_server_without_structured_outputs_gets_the_schema_in_json_mode_then_plain_json_mode(llm_server, settings):
-    llm_server.fail(422, REFUSES_JSON_SCHEMA).reply({"facts": ["User likes tea"]})
+    llm_server.fail(500, REFUSES_JSON_SCHEMA).reply({"facts": ["User likes tea"]})
     assert [f.text for f in extract([Message(role="user", content="I like tea")])] == ["User likes tea"]
     # Remembered: the next call goes straight to the schema in JSON mode; its refusal steps down once more.
     llm_server.fail(400, "response_format.schema is not supported").reply({"facts": ["User likes coffee"]})
@@ -332,6 +332,12 @@ def test_a_422_about_something_else_is_a_refusal_without_stepping_down(llm_serve
         extract([Message(role="user", content="I like tea")])
     assert len(llm_server.requests) == 1
     assert response_format_for(settings.LLM_BASE_URL, settings.LLM_MODEL) == "json_schema"
+
+
+def test_a_500_about_something_else_is_retried_without_stepping_down(llm_server, settings):
+    llm_server.fail(500, "CUDA out of memory").reply({"facts": ["User likes tea"]})
+    assert [f.text for f in extract([Message(role="user", content="I like tea")])] == ["User likes tea"]
+    assert [r.body["response_format"]["type"] for r in llm_server.requests] == ["json_schema", "json_schema"]
 
 
 def test_requests_ask_for_temperature_0(llm_server):
