@@ -14,6 +14,7 @@ the fake server of ``tests/test_llm.py``. What the model extracted and decided i
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 import os
@@ -131,12 +132,38 @@ def report(line: str = "") -> None:
     print(line, flush=True)
 
 
-def _answers(caplog) -> dict[str, list[str]]:
-    """The model's raw answers of the calls since the last caplog.clear(), by purpose (from the
-    DEBUG line memories.llm logs for each)."""
+class _Kept(logging.Handler):
+    def __init__(self) -> None:
+        super().__init__(logging.DEBUG)
+        self.records: list[logging.LogRecord] = []
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.records.append(record)
+
+
+@contextlib.contextmanager
+def llm_log():
+    """The records of the mem0g.llm logger inside the block, DEBUG included (the model's raw answers),
+    kept here rather than printed twice."""
+    logger = logging.getLogger("mem0g.llm")
+    kept = _Kept()
+    level, propagate = logger.level, logger.propagate
+    logger.addHandler(kept)
+    logger.setLevel(logging.DEBUG)
+    logger.propagate = False
+    try:
+        yield kept.records
+    finally:
+        logger.removeHandler(kept)
+        logger.setLevel(level)
+        logger.propagate = propagate
+
+
+def _answers(records) -> dict[str, list[str]]:
+    """The model's raw answers, by purpose (from the DEBUG line memories.llm logs for each call)."""
     found: dict[str, list[str]] = {}
-    for record in caplog.records:
-        if record.name == "mem0g.llm" and record.levelno == logging.DEBUG:
+    for record in records:
+        if record.levelno == logging.DEBUG and " answered in " in record.getMessage():
             purpose, _, rest = record.getMessage().removeprefix("LLM ").partition(" answered in ")
             found.setdefault(purpose, []).append(rest)
     return found
@@ -153,7 +180,7 @@ CONVERSATIONS = [
 ]
 
 
-def test_adds_through_the_real_model(real_llm, project, make_key, api, caplog):
+def test_adds_through_the_real_model(real_llm, project, make_key, api):
     from memories.models import Memory
 
     key = make_key(project)
@@ -161,8 +188,7 @@ def test_adds_through_the_real_model(real_llm, project, make_key, api, caplog):
     report(f"--- adds through {MODEL} (llama-cpp-python server), user 'maria' ---")
     seen_formats = set()
     for messages in CONVERSATIONS:
-        caplog.clear()
-        with caplog.at_level(logging.DEBUG, logger="mem0g.llm"):
+        with llm_log() as records:
             started = time.perf_counter()
             response = api("POST", ADD_PATH, key, data={"messages": messages, "user_id": "maria"})
             seconds = time.perf_counter() - started
@@ -171,7 +197,7 @@ def test_adds_through_the_real_model(real_llm, project, make_key, api, caplog):
         report()
         for message in messages:
             report(f"  {message['role']}: {message['content']}")
-        for purpose, raws in _answers(caplog).items():
+        for purpose, raws in _answers(records).items():
             for raw in raws:
                 report(f"  model ({purpose}): {raw}")
         for result in results:
@@ -186,27 +212,27 @@ def test_adds_through_the_real_model(real_llm, project, make_key, api, caplog):
             assert result["event"] in ("ADD", "UPDATE", "SUPERSEDE", "NONE")
             stored = Memory.objects.for_project(project).get(id=result["id"])
             assert stored.memory == result["memory"] and stored.user_id == "maria"
-        assert not any(r.levelno >= logging.WARNING for r in caplog.records if r.name == "mem0g.llm"), [
-            r.getMessage() for r in caplog.records
-        ]
+        assert not [r.getMessage() for r in records if r.levelno >= logging.WARNING]
     # llama-cpp-python's server refuses OpenAI's json_schema (422) and takes the schema in JSON mode.
     assert seen_formats == {"json_object_schema"}
+    report()
+    report("  asked with response_format {'type': 'json_object', 'schema': ...} (json_schema was refused with a 500)")
     current = Memory.objects.for_project(project).filter(user_id="maria", valid_to__isnull=True)
     report()
     report(f"  current memories of maria: {sorted(current.values_list('memory', flat=True))}")
 
 
-def test_answers_come_back_in_the_schema(real_llm, caplog):
+def test_answers_come_back_in_the_schema(real_llm):
     """Straight through memories.llm: every answer parses and has the asked shape (the grammar the
     server builds from the schema guarantees it), whatever the facts are worth."""
-    with caplog.at_level(logging.DEBUG, logger="mem0g.llm"):
+    with llm_log() as records:
         facts = llm_extract_facts(
             [Message(role="user", content="My sister Ana is a teacher in Porto and I visit her every summer.")],
             observed_at=_now(),
             agent_scoped=False,
         )
         relations = llm_extract_relations(["User's sister Ana lives in Porto", "User works as a nurse"])
-    raw = _answers(caplog)
+    raw = _answers(records)
     report()
     report("--- straight calls ---")
     report(f"  extraction: {[(f.text, f.kind, f.negated) for f in facts]}")
@@ -221,35 +247,34 @@ def test_answers_come_back_in_the_schema(real_llm, caplog):
     assert len(relations) == 2 and all(len(triple) == 3 for found in relations for triple in found)
 
 
-def test_a_decision_against_what_the_scope_holds(real_llm, project, make_key, api, add, caplog):
+def test_a_decision_against_what_the_scope_holds(real_llm, project, make_key, api, add):
     key = make_key(project)
     add(project, "User lives in Paris", "User likes coffee", user_id="leo")
-    caplog.clear()
-    with caplog.at_level(logging.DEBUG, logger="mem0g.llm"):
+    with llm_log() as records:
         response = api("POST", ADD_PATH, key, data={"messages": "I moved to Berlin in May.", "user_id": "leo"})
     assert response.status_code == 200, response.content[:500]
     report()
     report("--- a decision (leo holds 'User lives in Paris', 'User likes coffee') ---")
     report("  user: I moved to Berlin in May.")
-    for purpose, raws in _answers(caplog).items():
+    for purpose, raws in _answers(records).items():
         for raw in raws:
             report(f"  model ({purpose}): {raw}")
     for result in response.json()["results"]:
         report(f"  -> {result['event']:<9} {result['memory']}")
 
 
-def test_a_truncated_answer_is_logged_and_means_no_facts(real_llm, project, make_key, api, settings, caplog):
+def test_a_truncated_answer_is_logged_and_means_no_facts(real_llm, project, make_key, api, settings):
     """Malformed output from a real server: an answer cut off at LLM_MAX_TOKENS is not JSON. It is
     logged and read as "no facts": 200, nothing written."""
     from memories.models import Memory
 
     settings.LLM_MAX_TOKENS = 4
     key = make_key(project)
-    with caplog.at_level(logging.WARNING, logger="mem0g.llm"):
+    with llm_log() as records:
         response = api("POST", ADD_PATH, key, data={"messages": "I live in Lisbon.", "user_id": "ines"})
     assert response.status_code == 200, response.content[:500]
     assert response.json()["results"] == []
-    warnings = [r.getMessage() for r in caplog.records if r.name == "mem0g.llm" and r.levelno == logging.WARNING]
+    warnings = [r.getMessage() for r in records if r.levelno == logging.WARNING]
     assert any("answer ignored (not JSON)" in w for w in warnings), warnings
     assert not Memory.objects.for_project(project).filter(user_id="ines").exists()
     report()
