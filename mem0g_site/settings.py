@@ -141,6 +141,9 @@ LLM_API_KEY = env_str("LLM_API_KEY", "")
 LLM_MODEL = env_str("LLM_MODEL", "")
 LLM_TIMEOUT_SECONDS = env_float("LLM_TIMEOUT_SECONDS", 30.0, minimum=0.1, maximum=600.0)
 LLM_MAX_RETRIES = env_int("LLM_MAX_RETRIES", 1, minimum=0, maximum=10)
+# Cap on the tokens of one answer (sent as max_tokens); 0 sends none: the server's own limit. An
+# answer cut off at the cap is not JSON and reads as "nothing" (logged).
+LLM_MAX_TOKENS = env_int("LLM_MAX_TOKENS", 0, minimum=0, maximum=1_000_000)
 if LLM_BASE_URL and not LLM_BASE_URL.startswith(("http://", "https://")):
     raise ImproperlyConfigured(f"LLM_BASE_URL={LLM_BASE_URL!r} must start with http:// or https://")
 if LLM_BASE_URL and not LLM_MODEL:

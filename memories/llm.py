@@ -1,6 +1,6 @@
 """Fact extraction and update decisions through an OpenAI-compatible LLM (when ``LLM_BASE_URL`` is set).
 
-Three calls, each one chat completion in JSON mode with our own prompts:
+Three calls, each one chat completion with our own prompts and the answer's JSON schema:
 
 - :func:`llm_extract_facts`: a conversation -> self-contained third-person facts (the same
   :class:`~memories.extraction.Fact` objects the built-in extractor makes);
@@ -15,6 +15,11 @@ before anything is written; a refusal (401 bad key, 404 unknown model) raises it
 that is not what we asked for (not JSON, the wrong shape) is logged and read as "nothing": no facts,
 ADD for every fact, no relations. The model's word is checked in code, not only in the prompt: a
 memory id it invents or an immutable memory it wants to change turns the decision into ADD.
+
+The schema constrains the answer where the server can (see :func:`_response_format`): OpenAI's
+structured outputs (``json_schema``) first; a server that refuses them (HTTP 400, 422 or 5xx naming
+the response format) is asked with the schema inside JSON mode (llama-cpp-python's server), and then in
+plain JSON mode, and remembered. The prompts describe the same shape for servers that ignore it.
 
 No ORM here: plain data in, plain data out.
 """
@@ -36,7 +41,14 @@ from mem0g_site.exceptions import LLMUnavailable
 from memories.decisions import EVENTS, Candidate, Decision
 from memories.extraction import KINDS, Fact, Message
 
-__all__ = ["llm_decide", "llm_enabled", "llm_extract_facts", "llm_extract_relations"]
+__all__ = [
+    "RESPONSE_FORMATS",
+    "llm_decide",
+    "llm_enabled",
+    "llm_extract_facts",
+    "llm_extract_relations",
+    "response_format_for",
+]
 
 logger = logging.getLogger("mem0g.llm")
 
@@ -107,7 +119,7 @@ _DECISION_FORMAT = """\
 Answer with one JSON object and nothing else:
 {"decisions": [{"fact": 0, "event": "ADD" | "NONE" | "UPDATE" | "SUPERSEDE", "id": 3, "text": "..."}]}
 One entry per new fact, "fact" being its number. "id" is the memory updated, superseded or \
-duplicated (leave it out for ADD)."""
+duplicated (null for ADD)."""
 
 _RELATIONS_TASK = """\
 You turn short texts about a user into a knowledge graph. For each text, list the relationships it \
@@ -128,6 +140,45 @@ identifiers exactly as written and add nothing the conversation does not say."""
 _PROCEDURE_FORMAT = """\
 Answer with one JSON object and nothing else:
 {"procedure": "Goal: ...\\n1. ...\\n2. ..."}"""
+
+
+# --------------------------------------------------------------------------------------------------
+# Answer schemas: the shapes the prompts describe, in the subset of JSON Schema that OpenAI's strict
+# structured outputs accept (every property required, no others) and llama.cpp turns into a grammar.
+
+
+def _object(**properties: dict) -> dict:
+    return {"type": "object", "properties": properties, "required": list(properties), "additionalProperties": False}
+
+
+def _list_of(field: str, item: dict) -> dict:
+    return _object(**{field: {"type": "array", "items": item}})
+
+
+_STRING = {"type": "string"}
+_INTEGER = {"type": "integer"}
+
+_FACTS_SCHEMA = _list_of(
+    "facts",
+    _object(
+        text=_STRING,
+        kind={"type": "string", "enum": list(KINDS)},
+        negated={"type": "boolean"},
+        role={"type": "string", "enum": ["user", "assistant"]},
+    ),
+)
+_DECISIONS_SCHEMA = _list_of(
+    "decisions",
+    _object(
+        fact=_INTEGER,
+        event={"type": "string", "enum": list(EVENTS)},
+        id={"type": ["integer", "null"]},
+        text=_STRING,
+    ),
+)
+_RELATIONS_SCHEMA = _list_of(
+    "relations", _object(text=_INTEGER, source=_STRING, relationship=_STRING, destination=_STRING)
+)
 
 
 # --------------------------------------------------------------------------------------------------
@@ -174,7 +225,7 @@ def llm_extract_facts(
         speaker = message.role if not message.name else f"{message.role} ({message.name})"
         lines.append(f"{speaker}: {message.content.strip()}")
 
-    answer = _chat("extraction", "\n\n".join(system), "\n".join(lines))
+    answer = _chat("extraction", "\n\n".join(system), "\n".join(lines), schema=_FACTS_SCHEMA)
     items = _list_field(answer, "facts", "extraction")
     facts: list[Fact] = []
     seen: set[str] = set()
@@ -253,6 +304,7 @@ def llm_decide(facts: list[Fact], candidates: list[list[Candidate]]) -> list[Dec
         "decision",
         f"{_DECISION_TASK}\n\n{_DECISION_FORMAT}",
         json.dumps({"new_facts": payload}, ensure_ascii=False, indent=1),
+        schema=_DECISIONS_SCHEMA,
     )
     answered: dict[int, dict] = {}
     for item in _list_field(answer, "decisions", "decision"):
@@ -283,7 +335,12 @@ def llm_extract_relations(texts: list[str]) -> list[list[tuple[str, str, str]]]:
     if not asked:
         return relations
     payload = [{"text": number, "content": texts[index].strip()} for number, index in enumerate(asked)]
-    answer = _chat("relations", _RELATIONS_TASK, json.dumps({"texts": payload}, ensure_ascii=False, indent=1))
+    answer = _chat(
+        "relations",
+        _RELATIONS_TASK,
+        json.dumps({"texts": payload}, ensure_ascii=False, indent=1),
+        schema=_RELATIONS_SCHEMA,
+    )
     for item in _list_field(answer, "relations", "relations"):
         if not isinstance(item, dict):
             continue
@@ -433,7 +490,7 @@ def _client():
         return client
 
 
-def _chat(purpose: str, system: str, user: str) -> Any:
+def _chat(purpose: str, system: str, user: str, *, schema: dict) -> Any:
     """Ask the model; its answer parsed as JSON, or None (logged) when it is not JSON.
 
     Raises LLMUnavailable when the model cannot be reached after the retries, or refuses.
@@ -452,9 +509,10 @@ def _chat(purpose: str, system: str, user: str) -> Any:
         try:
             response = _create(
                 client,
+                purpose,
+                schema,
                 model=settings.LLM_MODEL,
                 messages=[{"role": "system", "content": system}, {"role": "user", "content": user}],
-                response_format={"type": "json_object"},
             )
         except openai.APITimeoutError:
             problem = f"no answer within {settings.LLM_TIMEOUT_SECONDS:g} s"
@@ -483,22 +541,68 @@ def _chat(purpose: str, system: str, user: str) -> Any:
 # their default): asked without it from then on.
 _default_temperature_only: set[tuple[str, str]] = set()
 
+# The ways of asking for an answer of a given schema, best first: OpenAI's structured outputs
+# (OpenAI, Ollama, vLLM, llama.cpp's llama-server), the schema inside JSON mode (llama-cpp-python's
+# server, which refuses the first with a 500 naming response_format), plain JSON mode (any server
+# with a JSON mode).
+RESPONSE_FORMATS = ("json_schema", "json_object_schema", "json_object")
+# (LLM_BASE_URL, LLM_MODEL) -> index in RESPONSE_FORMATS of the best way it has not refused.
+_response_format_level: dict[tuple[str, str], int] = {}
 
-def _create(client, **kwargs):
+
+def response_format_for(base_url: str, model: str) -> str:
+    """Which of RESPONSE_FORMATS the model at ``base_url`` is asked with now (for reports)."""
+    return RESPONSE_FORMATS[_response_format_level.get((base_url, model), 0)]
+
+
+def _response_format(level: int, purpose: str, schema: dict) -> dict:
+    way = RESPONSE_FORMATS[level]
+    if way == "json_schema":
+        return {"type": "json_schema", "json_schema": {"name": purpose, "strict": True, "schema": schema}}
+    if way == "json_object_schema":
+        return {"type": "json_object", "schema": schema}
+    return {"type": "json_object"}
+
+
+def _create(client, purpose: str, schema: dict, **kwargs):
     """One chat completion, at temperature 0 (the same answer for the same conversation) where the
-    model accepts it."""
+    model accepts it, constrained to ``schema`` in the best way the server accepts.
+
+    A 400/422 that names the temperature, or a 400/422/5xx that names the response format, steps
+    down once for that setting and is remembered per (LLM_BASE_URL, LLM_MODEL); every step is taken
+    at most once, so this ends.
+    """
     import openai
 
     model = (settings.LLM_BASE_URL, settings.LLM_MODEL)
-    if model not in _default_temperature_only:
+    while True:
+        level = _response_format_level.get(model, 0)
+        options = {"response_format": _response_format(level, purpose, schema)}
+        if model not in _default_temperature_only:
+            options["temperature"] = 0
+        if settings.LLM_MAX_TOKENS:
+            options["max_tokens"] = int(settings.LLM_MAX_TOKENS)
         try:
-            return client.chat.completions.create(**kwargs, temperature=0)
-        except openai.BadRequestError as exc:
-            if "temperature" not in str(exc).lower():
+            return client.chat.completions.create(**kwargs, **options)
+        except openai.APIStatusError as exc:
+            # llama-cpp-python's server answers a response format it does not know with a 500.
+            if exc.status_code not in (400, 422) and exc.status_code < 500:
                 raise
-            logger.info("LLM model %s refuses temperature 0; asking at its default from now on", model[1])
-            _default_temperature_only.add(model)
-    return client.chat.completions.create(**kwargs)
+            said = str(exc).lower()
+            if "temperature" in options and "temperature" in said and exc.status_code < 500:
+                logger.info("LLM model %s refuses temperature 0; asking at its default from now on", model[1])
+                _default_temperature_only.add(model)
+            elif level + 1 < len(RESPONSE_FORMATS) and ("response_format" in said or "json_schema" in said):
+                logger.info(
+                    "LLM model %s refuses response_format %s (HTTP %s); asking with %s from now on",
+                    model[1],
+                    RESPONSE_FORMATS[level],
+                    exc.status_code,
+                    RESPONSE_FORMATS[level + 1],
+                )
+                _response_format_level[model] = level + 1
+            else:
+                raise
 
 
 def _answer_of(purpose: str, response: Any, seconds: float) -> Any:
@@ -507,7 +611,7 @@ def _answer_of(purpose: str, response: Any, seconds: float) -> Any:
     except (AttributeError, IndexError, TypeError):
         _log_malformed(purpose, _short(repr(response)), "no message in the completion")
         return None
-    logger.debug("LLM %s answered in %.0f ms", purpose, seconds * 1000)
+    logger.debug("LLM %s answered in %.0f ms: %s", purpose, seconds * 1000, _short(repr(raw)))
     if not isinstance(raw, str) or not raw.strip():
         _log_malformed(purpose, repr(raw), "empty message")
         return None

@@ -15,7 +15,7 @@ import pytest
 from mem0g_site.exceptions import LLMUnavailable, ServiceUnavailable
 from memories.decisions import Candidate, Decision
 from memories.extraction import Fact, Message
-from memories.llm import llm_decide, llm_enabled, llm_extract_facts, llm_extract_relations
+from memories.llm import llm_decide, llm_enabled, llm_extract_facts, llm_extract_relations, response_format_for
 from tests.conftest import error_of
 from tests.test_configuration import _manage
 
@@ -52,6 +52,7 @@ def test_llm_is_enabled_by_base_url(settings):
         ({"LLM_BASE_URL": "http://localhost:11434/v1"}, "LLM_MODEL"),
         ({"LLM_TIMEOUT_SECONDS": "soon"}, "LLM_TIMEOUT_SECONDS"),
         ({"LLM_MAX_RETRIES": "-1"}, "LLM_MAX_RETRIES"),
+        ({"LLM_MAX_TOKENS": "lots"}, "LLM_MAX_TOKENS"),
     ],
 )
 def test_bad_llm_settings_stop_start_up_naming_the_variable(env, named, tmp_path):
@@ -65,7 +66,7 @@ def test_bad_llm_settings_stop_start_up_naming_the_variable(env, named, tmp_path
 # --- Extraction ------------------------------------------------------------------------------
 
 
-def test_extraction_request_uses_json_mode_the_model_and_our_prompt(llm_server):
+def test_extraction_request_asks_for_the_facts_schema_the_model_and_our_prompt(llm_server):
     llm_server.reply({"facts": [{"text": "User loves working with Python and AI", "kind": "preference"}]})
     facts = extract(
         [
@@ -82,7 +83,10 @@ def test_extraction_request_uses_json_mode_the_model_and_our_prompt(llm_server):
     [request] = llm_server.requests
     body = request.body
     assert body["model"] == "test-model"
-    assert body["response_format"] == {"type": "json_object"}
+    assert body["response_format"] == {
+        "type": "json_schema",
+        "json_schema": {"name": "extraction", "strict": True, "schema": FACTS_SCHEMA},
+    }
     assert request.headers["authorization"] == "Bearer test-llm-key"
     assert [m["role"] for m in body["messages"]] == ["system", "user"]
     assert "third person" in request.system
@@ -266,10 +270,90 @@ def test_a_model_that_refuses_temperature_0_is_asked_at_its_default(llm_server, 
     assert [r.body.get("temperature") for r in llm_server.requests] == [0, None, None]
 
 
+KINDS = ["preference", "plan", "relation", "biography", "possession", "habit", "correction", "other"]
+# The answer schema in OpenAI's strict subset: every property required, no others.
+FACTS_SCHEMA = {
+    "type": "object",
+    "properties": {
+        "facts": {
+            "type": "array",
+            "items": {
+                "type": "object",
+                "properties": {
+                    "text": {"type": "string"},
+                    "kind": {"type": "string", "enum": KINDS},
+                    "negated": {"type": "boolean"},
+                    "role": {"type": "string", "enum": ["user", "assistant"]},
+                },
+                "required": ["text", "kind", "negated", "role"],
+                "additionalProperties": False,
+            },
+        }
+    },
+    "required": ["facts"],
+    "additionalProperties": False,
+}
+
+# What llama-cpp-python's server (0.3.36) answers to a json_schema response format, with a 500.
+REFUSES_JSON_SCHEMA = (
+    "1 validation error:\n  {'type': 'literal_error', 'loc': ('body', 'response_format', 'type'), "
+    "'msg': \"Input should be 'text' or 'json_object'\", 'input': 'json_schema'}"
+)
+
+
+def test_a_server_without_structured_outputs_gets_the_schema_in_json_mode_then_plain_json_mode(llm_server, settings):
+    llm_server.fail(500, REFUSES_JSON_SCHEMA).reply({"facts": ["User likes tea"]})
+    assert [f.text for f in extract([Message(role="user", content="I like tea")])] == ["User likes tea"]
+    # Remembered: the next call goes straight to the schema in JSON mode; its refusal steps down once more.
+    llm_server.fail(400, "response_format.schema is not supported").reply({"facts": ["User likes coffee"]})
+    assert [f.text for f in extract([Message(role="user", content="I like coffee")])] == ["User likes coffee"]
+    llm_server.reply({"relations": []})
+    assert llm_extract_relations(["User likes coffee"]) == [[]]
+    formats = [r.body["response_format"] for r in llm_server.requests]
+    assert [f["type"] for f in formats] == ["json_schema", "json_object", "json_object", "json_object", "json_object"]
+    assert formats[1] == {"type": "json_object", "schema": FACTS_SCHEMA}
+    assert formats[2]["schema"] == FACTS_SCHEMA
+    assert formats[3] == formats[4] == {"type": "json_object"}
+    assert response_format_for(settings.LLM_BASE_URL, settings.LLM_MODEL) == "json_object"
+
+
+def test_a_refusal_of_plain_json_mode_is_a_refusal(llm_server):
+    llm_server.fail(422, REFUSES_JSON_SCHEMA)
+    llm_server.fail(422, "response_format: schema not supported")
+    llm_server.fail(400, "response_format json_object is not supported by this model")
+    with pytest.raises(LLMUnavailable, match="HTTP 400"):
+        extract([Message(role="user", content="I like tea")])
+    assert len(llm_server.requests) == 3
+
+
+def test_a_422_about_something_else_is_a_refusal_without_stepping_down(llm_server, settings):
+    llm_server.fail(422, "messages: field required")
+    with pytest.raises(LLMUnavailable, match="HTTP 422"):
+        extract([Message(role="user", content="I like tea")])
+    assert len(llm_server.requests) == 1
+    assert response_format_for(settings.LLM_BASE_URL, settings.LLM_MODEL) == "json_schema"
+
+
+def test_a_500_about_something_else_is_retried_without_stepping_down(llm_server, settings):
+    llm_server.fail(500, "CUDA out of memory").reply({"facts": ["User likes tea"]})
+    assert [f.text for f in extract([Message(role="user", content="I like tea")])] == ["User likes tea"]
+    assert [r.body["response_format"]["type"] for r in llm_server.requests] == ["json_schema", "json_schema"]
+
+
 def test_requests_ask_for_temperature_0(llm_server):
     llm_server.reply({"facts": []})
     extract([Message(role="user", content="I like tea")])
     assert llm_server.requests[0].body["temperature"] == 0
+    assert "max_tokens" not in llm_server.requests[0].body  # LLM_MAX_TOKENS=0: the server's own limit
+
+
+def test_llm_max_tokens_caps_the_answer_and_a_cut_answer_means_no_facts(llm_server, settings, caplog):
+    settings.LLM_MAX_TOKENS = 300
+    llm_server.reply_raw('{"facts": [{"text": "User li')  # what a server sends when the cap cuts it
+    with caplog.at_level(logging.WARNING, logger="mem0g.llm"):
+        assert extract([Message(role="user", content="I live in Lisbon")]) == []
+    assert llm_server.requests[0].body["max_tokens"] == 300
+    assert any("not JSON" in r.getMessage() for r in caplog.records if r.name == "mem0g.llm")
 
 
 def test_nothing_listening_raises_llm_unavailable(settings):
@@ -313,7 +397,7 @@ def test_decisions_use_short_aliases_and_map_them_back(llm_server):
         Decision(event="NONE", text="User lives in Berlin now", target_id=ALLERGY),
     ]
     [request] = llm_server.requests
-    assert request.body["response_format"] == {"type": "json_object"}
+    assert request.body["response_format"]["json_schema"]["schema"]["required"] == ["decisions"]
     sent = request.user_json()["new_facts"]
     assert [item["text"] for item in sent] == [f.text for f in facts]
     assert sent[1]["existing"] == [{"id": 2, "text": "User likes pizza"}, {"id": 1, "text": "User lives in Paris"}]
@@ -508,7 +592,7 @@ def test_add_with_an_llm_stores_the_facts_it_extracts(llm_server, project, make_
     stored = Memory.objects.for_project(project).filter(user_id="alice")
     assert sorted(stored.values_list("memory", flat=True)) == ["User has a dog named Rex", "User loves hiking"]
     extraction = llm_server.requests[0]
-    assert extraction.body["response_format"] == {"type": "json_object"}
+    assert extraction.body["response_format"]["type"] == "json_schema"
     assert "user: I love hiking with my dog Rex!" in extraction.user
 
 
