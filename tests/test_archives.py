@@ -31,13 +31,6 @@ def filled(project, add):
     lisbon, tea = add(project, "User lives in Lisbon", "User loves oolong tea", user_id="alice", now=T0)
     add(project, "User plays the contrabassoon", user_id="bob", now=T0 + timedelta(seconds=1))
     add(project, "Bot speaks Portuguese", agent_id="bot", now=T0 + timedelta(seconds=2))
-    add(
-        project,
-        "Task: book a table. 1. Ask for the date",
-        agent_id="bot",
-        memory_type="procedural_memory",
-        now=T0 + timedelta(seconds=2),
-    )
     berlin = memory_supersede(
         project=project, memory_id=lisbon.id, text="User lives in Berlin", now=T0 + timedelta(days=3)
     )
@@ -106,7 +99,15 @@ def test_round_trip_restores_the_same_archive(filled, tmp_path):
     call_command("import_project", path, project="restored", no_progress=True)
     again = export(Project.objects.get(slug="restored"), tmp_path, "b.jsonl", with_vectors=True)
     assert body(again) == body(first)
-    assert Memory.objects.filter(project__slug="restored", memory_type="procedural_memory").count() == 1
+
+
+def test_round_trip_keeps_the_memory_type(project, add, tmp_path):
+    add(project, "Task: book a table. 1. Ask for the date", agent_id="bot", memory_type="procedural_memory", now=T0)
+    first = export(project, tmp_path)
+    assert [r.get("memory_type") for r in first[1:] if r["kind"] == "memory"] == ["procedural_memory"]
+    Project.objects.filter(pk=project.pk).delete()
+    call_command("import_project", write(tmp_path, first), project="restored", no_progress=True)
+    assert Memory.objects.get(project__slug="restored").memory_type == "procedural_memory"
 
 
 def test_round_trip_with_remapped_ids(filled, tmp_path):
