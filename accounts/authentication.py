@@ -10,6 +10,7 @@ from rest_framework import authentication, exceptions
 from accounts.models import ApiKey
 from accounts.selectors import apikey_authenticate
 from accounts.services import apikey_touch
+from mem0g_site import timing
 
 SCHEMES = ("token", "bearer")
 
@@ -43,6 +44,10 @@ def raw_key_from(request) -> str | None:
 
 class ApiKeyAuthentication(authentication.BaseAuthentication):
     def authenticate(self, request):
+        with timing.stage("auth"):
+            return self._authenticate(request)
+
+    def _authenticate(self, request):
         raw_key = raw_key_from(request)
         if raw_key is None:
             return None  # -> 401 "Authentication credentials were not provided" from the permission
