@@ -22,9 +22,9 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from mem0g_site import metrics, unknown_fields
-from mem0g_site.renderers import JSONRenderer
 from mem0g_site.exceptions import InvalidRequest
 from mem0g_site.parsers import bad_text
+from mem0g_site.renderers import JSONRenderer
 from memories.api.schema import OPERATIONS, errors, example
 
 STARTED = time.time()
