@@ -7,6 +7,7 @@
 
 from rest_framework import authentication, exceptions
 
+from accounts import keycache
 from accounts.models import ApiKey
 from accounts.selectors import apikey_authenticate
 from accounts.services import apikey_touch
@@ -55,6 +56,7 @@ class ApiKeyAuthentication(authentication.BaseAuthentication):
         if api_key is None:
             raise exceptions.AuthenticationFailed("Invalid API key")
         apikey_touch(api_key=api_key)
+        keycache.note_used(raw_key, api_key.last_used_at)
         # Logging and the rate-limit headers read these from Django's request.
         request._request.api_key = api_key
         return ApiKeyClient(api_key), api_key

@@ -94,6 +94,10 @@ ADMIN_API_KEYS = env_list("ADMIN_API_KEYS")
 METRICS_TOKEN = env_str("METRICS_TOKEN", "")
 if METRICS_TOKEN and len(METRICS_TOKEN) < 16:
     raise ImproperlyConfigured("METRICS_TOKEN must be at least 16 characters long")
+# Seconds a process may answer from its cache of recently used API keys (accounts/keycache.py)
+# instead of asking the database; 0 turns the cache off. A revoked or changed key is refused at once
+# by the process that changed it and within about a second by every other (a shared generation).
+API_KEY_CACHE_SECONDS = env_int("API_KEY_CACHE_SECONDS", 60, minimum=0, maximum=3600)
 RATE_LIMIT_REQUESTS = env_int("RATE_LIMIT_REQUESTS", 100, minimum=1)
 RATE_LIMIT_WINDOW_MINUTES = env_int("RATE_LIMIT_WINDOW_MINUTES", 1, minimum=1)
 RATE_LIMIT_BURST = env_int("RATE_LIMIT_BURST", 20, minimum=0)
