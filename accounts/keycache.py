@@ -25,6 +25,7 @@ import time
 
 from django.conf import settings
 from django.db import transaction
+from django.db.models.base import ModelState
 
 from accounts import counters
 
@@ -77,11 +78,26 @@ def _check_generation(now: float) -> None:
         _state["checked_at"] = now if generation is not None else float("-inf")
 
 
+def _clone(instance):
+    """A copy of a model instance and of its mutable field values (lists, dicts), without its
+    cached relations; several times cheaper than ``copy.deepcopy``."""
+    clone = instance.__class__.__new__(instance.__class__)
+    values = instance.__dict__.copy()
+    for name, value in values.items():
+        if isinstance(value, (list, dict)):
+            values[name] = copy.deepcopy(value)
+    values["_state"] = ModelState()
+    values["_state"].db = instance._state.db
+    values["_state"].adding = False
+    clone.__dict__ = values
+    return clone
+
+
 def _private_copy(api_key):
     """The key, its project and organisation as objects of this request's own."""
-    key = copy.copy(api_key)
-    project = copy.copy(api_key.project)
-    project.organization = copy.copy(api_key.project.organization)
+    key = _clone(api_key)
+    project = _clone(api_key.project)
+    project.organization = _clone(api_key.project.organization)
     key.project = project
     return key
 

@@ -36,6 +36,12 @@ class RequestEdgeMiddleware:
         offered = request.META.get("HTTP_X_REQUEST_ID", "")
         request.request_id = offered if _CLIENT_REQUEST_ID.match(offered) else str(uuid.uuid4())
 
+        if connection.connection is not None:
+            # Django checks a kept connection (CONN_HEALTH_CHECKS) before its first query, outside
+            # any execute wrapper: done here, so that round trip counts as SQL time too.
+            checked = time.perf_counter()
+            connection.close_if_health_check_failed()
+            timings.add("db", time.perf_counter() - checked)
         response = self._too_large(request) or self.get_response(request)
 
         if response.status_code >= 400 and is_api_path(request.path) and not _is_json(response):

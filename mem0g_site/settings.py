@@ -94,6 +94,9 @@ ADMIN_API_KEYS = env_list("ADMIN_API_KEYS")
 METRICS_TOKEN = env_str("METRICS_TOKEN", "")
 if METRICS_TOKEN and len(METRICS_TOKEN) < 16:
     raise ImproperlyConfigured("METRICS_TOKEN must be at least 16 characters long")
+# Request metrics (/metrics) are summed in each process and written to the shared counter store by a
+# background thread this often; 0 writes them as each request is answered (one statement per request).
+METRICS_FLUSH_SECONDS = env_float("METRICS_FLUSH_SECONDS", 1.0, minimum=0.0, maximum=60.0)
 # Seconds a process may answer from its cache of recently used API keys (accounts/keycache.py)
 # instead of asking the database; 0 turns the cache off. A revoked or changed key is refused at once
 # by the process that changed it and within about a second by every other (a shared generation).

@@ -103,3 +103,27 @@ def test_nothing_is_recorded_outside_a_request(project, add):
 
     add(project, "Works as a nurse", user_id="carol")
     assert timing.current() is None
+
+
+def test_metrics_are_written_off_the_request_path(api, key):
+    """With METRICS_FLUSH_SECONDS set, a request only adds to this process's pending totals; the
+    writer (here called directly) stores them summed, and a read of the metrics writes them first."""
+    from django.conf import settings as django_settings
+
+    from accounts.models import Counter
+    from mem0g_site import metrics
+
+    previous = django_settings.METRICS_FLUSH_SECONDS
+    django_settings.METRICS_FLUSH_SECONDS = 3600.0  # the writer thread never wakes in this test
+    try:
+        for _ in range(3):
+            assert api("GET", "/v1/ping/", key=key).status_code == 200
+        assert not Counter.objects.filter(name__startswith="metrics:GET ping|").exists()
+        metrics.flush()
+        stored = dict(Counter.objects.filter(name__startswith="metrics:GET ping|").values_list("name", "count"))
+        assert stored["metrics:GET ping|2xx"] == 3
+        api("GET", "/v1/ping/", key=key)
+        assert metrics.snapshot()["GET ping"]["requests"] == 4  # the read wrote the pending one first
+    finally:
+        metrics.flush()
+        django_settings.METRICS_FLUSH_SECONDS = previous
