@@ -58,7 +58,7 @@ def _forget_locked() -> None:
 
 def _read_generation() -> int | None:
     try:
-        return counters.totals(GENERATION).get(GENERATION, 0)
+        return counters.value(GENERATION)
     except counters.StoreError:
         logger.warning("could not read the API-key generation; not trusting the key cache", exc_info=True)
         return None
