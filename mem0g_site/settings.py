@@ -31,7 +31,7 @@ PORT = env_int("PORT", 8000, minimum=1, maximum=65535)
 WEB_CONCURRENCY = env_int("WEB_CONCURRENCY", 2, minimum=1, maximum=64)
 # Threads per web worker (gunicorn gthread): requests one worker serves at once. Chosen by
 # measurement with `manage.py bench load` (docs/BENCHMARKS.md).
-WEB_THREADS = env_int("WEB_THREADS", 4, minimum=1, maximum=256)
+WEB_THREADS = env_int("WEB_THREADS", 8, minimum=1, maximum=256)
 
 DEBUG = env_bool("DEBUG", False)
 MEM0G_DATA_DIR = Path(env_str("MEM0G_DATA_DIR", str(BASE_DIR / "var"))).resolve()
