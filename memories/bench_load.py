@@ -4,7 +4,9 @@ against a running server, over HTTP, as the Mem0 SDK calls it.
 Each client is a thread with its own keep-alive connection that sends, back to back, a mix of
 operations: search (``POST /v3/memories/search/``), add (``POST /v3/memories/add/``, verbatim unless
 ``--infer``), get, update and delete (``/v1/memories/{id}/``) and list (``POST /v3/memories/``),
-over ``--users`` users. Before the clock starts the clients add ``--seed-memories`` memories, so
+over ``--users`` users. Each search question gets a distinct tail unless ``--repeat-queries``
+(the server's cache of recent query vectors would otherwise answer most of them without the
+model). Before the clock starts the clients add ``--seed-memories`` memories, so
 gets, updates and deletes have something to act on. It reports requests/s, and per operation the
 count, the errors, the client-side p50/p95/p99 and the p50 of every ``Server-Timing`` stage.
 
@@ -137,7 +139,9 @@ class LoadRun:
         infer: bool = False,
         seed: int = 1,
         mix: dict[str, float] | None = None,
+        repeat_queries: bool = False,
     ):
+        self.repeat_queries = repeat_queries
         self.url, self.api_key = url, api_key
         self.clients, self.duration, self.users = clients, duration, users
         self.seed_memories, self.infer, self.seed = seed_memories, infer, seed
@@ -164,7 +168,12 @@ class LoadRun:
         if op == "add":
             return self._add(client, rng)
         if op == "search":
-            body = {"query": _question(rng), "filters": {"user_id": rng.choice(self.user_ids)}, "top_k": 10}
+            query = _question(rng)
+            if not self.repeat_queries:
+                # The synthetic questions repeat, and the server remembers recent query vectors:
+                # a distinct tail makes each search embed its query, as real questions mostly do.
+                query = f"{query} (#{rng.randrange(10**9)})"
+            body = {"query": query, "filters": {"user_id": rng.choice(self.user_ids)}, "top_k": 10}
             status, _, timing, ms = client.call("POST", "/v3/memories/search/", body)
             return status, timing, ms
         if op == "list":
@@ -273,6 +282,7 @@ class LoadRun:
                 "users": self.users,
                 "seed_memories": self.seed_memories,
                 "infer": self.infer,
+                "repeat_queries": self.repeat_queries,
                 "mix": self.mix,
             },
             "elapsed_s": round(elapsed, 2),

@@ -35,7 +35,9 @@ def test_bench_load_drives_a_live_server_with_the_whole_mix(live_server, project
         latency = entry["latency_ms"]
         assert 0 < latency["p50"] <= latency["p95"] <= latency["p99"]
         assert entry["server_timing_p50_ms"]["total"] > 0
-        assert entry["server_timing_p50_ms"]["embed"] >= 0
+    # Each search embeds its own question (distinct tails): the query-vector cache cannot answer it.
+    assert operations["search"]["server_timing_p50_ms"]["embed"] > 0
+    assert operations["add"]["server_timing_p50_ms"]["embed"] > 0
     assert "search" in out and "p95" in out
 
 

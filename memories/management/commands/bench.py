@@ -488,6 +488,11 @@ class Command(BaseCommand):
         http.add_argument(
             "--seed-memories", type=int, default=500, help="memories added before the clock starts (default 500)"
         )
+        http.add_argument(
+            "--repeat-queries",
+            action="store_true",
+            help="let search questions repeat (the server's query-vector cache then skips the model for most)",
+        )
         locomo = parser.add_argument_group("locomo")
         locomo.add_argument(
             "--data", default=None, metavar="PATH", help=f"the LOCOMO JSON file (default {LOCOMO_DEFAULT_DATA})"
@@ -601,6 +606,7 @@ class Command(BaseCommand):
                 seed_memories=options["seed_memories"],
                 infer=options["infer"],
                 seed=options["seed"],
+                repeat_queries=options["repeat_queries"],
             )
             report = run.run()
         except (ValueError, RuntimeError, OSError) as exc:
