@@ -149,7 +149,7 @@ class LoadRun:
         self.shared = Shared()
         self.samples: list[list[Sample]] = [[] for _ in range(clients)]
         self.failures: list[str] = []
-        tag = f"{int(time.time())}-{random.Random(seed).randrange(10**6):06d}"
+        self.tag = tag = f"{int(time.time())}-{random.Random(seed).randrange(10**6):06d}"
         self.user_ids = [f"load-{tag}-{n:04d}" for n in range(users)]
 
     # --- one operation -------------------------------------------------------------------
@@ -172,7 +172,7 @@ class LoadRun:
             if not self.repeat_queries:
                 # The synthetic questions repeat, and the server remembers recent query vectors:
                 # a distinct tail makes each search embed its query, as real questions mostly do.
-                query = f"{query} (#{rng.randrange(10**9)})"
+                query = f"{query} (#{self.tag}-{rng.randrange(10**9)})"  # distinct across runs too
             body = {"query": query, "filters": {"user_id": rng.choice(self.user_ids)}, "top_k": 10}
             status, _, timing, ms = client.call("POST", "/v3/memories/search/", body)
             return status, timing, ms

@@ -48,10 +48,17 @@ def test_bench_load_needs_a_key_and_the_load_mode():
         call_command("bench", "graph", url="http://127.0.0.1:9", api_key="k")
 
 
-@pytest.mark.django_db
-def test_the_default_user_count_is_clamped_to_n(tmp_path):
-    path = tmp_path / "small.json"
-    call_command("bench", n=30, queries=2, repeat=1, json=path)
-    figures = json.loads(path.read_text())
-    assert figures["distribution"]["users"] == 30
-    assert figures["config"]["users"] == 30
+def test_the_default_user_count_is_clamped_to_n():
+    """`bench --n 300` used to stop with "--users must not exceed --n" (default 1000 users). The
+    options check is where that happened; the whole command is exercised in tests/test_bench.py."""
+    from memories.management.commands.bench import Command
+
+    defaults = {"batch": 256, "queries": 200, "repeat": 3, "zipf": 1.0}
+    options = {**defaults, "n": 300, "users": None}
+    Command()._check_options(options)
+    assert options["users"] == 300
+    options = {**defaults, "n": 100_000, "users": None}
+    Command()._check_options(options)
+    assert options["users"] == 1000
+    with pytest.raises(CommandError, match="--users must not exceed --n"):
+        Command()._check_options({**defaults, "n": 300, "users": 500})  # given explicitly: still refused

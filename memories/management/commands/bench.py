@@ -337,6 +337,8 @@ class Statement:
             return "set"
         if text.startswith("INSERT"):
             return "insert"
+        if "search_vector" in self.sql and "semantic AS MATERIALIZED" in self.sql:
+            return "search"  # a hybrid search's two sides in one statement (the exact path)
         if "search_vector" in self.sql:
             return "keyword"  # the full-text half of a hybrid search
         if "<=>" in self.sql and "ORDER BY" in text:
