@@ -7,9 +7,11 @@
 
 from rest_framework import authentication, exceptions
 
+from accounts import keycache
 from accounts.models import ApiKey
 from accounts.selectors import apikey_authenticate
 from accounts.services import apikey_touch
+from mem0g_site import timing
 
 SCHEMES = ("token", "bearer")
 
@@ -43,6 +45,10 @@ def raw_key_from(request) -> str | None:
 
 class ApiKeyAuthentication(authentication.BaseAuthentication):
     def authenticate(self, request):
+        with timing.stage("auth"):
+            return self._authenticate(request)
+
+    def _authenticate(self, request):
         raw_key = raw_key_from(request)
         if raw_key is None:
             return None  # -> 401 "Authentication credentials were not provided" from the permission
@@ -50,6 +56,7 @@ class ApiKeyAuthentication(authentication.BaseAuthentication):
         if api_key is None:
             raise exceptions.AuthenticationFailed("Invalid API key")
         apikey_touch(api_key=api_key)
+        keycache.note_used(raw_key, api_key.last_used_at)
         # Logging and the rate-limit headers read these from Django's request.
         request._request.api_key = api_key
         return ApiKeyClient(api_key), api_key

@@ -96,6 +96,12 @@ class DatabaseStore:
         with _savepoint(), connection.cursor() as cursor:
             cursor.execute(sql, params)
 
+    def value(self, name: str) -> int:
+        with _savepoint(), connection.cursor() as cursor:
+            cursor.execute(f"SELECT count FROM {TABLE} WHERE name = %s AND window_start = 0", [name])
+            row = cursor.fetchone()
+        return int(row[0]) if row else 0
+
     def totals(self, prefix: str) -> dict[str, int]:
         with _savepoint(), connection.cursor() as cursor:
             cursor.execute(
@@ -134,6 +140,10 @@ class RedisStore:
         pipe.sadd(self.NAMES, *amounts)
         pipe.execute()
 
+    def value(self, name: str) -> int:
+        raw = self.client.get(self.KEY_PREFIX + name)
+        return int(raw) if raw is not None else 0
+
     def totals(self, prefix: str) -> dict[str, int]:
         names = sorted(name.decode() for name in self.client.smembers(self.NAMES) if name.decode().startswith(prefix))
         if not names:
@@ -170,3 +180,8 @@ def add(amounts: Mapping[str, int]) -> None:
 def totals(prefix: str) -> dict[str, int]:
     """Every never-expiring counter whose name starts with ``prefix``."""
     return store().totals(prefix)
+
+
+def value(name: str) -> int:
+    """One never-expiring counter (0 when it was never added to): one indexed read."""
+    return store().value(name)

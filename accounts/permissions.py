@@ -8,6 +8,7 @@ from rest_framework import exceptions, permissions
 
 from accounts import counters
 from accounts.models import ApiKey
+from mem0g_site import timing
 from mem0g_site.exceptions import ServiceUnavailable
 
 SAFE_METHODS = ("GET", "HEAD", "OPTIONS")
@@ -24,6 +25,10 @@ class WithinRateLimit(permissions.BasePermission):
     def has_permission(self, request, view) -> bool:
         if not isinstance(request.auth, ApiKey):
             return True  # unauthenticated requests are refused by HasScope
+        with timing.stage("ratelimit"):
+            return self._count(request)
+
+    def _count(self, request) -> bool:
         key_id = request.auth.pk
         window = counters.Window(f"rl:w:{key_id}", settings.RATE_LIMIT_WINDOW_MINUTES * 60)
         burst = counters.Window(f"rl:b:{key_id}", BURST_SECONDS) if settings.RATE_LIMIT_BURST else None

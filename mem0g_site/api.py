@@ -17,13 +17,14 @@ from drf_spectacular.utils import OpenApiExample, OpenApiResponse, extend_schema
 from rest_framework import serializers
 from rest_framework.authentication import BaseAuthentication
 from rest_framework.permissions import BasePermission
-from rest_framework.renderers import BaseRenderer, JSONRenderer
+from rest_framework.renderers import BaseRenderer
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from mem0g_site import metrics, replicas, unknown_fields
 from mem0g_site.exceptions import InvalidRequest
 from mem0g_site.parsers import bad_text
+from mem0g_site.renderers import JSONRenderer
 from memories.api.schema import OPERATIONS, errors, example
 
 STARTED = time.time()

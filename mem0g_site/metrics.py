@@ -1,11 +1,26 @@
 """Request metrics per endpoint, kept in the shared counter store (accounts/counters.py:
-PostgreSQL, or Redis with ``REDIS_URL``) so every worker process adds to the same numbers: one
-upsert of three counters per request. Latencies go into fixed histogram buckets, from which
-percentiles are read (to the bucket's upper bound), as Prometheus does."""
+PostgreSQL, or Redis with ``REDIS_URL``) so every worker process adds to the same numbers.
+Latencies go into fixed histogram buckets, from which percentiles are read (to the bucket's upper
+bound), as Prometheus does.
 
+Off the request path: a request only adds its three counters to this process's pending totals;
+a background thread writes them, summed, every ``METRICS_FLUSH_SECONDS`` (one upsert for all the
+requests of that second), and a read of the metrics first writes this process's pending totals.
+So another process's last second may be missing from a read. ``METRICS_FLUSH_SECONDS=0`` writes
+each request's counters as it is answered (one upsert per request, after the response is built)."""
+
+import atexit
+import logging
 import math
+import os
+import threading
+import time
+
+from django.conf import settings
 
 from accounts import counters
+
+logger = logging.getLogger("mem0g.metrics")
 
 BUCKETS_MS = (1, 2, 5, 10, 20, 50, 100, 200, 500, 1000, 2000, 5000, 10000, math.inf)
 STATUS_CLASSES = ("2xx", "3xx", "4xx", "5xx")
@@ -28,7 +43,67 @@ def record(endpoint: str, status: int, duration_ms: float, project_id=None) -> N
     for prefix in (PREFIX, _prefix(project_id)) if project_id is not None else (PREFIX,):
         base = f"{prefix}{endpoint}{SEPARATOR}"
         amounts |= {base + status_class: 1, base + f"le{bucket}": 1, base + "sum_us": int(duration_ms * 1000)}
-    counters.add(amounts)
+    if not settings.METRICS_FLUSH_SECONDS:
+        counters.add(amounts)
+        return
+    with _lock:
+        for name, amount in amounts.items():
+            _pending[name] = _pending.get(name, 0) + amount
+        _ensure_flusher()
+
+
+_lock = threading.Lock()
+_pending: dict[str, int] = {}
+_flusher = {"pid": None}
+# Pending totals kept while the store is failing, at most this many names (then they are dropped).
+PENDING_MAX_NAMES = 100_000
+
+
+def flush() -> None:
+    """Write this process's pending totals to the shared store (one statement)."""
+    with _lock:
+        if not _pending:
+            return
+        batch = dict(_pending)
+        _pending.clear()
+    try:
+        counters.add(batch)
+    except counters.StoreError:
+        logger.warning("could not write request metrics; keeping them for the next try", exc_info=True)
+        with _lock:
+            if len(_pending) + len(batch) <= PENDING_MAX_NAMES:
+                for name, amount in batch.items():
+                    _pending[name] = _pending.get(name, 0) + amount
+
+
+def _ensure_flusher() -> None:
+    """Start this process's writer thread (once per process: a forked child starts its own)."""
+    if _flusher["pid"] == os.getpid():
+        return
+    _flusher["pid"] = os.getpid()
+    threading.Thread(target=_flush_forever, name="metrics-flusher", daemon=True).start()
+
+
+def _flush_forever() -> None:
+    from django.db import close_old_connections
+
+    while True:
+        time.sleep(settings.METRICS_FLUSH_SECONDS or 1.0)
+        try:
+            close_old_connections()  # a broken connection is replaced, as a request's would be
+            flush()
+        except Exception:  # the thread must survive anything (the database restarting, say)
+            logger.warning("metrics writer failed", exc_info=True)
+
+
+atexit.register(lambda: _pending and _safe_flush())
+
+
+def _safe_flush() -> None:
+    try:
+        flush()
+    except Exception:
+        pass
 
 
 def _percentile(buckets: list[int], total: int, fraction: float) -> float | None:
@@ -46,6 +121,7 @@ def _percentile(buckets: list[int], total: int, fraction: float) -> float | None
 def snapshot(project_id=None) -> dict[str, dict]:
     """``{endpoint: {requests, 4xx, 5xx, error_rate, latency_ms: {mean, p50, p95, p99}, buckets}}``,
     server-wide or (``project_id``) of the requests made with that project's keys."""
+    flush()  # this process's own requests, up to now
     prefix = _prefix(project_id)
     by_endpoint: dict[str, dict[str, int]] = {}
     for name, count in counters.totals(prefix).items():

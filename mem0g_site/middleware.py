@@ -1,4 +1,5 @@
-"""The edge of every request: request id, body size limit, timing, rate-limit headers, metrics,
+"""The edge of every request: request id, body size limit, timing (``X-Response-Time-ms`` and the
+per-stage ``Server-Timing``, mem0g_site/timing.py), rate-limit headers, metrics,
 the fields a Mem0 dialect ignored (header), one log line, and the one error format for bare error
 responses from non-DRF views."""
 
@@ -9,8 +10,9 @@ import time
 import uuid
 
 from django.conf import settings
+from django.db import connection
 
-from mem0g_site import metrics, unknown_fields
+from mem0g_site import metrics, timing, unknown_fields
 from mem0g_site.errors import error_response, is_api_path
 
 logger = logging.getLogger("mem0g.requests")
@@ -23,10 +25,24 @@ class RequestEdgeMiddleware:
         self.get_response = get_response
 
     def __call__(self, request):
-        started = time.perf_counter()
+        timings, token = timing.begin()
+        try:
+            with connection.execute_wrapper(timing.SqlTimer(timings)):
+                return self._serve(request, timings)
+        finally:
+            timing.end(token)
+
+    def _serve(self, request, timings: timing.Timings):
+        started = timings.started
         offered = request.META.get("HTTP_X_REQUEST_ID", "")
         request.request_id = offered if _CLIENT_REQUEST_ID.match(offered) else str(uuid.uuid4())
 
+        if connection.connection is not None:
+            # Django checks a kept connection (CONN_HEALTH_CHECKS) before its first query, outside
+            # any execute wrapper: done here, so that round trip counts as SQL time too.
+            checked = time.perf_counter()
+            connection.close_if_health_check_failed()
+            timings.add("db", time.perf_counter() - checked)
         response = self._too_large(request) or self.get_response(request)
 
         if response.status_code >= 400 and is_api_path(request.path) and not _is_json(response):
@@ -47,10 +63,12 @@ class RequestEdgeMiddleware:
         if ignored:
             response[unknown_fields.HEADER] = ", ".join(ignored)
 
-        duration_ms = (time.perf_counter() - started) * 1000
+        seconds = time.perf_counter() - started
+        duration_ms = seconds * 1000
         response["X-Request-ID"] = request.request_id
         response["X-Mem0g-Node"] = settings.NODE_NAME
         response["X-Response-Time-ms"] = f"{duration_ms:.1f}"
+        response[timing.HEADER] = timings.header(seconds)
         endpoint = _endpoint(request)
         api_key = getattr(request, "api_key", None)
         try:

@@ -12,6 +12,7 @@ from django.conf import settings
 from rest_framework.exceptions import ParseError
 from rest_framework.parsers import JSONParser as DrfJSONParser
 
+from mem0g_site import timing
 from mem0g_site.exceptions import InvalidRequest
 
 
@@ -69,6 +70,10 @@ def check_json(value, *, max_depth: int, what: str = "request body") -> None:
 
 class JSONParser(DrfJSONParser):
     def parse(self, stream, media_type=None, parser_context=None):
+        with timing.stage("parse"):
+            return self._parse(stream)
+
+    def _parse(self, stream):
         raw = stream.read() if stream is not None else b""
         try:
             text = raw.decode("utf-8")

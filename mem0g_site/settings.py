@@ -33,6 +33,9 @@ WEB_CONCURRENCY = env_int("WEB_CONCURRENCY", 2, minimum=1, maximum=64)
 # Named in the X-Mem0g-Node header of every response, so one can tell which node behind a load
 # balancer answered.
 NODE_NAME = env_str("NODE_NAME", socket.gethostname())
+# Threads per web worker (gunicorn gthread): requests one worker serves at once. Chosen by
+# measurement with `manage.py bench load` (docs/BENCHMARKS.md).
+WEB_THREADS = env_int("WEB_THREADS", 8, minimum=1, maximum=256)
 
 DEBUG = env_bool("DEBUG", False)
 MEM0G_DATA_DIR = Path(env_str("MEM0G_DATA_DIR", str(BASE_DIR / "var"))).resolve()
@@ -125,6 +128,13 @@ ADMIN_API_KEYS = env_list("ADMIN_API_KEYS")
 METRICS_TOKEN = env_str("METRICS_TOKEN", "")
 if METRICS_TOKEN and len(METRICS_TOKEN) < 16:
     raise ImproperlyConfigured("METRICS_TOKEN must be at least 16 characters long")
+# Request metrics (/metrics) are summed in each process and written to the shared counter store by a
+# background thread this often; 0 writes them as each request is answered (one statement per request).
+METRICS_FLUSH_SECONDS = env_float("METRICS_FLUSH_SECONDS", 1.0, minimum=0.0, maximum=60.0)
+# Seconds a process may answer from its cache of recently used API keys (accounts/keycache.py)
+# instead of asking the database; 0 turns the cache off. A revoked or changed key is refused at once
+# by the process that changed it and within about a second by every other (a shared generation).
+API_KEY_CACHE_SECONDS = env_int("API_KEY_CACHE_SECONDS", 60, minimum=0, maximum=3600)
 RATE_LIMIT_REQUESTS = env_int("RATE_LIMIT_REQUESTS", 100, minimum=1)
 RATE_LIMIT_WINDOW_MINUTES = env_int("RATE_LIMIT_WINDOW_MINUTES", 1, minimum=1)
 RATE_LIMIT_BURST = env_int("RATE_LIMIT_BURST", 20, minimum=0)
@@ -344,7 +354,7 @@ REST_FRAMEWORK = {
     ],
     "DEFAULT_THROTTLE_CLASSES": [],
     "DEFAULT_PARSER_CLASSES": ["mem0g_site.parsers.JSONParser"],
-    "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
+    "DEFAULT_RENDERER_CLASSES": ["mem0g_site.renderers.JSONRenderer"],
     "EXCEPTION_HANDLER": "mem0g_site.errors.api_exception_handler",
     "TEST_REQUEST_DEFAULT_FORMAT": "json",
     "UNAUTHENTICATED_USER": None,

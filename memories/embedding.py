@@ -11,12 +11,15 @@ import contextlib
 import logging
 import threading
 import time
+from collections import OrderedDict
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Protocol
 
 from django.conf import settings
 from django.core.exceptions import ImproperlyConfigured
+
+from mem0g_site import timing
 
 logger = logging.getLogger(__name__)
 
@@ -137,11 +140,44 @@ def get_embedder() -> Embedder:
 
 
 def embed_texts(texts: Sequence[str]) -> list[list[float]]:
-    return get_embedder().embed(texts)
+    with timing.stage("embed"):
+        return get_embedder().embed(texts)
+
+
+# Recent query vectors, per process, keyed by model and text: a client repeating a search (paging,
+# polling, an agent asking again) skips the model (~10 ms on one thread here). Vectors are read-only.
+QUERY_CACHE_SIZE = 1024
+_query_cache: OrderedDict[tuple[str, str], object] = OrderedDict()
+_query_cache_lock = threading.Lock()
+query_cache_stats = {"hits": 0, "misses": 0}
 
 
 def embed_query(text: str) -> list[float]:
-    return get_embedder().embed([text])[0]
+    """The vector of a search query; the last ``QUERY_CACHE_SIZE`` distinct queries are remembered."""
+    embedder = get_embedder()
+    key = (embedder.model_name, text)
+    with _query_cache_lock:
+        vector = _query_cache.get(key)
+        if vector is not None:
+            _query_cache.move_to_end(key)
+            query_cache_stats["hits"] += 1
+            return vector
+        query_cache_stats["misses"] += 1
+    with timing.stage("embed"):
+        vector = embedder.embed([text])[0]
+    if hasattr(vector, "setflags"):
+        vector.setflags(write=False)  # shared between requests: nobody may change it
+    with _query_cache_lock:
+        _query_cache[key] = vector
+        while len(_query_cache) > QUERY_CACHE_SIZE:
+            _query_cache.popitem(last=False)
+    return vector
+
+
+def clear_query_cache() -> None:
+    """Forget the remembered query vectors (benchmarks time the model, not the cache)."""
+    with _query_cache_lock:
+        _query_cache.clear()
 
 
 def status() -> dict:

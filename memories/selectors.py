@@ -211,6 +211,9 @@ def _scope_size(project, scope: Scope | None, candidates, limit: int, *, cacheab
     return size
 
 
+# Hybrid search on the exact path sends its vector and keyword sides as one statement (one round
+# trip instead of two); False only for benchmarks/hybrid_cost.py to compare.
+HYBRID_ONE_STATEMENT = True
 SEARCH_FUSIONS = ("linear", "rrf", "boost")
 # The fusion memory_search uses (chosen on LOCOMO, docs/BENCHMARKS.md); the others stay for the bench.
 SEARCH_FUSION = "linear"
@@ -306,15 +309,33 @@ def _keyword_ranking(candidates, query: str, vector, limit: int, scope_rows: int
     counts for little; a product code or a surname for a lot); a memory scores the weight of the
     lexemes it contains over the weight of all the query's lexemes found in the scope.
     """
+    scored_sql, scored_params = _keyword_scored_sql(candidates, query, scope_rows)
+    sql = f"""
+        WITH {scored_sql}
+        SELECT {_memory_columns()}, scored.keyword, scored.keyword_rank, m.embedding <=> %s::vector AS distance
+        FROM scored JOIN memories_memory m ON m.id = scored.id
+        WHERE scored.keyword_rank <= %s OR scored.id = ANY(%s::uuid[])
+        ORDER BY scored.keyword_rank
+    """
+    params = [*scored_params, Vector(vector).to_text(), limit, [str(pk) for pk in also]]
+    return list(Memory.objects.raw(sql, params))
+
+
+def _memory_columns() -> str:
+    return ", ".join(
+        f"m.{connection.ops.quote_name(f.column)}" for f in Memory._meta.concrete_fields if f.name != "embedding"
+    )
+
+
+def _keyword_scored_sql(candidates, query: str, scope_rows: int) -> tuple[str, list]:
+    """The CTEs ``terms``, ``hits``, ``weights`` and ``scored`` (``id``, ``keyword``, ``keyword_rank``)
+    of the keyword side (see :func:`_keyword_ranking`), without the leading ``WITH``."""
     hits = candidates.filter(
         RawSQL("memories_memory.search_vector @@ terms.q", [], output_field=BooleanField())
     ).values("id")[:KEYWORD_TERM_ROWS_MAX]
     hits_sql, hits_params = hits.query.sql_with_params()
-    columns = ", ".join(
-        f"m.{connection.ops.quote_name(f.column)}" for f in Memory._meta.concrete_fields if f.name != "embedding"
-    )
     sql = f"""
-        WITH terms AS (
+        terms AS (
             SELECT DISTINCT lexeme, plainto_tsquery('simple', lexeme) AS q
             FROM unnest(to_tsvector('english'::regconfig, %s)) AS t
         ),
@@ -331,13 +352,40 @@ def _keyword_ranking(candidates, query: str, vector, limit: int, scope_rows: int
             FROM hits JOIN weights USING (lexeme)
             GROUP BY hits.id
         )
-        SELECT {columns}, scored.keyword, scored.keyword_rank, m.embedding <=> %s::vector AS distance
-        FROM scored JOIN memories_memory m ON m.id = scored.id
-        WHERE scored.keyword_rank <= %s OR scored.id = ANY(%s::uuid[])
-        ORDER BY scored.keyword_rank
     """
-    params = [query, *hits_params, scope_rows, Vector(vector).to_text(), limit, [str(pk) for pk in also]]
-    return list(Memory.objects.raw(sql, params))
+    return sql, [query, *hits_params, scope_rows]
+
+
+def _hybrid_ranking_exact(
+    candidates, query: str, vector, semantic_limit: int, keyword_limit: int, scope_rows: int
+) -> tuple[list[Memory], list[Memory]]:
+    """What :func:`_vector_ranking` (exact) and then :func:`_keyword_ranking` return, in one
+    statement: the semantic top ``semantic_limit`` (every candidate scored, nearest first) and the
+    keyword side's top ``keyword_limit`` plus the semantic rows sharing a query word. A memory on
+    both sides is one object, in both lists (``keyword_found`` holds its keyword score)."""
+    distance = CosineDistance("embedding", vector)
+    ordering = ExpressionWrapper(distance + Value(0.0), output_field=FloatField())
+    nearest = candidates.annotate(distance=distance).order_by(ordering, "id").values("id")[:semantic_limit]
+    nearest_sql, nearest_params = nearest.query.sql_with_params()
+    scored_sql, scored_params = _keyword_scored_sql(candidates, query, scope_rows)
+    sql = f"""
+        WITH semantic AS MATERIALIZED ({nearest_sql}),
+        {scored_sql},
+        picked AS (
+            SELECT coalesce(semantic.id, scored.id) AS id, semantic.id IS NOT NULL AS in_semantic,
+                   scored.keyword AS keyword_found, scored.keyword_rank
+            FROM semantic FULL JOIN scored ON scored.id = semantic.id
+            WHERE semantic.id IS NOT NULL OR scored.keyword_rank <= %s
+        )
+        SELECT {_memory_columns()}, picked.in_semantic, picked.keyword_found, picked.keyword_rank,
+               m.embedding <=> %s::vector AS distance
+        FROM picked JOIN memories_memory m ON m.id = picked.id
+    """
+    params = [*nearest_params, *scored_params, keyword_limit, Vector(vector).to_text()]
+    rows = list(Memory.objects.raw(sql, params))
+    semantic = sorted((m for m in rows if m.in_semantic), key=lambda m: (m.distance, str(m.pk)))
+    keyword = sorted((m for m in rows if m.keyword_rank is not None), key=lambda m: m.keyword_rank)
+    return semantic, keyword
 
 
 def _word_pairs(text: str) -> set[tuple[str, str]]:
@@ -363,11 +411,12 @@ def _fuse(semantic: list[Memory], keyword: list[Memory], fusion: str) -> list[tu
         memory.keyword = 0.0
     for memory in keyword:
         keyword_rank[memory.pk] = int(memory.keyword_rank)
+        found = float(getattr(memory, "keyword_found", None) or getattr(memory, "keyword", 0.0) or 0.0)
         if memory.pk in by_id:
-            by_id[memory.pk].keyword = float(memory.keyword)
+            by_id[memory.pk].keyword = found
         else:
             by_id[memory.pk] = memory
-            memory.keyword = float(memory.keyword)
+            memory.keyword = found
     active = bool(keyword)
     fused = []
     for pk, memory in by_id.items():
@@ -461,10 +510,16 @@ def memory_search(
     # documents the keyword weights are computed against (a floor for large scopes).
     scope_rows = _scope_size(project, scope, candidates, exact_max, cacheable=cacheable) if exact_max > 0 else 1
     exact = 0 < exact_max and scope_rows <= exact_max
-    semantic = _vector_ranking(candidates, vector, pool if reorders else top_k, exact=exact)
     keyword: list[Memory] = []
-    if keyword_search:
-        keyword = _keyword_ranking(candidates, query, vector, pool, max(1, scope_rows), [m.pk for m in semantic])
+    if keyword_search and exact and HYBRID_ONE_STATEMENT:
+        # Both sides in one statement (one round trip): small scopes, the common case.
+        semantic, keyword = _hybrid_ranking_exact(
+            candidates, query, vector, pool if reorders else top_k, pool, max(1, scope_rows)
+        )
+    else:
+        semantic = _vector_ranking(candidates, vector, pool if reorders else top_k, exact=exact)
+        if keyword_search:
+            keyword = _keyword_ranking(candidates, query, vector, pool, max(1, scope_rows), [m.pk for m in semantic])
     fused = _fuse(semantic, keyword, fusion)
 
     pairs = _word_pairs(query) if rerank else set()

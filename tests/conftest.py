@@ -44,6 +44,16 @@ def _short_lived_connections():
     connections.settings["default"]["CONN_MAX_AGE"] = 0
 
 
+@pytest.fixture(scope="session", autouse=True)
+def _metrics_written_per_request():
+    """Request metrics written as each request is answered (METRICS_FLUSH_SECONDS=0), inside the
+    test's transaction, rather than by a background thread whose connection would outlive it; the
+    deferred writer has its own tests (tests/test_server_timing.py)."""
+    from django.conf import settings
+
+    settings.METRICS_FLUSH_SECONDS = 0
+
+
 @pytest.fixture(autouse=True)
 def _fresh_cache():
     """Start every test with an empty cache. (Rate-limit counters and metrics live in the database,

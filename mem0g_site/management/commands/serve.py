@@ -62,7 +62,8 @@ class Command(BaseCommand):
             else "DATABASE_URL"
         )
         self.stdout.write(
-            f"mem0g {settings.VERSION} on http://{address} ({settings.WEB_CONCURRENCY} workers, "
+            f"mem0g {settings.VERSION} on http://{address} ({settings.WEB_CONCURRENCY} workers x "
+            f"{settings.WEB_THREADS} threads, "
             f"{settings.TASK_WORKERS} job workers, database: {where})\n"
             f"  health:  curl http://{address}/health\n"
             f"  API docs: http://{address}/docs\n"
@@ -94,7 +95,7 @@ class Command(BaseCommand):
             "--workers",
             str(settings.WEB_CONCURRENCY),
             "--threads",
-            "4",
+            str(settings.WEB_THREADS),
         ]
         server = subprocess.Popen(command, env=env, cwd=settings.BASE_DIR)
         # Job workers get a session of their own: a terminal's Ctrl-C reaches them only through the
