@@ -48,7 +48,8 @@ class CompositeForeignKey(BaseConstraint):
         )
 
     def create_sql(self, model, schema_editor) -> str:
-        return f"ALTER TABLE {schema_editor.quote_name(model._meta.db_table)} ADD {self.constraint_sql(model, schema_editor)}"
+        table = schema_editor.quote_name(model._meta.db_table)
+        return f"ALTER TABLE {table} ADD {self.constraint_sql(model, schema_editor)}"
 
     def remove_sql(self, model, schema_editor) -> str:
         quote = schema_editor.quote_name

@@ -5,7 +5,8 @@ One cluster for the module: a PostgreSQL primary and a streaming replica (pg_bas
 two app nodes (`serve` with a job worker each) and HAProxy. Requests reach both nodes; searches and
 lists read from the replica (seen in the replica's statement log) and writes go to the primary; a
 client reads its own writes while the replica is held back; a lagging replica is taken out and a
-stopped one costs no errors; rate limits are exact across the nodes; a queued add runs once.
+stopped one costs no errors; rate limits are exact across the nodes; a queued add runs once;
+contradicting adds for one user on both nodes leave one current fact.
 """
 
 import json
