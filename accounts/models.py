@@ -9,6 +9,8 @@ from django.contrib.postgres.fields import ArrayField
 from django.db import models
 from django.utils import timezone
 
+from mem0g_site.constraints import CompositeForeignKey
+
 DEFAULT_ORGANIZATION_SLUG = "default"
 DEFAULT_PROJECT_SLUG = "default"
 
@@ -187,6 +189,10 @@ class Webhook(models.Model):
 
     class Meta:
         ordering = ["created_at", "id"]
+        constraints = [
+            # What deliveries point at (project, webhook): see WebhookDelivery.
+            models.UniqueConstraint(fields=["project", "id"], name="accounts_webhook_project_id"),
+        ]
 
     def __str__(self) -> str:
         return f"{self.name} -> {self.url}"
@@ -302,6 +308,9 @@ class WebhookDelivery(models.Model):
         DELIVERED = "delivered"
         FAILED = "failed"
 
+    # The webhook's project, so that deliveries live with the project's history rows (one Citus shard,
+    # docs/SCALING.md); (project, webhook) must name a webhook of that project.
+    project = models.ForeignKey(Project, on_delete=models.CASCADE, related_name="webhook_deliveries", db_index=False)
     webhook = models.ForeignKey(Webhook, on_delete=models.CASCADE, related_name="deliveries")
     history_id = models.UUIDField()
     event_type = models.CharField(max_length=40)
@@ -317,7 +326,13 @@ class WebhookDelivery(models.Model):
     class Meta:
         verbose_name_plural = "webhook deliveries"
         constraints = [
-            models.UniqueConstraint(fields=["webhook", "history_id"], name="accounts_webhookdelivery_once"),
+            models.UniqueConstraint(fields=["project", "webhook", "history_id"], name="accounts_webhookdelivery_once"),
+            CompositeForeignKey(
+                fields=["project", "webhook"],
+                to="accounts.Webhook",
+                to_fields=["project", "id"],
+                name="accounts_webhookdelivery_webhook_in_project",
+            ),
         ]
         indexes = [
             # accounts.webhooks.deliveries_due: pending rows whose time has come.

@@ -82,12 +82,17 @@ def webhook_deliveries_enqueue(*, batch: int = BATCH, now: datetime | None = Non
             MemoryHistory.objects.filter(
                 project_id=webhook.project_id, created_at__gte=webhook.created_at, event__in=events
             )
-            .exclude(id__in=WebhookDelivery.objects.filter(webhook=webhook).values("history_id"))
+            .exclude(
+                id__in=WebhookDelivery.objects.filter(project_id=webhook.project_id, webhook=webhook).values(
+                    "history_id"
+                )
+            )
             .order_by("created_at", "id")[:batch]
         )
         WebhookDelivery.objects.bulk_create(
             [
                 WebhookDelivery(
+                    project_id=webhook.project_id,
                     webhook=webhook,
                     history_id=row.id,
                     event_type=HISTORY_EVENT_TYPES[row.event],
@@ -172,14 +177,14 @@ class _Dispatcher:
         allow_private = settings.WEBHOOK_ALLOW_PRIVATE
         while len(self.flights) < self.threads and (budget is None or started < budget):
             busy_webhooks = {d.webhook_id for d in self.flights.values()}
-            per_project = Counter(d.webhook.project_id for d in self.flights.values())
+            per_project = Counter(d.project_id for d in self.flights.values())
             full = [project for project, n in per_project.items() if n >= self.per_project]
             # Busy webhooks and full projects are left out in SQL, so the first row is always one
             # to take, however many rows a busy tenant has waiting.
             rows = list(
                 WebhookDelivery.objects.filter(status=WebhookDelivery.Status.PENDING, next_attempt_at__lte=now)
                 .exclude(webhook_id__in=busy_webhooks)
-                .exclude(webhook__project_id__in=full)
+                .exclude(project_id__in=full)
                 .select_related("webhook")
                 .order_by("next_attempt_at", "id")[: 4 * (self.threads - len(self.flights))]
             )
@@ -188,11 +193,14 @@ class _Dispatcher:
             for delivery in rows:
                 if len(self.flights) >= self.threads or (budget is not None and started >= budget):
                     break
-                project = delivery.webhook.project_id
+                project = delivery.project_id
                 if delivery.webhook_id in busy_webhooks or per_project[project] >= self.per_project:
                     continue
                 claimed = WebhookDelivery.objects.filter(
-                    pk=delivery.pk, status=WebhookDelivery.Status.PENDING, next_attempt_at=delivery.next_attempt_at
+                    project_id=project,
+                    pk=delivery.pk,
+                    status=WebhookDelivery.Status.PENDING,
+                    next_attempt_at=delivery.next_attempt_at,
                 ).update(next_attempt_at=now + self.lease)
                 if claimed != 1:
                     continue  # another worker has it (it is no longer due: the next query skips it)

@@ -11,6 +11,7 @@ import uuid
 from django.db import models
 from django.db.models import F, Q
 
+from mem0g_site.constraints import CompositeForeignKey
 from mem0g_site.temporal import TemporalModel, TemporalQuerySet
 
 RELATION_PATTERN = r"^[a-z][a-z0-9_]{0,63}$"
@@ -66,9 +67,23 @@ class Relationship(TemporalModel):
     class Meta(TemporalModel.Meta):
         constraints = [
             *TemporalModel.Meta.constraints,
-            # One open edge per (source, target, relation); closed and retracted ones may repeat.
+            # Both ends in the edge's project (and co-located with it under Citus, docs/SCALING.md).
+            CompositeForeignKey(
+                fields=["project", "source"],
+                to="memories.Memory",
+                to_fields=["project", "id"],
+                name="graph_relationship_source_in_project",
+            ),
+            CompositeForeignKey(
+                fields=["project", "target"],
+                to="memories.Memory",
+                to_fields=["project", "id"],
+                name="graph_relationship_target_in_project",
+            ),
+            # One open edge per (source, target, relation); closed and retracted ones may repeat. The
+            # project adds nothing here (the ends fix it) but Citus needs it in every unique key.
             models.UniqueConstraint(
-                fields=["source", "target", "relation"],
+                fields=["project", "source", "target", "relation"],
                 condition=Q(valid_to__isnull=True, invalidated_at__isnull=True),
                 name="graph_relationship_one_open_edge",
             ),
@@ -122,6 +137,12 @@ class EntityRelation(TemporalModel):
     class Meta(TemporalModel.Meta):
         constraints = [
             *TemporalModel.Meta.constraints,
+            CompositeForeignKey(
+                fields=["project", "memory"],
+                to="memories.Memory",
+                to_fields=["project", "id"],
+                name="graph_entityrelation_memory_in_project",
+            ),
             models.UniqueConstraint(
                 fields=["project", "user_id", "agent_id", "app_id", "run_id", "source", "relationship", "destination"],
                 condition=Q(valid_to__isnull=True, invalidated_at__isnull=True),

@@ -34,8 +34,10 @@ def _memories_fenced(project, within: Scope | None):
     return queryset if within is None else queryset.filter(**_clean(within).as_filter())
 
 
-def _open_duplicate(*, source_id, target_id, relation: str, exclude=None):
-    duplicates = Relationship.objects.current().filter(source_id=source_id, target_id=target_id, relation=relation)
+def _open_duplicate(*, project_id, source_id, target_id, relation: str, exclude=None):
+    duplicates = Relationship.objects.current().filter(
+        project_id=project_id, source_id=source_id, target_id=target_id, relation=relation
+    )
     if exclude is not None:
         duplicates = duplicates.exclude(pk=exclude)
     return duplicates.values_list("pk", flat=True).first()
@@ -106,7 +108,9 @@ def relationship_create(
         if source_user is not None and target_user is not None and source_user != target_user:
             raise ValidationFailed("memories of two different users cannot be related", field="target_id")
         if valid_to is None:
-            existing = _open_duplicate(source_id=source_pk, target_id=target_pk, relation=relation)
+            existing = _open_duplicate(
+                project_id=project.pk, source_id=source_pk, target_id=target_pk, relation=relation
+            )
             if existing is not None:
                 raise _duplicate_conflict(existing)
         relationship = Relationship(
@@ -183,6 +187,7 @@ def relationship_update(
         reopening = "valid_to" in changes and changes["valid_to"] is None and relationship.valid_to is not None
         if reopening:
             existing = _open_duplicate(
+                project_id=relationship.project_id,
                 source_id=relationship.source_id,
                 target_id=relationship.target_id,
                 relation=relationship.relation,

@@ -64,6 +64,12 @@ class Memory(TemporalModel):
 
     class Meta(TemporalModel.Meta):
         verbose_name_plural = "memories"
+        constraints = [
+            *TemporalModel.Meta.constraints,
+            # What relationships and entity relations point at (project, memory): both ends of an edge
+            # in one project, and a key Citus accepts between tables distributed by project_id.
+            models.UniqueConstraint(fields=["project", "id"], name="memories_memory_project_id"),
+        ]
         indexes = [
             # Filtered vector search: ORDER BY embedding <=> :query (memories.selectors.memory_search).
             HnswIndex(

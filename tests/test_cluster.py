@@ -5,7 +5,8 @@ One cluster for the module: a PostgreSQL primary and a streaming replica (pg_bas
 two app nodes (`serve` with a job worker each) and HAProxy. Requests reach both nodes; searches and
 lists read from the replica (seen in the replica's statement log) and writes go to the primary; a
 client reads its own writes while the replica is held back; a lagging replica is taken out and a
-stopped one costs no errors; rate limits are exact across the nodes; a queued add runs once.
+stopped one costs no errors; rate limits are exact across the nodes; a queued add runs once;
+contradicting adds for one user on both nodes leave one current fact.
 """
 
 import json
@@ -30,7 +31,7 @@ pytestmark = pytest.mark.live_server_process
 LIMIT = 30
 KEYS = {
     name: f"mem0_{secrets.token_urlsafe(24)}"
-    for name in ("nodes", "reads", "own", "other", "down", "rate", "jobs", "hooks")
+    for name in ("nodes", "reads", "own", "other", "down", "rate", "jobs", "hooks", "facts")
 }
 ADMIN_KEY = f"mem0_{secrets.token_urlsafe(24)}"
 MAINTENANCE_EVERY = 1
@@ -248,6 +249,36 @@ def test_a_queued_add_runs_once_across_the_nodes(cluster):
     )
     mine = [run for run in runs if run[0] in events]
     assert sorted(mine) == sorted((event_id, "SUCCESSFUL", 1) for event_id in events)
+
+
+def test_concurrent_contradicting_adds_on_both_nodes_leave_one_current_fact(cluster):
+    """tests/test_ingest_concurrency.py across nodes: the per-scope lock is taken on the primary, so
+    adds for one user served by two nodes at once still apply one at a time."""
+    user = f"mover-{secrets.token_hex(4)}"
+    cities = ["Paris", "Berlin", "Rome", "Madrid", "Lisbon", "Vienna", "Prague", "Warsaw"]
+    start = threading.Barrier(len(cities))
+    answers = []
+
+    def send(city):
+        start.wait()
+        body = {"messages": [{"role": "user", "content": f"I live in {city}."}], "user_id": user}
+        status, headers, answer = call(cluster, "POST", "/v3/memories/add/", KEYS["facts"], body)
+        answers.append((status, headers["X-Mem0g-Node"], answer))
+
+    threads = [threading.Thread(target=send, args=(city,)) for city in cities]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=120)
+    assert [status for status, _, _ in answers] == [200] * len(cities), answers
+    assert {node for _, node, _ in answers} == {"node1", "node2"}
+    rows = sql(
+        cluster.primary_url,
+        "SELECT memory, valid_to IS NULL AND invalidated_at IS NULL FROM memories_memory"
+        f" WHERE user_id = '{user}' ORDER BY valid_from",
+    )
+    assert sorted(memory for memory, _ in rows) == sorted(f"User lives in {city}" for city in cities)
+    assert [current for _, current in rows] == [False] * (len(cities) - 1) + [True]
 
 
 @pytest.fixture
