@@ -5,7 +5,7 @@ from django.db import migrations, models
 
 class Migration(migrations.Migration):
     dependencies = [
-        ("memories", "0006_memoryexport_user_and_cursor"),
+        ("memories", "0008_memory_memory_type"),
     ]
 
     operations = [
