@@ -302,6 +302,7 @@ class DecisionTrace(models.Model):
     decision = models.CharField(max_length=10, choices=Decision.choices)
     target_id = models.UUIDField(null=True, blank=True)  # the candidate updated, superseded or repeated
     reason = models.JSONField(default=dict, blank=True)  # {"rule", "detail", "slot"?, "similarity"?}
+    source_ids = models.JSONField(default=list, blank=True)  # the MemorySource ids of the messages it came from
     # The memory written (ADD, UPDATE, SUPERSEDE) or found already holding the fact (NONE).
     memory = models.ForeignKey(Memory, on_delete=models.CASCADE, null=True, blank=True, related_name="traces")
     created_at = models.DateTimeField(default=timezone.now)

@@ -21,7 +21,14 @@ from drf_spectacular.utils import (
 from rest_framework import serializers
 
 from mem0g_site.errors import REASONS
-from memories.api.serializers import AddEventSerializer, HistorySerializer, MemorySerializer, ScoredMemorySerializer
+from memories.api.serializers import (
+    AddEventSerializer,
+    HistorySerializer,
+    MemorySerializer,
+    ScoredMemorySerializer,
+    SourceSerializer,
+    TraceSerializer,
+)
 
 # --- tags ----------------------------------------------------------------------------------
 
@@ -338,6 +345,8 @@ SEARCH_HELP = {
     "as_of": "Search the facts that held at this moment (ISO 8601 or Unix seconds).",
     "show_expired": "Include memories whose `expiration_date` has passed.",
     "include_superseded": "Include facts closed by a newer one (`valid_to` set).",
+    "include_sources": "Also search the messages the memories came from: a message found brings in the current "
+    'facts it gave (at its score); one that gave no fact comes as itself, marked `"memory_type": "source"`.',
 }
 
 
@@ -353,6 +362,7 @@ def search_option_params(*, default_threshold: float | None):
         query("as_of", description=SEARCH_HELP["as_of"]),
         query("show_expired", bool, SEARCH_HELP["show_expired"]),
         query("include_superseded", bool, SEARCH_HELP["include_superseded"]),
+        query("include_sources", bool, SEARCH_HELP["include_sources"]),
     ]
 
 
@@ -370,6 +380,7 @@ class SearchOptions(serializers.Serializer):
     include_superseded = serializers.BooleanField(
         required=False, default=False, help_text=SEARCH_HELP["include_superseded"]
     )
+    include_sources = serializers.BooleanField(required=False, default=False, help_text=SEARCH_HELP["include_sources"])
 
 
 PAGE_QUERY = [
@@ -867,6 +878,15 @@ class AddEventRecord(serializers.Serializer):
     latency = serializers.FloatField(allow_null=True, help_text="Milliseconds.")
     created_at = serializers.DateTimeField()
     updated_at = serializers.DateTimeField()
+    traces = TraceSerializer(
+        many=True,
+        required=False,
+        help_text="Our extension, in `GET /v1/event/{id}/` only: what was decided about each fact, and why.",
+    )
+
+
+class MemoryWithSources(MemorySerializer):
+    sources = SourceSerializer(many=True, help_text="Our extension: the messages the memory came from.")
 
 
 class AddEventsPage(serializers.Serializer):
@@ -909,6 +929,13 @@ class EntityFilters(serializers.Serializer):
     runs = serializers.ListField(child=serializers.CharField())
 
 
+SOURCE = {
+    "id": "0b7f9a52-3c1e-4d8a-9f60-2a4b5c6d7e8f",
+    "role": "user",
+    "name": "Alice",
+    "content": "I'm a vegetarian and I love Python.",
+    "observed_at": CREATED,
+}
 ADD_EVENT_RECORD = {
     "id": "4e5f6a7b-8c9d-4e0f-a1b2-c3d4e5f6a7b8",
     "event_id": "4e5f6a7b-8c9d-4e0f-a1b2-c3d4e5f6a7b8",
@@ -944,7 +971,9 @@ class EventViewSchema(OpenApiViewExtension):
             get=extend_schema(
                 operation_id="event_get",
                 summary="Get an add event",
-                description="What became of one add request: its status, results and latency.",
+                description="What became of one add request: its status, results and latency, and (our "
+                "extension) `traces`: per fact, the extractor, the candidates it was compared with, the decision and "
+                "its reason.",
                 tags=[PLATFORM],
                 parameters=[path_param("event_id", "The add event's id.", ADD_EVENT_RECORD["id"])],
                 responses={200: AddEventRecord, **errors(404, e404=("NOT_FOUND", "Event not found", None))},

@@ -39,6 +39,7 @@ class Migration(migrations.Migration):
                 ('decision', models.CharField(choices=[('ADD', 'Add'), ('UPDATE', 'Update'), ('SUPERSEDE', 'Supersede'), ('NONE', 'None')], max_length=10)),
                 ('target_id', models.UUIDField(blank=True, null=True)),
                 ('reason', models.JSONField(blank=True, default=dict)),
+                ('source_ids', models.JSONField(blank=True, default=list)),
                 ('created_at', models.DateTimeField(default=django.utils.timezone.now)),
                 ('add_event', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='traces', to='memories.addevent')),
                 ('memory', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.CASCADE, related_name='traces', to='memories.memory')),
