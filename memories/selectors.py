@@ -669,6 +669,14 @@ def memory_sources(*, memory: Memory) -> list:
     )
 
 
+def decision_traces(*, project, ids) -> dict[Any, Any]:
+    """The project's decision traces with these ids, by id (one query)."""
+    from memories.models import DecisionTrace
+
+    pks = {pk for pk in ids if pk is not None}
+    return {t.pk: t for t in DecisionTrace.objects.filter(project=project, pk__in=pks)} if pks else {}
+
+
 def add_event_traces(*, event) -> list:
     """An add's decision traces, in fact order."""
     from memories.models import DecisionTrace
