@@ -90,6 +90,7 @@ HISTORY_ROW = {
     "is_deleted": False,
     "created_at": CREATED,
     "updated_at": CREATED,
+    "trace": "91c2d3e4-f5a6-4b7c-8d9e-0f1a2b3c4d5e",
 }
 
 
