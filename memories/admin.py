@@ -21,7 +21,7 @@ from memories.inputs import (
     clean_text,
     clean_uuid,
 )
-from memories.models import Memory, MemoryHistory
+from memories.models import DecisionTrace, Memory, MemoryHistory, MemorySourceLink
 from memories.selectors import memory_history
 from memories.services import (
     add_ingest,
@@ -133,6 +133,70 @@ class IncomingInline(OutgoingInline):
         return admin.TabularInline.get_queryset(self, request).select_related("source").defer("source__embedding")
 
 
+class _ReadOnlyInline(admin.TabularInline):
+    extra = 0
+    can_delete = False
+
+    def has_add_permission(self, request, obj=None):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+
+class SourceInline(_ReadOnlyInline):
+    """The messages the memory came from, as said (kept by the add pipeline)."""
+
+    model = MemorySourceLink
+    verbose_name = "source message"
+    verbose_name_plural = "source messages (what was said)"
+    fields = ("said_by", "observed_at", "content")
+    readonly_fields = fields
+
+    def get_queryset(self, request):
+        return super().get_queryset(request).select_related("source").defer("source__embedding")
+
+    @admin.display(description="said by")
+    def said_by(self, obj: MemorySourceLink) -> str:
+        return obj.source.name or obj.source.role
+
+    @admin.display(description="observed")
+    def observed_at(self, obj: MemorySourceLink):
+        return obj.source.observed_at
+
+    @admin.display(description="message")
+    def content(self, obj: MemorySourceLink) -> str:
+        return obj.source.content
+
+
+class TraceInline(_ReadOnlyInline):
+    """What each add decided about this memory's facts, and why."""
+
+    model = DecisionTrace
+    verbose_name = "decision trace"
+    verbose_name_plural = "decision traces (why)"
+    fields = ("created_at", "fact", "extractor", "decision", "why", "candidate_list")
+    readonly_fields = fields
+
+    @admin.display(description="reason")
+    def why(self, obj: DecisionTrace) -> str:
+        reason = obj.reason or {}
+        parts = [reason.get("rule", ""), reason.get("detail", "")]
+        if reason.get("slot"):
+            parts.append(f"slot {reason['slot']}")
+        if reason.get("similarity") is not None:
+            parts.append(f"similarity {reason['similarity']}")
+        if reason.get("override"):
+            parts.append(reason["override"])
+        return "; ".join(p for p in parts if p)
+
+    @admin.display(description="candidates")
+    def candidate_list(self, obj: DecisionTrace):
+        return format_html_join(
+            "", "<div>{} <small>({})</small></div>", ((c.get("text"), c.get("score")) for c in obj.candidates)
+        )
+
+
 class MemoryIdSearchMixin:
     """A pasted memory id in the search box finds that memory's rows."""
 
@@ -216,7 +280,7 @@ class MemoryAdmin(MemoryIdSearchMixin, admin.ModelAdmin):
     date_hierarchy = "created_at"
     fields = EDITABLE_FIELDS + READONLY_FIELDS + ("history",)
     readonly_fields = READONLY_FIELDS + ("history",)
-    inlines = [OutgoingInline, IncomingInline]
+    inlines = [OutgoingInline, IncomingInline, SourceInline, TraceInline]
     # With Django's "delete selected" (a confirmation page, then memory_delete for each).
     actions = ["expire_now", "restore", "reembed"]
 

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from itertools import combinations
 
 __all__ = ["EVENTS", "Candidate", "Decision", "Slot", "decide", "fact_slots", "settle"]
@@ -43,6 +43,9 @@ class Decision:
     event: str  # one of EVENTS
     text: str
     target_id: str | None = None
+    # Why (for the add's trace): ``rule`` (a short name: "slot-change", "duplicate", "llm", ...),
+    # ``detail`` (one sentence), and where they apply ``slot`` and ``similarity`` (to the target).
+    reason: dict = field(default_factory=dict, compare=False, hash=False)
 
 
 # --------------------------------------------------------------------------------------------------
@@ -508,7 +511,27 @@ def decide(fact_text: str, candidates: Sequence[Candidate]) -> Decision:
         outcome = _by_similarity(fact_text, new_words, candidate)
         if outcome is not None:
             return _respect_immutable(outcome, candidate)
-    return Decision("ADD", fact_text)
+    best = ranked[0].score if ranked else None
+    return Decision(
+        "ADD",
+        fact_text,
+        reason=_reason(
+            "new",
+            "no candidate holds the same slot or says the same thing"
+            if ranked
+            else "the scope holds no similar current memory",
+            similarity=best,
+        ),
+    )
+
+
+def _reason(rule: str, detail: str, *, similarity: float | None = None, slot: Slot | None = None) -> dict:
+    reason: dict = {"rule": rule, "detail": detail}
+    if slot is not None:
+        reason["slot"] = "/".join(slot.key)
+    if similarity is not None:
+        reason["similarity"] = round(float(similarity), 4)
+    return reason
 
 
 def _same_subject(a: str, b: str) -> bool:
@@ -533,38 +556,53 @@ def _by_slot(text: str, new_slots: list[Slot], new_words: set[str], candidate: C
         if old is None:
             continue
         if new.positive != old.positive and (not new.single or new.value == old.value):
-            return Decision("SUPERSEDE", text, candidate.id)  # "sold the car" closes "has two cars"
+            # "sold the car" closes "has two cars"
+            why = f"the same slot turned {'positive' if new.positive else 'negative'}"
+            return Decision(
+                "SUPERSEDE", text, candidate.id, _reason("slot-polarity", why, similarity=candidate.score, slot=new)
+            )
         if new.value != old.value and not (new.positive and old.positive):
             continue  # "no longer lives in Rome" says nothing about living in Paris
         if new.value != old.value and (new.single or new.key[0] == "has"):
-            return Decision("SUPERSEDE", text, candidate.id)
-        return _same_fact(text, new_words, old_words, candidate)
+            why = f"the slot holds one value: {old.value!r} became {new.value!r}"
+            return Decision(
+                "SUPERSEDE", text, candidate.id, _reason("slot-change", why, similarity=candidate.score, slot=new)
+            )
+        return _same_fact(text, new_words, old_words, candidate, slot=new)
     return None
 
 
 def _by_similarity(text: str, new_words: set[str], candidate: Candidate) -> Decision | None:
     old_words = _words(candidate.text)
     if candidate.score >= RICHER_SCORE and new_words == old_words:
-        return Decision("NONE", text, candidate.id)
+        why = f"the same words, similarity at least {RICHER_SCORE}"
+        return Decision("NONE", text, candidate.id, _reason("same-words", why, similarity=candidate.score))
     # Near-identical meaning and nothing new said. (Two facts that each say something the other
     # does not — "number 12" and "number 21" — stay two facts however close their vectors are.)
     if candidate.score >= DUPLICATE_SCORE and new_words <= old_words:
-        return Decision("NONE", text, candidate.id)
+        why = f"nothing new said, similarity at least {DUPLICATE_SCORE}"
+        return Decision("NONE", text, candidate.id, _reason("duplicate", why, similarity=candidate.score))
     if candidate.score >= RICHER_SCORE and old_words < new_words:
-        return Decision("UPDATE", text, candidate.id)
+        why = f"says more than the candidate, similarity at least {RICHER_SCORE}"
+        return Decision("UPDATE", text, candidate.id, _reason("richer", why, similarity=candidate.score))
     return None
 
 
-def _same_fact(text: str, new_words: set[str], old_words: set[str], candidate: Candidate) -> Decision:
+def _same_fact(text: str, new_words: set[str], old_words: set[str], candidate: Candidate, *, slot: Slot) -> Decision:
     """The same fact again: richer (UPDATE to the new text) or not (NONE)."""
     if old_words < new_words:
-        return Decision("UPDATE", text, candidate.id)
-    return Decision("NONE", text, candidate.id)
+        why = "the same slot and value, said with more detail"
+        return Decision(
+            "UPDATE", text, candidate.id, _reason("slot-richer", why, similarity=candidate.score, slot=slot)
+        )
+    why = "the same slot and value"
+    return Decision("NONE", text, candidate.id, _reason("slot-same", why, similarity=candidate.score, slot=slot))
 
 
 def _respect_immutable(decision: Decision, candidate: Candidate) -> Decision:
     if candidate.immutable and decision.event in ("UPDATE", "SUPERSEDE"):
-        return Decision("ADD", decision.text)
+        why = f"would {decision.event} an immutable memory ({decision.reason.get('rule')}): added beside it"
+        return Decision("ADD", decision.text, reason=_reason("immutable", why, similarity=candidate.score))
     return decision
 
 

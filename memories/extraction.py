@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from datetime import date, datetime, timedelta
 from typing import Any
 
@@ -40,6 +40,9 @@ class Fact:
     role: str  # role of the message it came from
     kind: str  # one of KINDS
     negated: bool = False  # "I don't like coffee any more" -> True
+    # Positions (in the add's messages) of the message(s) that said it: a fact said twice, or
+    # corrected by a later message ("No, I meant Lisbon"), has several.
+    sources: tuple[int, ...] = field(default=(), compare=False)
 
 
 # --------------------------------------------------------------------------------------------------
@@ -628,26 +631,42 @@ def extract_facts(
             role = "user"
         else:
             continue
+        before = list(facts)
         for text, kind, negated in _message_facts(content, speaker, today, facts, role, context):
-            facts.append(Fact(text=text, role=role, kind=kind, negated=negated))
+            sources = (position,)
+            if kind == "correction":
+                # The corrected fact (dropped from ``facts`` by the correction) said the rest of it.
+                kept = {id(fact) for fact in facts}
+                sources = _merged(*(fact.sources for fact in before if id(fact) not in kept), sources)
+            facts.append(Fact(text=text, role=role, kind=kind, negated=negated, sources=sources))
+            before = list(facts)
             found.add(text)
             stated += 1
             # Repeats count too, up to 10x: a correction looks back over the facts stated before it,
             # so their number bounds the work as well.
             if max_facts is not None and (len(found) > max_facts or stated > 10 * max_facts):
                 raise TooManyFacts(max_facts)
+    said_in: dict[str, tuple[int, ...]] = {}
+    for fact in facts:
+        said_in[fact.text] = _merged(said_in.get(fact.text, ()), fact.sources)
     seen: set[str] = set()
     result = []
     for fact in facts:
         if fact.text in seen:
             continue
         seen.add(fact.text)
+        fact = replace(fact, sources=said_in[fact.text])
         if include_words is not None and not _mentions(fact.text, include_words):
             continue
         if exclude_words and _mentions(fact.text, exclude_words):
             continue
         result.append(fact)
     return result
+
+
+def _merged(*positions: tuple[int, ...]) -> tuple[int, ...]:
+    """Message positions, each once, in order."""
+    return tuple(sorted({position for group in positions for position in group}))
 
 
 # --------------------------------------------------------------------------------------------------

@@ -12,6 +12,7 @@ Pure: no ORM, no writes. Extraction and settling run before the add takes its sc
 from __future__ import annotations
 
 import math
+import re
 from collections.abc import Sequence
 from datetime import datetime
 from typing import Protocol
@@ -72,7 +73,44 @@ class Inference(Protocol):
 
 
 def _unique(facts: list) -> list:
-    return list({fact.text: fact for fact in facts}.values())
+    """Each text once (its first fact), with the message positions of every fact of that text."""
+    from dataclasses import replace
+
+    by_text: dict = {}
+    for fact in facts:
+        first = by_text.get(fact.text)
+        if first is None:
+            by_text[fact.text] = fact
+        else:
+            by_text[fact.text] = replace(first, sources=tuple(sorted({*first.sources, *fact.sources})))
+    return list(by_text.values())
+
+
+_WORDS = re.compile(r"[^\W\d_]{4,}")
+
+
+def attribute_sources(facts: list, messages: Sequence) -> list:
+    """Best effort for an extractor that does not say where a fact came from (the LLM): the
+    messages of the roles it reads that share the most words (of four letters or more) with the
+    fact; all of them when none shares any."""
+    from dataclasses import replace
+
+    spoken = [
+        (position, {word.lower() for word in _WORDS.findall(message.content)})
+        for position, message in enumerate(messages)
+        if message.role in ("user", "assistant") and message.content.strip()
+    ]
+    attributed = []
+    for fact in facts:
+        if fact.sources:
+            attributed.append(fact)
+            continue
+        words = {word.lower() for word in _WORDS.findall(fact.text)}
+        overlap = {position: len(words & said) for position, said in spoken}
+        best = max(overlap.values(), default=0)
+        sources = tuple(p for p, n in overlap.items() if n == best) if best else tuple(p for p, _ in spoken)
+        attributed.append(replace(fact, sources=sources))
+    return attributed
 
 
 class RulesInference:
@@ -143,14 +181,17 @@ class LlmInference:
         from memories.llm import llm_extract_facts
 
         facts = _unique(
-            llm_extract_facts(
+            attribute_sources(
+                llm_extract_facts(
+                    messages,
+                    observed_at=observed_at,
+                    agent_scoped=agent_scoped,
+                    prompt=prompt,
+                    custom_instructions=custom_instructions,
+                    includes=includes,
+                    excludes=excludes,
+                ),
                 messages,
-                observed_at=observed_at,
-                agent_scoped=agent_scoped,
-                prompt=prompt,
-                custom_instructions=custom_instructions,
-                includes=includes,
-                excludes=excludes,
             )
         )
         if len(facts) > settings.MAX_FACTS_PER_ADD:

@@ -117,9 +117,9 @@ Use only the ids listed with that fact."""
 
 _DECISION_FORMAT = """\
 Answer with one JSON object and nothing else:
-{"decisions": [{"fact": 0, "event": "ADD" | "NONE" | "UPDATE" | "SUPERSEDE", "id": 3, "text": "..."}]}
+{"decisions": [{"fact": 0, "event": "ADD" | "NONE" | "UPDATE" | "SUPERSEDE", "id": 3, "text": "...", "reason": "..."}]}
 One entry per new fact, "fact" being its number. "id" is the memory updated, superseded or \
-duplicated (null for ADD)."""
+duplicated (null for ADD). "reason" says why, in a few words."""
 
 _RELATIONS_TASK = """\
 You turn short texts about a user into a knowledge graph. For each text, list the relationships it \
@@ -174,6 +174,7 @@ _DECISIONS_SCHEMA = _list_of(
         event={"type": "string", "enum": list(EVENTS)},
         id={"type": ["integer", "null"]},
         text=_STRING,
+        reason=_STRING,
     ),
 )
 _RELATIONS_SCHEMA = _list_of(
@@ -274,12 +275,18 @@ def llm_decide(facts: list[Fact], candidates: list[list[Candidate]]) -> list[Dec
     """
     if len(facts) != len(candidates):
         raise ValueError("llm_decide needs one candidate list per fact")
-    decisions = [Decision(event="ADD", text=fact.text) for fact in facts]
+    decisions = [
+        Decision(event="ADD", text=fact.text, reason={"rule": "new", "detail": "no similar current memory"})
+        for fact in facts
+    ]
     asked = []
     for index, (new, options) in enumerate(zip(facts, candidates, strict=True)):
         same = next((option for option in options if _same_text(option.text, new.text)), None)
         if same is not None:  # said before in the same words: no need to ask
-            decisions[index] = Decision(event="NONE", text=new.text, target_id=same.id)
+            reason = {"rule": "same-words", "detail": "a candidate says it in the same words"}
+            decisions[index] = Decision(
+                event="NONE", text=new.text, target_id=same.id, reason={**reason, "similarity": round(same.score, 4)}
+            )
         elif options:
             asked.append(index)
     if not asked:
@@ -320,7 +327,8 @@ def llm_decide(facts: list[Fact], candidates: list[list[Candidate]]) -> list[Dec
         decision = _decision_of(answered[number], facts[index], candidates[index], by_alias)
         if decision.event in ("UPDATE", "SUPERSEDE"):
             if decision.target_id in changed:
-                decision = Decision(event="ADD", text=facts[index].text)
+                why = "the model aimed a second change at a memory changed by an earlier fact: added"
+                decision = Decision(event="ADD", text=facts[index].text, reason={"rule": "llm-repeat", "detail": why})
             else:
                 changed.add(decision.target_id)
         decisions[index] = decision
@@ -382,22 +390,27 @@ def _fact_of(item: Any, sources: set[str]) -> Fact | None:
 
 
 def _decision_of(item: dict, fact: Fact, options: Sequence[Candidate], by_alias: dict[int, Candidate]) -> Decision:
-    add = Decision(event="ADD", text=fact.text)
     event = item.get("event")
     event = event.strip().upper() if isinstance(event, str) else ""
+    said = _clean_text(item.get("reason"))[:300]
     if event not in EVENTS or event == "ADD":
-        return add
+        why = said or ("the model answered ADD" if event == "ADD" else f"the model answered {event or 'nothing'}")
+        return Decision(event="ADD", text=fact.text, reason={"rule": "llm", "detail": why})
     alias = _int_of(item.get("id"))
     target = by_alias.get(alias) if alias is not None else None
     if target is None or all(option.id != target.id for option in options):
-        return add  # an id the model made up, or one listed for another fact
+        # An id the model made up, or one listed for another fact.
+        why = f"the model answered {event} with an id that is not one of this fact's candidates: added"
+        return Decision(event="ADD", text=fact.text, reason={"rule": "llm-invalid", "detail": why})
+    reason = {"rule": "llm", "detail": said or f"the model answered {event}", "similarity": round(target.score, 4)}
     if event == "NONE":
-        return Decision(event="NONE", text=fact.text, target_id=target.id)
+        return Decision(event="NONE", text=fact.text, target_id=target.id, reason=reason)
     if target.immutable:
-        return add
+        why = f"the model answered {event} for an immutable memory: added beside it"
+        return Decision(event="ADD", text=fact.text, reason={"rule": "immutable", "detail": why})
     text = _clean_text(item.get("text"))
     text = text[: settings.MEMORY_MAX_CHARS] if text else fact.text
-    return Decision(event=event, text=text, target_id=target.id)
+    return Decision(event=event, text=text, target_id=target.id, reason=reason)
 
 
 def _list_field(answer: Any, field: str, purpose: str) -> list:

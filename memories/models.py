@@ -133,6 +133,10 @@ class MemoryHistory(models.Model):
     is_deleted = models.BooleanField(default=False)
     created_at = models.DateTimeField(default=timezone.now)
     updated_at = models.DateTimeField(default=timezone.now)
+    # The add decision that made this change (None for edits, deletes and older rows).
+    trace = models.ForeignKey(
+        "memories.DecisionTrace", on_delete=models.SET_NULL, null=True, blank=True, related_name="history"
+    )
 
     class Meta:
         verbose_name_plural = "memory history"
@@ -221,3 +225,109 @@ class AddEvent(models.Model):
 
     def __str__(self) -> str:
         return f"add {self.id} {self.status}"
+
+
+class MemorySource(models.Model):
+    """One message an add received, kept as said (role, speaker's name, words, observation time),
+    whether or not a fact came of it. Facts link to the messages they came from
+    (:class:`MemorySourceLink`). Belongs to the add's scope and is deleted with it, and with the
+    memories it produced (docs/API.md, "Sources")."""
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    project = models.ForeignKey("accounts.Project", on_delete=models.CASCADE, related_name="memory_sources")
+    user_id = models.CharField(max_length=255, null=True, blank=True)
+    agent_id = models.CharField(max_length=255, null=True, blank=True)
+    app_id = models.CharField(max_length=255, null=True, blank=True)
+    run_id = models.CharField(max_length=255, null=True, blank=True)
+    add_event = models.ForeignKey(AddEvent, on_delete=models.SET_NULL, null=True, blank=True, related_name="sources")
+    position = models.PositiveIntegerField(default=0)  # its index among the add's messages
+    role = models.CharField(max_length=50)
+    name = models.CharField(max_length=255, null=True, blank=True)
+    content = models.TextField()
+    observed_at = models.DateTimeField()
+    metadata = models.JSONField(default=dict, blank=True)  # the add's metadata, as the client sent it
+    embedding = VectorField(dimensions=EMBEDDING_DIMENSIONS, null=True, blank=True)
+    created_at = models.DateTimeField(default=timezone.now)
+    memories = models.ManyToManyField(Memory, through="MemorySourceLink", related_name="sources")
+
+    class Meta:
+        ordering = ["observed_at", "position", "id"]
+        indexes = [
+            # memories.selectors.source_list: one scope's sources, newest first.
+            models.Index(fields=["project", "user_id", "-observed_at"], name="source_project_user"),
+            models.Index(fields=["project", "agent_id", "-observed_at"], name="source_project_agent"),
+            models.Index(fields=["project", "app_id", "-observed_at"], name="source_project_app"),
+            models.Index(fields=["project", "run_id", "-observed_at"], name="source_project_run"),
+            # memories.selectors.source_search (and search with include_sources) for large scopes.
+            HnswIndex(
+                name="source_embedding_hnsw",
+                fields=["embedding"],
+                m=16,
+                ef_construction=64,
+                opclasses=["vector_cosine_ops"],
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.name or self.role}: {self.content[:60]}"
+
+
+class MemorySourceLink(models.Model):
+    """A fact (memory) came from a message (source). A fact may come from several messages, and a
+    message may give several facts, or none."""
+
+    project = models.ForeignKey("accounts.Project", on_delete=models.CASCADE, related_name="+")
+    memory = models.ForeignKey(Memory, on_delete=models.CASCADE, related_name="source_links")
+    source = models.ForeignKey(MemorySource, on_delete=models.CASCADE, related_name="links")
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["memory", "source"], name="source_link_unique")]
+        # The source side (a source's facts) is served by this index; the memory side by the unique one.
+        indexes = [models.Index(fields=["source"], name="source_link_source")]
+
+    def __str__(self) -> str:
+        return f"{self.memory_id} <- {self.source_id}"
+
+
+class DecisionTrace(models.Model):
+    """What one add decided about one fact, and why: the extractor that produced the fact, the
+    candidates it was compared with (id, text, similarity), the decision and its reason. Read
+    from the add event and from the memory's history rows (``MemoryHistory.trace``)."""
+
+    class Decision(models.TextChoices):
+        ADD = "ADD"
+        UPDATE = "UPDATE"
+        SUPERSEDE = "SUPERSEDE"
+        NONE = "NONE"
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    project = models.ForeignKey("accounts.Project", on_delete=models.CASCADE, related_name="decision_traces")
+    user_id = models.CharField(max_length=255, null=True, blank=True)
+    agent_id = models.CharField(max_length=255, null=True, blank=True)
+    app_id = models.CharField(max_length=255, null=True, blank=True)
+    run_id = models.CharField(max_length=255, null=True, blank=True)
+    add_event = models.ForeignKey(AddEvent, on_delete=models.CASCADE, related_name="traces")
+    position = models.PositiveIntegerField(default=0)  # the fact's order in the add
+    fact = models.TextField()
+    extractor = models.CharField(max_length=150)  # "rules:<kind>", "llm:<model>" or "verbatim"
+    candidates = models.JSONField(default=list, blank=True)  # [{"id", "text", "score"}], best first
+    decision = models.CharField(max_length=10, choices=Decision.choices)
+    target_id = models.UUIDField(null=True, blank=True)  # the candidate updated, superseded or repeated
+    reason = models.JSONField(default=dict, blank=True)  # {"rule", "detail", "slot"?, "similarity"?}
+    source_ids = models.JSONField(default=list, blank=True)  # the MemorySource ids of the messages it came from
+    # The memory written (ADD, UPDATE, SUPERSEDE) or found already holding the fact (NONE).
+    memory = models.ForeignKey(Memory, on_delete=models.CASCADE, null=True, blank=True, related_name="traces")
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["created_at", "position"]
+        indexes = [
+            # GET /v1/event/{id}/: an add's traces in fact order.
+            models.Index(fields=["add_event", "position"], name="trace_event_position"),
+            # Deleting a scope's traces.
+            models.Index(fields=["project", "user_id"], name="trace_project_user"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.decision} {self.fact[:60]}"

@@ -298,7 +298,9 @@ def _vector_ranking(candidates, vector, limit: int, *, exact: bool) -> list[Memo
     return rows
 
 
-def _keyword_ranking(candidates, query: str, vector, limit: int, scope_rows: int, also: list) -> list[Memory]:
+def _keyword_ranking(
+    candidates, query: str, vector, limit: int, scope_rows: int, also: list, *, model=Memory
+) -> list[Memory]:
     """The ``limit`` candidates sharing the most query-term weight with ``query``, best first, and
     those of ``also`` (ids) that share any, each with ``keyword`` in [0, 1], ``keyword_rank`` and
     ``distance`` to ``vector``. One statement.
@@ -309,29 +311,30 @@ def _keyword_ranking(candidates, query: str, vector, limit: int, scope_rows: int
     counts for little; a product code or a surname for a lot); a memory scores the weight of the
     lexemes it contains over the weight of all the query's lexemes found in the scope.
     """
-    scored_sql, scored_params = _keyword_scored_sql(candidates, query, scope_rows)
+    table = model._meta.db_table
+    scored_sql, scored_params = _keyword_scored_sql(candidates, query, scope_rows, model=model)
     sql = f"""
         WITH {scored_sql}
-        SELECT {_memory_columns()}, scored.keyword, scored.keyword_rank, m.embedding <=> %s::vector AS distance
-        FROM scored JOIN memories_memory m ON m.id = scored.id
+        SELECT {_model_columns(model)}, scored.keyword, scored.keyword_rank, m.embedding <=> %s::vector AS distance
+        FROM scored JOIN {table} m ON m.id = scored.id
         WHERE scored.keyword_rank <= %s OR scored.id = ANY(%s::uuid[])
         ORDER BY scored.keyword_rank
     """
     params = [*scored_params, Vector(vector).to_text(), limit, [str(pk) for pk in also]]
-    return list(Memory.objects.raw(sql, params))
+    return list(model.objects.raw(sql, params))
 
 
-def _memory_columns() -> str:
+def _model_columns(model=Memory) -> str:
     return ", ".join(
-        f"m.{connection.ops.quote_name(f.column)}" for f in Memory._meta.concrete_fields if f.name != "embedding"
+        f"m.{connection.ops.quote_name(f.column)}" for f in model._meta.concrete_fields if f.name != "embedding"
     )
 
 
-def _keyword_scored_sql(candidates, query: str, scope_rows: int) -> tuple[str, list]:
+def _keyword_scored_sql(candidates, query: str, scope_rows: int, *, model=Memory) -> tuple[str, list]:
     """The CTEs ``terms``, ``hits``, ``weights`` and ``scored`` (``id``, ``keyword``, ``keyword_rank``)
     of the keyword side (see :func:`_keyword_ranking`), without the leading ``WITH``."""
     hits = candidates.filter(
-        RawSQL("memories_memory.search_vector @@ terms.q", [], output_field=BooleanField())
+        RawSQL(f"{model._meta.db_table}.search_vector @@ terms.q", [], output_field=BooleanField())
     ).values("id")[:KEYWORD_TERM_ROWS_MAX]
     hits_sql, hits_params = hits.query.sql_with_params()
     sql = f"""
@@ -377,7 +380,7 @@ def _hybrid_ranking_exact(
             FROM semantic FULL JOIN scored ON scored.id = semantic.id
             WHERE semantic.id IS NOT NULL OR scored.keyword_rank <= %s
         )
-        SELECT {_memory_columns()}, picked.in_semantic, picked.keyword_found, picked.keyword_rank,
+        SELECT {_model_columns()}, picked.in_semantic, picked.keyword_found, picked.keyword_rank,
                m.embedding <=> %s::vector AS distance
         FROM picked JOIN memories_memory m ON m.id = picked.id
     """
@@ -448,6 +451,7 @@ def memory_search(
     explain: bool = False,
     decay_half_life_days: float | None = None,
     fusion: str | None = None,
+    include_sources: bool = False,
     now: datetime | None = None,
 ) -> list[Memory]:
     """The ``top_k`` memories that best answer ``query``, best first, each with ``score`` in [0, 1].
@@ -466,6 +470,11 @@ def memory_search(
     By default only current facts are searched (not closed by a newer one, not expired);
     ``as_of`` searches what held at that moment, ``include_superseded`` adds the facts closed since
     and ``include_expired`` the expired ones.
+
+    ``include_sources`` also searches the messages the memories came from (``source_search``): a
+    message found brings in the facts it gave that the same rules show (a superseded fact stays
+    out), at the message's score; a message that gave no fact at all comes as itself, a
+    memory-shaped result with ``memory_type = "source"`` (``_source_as_memory``).
     """
     query = clean_text(query, field_name="query")
     top_k = _positive_int(top_k, field="top_k", maximum=TOP_K_MAX)
@@ -476,6 +485,7 @@ def memory_search(
     keyword_search = _flag(keyword_search, field="keyword_search")
     rerank = _flag(rerank, field="rerank")
     explain = _flag(explain, field="explain")
+    include_sources = _flag(include_sources, field="include_sources")
     if decay_half_life_days is not None and (
         isinstance(decay_half_life_days, bool)
         or not isinstance(decay_half_life_days, (int, float))
@@ -541,8 +551,203 @@ def memory_search(
             memory.score_breakdown = breakdown
         if threshold is None or memory.semantic >= threshold:
             results.append(memory)
+    if include_sources:
+        results = _with_sources(
+            results,
+            project=project,
+            scope=scope,
+            where=where,
+            query=query,
+            vector=vector,
+            top_k=top_k,
+            threshold=threshold,
+            explain=explain,
+            visible={"as_of": as_of, "include_expired": include_expired, "include_superseded": include_superseded},
+        )
     results.sort(key=lambda m: (-m.score, -m.semantic, str(m.pk)))
     return results[:top_k]
+
+
+def _with_sources(results, *, project, scope, where, query, vector, top_k, threshold, explain, visible) -> list:
+    """``results`` and what the scope's messages found for ``query`` add to them (see
+    :func:`memory_search`): each memory once, at its better score."""
+    from django.core.exceptions import FieldError
+
+    from memories.models import MemorySource, MemorySourceLink
+
+    sources = source_search(
+        project=project,
+        scope=scope,
+        query=query,
+        top_k=top_k,
+        threshold=threshold,
+        vector=vector,
+        observed_by=visible["as_of"],
+    )
+    if not sources:
+        return results
+    links: dict[Any, list] = {}
+    for source_id, memory_id in MemorySourceLink.objects.filter(source__in=[s.pk for s in sources]).values_list(
+        "source_id", "memory_id"
+    ):
+        links.setdefault(source_id, []).append(memory_id)
+    shown = {
+        memory.pk: memory
+        for memory in _search_candidates(project, scope, where, **visible).filter(
+            pk__in={pk for ids in links.values() for pk in ids}
+        )
+    }
+    # A message that gave no fact answers as itself, unless the search narrows by memory fields
+    # (categories, text...) that a message does not have.
+    bare = [source for source in sources if source.pk not in links]
+    if bare and where is not None:
+        try:
+            allowed = set(
+                MemorySource.objects.filter(pk__in=[s.pk for s in bare]).filter(where).values_list("pk", flat=True)
+            )
+        except FieldError:
+            allowed = set()
+        bare = [source for source in bare if source.pk in allowed]
+    by_id = {memory.pk: memory for memory in results}
+    for source in sources:
+        found = [shown[pk] for pk in links.get(source.pk, ()) if pk in shown]
+        if source.pk not in links and source in bare:
+            found = [_source_as_memory(source)]
+        for memory in found:
+            kept = by_id.get(memory.pk)
+            if kept is not None and kept.score >= source.score:
+                continue
+            memory = kept or memory
+            memory.score, memory.semantic = source.score, max(source.semantic, getattr(memory, "semantic", 0.0))
+            if explain:
+                memory.score_breakdown = {
+                    "semantic": round(source.semantic, 6),
+                    "keyword": round(source.keyword, 6),
+                    "recency": 1.0,
+                    "source": str(source.pk),
+                }
+            by_id[memory.pk] = memory
+    return list(by_id.values())
+
+
+def _source_as_memory(source) -> Memory:
+    """A message that gave no fact, in the memory shape (not saved): its id is the source's."""
+    from memories.models import memory_hash
+
+    memory = Memory(
+        id=source.pk,
+        project_id=source.project_id,
+        memory=source.content,
+        hash=memory_hash(source.content),
+        metadata=source.metadata,
+        categories=[],
+        created_at=source.created_at,
+        updated_at=source.created_at,
+        valid_from=source.observed_at,
+        actor_id=source.name,
+        role=source.role,
+        **{field: getattr(source, field) for field in ("user_id", "agent_id", "app_id", "run_id")},
+    )
+    memory.memory_type = "source"
+    return memory
+
+
+def _sources_scoped(project, scope: Scope | None):
+    from memories.models import MemorySource
+
+    queryset = MemorySource.objects.filter(project=project).defer("embedding")
+    if scope is not None:
+        queryset = queryset.filter(**clean_scope(scope, required=False).as_filter())
+    return queryset
+
+
+def source_search(
+    *,
+    project,
+    query: Any,
+    scope: Scope | None = None,
+    top_k: int = 10,
+    threshold: float | None = None,
+    vector: list[float] | None = None,
+    observed_by: datetime | None = None,
+) -> list:
+    """The ``top_k`` messages of ``scope`` that best answer ``query``, best first, each with
+    ``score``, ``semantic`` and ``keyword``: the same hybrid ranking as memories (cosine similarity
+    averaged with the full-text score over the message and its speaker's name; docs/BENCHMARKS.md
+    measures it against the vector side alone). ``observed_by``: only messages observed (and
+    recorded) by then."""
+    query = clean_text(query, field_name="query")
+    top_k = _positive_int(top_k, field="top_k", maximum=TOP_K_MAX)
+    candidates = _sources_scoped(project, scope).filter(embedding__isnull=False)
+    if observed_by is not None:
+        candidates = candidates.filter(observed_at__lte=observed_by, created_at__lte=observed_by)
+    vector = vector if vector is not None else embed_query(query)
+    exact_max = settings.SEARCH_EXACT_MAX_ROWS
+    scope_rows = candidates[: exact_max + 1].count() if exact_max > 0 else 1
+    exact = 0 < exact_max and scope_rows <= exact_max
+    semantic = _vector_ranking(candidates, vector, top_k, exact=exact)
+    pool = min(TOP_K_MAX * CANDIDATE_POOL_FACTOR, max(CANDIDATE_POOL_MIN, CANDIDATE_POOL_FACTOR * top_k))
+    keyword = _keyword_ranking(
+        candidates, query, vector, pool, max(1, scope_rows), [s.pk for s in semantic], model=candidates.model
+    )
+    results = []
+    for value, source in _fuse(semantic, keyword, SEARCH_FUSION):
+        source.score = min(1.0, max(0.0, value))
+        if threshold is None or source.semantic >= threshold:
+            results.append(source)
+    results.sort(key=lambda s: (-s.score, -s.semantic, str(s.pk)))
+    return results[:top_k]
+
+
+def source_list(
+    *, project, scope: Scope | None = None, query: Any = None, page: int = 1, page_size: int = 50
+) -> tuple[int, list]:
+    """A scope's messages (``GET /v1/sources/``), a page at a time: newest first, or with ``query``
+    best first (at most ``TOP_K_MAX`` ranked). Each has ``memory_ids``, the facts it gave."""
+    from memories.models import MemorySourceLink
+
+    page = _positive_int(page, field="page", maximum=10**9)
+    page_size = _positive_int(page_size, field="page_size", maximum=PAGE_SIZE_MAX)
+    offset = (page - 1) * page_size
+    if query is not None:
+        ranked = source_search(project=project, query=query, scope=scope, top_k=min(TOP_K_MAX, offset + page_size))
+        count, rows = len(ranked), ranked[offset : offset + page_size]
+    else:
+        queryset = _sources_scoped(project, scope)
+        count = queryset.count()
+        rows = list(queryset.order_by("-observed_at", "-position", "-id")[offset : offset + page_size])
+    links: dict[Any, list] = {}
+    for source_id, memory_id in MemorySourceLink.objects.filter(source__in=[r.pk for r in rows]).values_list(
+        "source_id", "memory_id"
+    ):
+        links.setdefault(source_id, []).append(memory_id)
+    for row in rows:
+        row.memory_ids = sorted(links.get(row.pk, []), key=str)
+    return count, rows
+
+
+def memory_sources(*, memory: Memory) -> list:
+    """The messages a memory came from, oldest first."""
+    from memories.models import MemorySource
+
+    return list(
+        MemorySource.objects.filter(links__memory=memory).defer("embedding").order_by("observed_at", "position")
+    )
+
+
+def decision_traces(*, project, ids) -> dict[Any, Any]:
+    """The project's decision traces with these ids, by id (one query)."""
+    from memories.models import DecisionTrace
+
+    pks = {pk for pk in ids if pk is not None}
+    return {t.pk: t for t in DecisionTrace.objects.filter(project=project, pk__in=pks)} if pks else {}
+
+
+def add_event_traces(*, event) -> list:
+    """An add's decision traces, in fact order."""
+    from memories.models import DecisionTrace
+
+    return list(DecisionTrace.objects.filter(add_event=event).order_by("position", "id"))
 
 
 def memory_history(*, project, memory_id: Any, within: Scope | None = None) -> list[MemoryHistory]:

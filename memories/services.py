@@ -34,7 +34,18 @@ from memories.inputs import (
     clean_uuid,
     is_encodable,
 )
-from memories.models import PROCEDURAL, SCOPE_FIELDS, AddEvent, Memory, MemoryExport, MemoryHistory, memory_hash
+from memories.models import (
+    PROCEDURAL,
+    SCOPE_FIELDS,
+    AddEvent,
+    DecisionTrace,
+    Memory,
+    MemoryExport,
+    MemoryHistory,
+    MemorySource,
+    MemorySourceLink,
+    memory_hash,
+)
 
 UNSET: Any = object()
 
@@ -290,6 +301,7 @@ def memory_delete(
             actor_id=actor_id,
             is_deleted=True,
         ).save()
+        _sources_of_delete([memory.pk])
         memory.delete()
     return cascaded
 
@@ -321,12 +333,14 @@ def memories_delete(
             "or '*'); negations do not name an entity",
             field="user_id",
         )
-    queryset = (
-        Memory.objects.for_project(project)
-        .filter(**scope.as_filter(), **{f"{field}__isnull": False for field in any_of})
-        .filter(where)
-    )
-    return _delete_with_history(queryset, now=now or timezone.now())
+    entities = {**scope.as_filter(), **{f"{field}__isnull": False for field in any_of}}
+    queryset = Memory.objects.for_project(project).filter(**entities).filter(where)
+    with transaction.atomic():
+        deleted = _delete_with_history(queryset, now=now or timezone.now())
+        if not filters:
+            # The whole scope goes: its messages that gave no fact and its traces too.
+            _provenance_delete(project=project, entities=entities)
+    return deleted
 
 
 def memories_update_batch(*, project, items: Sequence[dict], within: Scope | None = None) -> int:
@@ -360,8 +374,31 @@ def memories_delete_batch(*, project, memory_ids: Sequence[Any], within: Scope |
 
 
 def memories_reset(*, project, within: Scope | None = None, now: datetime | None = None) -> int:
-    """Delete every memory of the project (or, for a user-restricted key, of its user)."""
-    return _delete_with_history(_fenced(project, within), now=now or timezone.now())
+    """Delete every memory of the project (or, for a user-restricted key, of its user), and its
+    sources and traces."""
+    entities = clean_scope(within, required=False).as_filter() if within is not None else {}
+    with transaction.atomic():
+        deleted = _delete_with_history(_fenced(project, within), now=now or timezone.now())
+        _provenance_delete(project=project, entities=entities)
+    return deleted
+
+
+def _sources_of_delete(memory_ids: Sequence[Any]) -> None:
+    """Deleting memories deletes the messages they came from (their words are what is deleted),
+    even when another memory also came from one of them: that memory stays, without the link.
+    Their traces go with them (``DecisionTrace.memory`` cascades)."""
+    for start in range(0, len(memory_ids), 5000):
+        chunk = memory_ids[start : start + 5000]
+        MemorySource.objects.filter(
+            pk__in=MemorySourceLink.objects.filter(memory_id__in=chunk).values("source_id")
+        ).delete()
+
+
+def _provenance_delete(*, project, entities: dict) -> None:
+    """Delete a scope's sources and decision traces (``entities``: scope filters; empty: the
+    whole project's)."""
+    MemorySource.objects.filter(project=project, **entities).delete()
+    DecisionTrace.objects.filter(project=project, **entities).delete()
 
 
 def _delete_with_history(queryset, *, now: datetime) -> int:
@@ -382,6 +419,7 @@ def _delete_with_history(queryset, *, now: datetime) -> int:
             batch_size=1000,
         )
         ids = [memory.pk for memory in doomed]
+        _sources_of_delete(ids)
         for start in range(0, len(ids), 5000):
             # The delete cascades to the memories' relationships (graph.models), so Django loads the
             # rows first: only their ids, not 5000 embeddings.
@@ -570,12 +608,47 @@ class _AddPlan:
     # Verbatim adds (infer false, or items): checked, embedded memories; retries skipped when ``retry_check``.
     verbatim: list[tuple[NewMemory, list[float]]] | None = None
     retry_check: bool = False
+    verbatim_positions: list = field(default_factory=list)  # each verbatim item's message position(s)
     # Inferred adds: the strategy, the settled facts and their vectors.
     inference: Any = None
     facts: list = field(default_factory=list)
     vectors: list = field(default_factory=list)
-    # References to the messages' images and documents: checked, embedded memories.
-    attachments: list[tuple[NewMemory, list[float]]] = field(default_factory=list)
+    # References to the messages' images and documents: checked, embedded memories, each with the
+    # position of the message it came from.
+    attachments: list[tuple[NewMemory, list[float], int]] = field(default_factory=list)
+    # The messages (or items) as received, to keep as sources.
+    sources: list["_SourcePlan"] = field(default_factory=list)
+
+
+@dataclass
+class _SourcePlan:
+    """One message of an add, checked and embedded, to be kept as a :class:`MemorySource`."""
+
+    position: int
+    role: str
+    name: str | None
+    content: str
+    scope: Scope
+    metadata: dict
+    observed_at: datetime | None  # None: the moment the add is applied
+    vector: list[float]
+
+
+@dataclass
+class _FactOutcome:
+    """What an add did with one fact (or verbatim message): the trace to record and the links."""
+
+    position: int
+    fact: str
+    extractor: str
+    sources: tuple[int, ...]  # message positions
+    decision: str
+    reason: dict
+    candidates: list = field(default_factory=list)
+    target_id: str | None = None
+    memory: Memory | None = None
+    entry: dict | None = None  # the add's result row, when something was written
+    changed: set = field(default_factory=set)  # ids of the memories whose history rows it wrote
 
 
 def add_ingest(
@@ -646,17 +719,16 @@ def add_ingest(
         _scopes_lock(project, plan.scopes)
         now = now or timezone.now()
         if plan.verbatim is not None:
-            written = _apply_verbatim(project=project, plan=plan, now=now)
+            outcomes = _apply_verbatim(project=project, plan=plan, now=now)
         else:
-            written = _apply_inferred(project=project, plan=plan, now=now)
-        written += _apply_attachments(project=project, plan=plan, now=now)
+            outcomes = _apply_inferred(project=project, plan=plan, now=now)
+        outcomes += _apply_attachments(project=project, plan=plan, now=now, first=len(outcomes))
+        written = [(o.entry, o.memory) for o in outcomes if o.entry is not None]
         results = [entry for entry, _ in written]
         # Entity relations (Mem0's graph memory) of the memories that hold now.
         from graph.services import relations_record_for_events
 
         relations = relations_record_for_events(project=project, events=results, enable_graph=enable_graph, now=now)
-        # Items 4-6 of issue 13 (sources, traces) belong here: plan.messages, plan.facts, the
-        # decisions and ``written`` are all in hand, inside the add's transaction.
         latency_ms = round((time.perf_counter() - started) * 1000, 1)
         if event is None:
             users = {s.user_id for s in plan.scopes}
@@ -676,7 +748,97 @@ def add_ingest(
             event.latency_ms = latency_ms
             event.updated_at = now
             event.save(update_fields=["status", "results", "latency_ms", "updated_at"])
+        _provenance_write(project=project, plan=plan, outcomes=outcomes, event=event, now=now)
     return AddOutcome(event=event, results=results, relations=relations, memories=[m for _, m in written])
+
+
+def _provenance_write(*, project, plan: _AddPlan, outcomes: list[_FactOutcome], event: AddEvent, now: datetime):
+    """Keep an add's messages as sources, link each fact written (or found again) to the messages it
+    came from, and record one decision trace per fact, linked from the history rows it wrote.
+    Inside the add's transaction. A message already kept with the same scope, time, speaker and
+    words (a retried add with an explicit observation time) is linked again, not kept twice."""
+    from django.db.models import Case, UUIDField, When
+
+    if not plan.sources and not outcomes:
+        return
+    rows = [
+        MemorySource(
+            project=project,
+            add_event=event,
+            position=source.position,
+            role=source.role,
+            name=source.name,
+            content=source.content,
+            observed_at=source.observed_at or now,
+            metadata=source.metadata or {},
+            embedding=source.vector,
+            created_at=now,
+            **source.scope.as_filter(),
+        )
+        for source in plan.sources
+    ]
+    by_position: dict[int, MemorySource] = {}
+    fresh = []
+    if plan.observed_at is not None and rows:
+        known = {
+            (tuple(getattr(row, f) for f in SCOPE_FIELDS), row.role, row.name, row.content): row
+            for row in MemorySource.objects.filter(
+                project=project, observed_at=plan.observed_at, content__in={row.content for row in rows}
+            ).defer("embedding")
+        }
+        for row in rows:
+            found = known.get((tuple(getattr(row, f) for f in SCOPE_FIELDS), row.role, row.name, row.content))
+            by_position[row.position] = found or row
+            if found is None:
+                fresh.append(row)
+    else:
+        fresh = rows
+        by_position = {row.position: row for row in rows}
+    MemorySource.objects.bulk_create(fresh)
+    links = {
+        (outcome.memory.pk, by_position[position].pk)
+        for outcome in outcomes
+        if outcome.memory is not None
+        for position in outcome.sources
+        if position in by_position
+    }
+    MemorySourceLink.objects.bulk_create(
+        [MemorySourceLink(project=project, memory_id=m, source_id=src, created_at=now) for m, src in links],
+        ignore_conflicts=True,
+    )
+    traces = [
+        DecisionTrace(
+            project=project,
+            add_event=event,
+            position=outcome.position,
+            fact=outcome.fact,
+            extractor=outcome.extractor or "unknown",
+            candidates=outcome.candidates,
+            decision=outcome.decision,
+            target_id=clean_uuid(outcome.target_id) if outcome.target_id else None,
+            reason=outcome.reason,
+            source_ids=[str(by_position[p].pk) for p in outcome.sources if p in by_position],
+            memory=outcome.memory,
+            created_at=now,
+            **(plan.common["scope"] if plan.common else _scope_of(outcome, plan)).as_filter(),
+        )
+        for outcome in outcomes
+    ]
+    DecisionTrace.objects.bulk_create(traces)
+    changed = {pk: trace.pk for trace, outcome in zip(traces, outcomes, strict=True) for pk in outcome.changed}
+    if changed:
+        # The history rows this add wrote (at ``now``, under the scope's lock) point to their trace.
+        MemoryHistory.objects.filter(
+            project=project, memory_id__in=list(changed), created_at=now, trace__isnull=True
+        ).update(
+            trace_id=Case(*(When(memory_id=pk, then=trace) for pk, trace in changed.items()), output_field=UUIDField())
+        )
+
+
+def _scope_of(outcome: _FactOutcome, plan: _AddPlan) -> Scope:
+    """A verbatim item's scope (items of one add may name different scopes)."""
+    [position] = outcome.sources
+    return next(source.scope for source in plan.sources if source.position == position)
 
 
 def memories_ingest(*, project, **add) -> list[dict]:
@@ -690,7 +852,22 @@ def _add_plan(*, messages, items, scope, infer, observed_at, **options) -> _AddP
         if messages is not None:
             raise ValidationFailed("give messages or items, not both")
         prepared = _memories_prepare(items)
-        return _AddPlan(scopes=list({item.scope: None for item, _ in prepared}), observed_at=None, verbatim=prepared)
+        plan = _AddPlan(scopes=list({item.scope: None for item, _ in prepared}), observed_at=None, verbatim=prepared)
+        plan.verbatim_positions = list(range(len(prepared)))
+        plan.sources = [
+            _SourcePlan(
+                position=position,
+                role=item.role or "user",
+                name=item.actor_id,
+                content=item.text,
+                scope=item.scope,
+                metadata=item.metadata,
+                observed_at=item.valid_from,
+                vector=vector,
+            )
+            for position, (item, vector) in enumerate(prepared)
+        ]
+        return plan
     scope = clean_scope(scope, required=True, write=True)
     parsed = add_messages(messages)
     observed_at = clean_moment(observed_at, field_name="observed_at")
@@ -705,20 +882,28 @@ def _add_plan(*, messages, items, scope, infer, observed_at, **options) -> _AddP
     plan = _AddPlan(scopes=[scope], observed_at=observed_at, common=common, messages=parsed)
     # Validate the options before any extraction cost or LLM call.
     clean_new_memory(NewMemory(text="-", **common))
+    source_metadata = clean_metadata(options["metadata"])
     if clean_memory_type(options["memory_type"]) == PROCEDURAL:
         plan.verbatim = _memories_prepare(
             [NewMemory(text=_procedure_text(parsed, scope, options), **common, memory_type=PROCEDURAL)]
         )
+        # One memory from the whole conversation: its sources are every message with words.
+        plan.verbatim_positions = [tuple(p for p, message in enumerate(parsed) if message.content.strip())]
+        plan.sources = _sources_plan(parsed, scope=scope, metadata=source_metadata, observed_at=observed_at, known={})
         return plan
     plan.attachments = _attachments_prepare(parsed, common)
     if not infer:
+        kept = [p for p, message in enumerate(parsed) if message.role != "system" and message.content.strip()]
         verbatim = [
-            NewMemory(text=message.content, role=message.role, actor_id=message.name, **common)
-            for message in parsed
-            if message.role != "system" and message.content.strip()
+            NewMemory(text=parsed[p].content, role=parsed[p].role, actor_id=parsed[p].name, **common) for p in kept
         ]
         plan.verbatim = _memories_prepare(verbatim) if verbatim else []
+        plan.verbatim_positions = kept
         plan.retry_check = observed_at is not None
+        known = {item.text: vector for item, vector in plan.verbatim}
+        plan.sources = _sources_plan(
+            parsed, scope=scope, metadata=source_metadata, observed_at=observed_at, known=known
+        )
         return plan
     from memories.inference import get_inference
 
@@ -732,10 +917,14 @@ def _add_plan(*, messages, items, scope, infer, observed_at, **options) -> _AddP
         prompt=options["prompt"],
         custom_instructions=options["custom_instructions"],
     )
+    # The facts and the messages (for their sources) are embedded in one batch.
+    texts = list(dict.fromkeys([fact.text for fact in facts] + [m.content for m in parsed if m.content.strip()]))
+    known = dict(zip(texts, embed_texts(texts) if texts else [], strict=True))
     if facts:
-        vectors = embed_texts([fact.text for fact in facts])
+        vectors = [known[fact.text] for fact in facts]
         kept = plan.inference.settle(facts, vectors)
         plan.facts, plan.vectors = [facts[i] for i in kept], [vectors[i] for i in kept]
+    plan.sources = _sources_plan(parsed, scope=scope, metadata=source_metadata, observed_at=observed_at, known=known)
     return plan
 
 
@@ -759,68 +948,146 @@ def _procedure_text(messages: list, scope: Scope, options: dict) -> str:
     return text
 
 
-def _attachments_prepare(messages: list, common: dict) -> list[tuple[NewMemory, list[float]]]:
-    """One checked, embedded reference memory per image or document part of ``messages``."""
+def _attachments_prepare(messages: list, common: dict) -> list[tuple[NewMemory, list[float], int]]:
+    """One checked, embedded reference memory per image or document part of ``messages``, with the
+    position of its message."""
     from memories.attachments import attachment_text
 
-    items = []
-    for message in messages:
+    items, positions = [], []
+    for position, message in enumerate(messages):
         for attachment in message.attachments:
             metadata = {**(common["metadata"] or {}), "attachment": attachment.as_metadata()}
             text = attachment_text(attachment, message.role)
             items.append(
                 NewMemory(text=text, role=message.role, actor_id=message.name, **{**common, "metadata": metadata})
             )
-    return _memories_prepare(items) if items else []
+            positions.append(position)
+    if not items:
+        return []
+    return [(item, vector, p) for (item, vector), p in zip(_memories_prepare(items), positions, strict=True)]
 
 
-def _apply_attachments(*, project, plan: _AddPlan, now: datetime) -> list[tuple[dict, Memory]]:
-    """Write the add's references, but not one the scope already holds (same text, current)."""
+def _apply_attachments(*, project, plan: _AddPlan, now: datetime, first: int) -> list[_FactOutcome]:
+    """Write the add's references, but not one the scope already holds (same text, current): that
+    one is found again (``NONE``) and linked to this message. ``first``: the position of the first
+    reference among the add's facts."""
     if not plan.attachments:
         return []
     scope = plan.common["scope"]
-    held = set(
-        Memory.objects.for_project(project)
-        .filter(**scope.as_filter(), hash__in={memory_hash(item.text) for item, _ in plan.attachments})
+    held = {
+        memory.hash: memory
+        for memory in Memory.objects.for_project(project)
+        .filter(**scope.as_filter(), hash__in={memory_hash(item.text) for item, _, _ in plan.attachments})
         .current()
-        .values_list("hash", flat=True)
-    )
-    fresh, seen = [], set(held)
-    for item, vector in plan.attachments:
-        if memory_hash(item.text) not in seen:
-            seen.add(memory_hash(item.text))
-            fresh.append((item, vector))
-    memories = _memories_write(project=project, prepared=fresh, now=now) if fresh else []
-    return [({"id": str(m.id), "memory": m.memory, "event": "ADD"}, m) for m in memories]
+        .defer("embedding")
+    }
+    outcomes, fresh, twice = [], [], []
+    earlier: dict[str, _FactOutcome] = {}
+    for order, (item, vector, position) in enumerate(plan.attachments):
+        outcome = _FactOutcome(
+            position=first + order,
+            fact=item.text,
+            extractor="attachment",
+            sources=(position,),
+            decision="ADD",
+            reason={"rule": "attachment", "detail": "an image or document part: kept as a reference, not fetched"},
+        )
+        key = memory_hash(item.text)
+        if key in held:
+            outcome.decision, outcome.memory, outcome.target_id = "NONE", held[key], str(held[key].pk)
+            outcome.reason = {"rule": "same-reference", "detail": "the scope holds this reference already"}
+        elif key in earlier:
+            outcome.decision = "NONE"
+            outcome.reason = {"rule": "same-reference", "detail": "the same part is given twice in this add"}
+            twice.append((outcome, earlier[key]))
+        else:
+            earlier[key] = outcome
+            fresh.append(((item, vector), outcome))
+        outcomes.append(outcome)
+    memories = _memories_write(project=project, prepared=[pair for pair, _ in fresh], now=now) if fresh else []
+    for memory, (_, outcome) in zip(memories, fresh, strict=True):
+        outcome.memory, outcome.changed = memory, {memory.pk}
+        outcome.entry = {"id": str(memory.id), "memory": memory.memory, "event": "ADD"}
+    for outcome, first_seen in twice:
+        outcome.memory, outcome.target_id = first_seen.memory, str(first_seen.memory.pk)
+    return outcomes
 
 
-def _apply_verbatim(*, project, plan: _AddPlan, now: datetime) -> list[tuple[dict, Memory]]:
+def _sources_plan(parsed, *, scope: Scope, metadata: dict, observed_at, known: dict) -> list[_SourcePlan]:
+    """Every message of an add with words in it (system messages too), embedded (``known``: the
+    vectors already computed, by text)."""
+    missing = list(dict.fromkeys(m.content for m in parsed if m.content.strip() and m.content not in known))
+    known = {**known, **dict(zip(missing, embed_texts(missing) if missing else [], strict=True))}
+    return [
+        _SourcePlan(
+            position=position,
+            role=message.role,
+            name=message.name,
+            content=message.content,
+            scope=scope,
+            metadata=metadata,
+            observed_at=observed_at,
+            vector=known[message.content],
+        )
+        for position, message in enumerate(parsed)
+        if message.content.strip()
+    ]
+
+
+def _apply_verbatim(*, project, plan: _AddPlan, now: datetime) -> list[_FactOutcome]:
     """Write a verbatim add. With an explicit observation time, a message already stored with the
     same text, scope, time and metadata (a retried add) is not stored again."""
-    prepared = plan.verbatim
+    prepared = list(zip(plan.verbatim, plan.verbatim_positions, strict=True))
     if plan.retry_check and prepared:
         stored = {
             (tuple(row[f] for f in SCOPE_FIELDS), row["hash"], row["valid_from"], _canonical(row["metadata"]))
             for row in Memory.objects.for_project(project)
             .filter(
-                hash__in={memory_hash(item.text) for item, _ in prepared},
-                valid_from__in={item.valid_from for item, _ in prepared},
+                hash__in={memory_hash(item.text) for (item, _), _ in prepared},
+                valid_from__in={item.valid_from for (item, _), _ in prepared},
             )
             .values(*SCOPE_FIELDS, "hash", "valid_from", "metadata")
         }
-        prepared = [
-            (item, vector)
-            for item, vector in prepared
+        retried = {
+            position
+            for (item, _), position in prepared
             if (
                 tuple(getattr(item.scope, f) for f in SCOPE_FIELDS),
                 memory_hash(item.text),
                 item.valid_from,
                 _canonical(item.metadata),
             )
-            not in stored
-        ]
-    memories = _memories_write(project=project, prepared=prepared, now=now) if prepared else []
-    return [({"id": str(m.id), "memory": m.memory, "event": "ADD"}, m) for m in memories]
+            in stored
+        }
+    else:
+        retried = set()
+    fresh = [(pair, position) for pair, position in prepared if position not in retried]
+    memories = iter(_memories_write(project=project, prepared=[pair for pair, _ in fresh], now=now) if fresh else [])
+    detail = "given as a memory: stored as given" if plan.messages == [] else "infer is false: stored as said"
+    outcomes = []
+    for order, ((item, _), position) in enumerate(prepared):
+        outcome = _FactOutcome(
+            position=order,
+            fact=item.text,
+            extractor="procedural" if item.memory_type == PROCEDURAL else "verbatim",
+            sources=position if isinstance(position, tuple) else (position,),
+            decision="ADD",
+            reason={},
+        )
+        if position in retried:
+            outcome.decision = "NONE"
+            outcome.reason = {"rule": "retry", "detail": "the same message, scope and time is stored already"}
+        else:
+            memory = next(memories)
+            outcome.reason = (
+                {"rule": "procedural", "detail": "memory_type procedural_memory: the conversation as one procedure"}
+                if item.memory_type == PROCEDURAL
+                else {"rule": "verbatim", "detail": detail}
+            )
+            outcome.memory, outcome.changed = memory, {memory.pk}
+            outcome.entry = {"id": str(memory.id), "memory": memory.memory, "event": "ADD"}
+        outcomes.append(outcome)
+    return outcomes
 
 
 def _canonical(value: Any) -> str:
@@ -829,7 +1096,7 @@ def _canonical(value: Any) -> str:
     return json.dumps(value or {}, sort_keys=True)
 
 
-def _apply_inferred(*, project, plan: _AddPlan, now: datetime) -> list[tuple[dict, Memory]]:
+def _apply_inferred(*, project, plan: _AddPlan, now: datetime) -> list[_FactOutcome]:
     """Decide the planned facts against the scope's current memories, read under the lock, and write."""
     from memories.decisions import Candidate
     from memories.selectors import memory_neighbours
@@ -844,9 +1111,14 @@ def _apply_inferred(*, project, plan: _AddPlan, now: datetime) -> list[tuple[dic
     ]
     decisions = plan.inference.decide(plan.facts, candidates)
     common = {**plan.common, "valid_from": plan.observed_at or now}
-    return _apply_decisions(
+    outcomes = _apply_decisions(
         project=project, facts=plan.facts, vectors=plan.vectors, decisions=decisions, common=common, now=now
     )
+    for outcome, fact, found in zip(outcomes, plan.facts, candidates, strict=True):
+        kind = getattr(fact, "kind", "")
+        outcome.extractor = plan.inference.name if plan.inference.name != "rules" else f"rules:{kind or 'other'}"
+        outcome.candidates = [{"id": c.id, "text": c.text, "score": round(float(c.score), 4)} for c in found]
+    return outcomes
 
 
 def add_messages(messages: Any) -> list:
@@ -878,36 +1150,57 @@ def add_messages(messages: Any) -> list:
     return parsed
 
 
-def _apply_decisions(*, project, facts, vectors, decisions, common: dict, now: datetime) -> list[tuple[dict, Memory]]:
+def _apply_decisions(*, project, facts, vectors, decisions, common: dict, now: datetime) -> list[_FactOutcome]:
     """Write what the decisions say (inside the add's transaction); a memory is changed by one fact
     at most (a second fact aimed at a memory already updated or superseded in this add is added
-    instead, and so is one aimed at a memory that no longer holds)."""
+    instead, and so is one aimed at a memory that no longer holds). One outcome per fact, in order."""
     observed_at = common["valid_from"]
-    written: list[tuple[dict, Memory] | None] = []
-    adds: list[tuple[int, NewMemory]] = []
+    outcomes: list[_FactOutcome] = []
+    adds: list[tuple[_FactOutcome, NewMemory]] = []
     touched: set[str] = set()
     targets = {
         str(m.pk): m
         for m in Memory.objects.for_project(project)
-        .filter(pk__in=[d.target_id for d in decisions if d.event in ("UPDATE", "SUPERSEDE") and d.target_id])
+        .filter(pk__in=[d.target_id for d in decisions if d.target_id])
         .current()
         .select_for_update()
         .defer("embedding")
     }
-    for fact, vector, decision in zip(facts, vectors, decisions, strict=True):
+    for position, (fact, vector, decision) in enumerate(zip(facts, vectors, decisions, strict=True)):
         event, target = decision.event, decision.target_id
         same_vector = vector if decision.text == fact.text else None
+        outcome = _FactOutcome(
+            position=position,
+            fact=fact.text,
+            extractor="",
+            sources=tuple(getattr(fact, "sources", ())),
+            decision=event,
+            reason=dict(decision.reason),
+            target_id=target,
+        )
+        outcomes.append(outcome)
         if event == "NONE":
+            outcome.memory = targets.get(target)
             continue
         if event in ("UPDATE", "SUPERSEDE") and (target is None or target in touched or target not in targets):
-            event = "ADD"
+            why = (
+                "another fact of this add changed it already"
+                if target in touched
+                else "it no longer holds (changed or deleted before this add was applied)"
+            )
+            outcome.reason.update(decided=event, override=f"added instead of {event}: {why}")
+            event = outcome.decision = "ADD"
         if event == "UPDATE":
             touched.add(target)
             memory = memory_update(
                 project=project, memory_id=target, text=decision.text, embedding=same_vector, now=now
             )
             entry = {"id": str(memory.id), "memory": memory.memory, "event": "UPDATE"}
-            written.append(({**entry, "previous_memory": memory.previous_memory}, memory))
+            outcome.entry, outcome.memory, outcome.changed = (
+                {**entry, "previous_memory": memory.previous_memory},
+                memory,
+                {memory.pk},
+            )
         elif event == "SUPERSEDE" and observed_at < targets[target].valid_from:
             touched.add(target)
             placed = _supersede_in_past(
@@ -916,8 +1209,20 @@ def _apply_decisions(*, project, facts, vectors, decisions, common: dict, now: d
                 item=NewMemory(text=decision.text, role=fact.role, embedding=same_vector, **common),
                 now=now,
             )
-            if placed is not None:
-                written.append(placed)
+            outcome.reason["decided"] = "SUPERSEDE"
+            if placed is None:
+                outcome.decision = "NONE"
+                outcome.reason["override"] = "observed before the current fact, and already known for that time"
+                continue
+            entry, memory = placed
+            outcome.decision = "ADD"
+            outcome.reason["override"] = (
+                "observed before the fact it contradicts: stored as that fact's history, superseded by it"
+            )
+            outcome.entry, outcome.memory = entry, memory
+            outcome.changed = {memory.pk, targets[target].pk} | (
+                {clean_uuid(entry["supersedes"])} if "supersedes" in entry else set()
+            )
         elif event == "SUPERSEDE":
             touched.add(target)
             memory = memory_supersede(
@@ -930,15 +1235,15 @@ def _apply_decisions(*, project, facts, vectors, decisions, common: dict, now: d
             )
             entry = {"id": str(memory.id), "memory": memory.memory, "event": "SUPERSEDE"}
             entry.update(previous_memory=memory.superseded.memory, supersedes=str(memory.superseded.id))
-            written.append((entry, memory))
+            outcome.entry, outcome.memory, outcome.changed = entry, memory, {memory.pk, memory.superseded.pk}
         else:
-            adds.append((len(written), NewMemory(text=decision.text, role=fact.role, embedding=same_vector, **common)))
-            written.append(None)
+            adds.append((outcome, NewMemory(text=decision.text, role=fact.role, embedding=same_vector, **common)))
     if adds:
         created = memories_add(project=project, items=[item for _, item in adds], now=now)
-        for (position, _), memory in zip(adds, created, strict=True):
-            written[position] = ({"id": str(memory.id), "memory": memory.memory, "event": "ADD"}, memory)
-    return [entry for entry in written if entry is not None]
+        for (outcome, _), memory in zip(adds, created, strict=True):
+            outcome.entry = {"id": str(memory.id), "memory": memory.memory, "event": "ADD"}
+            outcome.memory, outcome.changed = memory, {memory.pk}
+    return outcomes
 
 
 def _supersede_in_past(*, project, newer: Memory, item: NewMemory, now: datetime) -> tuple[dict, Memory] | None:

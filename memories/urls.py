@@ -4,7 +4,7 @@ from django.urls import re_path
 
 from accounts import api as accounts
 from graph import api as graph
-from memories.api import archive, events, mcp, oss, platform, users
+from memories.api import archive, events, mcp, oss, platform, sources, users
 
 
 def route(pattern: str, view, name: str):
@@ -44,6 +44,7 @@ urlpatterns = [
     route(r"v[12]/entities/(?P<entity_type>[^/]+)/(?P<name>[^/]+)", events.EntityView, "entity"),
     route(r"v1/event/(?P<event_id>[^/]+)", events.EventView, "event"),
     route(r"v1/events", events.EventsView, "events"),
+    route(r"v1/sources", sources.SourcesView, "sources"),
     route(r"v1/stats", events.StatsView, "stats"),
     route(r"v1/batch", platform.BatchView, "batch"),
     route(r"v1/feedback", platform.FeedbackView, "feedback"),

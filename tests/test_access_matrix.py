@@ -48,7 +48,7 @@ from graph.services import relationship_create
 from mem0g_site.api import ApiView, required_scope
 from memories.inputs import NewMemory, Scope
 from memories.models import Memory, MemoryHistory
-from memories.services import memories_add
+from memories.services import add_ingest
 from tests.conftest import error_of
 
 CALLERS = ("owner", "org", "sibling", "other_org", "user_self", "user_other", "read_only", "none")
@@ -151,6 +151,9 @@ MATRIX = [
     ("entity", "GET", "/v1/entities/user/alice/", None, "200 404 404 404 200 404 200 401"),
     ("entity", "DELETE", "/v2/entities/user/alice/", None, "200 404 404 404 200 404 403 401"),
     ("event", "GET", "/v1/event/{event}/", None, "200 404 404 404 200 404 200 401"),
+    ("sources", "GET", "/v1/sources/?user_id=alice", None, "200 200 200 200 200 404 200 401"),
+    ("sources", "GET", "/v1/sources/?user_id=alice&query=oolong", None, "200 200 200 200 200 404 200 401"),
+    ("sources", "GET", "/v1/sources/?query=oolong", None, "200 200 200 200 200 200 200 401"),
     ("events", "GET", "/v1/events/", None, "200 200 200 200 200 200 200 401"),
     ("stats", "GET", "/v1/stats/", None, "200 200 200 200 200 200 200 401"),
     (
@@ -352,7 +355,8 @@ def _make_world() -> dict:
     other_org = Organization.objects.create(name="Tenant B", slug="tenant-b")
     other = Project.objects.create(organization=other_org, name="B", slug="b")
 
-    m1, m2, m3, _ = memories_add(
+    # Through the add pipeline, so that each memory has its source (the sources routes are checked too).
+    m1, m2, m3, _ = add_ingest(
         project=project,
         items=[
             NewMemory(text=ALICE_TEXT, scope=Scope(user_id="alice")),
@@ -360,7 +364,7 @@ def _make_world() -> dict:
             NewMemory(text=BOB_TEXT, scope=Scope(user_id="bob")),
             NewMemory(text="Bot speaks Portuguese", scope=Scope(agent_id="bot")),
         ],
-    )
+    ).memories
     rel = relationship_create(project=project, source_id=m1.id, target_id=m2.id, relation="related_to")
     hook = webhook_create(project=project, name="h", url=HOOK_URL, event_types=["memory_add"])
     users = get_user_model().objects

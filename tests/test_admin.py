@@ -5,7 +5,11 @@ import pytest
 from memories.models import Memory, MemoryHistory
 
 # The change form's read-only relationship inlines post their (empty) management forms.
-INLINES = {f"{name}-{field}": "0" for name in ("outgoing", "incoming") for field in ("TOTAL_FORMS", "INITIAL_FORMS")}
+INLINES = {
+    f"{name}-{field}": "0"
+    for name in ("outgoing", "incoming", "source_links", "traces")
+    for field in ("TOTAL_FORMS", "INITIAL_FORMS")
+}
 
 
 @pytest.fixture

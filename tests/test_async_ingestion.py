@@ -21,7 +21,7 @@ from django.db import connection
 from django.utils import timezone
 from django_tasks_db.models import DBTaskResult
 
-from memories.models import AddEvent, Memory, MemoryHistory
+from memories.models import AddEvent, DecisionTrace, Memory, MemoryHistory, MemorySource, MemorySourceLink
 from memories.services import (
     add_event_run,
     add_events_recover,
@@ -228,6 +228,8 @@ def test_a_job_whose_worker_is_killed_is_retried_and_applied_once(api, key, run_
         worker.stdout.close()
     assert AddEvent.objects.get(pk=queued["event_id"]).status == "RUNNING"
     assert Memory.objects.count() == 0, "a killed job must leave nothing half-applied"
+    assert not MemorySource.objects.exists() and not DecisionTrace.objects.exists()
+    assert not MemorySourceLink.objects.exists()
     dead_job = DBTaskResult.objects.get(task_path=add_event_run_task.module_path)
     assert dead_job.status == "RUNNING"  # the library does not notice dead workers by itself
 
@@ -249,6 +251,10 @@ def test_a_job_whose_worker_is_killed_is_retried_and_applied_once(api, key, run_
     assert Memory.objects.count() == 100
     assert Memory.objects.values("hash").distinct().count() == 100
     assert MemoryHistory.objects.filter(event="ADD").count() == 100
+    # The retried run kept each message once, linked to its fact, with one trace per fact.
+    assert MemorySource.objects.filter(add_event=event).count() == 100
+    assert MemorySourceLink.objects.count() == 100 and DecisionTrace.objects.filter(add_event=event).count() == 100
+    assert not MemoryHistory.objects.filter(trace__isnull=True).exists()
     assert add_events_recover(now=later + timedelta(hours=1)) == 0
 
 

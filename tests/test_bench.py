@@ -10,7 +10,7 @@ import pytest
 from django.core.management import call_command
 
 from accounts.models import Organization, Project
-from memories.models import Memory, MemoryHistory
+from memories.models import Memory, MemoryHistory, MemorySource
 
 
 # A plain test transaction: the command's own transactions become savepoints and its raw DELETE
@@ -165,6 +165,8 @@ def test_bench_locomo_refuses_a_missing_file_and_unknown_variants(tmp_path, db):
         call_command("bench", "locomo", data=str(tmp_path / "missing.json"))
     with pytest.raises(CommandError, match="--variants"):
         call_command("bench", "locomo", variants="vector,telepathy")
+    with pytest.raises(CommandError, match="--include-sources needs --infer"):
+        call_command("bench", "locomo", include_sources=True)
 
 
 @pytest.mark.django_db
@@ -174,12 +176,21 @@ def test_bench_locomo_infer_reports_both_modes_and_the_extraction_shares(tmp_pat
     turns = len(subset["conversation"]["session_1"]) + len(subset["conversation"]["session_2"])
 
     call_command(
-        "bench", "locomo", data=str(data), samples=1, questions=5, variants="hybrid", infer=True, json=figures_path
+        "bench",
+        "locomo",
+        data=str(data),
+        samples=1,
+        questions=5,
+        variants="hybrid",
+        infer=True,
+        include_sources=True,
+        json=figures_path,
     )
 
     figures = json.loads(figures_path.read_text())
     printed = capsys.readouterr().out
-    assert figures["config"]["infer"] is True
+    assert figures["config"]["infer"] is True and figures["config"]["include_sources"] is True
+    assert set(figures["infer_sources_results"]) == {"hybrid"} and "infer+sources" in printed
     assert set(figures["results"]) == set(figures["infer_results"]) == {"hybrid"}
     load = figures["infer_load"]
     assert load["turns"] == turns
@@ -194,3 +205,4 @@ def test_bench_locomo_infer_reports_both_modes_and_the_extraction_shares(tmp_pat
     # Both copies are cleaned up: the verbatim turns and the extracted memories.
     assert figures["cleanup"]["deleted_memories"] >= turns + load["memories_current"]
     assert not Memory.objects.filter(project_id=figures["project"]["id"]).exists()
+    assert not MemorySource.objects.filter(project_id=figures["project"]["id"]).exists()

@@ -256,6 +256,9 @@ def _memory_context(access: ProjectAccess, memory, *, edit_error: str | None = N
     for relationship in relationships:
         other = relationship.target_id if relationship.source_id == memory.pk else relationship.source_id
         relationship.other = others.get(other)
+    traces = selectors.decision_traces(project=project, ids=[row.trace_id for row in history])
+    for row in history:
+        row.decision = traces.get(row.trace_id)
     return {
         "project": project,
         "can_write": access.can_write,
@@ -263,6 +266,7 @@ def _memory_context(access: ProjectAccess, memory, *, edit_error: str | None = N
         "versions": timeline.versions,
         "chain": timeline.chain if len(timeline.chain) > 1 else [],
         "history": history,
+        "sources": selectors.memory_sources(memory=timeline.memory),
         "relationships": relationships,
         "relations": KNOWN_RELATIONS,
         "edit_error": edit_error,

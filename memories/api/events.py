@@ -8,7 +8,7 @@ from mem0g_site.api import Mem0View
 from mem0g_site.exceptions import InvalidRequest, NotFound, ValidationFailed
 from memories.api.common import as_bool, as_int, page_links
 from memories.api.platform import EntityDeleteView
-from memories.api.serializers import HistorySerializer, memories_data
+from memories.api.serializers import HistorySerializer, TraceSerializer, memories_data
 from memories.inputs import Scope
 from memories.models import MemoryHistory
 from memories.selectors import (
@@ -16,6 +16,7 @@ from memories.selectors import (
     PAGE_SIZE_MAX,
     add_event_get,
     add_event_list,
+    add_event_traces,
     entity_list,
     memory_list,
     project_stats,
@@ -55,7 +56,8 @@ class EventView(Mem0View):
 
     def get(self, request, event_id: str):
         event = add_event_get(project=request.auth.project, event_id=event_id, within=key_within(request.auth))
-        return Response(event_data(event))
+        traces = TraceSerializer(add_event_traces(event=event), many=True).data
+        return Response({**event_data(event), "traces": traces})
 
 
 class EventsView(Mem0View):

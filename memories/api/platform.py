@@ -36,6 +36,7 @@ from memories.api.serializers import (
     HistorySerializer,
     MemorySerializer,
     ScoredMemorySerializer,
+    SourceSerializer,
     memories_data,
     memory_data,
 )
@@ -51,6 +52,7 @@ from memories.selectors import (
     memory_history,
     memory_list,
     memory_search,
+    memory_sources,
 )
 from memories.services import (
     UNSET,
@@ -135,6 +137,7 @@ SEARCH_FIELDS = {
     "decay_half_life_days",
     "include_superseded",
     "include_merged",
+    "include_sources",
     "output_format",
     "version",
     "filter_memories",
@@ -785,14 +788,17 @@ class MemoryDetailView(Mem0View):
     @extend_schema(
         operation_id="memory_get",
         summary="Get a memory",
+        description="The memory, and (our extension) `sources`: the messages it came from, oldest first.",
         tags=[doc.PLATFORM, doc.MEMORY_LAYER],
         parameters=[doc.MEMORY_ID_PARAM],
-        responses={200: MemorySerializer, **doc.errors(404)},
-        examples=[doc.example("A memory", doc.MEMORY)],
+        responses={200: doc.MemoryWithSources, **doc.errors(404)},
+        examples=[doc.example("A memory", {**doc.MEMORY, "sources": [doc.SOURCE]})],
     )
     def get(self, request, memory_id: str):
         memory = memory_get(project=request.auth.project, memory_id=memory_id, within=key_within(request.auth))
-        return Response(memory_data(memory))
+        return Response(
+            {**memory_data(memory), "sources": SourceSerializer(memory_sources(memory=memory), many=True).data}
+        )
 
     @extend_schema(
         methods=["PUT"],

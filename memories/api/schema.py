@@ -21,7 +21,14 @@ from drf_spectacular.utils import (
 from rest_framework import serializers
 
 from mem0g_site.errors import REASONS
-from memories.api.serializers import AddEventSerializer, HistorySerializer, MemorySerializer, ScoredMemorySerializer
+from memories.api.serializers import (
+    AddEventSerializer,
+    HistorySerializer,
+    MemorySerializer,
+    ScoredMemorySerializer,
+    SourceSerializer,
+    TraceSerializer,
+)
 
 # --- tags ----------------------------------------------------------------------------------
 
@@ -86,6 +93,7 @@ HISTORY_ROW = {
     "is_deleted": False,
     "created_at": CREATED,
     "updated_at": CREATED,
+    "trace": "91c2d3e4-f5a6-4b7c-8d9e-0f1a2b3c4d5e",
 }
 
 
@@ -363,6 +371,8 @@ SEARCH_HELP = {
     "facts a newer one superseded, marked `lifecycle_state: superseded` with `replaced_by` (as Mem0 does).",
     "include_merged": "Mem0's flag for merged duplicates; accepted, changes nothing: mem0g keeps none (a richer "
     "restatement updates the memory in place; its history keeps the earlier text).",
+    "include_sources": "Also search the messages the memories came from: a message found brings in the current "
+    'facts it gave (at its score); one that gave no fact comes as itself, marked `"memory_type": "source"`.',
 }
 READ_FLAG_PARAMS = [
     query("latest_only", bool, SEARCH_HELP["latest_only"]),
@@ -383,6 +393,7 @@ def search_option_params(*, default_threshold: float | None):
         query("as_of", description=SEARCH_HELP["as_of"]),
         query("show_expired", bool, SEARCH_HELP["show_expired"]),
         *READ_FLAG_PARAMS,
+        query("include_sources", bool, SEARCH_HELP["include_sources"]),
     ]
 
 
@@ -400,6 +411,7 @@ class SearchOptions(serializers.Serializer):
     include_superseded = serializers.BooleanField(required=False, help_text=SEARCH_HELP["include_superseded"])
     latest_only = serializers.BooleanField(required=False, default=False, help_text=SEARCH_HELP["latest_only"])
     include_merged = serializers.BooleanField(required=False, default=False, help_text=SEARCH_HELP["include_merged"])
+    include_sources = serializers.BooleanField(required=False, default=False, help_text=SEARCH_HELP["include_sources"])
 
 
 PAGE_QUERY = [
@@ -916,6 +928,15 @@ class AddEventRecord(serializers.Serializer):
     latency = serializers.FloatField(allow_null=True, help_text="Milliseconds.")
     created_at = serializers.DateTimeField()
     updated_at = serializers.DateTimeField()
+    traces = TraceSerializer(
+        many=True,
+        required=False,
+        help_text="Our extension, in `GET /v1/event/{id}/` only: what was decided about each fact, and why.",
+    )
+
+
+class MemoryWithSources(MemorySerializer):
+    sources = SourceSerializer(many=True, help_text="Our extension: the messages the memory came from.")
 
 
 class AddEventsPage(serializers.Serializer):
@@ -958,6 +979,13 @@ class EntityFilters(serializers.Serializer):
     runs = serializers.ListField(child=serializers.CharField())
 
 
+SOURCE = {
+    "id": "0b7f9a52-3c1e-4d8a-9f60-2a4b5c6d7e8f",
+    "role": "user",
+    "name": "Alice",
+    "content": "I'm a vegetarian and I love Python.",
+    "observed_at": CREATED,
+}
 ADD_EVENT_RECORD = {
     "id": "4e5f6a7b-8c9d-4e0f-a1b2-c3d4e5f6a7b8",
     "event_id": "4e5f6a7b-8c9d-4e0f-a1b2-c3d4e5f6a7b8",
@@ -993,7 +1021,9 @@ class EventViewSchema(OpenApiViewExtension):
             get=extend_schema(
                 operation_id="event_get",
                 summary="Get an add event",
-                description="What became of one add request: its status, results and latency.",
+                description="What became of one add request: its status, results and latency, and (our "
+                "extension) `traces`: per fact, the extractor, the candidates it was compared with, the decision and "
+                "its reason.",
                 tags=[PLATFORM],
                 parameters=[path_param("event_id", "The add event's id.", ADD_EVENT_RECORD["id"])],
                 responses={200: AddEventRecord, **errors(404, e404=("NOT_FOUND", "Event not found", None))},

@@ -20,6 +20,7 @@ SEARCH_OPTION_FIELDS = frozenset(
         "include_superseded",
         "latest_only",
         "include_merged",
+        "include_sources",
     }
 )
 
@@ -62,13 +63,17 @@ def search_options(
         "as_of": as_moment(data.get("as_of") or data.get("reference_date"), "as_of"),
         "include_expired": as_bool(data.get("show_expired"), "show_expired"),
         "include_superseded": include_superseded(data, by_default=superseded_by_default),
+        "include_sources": as_bool(data.get("include_sources"), "include_sources"),
     }
 
 
 def search_results(memories: list, *, explain: bool) -> list[dict]:
     """The scored memory shape; with ``explain``, each result's ``score_breakdown`` too."""
     items = memories_data(memories, scored=True)
-    if explain:
-        for item, memory in zip(items, memories, strict=True):
+    for item, memory in zip(items, memories, strict=True):
+        if explain:
             item["score_breakdown"] = memory.score_breakdown
+        if getattr(memory, "memory_type", None) == "source":
+            # A message that gave no fact, found by ``include_sources``: our extension field.
+            item["memory_type"] = "source"
     return items

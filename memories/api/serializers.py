@@ -94,6 +94,56 @@ class HistorySerializer(serializers.Serializer):
     is_deleted = serializers.BooleanField()
     created_at = serializers.DateTimeField()
     updated_at = serializers.DateTimeField()
+    trace = serializers.UUIDField(
+        source="trace_id",
+        allow_null=True,
+        help_text="Our extension: the add decision that made this change (in `GET /v1/event/{id}/` `traces`); "
+        "null for edits, deletes and rows older than traces.",
+    )
+
+
+class SourceSerializer(serializers.Serializer):
+    """A message an add received, as said (our extension)."""
+
+    id = serializers.UUIDField()
+    role = serializers.CharField()
+    name = serializers.CharField(allow_null=True, help_text="Who said it (the message's `name`).")
+    content = serializers.CharField()
+    observed_at = serializers.DateTimeField(help_text="When it was said (the add's `timestamp`, else its time).")
+
+
+class ListedSourceSerializer(SourceSerializer):
+    user_id = serializers.CharField(allow_null=True)
+    agent_id = serializers.CharField(allow_null=True)
+    app_id = serializers.CharField(allow_null=True)
+    run_id = serializers.CharField(allow_null=True)
+    metadata = serializers.JSONField(help_text="The add's metadata.")
+    event_id = serializers.UUIDField(source="add_event_id", allow_null=True, help_text="The add that received it.")
+    memory_ids = serializers.ListField(child=serializers.UUIDField(), help_text="The memories that came from it.")
+    created_at = serializers.DateTimeField()
+
+
+class ScoredSourceSerializer(ListedSourceSerializer):
+    score = serializers.FloatField()
+
+
+class TraceSerializer(serializers.Serializer):
+    """What an add decided about one fact, and why (our extension)."""
+
+    id = serializers.UUIDField()
+    position = serializers.IntegerField(help_text="The fact's order in the add.")
+    fact = serializers.CharField(help_text="The fact as extracted (or the message, verbatim).")
+    extractor = serializers.CharField(help_text='"rules:<kind>", "llm:<model>" or "verbatim".')
+    source_ids = serializers.ListField(child=serializers.UUIDField(), help_text="The messages it came from.")
+    candidates = serializers.JSONField(help_text="`[{id, text, score}]`: the current memories it was compared with.")
+    decision = serializers.ChoiceField(choices=["ADD", "UPDATE", "SUPERSEDE", "NONE"])
+    target_id = serializers.UUIDField(allow_null=True, help_text="The candidate updated, superseded or repeated.")
+    reason = serializers.JSONField(
+        help_text="`{rule, detail, slot?, similarity?}`; `decided` and `override` when the pipeline applied "
+        "another event than the one decided."
+    )
+    memory_id = serializers.UUIDField(allow_null=True, help_text="The memory written, or found holding the fact.")
+    created_at = serializers.DateTimeField()
 
 
 class AddEventSerializer(serializers.Serializer):

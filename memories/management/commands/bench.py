@@ -516,6 +516,12 @@ class Command(BaseCommand):
             "the session date as timestamp) and report its recall beside the verbatim figure; load --url: adds "
             "send infer: true (fact extraction) instead of storing the text verbatim",
         )
+        locomo.add_argument(
+            "--include-sources",
+            action="store_true",
+            help="with --infer: also search the infer copy with include_sources (the messages beside the facts) "
+            "and report it as a third mode",
+        )
 
     def handle(self, *args, **options):
         if options["url"] is not None:
@@ -1309,6 +1315,8 @@ class LocomoBench:
         unknown = sorted(set(variants) - set(LOCOMO_VARIANTS))
         if unknown or not variants:
             raise CommandError(f"--variants: choose from {', '.join(LOCOMO_VARIANTS)} (got {options['variants']!r})")
+        if options.get("include_sources") and not options.get("infer"):
+            raise CommandError("--include-sources needs --infer (it searches the infer copy)")
         for name in ("samples", "questions"):
             if options[name] is not None and options[name] < 1:
                 raise CommandError(f"--{name} must be at least 1")
@@ -1330,6 +1338,7 @@ class LocomoBench:
                 "variants": {name: LOCOMO_VARIANTS[name] for name in variants},
                 "captions": options["captions"],
                 "infer": bool(options.get("infer")),
+                "include_sources": bool(options.get("include_sources")),
                 "search_exact_max_rows": settings.SEARCH_EXACT_MAX_ROWS,
             },
             "project": {"slug": slug, "id": str(project.pk)},
@@ -1350,6 +1359,11 @@ class LocomoBench:
                 report["infer_results"] = {
                     name: self._search(project, questions, name, suffix=INFER_SUFFIX) for name in variants
                 }
+                if options.get("include_sources"):
+                    report["infer_sources_results"] = {
+                        name: self._search(project, questions, name, suffix=INFER_SUFFIX, include_sources=True)
+                        for name in variants
+                    }
         finally:
             if options["keep"]:
                 report["cleanup"] = {"kept": True}
@@ -1447,10 +1461,12 @@ class LocomoBench:
             "llm": llm_enabled(),
         }
 
-    def _search(self, project, questions: list[LocomoQuestion], variant: str, suffix: str = "") -> dict[str, Any]:
+    def _search(
+        self, project, questions: list[LocomoQuestion], variant: str, suffix: str = "", include_sources: bool = False
+    ) -> dict[str, Any]:
         from tqdm import tqdm
 
-        kwargs = LOCOMO_VARIANTS[variant]
+        kwargs = {**LOCOMO_VARIANTS[variant], **({"include_sources": True} if include_sources else {})}
         recalls: dict[int, dict[int, list[float]]] = {k: {c: [] for c in LOCOMO_CATEGORIES} for k in LOCOMO_TOP_KS}
         latencies: list[float] = []
         for question in questions[: min(3, len(questions))]:  # warm-up: model, plans, scope-size cache
@@ -1510,6 +1526,8 @@ class LocomoBench:
         modes = [("verbatim", report["results"])]
         if "infer_results" in report:
             modes.append(("infer", report["infer_results"]))
+        if "infer_sources_results" in report:
+            modes.append(("infer+sources", report["infer_sources_results"]))
         for mode, results in modes:
             for variant, result in results.items():
                 for k in LOCOMO_TOP_KS:

@@ -1,0 +1,79 @@
+"""``GET /v1/sources/``: the messages adds received (our extension), listed or searched per scope."""
+
+from drf_spectacular.utils import extend_schema, inline_serializer
+from rest_framework import serializers
+from rest_framework.response import Response
+
+from accounts.access import key_scope
+from mem0g_site.api import ApiView
+from memories.api import schema as doc
+from memories.api.common import ENTITY_FIELDS, as_int, page_links, top_level_scope
+from memories.api.serializers import ListedSourceSerializer, ScoredSourceSerializer
+from memories.inputs import clean_text
+from memories.selectors import PAGE_SIZE_MAX, source_list
+
+SOURCE_EXAMPLE = {
+    "id": "0b7f9a52-3c1e-4d8a-9f60-2a4b5c6d7e8f",
+    "role": "user",
+    "name": "Caroline",
+    "content": "I moved to Berlin last month, the flat is lovely.",
+    "observed_at": "2023-05-08T13:56:00Z",
+    "user_id": "caroline",
+    "agent_id": None,
+    "app_id": None,
+    "run_id": None,
+    "metadata": {"session": 3},
+    "event_id": "5e0c1d2b-8a7f-4c3e-9d6b-1a2b3c4d5e6f",
+    "memory_ids": [doc.MEMORY_ID],
+    "created_at": "2023-05-08T13:56:01Z",
+}
+
+
+class SourcesView(ApiView):
+    required_scope = "read"
+    user_keys = True
+    query_params = frozenset({*ENTITY_FIELDS, "session_id", "query", "page", "page_size"})
+
+    @extend_schema(
+        operation_id="sources_list",
+        summary="List or search the messages adds received",
+        description="Every message an add received is kept as a source (role, speaker's `name`, words, "
+        "observation time, add event, the add's metadata), with the memories that came from it (`memory_ids`; "
+        "empty when it gave no fact). Without `query`: newest first. With `query`: best first (the hybrid "
+        "ranking memory search uses), each with `score`, at most 1000 ranked. A key restricted to a user sees "
+        "only that user's sources; asking for another user is a 404.",
+        tags=[doc.OPERATIONS],
+        parameters=[
+            *doc.ENTITY_QUERY,
+            doc.query("query", description="Words to look for (ranked by meaning and by the words themselves)."),
+            doc.query("page", int, "Page number, from 1."),
+            doc.query("page_size", int, "Sources per page, 1 to 200 (default 50)."),
+        ],
+        responses={
+            200: inline_serializer(
+                "SourcePage",
+                {
+                    "count": serializers.IntegerField(),
+                    "next": serializers.URLField(allow_null=True),
+                    "previous": serializers.URLField(allow_null=True),
+                    "results": ScoredSourceSerializer(many=True),
+                },
+            ),
+            **doc.errors(404, 422, e404=doc.USER_NOT_FOUND),
+        },
+        examples=[doc.example("A page", {"count": 1, "next": None, "previous": None, "results": [SOURCE_EXAMPLE]})],
+    )
+    def get(self, request):
+        params = request.query_params
+        scope = key_scope(request.auth, top_level_scope(params))
+        query = clean_text(params["query"], field_name="query") if "query" in params else None
+        page = as_int(params.get("page"), "page", 1, minimum=1, maximum=10**9)
+        page_size = as_int(params.get("page_size"), "page_size", 50, minimum=1, maximum=PAGE_SIZE_MAX)
+        count, rows = source_list(
+            project=request.auth.project, scope=scope, query=query, page=page, page_size=page_size
+        )
+        serializer = ScoredSourceSerializer if query is not None else ListedSourceSerializer
+        next_link, previous_link = page_links(request, page, page_size, count)
+        return Response(
+            {"count": count, "next": next_link, "previous": previous_link, "results": serializer(rows, many=True).data}
+        )

@@ -1,0 +1,310 @@
+"""Sources and decision traces (issue 13, items 4-6): every message an add receives is kept and
+linked to the facts that came of it; every fact's decision is traced; both follow their scope's
+retention; ``include_sources`` searches the messages too."""
+
+from datetime import UTC, datetime, timedelta
+
+import pytest
+
+from memories.models import DecisionTrace, Memory, MemoryHistory, MemorySource, MemorySourceLink
+from tests.test_ingest_pipeline import DIALECTS, LISBON, PORTO
+
+T0 = datetime(2025, 1, 10, 9, 0, tzinfo=UTC)
+
+
+@pytest.fixture
+def key(project, make_key):
+    return make_key(project)
+
+
+def provenance_of(user: str) -> dict:
+    """The sources and traces the adds wrote for one user, without ids and clocks."""
+    sources = MemorySource.objects.filter(user_id=user).prefetch_related("memories").order_by("created_at", "position")
+    traces = DecisionTrace.objects.filter(user_id=user).select_related("memory").order_by("created_at", "position")
+    by_id = {str(s.pk): s.content for s in sources}
+    return {
+        "sources": [
+            (s.position, s.role, s.name, s.content, sorted(m.memory for m in s.memories.all())) for s in sources
+        ],
+        "traces": [
+            (
+                t.fact,
+                t.extractor,
+                t.decision,
+                t.reason.get("rule"),
+                [c["text"] for c in t.candidates],
+                t.memory.memory if t.memory else None,
+                [by_id[i] for i in t.source_ids],
+            )
+            for t in traces
+        ],
+        "untraced_history": MemoryHistory.objects.filter(user_id=user, trace__isnull=True).count(),
+    }
+
+
+def test_every_dialect_and_async_mode_end_in_the_same_sources_and_traces(api, key):
+    snapshots = {}
+    for name, send in DIALECTS.items():
+        user = f"user-{name}"
+        send(api, key, user, LISBON)
+        send(api, key, user, PORTO)
+        snapshots[name] = provenance_of(user)
+    expected = snapshots.pop("v1")
+    assert expected["sources"] == [
+        (0, "user", None, "I live in Lisbon. I love jazz.", ["User lives in Lisbon", "User loves jazz"]),
+        (0, "user", None, "I live in Porto.", ["User lives in Porto"]),
+    ]
+    lisbon, jazz, porto = expected["traces"]
+    assert lisbon == (
+        "User lives in Lisbon",
+        "rules:biography",
+        "ADD",
+        "new",
+        [],
+        "User lives in Lisbon",
+        [LISBON[0]["content"]],
+    )
+    assert jazz[2:4] == ("ADD", "new")
+    assert porto[:4] == ("User lives in Porto", "rules:biography", "SUPERSEDE", "slot-change")
+    assert "User lives in Lisbon" in porto[4] and porto[5:] == ("User lives in Porto", ["I live in Porto."])
+    assert expected["untraced_history"] == 0
+    for name, snapshot in snapshots.items():
+        assert snapshot == expected, name
+
+
+def test_verbatim_adds_keep_each_message_as_the_source_of_its_memory(api, key):
+    text = "Alice's flight lands at 18:40"
+    messages = [{"role": "user", "content": text}]
+    api("POST", "/v3/memories/add/", key=key, data={"messages": messages, "user_id": "v3", "infer": False})
+    api("POST", "/memories", key=key, header="x-api-key", data={"messages": messages, "user_id": "oss", "infer": False})
+    api("POST", "/v1/memories/", key=key, data={"content": text, "user_id": "layer"})
+    shapes = {}
+    for user in ("v3", "oss", "layer"):
+        [source] = MemorySource.objects.filter(user_id=user)
+        [trace] = DecisionTrace.objects.filter(user_id=user)
+        shapes[user] = (source.role, source.content, tuple(m.memory for m in source.memories.all()), trace.extractor)
+        assert trace.decision == "ADD" and trace.source_ids == [str(source.pk)]
+    assert set(shapes.values()) == {("user", text, (text,), "verbatim")}
+
+
+def test_each_fact_links_to_the_messages_it_came_from(project):
+    from memories.inputs import Scope
+    from memories.services import add_ingest
+
+    messages = [
+        {"role": "system", "content": "You are a travel assistant."},
+        {"role": "user", "content": "I live in Porto.", "name": "Caroline"},
+        {"role": "assistant", "content": "Nice!"},
+        {"role": "user", "content": "No, I meant Lisbon, not Porto. I have a dog named Rex.", "name": "Caroline"},
+    ]
+    outcome = add_ingest(project=project, messages=messages, scope=Scope(user_id="caroline"), observed_at=T0)
+    sources = {s.position: s for s in MemorySource.objects.filter(add_event=outcome.event)}
+    assert sorted(sources) == [0, 1, 2, 3]  # every message, the system's and the assistant's too
+    assert sources[1].name == "Caroline" and sources[1].observed_at == T0
+    linked = {m.memory: sorted(s.position for s in m.sources.all()) for m in Memory.objects.filter(user_id="caroline")}
+    # The corrected fact came from both the message it corrects and the correction.
+    assert linked == {"Caroline lives in Lisbon": [1, 3], "Caroline has a dog named Rex": [3]}
+    assert not sources[0].memories.exists() and not sources[2].memories.exists()
+
+
+def test_a_retried_add_keeps_its_messages_once(project):
+    from memories.inputs import Scope
+    from memories.services import add_ingest
+
+    for _ in range(2):
+        add_ingest(project=project, messages=LISBON, scope=Scope(user_id="alice"), observed_at=T0)
+    [source] = MemorySource.objects.filter(user_id="alice")
+    assert source.memories.count() == 2
+    assert [t.decision for t in DecisionTrace.objects.order_by("created_at", "position")] == [
+        "ADD",
+        "ADD",
+        "NONE",
+        "NONE",
+    ]
+
+
+def test_memory_detail_event_and_history_serve_sources_and_traces(api, key):
+    first = api(
+        "POST",
+        "/v3/memories/add/",
+        key=key,
+        data={
+            "messages": [{"role": "user", "content": "I live in Lisbon.", "name": "Caroline"}],
+            "user_id": "c",
+            "timestamp": "2023-05-08T13:56:00Z",
+        },
+    ).json()
+    second = api(
+        "POST",
+        "/v3/memories/add/",
+        key=key,
+        data={"messages": [{"role": "user", "content": "I live in Berlin now.", "name": "Caroline"}], "user_id": "c"},
+    ).json()
+    lisbon_id = first["results"][0]["id"]
+    detail = api("GET", f"/v1/memories/{lisbon_id}/", key=key).json()
+    [source] = detail["sources"]
+    assert source["content"] == "I live in Lisbon." and source["name"] == "Caroline" and source["role"] == "user"
+    assert source["observed_at"].startswith("2023-05-08T13:56:00")
+    assert set(source) == {"id", "role", "name", "content", "observed_at"}
+
+    event = api("GET", f"/v1/event/{second['event_id']}/", key=key).json()
+    [trace] = event["traces"]
+    assert trace["decision"] == "SUPERSEDE" and trace["target_id"] == lisbon_id
+    assert trace["reason"]["rule"] == "slot-change" and trace["reason"]["slot"].startswith("residence")
+    assert trace["candidates"][0]["id"] == lisbon_id and 0 < trace["candidates"][0]["score"] <= 1
+    history = api("GET", f"/v1/memories/{lisbon_id}/history/", key=key).json()
+    assert [(row["event"], row["trace"] is not None) for row in history] == [("ADD", True), ("SUPERSEDE", True)]
+    assert history[1]["trace"] == trace["id"]
+    # Lists keep Mem0's shapes: no sources on listed memories, no traces on listed events.
+    listed = api("GET", "/v1/memories/?user_id=c", key=key).json()["results"]
+    assert all("sources" not in m for m in listed)
+    assert all("traces" not in e for e in api("GET", "/v1/events/", key=key).json()["results"])
+
+
+def test_sources_and_traces_survive_a_supersession_and_go_with_their_user(api, key, project):
+    from memories.inputs import Scope
+    from memories.services import add_ingest
+
+    for user in ("alice", "bob"):
+        add_ingest(project=project, messages=LISBON, scope=Scope(user_id=user), observed_at=T0)
+        add_ingest(project=project, messages=PORTO, scope=Scope(user_id=user), observed_at=T0 + timedelta(days=1))
+        add_ingest(project=project, messages="Hello there!", scope=Scope(user_id=user), observed_at=T0)
+    closed = Memory.objects.get(user_id="alice", memory="User lives in Lisbon")
+    assert closed.valid_to is not None and [s.content for s in closed.sources.all()] == [LISBON[0]["content"]]
+    assert MemorySource.objects.filter(user_id="alice").count() == 3
+    assert DecisionTrace.objects.filter(user_id="alice").count() == 3
+
+    response = api("DELETE", "/v1/memories/?user_id=alice", key=key)
+    assert response.status_code == 200
+    assert not MemorySource.objects.filter(user_id="alice").exists()  # the fact-less greeting too
+    assert not DecisionTrace.objects.filter(user_id="alice").exists()
+    assert MemorySource.objects.filter(user_id="bob").count() == 3
+    assert DecisionTrace.objects.filter(user_id="bob").count() == 3
+    assert MemoryHistory.objects.filter(user_id="alice").exists()  # history is kept, as Mem0 keeps it
+
+    api("DELETE", "/v1/users/bob/memories", key=key)
+    assert not MemorySource.objects.exists() and not DecisionTrace.objects.exists()
+
+
+def test_deleting_a_memory_deletes_the_messages_it_came_from(api, key, project):
+    from memories.inputs import Scope
+    from memories.services import add_ingest
+
+    outcome = add_ingest(project=project, messages=LISBON, scope=Scope(user_id="alice"))
+    add_ingest(project=project, messages="Good morning!", scope=Scope(user_id="alice"))
+    lisbon = next(m for m in outcome.memories if m.memory == "User lives in Lisbon")
+    assert api("DELETE", f"/v1/memories/{lisbon.id}/", key=key).status_code == 200
+    assert [s.content for s in MemorySource.objects.filter(user_id="alice")] == ["Good morning!"]
+    jazz = Memory.objects.get(memory="User loves jazz")  # the other fact of that message stays, unlinked
+    assert not jazz.sources.exists() and not MemorySourceLink.objects.exists()
+    assert list(DecisionTrace.objects.values_list("fact", flat=True)) == ["User loves jazz"]
+
+
+def test_a_restricted_key_never_sees_another_users_sources(api, project, make_key):
+    from memories.inputs import Scope
+    from memories.services import add_ingest
+
+    add_ingest(project=project, messages="I collect zanzibar stamps.", scope=Scope(user_id="alice"))
+    bob = add_ingest(project=project, messages="I collect zanzibar coins.", scope=Scope(user_id="bob"))
+    add_ingest(project=project, messages="Zanzibar was hot, the beach was wonderful.", scope=Scope(user_id="bob"))
+    alice_key = make_key(project, user_id="alice")
+
+    assert api("GET", "/v1/sources/?user_id=bob", key=alice_key).status_code == 404
+    for path in ("/v1/sources/", "/v1/sources/?query=zanzibar", "/v1/sources/?user_id=alice&query=zanzibar"):
+        body = api("GET", path, key=alice_key).json()
+        assert [s["content"] for s in body["results"]] == ["I collect zanzibar stamps."], path
+    assert api("GET", f"/v1/memories/{bob.memories[0].id}/", key=alice_key).status_code == 404
+    found = api(
+        "POST", "/v1/memories/search/", key=alice_key, data={"query": "zanzibar beach", "include_sources": True}
+    ).json()["results"]
+    assert found and all("stamps" in r["memory"] for r in found)
+
+
+def test_the_sources_route_lists_newest_first_and_searches(api, key, project):
+    from memories.inputs import Scope
+    from memories.services import add_ingest
+
+    for day, text in enumerate(["I play the cello.", "The festival in Gdansk was rainy.", "Good night!"]):
+        add_ingest(project=project, messages=text, scope=Scope(user_id="alice"), observed_at=T0 + timedelta(days=day))
+    listed = api("GET", "/v1/sources/?user_id=alice&page_size=2", key=key).json()
+    assert listed["count"] == 3 and listed["next"] and len(listed["results"]) == 2
+    assert [s["content"] for s in listed["results"]] == ["Good night!", "The festival in Gdansk was rainy."]
+    assert listed["results"][1]["memory_ids"] == [] and listed["results"][0]["event_id"]
+    cello = api("GET", "/v1/sources/?user_id=alice&page=2&page_size=2", key=key).json()["results"][0]
+    assert cello["content"] == "I play the cello." and len(cello["memory_ids"]) == 1
+    searched = api("GET", "/v1/sources/?user_id=alice&query=Gdansk weather", key=key).json()["results"]
+    assert searched[0]["content"] == "The festival in Gdansk was rainy." and 0 < searched[0]["score"] <= 1
+    assert api("GET", "/v1/sources/?user_id=alice&query=", key=key).status_code in (400, 422)
+    assert api("GET", "/v1/sources/?user_id=alice&page=0", key=key).status_code in (400, 422)
+
+
+def test_include_sources_finds_what_extraction_missed_and_never_brings_back_a_superseded_fact(api, key, project):
+    from memories.inputs import Scope
+    from memories.services import add_ingest
+
+    add_ingest(project=project, messages=LISBON, scope=Scope(user_id="alice"), observed_at=T0)
+    add_ingest(project=project, messages=PORTO, scope=Scope(user_id="alice"), observed_at=T0 + timedelta(days=1))
+    add_ingest(project=project, messages="The festival in Gdansk was rainy.", scope=Scope(user_id="alice"))
+
+    def search(path, **extra):
+        response = api("POST", path, key=key, data={"query": "rain at the Gdansk festival", **extra})
+        assert response.status_code == 200, response.content
+        return response.json()["results"]
+
+    plain = search("/v3/memories/search/", filters={"user_id": "alice"})
+    assert all(r["memory"] != "The festival in Gdansk was rainy." for r in plain)
+    assert all("memory_type" not in r for r in plain)
+    for path, scope in (
+        ("/v3/memories/search/", {"filters": {"user_id": "alice"}}),
+        ("/v1/memories/search/", {"user_id": "alice"}),
+    ):
+        found = search(path, include_sources=True, **scope)
+        [hit] = [r for r in found if r.get("memory_type") == "source"]
+        assert hit["memory"] == "The festival in Gdansk was rainy." and hit["user_id"] == "alice" and hit["score"] > 0
+    # The message that said "Lisbon" brings its current fact (jazz), never the closed residence.
+    lisbon = api(
+        "POST",
+        "/v3/memories/search/",
+        key=key,
+        data={"query": "Lisbon", "filters": {"user_id": "alice"}, "include_sources": True, "top_k": 20},
+    ).json()["results"]
+    texts = [r["memory"] for r in lisbon]
+    assert "User loves jazz" in texts and "User lives in Lisbon" not in texts
+    assert not any("Lisbon" in t for t in texts)
+    # The OSS search takes the option too.
+    oss = api(
+        "POST",
+        "/search",
+        key=key,
+        header="x-api-key",
+        data={"query": "rain at the Gdansk festival", "user_id": "alice", "include_sources": True},
+    ).json()["results"]
+    assert any(r.get("memory_type") == "source" for r in oss)
+
+
+def test_the_ui_memory_page_and_the_admin_show_sources_and_the_decision(
+    client, admin_client, project, django_user_model
+):
+    from accounts.models import ProjectMember
+    from memories.inputs import Scope
+    from memories.services import add_ingest
+
+    said = [{"role": "user", "content": "I live in Lisbon.", "name": "Caroline"}]
+    add_ingest(
+        project=project, messages=said, scope=Scope(user_id="caroline"), observed_at=datetime(2023, 5, 8, tzinfo=UTC)
+    )
+    moved = [{"role": "user", "content": "I live in Berlin now.", "name": "Caroline"}]
+    add_ingest(
+        project=project, messages=moved, scope=Scope(user_id="caroline"), observed_at=datetime(2023, 6, 1, tzinfo=UTC)
+    )
+    lisbon = Memory.objects.get(memory="Caroline lives in Lisbon")
+    person = django_user_model.objects.create_user("pat", password="pw-pat-123")
+    ProjectMember.objects.create(project=project, user=person, role=ProjectMember.Role.OWNER)
+    client.force_login(person)
+    page = client.get(f"/ui/p/{project.pk}/m/{lisbon.pk}/").content.decode()
+    assert "said by Caroline on 8 May 2023:" in page and "<q>I live in Lisbon.</q>" in page
+    assert "Why: SUPERSEDE (slot-change)" in page and "Why: ADD (new)" in page
+
+    admin_page = admin_client.get(f"/admin/memories/memory/{lisbon.pk}/change/").content.decode()
+    assert "source messages (what was said)" in admin_page.lower() and "I live in Lisbon." in admin_page
+    assert "decision traces (why)" in admin_page.lower() and "rules:biography" in admin_page
