@@ -49,6 +49,10 @@ test: $(TEST_STAMP) cluster-deps
 	fi
 	@tmp=$$(mktemp -d /tmp/mem0g-test.XXXXXX); \
 	MEM0G_DATA_DIR=$$tmp $(PY) -m pytest $(PYTEST_ARGS); status=$$?; \
+	if [ -f $$tmp/pgdata/postmaster.pid ] && kill -0 $$(head -1 $$tmp/pgdata/postmaster.pid) 2>/dev/null; then \
+		echo "the embedded PostgreSQL outlived the tests: stopping it"; \
+		kill -QUIT $$(head -1 $$tmp/pgdata/postmaster.pid); sleep 1; \
+	fi; \
 	rm -rf $$tmp; exit $$status
 
 # Benchmarks write nothing to docs/ by themselves: copy the figures into docs/BENCHMARKS.md.

@@ -52,10 +52,13 @@ SURROGATE_PRIMARY_KEYS = {
     "graph.EntityRelation": _UUID,
     "graph.Relationship": _UUID,
     "memories.AddEvent": _UUID,
+    "memories.DecisionTrace": _UUID,
     "memories.Memory": _UUID,
     "memories.MemoryExport": _UUID,
     "memories.MemoryFeedback": _UUID,
     "memories.MemoryHistory": _UUID,
+    "memories.MemorySource": _UUID,
+    "memories.MemorySourceLink": _IDENTITY,
 }
 
 # Other unique keys of tenant tables without project_id: (model label, constraint name) -> reason.

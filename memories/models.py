@@ -9,6 +9,7 @@ from django.db.models import Q
 from django.utils import timezone
 from pgvector.django import HnswIndex, VectorField
 
+from mem0g_site.constraints import CompositeForeignKey
 from mem0g_site.temporal import TemporalModel, TemporalQuerySet
 
 EMBEDDING_DIMENSIONS = 384
@@ -141,6 +142,15 @@ class MemoryHistory(models.Model):
     class Meta:
         verbose_name_plural = "memory history"
         ordering = ["created_at", "id"]
+        # The trace in the row's project (co-located under Citus, docs/SCALING.md).
+        constraints = [
+            CompositeForeignKey(
+                fields=["project", "trace"],
+                to="memories.DecisionTrace",
+                to_fields=["project", "id"],
+                name="memories_history_trace_in_project",
+            ),
+        ]
         indexes = [
             # memories.selectors.memory_history: one memory's rows in time order.
             models.Index(fields=["project", "memory_id", "created_at"], name="history_project_memory"),
@@ -218,6 +228,8 @@ class AddEvent(models.Model):
 
     class Meta:
         ordering = ["-created_at"]
+        # The target of the (project, add_event) keys of sources and traces.
+        constraints = [models.UniqueConstraint(fields=["project", "id"], name="memories_addevent_project_id")]
         indexes = [
             # memories.selectors.add_event_list: a project's events, newest first.
             models.Index(fields=["project", "-created_at"], name="addevent_project_created"),
@@ -252,6 +264,15 @@ class MemorySource(models.Model):
 
     class Meta:
         ordering = ["observed_at", "position", "id"]
+        constraints = [
+            models.UniqueConstraint(fields=["project", "id"], name="memories_memorysource_project_id"),
+            CompositeForeignKey(
+                fields=["project", "add_event"],
+                to="memories.AddEvent",
+                to_fields=["project", "id"],
+                name="memories_source_event_in_project",
+            ),
+        ]
         indexes = [
             # memories.selectors.source_list: one scope's sources, newest first.
             models.Index(fields=["project", "user_id", "-observed_at"], name="source_project_user"),
@@ -282,7 +303,21 @@ class MemorySourceLink(models.Model):
     created_at = models.DateTimeField(default=timezone.now)
 
     class Meta:
-        constraints = [models.UniqueConstraint(fields=["memory", "source"], name="source_link_unique")]
+        constraints = [
+            models.UniqueConstraint(fields=["project", "memory", "source"], name="source_link_unique"),
+            CompositeForeignKey(
+                fields=["project", "memory"],
+                to="memories.Memory",
+                to_fields=["project", "id"],
+                name="memories_source_link_memory_in_project",
+            ),
+            CompositeForeignKey(
+                fields=["project", "source"],
+                to="memories.MemorySource",
+                to_fields=["project", "id"],
+                name="memories_source_link_source_in_project",
+            ),
+        ]
         # The source side (a source's facts) is served by this index; the memory side by the unique one.
         indexes = [models.Index(fields=["source"], name="source_link_source")]
 
@@ -322,6 +357,21 @@ class DecisionTrace(models.Model):
 
     class Meta:
         ordering = ["created_at", "position"]
+        constraints = [
+            models.UniqueConstraint(fields=["project", "id"], name="memories_decisiontrace_project_id"),
+            CompositeForeignKey(
+                fields=["project", "add_event"],
+                to="memories.AddEvent",
+                to_fields=["project", "id"],
+                name="memories_trace_event_in_project",
+            ),
+            CompositeForeignKey(
+                fields=["project", "memory"],
+                to="memories.Memory",
+                to_fields=["project", "id"],
+                name="memories_trace_memory_in_project",
+            ),
+        ]
         indexes = [
             # GET /v1/event/{id}/: an add's traces in fact order.
             models.Index(fields=["add_event", "position"], name="trace_event_position"),

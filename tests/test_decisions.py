@@ -114,7 +114,7 @@ def _add(api, key, text, when, **extra):
 
 
 def _current(api, key, **body):
-    response = api("POST", "/v3/memories/", key=key, data={"filters": {"user_id": "alice"}} | body)
+    response = api("POST", "/v3/memories/", key=key, data={"filters": {"user_id": "alice"}, "latest_only": True} | body)
     assert response.status_code == 200, response.content
     return sorted(item["memory"] for item in response.json()["results"])
 
