@@ -3,6 +3,7 @@
 import gzip
 import io
 import json
+import uuid
 from datetime import UTC, datetime, timedelta
 
 import numpy as np
@@ -14,10 +15,11 @@ from accounts.models import Organization, Project, RegisteredEntity
 from accounts.services import entity_register
 from graph.models import EntityRelation, Relationship
 from graph.services import relations_record, relationship_create
-from memories.archive.format import read_records
+from memories.archive.format import KINDS, read_records
 from memories.archive.services import archive_import
 from memories.embedding import embed_texts, get_embedder
-from memories.models import Memory, MemoryHistory
+from memories.inputs import Scope
+from memories.models import DecisionTrace, Memory, MemoryHistory, MemorySource, MemorySourceLink
 from memories.services import memory_supersede, memory_update
 from tests.conftest import error_of
 
@@ -77,10 +79,10 @@ def new_project(name: str) -> Project:
 def test_export_holds_every_kind_with_its_validity(filled, tmp_path):
     records = export(filled, tmp_path)
     head = records[0]
-    assert head["format"] == "mem0g-archive" and head["version"] == 1
+    assert head["format"] == "mem0g-archive" and head["version"] == 2
     assert head["embedding"] == {"model": get_embedder().model_name, "dimensions": 384, "vectors": False}
     kinds = [r["kind"] for r in records[1:]]
-    assert kinds == sorted(kinds, key=["entity", "memory", "history", "relationship", "entity_relation"].index)
+    assert kinds == sorted(kinds, key=KINDS.index)
     assert head["counts"] == {k: kinds.count(k) for k in head["counts"]}
     assert head["counts"]["memory"] == 5 and head["counts"]["entity_relation"] >= 1
     lisbon = next(r for r in records if r.get("memory") == "User lives in Lisbon")
@@ -99,6 +101,56 @@ def test_round_trip_restores_the_same_archive(filled, tmp_path):
     call_command("import_project", path, project="restored", no_progress=True)
     again = export(Project.objects.get(slug="restored"), tmp_path, "b.jsonl", with_vectors=True)
     assert body(again) == body(first)
+
+
+def test_sources_traces_and_events_round_trip_and_follow_a_remap(project, tmp_path):
+    """An inferred add and a supersession: their add events, messages, links, decision traces and
+    the history rows' trace all come back, with ids kept and with ids remapped."""
+    from memories.services import add_ingest
+
+    scope = Scope(user_id="alice")
+    add_ingest(project=project, messages=[{"role": "user", "content": "I live in Paris."}], scope=scope, now=T0)
+    add_ingest(
+        project=project,
+        messages=[{"role": "user", "content": "I moved to Berlin."}],
+        scope=scope,
+        now=T0 + timedelta(days=2),
+    )
+    first = export(project, tmp_path, with_vectors=True)
+    counts = first[0]["counts"]
+    assert counts["event"] == 2 and counts["source"] == 2 and counts["source_link"] == 2 and counts["trace"] == 2
+    traced = [r for r in first if r["kind"] == "history" and r["trace"]]
+    assert traced and {r["trace"] for r in traced} <= {r["id"] for r in first if r["kind"] == "trace"}
+    path = write(tmp_path, first)
+
+    call_command("import_project", path, project="copy", remap_ids=True, no_progress=True)
+    copy = Project.objects.get(slug="copy")
+    assert MemorySource.objects.filter(project=copy).count() == 2
+    for link in MemorySourceLink.objects.filter(project=copy).select_related("memory", "source"):
+        assert link.memory.project_id == copy.pk and link.source.project_id == copy.pk
+    berlin = Memory.objects.get(project=copy, memory__contains="Berlin")
+    trace = DecisionTrace.objects.get(project=copy, memory=berlin)
+    paris = Memory.objects.get(project=copy, memory__contains="Paris")
+    assert trace.decision == "SUPERSEDE" and trace.target_id == paris.pk
+    assert trace.source_ids == [str(berlin.sources.get().pk)]
+    assert MemoryHistory.objects.filter(project=copy, trace=trace).exists()
+
+    Project.objects.filter(pk=project.pk).delete()
+    call_command("import_project", path, project="restored", no_progress=True)
+    again = export(Project.objects.get(slug="restored"), tmp_path, "b.jsonl", with_vectors=True)
+    assert body(again) == body(first)
+
+
+def test_a_link_to_a_source_outside_the_archive_is_refused(project, tmp_path):
+    from memories.services import add_ingest
+
+    add_ingest(project=project, messages="I like tea", scope=Scope(user_id="alice"), infer=False, now=T0)
+    records = export(project, tmp_path)
+    link = next(r for r in records if r["kind"] == "source_link")
+    link["source"] = str(uuid.uuid4())
+    with pytest.raises(CommandError, match="is not a source of the archive"):
+        call_command("import_project", write(tmp_path, records), project="bad", no_progress=True)
+    assert not Project.objects.filter(slug="bad").exists()
 
 
 def test_round_trip_keeps_the_memory_type(project, add, tmp_path):

@@ -266,11 +266,26 @@ def test_include_sources_finds_what_extraction_missed_and_never_brings_back_a_su
         "POST",
         "/v3/memories/search/",
         key=key,
-        data={"query": "Lisbon", "filters": {"user_id": "alice"}, "include_sources": True, "top_k": 20},
+        data={
+            "query": "Lisbon",
+            "filters": {"user_id": "alice"},
+            "include_sources": True,
+            "top_k": 20,
+            "latest_only": True,  # a current search (Mem0's Platform default also shows superseded facts, marked)
+        },
     ).json()["results"]
     texts = [r["memory"] for r in lisbon]
     assert "User loves jazz" in texts and "User lives in Lisbon" not in texts
     assert not any("Lisbon" in t for t in texts)
+    # Without latest_only the closed residence is shown, but marked as superseded, with its successor.
+    marked = api(
+        "POST",
+        "/v3/memories/search/",
+        key=key,
+        data={"query": "Lisbon", "filters": {"user_id": "alice"}, "include_sources": True, "top_k": 20},
+    ).json()["results"]
+    [closed] = [r for r in marked if r["memory"] == "User lives in Lisbon"]
+    assert closed["lifecycle_state"] == "superseded" and closed["replaced_by"]
     # The OSS search takes the option too.
     oss = api(
         "POST",

@@ -2,15 +2,18 @@
 
 The first line is the header::
 
-    {"kind": "header", "format": "mem0g-archive", "version": 1, "exported_at": "...",
+    {"kind": "header", "format": "mem0g-archive", "version": 2, "exported_at": "...",
      "project": {"id", "name", "slug", "organization"}, "user_id": null | "alice",
      "embedding": {"model": "all-MiniLM-L6-v2", "dimensions": 384, "vectors": false},
-     "counts": {"entity": 1, "memory": 12, "history": 15, "relationship": 3, "entity_relation": 4}}
+     "counts": {"entity": 1, "memory": 12, "event": 5, "source": 9, "source_link": 12, "trace": 14,
+                "history": 15, "relationship": 3, "entity_relation": 4}}
 
 Every other line is a record ``{"kind": "<kind>", ...}`` of one of :data:`KINDS`, in that order
 (a kind's records refer only to kinds before it). ``counts`` says how many records of each kind
 follow, so a cut-off archive is recognised. A reader refuses an archive of a newer ``version`` and
-any kind it does not know: nothing is silently dropped. This module knows no ORM.
+any kind it does not know: nothing is silently dropped. Version 2 added the add events, the
+messages kept as sources, their links to memories and the decision traces (and ``trace`` on history
+rows); a version 1 archive, which has none of them, reads as before. This module knows no ORM.
 """
 
 import gzip
@@ -27,10 +30,20 @@ from mem0g_site.exceptions import ApplicationError, InvalidRequest, ValidationFa
 from mem0g_site.parsers import check_json
 
 FORMAT = "mem0g-archive"
-VERSION = 1
-# Record kinds, in the order an archive lists them. A new kind (the ingest issue's sources and
-# traces) is added here, in archive.selectors (export) and in archive.services (import).
-KINDS = ("entity", "memory", "history", "relationship", "entity_relation")
+VERSION = 2
+# Record kinds, in the order an archive lists them (a kind refers only to kinds before it). A new
+# kind is added here, in archive.selectors (export) and in archive.services (import).
+KINDS = (
+    "entity",
+    "memory",
+    "event",
+    "source",
+    "source_link",
+    "trace",
+    "history",
+    "relationship",
+    "entity_relation",
+)
 GZIP_MAGIC = b"\x1f\x8b"
 CHUNK_BYTES = 64 * 1024
 # No record comes near this (a memory is at most MEMORY_MAX_CHARS, its metadata 32 KiB, a vector ~10 KiB).

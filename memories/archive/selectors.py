@@ -5,6 +5,7 @@ from datetime import datetime
 from typing import Any
 
 from django.db import connection, transaction
+from django.db.models import Q
 from django.utils import timezone
 
 from accounts.models import Organization, Project, RegisteredEntity
@@ -12,7 +13,7 @@ from graph.models import EntityRelation, Relationship
 from mem0g_site.exceptions import NotFound
 from memories.archive.format import KINDS, header, moment_text
 from memories.inputs import clean_uuid
-from memories.models import SCOPE_FIELDS, Memory, MemoryHistory
+from memories.models import SCOPE_FIELDS, AddEvent, DecisionTrace, Memory, MemoryHistory, MemorySource, MemorySourceLink
 
 ITERATOR_CHUNK = 500
 
@@ -42,7 +43,20 @@ def _querysets(project, user_id: str | None) -> dict[str, Any]:
     history = MemoryHistory.objects.filter(project=project)
     relationships = Relationship.objects.for_project(project)
     relations = EntityRelation.objects.for_project(project)
+    events = AddEvent.objects.filter(project=project)
+    sources = MemorySource.objects.filter(project=project)
+    links = MemorySourceLink.objects.filter(project=project)
+    traces = DecisionTrace.objects.filter(project=project)
     if user_id is not None:
+        # The user's add events, and any other add that left them a message or a decision.
+        events = events.filter(
+            Q(user_id=user_id)
+            | Q(pk__in=MemorySource.objects.filter(project=project, user_id=user_id).values("add_event"))
+            | Q(pk__in=DecisionTrace.objects.filter(project=project, user_id=user_id).values("add_event"))
+        )
+        sources = sources.filter(user_id=user_id)
+        links = links.filter(memory__user_id=user_id, source__user_id=user_id)
+        traces = traces.filter(user_id=user_id)
         entities = entities.filter(type=RegisteredEntity.Type.USER, name=user_id)
         memories = memories.filter(user_id=user_id)
         history = history.filter(user_id=user_id)
@@ -51,6 +65,10 @@ def _querysets(project, user_id: str | None) -> dict[str, Any]:
     return {
         "entity": entities.order_by("type", "name"),
         "memory": memories.order_by("created_at", "id"),
+        "event": events.order_by("created_at", "id"),
+        "source": sources.order_by("created_at", "position", "id"),
+        "source_link": links.order_by("created_at", "memory_id", "source_id"),
+        "trace": traces.order_by("created_at", "position", "id"),
         "history": history.order_by("created_at", "id"),
         "relationship": relationships.order_by("created_at", "id"),
         "entity_relation": relations.order_by("created_at", "id"),
@@ -122,6 +140,69 @@ def _history(row: MemoryHistory, with_vectors: bool) -> dict[str, Any]:
         "is_deleted": row.is_deleted,
         "created_at": moment_text(row.created_at),
         "updated_at": moment_text(row.updated_at),
+        "trace": None if row.trace_id is None else str(row.trace_id),
+    }
+
+
+def _event(row: AddEvent, with_vectors: bool) -> dict[str, Any]:
+    return {
+        "kind": "event",
+        "id": str(row.id),
+        "user_id": row.user_id,
+        "status": row.status,
+        "payload": row.payload,
+        "results": row.results,
+        "error": row.error,
+        "latency_ms": row.latency_ms,
+        "created_at": moment_text(row.created_at),
+        "updated_at": moment_text(row.updated_at),
+    }
+
+
+def _source(row: MemorySource, with_vectors: bool) -> dict[str, Any]:
+    record = {
+        "kind": "source",
+        "id": str(row.id),
+        **{name: getattr(row, name) for name in SCOPE_FIELDS},
+        "event": None if row.add_event_id is None else str(row.add_event_id),
+        "position": row.position,
+        "role": row.role,
+        "name": row.name,
+        "content": row.content,
+        "observed_at": moment_text(row.observed_at),
+        "metadata": row.metadata,
+        "created_at": moment_text(row.created_at),
+    }
+    if with_vectors:
+        record["vector"] = None if row.embedding is None else [float(x) for x in row.embedding]
+    return record
+
+
+def _source_link(row: MemorySourceLink, with_vectors: bool) -> dict[str, Any]:
+    return {
+        "kind": "source_link",
+        "memory": str(row.memory_id),
+        "source": str(row.source_id),
+        "created_at": moment_text(row.created_at),
+    }
+
+
+def _trace(row: DecisionTrace, with_vectors: bool) -> dict[str, Any]:
+    return {
+        "kind": "trace",
+        "id": str(row.id),
+        **{name: getattr(row, name) for name in SCOPE_FIELDS},
+        "event": str(row.add_event_id),
+        "position": row.position,
+        "fact": row.fact,
+        "extractor": row.extractor,
+        "candidates": row.candidates,
+        "decision": row.decision,
+        "target_id": None if row.target_id is None else str(row.target_id),
+        "reason": row.reason,
+        "source_ids": row.source_ids,
+        "memory": None if row.memory_id is None else str(row.memory_id),
+        "created_at": moment_text(row.created_at),
     }
 
 
@@ -155,6 +236,10 @@ def _entity_relation(row: EntityRelation, with_vectors: bool) -> dict[str, Any]:
 RECORD = {
     "entity": _entity,
     "memory": _memory,
+    "event": _event,
+    "source": _source,
+    "source_link": _source_link,
+    "trace": _trace,
     "history": _history,
     "relationship": _relationship,
     "entity_relation": _entity_relation,
@@ -177,7 +262,7 @@ def archive_records(
                 cursor.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ")
         querysets = _querysets(project, user_id)
         counts = {kind: queryset.count() for kind, queryset in querysets.items()}
-        embedder = get_embedder() if counts["memory"] else None
+        embedder = get_embedder() if counts["memory"] or counts["source"] else None
         yield header(
             project={
                 "id": str(project.id),
@@ -193,8 +278,24 @@ def archive_records(
             exported_at=now or timezone.now(),
         )
         for kind, queryset in querysets.items():
-            if kind == "memory" and not with_vectors:
+            if kind in ("memory", "source") and not with_vectors:
                 queryset = queryset.defer("embedding")
             to_record = RECORD[kind]
+            own = _own_memory_ids(project, user_id) if kind == "event" and user_id is not None else None
             for row in queryset.iterator(chunk_size=ITERATOR_CHUNK):
-                yield to_record(row, with_vectors)
+                record = to_record(row, with_vectors)
+                if own is not None and row.user_id != user_id:
+                    record = _event_for_user(record, own)
+                yield record
+
+
+def _own_memory_ids(project, user_id: str) -> set[str]:
+    return {str(pk) for pk in Memory.objects.for_project(project).filter(user_id=user_id).values_list("id", flat=True)}
+
+
+def _event_for_user(record: dict[str, Any], own: set[str]) -> dict[str, Any]:
+    """An add event that spanned several scopes, as one user's archive may show it: the results for
+    that user's memories only, and neither the request's payload nor its error (they may speak of
+    the others)."""
+    results = [item for item in record["results"] if isinstance(item, dict) and item.get("id") in own]
+    return {**record, "payload": {}, "results": results, "error": None}

@@ -37,7 +37,16 @@ from memories.inputs import (
     clean_uuid,
     is_encodable,
 )
-from memories.models import SCOPE_FIELDS, Memory, MemoryHistory, memory_hash
+from memories.models import (
+    SCOPE_FIELDS,
+    AddEvent,
+    DecisionTrace,
+    Memory,
+    MemoryHistory,
+    MemorySource,
+    MemorySourceLink,
+    memory_hash,
+)
 
 BATCH = 500
 NAME_MAX_LENGTH = 255
@@ -151,6 +160,103 @@ def _entity(record: dict, line: int) -> dict[str, Any]:
     }
 
 
+def _optional_uuid(value: Any, *, field: str, line: int) -> uuid.UUID | None:
+    return None if value is None else _uuid(value, field=field, line=line)
+
+
+def _json(value: Any, kind: type, *, field: str, line: int, default: Any) -> Any:
+    if value is None:
+        return default
+    if not isinstance(value, kind):
+        raise ArchiveInvalid(f"{field} must be a JSON {'object' if kind is dict else 'array'}", line=line)
+    return value
+
+
+def _position(value: Any, *, line: int) -> int:
+    if value is None:
+        return 0
+    if not isinstance(value, int) or isinstance(value, bool) or not 0 <= value <= 1_000_000:
+        raise ArchiveInvalid("position must be a whole number from 0", line=line)
+    return value
+
+
+def _text(value: Any, *, field: str, line: int, max_length: int = HISTORY_TEXT_MAX_CHARS) -> str:
+    if not isinstance(value, str) or len(value) > max_length or "\x00" in value or not is_encodable(value):
+        raise ArchiveInvalid(f"{field} must be a string of at most {max_length} characters", line=line)
+    return value
+
+
+def _event(record: dict, line: int) -> dict[str, Any]:
+    status = record.get("status")
+    if status not in AddEvent.Status.values:
+        raise ArchiveInvalid(f"event status must be one of {', '.join(AddEvent.Status.values)}", line=line)
+    latency = record.get("latency_ms")
+    if latency is not None and (not isinstance(latency, (int, float)) or isinstance(latency, bool)):
+        raise ArchiveInvalid("latency_ms must be a number (or null)", line=line)
+    created_at = parse_moment(record.get("created_at"), field="created_at", line=line, required=True)
+    return {
+        "id": _uuid(record.get("id"), field="id", line=line),
+        "user_id": _checked("event", line, lambda: clean_id(record.get("user_id"), field_name="user_id")),
+        "status": status,
+        "payload": _json(record.get("payload"), dict, field="payload", line=line, default={}),
+        "results": _json(record.get("results"), list, field="results", line=line, default=[]),
+        "error": _optional_text(record.get("error"), field="error", line=line),
+        "latency_ms": latency,
+        "created_at": created_at,
+        "updated_at": parse_moment(record.get("updated_at"), field="updated_at", line=line) or created_at,
+    }
+
+
+def _source(record: dict, line: int) -> dict[str, Any]:
+    return {
+        "id": _uuid(record.get("id"), field="id", line=line),
+        **_scope_ids(record, required=True, kind="source", line=line),
+        "add_event_id": _optional_uuid(record.get("event"), field="event", line=line),
+        "position": _position(record.get("position"), line=line),
+        "role": _checked("source", line, lambda: clean_role(record.get("role"))) or "user",
+        "name": _checked("source", line, lambda: clean_id(record.get("name"), field_name="name")),
+        "content": _text(record.get("content"), field="content", line=line),
+        "observed_at": parse_moment(record.get("observed_at"), field="observed_at", line=line, required=True),
+        "metadata": _checked("source", line, lambda: clean_metadata(record.get("metadata"))),
+        "created_at": parse_moment(record.get("created_at"), field="created_at", line=line, required=True),
+    }
+
+
+def _source_link(record: dict, line: int) -> dict[str, Any]:
+    memory = _uuid(record.get("memory"), field="memory", line=line)
+    source = _uuid(record.get("source"), field="source", line=line)
+    return {
+        "id": (memory, source),  # the link's identity in the archive (the table numbers its rows)
+        "memory_id": memory,
+        "source_id": source,
+        "created_at": parse_moment(record.get("created_at"), field="created_at", line=line, required=True),
+    }
+
+
+def _trace(record: dict, line: int) -> dict[str, Any]:
+    decision = record.get("decision")
+    if decision not in DecisionTrace.Decision.values:
+        raise ArchiveInvalid(f"trace decision must be one of {', '.join(DecisionTrace.Decision.values)}", line=line)
+    return {
+        "id": _uuid(record.get("id"), field="id", line=line),
+        **_scope_ids(record, required=False, kind="trace", line=line),
+        "add_event_id": _uuid(record.get("event"), field="event", line=line),
+        "position": _position(record.get("position"), line=line),
+        "fact": _text(record.get("fact"), field="fact", line=line),
+        "extractor": _text(record.get("extractor"), field="extractor", line=line, max_length=150),
+        "candidates": _json(record.get("candidates"), list, field="candidates", line=line, default=[]),
+        "decision": decision,
+        "target_id": _optional_uuid(record.get("target_id"), field="target_id", line=line),
+        "reason": _json(record.get("reason"), dict, field="reason", line=line, default={}),
+        "source_ids": [
+            str(_uuid(pk, field="source_ids", line=line))
+            for pk in _json(record.get("source_ids"), list, field="source_ids", line=line, default=[])
+        ],
+        "memory_id": _optional_uuid(record.get("memory"), field="memory", line=line),
+        "created_at": parse_moment(record.get("created_at"), field="created_at", line=line, required=True),
+    }
+
+
 def _vector(value: Any, *, line: int, dimensions: int) -> list[float] | None:
     if value is None:
         return None
@@ -207,6 +313,7 @@ def _history(record: dict, line: int) -> dict[str, Any]:
         "is_deleted": _bool(record.get("is_deleted"), field="is_deleted", line=line),
         "created_at": created_at,
         "updated_at": parse_moment(record.get("updated_at"), field="updated_at", line=line) or created_at,
+        "trace_id": _optional_uuid(record.get("trace"), field="trace", line=line),
     }
 
 
@@ -253,12 +360,20 @@ def _entity_relation(record: dict, line: int) -> dict[str, Any]:
 CHECK = {
     "entity": _entity,
     "memory": _memory,
+    "event": _event,
+    "source": _source,
+    "source_link": _source_link,
+    "trace": _trace,
     "history": _history,
     "relationship": _relationship,
     "entity_relation": _entity_relation,
 }
 MODEL = {
     "memory": Memory,
+    "event": AddEvent,
+    "source": MemorySource,
+    "source_link": MemorySourceLink,
+    "trace": DecisionTrace,
     "history": MemoryHistory,
     "relationship": Relationship,
     "entity_relation": EntityRelation,
@@ -325,6 +440,22 @@ def _plan(records: Records, *, embedder_info: Callable[[], tuple[str, int]], pro
             vector = _vector(record.get("vector"), line=line, dimensions=dimensions) if usable else None
             if vector is None or record.get("embedding_model", model_name) != model_name:
                 to_embed += 1
+        elif kind == "source":
+            if model_name is None:
+                model_name, dimensions = embedder_info()
+                usable = _vectors_usable(head, model_name, dimensions)
+            vector = _vector(record.get("vector"), line=line, dimensions=dimensions) if usable else None
+            if vector is None:
+                to_embed += 1
+            _refers(values["add_event_id"], ids["event"], "event", line=line)
+        elif kind == "source_link":
+            _refers(values["memory_id"], ids["memory"], "memory", line=line)
+            _refers(values["source_id"], ids["source"], "source", line=line)
+        elif kind == "trace":
+            _refers(values["add_event_id"], ids["event"], "event", line=line)
+            _refers(values["memory_id"], ids["memory"], "memory", line=line)
+        elif kind == "history":
+            _refers(values["trace_id"], ids["trace"], "trace", line=line)
         elif kind == "relationship":
             for end in ("source_id", "target_id"):
                 if values[end] not in ids["memory"]:
@@ -342,10 +473,17 @@ def _plan(records: Records, *, embedder_info: Callable[[], tuple[str, int]], pro
     return _Plan(header=head, counts=counts, ids=ids, vectors_usable=usable, to_embed=to_embed)
 
 
+def _refers(pk, known: set, what: str, *, line: int) -> None:
+    if pk is not None and pk not in known:
+        raise ArchiveInvalid(f"{what} {pk} is not a {what} of the archive", line=line)
+
+
 def _taken_ids(plan: _Plan) -> dict[str, int]:
     """How many of the archive's ids are already used (in any project) per kind."""
     taken = {}
     for kind, model in MODEL.items():
+        if kind == "source_link":  # numbered by the table, never taken
+            continue
         wanted = list(plan.ids[kind])
         found = 0
         for start in range(0, len(wanted), 5000):
@@ -406,7 +544,7 @@ def archive_import(
             )
     report = ImportReport(counts=dict(plan.counts), re_embedded=plan.to_embed)
     remap = _Remap(remap_ids)
-    model_name = get_embedder().model_name if plan.counts["memory"] else None
+    model_name = get_embedder().model_name if plan.counts["memory"] or plan.counts["source"] else None
     existing_entities = set(RegisteredEntity.objects.filter(project=project).values_list("type", "name"))
     bar = progress(desc="importing", total=sum(plan.counts.values()))
     pending: dict[str, list] = {kind: [] for kind in KINDS}
@@ -416,13 +554,15 @@ def archive_import(
         rows = pending[kind]
         if not rows:
             return
-        if kind == "memory":
+        if kind in ("memory", "source"):
+            text = "memory" if kind == "memory" else "content"
             missing = [index for index, row in enumerate(rows) if vectors_of.get(index) is None]
-            fresh = iter(embed_texts([rows[index].memory for index in missing]) if missing else [])
+            fresh = iter(embed_texts([getattr(rows[index], text) for index in missing]) if missing else [])
             for index, row in enumerate(rows):
                 vector = vectors_of.get(index)
                 row.embedding = vector if vector is not None else next(fresh)
-                row.embedding_model = model_name
+                if kind == "memory":
+                    row.embedding_model = model_name
             vectors_of.clear()
         if kind == "entity":
             RegisteredEntity.objects.bulk_create(rows)
@@ -447,7 +587,7 @@ def archive_import(
                     bar.update(1)
                     continue
                 row = _row(kind, values, project=project, remap=remap)
-                if kind == "memory":  # the vector was checked in pass 1
+                if kind in ("memory", "source"):  # the vector was checked in pass 1
                     usable = plan.vectors_usable and record.get("embedding_model", model_name) == model_name
                     vectors_of[len(pending[kind])] = record.get("vector") if usable else None
                 pending[kind].append(row)
@@ -472,9 +612,27 @@ def archive_import(
 def _row(kind: str, values: dict[str, Any], *, project, remap: _Remap):
     if kind == "entity":
         return RegisteredEntity(project=project, **values)
+    if kind == "source_link":
+        values = {key: value for key, value in values.items() if key != "id"}
+        values["memory_id"] = remap("memory", values["memory_id"])
+        values["source_id"] = remap("source", values["source_id"])
+        return MemorySourceLink(project=project, **values)
     values = {**values, "id": remap(kind, values["id"])}
+    if kind in ("source", "trace") and values["add_event_id"] is not None:
+        values["add_event_id"] = remap("event", values["add_event_id"])
+    if kind == "trace":
+        if values["memory_id"] is not None:
+            values["memory_id"] = remap("memory", values["memory_id"])
+        # Ids the decision only mentions follow when they are the archive's (else kept as they were).
+        if remap.enabled and values["target_id"] in remap.maps["memory"]:
+            values["target_id"] = remap.maps["memory"][values["target_id"]]
+        if remap.enabled:
+            sources = remap.maps["source"]
+            values["source_ids"] = [str(sources.get(uuid.UUID(pk), pk)) for pk in values["source_ids"]]
     if kind == "history":
         values["memory_id"] = remap("memory", values["memory_id"])
+        if values["trace_id"] is not None:
+            values["trace_id"] = remap("trace", values["trace_id"])
     elif kind == "relationship":
         values["source_id"] = remap("memory", values["source_id"])
         values["target_id"] = remap("memory", values["target_id"])
