@@ -177,6 +177,7 @@ _DECISIONS_SCHEMA = _list_of(
         reason=_STRING,
     ),
 )
+_PROCEDURE_SCHEMA = _object(procedure=_STRING)
 _RELATIONS_SCHEMA = _list_of(
     "relations", _object(text=_INTEGER, source=_STRING, relationship=_STRING, destination=_STRING)
 )
@@ -256,7 +257,7 @@ def llm_procedure(messages: list[Message], *, prompt: str | None = None) -> str 
     for message, text in conversation:
         speaker = message.role if not message.name else f"{message.role} ({message.name})"
         lines.append(f"{speaker}: {text}")
-    answer = _chat("procedure", "\n\n".join(system), "\n".join(lines))
+    answer = _chat("procedure", "\n\n".join(system), "\n".join(lines), schema=_PROCEDURE_SCHEMA)
     procedure = answer.get("procedure") if isinstance(answer, dict) else None
     if not isinstance(procedure, str) or not procedure.strip():
         _log_malformed("procedure", json.dumps(answer)[:200], "no 'procedure' text")
