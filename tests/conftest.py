@@ -166,3 +166,14 @@ def django_assert_max_num_queries():
             pytest.fail(f"Expected to perform {num} queries or less but {len(queries)} were done\n{listing}")
 
     return _assert
+
+
+@pytest.fixture
+def live_server(live_server):
+    """pytest-django's live server, with the embedding model loaded first: loading it cold takes
+    several seconds, longer than an HTTP client's default timeout, so a module run on its own would
+    otherwise see its first request time out."""
+    from memories.embedding import get_embedder
+
+    get_embedder()
+    return live_server
