@@ -37,6 +37,7 @@ class Sample:
     status: int
     ms: float
     timing: dict[str, float]
+    at: float = 0.0  # time.perf_counter() when the call returned (for timelines of a failure run)
 
 
 @dataclass
@@ -221,13 +222,13 @@ class LoadRun:
             try:
                 outcome = self._one(op, client, rng)
             except Exception as exc:  # noqa: BLE001
-                samples.append(Sample(op, 0, 0.0, {}))
+                samples.append(Sample(op, 0, 0.0, {}, time.perf_counter()))
                 if len(self.failures) < 20:
                     self.failures.append(f"{op}: {exc}")
                 continue
             if outcome is not None:
                 status, timing, ms = outcome
-                samples.append(Sample(op, status, ms, timing))
+                samples.append(Sample(op, status, ms, timing, time.perf_counter()))
 
     def run(self) -> dict[str, Any]:
         until = [float("inf")]
