@@ -197,6 +197,66 @@ def test_other_projects_changes_and_bad_actions_are_refused(project, other_proje
     assert DecisionTrace.objects.get(pk=trace.pk).review_state == "pending"
 
 
+def _test_database_url() -> str:
+    from urllib.parse import urlsplit, urlunsplit
+
+    from django.conf import settings
+    from django.db import connection
+
+    parts = urlsplit(settings.DATABASE_URL)
+    return urlunsplit(parts._replace(path="/" + connection.settings_dict["NAME"]))
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_review_waits_for_an_add_to_the_same_user(project):
+    """Review actions take the scope lock the add pipeline takes: while an add to alice holds it, a
+    rejection of one of her changes waits, then runs against what the add wrote."""
+    import threading
+    import time
+
+    import psycopg
+    from django.db import connection
+
+    from memories.services import scope_lock_key
+
+    say(project, "I live in Paris.", T0)
+    say(project, "I moved to Berlin.", T0 + timedelta(days=30))
+    trace = DecisionTrace.objects.get(decision="SUPERSEDE")
+    held = scope_lock_key(project.pk, Scope(user_id="alice"))
+    outcome = {}
+
+    def reject():
+        try:
+            outcome["trace"] = review.review_reject(project=project, trace_id=trace.pk, actor_id="ui:olga")
+        except Exception as exc:  # noqa: BLE001 - reported below
+            outcome["error"] = exc
+        finally:
+            connection.close()
+
+    with psycopg.connect(_test_database_url(), autocommit=True) as other:
+        other.execute("SELECT pg_advisory_lock(%s)", [held])
+        try:
+            worker = threading.Thread(target=reject)
+            worker.start()
+            deadline = time.monotonic() + 60
+            waiting = 0
+            while not waiting and time.monotonic() < deadline:
+                time.sleep(0.05)
+                waiting = other.execute(
+                    "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND NOT granted"
+                ).fetchone()[0]
+            assert waiting >= 1
+            time.sleep(0.3)
+            assert worker.is_alive() and DecisionTrace.objects.get(pk=trace.pk).review_state == "pending"
+            other.execute("SELECT pg_advisory_unlock(%s)", [held])
+            worker.join(60)
+        finally:
+            other.execute("SELECT pg_advisory_unlock_all()")
+    assert "error" not in outcome, outcome
+    assert outcome["trace"].review_state == "rejected"
+    assert Memory.objects.get(memory="User lives in Paris").is_current
+
+
 # --- review_mode ------------------------------------------------------------------------------
 
 
