@@ -27,7 +27,7 @@ def say(project, text, when, user_id="alice"):
     """One inferred add (the built-in rules) of what alice said at ``when``: its result rows."""
     return add_ingest(
         project=project,
-        messages=[{"role": "user", "content": text, "name": "Alice"}],
+        messages=[{"role": "user", "content": text}],
         scope=Scope(user_id=user_id),
         observed_at=when,
     ).results
@@ -76,7 +76,7 @@ def test_inferred_changes_wait_with_their_trace_and_verbatim_ones_do_not(project
     supersede = queue.results[0]
     assert supersede.previous == "User lives in Paris" and supersede.target.pk == moved["paris"].pk
     assert supersede.extractor.startswith("rules:") and supersede.candidates[0]["text"] == "User lives in Paris"
-    assert [(s.name, s.content) for s in supersede.source_rows] == [("Alice", "I moved to Berlin.")]
+    assert [(s.role, s.content) for s in supersede.source_rows] == [("user", "I moved to Berlin.")]
     assert review_pending_count(project=project) == 2 == review_pending_count(project=project, user_id="alice")
     assert review_pending_count(project=project, user_id="bob") == 0
     assert DecisionTrace.objects.filter(review_state="none").count() == 2  # the verbatim add and the NONE
@@ -379,7 +379,7 @@ def test_the_queue_pages_and_fragments(project, moved, people):
     owner = people["owner"]
     page = owner.get(reverse("ui:review", args=[project.pk])).content.decode()
     assert "Review queue" in page and "2 pending changes" in page
-    assert "User moved to Berlin" in page and "said by Alice" in page and "I moved to Berlin." in page
+    assert "User moved to Berlin" in page and "said by user on 9 February 2026" in page and "I moved to Berlin." in page
     trace = DecisionTrace.objects.get(decision="SUPERSEDE")
     assert reverse("ui:review-action", args=[project.pk, trace.pk]) in page
     fragment = owner.get(reverse("ui:review", args=[project.pk]), {"state": "accepted"}, **HTMX).content.decode()
@@ -482,8 +482,19 @@ def test_the_admin_queue_accepts_rejects_and_edits(project, moved, admin_client)
     assert DecisionTrace.objects.get(pk=add.pk).review_state == "accepted"
     # Accepting what is reviewed already: an error message, nothing changes.
     response = admin_client.post(
-        "/admin/memories/decisiontrace/",
+        "/admin/memories/decisiontrace/?review=all",
         {"action": "accept", "_selected_action": [str(add.pk)]},
         follow=True,
     )
     assert "accepted already" in response.content.decode()
+
+
+def test_the_queue_page_reads_a_fixed_number_of_queries(project, people, django_assert_max_num_queries):
+    said = ["I work at Google.", "I love jazz.", "I have a dog named Rex.", "I live in Paris.", "I moved to Berlin."]
+    for day, text in enumerate(said):
+        say(project, text, T0 + timedelta(days=day))
+    assert review_pending_count(project=project) == len(said)
+    owner = people["owner"]
+    with django_assert_max_num_queries(12):
+        page = owner.get(reverse("ui:review", args=[project.pk])).content.decode()
+    assert page.count('class="card review-item') == len(said)
