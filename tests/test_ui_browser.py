@@ -241,10 +241,12 @@ def test_demo_data_in_the_browser(page, project, django_user_model, shots):
     # What alice said in a chat since: the server's inferences wait in her review queue.
     for days, text in ((3, "I love green tea."), (2, "I moved to Tbilisi."), (1, "I work at the Tbilisi zoo now.")):
         said = datetime.now(UTC) - timedelta(days=days)
-        add_ingest(project=superseded.project, messages=text, scope=Scope(user_id="alice"), observed_at=said)
+        message = {"role": "user", "content": text, "name": "Alice"}
+        add_ingest(project=superseded.project, messages=[message], scope=Scope(user_id="alice"), observed_at=said)
     page.goto(f"/ui/p/{superseded.project_id}/u/alice/review/")
     page.wait_for_selector("#review-list li.review-item")
-    page.locator("#review-list li.review-item details.trace").first.evaluate("(d) => { d.open = true; }")
+    assert page.locator("#review-list li.review-item").count() == 3
+    page.locator("#review-list li.review-item details.trace").nth(1).evaluate("(d) => { d.open = true; }")
     page.screenshot(path=shots / "demo-review.png", full_page=True)
 
 
@@ -405,8 +407,8 @@ def conversation(project):
             observed_at=when,
         )
     return {
-        "porto": Memory.objects.get(memory="User lives in Porto"),
-        "lisbon": Memory.objects.get(memory="User moved to Lisbon"),
+        "porto": Memory.objects.get(memory="Alice lives in Porto"),
+        "lisbon": Memory.objects.get(memory="Alice moved to Lisbon"),
         "move": DecisionTrace.objects.get(decision="SUPERSEDE"),
     }
 
@@ -428,7 +430,7 @@ def test_a_node_shows_its_chain_and_sources_and_reject_restores_the_old_fact(
     tap(page, lisbon.pk)
     page.wait_for_selector("#memory-panel .chain")
     chain = page.locator("#memory-panel .chain").inner_text()
-    assert "User lives in Porto" in chain and "User moved to Lisbon" in chain and "2026-01-10 → 2026-02-09" in chain
+    assert "Alice lives in Porto" in chain and "Alice moved to Lisbon" in chain and "2026-01-10 → 2026-02-09" in chain
     sources = page.locator("#memory-panel #sources").inner_text()
     assert "said by Alice on 9 February 2026" in sources and "I moved to Lisbon." in sources
 
@@ -447,7 +449,7 @@ def test_a_node_shows_its_chain_and_sources_and_reject_restores_the_old_fact(
     # The API serves Porto as current again; Lisbon is gone from every current read.
     key = make_key(project)
     got = api_call(live_server, key, "GET", f"/v1/memories/{porto.pk}/")
-    assert got["memory"] == "User lives in Porto" and got["valid_to"] is None
+    assert got["memory"] == "Alice lives in Porto" and got["valid_to"] is None
     found = api_call(
         live_server,
         key,
@@ -456,7 +458,7 @@ def test_a_node_shows_its_chain_and_sources_and_reject_restores_the_old_fact(
         {"query": "Where does alice live?", "filters": {"user_id": "alice"}, "latest_only": True},
     )["results"]
     texts = [item["memory"] for item in found]
-    assert "User lives in Porto" in texts and "User moved to Lisbon" not in texts
+    assert "Alice lives in Porto" in texts and "Alice moved to Lisbon" not in texts
     rows = MemoryHistory.objects.filter(trace=conversation["move"], actor_id="ui:pat")
     assert sorted(rows.values_list("event", flat=True)) == ["DELETE", "UPDATE"]
 
@@ -468,7 +470,7 @@ def test_a_reader_sees_the_queue_but_cannot_act(page, project, conversation, dja
     page.wait_for_selector("#review-list li.review-item")
     assert page.locator("#review-list li.review-item").count() == 3
     assert page.locator("#review-list button").count() == 0 and page.locator("#review-list form").count() == 0
-    assert "read only" in page.locator("main").inner_text()
+    assert "read only" in page.locator("main").inner_text().lower()
     # Posting anyway (with a valid CSRF token): 403, and nothing changes.
     token = page.evaluate("JSON.parse(document.body.getAttribute('hx-headers'))['X-CSRFToken']")
     response = page.context.request.post(
