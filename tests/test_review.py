@@ -498,3 +498,42 @@ def test_the_queue_page_reads_a_fixed_number_of_queries(project, people, django_
     with django_assert_max_num_queries(12):
         page = owner.get(reverse("ui:review", args=[project.pk])).content.decode()
     assert page.count('class="card review-item') == len(said)
+
+
+def test_review_states_and_held_changes_travel_in_archives(project, tmp_path):
+    import json
+
+    from django.core.management import call_command
+
+    from accounts.models import Project
+
+    [paris] = say(project, "I live in Paris.", T0)
+    review.review_accept(project=project, trace_id=trace_of(paris).pk, actor_id="ui:olga")
+    project.options = {"review_mode": True}
+    project.save()
+    [held] = say(project, "I moved to Berlin.", T0 + timedelta(days=3))
+    add_ingest(project=project, items=[NewMemory(text="User's locker is number 7", scope=Scope(user_id="alice"))])
+    path = tmp_path / "a.jsonl"
+    call_command("export_project", project.slug, output=str(path), no_progress=True)
+    records = [json.loads(line) for line in path.read_text().splitlines()]
+    traces = {r["fact"]: r for r in records if r["kind"] == "trace"}
+    assert traces["User lives in Paris"]["review_state"] == "accepted"
+    assert traces["User moved to Berlin"]["held"]["text"] == "User moved to Berlin"
+
+    call_command("import_project", str(path), project="copy", remap_ids=True, no_progress=True)
+    copy = Project.objects.get(slug="copy")
+    accepted = DecisionTrace.objects.get(project=copy, fact="User lives in Paris")
+    assert (accepted.review_state, accepted.reviewed_by) == ("accepted", "ui:olga")
+    waiting = DecisionTrace.objects.get(project=copy, fact="User moved to Berlin")
+    assert waiting.is_held and waiting.review_state == "pending" and waiting.pk != held["review_id"]
+    review.review_accept(project=copy, trace_id=waiting.pk, actor_id="ui:olga")
+    assert Memory.objects.get(project=copy, memory="User moved to Berlin").is_current
+
+    # An archive written before the review queue: inferred changes wait for review, verbatim ones do not.
+    for record in records:
+        for name in ("review_state", "reviewed_by", "reviewed_at", "held"):
+            record.pop(name, None)
+    path.write_text("".join(json.dumps(record) + "\n" for record in records))
+    call_command("import_project", str(path), project="older", remap_ids=True, no_progress=True)
+    older = DecisionTrace.objects.filter(project__slug="older")
+    assert sorted(older.values_list("review_state", flat=True)) == ["none", "pending", "pending"]
