@@ -220,6 +220,8 @@ PROJECT_OPTIONS = {
     "memory_depth": str,
     "usecase_setting": str,
     "multilingual": bool,
+    # mem0g's own: inferred UPDATEs and SUPERSEDEs wait in the review queue (memories.review).
+    "review_mode": bool,
 }
 
 

@@ -321,11 +321,14 @@ def relations_record_for_events(
 ) -> dict | None:
     """:func:`relations_record` for the memories an add wrote (its ``ADD``, ``UPDATE`` and
     ``SUPERSEDE`` events: each holds a text that is new), whether the add ran now or in a worker.
-    An older observation stored as history (``superseded_by``) opens no triple."""
+    An older observation stored as history (``superseded_by``) opens no triple, nor does a change
+    held for review (``pending``)."""
     memory_ids = [
         event["id"]
         for event in events
-        if event.get("event") in ("ADD", "UPDATE", "SUPERSEDE") and "superseded_by" not in event
+        if event.get("event") in ("ADD", "UPDATE", "SUPERSEDE")
+        and "superseded_by" not in event
+        and not event.get("pending")  # held for review: nothing new holds yet
     ]
     return relations_record(project=project, memories=memory_ids, enable_graph=enable_graph, now=now)
 

@@ -336,6 +336,12 @@ class DecisionTrace(models.Model):
         SUPERSEDE = "SUPERSEDE"
         NONE = "NONE"
 
+    class ReviewState(models.TextChoices):
+        NONE = "none"  # nothing to review: stored verbatim, or nothing changed (NONE)
+        PENDING = "pending"
+        ACCEPTED = "accepted"
+        REJECTED = "rejected"
+
     id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
     project = models.ForeignKey("accounts.Project", on_delete=models.CASCADE, related_name="decision_traces")
     user_id = models.CharField(max_length=255, null=True, blank=True)
@@ -351,9 +357,18 @@ class DecisionTrace(models.Model):
     target_id = models.UUIDField(null=True, blank=True)  # the candidate updated, superseded or repeated
     reason = models.JSONField(default=dict, blank=True)  # {"rule", "detail", "slot"?, "similarity"?}
     source_ids = models.JSONField(default=list, blank=True)  # the MemorySource ids of the messages it came from
-    # The memory written (ADD, UPDATE, SUPERSEDE) or found already holding the fact (NONE).
+    # The memory written (ADD, UPDATE, SUPERSEDE) or found already holding the fact (NONE); for a
+    # held change, the memory it would change (it stays current until the change is accepted).
     memory = models.ForeignKey(Memory, on_delete=models.CASCADE, null=True, blank=True, related_name="traces")
     created_at = models.DateTimeField(default=timezone.now)
+    # The review queue (memories.review): an inferred change (ADD, UPDATE or SUPERSEDE decided by an
+    # extractor, not stored verbatim) waits as PENDING until someone accepts, rejects or edits it.
+    review_state = models.CharField(max_length=10, choices=ReviewState.choices, default=ReviewState.NONE)
+    reviewed_by = models.CharField(max_length=255, null=True, blank=True)  # "ui:<username>", "admin:<username>"
+    reviewed_at = models.DateTimeField(null=True, blank=True)
+    # A change the project's review_mode kept from taking effect: {"text", "observed_at"}, what accepting
+    # it writes. None once applied (or for changes applied at once).
+    held = models.JSONField(null=True, blank=True)
 
     class Meta:
         ordering = ["created_at", "position"]
@@ -377,7 +392,13 @@ class DecisionTrace(models.Model):
             models.Index(fields=["add_event", "position"], name="trace_event_position"),
             # Deleting a scope's traces.
             models.Index(fields=["project", "user_id"], name="trace_project_user"),
+            # The review queue: a project's (or a user's) inferred changes in one state, newest first.
+            models.Index(fields=["project", "review_state", "-created_at"], name="trace_project_review"),
         ]
 
     def __str__(self) -> str:
         return f"{self.decision} {self.fact[:60]}"
+
+    @property
+    def is_held(self) -> bool:
+        return self.held is not None

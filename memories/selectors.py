@@ -1062,3 +1062,119 @@ def memories_mark_successors(memories) -> None:
     )
     for target_id, source_id in edges:
         closed[target_id].replaced_by = source_id
+
+
+REVIEW_STATES = ("pending", "accepted", "rejected", "all")
+
+
+@dataclass(frozen=True)
+class ReviewPage:
+    results: list
+    count: int
+    page: int
+    page_size: int
+
+    @property
+    def has_next(self) -> bool:
+        return self.page * self.page_size < self.count
+
+    @property
+    def has_previous(self) -> bool:
+        return self.page > 1
+
+
+def review_queue(
+    *, project, user_id: str | None = None, state: str = "pending", page: int = 1, page_size: int = 20
+) -> ReviewPage:
+    """The review queue (``memories.review``): a project's inferred changes (or one user's), newest
+    first, in one review state (``pending``, ``accepted``, ``rejected``) or ``all`` of them. Each
+    trace comes with ``target`` (the memory it updated or superseded, or, held, would), ``previous``
+    (the text before an UPDATE) and ``source_rows`` (the messages it came from, those still kept).
+    Five queries whatever the page holds."""
+    from memories.models import DecisionTrace
+
+    if state not in REVIEW_STATES:
+        raise ValidationFailed(f"state must be one of {', '.join(REVIEW_STATES)}", field="state")
+    page = _positive_int(page, field="page", maximum=10**9)
+    page_size = _positive_int(page_size, field="page_size", maximum=PAGE_SIZE_MAX)
+    queryset = DecisionTrace.objects.filter(project=project)
+    queryset = (
+        queryset.exclude(review_state=DecisionTrace.ReviewState.NONE)
+        if state == "all"
+        else queryset.filter(review_state=state)
+    )
+    if user_id is not None:
+        queryset = queryset.filter(user_id=user_id)
+    count = queryset.count()
+    offset = (page - 1) * page_size
+    traces = (
+        list(
+            queryset.select_related("memory")
+            .defer("memory__embedding")
+            .order_by("-created_at", "-position", "-id")[offset : offset + page_size]
+        )
+        if offset < count
+        else []
+    )
+    _review_decorate(project, traces)
+    return ReviewPage(results=traces, count=count, page=page, page_size=page_size)
+
+
+def review_pending_count(*, project, user_id: str | None = None) -> int:
+    """How many inferred changes wait for review in the project (or for one user)."""
+    from memories.models import DecisionTrace
+
+    queryset = DecisionTrace.objects.filter(project=project, review_state=DecisionTrace.ReviewState.PENDING)
+    return (queryset if user_id is None else queryset.filter(user_id=user_id)).count()
+
+
+def review_get(*, project, trace_id: Any):
+    """One trace of the review queue (any review state), decorated as :func:`review_queue` does, or
+    None."""
+    from memories.models import DecisionTrace
+
+    pk = clean_uuid(trace_id)
+    found = (
+        None
+        if pk is None
+        else DecisionTrace.objects.filter(project=project, pk=pk)
+        .select_related("memory")
+        .defer("memory__embedding")
+        .first()
+    )
+    if found is not None:
+        _review_decorate(project, [found])
+    return found
+
+
+def _review_decorate(project, traces: list) -> None:
+    """Give each trace ``target`` (the memory it updated or superseded, or, held, would change),
+    ``previous`` (the text the change replaced, or would), ``proposed`` (the text it wrote, or would)
+    and ``source_rows`` (its messages, those still kept); three queries for any number."""
+    from memories.models import MemorySource
+
+    targets = memories_by_id(project=project, ids=[t.target_id for t in traces if t.target_id])
+    applied_updates = [t.pk for t in traces if t.decision == "UPDATE" and not t.is_held]
+    updates = {
+        row.trace_id: row
+        for row in MemoryHistory.objects.filter(project=project, trace__in=applied_updates, event="UPDATE").order_by(
+            "-created_at", "-id"
+        )
+    }  # the earliest row of each trace wins: the one the add wrote
+    source_ids = {clean_uuid(pk) for t in traces for pk in t.source_ids} - {None}
+    sources = {
+        source.pk: source
+        for source in MemorySource.objects.filter(project=project, pk__in=source_ids).defer("embedding")
+    }
+    for trace in traces:
+        trace.target = targets.get(trace.target_id)
+        if trace.is_held:
+            trace.previous = trace.target.memory if trace.target else None
+            trace.proposed = trace.held.get("text")
+        elif trace.decision == "UPDATE":
+            row = updates.get(trace.pk)
+            trace.previous, trace.proposed = (row.old_memory, row.new_memory) if row else (None, trace.fact)
+        else:
+            trace.previous = trace.target.memory if trace.decision == "SUPERSEDE" and trace.target else None
+            trace.proposed = trace.memory.memory if trace.memory else trace.fact
+        trace.source_rows = [sources[pk] for pk in (clean_uuid(i) for i in trace.source_ids) if pk in sources]

@@ -7,6 +7,7 @@ in tests.
 
 import hashlib
 import time
+import uuid
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import date, datetime, timedelta
@@ -649,6 +650,8 @@ class _FactOutcome:
     memory: Memory | None = None
     entry: dict | None = None  # the add's result row, when something was written
     changed: set = field(default_factory=set)  # ids of the memories whose history rows it wrote
+    trace_id: uuid.UUID = field(default_factory=uuid.uuid4)  # its DecisionTrace's id, known before it is written
+    held: dict | None = None  # review_mode kept the change from taking effect: what accepting it writes
 
 
 def add_ingest(
@@ -798,7 +801,7 @@ def _provenance_write(*, project, plan: _AddPlan, outcomes: list[_FactOutcome], 
     links = {
         (outcome.memory.pk, by_position[position].pk)
         for outcome in outcomes
-        if outcome.memory is not None
+        if outcome.memory is not None and outcome.held is None  # a held change links when accepted
         for position in outcome.sources
         if position in by_position
     }
@@ -808,6 +811,7 @@ def _provenance_write(*, project, plan: _AddPlan, outcomes: list[_FactOutcome], 
     )
     traces = [
         DecisionTrace(
+            id=outcome.trace_id,
             project=project,
             add_event=event,
             position=outcome.position,
@@ -820,6 +824,12 @@ def _provenance_write(*, project, plan: _AddPlan, outcomes: list[_FactOutcome], 
             source_ids=[str(by_position[p].pk) for p in outcome.sources if p in by_position],
             memory=outcome.memory,
             created_at=now,
+            review_state=(
+                DecisionTrace.ReviewState.PENDING
+                if outcome.memory is not None and is_inferred_change(outcome.decision, outcome.extractor)
+                else DecisionTrace.ReviewState.NONE
+            ),
+            held=outcome.held,
             **(plan.common["scope"] if plan.common else _scope_of(outcome, plan)).as_filter(),
         )
         for outcome in outcomes
@@ -833,6 +843,17 @@ def _provenance_write(*, project, plan: _AddPlan, outcomes: list[_FactOutcome], 
         ).update(
             trace_id=Case(*(When(memory_id=pk, then=trace) for pk, trace in changed.items()), output_field=UUIDField())
         )
+
+
+# Extractors that store what was said as it was said: nothing of theirs is inferred.
+NOT_INFERRED = ("verbatim", "procedural", "attachment")
+
+
+def is_inferred_change(decision: str, extractor: str) -> bool:
+    """Whether a decision changed (or, held, would change) memories by inference: an ADD, UPDATE or
+    SUPERSEDE of an extracted fact (the rules' or an LLM's), not a message stored verbatim. These
+    are what the review queue lists."""
+    return decision in ("ADD", "UPDATE", "SUPERSEDE") and extractor not in NOT_INFERRED
 
 
 def _scope_of(outcome: _FactOutcome, plan: _AddPlan) -> Scope:
@@ -1112,7 +1133,13 @@ def _apply_inferred(*, project, plan: _AddPlan, now: datetime) -> list[_FactOutc
     decisions = plan.inference.decide(plan.facts, candidates)
     common = {**plan.common, "valid_from": plan.observed_at or now}
     outcomes = _apply_decisions(
-        project=project, facts=plan.facts, vectors=plan.vectors, decisions=decisions, common=common, now=now
+        project=project,
+        facts=plan.facts,
+        vectors=plan.vectors,
+        decisions=decisions,
+        common=common,
+        now=now,
+        review_mode=bool((project.options or {}).get("review_mode")),
     )
     for outcome, fact, found in zip(outcomes, plan.facts, candidates, strict=True):
         kind = getattr(fact, "kind", "")
@@ -1150,10 +1177,16 @@ def add_messages(messages: Any) -> list:
     return parsed
 
 
-def _apply_decisions(*, project, facts, vectors, decisions, common: dict, now: datetime) -> list[_FactOutcome]:
+def _apply_decisions(
+    *, project, facts, vectors, decisions, common: dict, now: datetime, review_mode: bool = False
+) -> list[_FactOutcome]:
     """Write what the decisions say (inside the add's transaction); a memory is changed by one fact
     at most (a second fact aimed at a memory already updated or superseded in this add is added
-    instead, and so is one aimed at a memory that no longer holds). One outcome per fact, in order."""
+    instead, and so is one aimed at a memory that no longer holds). One outcome per fact, in order.
+
+    ``review_mode`` (the project option): an UPDATE or SUPERSEDE of a current fact is held, not
+    written: the fact stays current, and the change waits in the review queue (``memories.review``);
+    its result row says ``"pending": true``."""
     observed_at = common["valid_from"]
     outcomes: list[_FactOutcome] = []
     adds: list[tuple[_FactOutcome, NewMemory]] = []
@@ -1190,6 +1223,20 @@ def _apply_decisions(*, project, facts, vectors, decisions, common: dict, now: d
             )
             outcome.reason.update(decided=event, override=f"added instead of {event}: {why}")
             event = outcome.decision = "ADD"
+        if review_mode and (event == "UPDATE" or (event == "SUPERSEDE" and observed_at >= targets[target].valid_from)):
+            touched.add(target)
+            current = targets[target]
+            outcome.memory = current
+            outcome.held = {"text": decision.text, "observed_at": observed_at.isoformat()}
+            outcome.entry = {
+                "id": str(current.id),
+                "memory": decision.text,
+                "event": event,
+                "pending": True,
+                "review_id": str(outcome.trace_id),
+                "previous_memory": current.memory,
+            }
+            continue
         if event == "UPDATE":
             touched.add(target)
             memory = memory_update(

@@ -20,8 +20,9 @@ from django.urls import URLPattern, reverse
 from accounts.models import Membership, Organization, Project, ProjectMember
 from graph.models import Relationship
 from graph.services import relationship_create
-from memories.models import Memory, MemoryHistory
-from memories.services import memory_supersede
+from memories.inputs import Scope
+from memories.models import DecisionTrace, Memory, MemoryHistory
+from memories.services import add_ingest, memory_supersede
 from ui import urls as ui_urls
 
 HTMX = {"HTTP_HX_REQUEST": "true"}
@@ -126,6 +127,19 @@ MATRIX: dict[str, dict[str, Case]] = {
             changed=lambda world: Relationship.objects.get(pk=world["edge"].pk).invalidated_at is not None,
         )
     },
+    "review": {"GET": Case("read")},
+    "user-review": {"GET": Case("read")},
+    "review-action": {
+        "POST": Case(
+            "write",
+            302,
+            data={"action": "reject"},
+            changed=lambda world: (
+                DecisionTrace.objects.get(pk=world["trace"].pk).review_state == "rejected"
+                and Memory.objects.get(pk=world["trace"].memory_id).invalidated_at is not None
+            ),
+        )
+    },
 }
 
 
@@ -156,6 +170,9 @@ def world(db, project, other_project, add, django_user_model):
     )
     lisbon = memory_supersede(project=project, memory_id=porto.pk, text="User lives in Lisbon")
     edge = relationship_create(project=project, source_id=cat.pk, target_id=tea.pk, relation="related_to")
+    # An inferred change waiting for review.
+    [job] = add_ingest(project=project, messages="I work at Google.", scope=Scope(user_id="alice")).results
+    trace = DecisionTrace.objects.get(memory_id=job["id"], review_state="pending")
 
     def person(name, **fields):
         return django_user_model.objects.create_user(name, **fields)  # no password: no hashing cost
@@ -176,18 +193,21 @@ def world(db, project, other_project, add, django_user_model):
         "tea": tea,
         "cat": cat,
         "edge": edge,
+        "trace": trace,
     }
 
 
 def snapshot() -> tuple:
-    """Everything a UI write could change: memories (texts, metadata, validity), relationships, history."""
+    """Everything a UI write could change: memories (texts, metadata, validity), relationships, history,
+    reviews."""
     memories = sorted(
         Memory.objects.values_list(
             "id", "memory", "metadata", "categories", "valid_to", "invalidated_at", "expiration_date", "user_id"
         )
     )
     edges = sorted(Relationship.objects.values_list("id", "relation", "valid_to", "invalidated_at"))
-    return memories, edges, MemoryHistory.objects.count()
+    reviews = sorted(DecisionTrace.objects.values_list("id", "review_state", "reviewed_by"))
+    return memories, edges, MemoryHistory.objects.count(), reviews
 
 
 def url_of(route: URLPattern, world, case: Case) -> str:
@@ -196,6 +216,7 @@ def url_of(route: URLPattern, world, case: Case) -> str:
         "user_id": "alice",
         "memory_id": world[case.memory].pk,
         "relationship_id": world["edge"].pk,
+        "trace_id": world["trace"].pk,
     }
     kwargs = {name: values[name] for name in route.pattern.converters}
     return reverse(f"ui:{route.name}", kwargs=kwargs)
@@ -304,10 +325,13 @@ def test_a_reader_is_offered_no_write_control(world):
         reverse("ui:relationship-targets", args=[project.pk, cat.pk]),
         reverse("ui:relationship-close", args=[project.pk, world["edge"].pk]),
         reverse("ui:relationship-retract", args=[project.pk, world["edge"].pk]),
+        reverse("ui:review-action", args=[project.pk, world["trace"].pk]),
     ]
     pages = [
         f"/ui/p/{project.pk}/u/alice/",
         f"/ui/p/{project.pk}/m/{cat.pk}/",
+        f"/ui/p/{project.pk}/review/",
+        f"/ui/p/{project.pk}/u/alice/review/",
     ]
     reader, owner = client_for("reader", world), client_for("owner", world)
     for page in pages:

@@ -2,15 +2,20 @@
 
 Logs in, searches a user's memories as it types, edits a memory and watches the history grow, adds a
 relationship, opens the graph and reads the node and edge counts from Cytoscape, and moves the time
-slider back to see a superseded memory return and its successor go. Screenshots of each page go to
+slider back to see a superseded memory return and its successor go; clicks a node for its chain and
+sources; rejects an inferred change in the review queue and reads the restored fact back over the
+API; checks that a READER cannot act, and that the list, graph and queue fit a 375 px phone screen.
+No page may log a JavaScript error or a console error. Screenshots of each page go to
 ``$MEM0G_SCREENSHOT_DIR`` (default: a temporary directory; ``docs/screenshots/`` holds copies).
 
 Skipped, with the reason, only when no browser can be had (no ``playwright`` package or no
 ``/usr/bin/chromium``); ``make test`` installs chromium with apt when it can. Never downloads a browser.
 """
 
+import json
 import os
 import shutil
+import urllib.request
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -19,8 +24,9 @@ import pytest
 from accounts.models import ProjectMember
 from graph.models import Relationship
 from graph.services import relations_record, relationship_create
-from memories.models import Memory, MemoryHistory
-from memories.services import memory_supersede
+from memories.inputs import Scope
+from memories.models import DecisionTrace, Memory, MemoryHistory
+from memories.services import add_ingest, memory_supersede
 
 CHROMIUM = os.environ.get("MEM0G_CHROMIUM", "/usr/bin/chromium")
 T0 = datetime(2026, 1, 10, 9, 0, tzinfo=UTC)
@@ -85,16 +91,23 @@ def alice(project, add, django_user_model):
     return {"porto": porto, "tea": tea, "cat": cat, "lisbon": lisbon}
 
 
-@pytest.fixture
-def page(chromium, live_server):
-    context = chromium.new_context(base_url=live_server.url, viewport={"width": 1280, "height": 860})
+def guarded_page(chromium, live_server, *, width: int = 1280, height: int = 860):
+    """A page of a new browser context, and the list its JavaScript and console errors go to."""
+    context = chromium.new_context(base_url=live_server.url, viewport={"width": width, "height": height})
     context.set_default_timeout(TIMEOUT_MS)
     page = context.new_page()
     errors = []
     page.on("pageerror", lambda error: errors.append(str(error)))
+    page.on("console", lambda message: errors.append(message.text) if message.type == "error" else None)
+    return context, page, errors
+
+
+@pytest.fixture
+def page(chromium, live_server):
+    context, page, errors = guarded_page(chromium, live_server)
     yield page
     context.close()
-    assert errors == [], f"JavaScript errors: {errors}"
+    assert errors == [], f"JavaScript or console errors: {errors}"
 
 
 def log_in(page):
@@ -225,6 +238,17 @@ def test_demo_data_in_the_browser(page, project, django_user_model, shots):
     assert not page.locator("#graph-changes").is_hidden()
     page.screenshot(path=shots / "demo-graph-past.png", full_page=True)
 
+    # What alice said in a chat since: the server's inferences wait in her review queue.
+    for days, text in ((3, "I love green tea."), (2, "I moved to Tbilisi."), (1, "I work at the Tbilisi zoo now.")):
+        said = datetime.now(UTC) - timedelta(days=days)
+        message = {"role": "user", "content": text, "name": "Alice"}
+        add_ingest(project=superseded.project, messages=[message], scope=Scope(user_id="alice"), observed_at=said)
+    page.goto(f"/ui/p/{superseded.project_id}/u/alice/review/")
+    page.wait_for_selector("#review-list li.review-item")
+    assert page.locator("#review-list li.review-item").count() == 3
+    page.locator("#review-list li.review-item details.trace").nth(1).evaluate("(d) => { d.open = true; }")
+    page.screenshot(path=shots / "demo-review.png", full_page=True)
+
 
 # Every visible label's box (model coordinates) against every other: how many pairs overlap.
 OVERLAPS = """() => {
@@ -352,3 +376,139 @@ def test_a_thousand_memories_draw(page, project, django_user_model):
         "fetch+layout+labels {drawMs} ms (add {addMs} ms, layout {layoutMs} ms, labels {declutterMs} ms, "
         "{labelsHidden} hidden)".format(**timings)
     )
+
+
+def api_call(live_server, key: str, method: str, path: str, body: dict | None = None):
+    """The API over HTTP, as an app would call it."""
+    request = urllib.request.Request(
+        live_server.url + path,
+        method=method,
+        data=None if body is None else json.dumps(body).encode(),
+        headers={"Authorization": f"Token {key}", "Content-Type": "application/json"},
+    )
+    with urllib.request.urlopen(request, timeout=30) as response:
+        return json.loads(response.read())
+
+
+@pytest.fixture
+def conversation(project):
+    """alice told the server where she lives, then that she moved: an inferred supersession (with the
+    messages kept as its sources), and a fact she likes."""
+    said = [
+        (T0, "I live in Porto."),
+        (T0 + timedelta(days=2), "I love green tea."),
+        (T0 + timedelta(days=30), "I moved to Lisbon."),
+    ]
+    for when, text in said:
+        add_ingest(
+            project=project,
+            messages=[{"role": "user", "content": text, "name": "Alice"}],
+            scope=Scope(user_id="alice"),
+            observed_at=when,
+        )
+    return {
+        "porto": Memory.objects.get(memory="Alice lives in Porto"),
+        "lisbon": Memory.objects.get(memory="Alice moved to Lisbon"),
+        "move": DecisionTrace.objects.get(decision="SUPERSEDE"),
+    }
+
+
+def make_person(django_user_model, project, role):
+    person = django_user_model.objects.create_user("pat", password="pw-pat-123")
+    ProjectMember.objects.create(project=project, user=person, role=role)
+    return person
+
+
+def test_a_node_shows_its_chain_and_sources_and_reject_restores_the_old_fact(
+    page, project, conversation, django_user_model, make_key, live_server, shots
+):
+    make_person(django_user_model, project, ProjectMember.Role.OWNER)
+    porto, lisbon = conversation["porto"], conversation["lisbon"]
+    log_in(page)
+    page.goto(f"/ui/p/{project.pk}/u/alice/graph/")
+    page.wait_for_selector("#graph[data-state=ready]")
+    tap(page, lisbon.pk)
+    page.wait_for_selector("#memory-panel .chain")
+    chain = page.locator("#memory-panel .chain").inner_text()
+    assert "Alice lives in Porto" in chain and "Alice moved to Lisbon" in chain and "2026-01-10 → 2026-02-09" in chain
+    sources = page.locator("#memory-panel #sources").inner_text()
+    assert "said by Alice on 9 February 2026" in sources and "I moved to Lisbon." in sources
+
+    page.goto(f"/ui/p/{project.pk}/u/alice/review/")
+    page.wait_for_selector("#review-list li.review-item")
+    assert page.locator("#review-list li.review-item").count() == 3
+    page.screenshot(path=shots / "review.png", full_page=True)
+    move = page.locator(f"#r-{conversation['move'].pk}")
+    assert "replaced by" in move.inner_text()
+    move.locator("summary:has-text('Why')").click()
+    assert "I moved to Lisbon." in move.locator("details.trace").inner_text()
+    move.locator("button[value=reject]").click()
+    page.wait_for_selector(f"#r-{conversation['move'].pk}.review-rejected")
+    assert "Rejected by ui:pat" in page.locator(f"#r-{conversation['move'].pk}").inner_text()
+
+    # The API serves Porto as current again; Lisbon is gone from every current read.
+    key = make_key(project)
+    got = api_call(live_server, key, "GET", f"/v1/memories/{porto.pk}/")
+    assert got["memory"] == "Alice lives in Porto" and got["valid_to"] is None
+    found = api_call(
+        live_server,
+        key,
+        "POST",
+        "/v3/memories/search/",
+        {"query": "Where does alice live?", "filters": {"user_id": "alice"}, "latest_only": True},
+    )["results"]
+    texts = [item["memory"] for item in found]
+    assert "Alice lives in Porto" in texts and "Alice moved to Lisbon" not in texts
+    rows = MemoryHistory.objects.filter(trace=conversation["move"], actor_id="ui:pat")
+    assert sorted(rows.values_list("event", flat=True)) == ["DELETE", "UPDATE"]
+
+
+def test_a_reader_sees_the_queue_but_cannot_act(page, project, conversation, django_user_model):
+    make_person(django_user_model, project, ProjectMember.Role.READER)
+    log_in(page)
+    page.goto(f"/ui/p/{project.pk}/review/")
+    page.wait_for_selector("#review-list li.review-item")
+    assert page.locator("#review-list li.review-item").count() == 3
+    assert page.locator("#review-list button").count() == 0 and page.locator("#review-list form").count() == 0
+    assert "read only" in page.locator("main").inner_text().lower()
+    # Posting anyway (with a valid CSRF token): 403, and nothing changes.
+    token = page.evaluate("JSON.parse(document.body.getAttribute('hx-headers'))['X-CSRFToken']")
+    response = page.context.request.post(
+        f"/ui/p/{project.pk}/t/{conversation['move'].pk}/review/",
+        form={"action": "reject"},
+        headers={"X-CSRFToken": token},
+    )
+    assert response.status == 403 and "CSRF" not in response.text()
+    assert DecisionTrace.objects.get(pk=conversation["move"].pk).review_state == "pending"
+    assert Memory.objects.get(pk=conversation["lisbon"].pk).is_current
+
+
+def test_the_list_graph_and_queue_fit_a_phone(chromium, live_server, project, conversation, django_user_model, shots):
+    """375 px wide: no page scrolls sideways; keyboard focus is visible."""
+    make_person(django_user_model, project, ProjectMember.Role.OWNER)
+    context, page, errors = guarded_page(chromium, live_server, width=375, height=740)
+    try:
+        log_in(page)
+        widths = {}
+        for name, path, ready in (
+            ("list", f"/ui/p/{project.pk}/u/alice/", "#memory-list li.memory"),
+            ("users", f"/ui/p/{project.pk}/", "#user-rows"),
+            ("graph", f"/ui/p/{project.pk}/u/alice/graph/", "#graph[data-state=ready]"),
+            ("queue", f"/ui/p/{project.pk}/review/", "#review-list li.review-item"),
+            ("memory", f"/ui/p/{project.pk}/m/{conversation['lisbon'].pk}/", "#memory-panel"),
+        ):
+            page.goto(path)
+            page.wait_for_selector(ready)
+            widths[name] = page.evaluate("document.documentElement.scrollWidth")
+            page.screenshot(path=shots / f"phone-{name}.png", full_page=True)
+        assert all(width <= 375 for width in widths.values()), widths
+        # Tab to the first control: it shows an outline.
+        page.keyboard.press("Tab")
+        page.keyboard.press("Tab")
+        outline = page.evaluate(
+            "(() => { const s = getComputedStyle(document.activeElement); return [s.outlineStyle, s.outlineWidth]; })()"
+        )
+        assert outline[0] != "none" and outline[1] != "0px", outline
+    finally:
+        context.close()
+    assert errors == [], f"JavaScript or console errors: {errors}"

@@ -1,4 +1,5 @@
-"""The web UI at /ui/: projects → users → a user's memories → a memory, and a user's graph."""
+"""The web UI at /ui/: projects → users → a user's memories → a memory, a user's graph, and the
+review queue of what the server inferred (per project and per user)."""
 
 from django.contrib.auth import views as auth_views
 from django.urls import path, register_converter
@@ -14,6 +15,7 @@ P = "p/<uuid:project_id>/"
 U = P + "u/<entity:user_id>/"
 M = P + "m/<uuid:memory_id>/"
 R = P + "r/<uuid:relationship_id>/"
+T = P + "t/<uuid:trace_id>/"
 
 urlpatterns = [
     path("login/", auth_views.LoginView.as_view(template_name="ui/login.html"), name="login"),
@@ -31,4 +33,7 @@ urlpatterns = [
     path(M + "relationships/", views.relationship_add, name="relationship-add"),
     path(R + "close/", views.relationship_close, name="relationship-close"),
     path(R + "retract/", views.relationship_retract, name="relationship-retract"),
+    path(P + "review/", views.review_queue, name="review"),
+    path(U + "review/", views.review_queue, name="user-review"),
+    path(T + "review/", views.review_action, name="review-action"),
 ]

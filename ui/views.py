@@ -140,6 +140,8 @@ def user_list(request, project_id):
         "users": selectors.user_list(project=project, contains=contains),
         "q": contains,
     }
+    if not request.htmx:
+        context["review_pending"] = selectors.review_pending_count(project=project)
     template = "ui/_user_rows.html" if request.htmx else "ui/users.html"
     return render(request, template, context)
 
@@ -239,6 +241,7 @@ def user_memories(request, project_id, user_id):
         template = "ui/_memory_list.html"
         response = render(request, template, context, status=422 if add_error else 200)
         return response
+    context["review_pending"] = selectors.review_pending_count(project=project, user_id=user["user_id"])
     return render(request, "ui/user.html", context, status=422 if add_error else 200)
 
 
@@ -544,3 +547,96 @@ def user_graph_data(request, project_id, user_id):
     body["elements"]["edges"] += hubs["edges"]
     body["limit"] = GRAPH_LIMIT
     return JsonResponse(body)
+
+
+# --- the review queue -----------------------------------------------------------------------
+
+
+def _review_context(request, access: ProjectAccess, user: dict | None) -> dict[str, Any]:
+    project = access.project
+    params = request.GET
+    state = params.get("state", "pending")
+    state = state if state in selectors.REVIEW_STATES else "pending"
+    context: dict[str, Any] = {
+        "project": project,
+        "can_write": access.can_write,
+        "queue_user": user,
+        "state": state,
+        "states": selectors.REVIEW_STATES,
+        "page": None,
+        "items": [],
+        "list_url": (
+            reverse("ui:user-review", args=[project.pk, user["user_id"]])
+            if user
+            else reverse("ui:review", args=[project.pk])
+        ),
+    }
+    result = selectors.review_queue(
+        project=project,
+        user_id=user["user_id"] if user else None,
+        state=state,
+        page=_page_number(params.get("page")),
+        page_size=PAGE_SIZE,
+    )
+    context.update(items=result.results, page=result)
+    if result.has_next:
+        context["next_query"] = _query(params, page=result.page + 1)
+    if result.has_previous:
+        context["previous_query"] = _query(params, page=result.page - 1)
+    return context
+
+
+@login_required
+@require_GET
+def review_queue(request, project_id, user_id=None):
+    """The review queue: inferred changes (ADD from extraction, UPDATE, SUPERSEDE) with their
+    decision trace, newest first, for the project or one user; ``state`` picks pending (default),
+    accepted, rejected or all. Everyone who reads the project sees it; only writers get the buttons."""
+    access = project_access(request.user, project_id)
+    user = _user(access.project, user_id) if user_id is not None else None
+    context = _review_context(request, access, user)
+    return render(request, "ui/_review_list.html" if request.htmx else "ui/review.html", context)
+
+
+@login_required
+@require_POST
+def review_action(request, project_id, trace_id):
+    """Accept, reject (undo) or edit one inferred change (``action``; ``text`` for edit), as the
+    person logged in. HTMX gets the item back; a plain form goes back to the queue it came from."""
+    from memories.review import ReviewNotFound, review_apply
+
+    access = project_access(request.user, project_id, write=True)
+    project = access.project
+    error, status = None, 200
+    try:
+        review_apply(
+            project=project,
+            trace_id=trace_id,
+            action=request.POST.get("action"),
+            text=request.POST.get("text"),
+            actor_id=_actor(request),
+        )
+    except ReviewNotFound:
+        raise Http404("No such change to review") from None
+    except ApplicationError as exc:
+        error, status = exc.message, exc.status
+    item = selectors.review_get(project=project, trace_id=trace_id)
+    if item is None:
+        raise Http404("No such change to review")
+    if not request.htmx and error is None:
+        after = (
+            reverse("ui:user-review", args=[project.pk, item.user_id])
+            if request.POST.get("from") == "user" and item.user_id
+            else reverse("ui:review", args=[project.pk])
+        )
+        return redirect(after)
+    context = {
+        "project": project,
+        "can_write": access.can_write,
+        "item": item,
+        "action_error": error,
+        "queue_user": {"user_id": item.user_id} if request.POST.get("from") == "user" and item.user_id else None,
+    }
+    if request.htmx:
+        return render(request, "ui/_review_item.html", context, status=status)
+    return render(request, "ui/review_item.html", context, status=status)

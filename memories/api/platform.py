@@ -582,6 +582,8 @@ def _legacy_event(event: dict) -> dict:
     legacy = {"id": event["id"], "event": event["event"], "data": data}
     if "supersedes" in event:
         legacy["supersedes"] = event["supersedes"]
+    if event.get("pending"):
+        legacy["pending"] = True
     return legacy
 
 
@@ -1359,6 +1361,7 @@ class ProjectView(Mem0View):
         "usecase_setting",
         "multilingual",
         "agent_custom_instructions",
+        "review_mode",
     }
 
     def _project(self, request, org_id: str, project_id: str):

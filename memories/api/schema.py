@@ -617,6 +617,12 @@ class ProjectUpdateRequest(serializers.Serializer):
     memory_depth = serializers.CharField(required=False, allow_null=True)
     usecase_setting = serializers.CharField(required=False, allow_null=True)
     multilingual = serializers.BooleanField(required=False, allow_null=True)
+    review_mode = serializers.BooleanField(
+        required=False,
+        allow_null=True,
+        help_text="mem0g: inferred UPDATEs and SUPERSEDEs wait for review (the old fact stays current); "
+        "their add results say `pending: true`.",
+    )
 
 
 # --- Mem0 Platform responses ---------------------------------------------------------------
@@ -690,6 +696,7 @@ class LegacyAddEvent(serializers.Serializer):
     event = serializers.CharField()
     data = LegacyMemoryText()
     supersedes = serializers.UUIDField(required=False, help_text="SUPERSEDE: the memory this one replaced.")
+    pending = serializers.BooleanField(required=False, help_text="Held for review (the project's `review_mode`).")
 
 
 class LegacyAddResults(serializers.Serializer):
@@ -826,6 +833,7 @@ class ProjectResponse(serializers.Serializer):
     memory_depth = serializers.CharField(required=False)
     usecase_setting = serializers.CharField(required=False)
     multilingual = serializers.BooleanField(required=False)
+    review_mode = serializers.BooleanField(required=False, help_text="mem0g: inferred changes wait for review.")
 
 
 class ProjectUpdated(ProjectResponse):

@@ -144,6 +144,14 @@ class TraceSerializer(serializers.Serializer):
     )
     memory_id = serializers.UUIDField(allow_null=True, help_text="The memory written, or found holding the fact.")
     created_at = serializers.DateTimeField()
+    review_state = serializers.ChoiceField(
+        choices=["none", "pending", "accepted", "rejected"],
+        help_text="The review queue: `pending` (an inferred change nobody reviewed yet), `accepted`, `rejected` "
+        "(undone), or `none` (stored verbatim, or nothing changed).",
+    )
+    pending = serializers.BooleanField(
+        source="is_held", help_text="Held by the project's `review_mode`: it takes effect when accepted."
+    )
 
 
 class AddEventSerializer(serializers.Serializer):
@@ -156,6 +164,13 @@ class AddEventSerializer(serializers.Serializer):
     supersedes = serializers.UUIDField(
         required=False, help_text="SUPERSEDE: the memory this one replaced (closed, still stored, `valid_to` set)."
     )
+    pending = serializers.BooleanField(
+        required=False,
+        help_text="`true`: the project's `review_mode` held this UPDATE or SUPERSEDE for review; nothing changed "
+        "yet. `id` is the memory it would change (still current, `previous_memory` its text), `memory` the "
+        "proposed text.",
+    )
+    review_id = serializers.UUIDField(required=False, help_text="With `pending`: the change in the review queue.")
 
 
 def memory_data(memory) -> dict:

@@ -203,6 +203,10 @@ def _trace(row: DecisionTrace, with_vectors: bool) -> dict[str, Any]:
         "source_ids": row.source_ids,
         "memory": None if row.memory_id is None else str(row.memory_id),
         "created_at": moment_text(row.created_at),
+        "review_state": row.review_state,
+        "reviewed_by": row.reviewed_by,
+        "reviewed_at": None if row.reviewed_at is None else moment_text(row.reviewed_at),
+        "held": row.held,
     }
 
 

@@ -234,10 +234,31 @@ def _source_link(record: dict, line: int) -> dict[str, Any]:
 
 
 def _trace(record: dict, line: int) -> dict[str, Any]:
+    from memories.services import is_inferred_change
+
     decision = record.get("decision")
     if decision not in DecisionTrace.Decision.values:
         raise ArchiveInvalid(f"trace decision must be one of {', '.join(DecisionTrace.Decision.values)}", line=line)
+    # The review queue's fields (archives written before it have none: an inferred change waits for review).
+    review_state = record.get("review_state")
+    if review_state is None:
+        inferred = record.get("memory") is not None and is_inferred_change(decision, str(record.get("extractor")))
+        review_state = DecisionTrace.ReviewState.PENDING if inferred else DecisionTrace.ReviewState.NONE
+    if review_state not in DecisionTrace.ReviewState.values:
+        raise ArchiveInvalid(
+            f"trace review_state must be one of {', '.join(DecisionTrace.ReviewState.values)}", line=line
+        )
+    held = _json(record.get("held"), dict, field="held", line=line, default=None)
+    if held is not None and (not isinstance(held.get("text"), str) or not isinstance(held.get("observed_at"), str)):
+        raise ArchiveInvalid("trace held must be {text, observed_at}", line=line)
+    reviewed_by = record.get("reviewed_by")
+    if reviewed_by is not None:
+        reviewed_by = _text(reviewed_by, field="reviewed_by", line=line, max_length=255)
     return {
+        "review_state": review_state,
+        "reviewed_by": reviewed_by,
+        "reviewed_at": parse_moment(record.get("reviewed_at"), field="reviewed_at", line=line),
+        "held": held,
         "id": _uuid(record.get("id"), field="id", line=line),
         **_scope_ids(record, required=False, kind="trace", line=line),
         "add_event_id": _uuid(record.get("event"), field="event", line=line),
