@@ -29,10 +29,11 @@ from accounts.models import (
 from accounts.selectors import KEY_PREFIX_LENGTH, profile_settings_get, profile_user_exists, project_default
 from accounts.webhook_guard import url_refusal
 from mem0g_site.exceptions import Conflict, InvalidRequest, NotFound, UserNotFound, ValidationFailed
-from memories.inputs import clean_entity_id, clean_id, clean_metadata, clean_uuid
-
-# "Not given" for update arguments, where None means "clear".
-UNSET: Any = object()
+from mem0g_site.inputs import UNSET
+from memories.inputs import Scope, clean_entity_id, clean_id, clean_metadata, clean_uuid
+from memories.models import Memory
+from memories.search import memory_search
+from memories.selectors import entity_list, memory_summary, user_stats
 
 ADMIN_USERNAME = "admin"
 # How stale last_used_at may get before a request refreshes it (one write per key per minute,
@@ -489,9 +490,6 @@ def _profile_build(*, project: Project, user_id: str, settings_row: ProfileSetti
     """A deterministic profile of a user from their current memories: a digest, the most recent
     facts, categories, and, when the settings have a schema, the facts that best match each of its
     properties' descriptions."""
-    from memories.inputs import Scope
-    from memories.selectors import memory_search, memory_summary, user_stats
-
     scope = Scope(user_id=user_id)
     summary = memory_summary(project=project, scope=scope)
     stats = user_stats(project=project, user_id=user_id)
@@ -514,7 +512,6 @@ def _profile_build(*, project: Project, user_id: str, settings_row: ProfileSetti
 
 def _profile_generate(*, project: Project, user_id: str, settings_row: ProfileSettings, now: datetime) -> bool:
     """Build and store one user's profile; False when they have no memories to build it from."""
-    from memories.models import Memory
 
     if not Memory.objects.for_project(project).filter(user_id=user_id).exists():
         return False
@@ -549,8 +546,6 @@ def profile_job_create(
     builds those of the users with the most memories. The same ``idempotency_key`` returns the
     job it first made (``replayed`` True) and runs nothing; reused with another request, a 409.
     ``within_user``: the key's own user, for a user-restricted key."""
-    from memories.selectors import entity_list
-
     request = {"operation": operation, "entity_type": entity_type, "entity_id": entity_id, "limit": limit}
     if within_user is not None and entity_id is not None and clean_id(entity_id, field_name="entity_id") != within_user:
         raise UserNotFound(entity_id)  # the fence comes before anything is looked up, the idempotency key too

@@ -16,6 +16,7 @@ from django.db import connection
 from django.db.models import CharField, F, Func, Q
 from django.utils import timezone
 
+from graph.extraction import entity as entity_name
 from graph.inputs import clean_depth, clean_direction, clean_relation
 from graph.models import SUPERSEDES, EntityRelation, Relationship
 from mem0g_site.exceptions import MemoryNotFound, ValidationFailed
@@ -453,11 +454,9 @@ def entity_kind(uses: set[tuple[str, str]]) -> str:
 def _self_names(scope: Scope | None) -> set[str]:
     """The entity names that stand for the scope's user ("user", and their id as a name): every memory
     names them, so as a hub they would tie everything to everything and say nothing."""
-    from graph.extraction import entity
-
     names = {"user"}
     if scope is not None and scope.user_id:
-        names.add(entity(scope.user_id))
+        names.add(entity_name(scope.user_id))
     return names
 
 
@@ -516,8 +515,6 @@ def graph_view(
     entity always is); the scope's user never is. A mention shows while its memory does (retracted
     triples never). Three queries.
     """
-    from graph.extraction import entity as entity_name
-
     limit = _limit(limit)
     as_of, known_at = _times(as_of, known_at)
     relation = _clean_name(relation, field_name="relation", maximum=64)

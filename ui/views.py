@@ -26,12 +26,10 @@ from django_htmx.http import HttpResponseClientRedirect
 
 from graph import selectors as graph_selectors
 from graph import services as graph_services
-from graph.export import to_cytoscape, to_cytoscape_hubs
+from graph.export import memory_node, relationship_edge, to_cytoscape, to_cytoscape_hubs
 from graph.models import KNOWN_RELATIONS
-from graph.serializers import relationships_data
 from mem0g_site.exceptions import ApplicationError, NotFound, ValidationFailed
-from memories import selectors, services
-from memories.api.serializers import memories_data
+from memories import search, selectors, services
 from memories.inputs import NewMemory, Scope
 from ui.access import ProjectAccess, project_access, projects_for
 
@@ -180,7 +178,7 @@ def _memories_context(request, access: ProjectAccess, user: dict) -> dict[str, A
         if q:
             if state == "expired":
                 where = (where or Q()) & Q(expiration_date__lte=timezone.now())
-            context["memories"] = selectors.memory_search(
+            context["memories"] = search.memory_search(
                 project=project,
                 query=q,
                 scope=scope,
@@ -384,7 +382,7 @@ def relationship_targets(request, project_id, memory_id):
             scope = Scope(user_id=memory.user_id) if memory.user_id else None
             targets = [
                 found
-                for found in selectors.memory_search(project=project, query=q, scope=scope, top_k=8)
+                for found in search.memory_search(project=project, query=q, scope=scope, top_k=8)
                 if found.pk != memory.pk
             ]
         except ValidationFailed as exc:
@@ -533,7 +531,9 @@ def user_graph_data(request, project_id, user_id):
     except ValidationFailed as exc:
         return JsonResponse({"detail": exc.message, "field": exc.field}, status=422)
     body = to_cytoscape(
-        nodes=memories_data(graph.nodes), edges=relationships_data(graph.edges), truncated=graph.truncated
+        nodes=[memory_node(memory) for memory in graph.nodes],
+        edges=[relationship_edge(relationship) for relationship in graph.edges],
+        truncated=graph.truncated,
     )
     for node in body["elements"]["nodes"]:
         node["data"]["kind"] = "memory"

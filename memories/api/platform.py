@@ -14,6 +14,7 @@ from accounts.access import key_scope, key_user, key_within
 from graph.api import search_relations, with_relations
 from mem0g_site.api import Mem0View
 from mem0g_site.exceptions import InvalidRequest, NotFound, ValidationFailed
+from mem0g_site.inputs import UNSET
 from memories.api import schema as doc
 from memories.api.common import (
     ENTITY_FIELDS,
@@ -43,6 +44,7 @@ from memories.api.serializers import (
 from memories.filters import compile_filters, names_entity
 from memories.inputs import NewMemory, Scope, clean_memory_type, clean_text
 from memories.models import AddEvent, MemoryFeedback
+from memories.search import memory_search
 from memories.selectors import (
     ENTITY_TYPES,
     PAGE_SIZE_MAX,
@@ -51,12 +53,9 @@ from memories.selectors import (
     memory_get,
     memory_history,
     memory_list,
-    memory_search,
     memory_sources,
 )
 from memories.services import (
-    UNSET,
-    add_event_enqueue,
     add_ingest,
     memories_delete,
     memories_delete_batch,
@@ -65,6 +64,7 @@ from memories.services import (
     memory_export_create,
     memory_update,
 )
+from memories.tasks import add_event_enqueue
 
 ADD_FIELDS = {
     "messages",

@@ -25,6 +25,7 @@ from accounts.models import RegisteredEntity
 from graph.models import RELATION_PATTERN, EntityRelation, Origin, Relationship
 from mem0g_site.exceptions import Conflict, ValidationFailed
 from memories.archive.format import KINDS, ArchiveInvalid, check_header, parse_moment
+from memories.embedding import embed_texts, get_embedder
 from memories.inputs import (
     Scope,
     clean_categories,
@@ -524,8 +525,6 @@ def archive_import(
     ``project``. Raises :class:`ArchiveInvalid` (a bad archive) or :class:`Conflict` (ids already in
     use without ``remap_ids``, or rows that clash with the project's); then nothing was written.
     ``progress(desc=, total=)`` makes a progress bar (``update(n)``, ``close()``), tqdm-like."""
-    from memories.embedding import embed_texts, get_embedder
-
     progress = progress or _no_progress
 
     def embedder_info() -> tuple[str, int]:
