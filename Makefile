@@ -89,6 +89,7 @@ llm-check: $(TEST_STAMP) $(LLM_STAMP)
 
 lint: $(TEST_STAMP)
 	$(VENV)/bin/ruff check .
+	$(VENV)/bin/lint-imports
 
 clean:
 	rm -rf $(VENV) $(LLM_VENV)
