@@ -4,7 +4,7 @@ every change is embedded and written to the history like any other."""
 from django import forms
 from django.contrib import admin, messages
 from django.db import connection
-from django.db.models import Count, Q, QuerySet
+from django.db.models import Count, QuerySet
 from django.http import HttpResponseRedirect
 from django.utils import timezone
 from django.utils.html import format_html, format_html_join
@@ -46,7 +46,7 @@ class StateFilter(admin.SimpleListFilter):
         if self.value() == "current":
             return queryset.current().unexpired(now)
         if self.value() == "superseded":
-            return queryset.filter(Q(valid_to__isnull=False) | Q(invalidated_at__isnull=False))
+            return queryset.closed()
         if self.value() == "expired":
             return queryset.current().filter(expiration_date__lte=now)
         return queryset

@@ -90,7 +90,7 @@ def _search_candidates(project, scope, where, *, as_of, include_expired, include
         # with as_of, every row that had started to hold (and was on record) by then.
         queryset = queryset.not_retracted()
         if as_of is not None:
-            queryset = queryset.filter(valid_from__lte=as_of, created_at__lte=as_of)
+            queryset = queryset.begun_by(as_of)
         if not include_expired:
             queryset = queryset.unexpired(as_of or timezone.now())
     else:

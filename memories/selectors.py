@@ -20,6 +20,7 @@ from django.utils import timezone
 from graph.models import SUPERSEDES, Relationship
 from mem0g_site.exceptions import MemoryNotFound, NotFound, UserNotFound, ValidationFailed
 from mem0g_site.paging import Page, page_request, positive_int
+from mem0g_site.temporal import current_q
 from memories.inputs import Scope, clean_flag, clean_moment, clean_scope, clean_uuid
 from memories.models import AddEvent, DecisionTrace, Memory, MemoryExport, MemoryHistory, MemorySource
 
@@ -179,7 +180,7 @@ def user_stats(*, project, user_id: str) -> dict[str, Any]:
     now = timezone.now()
     totals = memories.aggregate(
         total=Count("id"),
-        current=Count("id", filter=Q(valid_to__isnull=True, invalidated_at__isnull=True)),
+        current=Count("id", filter=current_q()),
         expired=Count("id", filter=Q(expiration_date__lte=now)),
         first=Min("created_at"),
         last=Max("updated_at"),
@@ -295,7 +296,7 @@ def project_stats(*, project, within: Scope | None = None) -> dict[str, Any]:
     memories = memories_in(project, within)
     totals = memories.aggregate(
         total=Count("id"),
-        current=Count("id", filter=Q(valid_to__isnull=True, invalidated_at__isnull=True)),
+        current=Count("id", filter=current_q()),
         **{f"{kind}s": Count(field, distinct=True) for kind, field in ENTITY_TYPES.items()},
     )
     events = AddEvent.objects.filter(project=project)
@@ -328,7 +329,7 @@ def user_list(*, project, contains: str | None = None, limit: int = 500) -> list
         queryset.values("user_id")
         .annotate(
             total=Count("id"),
-            current=Count("id", filter=Q(valid_to__isnull=True, invalidated_at__isnull=True)),
+            current=Count("id", filter=current_q()),
             last_activity=Max("updated_at"),
         )
         .order_by("-last_activity", "user_id")[:limit]
@@ -345,7 +346,7 @@ def user_overview(*, project, user_id: str) -> dict[str, Any]:
     memories = Memory.objects.for_project(project).filter(user_id=user_id)
     totals = memories.aggregate(
         total=Count("id"),
-        current=Count("id", filter=Q(valid_to__isnull=True, invalidated_at__isnull=True)),
+        current=Count("id", filter=current_q()),
         first=Min("valid_from"),
         last_change=Max("updated_at"),
         last_close=Max("valid_to"),
@@ -399,7 +400,7 @@ def memory_list_in_state(
     pages = page_request(page, page_size, maximum=PAGE_SIZE_MAX)
     queryset = memories_in(project, scope)
     if state == "superseded":
-        queryset = queryset.filter(Q(valid_to__isnull=False) | Q(invalidated_at__isnull=False))
+        queryset = queryset.closed()
     elif state == "expired":
         queryset = queryset.current().filter(expiration_date__lte=timezone.now())
     if where is not None:

@@ -10,7 +10,6 @@ may only read the project is a 403, and templates offer write controls only when
 import json
 import math
 from dataclasses import asdict
-from datetime import UTC, datetime, time
 from typing import Any
 from urllib.parse import urlencode
 
@@ -29,6 +28,7 @@ from graph import services as graph_services
 from graph.export import memory_node, relationship_edge, to_cytoscape, to_cytoscape_hubs
 from graph.models import KNOWN_RELATIONS
 from mem0g_site.exceptions import ApplicationError, NotFound, ValidationFailed
+from mem0g_site.inputs import parse_moment
 from memories import search, selectors, services
 from memories.inputs import NewMemory, Scope
 from ui.access import ProjectAccess, project_access, projects_for
@@ -43,23 +43,6 @@ SLIDER_STEP = 60  # seconds
 
 def _actor(request) -> str:
     return f"ui:{request.user.get_username()}"
-
-
-def _moment(value: str | None) -> datetime | None:
-    """An "as of" moment from a form: a date (its end, UTC), or an ISO 8601 date and time (UTC if
-    naive). Empty: None. Anything else is refused with the field's name."""
-    value = (value or "").strip()
-    if not value:
-        return None
-    try:
-        if len(value) == 10:
-            return datetime.combine(datetime.fromisoformat(value).date(), time.max, tzinfo=UTC)
-        moment = datetime.fromisoformat(value.replace("Z", "+00:00"))
-    except ValueError:
-        raise ValidationFailed(
-            "as_of must be a date (YYYY-MM-DD) or an ISO 8601 date and time", field="as_of"
-        ) from None
-    return moment if timezone.is_aware(moment) else moment.replace(tzinfo=UTC)
 
 
 def _page_number(value: str | None) -> int:
@@ -167,7 +150,7 @@ def _memories_context(request, access: ProjectAccess, user: dict) -> dict[str, A
         "searched": bool(q),
     }
     try:
-        as_of = _moment(params.get("as_of"))
+        as_of = parse_moment(params.get("as_of"), field="as_of")
         scope = Scope(user_id=user["user_id"], agent_id=agent)
         where = Q(categories__contains=[category]) if category else None
         if q and state == "superseded":
@@ -522,7 +505,7 @@ def user_graph_data(request, project_id, user_id):
             project=project,
             scope=Scope(user_id=user["user_id"]),
             limit=GRAPH_LIMIT,
-            as_of=_moment(params.get("as_of")),
+            as_of=parse_moment(params.get("as_of"), field="as_of"),
             relation=params.get("relation") or None,
             entity=params.get("entity") or None,
             category=params.get("category") or None,

@@ -19,6 +19,7 @@ from graph.selectors import CHAIN_DEPTH_MAX
 from graph.services import relationship_create
 from mem0g_site.exceptions import Conflict, MemoryNotFound, ValidationFailed
 from mem0g_site.inputs import UNSET
+from mem0g_site.temporal import current_q
 from memories.embedding import embed_texts, get_embedder
 from memories.filters import compile_filters, names_entity
 from memories.inputs import (
@@ -376,9 +377,7 @@ def memory_restore(
         now = now or timezone.now()
         successor = (
             Relationship.objects.not_retracted()
-            .filter(
-                target_id=pk, relation=SUPERSEDES, source__valid_to__isnull=True, source__invalidated_at__isnull=True
-            )
+            .filter(current_q(prefix="source__"), target_id=pk, relation=SUPERSEDES)
             .values_list("source_id", flat=True)
             .first()
         )
