@@ -98,7 +98,7 @@ def login_locked_out(request, original_response=None, credentials=None):
     and for how long (django-axes calls this, ``AXES_LOCKOUT_CALLABLE``)."""
     seconds = math.ceil(get_cool_off(request).total_seconds())
     context = {"failure_limit": get_failure_limit(request, credentials), "minutes": math.ceil(seconds / 60)}
-    response = render(request, "ui/locked_out.html", context, status=429)
+    response = render(request, "locked_out.html", context, status=429)
     response["Retry-After"] = str(seconds)
     return response
 
