@@ -7,18 +7,14 @@ at T; ``include_expired`` and ``include_superseded`` widen it.
 
 import hashlib
 import math
-import re
 from datetime import datetime
 from typing import Any
 
 from django.conf import settings
 from django.core.cache import cache
 from django.core.exceptions import FieldError
-from django.db import connection, connections, router, transaction
-from django.db.models import BooleanField, ExpressionWrapper, FloatField, Q, Value
-from django.db.models.expressions import RawSQL
+from django.db.models import ExpressionWrapper, FloatField, Q, Value
 from django.utils import timezone
-from pgvector import Vector
 from pgvector.django import CosineDistance
 
 from mem0g_site.exceptions import ValidationFailed
@@ -26,6 +22,7 @@ from mem0g_site.paging import page_request, positive_int
 from memories.embedding import embed_query
 from memories.inputs import Scope, clean_flag, clean_moment, clean_scope, clean_text
 from memories.models import Memory, MemorySource, MemorySourceLink, memory_hash
+from memories.ranking import SEARCH_FUSIONS, fuse, hybrid_ranking_exact, keyword_ranking, vector_ranking, word_pairs
 from memories.selectors import PAGE_SIZE_MAX, memories_in
 
 TOP_K_MAX = 1000
@@ -53,26 +50,14 @@ def _scope_size(project, scope: Scope | None, candidates, limit: int, *, cacheab
 # Hybrid search on the exact path sends its vector and keyword sides as one statement (one round
 # trip instead of two); False only for benchmarks/hybrid_cost.py to compare.
 HYBRID_ONE_STATEMENT = True
-SEARCH_FUSIONS = ("linear", "rrf", "boost")
 # The fusion memory_search uses (chosen on LOCOMO, docs/BENCHMARKS.md); the others stay for the bench.
 SEARCH_FUSION = "linear"
-# How much a full keyword match moves the semantic score toward 1 (the "boost" fusion).
-KEYWORD_WEIGHT = 0.5
 # How much a full match of the query's word pairs (rerank) moves the score toward 1.
 RERANK_WEIGHT = 0.3
-RRF_K = 60
 # Each side of a hybrid search proposes this many candidates (at least), ranked by its own score.
 CANDIDATE_POOL_MIN = 50
 CANDIDATE_POOL_FACTOR = 4
-# A query term is looked up in at most this many rows: a word found in more is common anyway,
-# and its (small) weight is computed from this capped count.
-KEYWORD_TERM_ROWS_MAX = 5000
 DECAY_HALF_LIFE_DAYS_MAX = 365_000
-STOPWORDS = frozenset(
-    "a an and are as at be by did do does for from had has have he her his how i in is it its me my of on or "
-    "our she so that the their them they this to was we were what when where which who why will with you your".split()
-)
-WORD = re.compile(r"\w+")
 
 
 def _unit_number(value: Any, *, field: str) -> float | None:
@@ -97,175 +82,6 @@ def _search_candidates(project, scope, where, *, as_of, include_expired, include
         queryset = queryset.visible(as_of=as_of, include_expired=include_expired)
     queryset = queryset.filter(embedding__isnull=False)
     return queryset.filter(where) if where is not None else queryset
-
-
-def _vector_ranking(candidates, vector, limit: int, *, exact: bool) -> list[Memory]:
-    """The ``limit`` candidates nearest to ``vector``, nearest first, each with ``distance``.
-
-    Filtered vector search must return the full top-k. A plain HNSW scan visits the ~40 nearest
-    rows of the whole table and filters afterwards, so a user owning 1% of the rows can get fewer
-    results, or none. Small candidate sets (up to ``SEARCH_EXACT_MAX_ROWS``) are therefore scored
-    exactly through the B-tree scope indexes; larger ones use the HNSW index with pgvector's
-    iterative scan, which keeps walking the graph until the filtered LIMIT is met, and fall back
-    to the exact scan in the rare case the graph walk comes back short.
-    """
-    distance = CosineDistance("embedding", vector)
-    # The database this read goes to (the replica, when the view reads there): the SET LOCALs and
-    # the query must share its connection and transaction.
-    alias = router.db_for_read(Memory)
-    candidates = candidates.using(alias)
-    if not exact:
-        with transaction.atomic(using=alias), connections[alias].cursor() as cursor:
-            cursor.execute("SET LOCAL hnsw.iterative_scan = strict_order")
-            cursor.execute(f"SET LOCAL hnsw.ef_search = {min(1000, max(settings.SEARCH_HNSW_EF_SEARCH, 2 * limit))}")
-            rows = list(candidates.annotate(distance=distance).order_by("distance")[:limit])
-        # An HNSW graph can leave some rows unreachable (many near-identical vectors make poorly
-        # connected regions), and the iterative scan stops at hnsw.max_scan_tuples: if it came back
-        # short while the scope holds more rows, fall back to the exact scan.
-        exact = len(rows) < limit and candidates[: len(rows) + 1].count() > len(rows)
-    if exact:
-        # "+ 0" makes the sort key an expression the HNSW index cannot serve, so PostgreSQL scores
-        # every candidate row found through the scope index: exact, and cheap for small scopes.
-        ordering = ExpressionWrapper(distance + Value(0.0), output_field=FloatField())
-        rows = list(candidates.annotate(distance=distance).order_by(ordering, "id")[:limit])
-    return rows
-
-
-def _keyword_ranking(
-    candidates, query: str, vector, limit: int, scope_rows: int, also: list, *, model=Memory
-) -> list[Memory]:
-    """The ``limit`` candidates sharing the most query-term weight with ``query``, best first, and
-    those of ``also`` (ids) that share any, each with ``keyword`` in [0, 1], ``keyword_rank`` and
-    ``distance`` to ``vector``. One statement.
-
-    The query's words are reduced to lexemes by PostgreSQL's ``english`` configuration (the one
-    the generated ``search_vector`` column uses), so "prefers" finds "preferences". Each lexeme
-    weighs its inverse document frequency within the candidates (a word most memories share
-    counts for little; a product code or a surname for a lot); a memory scores the weight of the
-    lexemes it contains over the weight of all the query's lexemes found in the scope.
-    """
-    table = model._meta.db_table
-    scored_sql, scored_params = _keyword_scored_sql(candidates, query, scope_rows, model=model)
-    sql = f"""
-        WITH {scored_sql}
-        SELECT {_model_columns(model)}, scored.keyword, scored.keyword_rank, m.embedding <=> %s::vector AS distance
-        FROM scored JOIN {table} m ON m.id = scored.id
-        WHERE scored.keyword_rank <= %s OR scored.id = ANY(%s::uuid[])
-        ORDER BY scored.keyword_rank
-    """
-    params = [*scored_params, Vector(vector).to_text(), limit, [str(pk) for pk in also]]
-    return list(model.objects.raw(sql, params))
-
-
-def _model_columns(model=Memory) -> str:
-    return ", ".join(
-        f"m.{connection.ops.quote_name(f.column)}" for f in model._meta.concrete_fields if f.name != "embedding"
-    )
-
-
-def _keyword_scored_sql(candidates, query: str, scope_rows: int, *, model=Memory) -> tuple[str, list]:
-    """The CTEs ``terms``, ``hits``, ``weights`` and ``scored`` (``id``, ``keyword``, ``keyword_rank``)
-    of the keyword side (see :func:`_keyword_ranking`), without the leading ``WITH``."""
-    hits = candidates.filter(
-        RawSQL(f"{model._meta.db_table}.search_vector @@ terms.q", [], output_field=BooleanField())
-    ).values("id")[:KEYWORD_TERM_ROWS_MAX]
-    hits_sql, hits_params = hits.query.sql_with_params()
-    sql = f"""
-        terms AS (
-            SELECT DISTINCT lexeme, plainto_tsquery('simple', lexeme) AS q
-            FROM unnest(to_tsvector('english'::regconfig, %s)) AS t
-        ),
-        hits AS MATERIALIZED (
-            SELECT terms.lexeme, hit.id FROM terms CROSS JOIN LATERAL ({hits_sql}) AS hit
-        ),
-        weights AS (
-            SELECT lexeme, ln(1 + (greatest(%s, count(*)) - count(*) + 0.5) / (count(*) + 0.5)) AS idf
-            FROM hits GROUP BY lexeme
-        ),
-        scored AS (
-            SELECT hits.id, sum(weights.idf) / (SELECT sum(idf) FROM weights) AS keyword,
-                   row_number() OVER (ORDER BY sum(weights.idf) DESC, hits.id) AS keyword_rank
-            FROM hits JOIN weights USING (lexeme)
-            GROUP BY hits.id
-        )
-    """
-    return sql, [query, *hits_params, scope_rows]
-
-
-def _hybrid_ranking_exact(
-    candidates, query: str, vector, semantic_limit: int, keyword_limit: int, scope_rows: int
-) -> tuple[list[Memory], list[Memory]]:
-    """What :func:`_vector_ranking` (exact) and then :func:`_keyword_ranking` return, in one
-    statement: the semantic top ``semantic_limit`` (every candidate scored, nearest first) and the
-    keyword side's top ``keyword_limit`` plus the semantic rows sharing a query word. A memory on
-    both sides is one object, in both lists (``keyword_found`` holds its keyword score)."""
-    distance = CosineDistance("embedding", vector)
-    ordering = ExpressionWrapper(distance + Value(0.0), output_field=FloatField())
-    nearest = candidates.annotate(distance=distance).order_by(ordering, "id").values("id")[:semantic_limit]
-    nearest_sql, nearest_params = nearest.query.sql_with_params()
-    scored_sql, scored_params = _keyword_scored_sql(candidates, query, scope_rows)
-    sql = f"""
-        WITH semantic AS MATERIALIZED ({nearest_sql}),
-        {scored_sql},
-        picked AS (
-            SELECT coalesce(semantic.id, scored.id) AS id, semantic.id IS NOT NULL AS in_semantic,
-                   scored.keyword AS keyword_found, scored.keyword_rank
-            FROM semantic FULL JOIN scored ON scored.id = semantic.id
-            WHERE semantic.id IS NOT NULL OR scored.keyword_rank <= %s
-        )
-        SELECT {_model_columns()}, picked.in_semantic, picked.keyword_found, picked.keyword_rank,
-               m.embedding <=> %s::vector AS distance
-        FROM picked JOIN memories_memory m ON m.id = picked.id
-    """
-    params = [*nearest_params, *scored_params, keyword_limit, Vector(vector).to_text()]
-    rows = list(Memory.objects.raw(sql, params))
-    semantic = sorted((m for m in rows if m.in_semantic), key=lambda m: (m.distance, str(m.pk)))
-    keyword = sorted((m for m in rows if m.keyword_rank is not None), key=lambda m: m.keyword_rank)
-    return semantic, keyword
-
-
-def _word_pairs(text: str) -> set[tuple[str, str]]:
-    words = WORD.findall(text.lower())
-    return {pair for pair in zip(words, words[1:], strict=False) if not (pair[0] in STOPWORDS and pair[1] in STOPWORDS)}
-
-
-def _fuse(semantic: list[Memory], keyword: list[Memory], fusion: str) -> list[tuple[float, Memory]]:
-    """One ranking from the two: each memory once, with ``semantic`` and ``keyword`` set.
-
-    ``linear`` (the default) is the mean of the semantic and keyword scores, as Mem0 2.2.1 combines
-    them; when none of the query's words occurs in the scope it is the semantic score alone.
-    ``boost`` moves the semantic score toward 1 by ``KEYWORD_WEIGHT`` x keyword; ``rrf`` is
-    reciprocal rank fusion scaled to 1 for a memory first in both rankings. (Measured against each
-    other on LOCOMO: docs/BENCHMARKS.md.)
-    """
-    by_id: dict[Any, Memory] = {}
-    semantic_rank: dict[Any, int] = {}
-    keyword_rank: dict[Any, int] = {}
-    for rank, memory in enumerate(semantic, start=1):
-        by_id[memory.pk] = memory
-        semantic_rank[memory.pk] = rank
-        memory.keyword = 0.0
-    for memory in keyword:
-        keyword_rank[memory.pk] = int(memory.keyword_rank)
-        found = float(getattr(memory, "keyword_found", None) or getattr(memory, "keyword", 0.0) or 0.0)
-        if memory.pk in by_id:
-            by_id[memory.pk].keyword = found
-        else:
-            by_id[memory.pk] = memory
-            memory.keyword = found
-    active = bool(keyword)
-    fused = []
-    for pk, memory in by_id.items():
-        memory.semantic = min(1.0, max(0.0, 1.0 - float(memory.distance)))
-        if fusion == "rrf":
-            value = sum(1.0 / (RRF_K + ranks[pk]) for ranks in (semantic_rank, keyword_rank) if pk in ranks)
-            value *= (RRF_K + 1) / (2 if active else 1)  # 1.0 for a memory first in both rankings
-        elif fusion == "boost":
-            value = memory.semantic + KEYWORD_WEIGHT * memory.keyword * (1.0 - memory.semantic)
-        else:
-            value = (memory.semantic + memory.keyword) / 2 if active else memory.semantic
-        fused.append((value, memory))
-    return fused
 
 
 def memory_search(
@@ -294,8 +110,8 @@ def memory_search(
     The semantic score is the cosine similarity of the query's and the memory's embeddings
     (clipped to [0, 1]). With ``keyword_search`` (the default) it is averaged with a full-text score
     over the generated ``search_vector`` column, so a memory containing the query's rarer words (a
-    product code, a name) ranks high even when its meaning is far (see ``_keyword_ranking`` and
-    ``_fuse``); without it the score is the semantic one alone. ``rerank`` then raises memories that contain the query's
+    product code, a name) ranks high even when its meaning is far (see ``keyword_ranking`` and
+    ``fuse``); without it the score is the semantic one alone. ``rerank`` then raises memories that contain the query's
     word pairs as they were asked ("support group"), and ``decay_half_life_days`` multiplies each
     score by 0.5 per half-life of age (since ``valid_from``). ``explain`` sets ``score_breakdown``
     (``semantic``, ``keyword``, ``recency``) on each result.
@@ -356,22 +172,22 @@ def memory_search(
     keyword: list[Memory] = []
     if keyword_search and exact and HYBRID_ONE_STATEMENT:
         # Both sides in one statement (one round trip): small scopes, the common case.
-        semantic, keyword = _hybrid_ranking_exact(
+        semantic, keyword = hybrid_ranking_exact(
             candidates, query, vector, pool if reorders else top_k, pool, max(1, scope_rows)
         )
     else:
-        semantic = _vector_ranking(candidates, vector, pool if reorders else top_k, exact=exact)
+        semantic = vector_ranking(candidates, vector, pool if reorders else top_k, exact=exact)
         if keyword_search:
-            keyword = _keyword_ranking(candidates, query, vector, pool, max(1, scope_rows), [m.pk for m in semantic])
-    fused = _fuse(semantic, keyword, fusion)
+            keyword = keyword_ranking(candidates, query, vector, pool, max(1, scope_rows), [m.pk for m in semantic])
+    fused = fuse(semantic, keyword, fusion)
 
-    pairs = _word_pairs(query) if rerank else set()
+    pairs = word_pairs(query) if rerank else set()
     moment = as_of or now or timezone.now()
     results = []
     for value, memory in fused:
         breakdown = {"semantic": round(memory.semantic, 6), "keyword": round(memory.keyword, 6), "recency": 1.0}
         if pairs:
-            matched = len(pairs & _word_pairs(memory.memory)) / len(pairs)
+            matched = len(pairs & word_pairs(memory.memory)) / len(pairs)
             value += RERANK_WEIGHT * matched * (1.0 - value)
             breakdown["rerank"] = round(matched, 6)
         if decay_half_life_days is not None:
@@ -513,13 +329,13 @@ def source_search(
     exact_max = settings.SEARCH_EXACT_MAX_ROWS
     scope_rows = candidates[: exact_max + 1].count() if exact_max > 0 else 1
     exact = 0 < exact_max and scope_rows <= exact_max
-    semantic = _vector_ranking(candidates, vector, top_k, exact=exact)
+    semantic = vector_ranking(candidates, vector, top_k, exact=exact)
     pool = min(TOP_K_MAX * CANDIDATE_POOL_FACTOR, max(CANDIDATE_POOL_MIN, CANDIDATE_POOL_FACTOR * top_k))
-    keyword = _keyword_ranking(
+    keyword = keyword_ranking(
         candidates, query, vector, pool, max(1, scope_rows), [s.pk for s in semantic], model=candidates.model
     )
     results = []
-    for value, source in _fuse(semantic, keyword, SEARCH_FUSION):
+    for value, source in fuse(semantic, keyword, SEARCH_FUSION):
         source.score = min(1.0, max(0.0, value))
         if threshold is None or source.semantic >= threshold:
             results.append(source)
