@@ -278,3 +278,16 @@ def summary(values: list[float]) -> dict[str, float]:
         "min": round(min(values), 3),
         "max": round(max(values), 3),
     }
+
+
+class StderrForTqdm:
+    """tqdm redraws with carriage returns; Django's OutputWrapper would add a newline to each."""
+
+    def __init__(self, out):
+        self._out = out
+
+    def write(self, text: str) -> None:
+        self._out.write(text, style_func=lambda x: x, ending="")
+
+    def flush(self) -> None:
+        self._out.flush()
