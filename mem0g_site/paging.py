@@ -22,6 +22,11 @@ def positive_int(value: Any, *, field: str, maximum: int) -> int:
     return value
 
 
+def has_next(*, page: int, page_size: int, count: int) -> bool:
+    """Whether rows come after page ``page`` of ``page_size`` rows, ``count`` in all."""
+    return page * page_size < count
+
+
 @dataclass(frozen=True)
 class Page:
     """One page of rows, with the count of all of them."""
@@ -33,7 +38,7 @@ class Page:
 
     @property
     def has_next(self) -> bool:
-        return self.page * self.page_size < self.count
+        return has_next(page=self.page, page_size=self.page_size, count=self.count)
 
     @property
     def has_previous(self) -> bool:

@@ -16,6 +16,7 @@ from accounts.access import key_scope
 from mem0g_site import unknown_fields
 from mem0g_site.exceptions import InvalidRequest, ValidationFailed
 from mem0g_site.inputs import parse_day_or_moment, parse_moment
+from mem0g_site.paging import has_next
 from mem0g_site.parsers import check_json
 from memories.filters import compile_filters, entity_ids, has_entity_id
 from memories.inputs import Scope, clean_id
@@ -149,7 +150,7 @@ def page_links(request, page: int, page_size: int, count: int) -> tuple[str | No
         params.update(page=number, page_size=page_size)
         return request.build_absolute_uri(request.path) + "?" + urlencode(params)
 
-    next_link = link(page + 1) if page * page_size < count else None
+    next_link = link(page + 1) if has_next(page=page, page_size=page_size, count=count) else None
     previous_link = link(page - 1) if page > 1 else None
     return next_link, previous_link
 

@@ -15,6 +15,7 @@ from graph.api import search_relations, with_relations
 from mem0g_site.api import Mem0View
 from mem0g_site.exceptions import InvalidRequest, NotFound, ValidationFailed
 from mem0g_site.inputs import UNSET
+from mem0g_site.paging import PageRequest
 from memories.api import schema as doc
 from memories.api.common import (
     ENTITY_FIELDS,
@@ -963,8 +964,8 @@ class EntitiesView(Mem0View):
         page_size = as_int(request.query_params.get("page_size"), "page_size", 100, minimum=1, maximum=PAGE_SIZE_MAX)
         entities = entity_list_with_registered(project=request.auth.project, within_user=request.auth.user_id)
         totals = {f"total_{kind}s": sum(1 for e in entities if e["type"] == kind) for kind in ENTITY_TYPES}
-        count = len(entities)
-        entities = entities[(page - 1) * page_size : page * page_size]
+        found = PageRequest(page=page, page_size=page_size).cut(entities)
+        count, entities = found.count, found.results
         results = [
             {
                 "id": entity["name"],
