@@ -139,7 +139,7 @@ def memories_add(*, project, items: Sequence[NewMemory], now: datetime | None = 
     """Store memories verbatim (one or many), embedded in one batch, with an ADD history row each.
 
     The low-level writer under :func:`add_ingest` (and the tests' fixtures): it records no add
-    event and takes no scope lock. Callers outside this module add through :func:`add_ingest`."""
+    event and takes no scope lock. Callers outside ``memories.services`` add through :func:`add_ingest`."""
     prepared = memories_prepare(items)
     return memories_write(project=project, prepared=prepared, now=now or timezone.now())
 
