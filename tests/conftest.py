@@ -75,6 +75,7 @@ TEST_KINDS = {
     "test_memory_validation": "core",
     "test_moments": "core",
     "test_openapi": "api",
+    "test_paging": "core",
     "test_ops": "api",
     "test_rate_limit_processes": "system",
     "test_request_limits": "api",
