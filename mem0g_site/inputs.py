@@ -23,7 +23,7 @@ from mem0g_site.exceptions import ValidationFailed
 
 UNSET: Any = object()
 
-MOMENT_FORMATS = "a date (YYYY-MM-DD), an ISO 8601 date and time, or Unix seconds"
+MOMENT_FORMATS = "an ISO 8601 date or time (a bare date YYYY-MM-DD: its start, UTC), or Unix seconds"
 
 
 def read_moment(value: Any) -> date | datetime | None:

@@ -62,7 +62,7 @@ def test_anything_else_is_refused_naming_the_field(value):
     with pytest.raises(ValidationFailed) as refused:
         parse_moment(value, field="known_at")
     assert refused.value.field == "known_at"
-    assert refused.value.message.startswith("known_at must be a date (YYYY-MM-DD)")
+    assert refused.value.message.startswith("known_at must be an ISO 8601 date or time")
 
 
 def test_a_bare_date_is_a_day_where_a_whole_day_is_meant():
