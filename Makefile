@@ -5,7 +5,7 @@ PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed-requirements
 TEST_STAMP := $(VENV)/.installed-test-requirements
 
-.PHONY: install run cluster cluster-deps test bench lint clean llm-check
+.PHONY: install run cluster cluster-deps test test-fast bench lint clean llm-check
 
 # (Re)install only when requirements.txt changed since the last install.
 $(STAMP): requirements.txt
@@ -47,13 +47,26 @@ test: $(TEST_STAMP) cluster-deps
 		(apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium) >/dev/null 2>&1 \
 			|| echo "could not install chromium: the browser tests will skip"; \
 	fi
+	$(run_pytest)
+
+# The developer's loop: every test but the system ones (separate processes, the browser, the cluster,
+# SDK and CLI subprocesses, make run; tests/conftest.py TEST_KINDS), on the same real PostgreSQL and
+# embedding model. `make test` stays the whole suite, and what CI runs.
+test-fast: PYTEST_SELECT = -m "not system"
+test-fast: $(TEST_STAMP)
+	$(run_pytest)
+
+# pytest on a throw-away data directory (embedded PostgreSQL unless DATABASE_URL is set), stopping
+# an embedded PostgreSQL that outlived the tests.
+define run_pytest
 	@tmp=$$(mktemp -d /tmp/mem0g-test.XXXXXX); \
-	MEM0G_DATA_DIR=$$tmp $(PY) -m pytest $(PYTEST_ARGS); status=$$?; \
+	MEM0G_DATA_DIR=$$tmp $(PY) -m pytest $(PYTEST_SELECT) $(PYTEST_ARGS); status=$$?; \
 	if [ -f $$tmp/pgdata/postmaster.pid ] && kill -0 $$(head -1 $$tmp/pgdata/postmaster.pid) 2>/dev/null; then \
 		echo "the embedded PostgreSQL outlived the tests: stopping it"; \
 		kill -QUIT $$(head -1 $$tmp/pgdata/postmaster.pid); sleep 1; \
 	fi; \
 	rm -rf $$tmp; exit $$status
+endef
 
 # Benchmarks write nothing to docs/ by themselves: copy the figures into docs/BENCHMARKS.md.
 bench: $(STAMP)
@@ -89,6 +102,7 @@ llm-check: $(TEST_STAMP) $(LLM_STAMP)
 
 lint: $(TEST_STAMP)
 	$(VENV)/bin/ruff check .
+	$(VENV)/bin/lint-imports
 
 clean:
 	rm -rf $(VENV) $(LLM_VENV)

@@ -21,7 +21,6 @@ from accounts.selectors import (
     webhook_list,
 )
 from accounts.services import (
-    UNSET,
     entity_register,
     profile_job_create,
     profile_settings_update,
@@ -37,6 +36,7 @@ from accounts.services import (
 )
 from mem0g_site.api import ApiView, Mem0View
 from mem0g_site.exceptions import Forbidden, InvalidRequest
+from mem0g_site.inputs import UNSET
 from memories.api import schema as doc
 from memories.api.common import body_of, refuse_unknown
 from memories.api.platform import PROJECT_EXAMPLE, ProjectView

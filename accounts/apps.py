@@ -6,6 +6,7 @@ class AccountsConfig(AppConfig):
     default_auto_field = "django.db.models.BigAutoField"
 
     def ready(self):
+        # Models can be imported only once the app registry is ready, so here rather than at the top.
         from django.db.models.signals import post_delete, post_save
 
         from accounts import keycache

@@ -16,7 +16,9 @@ from accounts.models import (
     Webhook,
 )
 from mem0g_site.exceptions import NotFound, UserNotFound
-from memories.inputs import clean_uuid
+from memories.inputs import Scope, clean_uuid
+from memories.models import Memory
+from memories.selectors import ENTITY_TYPES, entity_list
 
 KEY_PREFIX_LENGTH = 12
 
@@ -140,9 +142,6 @@ def entity_list_with_registered(*, project: Project, within_user: str | None = N
     """Every entity with memories (``memories.selectors.entity_list``) plus those registered with
     ``POST /v1/users/`` ... that have none yet (0 memories), sorted by type then id. A
     user-restricted key sees only its own user."""
-    from memories.inputs import Scope
-    from memories.selectors import ENTITY_TYPES, entity_list
-
     entities = entity_list(project=project, within=Scope(user_id=within_user) if within_user else None)
     registered = RegisteredEntity.objects.filter(project=project)
     if within_user is not None:
@@ -173,7 +172,6 @@ def profile_settings_get(*, project: Project) -> ProfileSettings:
 
 
 def profile_user_exists(*, project: Project, user_id: str) -> bool:
-    from memories.models import Memory
 
     return (
         Memory.objects.for_project(project).filter(user_id=user_id).exists()
@@ -184,7 +182,6 @@ def profile_user_exists(*, project: Project, user_id: str) -> bool:
 def user_profile_get(*, project: Project, user_id: str, within_user: str | None = None) -> dict[str, Any]:
     """``GET /v2/entities/user/{id}/profile/``: the stored profile and its status. A user the project
     does not know (no memories, not registered) or outside the key's reach is a 404."""
-    from memories.models import Memory
 
     if (within_user is not None and user_id != within_user) or not profile_user_exists(
         project=project, user_id=user_id

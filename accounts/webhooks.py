@@ -31,6 +31,7 @@ from django.utils import timezone
 
 from accounts import webhook_guard
 from accounts.models import Webhook, WebhookDelivery
+from memories.models import MemoryHistory
 
 logger = logging.getLogger("mem0g.webhooks")
 
@@ -70,8 +71,6 @@ def _payload(webhook: Webhook, row) -> dict:
 def webhook_deliveries_enqueue(*, batch: int = BATCH, now: datetime | None = None) -> int:
     """Queue, per active webhook, up to ``batch`` history rows made since the webhook was created
     and not queued for it yet. Returns how many rows were looked at."""
-    from memories.models import MemoryHistory
-
     now = now or timezone.now()
     seen = 0
     for webhook in Webhook.objects.filter(is_active=True):

@@ -37,10 +37,10 @@ def main() -> None:
 
     call_command("migrate", verbosity=0)
     from accounts.models import Organization, Project
-    from memories import selectors
+    from memories import search
+    from memories.bench_data import synthetic_fact, synthetic_question
     from memories.embedding import embed_query
     from memories.inputs import NewMemory, Scope
-    from memories.management.commands.bench import synthetic_fact, synthetic_question
     from memories.services import memories_add
 
     rng = random.Random(5)
@@ -56,18 +56,18 @@ def main() -> None:
         embed_query(question)
 
     def vector_only(user, question):
-        return selectors.memory_search(project=project, query=question, scope=Scope(user_id=user), keyword_search=False)
+        return search.memory_search(project=project, query=question, scope=Scope(user_id=user), keyword_search=False)
 
     def hybrid_one(user, question):
-        selectors.HYBRID_ONE_STATEMENT = True
-        return selectors.memory_search(project=project, query=question, scope=Scope(user_id=user))
+        search.HYBRID_ONE_STATEMENT = True
+        return search.memory_search(project=project, query=question, scope=Scope(user_id=user))
 
     def hybrid_two(user, question):
-        selectors.HYBRID_ONE_STATEMENT = False
+        search.HYBRID_ONE_STATEMENT = False
         try:
-            return selectors.memory_search(project=project, query=question, scope=Scope(user_id=user))
+            return search.memory_search(project=project, query=question, scope=Scope(user_id=user))
         finally:
-            selectors.HYBRID_ONE_STATEMENT = True
+            search.HYBRID_ONE_STATEMENT = True
 
     variants = {"vector only": vector_only, "hybrid, one statement": hybrid_one, "hybrid, two statements": hybrid_two}
     times = {name: [] for name in variants}

@@ -19,9 +19,9 @@ class OpenFilter(admin.SimpleListFilter):
         if self.value() == "open":
             return queryset.current()
         if self.value() == "closed":
-            return queryset.filter(valid_to__isnull=False, invalidated_at__isnull=True)
+            return queryset.closed().not_retracted()
         if self.value() == "retracted":
-            return queryset.filter(invalidated_at__isnull=False)
+            return queryset.retracted()
         return queryset
 
 
@@ -70,7 +70,7 @@ class RelationshipAdmin(admin.ModelAdmin):
     @admin.action(description="Retract the selected relationships")
     def retract(self, request, queryset):
         retracted = 0
-        for relationship in queryset.filter(invalidated_at__isnull=True).select_related("project"):
+        for relationship in queryset.not_retracted().select_related("project"):
             try:
                 relationship_retract(project=relationship.project, relationship_id=relationship.pk)
             except ApplicationError as exc:

@@ -33,13 +33,13 @@ from graph.serializers import (
     relationships_data,
 )
 from graph.services import (
-    UNSET,
     relationship_create,
     relationship_retract,
     relationship_update,
 )
 from mem0g_site.api import ApiView
 from mem0g_site.exceptions import ValidationFailed
+from mem0g_site.inputs import UNSET
 from memories.api import schema as doc
 from memories.api.common import as_int, as_moment, as_object, body_of, merged_scope, refuse_unknown
 from memories.api.serializers import memories_data, memory_data

@@ -23,8 +23,10 @@ from django.utils import timezone
 from accounts.models import Organization, Project
 from graph.models import Origin, Relationship
 from graph.selectors import graph_at, related_memories
+from graph.serializers import RelatedMemorySerializer, relationships_data
+from memories.api.serializers import memories_data
+from memories.bench_data import summary
 from memories.inputs import Scope
-from memories.management.commands.bench import summary
 from memories.models import EMBEDDING_DIMENSIONS, Memory, MemoryHistory, memory_hash
 
 USER = "bench-graph-user"
@@ -96,9 +98,6 @@ def _load(project, *, memories: int, edges: int, seed: int, progress) -> dict[st
 
 
 def _measure(project, ids: list, *, queries: int, repeat: int, seed: int, progress) -> dict[str, Any]:
-    from graph.serializers import RelatedMemorySerializer, relationships_data
-    from memories.api.serializers import memories_data
-
     rng = random.Random(seed + 1)
     scope = Scope(user_id=USER)
     cases = [(f"related_depth_{d}", d) for d in DEPTHS] + [(f"graph_limit_{n}", n) for n in EXPORT_LIMITS]

@@ -1,4 +1,8 @@
-"""A graph's serialized nodes and edges as GraphML or Cytoscape.js elements (no ORM here)."""
+"""A graph's nodes and edges as GraphML or Cytoscape.js elements (no queries here).
+
+The API passes its memory and relationship shapes; the web UI passes :func:`memory_node` and
+:func:`relationship_edge`, the fields a graph shows.
+"""
 
 import json
 import re
@@ -29,6 +33,21 @@ EDGE_KEYS = [
     ("valid_from", "string"),
     ("valid_to", "string"),
 ]
+
+
+def memory_node(memory) -> dict:
+    """A memory as a graph node: its id and the fields of ``NODE_KEYS``."""
+    return {"id": str(memory.pk), **{name: getattr(memory, name) for name, _ in NODE_KEYS}}
+
+
+def relationship_edge(relationship) -> dict:
+    """A relationship as a graph edge: its id, its ends and the fields of ``EDGE_KEYS``."""
+    return {
+        "id": str(relationship.pk),
+        "source": str(relationship.source_id),
+        "target": str(relationship.target_id),
+        **{name: getattr(relationship, name) for name, _ in EDGE_KEYS},
+    }
 
 
 def _text(value) -> str:

@@ -12,7 +12,7 @@ from django.db import models
 from django.db.models import F, Q
 
 from mem0g_site.constraints import CompositeForeignKey
-from mem0g_site.temporal import TemporalModel, TemporalQuerySet
+from mem0g_site.temporal import TemporalModel, TemporalQuerySet, current_q
 
 RELATION_PATTERN = r"^[a-z][a-z0-9_]{0,63}$"
 RELATION_MAX_LENGTH = 64
@@ -84,7 +84,7 @@ class Relationship(TemporalModel):
             # project adds nothing here (the ends fix it) but Citus needs it in every unique key.
             models.UniqueConstraint(
                 fields=["project", "source", "target", "relation"],
-                condition=Q(valid_to__isnull=True, invalidated_at__isnull=True),
+                condition=current_q(),
                 name="graph_relationship_one_open_edge",
             ),
             models.CheckConstraint(condition=~Q(source=F("target")), name="graph_relationship_not_a_loop"),
@@ -145,7 +145,7 @@ class EntityRelation(TemporalModel):
             ),
             models.UniqueConstraint(
                 fields=["project", "user_id", "agent_id", "app_id", "run_id", "source", "relationship", "destination"],
-                condition=Q(valid_to__isnull=True, invalidated_at__isnull=True),
+                condition=current_q(),
                 nulls_distinct=False,
                 name="graph_entityrelation_one_open_triple",
             ),

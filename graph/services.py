@@ -15,13 +15,15 @@ from django.db import IntegrityError, transaction
 from django.db.models import Q
 from django.utils import timezone
 
+from graph.extraction import entity
 from graph.inputs import clean_interval, clean_origin, clean_relation, clean_weight
 from graph.models import RELATION_MAX_LENGTH, RELATION_PATTERN, EntityRelation, Origin, Relationship
 from mem0g_site.exceptions import Conflict, MemoryNotFound, RelationshipNotFound, ValidationFailed
+from mem0g_site.inputs import UNSET
+from memories.inference import get_inference
 from memories.inputs import Scope, clean_metadata, clean_moment, clean_scope, clean_uuid
 from memories.models import SCOPE_FIELDS, Memory
 
-UNSET: Any = object()
 OPEN_EDGE_CONSTRAINT = "graph_relationship_one_open_edge"
 
 
@@ -284,8 +286,6 @@ def _single_valued(relationship: str) -> bool:
 def relations_extractor():
     """The function that turns texts into triples: the add's inference strategy's
     (:func:`memories.inference.get_inference`: the LLM's when one is configured, else the rules)."""
-    from memories.inference import get_inference
-
     return get_inference().relations
 
 
@@ -301,8 +301,6 @@ def graph_wanted(*, memory: Memory, enable_graph: bool) -> bool:
 def _clean_triple(triple: Any) -> tuple[str, str, str] | None:
     """A triple as stored (lower_snake_case names, at most 255 characters), or None when an extractor
     (an LLM's, say) gave something unusable: skipped rather than failing the add."""
-    from graph.extraction import entity
-
     if not isinstance(triple, (tuple, list)) or len(triple) != 3 or not all(isinstance(p, str) for p in triple):
         return None
     source, relationship, destination = (entity(part)[:255] for part in triple)

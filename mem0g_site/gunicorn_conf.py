@@ -11,7 +11,8 @@ control_socket_disable = True
 
 
 def post_worker_init(worker):
-    # Load the embedding model in the background so the first search does not pay for it.
+    # Load the embedding model in the background so the first search does not pay for it. Imported
+    # here: gunicorn reads this file before Django is set up.
     from memories.embedding import get_embedder
 
     threading.Thread(target=get_embedder, name="embedder-warmup", daemon=True).start()

@@ -431,6 +431,7 @@ LOGGING = {
 # --- Embedded database: last, see DATABASE_URL above ---------------------------------------
 
 if not DATABASE_URL:
+    # Only without DATABASE_URL: the embedded server's module is no business of other deployments.
     from mem0g_site.embedded_db import embedded_database_url
 
     DATABASE_URL = embedded_database_url(MEM0G_DATA_DIR)

@@ -12,10 +12,29 @@ from django.db.models import Q
 from django.utils import timezone
 
 
+def current_q(prefix: str = "") -> Q:
+    """The one "is current" condition: the fact holds now (``valid_to`` unset) and its record stands
+    (``invalidated_at`` unset). As a ``Q`` for aggregates, constraints and related rows (``prefix``:
+    a lookup path such as ``"source__"``)."""
+    return Q(**{f"{prefix}valid_to__isnull": True, f"{prefix}invalidated_at__isnull": True})
+
+
+def closed_q(prefix: str = "") -> Q:
+    """Not current: closed by a newer fact (``valid_to`` set) or retracted (``invalidated_at`` set)."""
+    return Q(**{f"{prefix}valid_to__isnull": False}) | Q(**{f"{prefix}invalidated_at__isnull": False})
+
+
 class TemporalQuerySet(models.QuerySet):
     def current(self):
         """Rows that hold now and have not been retracted."""
-        return self.filter(valid_to__isnull=True, invalidated_at__isnull=True)
+        return self.filter(current_q())
+
+    def closed(self):
+        """Rows no longer current: closed since (``valid_to``) or retracted (see :func:`closed_q`)."""
+        return self.filter(closed_q())
+
+    def retracted(self):
+        return self.filter(invalidated_at__isnull=False)
 
     def held_at(self, moment: datetime):
         """Rows whose fact held at ``moment`` (valid time only; retractions not considered)."""
@@ -27,6 +46,11 @@ class TemporalQuerySet(models.QuerySet):
 
     def not_retracted(self):
         return self.filter(invalidated_at__isnull=True)
+
+    def begun_by(self, moment: datetime):
+        """Rows whose fact had begun to hold, and that were on record, by ``moment`` (closed or
+        retracted since or not)."""
+        return self.filter(valid_from__lte=moment, created_at__lte=moment)
 
     def valid_at(self, moment: datetime):
         """Rows that held at ``moment`` as far as we knew at ``moment`` (both time axes)."""

@@ -3,8 +3,9 @@ every change is embedded and written to the history like any other."""
 
 from django import forms
 from django.contrib import admin, messages
+from django.contrib.admin.views.main import ChangeList
 from django.db import connection
-from django.db.models import Count, Q, QuerySet
+from django.db.models import Count, QuerySet
 from django.http import HttpResponseRedirect
 from django.utils import timezone
 from django.utils.html import format_html, format_html_join
@@ -22,6 +23,8 @@ from memories.inputs import (
     clean_uuid,
 )
 from memories.models import DecisionTrace, Memory, MemoryHistory, MemorySourceLink
+from memories.review import review_accept, review_edit, review_reject
+from memories.review_selectors import review_decorate
 from memories.selectors import memory_history
 from memories.services import (
     add_ingest,
@@ -46,7 +49,7 @@ class StateFilter(admin.SimpleListFilter):
         if self.value() == "current":
             return queryset.current().unexpired(now)
         if self.value() == "superseded":
-            return queryset.filter(Q(valid_to__isnull=False) | Q(invalidated_at__isnull=False))
+            return queryset.closed()
         if self.value() == "expired":
             return queryset.current().filter(expiration_date__lte=now)
         return queryset
@@ -548,10 +551,6 @@ class ReviewAdmin(admin.ModelAdmin):
         return super().get_queryset(request).defer("memory__embedding")
 
     def get_changelist(self, request, **kwargs):
-        from django.contrib.admin.views.main import ChangeList
-
-        from memories.selectors import _review_decorate
-
         class ReviewChangeList(ChangeList):
             def get_results(self, request):
                 super().get_results(request)
@@ -561,15 +560,13 @@ class ReviewAdmin(admin.ModelAdmin):
                 for trace in self.result_list:
                     by_project.setdefault(trace.project_id, []).append(trace)
                 for traces in by_project.values():
-                    _review_decorate(traces[0].project, traces)
+                    review_decorate(traces[0].project, traces)
 
         return ReviewChangeList
 
     def _decorated(self, obj: DecisionTrace) -> DecisionTrace:
         if not hasattr(obj, "proposed"):
-            from memories.selectors import _review_decorate
-
-            _review_decorate(obj.project, [obj])
+            review_decorate(obj.project, [obj])
         return obj
 
     @admin.display(description="waiting", boolean=True)
@@ -601,7 +598,6 @@ class ReviewAdmin(admin.ModelAdmin):
         )
 
     def _each(self, request, queryset, action, done: str):
-        from memories.review import review_accept, review_reject
 
         service = {"accept": review_accept, "reject": review_reject}[action]
         count = 0
@@ -623,7 +619,6 @@ class ReviewAdmin(admin.ModelAdmin):
         self._each(request, queryset, "reject", "Rejected and undid")
 
     def save_model(self, request, obj, form, change):
-        from memories.review import review_edit
 
         text = form.cleaned_data.get("text", "").strip()
         if not text:

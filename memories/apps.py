@@ -6,4 +6,5 @@ class MemoriesConfig(AppConfig):
     default_auto_field = "django.db.models.BigAutoField"
 
     def ready(self) -> None:
+        # Imported once the app registry is ready (the check reads settings and models), not at load.
         from memories import checks  # noqa: F401  (registers the embedding-model check)

@@ -27,7 +27,7 @@ import math
 import uuid
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
-from datetime import UTC, date, datetime, time, timedelta
+from datetime import datetime, timedelta
 from functools import reduce
 from operator import and_, or_
 from typing import Any, NoReturn
@@ -46,6 +46,7 @@ from django.db.models.lookups import (
 )
 
 from mem0g_site.exceptions import InvalidRequest
+from mem0g_site.inputs import day_start, read_moment
 from memories.models import SCOPE_FIELDS
 
 # Logical nesting (AND/OR/NOT inside each other) and metadata values may go this deep, no deeper.
@@ -135,19 +136,13 @@ class _Moment:
 
 
 def _parse_moment(value: Any) -> _Moment:
-    """ISO 8601 date or datetime strings (naive = UTC), Unix seconds, or date/datetime objects."""
-    if isinstance(value, str):
-        try:
-            value = date.fromisoformat(value)
-        except ValueError:
-            value = datetime.fromisoformat(value)
+    """The one moment parser's reading (:func:`mem0g_site.inputs.read_moment`), a date as the whole day."""
+    value = read_moment(value)
+    if value is None:
+        raise ValueError(value)
     if isinstance(value, datetime):
-        return _Moment((value if value.tzinfo else value.replace(tzinfo=UTC)).astimezone(UTC), day=False)
-    if isinstance(value, date):
-        return _Moment(datetime.combine(value, time.min, tzinfo=UTC), day=True)
-    if isinstance(value, (int, float)) and not isinstance(value, bool):
-        return _Moment(datetime.fromtimestamp(value, UTC), day=False)
-    raise ValueError(value)
+        return _Moment(value, day=False)
+    return _Moment(day_start(value), day=True)
 
 
 def _moment(value: Any, key: str) -> _Moment:

@@ -19,7 +19,11 @@ from typing import Protocol
 
 from django.conf import settings
 
+from graph.extraction import extract_relations
 from mem0g_site.exceptions import ValidationFailed
+from memories import decisions
+from memories.extraction import TooManyFacts, extract_facts
+from memories.llm import llm_decide, llm_extract_facts, llm_extract_relations
 
 __all__ = ["Inference", "LlmInference", "RulesInference", "get_inference", "limit_failed", "too_many_facts"]
 
@@ -120,8 +124,6 @@ class RulesInference:
     extracts_cheaply = True
 
     def extract(self, messages, *, observed_at, agent_scoped, includes=None, excludes=None, **_llm_only) -> list:
-        from memories.extraction import TooManyFacts, extract_facts
-
         try:
             facts = extract_facts(
                 messages,
@@ -136,25 +138,19 @@ class RulesInference:
         return _unique(facts)
 
     def settle(self, facts, vectors) -> list[int]:
-        from memories.decisions import settle
-
         norms = [math.sqrt(sum(x * x for x in vector)) for vector in vectors]
 
         def similarity(i: int, j: int) -> float:
             norm = norms[i] * norms[j]
             return sum(x * y for x, y in zip(vectors[i], vectors[j], strict=True)) / norm if norm else 0.0
 
-        return settle([fact.text for fact in facts], similarity)
+        return decisions.settle([fact.text for fact in facts], similarity)
 
     def decide(self, facts, candidates) -> list:
-        from memories.decisions import decide
-
-        return [decide(fact.text, found) for fact, found in zip(facts, candidates, strict=True)]
+        return [decisions.decide(fact.text, found) for fact, found in zip(facts, candidates, strict=True)]
 
     @property
     def relations(self):
-        from graph.extraction import extract_relations
-
         return extract_relations
 
 
@@ -178,8 +174,6 @@ class LlmInference:
         prompt=None,
         custom_instructions=None,
     ) -> list:
-        from memories.llm import llm_extract_facts
-
         facts = _unique(
             attribute_sources(
                 llm_extract_facts(
@@ -202,14 +196,10 @@ class LlmInference:
         return list(range(len(facts)))
 
     def decide(self, facts, candidates) -> list:
-        from memories.llm import llm_decide
-
         return llm_decide(list(facts), list(candidates))
 
     @property
     def relations(self):
-        from memories.llm import llm_extract_relations
-
         return llm_extract_relations
 
 

@@ -229,6 +229,12 @@ def clean_memory_type(value: Any, *, field_name: str = "memory_type") -> str | N
     return value
 
 
+def clean_flag(value: Any, *, field: str) -> bool:
+    if not isinstance(value, bool):
+        raise ValidationFailed(f"{field} must be true or false", field=field)
+    return value
+
+
 def clean_moment(value: Any, *, field_name: str) -> datetime | None:
     if value is None:
         return None

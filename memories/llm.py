@@ -40,6 +40,7 @@ from django.conf import settings
 from mem0g_site.exceptions import LLMUnavailable
 from memories.decisions import EVENTS, Candidate, Decision
 from memories.extraction import KINDS, Fact, Message
+from memories.procedural import message_text
 
 __all__ = [
     "RESPONSE_FORMATS",
@@ -246,8 +247,6 @@ def llm_procedure(messages: list[Message], *, prompt: str | None = None) -> str 
     """The model's summary of how the agent carried out the task of ``messages`` (a procedural
     memory), or None when it gave none (the caller falls back to the conversation's own words).
     ``prompt`` replaces our description of the task; our answer format is still appended."""
-    from memories.procedural import message_text
-
     conversation = [(message, message_text(message)) for message in messages if message.role != "system"]
     conversation = [(message, text) for message, text in conversation if text]
     if not conversation:

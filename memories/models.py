@@ -37,6 +37,13 @@ class MemoryQuerySet(TemporalQuerySet):
         """What reads show by default: current and not expired."""
         return self.current().unexpired(moment)
 
+    def visible(self, *, as_of: datetime | None = None, include_expired: bool = False):
+        """What a read shows: what holds now (:meth:`live`), or with ``as_of`` what held at that moment
+        as we know it now, so a fact recorded later about an earlier time (an import with observation
+        dates, a superseded fact) shows for the time it held. ``include_expired`` keeps expired rows."""
+        queryset = self.as_known(as_of=as_of) if as_of is not None else self.current()
+        return queryset if include_expired else queryset.unexpired(as_of)
+
 
 class Memory(TemporalModel):
     id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
@@ -72,7 +79,7 @@ class Memory(TemporalModel):
             models.UniqueConstraint(fields=["project", "id"], name="memories_memory_project_id"),
         ]
         indexes = [
-            # Filtered vector search: ORDER BY embedding <=> :query (memories.selectors.memory_search).
+            # Filtered vector search: ORDER BY embedding <=> :query (memories.search.memory_search).
             HnswIndex(
                 name="memory_embedding_hnsw",
                 fields=["embedding"],
@@ -274,12 +281,12 @@ class MemorySource(models.Model):
             ),
         ]
         indexes = [
-            # memories.selectors.source_list: one scope's sources, newest first.
+            # memories.search.source_list: one scope's sources, newest first.
             models.Index(fields=["project", "user_id", "-observed_at"], name="source_project_user"),
             models.Index(fields=["project", "agent_id", "-observed_at"], name="source_project_agent"),
             models.Index(fields=["project", "app_id", "-observed_at"], name="source_project_app"),
             models.Index(fields=["project", "run_id", "-observed_at"], name="source_project_run"),
-            # memories.selectors.source_search (and search with include_sources) for large scopes.
+            # memories.search.source_search (and search with include_sources) for large scopes.
             HnswIndex(
                 name="source_embedding_hnsw",
                 fields=["embedding"],
@@ -323,6 +330,17 @@ class MemorySourceLink(models.Model):
 
     def __str__(self) -> str:
         return f"{self.memory_id} <- {self.source_id}"
+
+
+# Extractors that store what was said as it was said: nothing of theirs is inferred.
+NOT_INFERRED = ("verbatim", "procedural", "attachment")
+
+
+def is_inferred_change(decision: str, extractor: str) -> bool:
+    """Whether a decision changed (or, held, would change) memories by inference: an ADD, UPDATE or
+    SUPERSEDE of an extracted fact (the rules' or an LLM's), not a message stored verbatim. These
+    are what the review queue lists."""
+    return decision in ("ADD", "UPDATE", "SUPERSEDE") and extractor not in NOT_INFERRED
 
 
 class DecisionTrace(models.Model):

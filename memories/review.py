@@ -2,7 +2,7 @@
 whose ``review_state`` is ``pending``). Used by the web UI and the admin alike.
 
 An inferred change is an ADD, UPDATE or SUPERSEDE that the add pipeline decided about an extracted
-fact (``memories.services.is_inferred_change``). It has either taken effect already, or, when the
+fact (``memories.models.is_inferred_change``). It has either taken effect already, or, when the
 project's ``review_mode`` is on and it would change a current fact (UPDATE, SUPERSEDE), it is
 *held* (``DecisionTrace.held``): the old fact stays current and nothing is written until it is
 accepted.
@@ -29,10 +29,14 @@ from typing import Any
 from django.db import transaction
 from django.utils import timezone
 
+from graph.models import SUPERSEDES, Relationship
+from graph.services import relations_record
 from mem0g_site.exceptions import Conflict, NotFound, ValidationFailed
 from memories.inputs import Scope, clean_id, clean_text, clean_uuid
 from memories.models import SCOPE_FIELDS, DecisionTrace, Memory, MemoryHistory, MemorySource, MemorySourceLink
-from memories.services import _history, _locked, _scopes_lock, memory_supersede, memory_update
+from memories.services.add import scopes_lock
+from memories.services.records import history_row, locked
+from memories.services.writes import memory_supersede, memory_update
 
 ACTIONS = ("accept", "reject", "edit")
 
@@ -58,7 +62,7 @@ def _pending(project, trace_id: Any) -> DecisionTrace:
     found = None if pk is None else DecisionTrace.objects.filter(project=project, pk=pk).only(*SCOPE_FIELDS).first()
     if found is None:
         raise ReviewNotFound(trace_id)
-    _scopes_lock(project, [Scope(**{name: getattr(found, name) for name in SCOPE_FIELDS})])
+    scopes_lock(project, [Scope(**{name: getattr(found, name) for name in SCOPE_FIELDS})])
     trace = DecisionTrace.objects.select_for_update().filter(project=project, pk=pk).first()
     if trace is None:  # deleted with its memory while we waited for the lock
         raise ReviewNotFound(trace_id)
@@ -107,7 +111,7 @@ def _retract(memory: Memory, trace: DecisionTrace, *, now: datetime, actor_id: s
     memory.invalidated_at = now
     memory.updated_at = now
     memory.save(update_fields=["invalidated_at", "updated_at"])
-    row = _history(
+    row = history_row(
         memory,
         event=MemoryHistory.Event.DELETE,
         now=now,
@@ -122,9 +126,7 @@ def _retract(memory: Memory, trace: DecisionTrace, *, now: datetime, actor_id: s
 
 def _apply_held(project, trace: DecisionTrace, *, text: str, actor_id: str, now: datetime) -> None:
     """Write a held UPDATE or SUPERSEDE now, with ``text``."""
-    from graph.services import relations_record
-
-    target = _locked(project, trace.memory_id, None, memory_id=trace.memory_id, embedding=False)
+    target = locked(project, trace.memory_id, None, memory_id=trace.memory_id, embedding=False)
     if not target.is_current:
         raise Conflict(
             "The fact this change would replace no longer holds (it changed since); reject this change",
@@ -171,7 +173,7 @@ def review_edit(*, project, trace_id: Any, text: Any, actor_id: str, now: dateti
         if trace.is_held:
             _apply_held(project, trace, text=text, actor_id=actor_id, now=now)
         else:
-            memory = _locked(project, trace.memory_id, None, memory_id=trace.memory_id, embedding=False)
+            memory = locked(project, trace.memory_id, None, memory_id=trace.memory_id, embedding=False)
             if not memory.is_current:
                 raise Conflict(
                     "The inferred memory no longer holds (it changed since); edit its successor instead",
@@ -184,15 +186,13 @@ def review_edit(*, project, trace_id: Any, text: Any, actor_id: str, now: dateti
 
 def review_reject(*, project, trace_id: Any, actor_id: str, now: datetime | None = None) -> DecisionTrace:
     """Reject a pending inferred change and undo it (see the module's docstring); all or nothing."""
-    from graph.models import SUPERSEDES, Relationship
-
     actor_id = _actor(actor_id)
     with transaction.atomic():
         trace = _pending(project, trace_id)
         now = now or timezone.now()
         if trace.is_held:  # nothing was written
             return _mark(trace, DecisionTrace.ReviewState.REJECTED, actor_id=actor_id, now=now)
-        memory = _locked(project, trace.memory_id, None, memory_id=trace.memory_id, embedding=False)
+        memory = locked(project, trace.memory_id, None, memory_id=trace.memory_id, embedding=False)
         if trace.decision == DecisionTrace.Decision.UPDATE:
             _unchanged_since(project, trace, [memory.pk])
             before = (
@@ -207,7 +207,7 @@ def review_reject(*, project, trace_id: Any, actor_id: str, now: datetime | None
             memory_update(project=project, memory_id=memory.pk, text=before.old_memory, actor_id=actor_id, now=now)
             _sign(project, trace, [memory.pk], now=now, actor_id=actor_id)
         elif trace.decision == DecisionTrace.Decision.SUPERSEDE:
-            old = _locked(project, trace.target_id, None, memory_id=trace.target_id, embedding=False)
+            old = locked(project, trace.target_id, None, memory_id=trace.target_id, embedding=False)
             _unchanged_since(project, trace, [memory.pk, old.pk])
             if not memory.is_current:
                 raise Conflict("The inferred memory no longer holds; undo what changed it first")
@@ -220,7 +220,7 @@ def review_reject(*, project, trace_id: Any, actor_id: str, now: datetime | None
             old.valid_to = None
             old.updated_at = now
             old.save(update_fields=["valid_to", "updated_at"])
-            row = _history(
+            row = history_row(
                 old,
                 event=MemoryHistory.Event.UPDATE,
                 now=now,

@@ -11,6 +11,104 @@ from memories.services import memories_add
 os.environ.setdefault("MEM0_TELEMETRY", "false")
 
 
+# Every test module's kind, for `make test-fast` (`pytest -m "not system"`) and `make test` (all):
+#   core:   services, selectors and pure modules, called directly (real database and model);
+#   api:    the HTTP API through Django's test client (and live servers in this process);
+#   ui:     the web UI and the admin through Django's test client;
+#   system: separate processes (make run, workers, servers, the cluster), a browser, SDK and CLI
+#           subprocesses: slow, and left out of the fast loop.
+# A module missing here fails the collection: give a new one its kind.
+TEST_KINDS = {
+    "test_access_matrix": "api",
+    "test_admin": "ui",
+    "test_api_auth": "api",
+    "test_api_errors": "api",
+    "test_api_isolation": "api",
+    "test_api_rate_limit": "api",
+    "test_archives": "core",
+    "test_async_ingestion": "system",
+    "test_bench": "core",
+    "test_bench_load": "system",
+    "test_change_table": "core",
+    "test_citus_readiness": "core",
+    "test_cluster": "system",
+    "test_configuration": "core",
+    "test_decisions": "core",
+    "test_dialect_legacy": "api",
+    "test_dialect_memory_layer": "api",
+    "test_dialect_oss": "api",
+    "test_dialect_platform_admin": "api",
+    "test_dialect_platform_more": "api",
+    "test_docker_compose": "core",
+    "test_embedded_restart": "system",
+    "test_embedding": "core",
+    "test_examples": "system",
+    "test_extraction": "core",
+    "test_extraction_quality": "core",
+    "test_filters": "core",
+    "test_graph_admin": "ui",
+    "test_graph_api": "api",
+    "test_graph_autolink": "core",
+    "test_graph_relations": "core",
+    "test_graph_services": "core",
+    "test_health": "api",
+    "test_hosts": "api",
+    "test_hybrid_search": "core",
+    "test_import_contracts": "core",
+    "test_ingest_concurrency": "core",
+    "test_ingest_pipeline": "core",
+    "test_key_cache": "system",
+    "test_key_commands": "core",
+    "test_live_servers": "system",
+    "test_llm": "core",
+    "test_llm_real_server": "system",
+    "test_login_throttle": "ui",
+    "test_make_run": "system",
+    "test_mcp": "api",
+    "test_mcp_access": "api",
+    "test_mem0_cli": "system",
+    "test_mem0_flags": "api",
+    "test_mem0_sdk": "system",
+    "test_mem0_ts_sdk": "system",
+    "test_memory_crud": "core",
+    "test_memory_search": "core",
+    "test_memory_validation": "core",
+    "test_moments": "core",
+    "test_openapi": "api",
+    "test_paging": "core",
+    "test_ops": "api",
+    "test_rate_limit_processes": "system",
+    "test_request_limits": "api",
+    "test_review": "ui",
+    "test_server_timing": "api",
+    "test_site_templates": "ui",
+    "test_sources": "core",
+    "test_ui_access": "ui",
+    "test_ui_browser": "system",
+    "test_ui_graph": "ui",
+    "test_ui_seed_demo": "ui",
+    "test_ui_views": "ui",
+    "test_unknown_fields": "api",
+    "test_webhook_security": "api",
+}
+
+
+def pytest_collection_modifyitems(config, items):
+    """Mark every test with its module's kind (``TEST_KINDS``); a module without one is an error."""
+    unmarked = set()
+    for item in items:
+        module = item.module.__name__.rpartition(".")[2]
+        kind = TEST_KINDS.get(module)
+        if kind is None:
+            unmarked.add(module)
+        else:
+            item.add_marker(getattr(pytest.mark, kind))
+    if unmarked:
+        raise pytest.UsageError(
+            f"tests/conftest.py TEST_KINDS has no kind (core, api, ui or system) for: {', '.join(sorted(unmarked))}"
+        )
+
+
 @pytest.fixture
 def project(db) -> Project:
     return project_default()

@@ -22,14 +22,15 @@ from django.utils import timezone
 from django_tasks_db.models import DBTaskResult
 
 from memories.models import AddEvent, DecisionTrace, Memory, MemoryHistory, MemorySource, MemorySourceLink
-from memories.services import (
+from memories.services import memories_purge_expired
+from memories.tasks import (
     add_event_run,
+    add_event_run_task,
     add_events_recover,
     maintenance_run,
     maintenance_schedule,
-    memories_purge_expired,
+    maintenance_task,
 )
-from memories.tasks import add_event_run_task, maintenance_task
 from tests.conftest import error_of
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -242,7 +243,7 @@ def test_a_job_whose_worker_is_killed_is_retried_and_applied_once(api, key, run_
         requeued = add_events_recover(now=later)
     assert requeued == 1
     dead_job.refresh_from_db()
-    assert dead_job.status == "FAILED" and dead_job.exception_class_path == "memories.services.WorkerLost"
+    assert dead_job.status == "FAILED" and dead_job.exception_class_path == "memories.tasks.WorkerLost"
     assert AddEvent.objects.get(pk=queued["event_id"]).status == "PENDING"
 
     run_worker()

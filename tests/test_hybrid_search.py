@@ -9,7 +9,7 @@ from django.utils import timezone
 
 from memories.inputs import Scope
 from memories.models import Memory
-from memories.selectors import memory_search
+from memories.search import memory_search
 from tests.conftest import error_of
 
 ALICE = Scope(user_id="alice")

@@ -9,8 +9,8 @@ from django_tasks_db.models import DBTaskResult
 from graph.models import SUPERSEDES, EntityRelation, Relationship
 from memories.inputs import Scope
 from memories.models import AddEvent, Memory, MemoryHistory
-from memories.services import add_event_run, add_ingest, scope_lock_key
-from memories.tasks import add_event_run_task
+from memories.services import add_ingest, scope_lock_key
+from memories.tasks import add_event_run, add_event_run_task
 
 T0 = datetime(2025, 1, 10, 9, 0, tzinfo=UTC)
 

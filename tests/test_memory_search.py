@@ -11,7 +11,7 @@ from mem0g_site.exceptions import ValidationFailed
 from memories.embedding import embed_texts
 from memories.inputs import Scope
 from memories.models import Memory, memory_hash
-from memories.selectors import memory_search
+from memories.search import memory_search
 
 DISTRACTORS = [
     "User has a golden retriever named Max",

@@ -16,7 +16,7 @@ from mem0g_site.exceptions import Conflict, ValidationFailed
 from memories import review
 from memories.inputs import NewMemory, Scope
 from memories.models import DecisionTrace, Memory, MemoryHistory
-from memories.selectors import review_get, review_pending_count, review_queue
+from memories.review_selectors import review_get, review_pending_count, review_queue
 from memories.services import add_ingest, memory_update
 
 T0 = datetime(2026, 1, 10, 9, 0, tzinfo=UTC)

@@ -123,7 +123,7 @@ def test_user_page_lists_filters_and_pages(browser, project, alice, add, django_
     as_of = browser.get(f"{base(project)}u/alice/", {"as_of": "2026-01-20"}, **HTMX).content.decode()
     assert "User lives in Porto" in as_of and "User lives in Lisbon" not in as_of
     bad = browser.get(f"{base(project)}u/alice/", {"as_of": "yesterday"}, **HTMX)
-    assert b"as_of must be a date" in bad.content
+    assert b"as_of must be an ISO 8601 date or time" in bad.content
 
     add(project, *[f"User note {i}" for i in range(25)], user_id="alice")
     first = browser.get(f"{base(project)}u/alice/", **HTMX).content.decode()

@@ -18,7 +18,7 @@ R = P + "r/<uuid:relationship_id>/"
 T = P + "t/<uuid:trace_id>/"
 
 urlpatterns = [
-    path("login/", auth_views.LoginView.as_view(template_name="ui/login.html"), name="login"),
+    path("login/", auth_views.LoginView.as_view(template_name="login.html"), name="login"),
     path("logout/", auth_views.LogoutView.as_view(next_page="ui:login"), name="logout"),
     path("", views.project_list, name="projects"),
     path(P, views.user_list, name="users"),

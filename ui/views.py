@@ -10,7 +10,6 @@ may only read the project is a 403, and templates offer write controls only when
 import json
 import math
 from dataclasses import asdict
-from datetime import UTC, datetime, time
 from typing import Any
 from urllib.parse import urlencode
 
@@ -26,13 +25,13 @@ from django_htmx.http import HttpResponseClientRedirect
 
 from graph import selectors as graph_selectors
 from graph import services as graph_services
-from graph.export import to_cytoscape, to_cytoscape_hubs
+from graph.export import memory_node, relationship_edge, to_cytoscape, to_cytoscape_hubs
 from graph.models import KNOWN_RELATIONS
-from graph.serializers import relationships_data
 from mem0g_site.exceptions import ApplicationError, NotFound, ValidationFailed
-from memories import selectors, services
-from memories.api.serializers import memories_data
+from mem0g_site.inputs import parse_moment
+from memories import review_selectors, search, selectors, services
 from memories.inputs import NewMemory, Scope
+from memories.review import ReviewNotFound, review_apply
 from ui.access import ProjectAccess, project_access, projects_for
 
 PAGE_SIZE = 20
@@ -45,23 +44,6 @@ SLIDER_STEP = 60  # seconds
 
 def _actor(request) -> str:
     return f"ui:{request.user.get_username()}"
-
-
-def _moment(value: str | None) -> datetime | None:
-    """An "as of" moment from a form: a date (its end, UTC), or an ISO 8601 date and time (UTC if
-    naive). Empty: None. Anything else is refused with the field's name."""
-    value = (value or "").strip()
-    if not value:
-        return None
-    try:
-        if len(value) == 10:
-            return datetime.combine(datetime.fromisoformat(value).date(), time.max, tzinfo=UTC)
-        moment = datetime.fromisoformat(value.replace("Z", "+00:00"))
-    except ValueError:
-        raise ValidationFailed(
-            "as_of must be a date (YYYY-MM-DD) or an ISO 8601 date and time", field="as_of"
-        ) from None
-    return moment if timezone.is_aware(moment) else moment.replace(tzinfo=UTC)
 
 
 def _page_number(value: str | None) -> int:
@@ -117,7 +99,7 @@ def login_locked_out(request, original_response=None, credentials=None):
     and for how long (django-axes calls this, ``AXES_LOCKOUT_CALLABLE``)."""
     seconds = math.ceil(get_cool_off(request).total_seconds())
     context = {"failure_limit": get_failure_limit(request, credentials), "minutes": math.ceil(seconds / 60)}
-    response = render(request, "ui/locked_out.html", context, status=429)
+    response = render(request, "locked_out.html", context, status=429)
     response["Retry-After"] = str(seconds)
     return response
 
@@ -141,7 +123,7 @@ def user_list(request, project_id):
         "q": contains,
     }
     if not request.htmx:
-        context["review_pending"] = selectors.review_pending_count(project=project)
+        context["review_pending"] = review_selectors.review_pending_count(project=project)
     template = "ui/_user_rows.html" if request.htmx else "ui/users.html"
     return render(request, template, context)
 
@@ -171,7 +153,7 @@ def _memories_context(request, access: ProjectAccess, user: dict) -> dict[str, A
         "searched": bool(q),
     }
     try:
-        as_of = _moment(params.get("as_of"))
+        as_of = parse_moment(params.get("as_of"), field="as_of")
         scope = Scope(user_id=user["user_id"], agent_id=agent)
         where = Q(categories__contains=[category]) if category else None
         if q and state == "superseded":
@@ -182,7 +164,7 @@ def _memories_context(request, access: ProjectAccess, user: dict) -> dict[str, A
         if q:
             if state == "expired":
                 where = (where or Q()) & Q(expiration_date__lte=timezone.now())
-            context["memories"] = selectors.memory_search(
+            context["memories"] = search.memory_search(
                 project=project,
                 query=q,
                 scope=scope,
@@ -241,7 +223,7 @@ def user_memories(request, project_id, user_id):
         template = "ui/_memory_list.html"
         response = render(request, template, context, status=422 if add_error else 200)
         return response
-    context["review_pending"] = selectors.review_pending_count(project=project, user_id=user["user_id"])
+    context["review_pending"] = review_selectors.review_pending_count(project=project, user_id=user["user_id"])
     return render(request, "ui/user.html", context, status=422 if add_error else 200)
 
 
@@ -387,7 +369,7 @@ def relationship_targets(request, project_id, memory_id):
             scope = Scope(user_id=memory.user_id) if memory.user_id else None
             targets = [
                 found
-                for found in selectors.memory_search(project=project, query=q, scope=scope, top_k=8)
+                for found in search.memory_search(project=project, query=q, scope=scope, top_k=8)
                 if found.pk != memory.pk
             ]
         except ValidationFailed as exc:
@@ -527,7 +509,7 @@ def user_graph_data(request, project_id, user_id):
             project=project,
             scope=Scope(user_id=user["user_id"]),
             limit=GRAPH_LIMIT,
-            as_of=_moment(params.get("as_of")),
+            as_of=parse_moment(params.get("as_of"), field="as_of"),
             relation=params.get("relation") or None,
             entity=params.get("entity") or None,
             category=params.get("category") or None,
@@ -536,7 +518,9 @@ def user_graph_data(request, project_id, user_id):
     except ValidationFailed as exc:
         return JsonResponse({"detail": exc.message, "field": exc.field}, status=422)
     body = to_cytoscape(
-        nodes=memories_data(graph.nodes), edges=relationships_data(graph.edges), truncated=graph.truncated
+        nodes=[memory_node(memory) for memory in graph.nodes],
+        edges=[relationship_edge(relationship) for relationship in graph.edges],
+        truncated=graph.truncated,
     )
     for node in body["elements"]["nodes"]:
         node["data"]["kind"] = "memory"
@@ -556,13 +540,13 @@ def _review_context(request, access: ProjectAccess, user: dict | None) -> dict[s
     project = access.project
     params = request.GET
     state = params.get("state", "pending")
-    state = state if state in selectors.REVIEW_STATES else "pending"
+    state = state if state in review_selectors.REVIEW_STATES else "pending"
     context: dict[str, Any] = {
         "project": project,
         "can_write": access.can_write,
         "queue_user": user,
         "state": state,
-        "states": selectors.REVIEW_STATES,
+        "states": review_selectors.REVIEW_STATES,
         "page": None,
         "items": [],
         "list_url": (
@@ -571,7 +555,7 @@ def _review_context(request, access: ProjectAccess, user: dict | None) -> dict[s
             else reverse("ui:review", args=[project.pk])
         ),
     }
-    result = selectors.review_queue(
+    result = review_selectors.review_queue(
         project=project,
         user_id=user["user_id"] if user else None,
         state=state,
@@ -603,8 +587,6 @@ def review_queue(request, project_id, user_id=None):
 def review_action(request, project_id, trace_id):
     """Accept, reject (undo) or edit one inferred change (``action``; ``text`` for edit), as the
     person logged in. HTMX gets the item back; a plain form goes back to the queue it came from."""
-    from memories.review import ReviewNotFound, review_apply
-
     access = project_access(request.user, project_id, write=True)
     project = access.project
     error, status = None, 200
@@ -620,7 +602,7 @@ def review_action(request, project_id, trace_id):
         raise Http404("No such change to review") from None
     except ApplicationError as exc:
         error, status = exc.message, exc.status
-    item = selectors.review_get(project=project, trace_id=trace_id)
+    item = review_selectors.review_get(project=project, trace_id=trace_id)
     if item is None:
         raise Http404("No such change to review")
     if not request.htmx and error is None:

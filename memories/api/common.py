@@ -5,7 +5,7 @@ Every dialect parses with these and then calls the same services and selectors.
 
 import ast
 import json
-from datetime import UTC, date, datetime
+from datetime import date, datetime
 from typing import Any
 from urllib.parse import urlencode
 
@@ -15,6 +15,8 @@ from django.db.models import Q
 from accounts.access import key_scope
 from mem0g_site import unknown_fields
 from mem0g_site.exceptions import InvalidRequest, ValidationFailed
+from mem0g_site.inputs import parse_day_or_moment, parse_moment
+from mem0g_site.paging import has_next
 from mem0g_site.parsers import check_json
 from memories.filters import compile_filters, entity_ids, has_entity_id
 from memories.inputs import Scope, clean_id
@@ -111,32 +113,12 @@ def as_float(value: Any, field: str, default: float | None, *, minimum: float, m
 
 
 def as_moment(value: Any, field: str) -> datetime | None:
-    """ISO 8601 date/datetime (naive = UTC) or Unix seconds."""
-    if value is None or value == "":
-        return None
-    try:
-        if isinstance(value, (int, float)) and not isinstance(value, bool):
-            return datetime.fromtimestamp(value, tz=UTC)
-        if isinstance(value, str):
-            text = value.strip()
-            if text.replace(".", "", 1).isdigit():
-                return datetime.fromtimestamp(float(text), tz=UTC)
-            moment = datetime.fromisoformat(text.replace("Z", "+00:00"))
-            return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
-    except (ValueError, OverflowError, OSError):
-        pass
-    raise ValidationFailed(f"{field} must be an ISO 8601 date or time, or Unix seconds", field=field)
+    """The one moment parser (``mem0g_site.inputs``): ISO 8601, a bare date (its start, UTC), Unix seconds."""
+    return parse_moment(value, field=field)
 
 
 def as_expiration(value: Any, field: str = "expiration_date") -> date | datetime | None:
-    if value is None or value == "":
-        return None
-    if isinstance(value, str) and len(value.strip()) == 10:
-        try:
-            return date.fromisoformat(value.strip())
-        except ValueError:
-            pass
-    return as_moment(value, field)
+    return parse_day_or_moment(value, field=field)
 
 
 def as_object(value: Any, field: str) -> dict | None:
@@ -168,7 +150,7 @@ def page_links(request, page: int, page_size: int, count: int) -> tuple[str | No
         params.update(page=number, page_size=page_size)
         return request.build_absolute_uri(request.path) + "?" + urlencode(params)
 
-    next_link = link(page + 1) if page * page_size < count else None
+    next_link = link(page + 1) if has_next(page=page, page_size=page_size, count=count) else None
     previous_link = link(page - 1) if page > 1 else None
     return next_link, previous_link
 

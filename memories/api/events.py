@@ -6,6 +6,7 @@ from rest_framework.response import Response
 from accounts.access import key_scope, key_within
 from mem0g_site.api import Mem0View
 from mem0g_site.exceptions import InvalidRequest, NotFound, ValidationFailed
+from mem0g_site.paging import PageRequest
 from memories.api.common import as_bool, as_int, page_links
 from memories.api.platform import EntityDeleteView
 from memories.api.serializers import HistorySerializer, TraceSerializer, memories_data
@@ -162,8 +163,7 @@ class MemoryEventsView(Mem0View):
         within = key_within(request.auth)
         if within is not None:
             rows = rows.filter(user_id=within.user_id)
-        count = rows.count()
-        offset = (page - 1) * page_size
-        items = HistorySerializer(rows.order_by("-created_at", "-id")[offset : offset + page_size], many=True).data
+        found = PageRequest(page=page, page_size=page_size).cut(rows.order_by("-created_at", "-id"))
+        count, items = found.count, HistorySerializer(found.results, many=True).data
         next_link, previous_link = page_links(request, page, page_size, count)
         return Response({"count": count, "next": next_link, "previous": previous_link, "results": items})

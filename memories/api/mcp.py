@@ -38,12 +38,13 @@ from graph import selectors as graph_selectors
 from graph.api import timeline_data
 from graph.serializers import RelatedMemorySerializer
 from mem0g_site.exceptions import ApplicationError
+from mem0g_site.inputs import UNSET
 from memories.api import platform
 from memories.api.common import as_moment, as_object, request_filters
 from memories.api.events import event_data
 from memories.api.serializers import HistorySerializer, memories_data, memory_data
 from memories.selectors import PAGE_SIZE_MAX, add_event_get, add_event_list, memory_get, memory_list
-from memories.services import UNSET, memory_delete, memory_update
+from memories.services import memory_delete, memory_update
 
 # The key of the request being served (set by the view, read by the tools).
 _api_key: ContextVar[ApiKey] = ContextVar("mcp_api_key")

@@ -17,6 +17,7 @@ from accounts.access import key_scope, key_within
 from graph.api import with_relations
 from mem0g_site.api import Mem0View
 from mem0g_site.exceptions import Forbidden, InvalidRequest, NotFound, ValidationFailed
+from mem0g_site.inputs import UNSET
 from memories.api import schema as doc
 from memories.api.common import (
     as_bool,
@@ -31,9 +32,9 @@ from memories.api.common import (
 from memories.api.searching import SEARCH_OPTION_FIELDS, search_options, search_results
 from memories.api.serializers import HistorySerializer, MemorySerializer, memories_data, memory_data
 from memories.inputs import Scope, clean_id, clean_memory_type, clean_text
-from memories.selectors import ENTITY_TYPES, entity_list, memory_get, memory_history, memory_list, memory_search
+from memories.search import memory_search
+from memories.selectors import ENTITY_TYPES, entity_list, memory_get, memory_history, memory_list
 from memories.services import (
-    UNSET,
     add_ingest,
     memories_delete,
     memories_reset,

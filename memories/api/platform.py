@@ -14,6 +14,8 @@ from accounts.access import key_scope, key_user, key_within
 from graph.api import search_relations, with_relations
 from mem0g_site.api import Mem0View
 from mem0g_site.exceptions import InvalidRequest, NotFound, ValidationFailed
+from mem0g_site.inputs import UNSET
+from mem0g_site.paging import PageRequest
 from memories.api import schema as doc
 from memories.api.common import (
     ENTITY_FIELDS,
@@ -43,6 +45,7 @@ from memories.api.serializers import (
 from memories.filters import compile_filters, names_entity
 from memories.inputs import NewMemory, Scope, clean_memory_type, clean_text
 from memories.models import AddEvent, MemoryFeedback
+from memories.search import memory_search
 from memories.selectors import (
     ENTITY_TYPES,
     PAGE_SIZE_MAX,
@@ -51,12 +54,9 @@ from memories.selectors import (
     memory_get,
     memory_history,
     memory_list,
-    memory_search,
     memory_sources,
 )
 from memories.services import (
-    UNSET,
-    add_event_enqueue,
     add_ingest,
     memories_delete,
     memories_delete_batch,
@@ -65,6 +65,7 @@ from memories.services import (
     memory_export_create,
     memory_update,
 )
+from memories.tasks import add_event_enqueue
 
 ADD_FIELDS = {
     "messages",
@@ -965,8 +966,8 @@ class EntitiesView(Mem0View):
         page_size = as_int(request.query_params.get("page_size"), "page_size", 100, minimum=1, maximum=PAGE_SIZE_MAX)
         entities = entity_list_with_registered(project=request.auth.project, within_user=request.auth.user_id)
         totals = {f"total_{kind}s": sum(1 for e in entities if e["type"] == kind) for kind in ENTITY_TYPES}
-        count = len(entities)
-        entities = entities[(page - 1) * page_size : page * page_size]
+        found = PageRequest(page=page, page_size=page_size).cut(entities)
+        count, entities = found.count, found.results
         results = [
             {
                 "id": entity["name"],

@@ -1,5 +1,5 @@
 """The search parameters every search route accepts (Platform v1/v2/v3, the memory layer, OSS
-``POST /search``), read once here and passed to :func:`memories.selectors.memory_search`."""
+``POST /search``), read once here and passed to :func:`memories.search.memory_search`."""
 
 from typing import Any
 

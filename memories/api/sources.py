@@ -10,7 +10,8 @@ from memories.api import schema as doc
 from memories.api.common import ENTITY_FIELDS, as_int, page_links, top_level_scope
 from memories.api.serializers import ListedSourceSerializer, ScoredSourceSerializer
 from memories.inputs import clean_text
-from memories.selectors import PAGE_SIZE_MAX, source_list
+from memories.search import source_list
+from memories.selectors import PAGE_SIZE_MAX
 
 SOURCE_EXAMPLE = {
     "id": "0b7f9a52-3c1e-4d8a-9f60-2a4b5c6d7e8f",

@@ -27,6 +27,7 @@ from typing import Any, BinaryIO
 from django.conf import settings
 
 from mem0g_site.exceptions import ApplicationError, InvalidRequest, ValidationFailed
+from mem0g_site.inputs import day_start, read_moment
 from mem0g_site.parsers import check_json
 
 FORMAT = "mem0g-archive"
@@ -72,19 +73,20 @@ def moment_text(value: datetime | None) -> str | None:
 
 
 def parse_moment(value: Any, *, field: str, line: int, required: bool = False) -> datetime | None:
-    """ISO 8601 text (``Z`` or an offset; without one, UTC) as an aware datetime."""
+    """ISO 8601 text as an aware datetime, read by the one moment parser
+    (:func:`mem0g_site.inputs.read_moment`: ``Z``, an offset or none for UTC; a bare date is the start
+    of that day)."""
     if value is None:
         if required:
             raise ArchiveInvalid(f"{field} is required", line=line)
         return None
-    if isinstance(value, str):
-        try:
-            moment = datetime.fromisoformat(value.strip().replace("Z", "+00:00"))
-        except ValueError:
-            pass
-        else:
-            return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
-    raise ArchiveInvalid(f"{field} must be an ISO 8601 date-time, not {value!r}", line=line)
+    try:
+        moment = read_moment(value) if isinstance(value, str) else None
+    except (ValueError, OverflowError, OSError):
+        moment = None
+    if moment is None:
+        raise ArchiveInvalid(f"{field} must be an ISO 8601 date-time, not {value!r}", line=line)
+    return moment if isinstance(moment, datetime) else day_start(moment)
 
 
 def header(

@@ -24,12 +24,14 @@ import json
 import re
 import sys
 import uuid
-from datetime import UTC, date, datetime, time, timedelta
+from datetime import date, datetime
 from typing import Any
 
 from django.utils import timezone
 
+from mem0g_site.inputs import day_start, read_moment
 from memories.archive.format import ArchiveInvalid, header, moment_text
+from memories.inputs import clean_expiration
 from memories.models import SCOPE_FIELDS
 
 SOURCES = ("mem0-oss", "mem0-pgvector", "mem0-platform")
@@ -43,33 +45,22 @@ _COPY_ESCAPE = re.compile(r"\\(x[0-9a-fA-F]{1,2}|[0-7]{1,3}|.)")
 _COPY_CHARS = {"b": "\b", "f": "\f", "n": "\n", "r": "\r", "t": "\t", "v": "\v"}
 
 
+def _day_or_moment(value: Any, *, where: str, field: str) -> date | datetime | None:
+    """Read by the one moment parser (:func:`mem0g_site.inputs.read_moment`)."""
+    try:
+        return read_moment(value)
+    except (ValueError, OverflowError, OSError):
+        raise ArchiveInvalid(f"{where}: {field} is not a date-time ({value!r})") from None
+
+
 def _moment(value: Any, *, where: str, field: str) -> datetime | None:
-    if value in (None, ""):
-        return None
-    if isinstance(value, (int, float)) and not isinstance(value, bool):
-        return datetime.fromtimestamp(value, tz=UTC)
-    if isinstance(value, str):
-        try:
-            moment = datetime.fromisoformat(value.strip().replace("Z", "+00:00"))
-        except ValueError:
-            pass
-        else:
-            return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
-    raise ArchiveInvalid(f"{where}: {field} is not a date-time ({value!r})")
+    moment = _day_or_moment(value, where=where, field=field)
+    return day_start(moment) if isinstance(moment, date) and not isinstance(moment, datetime) else moment
 
 
 def _expiration(value: Any, *, where: str) -> datetime | None:
     """Mem0's ``expiration_date`` is a day, ``YYYY-MM-DD``: the memory is served through that day."""
-    if value in (None, ""):
-        return None
-    if isinstance(value, str) and len(value.strip()) == 10:
-        try:
-            day = date.fromisoformat(value.strip())
-        except ValueError:
-            pass
-        else:
-            return datetime.combine(day + timedelta(days=1), time.min, tzinfo=UTC)
-    return _moment(value, where=where, field="expiration_date")
+    return clean_expiration(_day_or_moment(value, where=where, field="expiration_date"))
 
 
 def _text_of(item: dict) -> Any:

@@ -12,6 +12,7 @@ from accounts.models import Organization, Project, RegisteredEntity
 from graph.models import EntityRelation, Relationship
 from mem0g_site.exceptions import NotFound
 from memories.archive.format import KINDS, header, moment_text
+from memories.embedding import get_embedder
 from memories.inputs import clean_uuid
 from memories.models import SCOPE_FIELDS, AddEvent, DecisionTrace, Memory, MemoryHistory, MemorySource, MemorySourceLink
 
@@ -257,8 +258,6 @@ def archive_records(
     """The header, then every record of the project (or of ``user_id``), read in one snapshot
     (REPEATABLE READ when not already inside a transaction) so the header's counts match the lines.
     Rows are read in chunks: memory use does not grow with the project."""
-    from memories.embedding import get_embedder
-
     outermost = not connection.in_atomic_block
     with transaction.atomic():
         if outermost:  # the transaction's first statement: every query below sees one snapshot

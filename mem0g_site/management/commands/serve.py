@@ -18,6 +18,9 @@ from django.core.management.base import BaseCommand, CommandError
 from django.db import connection
 from django.db.utils import OperationalError
 
+from accounts.services import admin_user_ensure, apikeys_bootstrap
+from mem0g_site.exceptions import ApplicationError
+
 
 class Command(BaseCommand):
     help = "Migrate the database and serve mem0g with gunicorn."
@@ -40,16 +43,11 @@ class Command(BaseCommand):
         if not options["no_migrate"]:
             call_command("migrate", interactive=False, verbosity=0)
         if settings.API_KEYS or settings.ADMIN_API_KEYS:
-            from accounts.services import apikeys_bootstrap
-            from mem0g_site.exceptions import ApplicationError
-
             try:
                 apikeys_bootstrap(keys=settings.API_KEYS, admin_keys=settings.ADMIN_API_KEYS)
             except ApplicationError as exc:
                 raise CommandError(f"API_KEYS/ADMIN_API_KEYS: {exc.message}") from None
         if settings.MEM0G_ADMIN_PASSWORD:
-            from accounts.services import admin_user_ensure
-
             admin_user_ensure(password=settings.MEM0G_ADMIN_PASSWORD)
         connection.close()
         if options["prepare_only"]:

@@ -13,8 +13,11 @@ from django.core.management import call_command
 from django.core.management.base import BaseCommand, CommandError
 from django.db import connection
 from django.db.utils import DatabaseError
+from django_tasks_db.models import DBTaskResult
 
 from accounts.webhooks import webhook_delivery_loop
+from memories.embedding import get_embedder
+from memories.tasks import maintenance_schedule
 
 
 class Command(BaseCommand):
@@ -29,10 +32,6 @@ class Command(BaseCommand):
         )
 
     def handle(self, *args, **options):
-        from django_tasks_db.models import DBTaskResult
-
-        from memories.services import maintenance_schedule
-
         try:
             waiting = DBTaskResult.objects.ready().count()
             if options["check"]:
@@ -44,8 +43,6 @@ class Command(BaseCommand):
             raise CommandError(f"job queue unreachable ({first_line}); did `manage.py migrate` run?") from None
         connection.close()
         # Load the embedding model now, so the first job's latency is its own work.
-        from memories.embedding import get_embedder
-
         get_embedder().embed(["warm-up"])
         if settings.WEBHOOK_DELIVERY_INTERVAL_SECONDS > 0:
             # Webhook delivery rides along in a thread (its own database connection); it stops with

@@ -1,7 +1,7 @@
 """``manage.py bench``: load synthetic memories into a throw-away project and measure the hot paths.
 
 Every write goes through :func:`memories.services.memories_add` (validation, batched embedding,
-insert with history) and every search through :func:`memories.selectors.memory_search`, exactly as
+insert with history) and every search through :func:`memories.search.memory_search`, exactly as
 the API calls them; the command only adds timers around them. It reports add throughput (and how
 much of it is the embedding model), user-filtered search latency (end to end, query embedding
 alone, SQL alone), whether every search returned the full top-k, ``EXPLAIN (ANALYZE, BUFFERS)`` of
@@ -17,18 +17,13 @@ import os
 import platform
 import random
 import re
-import resource
 import secrets
 import statistics
-import sys
 import time
 from collections import Counter
-from contextlib import contextmanager
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import numpy
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
 from django.db import connection, transaction
@@ -37,411 +32,35 @@ from django.db.utils import OperationalError
 from django.utils import timezone
 
 from accounts.models import Organization, Project
+from graph.bench import DEPTHS, EXPORT_LIMITS, run_graph_bench
+from memories.bench_data import StderrForTqdm, summary, synthetic_fact, synthetic_question, zipf_counts
+from memories.bench_load import LoadRun, print_report
+from memories.bench_locomo import LOCOMO_DEFAULT_DATA, LOCOMO_VARIANTS, LocomoBench
+from memories.bench_measure import (
+    SqlLog,
+    Statement,
+    backend_peak_rss_mb,
+    cpu_model,
+    execution_ms,
+    indexes_in_plan,
+    peak_rss_mb,
+    search_strategy,
+    shorten_vectors,
+    sql_log,
+    timed_embedder,
+)
 from memories.embedding import clear_query_cache, embed_query, get_embedder
 from memories.inputs import NewMemory, Scope
 from memories.models import Memory, MemoryHistory
-from memories.selectors import memory_search
-from memories.services import add_ingest, memories_add, memories_ingest
+from memories.search import memory_search
+from memories.services import memories_add
 
 HNSW_INDEX = "memory_embedding_hnsw"
 TOP_K = 10
 WARMUP_QUERIES = 10  # at most; a quarter of --queries for small runs
 FAR_QUERY_REPEATS = 10  # at most; a tenth of --queries (3 or more) for small runs
-# Nothing like the personal facts below: the nearest rows of any user are far from it.
+# Nothing like the personal facts of memories.bench_data: the nearest rows of any user are far from it.
 FAR_QUERY = "torque specification in newton metres for the cylinder head bolts of a 1998 marine diesel engine"
-
-# --- Synthetic personal facts ----------------------------------------------------------------
-
-
-def _items(text: str) -> list[str]:
-    return text.split(", ")
-
-
-VOCABULARY: dict[str, list[str]] = {
-    "name": _items(
-        "Alice, Maya, Jonas, Priya, Tomás, Ingrid, Kenji, Fatima, Oliver, Chloé, Mateo, Aisha, Lars, Sofia, "
-        "Ravi, Hannah, Diego, Yuki, Amara, Felix, Noor, Elena, Kwame, Lucia, Anders, Mei, Samuel, Zara, Pavel, "
-        "Leila, Marco, Greta, Tariq, Nina, Hugo, Olga, Dev, Camille, Emeka, Rosa"
-    ),
-    "relation": _items(
-        "sister, brother, cousin, aunt, uncle, niece, nephew, grandmother, grandfather, mother, father, son, "
-        "daughter, stepbrother, stepsister, godmother"
-    ),
-    "city": _items(
-        "Berlin, Lisbon, Osaka, Toronto, Nairobi, Buenos Aires, Melbourne, Oslo, Seattle, Marseille, Krakow, "
-        "Hanoi, Cape Town, Edinburgh, Montreal, Valencia, Austin, Seoul, Istanbul, Reykjavik, Porto, Bologna, "
-        "Denver, Mumbai, Lyon, Tallinn, Kyoto, Dublin, Santiago, Vienna, Helsinki, Chicago, Zurich, Athens, "
-        "Bangkok, Ljubljana"
-    ),
-    "country": _items(
-        "Portugal, Japan, Canada, Kenya, Argentina, Norway, Vietnam, Chile, Iceland, Greece, Mexico, Peru, "
-        "Morocco, New Zealand, Scotland, Italy, Spain, Thailand, Poland, Croatia"
-    ),
-    "landmark": _items(
-        "old harbour, botanical garden, street markets, cathedral, night food stalls, modern art museum, "
-        "hiking trails, jazz bars, castle, river cruise, hot springs, bookshops"
-    ),
-    "place_kind": _items("the central park, the university, the train station, the beach, the old town, a lake"),
-    "food": _items(
-        "mushrooms, olives, cilantro, eggplant, blue cheese, oysters, liver, anchovies, beetroot, coconut, "
-        "tofu, brussels sprouts, okra, licorice"
-    ),
-    "allergen": _items("peanuts, shellfish, gluten, lactose, tree nuts, eggs, soy, sesame, strawberries"),
-    "cuisine": _items(
-        "Thai, Italian, Japanese, Mexican, Ethiopian, Lebanese, Korean, Indian, Peruvian, Greek, Vietnamese, "
-        "Georgian, Turkish, Spanish, French"
-    ),
-    "dish": _items(
-        "pad thai, risotto, ramen, tacos al pastor, injera with lentils, falafel, bibimbap, butter chicken, "
-        "ceviche, moussaka, pho, khachapuri, paella, lasagne, sushi, shakshuka, dumplings, "
-        "mushroom stroganoff, fish and chips, lentil soup"
-    ),
-    "breakfast": _items(
-        "oatmeal with berries, scrambled eggs on toast, a croissant, yogurt with granola, a smoothie, "
-        "miso soup and rice, pancakes, avocado toast, nothing at all"
-    ),
-    "drink": _items("black coffee, green tea, espresso, chai, oat milk lattes, sparkling water, matcha"),
-    "music_genre": _items(
-        "jazz, techno, folk, classical music, hip-hop, reggae, metal, blues, bossa nova, indie rock, k-pop, ambient"
-    ),
-    "book_genre": _items("science fiction, crime, historical, fantasy, romance, literary, horror, mystery"),
-    "color": _items("green, navy blue, burgundy, yellow, teal, orange, lavender, black"),
-    "job": _items(
-        "nurse, software engineer, architect, high school teacher, accountant, chef, pharmacist, "
-        "graphic designer, civil engineer, journalist, dentist, electrician, data analyst, veterinarian, "
-        "lawyer, firefighter, product manager, librarian, physiotherapist, pilot"
-    ),
-    "company": _items(
-        "a small design studio, a hospital, a logistics startup, the city council, a bank, a game studio, "
-        "a bakery, a law firm, a university lab, an airline, a solar energy company, a public school, "
-        "a consulting firm, a local newspaper"
-    ),
-    "subject": _items(
-        "marine biology, economics, mechanical engineering, art history, computer science, nursing, "
-        "philosophy, statistics, architecture, linguistics"
-    ),
-    "school": _items("university, summer camp, a night class, work, the climbing gym, a book club, school"),
-    "instrument": _items("guitar, piano, cello, drums, violin, saxophone, ukulele, trumpet, bass"),
-    "sport": _items(
-        "running, swimming, cycling, rock climbing, yoga, tennis, bouldering, rowing, hiking, surfing, skiing, boxing"
-    ),
-    "hobby": _items(
-        "pottery, woodworking, birdwatching, knitting, photography, gardening, chess, baking bread, "
-        "watercolour painting, calligraphy, home brewing, origami"
-    ),
-    "collectible": _items("vinyl records, vintage postcards, fountain pens, board games, stamps, old maps"),
-    "race": _items("half marathon, triathlon, 10k race, marathon, cycling sportive"),
-    "pet": _items("dog, cat, parrot, rabbit, tortoise, golden retriever, border collie, hamster"),
-    "pet_name": _items("Biscuit, Luna, Pepper, Milo, Nala, Ziggy, Mochi, Rocky, Olive, Pixel, Bean, Tofu"),
-    "month": _items("January, February, March, April, May, June, July, August, September, October, November, December"),
-    "weekday": _items("Monday, Tuesday, Wednesday, Thursday, Friday, Saturday, Sunday"),
-    "language": _items(
-        "Spanish, Japanese, German, Portuguese, Mandarin, French, Arabic, Italian, Korean, Swahili, Dutch"
-    ),
-    "purchase": _items("new bike, house deposit, electric car, trip around Asia, new laptop, sailing boat"),
-    "appointment": _items("dentist, doctor, eye test, hairdresser, physiotherapy, vet"),
-    "condition": _items("asthma, type 1 diabetes, migraines, high blood pressure, hay fever, a bad knee"),
-    "vice": _items("sugar, caffeine, screen time, alcohol, takeaway food"),
-    "transport": _items("train, bus, bike, tram, ferry"),
-    "seat": _items("window, aisle"),
-}
-
-# (topic, template): the topic becomes the memory's category and metadata.
-TEMPLATES: list[tuple[str, str]] = [
-    ("preferences", "Prefers {drink} over {drink2} in the morning"),
-    ("preferences", "Likes listening to {music_genre} while working"),
-    ("preferences", "Favourite colour is {color}"),
-    ("preferences", "Enjoys reading {book_genre} novels before bed"),
-    ("preferences", "Always books {seat} seats on long flights"),
-    ("preferences", "Would rather take the {transport} than drive to work"),
-    ("food", "Dislikes {food} and avoids it whenever possible"),
-    ("food", "Loves {cuisine} food, especially {dish}"),
-    ("food", "Is allergic to {allergen}"),
-    ("food", "Has been vegetarian since {year}"),
-    ("food", "Usually eats {breakfast} for breakfast"),
-    ("food", "Cooks {dish} for the family every {weekday}"),
-    ("food", "Favourite restaurant is a {cuisine} place in {city}"),
-    ("places", "Lives in {city} with their partner"),
-    ("places", "Grew up in {city2} before moving to {city}"),
-    ("places", "Visited {city} in {month} {year} and loved the {landmark}"),
-    ("places", "Has an apartment near {place_kind} in {city}"),
-    ("places", "Spent a semester abroad in {country}"),
-    ("people", "Has a {relation} named {name} who lives in {city}"),
-    ("people", "Their {relation} {name} works as a {job}"),
-    ("people", "Best friend is {name}, whom they met at {school}"),
-    ("people", "Has been married to {name} since {year}"),
-    ("people", "Their manager at work is called {name}"),
-    ("work", "Works as a {job} at {company}"),
-    ("work", "Started a new job as a {job} in {month} {year}"),
-    ("work", "Used to be a {job} before retraining as a {job2}"),
-    ("work", "Works from home every {weekday}"),
-    ("work", "Is studying {subject} part-time"),
-    ("hobbies", "Plays the {instrument} in a local band"),
-    ("hobbies", "Goes {sport} every {weekday} morning"),
-    ("hobbies", "Collects {collectible}"),
-    ("hobbies", "Took up {hobby} in {year}"),
-    ("hobbies", "Is training for a {race} in {city}"),
-    ("hobbies", "Has a {pet} called {pet_name}"),
-    ("plans", "Plans to visit {city} in {month}"),
-    ("plans", "Wants to learn {language} before the trip to {country}"),
-    ("plans", "Is saving up for a {purchase}"),
-    ("plans", "Has a {appointment} appointment next {weekday}"),
-    ("plans", "Is thinking about adopting a {pet}"),
-    ("plans", "Hopes to run a {race} in {year}"),
-    ("dates", "Birthday is on {month} {day}"),
-    ("dates", "Wedding anniversary is on {month} {day}"),
-    ("dates", "Their {relation}'s birthday is on {month} {day}"),
-    ("dates", "Moved to {city} on {month} {day}, {year}"),
-    ("health", "Has {condition} and takes medication for it"),
-    ("health", "Sleeps about {hours} hours a night"),
-    ("health", "Is trying to cut down on {vice}"),
-    ("languages", "Speaks {language} fluently and a little {language2}"),
-]
-
-# Half the facts carry one of these, as extracted facts often say when or from whom they came.
-SUFFIXES: list[str] = [
-    ", as of {month} {year}",
-    ", mentioned in a chat on a {weekday}",
-    ", according to their {relation} {name}",
-    ", which came up during a trip to {city}",
-    ", said while talking about {hobby}",
-    " (noted in {month})",
-]
-
-QUESTIONS: list[str] = [
-    "what food does the user like?",
-    "what does the user usually eat for breakfast?",
-    "is the user allergic to anything?",
-    "what kind of cuisine does the user enjoy?",
-    "does the user eat meat?",
-    "where does the user live?",
-    "where did the user grow up?",
-    "which cities has the user travelled to?",
-    "who are the user's family members?",
-    "who is the user married to?",
-    "who is the user's best friend?",
-    "what does the user do for a living?",
-    "where does the user work?",
-    "what is the user studying?",
-    "what are the user's hobbies?",
-    "what instrument does the user play?",
-    "what sports does the user do?",
-    "does the user have any pets?",
-    "what are the user's plans for next month?",
-    "is the user planning a trip soon?",
-    "what is the user saving money for?",
-    "when is the user's birthday?",
-    "when is the user's wedding anniversary?",
-    "what music does the user listen to?",
-    "what books does the user like to read?",
-    "does the user prefer coffee or tea?",
-    "what is the user's favourite colour?",
-    "which languages does the user speak?",
-    "does the user have any health conditions?",
-    "how much does the user sleep?",
-    "how does the user get to work?",
-    "when did the user move to their current city?",
-    "what is the user training for?",
-    "what does the user collect?",
-    "does the user have any appointments coming up?",
-    "does the user like {dish}?",
-    "has the user ever been to {city}?",
-    "who is {name}?",
-    "does the user know anyone who works as a {job}?",
-]
-
-_SLOT = re.compile(r"\{(\w+)\}")
-
-
-_ARTICLE = re.compile(r"\ba (?=[aeioAEIO])")
-
-
-def _fill(template: str, rng: random.Random) -> str:
-    used: dict[str, set[str]] = {}
-
-    def value(match: re.Match) -> str:
-        slot = match.group(1)
-        if slot == "year":
-            return str(rng.randint(1995, 2026))
-        if slot == "day":
-            return str(rng.randint(1, 28))
-        if slot == "hours":
-            return str(rng.choice([5, 6, 7, 8, 9]))
-        base = slot.rstrip("2")
-        taken = used.setdefault(base, set())
-        word = rng.choice(VOCABULARY[base])
-        while word in taken:  # "{city2} ... {city}": two different cities
-            word = rng.choice(VOCABULARY[base])
-        taken.add(word)
-        return word
-
-    return _ARTICLE.sub("an ", _SLOT.sub(value, template))
-
-
-def synthetic_fact(rng: random.Random) -> tuple[str, str]:
-    """A (topic, sentence) pair like the facts Mem0 extracts from a conversation."""
-    topic, template = rng.choice(TEMPLATES)
-    if rng.random() < 0.5:
-        template += rng.choice(SUFFIXES)
-    return topic, _fill(template, rng)
-
-
-def synthetic_question(rng: random.Random) -> str:
-    return _fill(rng.choice(QUESTIONS), rng)
-
-
-def zipf_counts(n: int, users: int, exponent: float) -> list[int]:
-    """How many of ``n`` rows each of ``users`` owns, heaviest first: everyone gets one (when
-    ``n >= users``) and the rest is shared in proportion to 1/rank**exponent."""
-    floor = 1 if n >= users else 0
-    weights = [1.0 / (rank**exponent) for rank in range(1, users + 1)]
-    total = sum(weights)
-    spare = n - floor * users
-    shares = [spare * weight / total for weight in weights]
-    counts = [floor + int(share) for share in shares]
-    # Hand out what rounding down left over to the largest remainders.
-    by_remainder = sorted(range(users), key=lambda i: shares[i] - int(shares[i]), reverse=True)
-    for i in by_remainder[: n - sum(counts)]:
-        counts[i] += 1
-    return counts
-
-
-# --- Measurement helpers ---------------------------------------------------------------------
-
-
-def summary(values: list[float]) -> dict[str, float]:
-    if not values:
-        return {"count": 0}
-    p50, p95, p99 = numpy.percentile(values, [50, 95, 99])
-    return {
-        "count": len(values),
-        "p50": round(float(p50), 3),
-        "p95": round(float(p95), 3),
-        "p99": round(float(p99), 3),
-        "mean": round(statistics.fmean(values), 3),
-        "min": round(min(values), 3),
-        "max": round(max(values), 3),
-    }
-
-
-@dataclass
-class Statement:
-    sql: str
-    params: Any
-    seconds: float
-
-    @property
-    def kind(self) -> str:
-        text = self.sql.lstrip().upper()
-        if text.startswith("SET "):
-            return "set"
-        if text.startswith("INSERT"):
-            return "insert"
-        if "search_vector" in self.sql and "semantic AS MATERIALIZED" in self.sql:
-            return "search"  # a hybrid search's two sides in one statement (the exact path)
-        if "search_vector" in self.sql:
-            return "keyword"  # the full-text half of a hybrid search
-        if "<=>" in self.sql and "ORDER BY" in text:
-            return "search"
-        if "COUNT(" in text:
-            return "probe"
-        return "other"
-
-
-@dataclass
-class SqlLog:
-    """Every statement Django sends while active, with its time (``connection.execute_wrapper``)."""
-
-    statements: list[Statement] = field(default_factory=list)
-
-    def __call__(self, execute, sql, params, many, context):
-        started = time.perf_counter()
-        try:
-            return execute(sql, params, many, context)
-        finally:
-            self.statements.append(Statement(sql, params, time.perf_counter() - started))
-
-    def seconds(self, *kinds: str) -> float:
-        return sum(s.seconds for s in self.statements if not kinds or s.kind in kinds)
-
-
-@contextmanager
-def sql_log():
-    log = SqlLog()
-    with connection.execute_wrapper(log):
-        yield log
-
-
-@contextmanager
-def timed_embedder(totals: dict[str, float]):
-    """Time every call of the process-wide embedder (the one memories_add uses) into ``totals``."""
-    embedder = get_embedder()
-    original = embedder.embed
-
-    def embed(texts):
-        started = time.perf_counter()
-        try:
-            return original(texts)
-        finally:
-            totals["seconds"] += time.perf_counter() - started
-            totals["texts"] += len(texts)
-
-    embedder.embed = embed
-    try:
-        yield
-    finally:
-        del embedder.embed  # back to the class's method
-
-
-_INDEX_USED = re.compile(r"(?:Index Scan|Index Only Scan|Index Scan Backward) using (\w+)|Bitmap Index Scan on (\w+)")
-
-
-_VECTOR_LITERAL = re.compile(r"'\[[-+0-9.e,]+\]'::vector")
-
-
-def shorten_vectors(line: str) -> str:
-    """A plan line with the 384 floats of the query vector elided."""
-    return _VECTOR_LITERAL.sub("'[...]'::vector", line)
-
-
-def indexes_in_plan(lines: list[str]) -> list[str]:
-    found: list[str] = []
-    for line in lines:
-        for match in _INDEX_USED.finditer(line):
-            name = match.group(1) or match.group(2)
-            if name not in found:
-                found.append(name)
-    return found
-
-
-def _peak_rss_mb() -> float:
-    # ru_maxrss is in kilobytes on Linux (bytes on macOS).
-    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-    return round(peak / (1024 * 1024 if sys.platform == "darwin" else 1024), 1)
-
-
-def _backend_peak_rss_mb(pid: int) -> float | None:
-    """VmHWM of our PostgreSQL backend, when the server runs on this machine (embedded)."""
-    if not settings.DATABASE_IS_EMBEDDED:
-        return None
-    try:
-        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-            if line.startswith("VmHWM:"):
-                return round(int(line.split()[1]) / 1024, 1)
-    except OSError:
-        return None
-    return None
-
-
-def _cpu_model() -> str:
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or "unknown"
-
 
 # --- The command -----------------------------------------------------------------------------
 
@@ -581,8 +200,8 @@ class Command(BaseCommand):
                 self.stdout.write(f"kept project {slug} (id {project.pk})")
             else:
                 report["cleanup"] = self._cleanup(project, organization)
-        report["peak_rss_mb"] = _peak_rss_mb()
-        report["postgres_backend_peak_rss_mb"] = _backend_peak_rss_mb(report["environment"]["backend_pid"])
+        report["peak_rss_mb"] = peak_rss_mb()
+        report["postgres_backend_peak_rss_mb"] = backend_peak_rss_mb(report["environment"]["backend_pid"])
         report["wall_seconds"] = round(time.perf_counter() - started, 1)
         self._print(report)
         if options["json"]:
@@ -593,7 +212,6 @@ class Command(BaseCommand):
     # --- load over HTTP -------------------------------------------------------------------------
 
     def _load_over_http(self, options) -> None:
-        from memories.bench_load import LoadRun, print_report
 
         key = options["api_key"] or os.environ.get("MEM0G_KEY", "")
         if not key:
@@ -634,13 +252,11 @@ class Command(BaseCommand):
         ``--memories`` memories and ``--edges`` relationships (graph.bench)."""
         from tqdm import tqdm
 
-        from graph.bench import DEPTHS, EXPORT_LIMITS, run_graph_bench
-
         for name in ("memories", "edges", "queries", "repeat"):
             if options[name] < 1:
                 raise CommandError(f"--{name} must be at least 1 (got {options[name]})")
         self._check_database()
-        progress_out = _StderrForTqdm(self.stderr)
+        progress_out = StderrForTqdm(self.stderr)
 
         def progress(**kwargs):
             return tqdm(file=progress_out, mininterval=1.0, **kwargs)
@@ -661,7 +277,7 @@ class Command(BaseCommand):
             raise CommandError(str(exc)) from None
         report["load_average"] = {**load_average, "end": os.getloadavg()}
         report["environment"] = self._environment()
-        report["peak_rss_mb"] = _peak_rss_mb()
+        report["peak_rss_mb"] = peak_rss_mb()
         write = self.stdout.write
         write(f"loaded in {report['load']['seconds']} s ({report['vectors']})")
         write(f"load average at start {load_average['start']}, at end {report['load_average']['end']}")
@@ -730,7 +346,7 @@ class Command(BaseCommand):
             )
             row = cursor.fetchone()
         return {
-            "cpu": _cpu_model(),
+            "cpu": cpu_model(),
             "cpus": os.cpu_count(),
             "python": platform.python_version(),
             "django": django.get_version(),
@@ -772,7 +388,7 @@ class Command(BaseCommand):
         get_embedder()  # load the model outside the timed region
         embedded = {"seconds": 0.0, "texts": 0}
         calls: list[dict[str, float]] = []
-        progress_out = _StderrForTqdm(self.stderr)
+        progress_out = StderrForTqdm(self.stderr)
         with (
             tqdm(total=n, unit="mem", desc="loading", file=progress_out, mininterval=1.0, smoothing=0.1) as bar,
             timed_embedder(embedded),
@@ -878,7 +494,7 @@ class Command(BaseCommand):
         return {
             "user": user,
             "results": len(results),
-            "strategy": _strategy(log),
+            "strategy": search_strategy(log),
             "total_ms": 1000 * total,
             "embed_ms": 1000 * embed_seconds,
             "sql_ms": 1000 * log.seconds(),
@@ -1004,12 +620,12 @@ class Command(BaseCommand):
                 "plan": self._explain_analyze(search, settings_sql),
             }
             entry["indexes_used"] = indexes_in_plan(entry["plan"])
-            entry["execution_ms"] = _execution_ms(entry["plan"])
+            entry["execution_ms"] = execution_ms(entry["plan"])
             if probe is not None:
                 entry["probe_sql"] = probe.sql
                 entry["probe_plan"] = self._explain_analyze(probe, settings_sql)
                 entry["probe_indexes_used"] = indexes_in_plan(entry["probe_plan"])
-                entry["probe_execution_ms"] = _execution_ms(entry["probe_plan"])
+                entry["probe_execution_ms"] = execution_ms(entry["probe_plan"])
             out.append(entry)
         return out
 
@@ -1195,365 +811,3 @@ class Command(BaseCommand):
     def _rows(self, rows: list[tuple[str, str]]) -> None:
         for name, value in rows:
             self.stdout.write(f"  {name:<23}{value}")
-
-
-def _strategy(log: SqlLog) -> str:
-    """The branch memory_search took: ``exact`` (scope index, every row scored), ``hnsw`` (it set
-    ``hnsw.iterative_scan``) or ``hnsw+exact`` (the HNSW walk came back short and it re-ran exactly)."""
-    if not any(s.kind == "set" for s in log.statements):
-        return "exact"
-    return "hnsw" if sum(1 for s in log.statements if s.kind == "search") == 1 else "hnsw+exact"
-
-
-def _execution_ms(plan: list[str]) -> float | None:
-    for line in plan:
-        match = re.match(r"\s*Execution Time: ([\d.]+) ms", line)
-        if match:
-            return float(match.group(1))
-    return None
-
-
-class _StderrForTqdm:
-    """tqdm redraws with carriage returns; Django's OutputWrapper would add a newline to each."""
-
-    def __init__(self, out):
-        self._out = out
-
-    def write(self, text: str) -> None:
-        self._out.write(text, style_func=lambda x: x, ending="")
-
-    def flush(self) -> None:
-        self._out.flush()
-
-
-# --- LOCOMO: retrieval quality on long conversations ---------------------------------------
-
-LOCOMO_DEFAULT_DATA = Path(settings.BASE_DIR) / "benchmarks" / "data" / "locomo10.json"
-LOCOMO_CATEGORIES = {1: "multi-hop", 2: "temporal", 3: "open-domain", 4: "single-hop"}
-LOCOMO_TOP_KS = (5, 10, 20)
-# What each variant passes to memory_search (threshold off: recall is about ranking).
-LOCOMO_VARIANTS: dict[str, dict[str, Any]] = {
-    "vector": {"keyword_search": False},
-    "hybrid": {"keyword_search": True},
-    "hybrid-rrf": {"keyword_search": True, "fusion": "rrf"},
-    "hybrid-boost": {"keyword_search": True, "fusion": "boost"},
-    "hybrid-rerank": {"keyword_search": True, "rerank": True},
-}
-INFER_SUFFIX = "-infer"  # the infer: true copy of a conversation lives under "<sample_id>-infer"
-LOCOMO_SESSION_DATE = "%I:%M %p on %d %B, %Y"  # "1:56 pm on 8 May, 2023"
-EVIDENCE_ID = re.compile(r"D:?(\d+):(\d+)")
-
-
-@dataclass
-class LocomoTurn:
-    sample_id: str
-    dia_id: str
-    speaker: str
-    text: str
-    session: int
-    observed_at: Any
-
-
-@dataclass
-class LocomoQuestion:
-    sample_id: str
-    question: str
-    category: int
-    evidence: set[str] = field(default_factory=set)
-
-
-def locomo_read(path: Path, *, samples: int | None, questions: int | None, captions: bool):
-    """The turns and the category 1-4 questions of the first ``samples`` conversations (the first
-    ``questions`` of each). Evidence ids are normalised ("D:11:26" -> "D11:26", lists split);
-    questions left without any are counted and skipped."""
-    from datetime import UTC, datetime
-
-    data = json.loads(path.read_text())
-    turns: list[LocomoTurn] = []
-    asked: list[LocomoQuestion] = []
-    skipped = 0
-    for sample in data[:samples]:
-        sample_id, conversation = sample["sample_id"], sample["conversation"]
-        number = 1
-        while f"session_{number}" in conversation:
-            moment = datetime.strptime(conversation[f"session_{number}_date_time"], LOCOMO_SESSION_DATE)
-            for turn in conversation[f"session_{number}"]:
-                text = turn["text"]
-                if captions and turn.get("blip_caption"):
-                    text = f"{text} [shares a photo of {turn['blip_caption']}]"
-                turns.append(
-                    LocomoTurn(sample_id, turn["dia_id"], turn["speaker"], text, number, moment.replace(tzinfo=UTC))
-                )
-            number += 1
-        chosen = [qa for qa in sample["qa"] if qa.get("category") in LOCOMO_CATEGORIES][:questions]
-        for qa in chosen:
-            evidence = {f"D{a}:{b}" for item in qa.get("evidence", []) for a, b in EVIDENCE_ID.findall(item)}
-            if evidence:
-                asked.append(LocomoQuestion(sample_id, qa["question"], qa["category"], evidence))
-            else:
-                skipped += 1
-    return turns, asked, skipped
-
-
-class LocomoBench:
-    """``manage.py bench locomo``: every turn stored verbatim (``infer: false``) through
-    :func:`memories.services.memories_add` (``valid_from`` = its session's date, ``dia_id`` in the
-    metadata, the speaker as ``actor_id``, ``user_id`` = the sample id), then every question of
-    categories 1-4 searched through :func:`memories.selectors.memory_search` with each ``top_k``
-    and each variant; recall@k is the share of the question's evidence turns among the results."""
-
-    def __init__(self, command: BaseCommand, options: dict[str, Any]):
-        self.command = command
-        self.options = options
-
-    def run(self) -> dict[str, Any]:
-        options = self.options
-        path = Path(options["data"]) if options["data"] else LOCOMO_DEFAULT_DATA
-        if not path.is_file():
-            raise CommandError(f"--data: no LOCOMO file at {path}")
-        variants = [name.strip() for name in options["variants"].split(",") if name.strip()]
-        unknown = sorted(set(variants) - set(LOCOMO_VARIANTS))
-        if unknown or not variants:
-            raise CommandError(f"--variants: choose from {', '.join(LOCOMO_VARIANTS)} (got {options['variants']!r})")
-        if options.get("include_sources") and not options.get("infer"):
-            raise CommandError("--include-sources needs --infer (it searches the infer copy)")
-        for name in ("samples", "questions"):
-            if options[name] is not None and options[name] < 1:
-                raise CommandError(f"--{name} must be at least 1")
-        turns, questions, skipped = locomo_read(
-            path, samples=options["samples"], questions=options["questions"], captions=options["captions"]
-        )
-        stamp = timezone.now().strftime("%Y%m%d-%H%M%S")
-        slug = f"bench-locomo-{stamp}-{secrets.token_hex(2)}"
-        organization = Organization.objects.create(name=slug, slug=slug)
-        project = Project.objects.create(organization=organization, name=slug, slug=slug)
-        report: dict[str, Any] = {
-            "config": {
-                "data": str(path),
-                "samples": len({t.sample_id for t in turns}),
-                "turns": len(turns),
-                "questions": len(questions),
-                "questions_without_evidence": skipped,
-                "top_k": list(LOCOMO_TOP_KS),
-                "variants": {name: LOCOMO_VARIANTS[name] for name in variants},
-                "captions": options["captions"],
-                "infer": bool(options.get("infer")),
-                "include_sources": bool(options.get("include_sources")),
-                "search_exact_max_rows": settings.SEARCH_EXACT_MAX_ROWS,
-            },
-            "project": {"slug": slug, "id": str(project.pk)},
-        }
-        self.command.stdout.write(
-            f"bench project {slug}: LOCOMO, {len(turns)} turns, {len(questions)} questions, variants {variants}"
-        )
-        started = time.perf_counter()
-        try:
-            report["load"] = self._load(project, turns)
-            with connection.cursor() as cursor:
-                cursor.execute(f"ANALYZE {connection.ops.quote_name(Memory._meta.db_table)}")
-            report["results"] = {name: self._search(project, questions, name) for name in variants}
-            if options.get("infer"):
-                report["infer_load"] = self._load_infer(project, turns, questions)
-                with connection.cursor() as cursor:
-                    cursor.execute(f"ANALYZE {connection.ops.quote_name(Memory._meta.db_table)}")
-                report["infer_results"] = {
-                    name: self._search(project, questions, name, suffix=INFER_SUFFIX) for name in variants
-                }
-                if options.get("include_sources"):
-                    report["infer_sources_results"] = {
-                        name: self._search(project, questions, name, suffix=INFER_SUFFIX, include_sources=True)
-                        for name in variants
-                    }
-        finally:
-            if options["keep"]:
-                report["cleanup"] = {"kept": True}
-            else:
-                report["cleanup"] = self.command._cleanup(project, organization)
-        report["wall_seconds"] = round(time.perf_counter() - started, 1)
-        self._print(report)
-        return report
-
-    def _load(self, project, turns: list[LocomoTurn]) -> dict[str, Any]:
-        from tqdm import tqdm
-
-        get_embedder()
-        batch = min(256, settings.MEMORY_BATCH_MAX)
-        started = time.perf_counter()
-        with tqdm(
-            total=len(turns), unit="turn", desc="storing", file=_StderrForTqdm(self.command.stderr), mininterval=1.0
-        ) as bar:
-            for start in range(0, len(turns), batch):
-                chunk = turns[start : start + batch]
-                # An import: the one add pipeline, verbatim (each turn keeps its session's date).
-                add_ingest(
-                    project=project,
-                    payload={"via": "bench locomo"},
-                    items=[
-                        NewMemory(
-                            text=turn.text,
-                            scope=Scope(user_id=turn.sample_id),
-                            metadata={"dia_id": turn.dia_id, "session": turn.session, "speaker": turn.speaker},
-                            actor_id=turn.speaker,
-                            role="user",
-                            valid_from=turn.observed_at,
-                        )
-                        for turn in chunk
-                    ],
-                )
-                bar.update(len(chunk))
-        seconds = time.perf_counter() - started
-        return {"turns": len(turns), "seconds": round(seconds, 1), "per_second": round(len(turns) / seconds, 1)}
-
-    def _load_infer(self, project, turns: list[LocomoTurn], questions: list[LocomoQuestion]) -> dict[str, Any]:
-        """One ``infer: true`` add per turn (the speaker as ``name``, the session date as the
-        observation time) into ``<sample>-infer``; the extractor is also timed on its own."""
-        from tqdm import tqdm
-
-        from memories.extraction import extract_facts, normalize_messages
-        from memories.llm import llm_enabled
-
-        left: set[tuple[str, str]] = set()
-        extract_seconds = 0.0
-        facts = 0
-        started = time.perf_counter()
-        with tqdm(
-            total=len(turns), unit="turn", desc="infer", file=_StderrForTqdm(self.command.stderr), mininterval=1.0
-        ) as bar:
-            for turn in turns:
-                messages = [{"role": "user", "content": turn.text, "name": turn.speaker}]
-                tick = time.perf_counter()
-                facts += len(extract_facts(normalize_messages(messages), observed_at=turn.observed_at))
-                extract_seconds += time.perf_counter() - tick
-                results = memories_ingest(
-                    project=project,
-                    messages=messages,
-                    scope=Scope(user_id=turn.sample_id + INFER_SUFFIX),
-                    infer=True,
-                    metadata={"dia_id": turn.dia_id, "session": turn.session, "speaker": turn.speaker},
-                    observed_at=turn.observed_at,
-                )
-                if any(result["event"] in ("ADD", "UPDATE", "SUPERSEDE") for result in results):
-                    left.add((turn.sample_id, turn.dia_id))
-                bar.update(1)
-        seconds = time.perf_counter() - started
-        current = {
-            (row["user_id"].removesuffix(INFER_SUFFIX), row["metadata"].get("dia_id"))
-            for row in Memory.objects.filter(project=project, user_id__endswith=INFER_SUFFIX)
-            .current()
-            .values("user_id", "metadata")
-        }
-        evidence = {(q.sample_id, dia_id) for q in questions for dia_id in q.evidence}
-        turn_ids = {(t.sample_id, t.dia_id) for t in turns}
-        evidence &= turn_ids
-        return {
-            "turns": len(turns),
-            "seconds": round(seconds, 1),
-            "facts_extracted": facts,
-            "memories_current": Memory.objects.filter(project=project, user_id__endswith=INFER_SUFFIX)
-            .current()
-            .count(),
-            "turns_leaving_a_memory": round(len(left) / len(turns), 4) if turns else None,
-            "evidence_turns_leaving_a_memory": round(len(left & evidence) / len(evidence), 4) if evidence else None,
-            "evidence_turns_with_a_current_memory": (
-                round(len(current & evidence) / len(evidence), 4) if evidence else None
-            ),
-            "extraction_ms_per_message": round(extract_seconds * 1000 / len(turns), 3) if turns else None,
-            "llm": llm_enabled(),
-        }
-
-    def _search(
-        self, project, questions: list[LocomoQuestion], variant: str, suffix: str = "", include_sources: bool = False
-    ) -> dict[str, Any]:
-        from tqdm import tqdm
-
-        kwargs = {**LOCOMO_VARIANTS[variant], **({"include_sources": True} if include_sources else {})}
-        recalls: dict[int, dict[int, list[float]]] = {k: {c: [] for c in LOCOMO_CATEGORIES} for k in LOCOMO_TOP_KS}
-        latencies: list[float] = []
-        for question in questions[: min(3, len(questions))]:  # warm-up: model, plans, scope-size cache
-            memory_search(
-                project=project, query=question.question, scope=Scope(user_id=question.sample_id + suffix), **kwargs
-            )
-        with tqdm(
-            total=len(questions), unit="q", desc=variant, file=_StderrForTqdm(self.command.stderr), mininterval=1.0
-        ) as bar:
-            for question in questions:
-                for k in LOCOMO_TOP_KS:
-                    call_started = time.perf_counter()
-                    results = memory_search(
-                        project=project,
-                        query=question.question,
-                        scope=Scope(user_id=question.sample_id + suffix),
-                        top_k=k,
-                        **kwargs,
-                    )
-                    latencies.append((time.perf_counter() - call_started) * 1000)
-                    found = {m.metadata.get("dia_id") for m in results}
-                    recalls[k][question.category].append(len(question.evidence & found) / len(question.evidence))
-                bar.update(1)
-        by_k = {}
-        for k in LOCOMO_TOP_KS:
-            every = [value for values in recalls[k].values() for value in values]
-            by_k[str(k)] = {
-                "overall": round(statistics.fmean(every), 4) if every else None,
-                **{
-                    str(c): (round(statistics.fmean(values), 4) if values else None) for c, values in recalls[k].items()
-                },
-            }
-        counts = {str(c): len(recalls[LOCOMO_TOP_KS[0]][c]) for c in LOCOMO_CATEGORIES}
-        return {"recall": by_k, "questions_per_category": counts, "latency_ms": summary(latencies)}
-
-    def _print(self, report: dict[str, Any]) -> None:
-        write = self.command.stdout.write
-        config = report["config"]
-        write("")
-        write(
-            f"LOCOMO: {config['samples']} conversations, {config['turns']} turns, {config['questions']} questions "
-            f"(categories 1-4; {config['questions_without_evidence']} without evidence ids skipped)"
-        )
-        load = report["load"]
-        write(f"stored {load['turns']} turns in {load['seconds']} s ({load['per_second']}/s)")
-        if infer := report.get("infer_load"):
-            write(
-                f"infer: {infer['turns']} adds in {infer['seconds']} s, {infer['facts_extracted']} facts extracted, "
-                f"{infer['memories_current']} current memories; turns leaving a memory "
-                f"{infer['turns_leaving_a_memory']}, evidence turns leaving a memory "
-                f"{infer['evidence_turns_leaving_a_memory']} (with a current memory "
-                f"{infer['evidence_turns_with_a_current_memory']}); extraction "
-                f"{infer['extraction_ms_per_message']} ms per message" + (" (LLM)" if infer["llm"] else "")
-            )
-        header = ["mode", "variant", "k", "overall"] + [f"{c} {name}" for c, name in LOCOMO_CATEGORIES.items()]
-        rows = []
-        modes = [("verbatim", report["results"])]
-        if "infer_results" in report:
-            modes.append(("infer", report["infer_results"]))
-        if "infer_sources_results" in report:
-            modes.append(("infer+sources", report["infer_sources_results"]))
-        for mode, results in modes:
-            for variant, result in results.items():
-                for k in LOCOMO_TOP_KS:
-                    recall = result["recall"][str(k)]
-                    cells = [recall["overall"]] + [recall[str(c)] for c in LOCOMO_CATEGORIES]
-                    rows.append([mode, variant, str(k)] + ["-" if v is None else f"{v:.3f}" for v in cells])
-        widths = [max(len(str(r[i])) for r in [header, *rows]) for i in range(len(header))]
-        write("")
-        write("mean evidence recall@k")
-        write("  " + "  ".join(h.ljust(w) for h, w in zip(header, widths, strict=True)))
-        for row in rows:
-            write("  " + "  ".join(c.ljust(w) for c, w in zip(row, widths, strict=True)))
-        write("")
-        first = next(iter(report["results"].values()))
-        counts = ", ".join(f"{c} {LOCOMO_CATEGORIES[int(c)]}: {n}" for c, n in first["questions_per_category"].items())
-        write(f"questions per category: {counts}")
-        for variant, result in report["results"].items():
-            latency = result["latency_ms"]
-            write(
-                f"search latency ({variant}, {latency['count']} calls): p50 {latency['p50']:.1f} ms, "
-                f"p95 {latency['p95']:.1f} ms"
-            )
-        cleanup = report["cleanup"]
-        if cleanup.get("kept"):
-            write(f"kept project {report['project']['slug']} (id {report['project']['id']})")
-        else:
-            deleted = cleanup["deleted_memories"], cleanup["deleted_history"]
-            write(f"clean-up: deleted {deleted[0]} memories and {deleted[1]} history rows")
-        write(f"wall time {report['wall_seconds']} s")

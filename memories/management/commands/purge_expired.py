@@ -1,19 +1,26 @@
 """``python manage.py purge_expired``: delete short-term memories past their expiry now (the job
 workers also do it every TASK_MAINTENANCE_INTERVAL_SECONDS)."""
 
+import re
 from datetime import datetime
 
 from django.core.management.base import BaseCommand, CommandError
 
+from mem0g_site.inputs import read_moment
 from memories.services import memories_purge_expired
+
+# A clock set by hand says its zone (``Z`` or an offset), though the moment parser reads naive as UTC.
+_ZONE = re.compile(r"(?:Z|[+-]\d\d(?::?\d\d)?)$", re.IGNORECASE)
 
 
 def _moment(value: str) -> datetime:
     try:
-        moment = datetime.fromisoformat(value)
-    except ValueError:
-        raise CommandError(f"--now: {value!r} is not an ISO 8601 date-time") from None
-    if moment.tzinfo is None:
+        moment = read_moment(value)
+    except (ValueError, OverflowError, OSError):
+        moment = None
+    if not isinstance(moment, datetime):
+        raise CommandError(f"--now: {value!r} is not an ISO 8601 date-time")
+    if not _ZONE.search(value.strip()) and not value.strip().replace(".", "", 1).isdigit():
         raise CommandError("--now must carry a time zone, e.g. 2026-01-01T00:00:00+00:00")
     return moment
 

@@ -1,0 +1,198 @@
+"""The search engine's rankings: the vector side (HNSW walk or exact scan), the full-text side,
+both in one statement for small scopes, and their fusion into one score. Used by ``memories.search``
+for memories and for the messages they came from (any model with ``embedding`` and ``search_vector``).
+"""
+
+import re
+from typing import Any
+
+from django.conf import settings
+from django.db import connection, connections, router, transaction
+from django.db.models import BooleanField, ExpressionWrapper, FloatField, Value
+from django.db.models.expressions import RawSQL
+from pgvector import Vector
+from pgvector.django import CosineDistance
+
+from memories.models import Memory
+
+SEARCH_FUSIONS = ("linear", "rrf", "boost")
+# How much a full keyword match moves the semantic score toward 1 (the "boost" fusion).
+KEYWORD_WEIGHT = 0.5
+RRF_K = 60
+# A query term is looked up in at most this many rows: a word found in more is common anyway,
+# and its (small) weight is computed from this capped count.
+KEYWORD_TERM_ROWS_MAX = 5000
+STOPWORDS = frozenset(
+    "a an and are as at be by did do does for from had has have he her his how i in is it its me my of on or "
+    "our she so that the their them they this to was we were what when where which who why will with you your".split()
+)
+WORD = re.compile(r"\w+")
+
+
+def vector_ranking(candidates, vector, limit: int, *, exact: bool) -> list[Memory]:
+    """The ``limit`` candidates nearest to ``vector``, nearest first, each with ``distance``.
+
+    Filtered vector search must return the full top-k. A plain HNSW scan visits the ~40 nearest
+    rows of the whole table and filters afterwards, so a user owning 1% of the rows can get fewer
+    results, or none. Small candidate sets (up to ``SEARCH_EXACT_MAX_ROWS``) are therefore scored
+    exactly through the B-tree scope indexes; larger ones use the HNSW index with pgvector's
+    iterative scan, which keeps walking the graph until the filtered LIMIT is met, and fall back
+    to the exact scan in the rare case the graph walk comes back short.
+    """
+    distance = CosineDistance("embedding", vector)
+    # The database this read goes to (the replica, when the view reads there): the SET LOCALs and
+    # the query must share its connection and transaction.
+    alias = router.db_for_read(Memory)
+    candidates = candidates.using(alias)
+    if not exact:
+        with transaction.atomic(using=alias), connections[alias].cursor() as cursor:
+            cursor.execute("SET LOCAL hnsw.iterative_scan = strict_order")
+            cursor.execute(f"SET LOCAL hnsw.ef_search = {min(1000, max(settings.SEARCH_HNSW_EF_SEARCH, 2 * limit))}")
+            rows = list(candidates.annotate(distance=distance).order_by("distance")[:limit])
+        # An HNSW graph can leave some rows unreachable (many near-identical vectors make poorly
+        # connected regions), and the iterative scan stops at hnsw.max_scan_tuples: if it came back
+        # short while the scope holds more rows, fall back to the exact scan.
+        exact = len(rows) < limit and candidates[: len(rows) + 1].count() > len(rows)
+    if exact:
+        # "+ 0" makes the sort key an expression the HNSW index cannot serve, so PostgreSQL scores
+        # every candidate row found through the scope index: exact, and cheap for small scopes.
+        ordering = ExpressionWrapper(distance + Value(0.0), output_field=FloatField())
+        rows = list(candidates.annotate(distance=distance).order_by(ordering, "id")[:limit])
+    return rows
+
+
+def keyword_ranking(
+    candidates, query: str, vector, limit: int, scope_rows: int, also: list, *, model=Memory
+) -> list[Memory]:
+    """The ``limit`` candidates sharing the most query-term weight with ``query``, best first, and
+    those of ``also`` (ids) that share any, each with ``keyword`` in [0, 1], ``keyword_rank`` and
+    ``distance`` to ``vector``. One statement.
+
+    The query's words are reduced to lexemes by PostgreSQL's ``english`` configuration (the one
+    the generated ``search_vector`` column uses), so "prefers" finds "preferences". Each lexeme
+    weighs its inverse document frequency within the candidates (a word most memories share
+    counts for little; a product code or a surname for a lot); a memory scores the weight of the
+    lexemes it contains over the weight of all the query's lexemes found in the scope.
+    """
+    table = model._meta.db_table
+    scored_sql, scored_params = keyword_scored_sql(candidates, query, scope_rows, model=model)
+    sql = f"""
+        WITH {scored_sql}
+        SELECT {model_columns(model)}, scored.keyword, scored.keyword_rank, m.embedding <=> %s::vector AS distance
+        FROM scored JOIN {table} m ON m.id = scored.id
+        WHERE scored.keyword_rank <= %s OR scored.id = ANY(%s::uuid[])
+        ORDER BY scored.keyword_rank
+    """
+    params = [*scored_params, Vector(vector).to_text(), limit, [str(pk) for pk in also]]
+    return list(model.objects.raw(sql, params))
+
+
+def model_columns(model=Memory) -> str:
+    return ", ".join(
+        f"m.{connection.ops.quote_name(f.column)}" for f in model._meta.concrete_fields if f.name != "embedding"
+    )
+
+
+def keyword_scored_sql(candidates, query: str, scope_rows: int, *, model=Memory) -> tuple[str, list]:
+    """The CTEs ``terms``, ``hits``, ``weights`` and ``scored`` (``id``, ``keyword``, ``keyword_rank``)
+    of the keyword side (see :func:`keyword_ranking`), without the leading ``WITH``."""
+    hits = candidates.filter(
+        RawSQL(f"{model._meta.db_table}.search_vector @@ terms.q", [], output_field=BooleanField())
+    ).values("id")[:KEYWORD_TERM_ROWS_MAX]
+    hits_sql, hits_params = hits.query.sql_with_params()
+    sql = f"""
+        terms AS (
+            SELECT DISTINCT lexeme, plainto_tsquery('simple', lexeme) AS q
+            FROM unnest(to_tsvector('english'::regconfig, %s)) AS t
+        ),
+        hits AS MATERIALIZED (
+            SELECT terms.lexeme, hit.id FROM terms CROSS JOIN LATERAL ({hits_sql}) AS hit
+        ),
+        weights AS (
+            SELECT lexeme, ln(1 + (greatest(%s, count(*)) - count(*) + 0.5) / (count(*) + 0.5)) AS idf
+            FROM hits GROUP BY lexeme
+        ),
+        scored AS (
+            SELECT hits.id, sum(weights.idf) / (SELECT sum(idf) FROM weights) AS keyword,
+                   row_number() OVER (ORDER BY sum(weights.idf) DESC, hits.id) AS keyword_rank
+            FROM hits JOIN weights USING (lexeme)
+            GROUP BY hits.id
+        )
+    """
+    return sql, [query, *hits_params, scope_rows]
+
+
+def hybrid_ranking_exact(
+    candidates, query: str, vector, semantic_limit: int, keyword_limit: int, scope_rows: int
+) -> tuple[list[Memory], list[Memory]]:
+    """What :func:`vector_ranking` (exact) and then :func:`keyword_ranking` return, in one
+    statement: the semantic top ``semantic_limit`` (every candidate scored, nearest first) and the
+    keyword side's top ``keyword_limit`` plus the semantic rows sharing a query word. A memory on
+    both sides is one object, in both lists (``keyword_found`` holds its keyword score)."""
+    distance = CosineDistance("embedding", vector)
+    ordering = ExpressionWrapper(distance + Value(0.0), output_field=FloatField())
+    nearest = candidates.annotate(distance=distance).order_by(ordering, "id").values("id")[:semantic_limit]
+    nearest_sql, nearest_params = nearest.query.sql_with_params()
+    scored_sql, scored_params = keyword_scored_sql(candidates, query, scope_rows)
+    sql = f"""
+        WITH semantic AS MATERIALIZED ({nearest_sql}),
+        {scored_sql},
+        picked AS (
+            SELECT coalesce(semantic.id, scored.id) AS id, semantic.id IS NOT NULL AS in_semantic,
+                   scored.keyword AS keyword_found, scored.keyword_rank
+            FROM semantic FULL JOIN scored ON scored.id = semantic.id
+            WHERE semantic.id IS NOT NULL OR scored.keyword_rank <= %s
+        )
+        SELECT {model_columns()}, picked.in_semantic, picked.keyword_found, picked.keyword_rank,
+               m.embedding <=> %s::vector AS distance
+        FROM picked JOIN memories_memory m ON m.id = picked.id
+    """
+    params = [*nearest_params, *scored_params, keyword_limit, Vector(vector).to_text()]
+    rows = list(Memory.objects.raw(sql, params))
+    semantic = sorted((m for m in rows if m.in_semantic), key=lambda m: (m.distance, str(m.pk)))
+    keyword = sorted((m for m in rows if m.keyword_rank is not None), key=lambda m: m.keyword_rank)
+    return semantic, keyword
+
+
+def word_pairs(text: str) -> set[tuple[str, str]]:
+    words = WORD.findall(text.lower())
+    return {pair for pair in zip(words, words[1:], strict=False) if not (pair[0] in STOPWORDS and pair[1] in STOPWORDS)}
+
+
+def fuse(semantic: list[Memory], keyword: list[Memory], fusion: str) -> list[tuple[float, Memory]]:
+    """One ranking from the two: each memory once, with ``semantic`` and ``keyword`` set.
+
+    ``linear`` (the default) is the mean of the semantic and keyword scores, as Mem0 2.2.1 combines
+    them; when none of the query's words occurs in the scope it is the semantic score alone.
+    ``boost`` moves the semantic score toward 1 by ``KEYWORD_WEIGHT`` x keyword; ``rrf`` is
+    reciprocal rank fusion scaled to 1 for a memory first in both rankings. (Measured against each
+    other on LOCOMO: docs/BENCHMARKS.md.)
+    """
+    by_id: dict[Any, Memory] = {}
+    semantic_rank: dict[Any, int] = {}
+    keyword_rank: dict[Any, int] = {}
+    for rank, memory in enumerate(semantic, start=1):
+        by_id[memory.pk] = memory
+        semantic_rank[memory.pk] = rank
+        memory.keyword = 0.0
+    for memory in keyword:
+        keyword_rank[memory.pk] = int(memory.keyword_rank)
+        found = float(getattr(memory, "keyword_found", None) or getattr(memory, "keyword", 0.0) or 0.0)
+        if memory.pk in by_id:
+            by_id[memory.pk].keyword = found
+        else:
+            by_id[memory.pk] = memory
+            memory.keyword = found
+    active = bool(keyword)
+    fused = []
+    for pk, memory in by_id.items():
+        memory.semantic = min(1.0, max(0.0, 1.0 - float(memory.distance)))
+        if fusion == "rrf":
+            value = sum(1.0 / (RRF_K + ranks[pk]) for ranks in (semantic_rank, keyword_rank) if pk in ranks)
+            value *= (RRF_K + 1) / (2 if active else 1)  # 1.0 for a memory first in both rankings
+        elif fusion == "boost":
+            value = memory.semantic + KEYWORD_WEIGHT * memory.keyword * (1.0 - memory.semantic)
+        else:
+            value = (memory.semantic + memory.keyword) / 2 if active else memory.semantic
+        fused.append((value, memory))
+    return fused

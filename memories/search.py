@@ -1,0 +1,394 @@
+"""The search engine: hybrid (vector and full-text) ranking of memories and of the messages they came
+from, and the vector candidates the add pipeline decides against.
+
+Reads like every selector: by default what holds now (current and not expired); ``as_of=T`` what held
+at T; ``include_expired`` and ``include_superseded`` widen it.
+"""
+
+import hashlib
+import math
+from datetime import datetime
+from typing import Any
+
+from django.conf import settings
+from django.core.cache import cache
+from django.core.exceptions import FieldError
+from django.db.models import ExpressionWrapper, FloatField, Q, Value
+from django.utils import timezone
+from pgvector.django import CosineDistance
+
+from mem0g_site.exceptions import ValidationFailed
+from mem0g_site.paging import page_request, positive_int
+from memories.embedding import embed_query
+from memories.inputs import Scope, clean_flag, clean_moment, clean_scope, clean_text
+from memories.models import Memory, MemorySource, MemorySourceLink, memory_hash
+from memories.ranking import SEARCH_FUSIONS, fuse, hybrid_ranking_exact, keyword_ranking, vector_ranking, word_pairs
+from memories.selectors import PAGE_SIZE_MAX, memories_in
+
+TOP_K_MAX = 1000
+
+SCOPE_SIZE_CACHE_SECONDS = 60
+
+
+def _scope_size(project, scope: Scope | None, candidates, limit: int, *, cacheable: bool) -> int:
+    """How many rows a search would score, counted up to ``limit + 1``. Only picks the strategy,
+    so for plain scope searches it is cached for a minute: a stale count at worst picks the HNSW
+    walk for a small scope, which the fallback below corrects."""
+    if not cacheable:
+        return candidates[: limit + 1].count()
+    parts = [str(project.pk), str(limit)] + [
+        f"{k}={v}" for k, v in sorted((scope.as_filter() if scope else {}).items())
+    ]
+    key = "mem0g:scope-size:" + hashlib.sha256("|".join(parts).encode()).hexdigest()
+    size = cache.get(key)
+    if size is None:
+        size = candidates[: limit + 1].count()
+        cache.set(key, size, SCOPE_SIZE_CACHE_SECONDS)
+    return size
+
+
+# Hybrid search on the exact path sends its vector and keyword sides as one statement (one round
+# trip instead of two); False only for benchmarks/hybrid_cost.py to compare.
+HYBRID_ONE_STATEMENT = True
+# The fusion memory_search uses (chosen on LOCOMO, docs/BENCHMARKS.md); the others stay for the bench.
+SEARCH_FUSION = "linear"
+# How much a full match of the query's word pairs (rerank) moves the score toward 1.
+RERANK_WEIGHT = 0.3
+# Each side of a hybrid search proposes this many candidates (at least), ranked by its own score.
+CANDIDATE_POOL_MIN = 50
+CANDIDATE_POOL_FACTOR = 4
+DECAY_HALF_LIFE_DAYS_MAX = 365_000
+
+
+def _unit_number(value: Any, *, field: str) -> float | None:
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not (math.isfinite(value) and 0 <= value <= 1):
+        raise ValidationFailed(f"{field} must be a number from 0 to 1", field=field)
+    return float(value)
+
+
+def _search_candidates(project, scope, where, *, as_of, include_expired, include_superseded):
+    queryset = memories_in(project, scope)
+    if include_superseded:
+        # Every row, closed since or not, but not a retracted record (a mistake, not a past fact);
+        # with as_of, every row that had started to hold (and was on record) by then.
+        queryset = queryset.not_retracted()
+        if as_of is not None:
+            queryset = queryset.begun_by(as_of)
+        if not include_expired:
+            queryset = queryset.unexpired(as_of or timezone.now())
+    else:
+        queryset = queryset.visible(as_of=as_of, include_expired=include_expired)
+    queryset = queryset.filter(embedding__isnull=False)
+    return queryset.filter(where) if where is not None else queryset
+
+
+def memory_search(
+    *,
+    project,
+    query: Any,
+    scope: Scope | None = None,
+    where: Q | None = None,
+    top_k: int = 10,
+    threshold: float | None = None,
+    as_of: datetime | None = None,
+    include_expired: bool = False,
+    include_superseded: bool = False,
+    keyword_search: bool = True,
+    rerank: bool = False,
+    explain: bool = False,
+    decay_half_life_days: float | None = None,
+    fusion: str | None = None,
+    include_sources: bool = False,
+    now: datetime | None = None,
+) -> list[Memory]:
+    """The ``top_k`` memories that best answer ``query``, best first, each with ``score`` in [0, 1].
+    ``threshold`` drops the memories whose semantic similarity is below it (as Mem0 2.2.1 gates its
+    hybrid search), so a shared common word cannot carry an unrelated memory in.
+
+    The semantic score is the cosine similarity of the query's and the memory's embeddings
+    (clipped to [0, 1]). With ``keyword_search`` (the default) it is averaged with a full-text score
+    over the generated ``search_vector`` column, so a memory containing the query's rarer words (a
+    product code, a name) ranks high even when its meaning is far (see ``keyword_ranking`` and
+    ``fuse``); without it the score is the semantic one alone. ``rerank`` then raises memories that contain the query's
+    word pairs as they were asked ("support group"), and ``decay_half_life_days`` multiplies each
+    score by 0.5 per half-life of age (since ``valid_from``). ``explain`` sets ``score_breakdown``
+    (``semantic``, ``keyword``, ``recency``) on each result.
+
+    By default only current facts are searched (not closed by a newer one, not expired);
+    ``as_of`` searches what held at that moment, ``include_superseded`` adds the facts closed since
+    and ``include_expired`` the expired ones.
+
+    ``include_sources`` also searches the messages the memories came from (``source_search``): a
+    message found brings in the facts it gave that the same rules show (a superseded fact stays
+    out), at the message's score; a message that gave no fact at all comes as itself, a
+    memory-shaped result with ``memory_type = "source"`` (``_source_as_memory``).
+    """
+    query = clean_text(query, field_name="query")
+    top_k = positive_int(top_k, field="top_k", maximum=TOP_K_MAX)
+    threshold = _unit_number(threshold, field="threshold")
+    as_of = clean_moment(as_of, field_name="as_of")
+    include_expired = clean_flag(include_expired, field="show_expired")
+    include_superseded = clean_flag(include_superseded, field="include_superseded")
+    keyword_search = clean_flag(keyword_search, field="keyword_search")
+    rerank = clean_flag(rerank, field="rerank")
+    explain = clean_flag(explain, field="explain")
+    include_sources = clean_flag(include_sources, field="include_sources")
+    if decay_half_life_days is not None and (
+        isinstance(decay_half_life_days, bool)
+        or not isinstance(decay_half_life_days, (int, float))
+        or not (math.isfinite(decay_half_life_days) and 0 < decay_half_life_days <= DECAY_HALF_LIFE_DAYS_MAX)
+    ):
+        raise ValidationFailed(
+            f"decay_half_life_days must be a number of days above 0, at most {DECAY_HALF_LIFE_DAYS_MAX}",
+            field="decay_half_life_days",
+        )
+    fusion = fusion or SEARCH_FUSION
+    if fusion not in SEARCH_FUSIONS:
+        raise ValidationFailed(f"fusion must be one of {', '.join(SEARCH_FUSIONS)}", field="fusion")
+
+    candidates = _search_candidates(
+        project,
+        scope,
+        where,
+        as_of=as_of,
+        include_expired=include_expired,
+        include_superseded=include_superseded,
+    )
+    vector = embed_query(query)
+    cacheable = where is None and as_of is None and not include_expired and not include_superseded
+    # The semantic side needs more than top_k candidates only when something can lift a memory over
+    # one ranked above it on similarity alone. The linear fusion cannot (a memory below the semantic
+    # top_k scores at most half its similarity unless it shares query words, and then the keyword
+    # side proposes it with its distance); rerank, decay and the other fusions can.
+    reorders = rerank or decay_half_life_days is not None or (keyword_search and fusion != "linear")
+    pool = min(TOP_K_MAX * CANDIDATE_POOL_FACTOR, max(CANDIDATE_POOL_MIN, CANDIDATE_POOL_FACTOR * top_k))
+    exact_max = settings.SEARCH_EXACT_MAX_ROWS
+    # Counted up to exact_max + 1 (and cached): picks the vector strategy, and is the number of
+    # documents the keyword weights are computed against (a floor for large scopes).
+    scope_rows = _scope_size(project, scope, candidates, exact_max, cacheable=cacheable) if exact_max > 0 else 1
+    exact = 0 < exact_max and scope_rows <= exact_max
+    keyword: list[Memory] = []
+    if keyword_search and exact and HYBRID_ONE_STATEMENT:
+        # Both sides in one statement (one round trip): small scopes, the common case.
+        semantic, keyword = hybrid_ranking_exact(
+            candidates, query, vector, pool if reorders else top_k, pool, max(1, scope_rows)
+        )
+    else:
+        semantic = vector_ranking(candidates, vector, pool if reorders else top_k, exact=exact)
+        if keyword_search:
+            keyword = keyword_ranking(candidates, query, vector, pool, max(1, scope_rows), [m.pk for m in semantic])
+    fused = fuse(semantic, keyword, fusion)
+
+    pairs = word_pairs(query) if rerank else set()
+    moment = as_of or now or timezone.now()
+    results = []
+    for value, memory in fused:
+        breakdown = {"semantic": round(memory.semantic, 6), "keyword": round(memory.keyword, 6), "recency": 1.0}
+        if pairs:
+            matched = len(pairs & word_pairs(memory.memory)) / len(pairs)
+            value += RERANK_WEIGHT * matched * (1.0 - value)
+            breakdown["rerank"] = round(matched, 6)
+        if decay_half_life_days is not None:
+            age_days = max(0.0, (moment - memory.valid_from).total_seconds() / 86400)
+            recency = 0.5 ** (age_days / decay_half_life_days)
+            value *= recency
+            breakdown["recency"] = round(recency, 6)
+        memory.score = min(1.0, max(0.0, value))
+        if explain:
+            memory.score_breakdown = breakdown
+        if threshold is None or memory.semantic >= threshold:
+            results.append(memory)
+    if include_sources:
+        results = _with_sources(
+            results,
+            project=project,
+            scope=scope,
+            where=where,
+            query=query,
+            vector=vector,
+            top_k=top_k,
+            threshold=threshold,
+            explain=explain,
+            visible={"as_of": as_of, "include_expired": include_expired, "include_superseded": include_superseded},
+        )
+    results.sort(key=lambda m: (-m.score, -m.semantic, str(m.pk)))
+    return results[:top_k]
+
+
+def _with_sources(results, *, project, scope, where, query, vector, top_k, threshold, explain, visible) -> list:
+    """``results`` and what the scope's messages found for ``query`` add to them (see
+    :func:`memory_search`): each memory once, at its better score."""
+
+    sources = source_search(
+        project=project,
+        scope=scope,
+        query=query,
+        top_k=top_k,
+        threshold=threshold,
+        vector=vector,
+        observed_by=visible["as_of"],
+    )
+    if not sources:
+        return results
+    links: dict[Any, list] = {}
+    for source_id, memory_id in MemorySourceLink.objects.filter(source__in=[s.pk for s in sources]).values_list(
+        "source_id", "memory_id"
+    ):
+        links.setdefault(source_id, []).append(memory_id)
+    shown = {
+        memory.pk: memory
+        for memory in _search_candidates(project, scope, where, **visible).filter(
+            pk__in={pk for ids in links.values() for pk in ids}
+        )
+    }
+    # A message that gave no fact answers as itself, unless the search narrows by memory fields
+    # (categories, text...) that a message does not have.
+    bare = [source for source in sources if source.pk not in links]
+    if bare and where is not None:
+        try:
+            allowed = set(
+                MemorySource.objects.filter(pk__in=[s.pk for s in bare]).filter(where).values_list("pk", flat=True)
+            )
+        except FieldError:
+            allowed = set()
+        bare = [source for source in bare if source.pk in allowed]
+    by_id = {memory.pk: memory for memory in results}
+    for source in sources:
+        found = [shown[pk] for pk in links.get(source.pk, ()) if pk in shown]
+        if source.pk not in links and source in bare:
+            found = [_source_as_memory(source)]
+        for memory in found:
+            kept = by_id.get(memory.pk)
+            if kept is not None and kept.score >= source.score:
+                continue
+            memory = kept or memory
+            memory.score, memory.semantic = source.score, max(source.semantic, getattr(memory, "semantic", 0.0))
+            if explain:
+                memory.score_breakdown = {
+                    "semantic": round(source.semantic, 6),
+                    "keyword": round(source.keyword, 6),
+                    "recency": 1.0,
+                    "source": str(source.pk),
+                }
+            by_id[memory.pk] = memory
+    return list(by_id.values())
+
+
+def _source_as_memory(source) -> Memory:
+    """A message that gave no fact, in the memory shape (not saved): its id is the source's."""
+
+    memory = Memory(
+        id=source.pk,
+        project_id=source.project_id,
+        memory=source.content,
+        hash=memory_hash(source.content),
+        metadata=source.metadata,
+        categories=[],
+        created_at=source.created_at,
+        updated_at=source.created_at,
+        valid_from=source.observed_at,
+        actor_id=source.name,
+        role=source.role,
+        **{field: getattr(source, field) for field in ("user_id", "agent_id", "app_id", "run_id")},
+    )
+    memory.memory_type = "source"
+    return memory
+
+
+def _sources_scoped(project, scope: Scope | None):
+
+    queryset = MemorySource.objects.filter(project=project).defer("embedding")
+    if scope is not None:
+        queryset = queryset.filter(**clean_scope(scope, required=False).as_filter())
+    return queryset
+
+
+def source_search(
+    *,
+    project,
+    query: Any,
+    scope: Scope | None = None,
+    top_k: int = 10,
+    threshold: float | None = None,
+    vector: list[float] | None = None,
+    observed_by: datetime | None = None,
+) -> list:
+    """The ``top_k`` messages of ``scope`` that best answer ``query``, best first, each with
+    ``score``, ``semantic`` and ``keyword``: the same hybrid ranking as memories (cosine similarity
+    averaged with the full-text score over the message and its speaker's name; docs/BENCHMARKS.md
+    measures it against the vector side alone). ``observed_by``: only messages observed (and
+    recorded) by then."""
+    query = clean_text(query, field_name="query")
+    top_k = positive_int(top_k, field="top_k", maximum=TOP_K_MAX)
+    candidates = _sources_scoped(project, scope).filter(embedding__isnull=False)
+    if observed_by is not None:
+        candidates = candidates.filter(observed_at__lte=observed_by, created_at__lte=observed_by)
+    vector = vector if vector is not None else embed_query(query)
+    exact_max = settings.SEARCH_EXACT_MAX_ROWS
+    scope_rows = candidates[: exact_max + 1].count() if exact_max > 0 else 1
+    exact = 0 < exact_max and scope_rows <= exact_max
+    semantic = vector_ranking(candidates, vector, top_k, exact=exact)
+    pool = min(TOP_K_MAX * CANDIDATE_POOL_FACTOR, max(CANDIDATE_POOL_MIN, CANDIDATE_POOL_FACTOR * top_k))
+    keyword = keyword_ranking(
+        candidates, query, vector, pool, max(1, scope_rows), [s.pk for s in semantic], model=candidates.model
+    )
+    results = []
+    for value, source in fuse(semantic, keyword, SEARCH_FUSION):
+        source.score = min(1.0, max(0.0, value))
+        if threshold is None or source.semantic >= threshold:
+            results.append(source)
+    results.sort(key=lambda s: (-s.score, -s.semantic, str(s.pk)))
+    return results[:top_k]
+
+
+def source_list(
+    *, project, scope: Scope | None = None, query: Any = None, page: int = 1, page_size: int = 50
+) -> tuple[int, list]:
+    """A scope's messages (``GET /v1/sources/``), a page at a time: newest first, or with ``query``
+    best first (at most ``TOP_K_MAX`` ranked). Each has ``memory_ids``, the facts it gave."""
+
+    pages = page_request(page, page_size, maximum=PAGE_SIZE_MAX)
+    if query is not None:
+        ranked = source_search(
+            project=project, query=query, scope=scope, top_k=min(TOP_K_MAX, pages.offset + pages.page_size)
+        )
+        found = pages.cut(ranked)
+    else:
+        queryset = _sources_scoped(project, scope)
+        found = pages.cut(queryset.order_by("-observed_at", "-position", "-id"))
+    count, rows = found.count, found.results
+    links: dict[Any, list] = {}
+    for source_id, memory_id in MemorySourceLink.objects.filter(source__in=[r.pk for r in rows]).values_list(
+        "source_id", "memory_id"
+    ):
+        links.setdefault(source_id, []).append(memory_id)
+    for row in rows:
+        row.memory_ids = sorted(links.get(row.pk, []), key=str)
+    return count, rows
+
+
+def memory_neighbours(
+    *, project, scope: Scope, vectors: list[list[float]], k: int = 8, now: datetime | None = None
+) -> list[list[Memory]]:
+    """For each vector, the ``k`` most similar current, unexpired memories of ``scope`` (each with
+    ``score``), best first: the candidates the add pipeline decides against. One query per vector,
+    scored exactly within the scope (an add's scope is one user, agent or run)."""
+    candidates = (
+        Memory.objects.for_project(project)
+        .filter(**clean_scope(scope, required=True).as_filter())
+        .current()
+        .unexpired(now)
+        .filter(embedding__isnull=False)
+        .defer("embedding")
+    )
+    found = []
+    for vector in vectors:
+        distance = CosineDistance("embedding", vector)
+        ordering = ExpressionWrapper(distance + Value(0.0), output_field=FloatField())
+        rows = list(candidates.annotate(distance=distance).order_by(ordering, "id")[:k])
+        for memory in rows:
+            memory.score = min(1.0, max(0.0, 1.0 - float(memory.distance)))
+        found.append(rows)
+    return found

@@ -1,0 +1,194 @@
+"""The low-level writers every room of the service layer shares: history rows, the project fence,
+row locks, the verbatim writer (``memories_add``) and deletion with history.
+
+Callers outside ``memories.services`` use the package (``from memories.services import ...``).
+"""
+
+from collections.abc import Sequence
+from datetime import datetime, timedelta
+from typing import Any
+
+from django.conf import settings
+from django.db import transaction
+from django.utils import timezone
+
+from graph.services import relationships_autolink
+from mem0g_site.exceptions import MemoryNotFound, ValidationFailed
+from memories.embedding import embed_texts, get_embedder
+from memories.inputs import NewMemory, Scope, clean_new_memory, clean_scope
+from memories.models import DecisionTrace, Memory, MemoryHistory, MemorySource, MemorySourceLink, memory_hash
+
+
+def history_row(
+    memory: Memory,
+    *,
+    event: str,
+    now: datetime,
+    old_memory=None,
+    new_memory=None,
+    old_metadata=None,
+    new_metadata=None,
+    actor_id=None,
+    is_deleted=False,
+) -> MemoryHistory:
+    return MemoryHistory(
+        project_id=memory.project_id,
+        memory_id=memory.id,
+        event=event,
+        old_memory=old_memory,
+        new_memory=new_memory,
+        old_metadata=old_metadata,
+        new_metadata=new_metadata,
+        user_id=memory.user_id,
+        agent_id=memory.agent_id,
+        app_id=memory.app_id,
+        run_id=memory.run_id,
+        actor_id=actor_id if actor_id is not None else memory.actor_id,
+        role=memory.role,
+        is_deleted=is_deleted,
+        created_at=now,
+        updated_at=now,
+    )
+
+
+def fenced(project, within: Scope | None):
+    """The project's memories, inside ``within`` (an API key's user) when given."""
+    queryset = Memory.objects.for_project(project)
+    return queryset if within is None else queryset.filter(**clean_scope(within, required=False).as_filter())
+
+
+def locked(project, pk, within: Scope | None, *, memory_id: Any, embedding: bool = True) -> Memory:
+    """The memory ``pk`` locked FOR UPDATE (call inside a transaction), or :class:`MemoryNotFound`
+    naming ``memory_id`` as given, exactly as for a missing id when it is outside ``within``."""
+    queryset = fenced(project, within).select_for_update()
+    memory = (queryset if embedding else queryset.defer("embedding")).filter(pk=pk).first()
+    if memory is None:
+        raise MemoryNotFound(memory_id)
+    return memory
+
+
+def memories_prepare(items: Sequence[NewMemory]) -> list[tuple[NewMemory, list[float]]]:
+    """Check verbatim memories and embed those without a vector (one batch): the slow part of a
+    verbatim add, done before anything is locked or written."""
+    if not isinstance(items, Sequence) or isinstance(items, (str, bytes)) or not items:
+        raise ValidationFailed("at least one memory is required", field="memories")
+    if len(items) > settings.MEMORY_BATCH_MAX:
+        raise ValidationFailed(
+            f"{len(items)} memories in one call; the limit is {settings.MEMORY_BATCH_MAX}", field="memories"
+        )
+    single = len(items) == 1
+    cleaned = [
+        clean_new_memory(item, prefix="" if single else f"memories[{index}].") for index, item in enumerate(items)
+    ]
+    missing = [item.text for item in cleaned if item.embedding is None]
+    fresh = iter(embed_texts(missing) if missing else [])
+    return [(item, item.embedding if item.embedding is not None else next(fresh)) for item in cleaned]
+
+
+def memories_write(*, project, prepared: list[tuple[NewMemory, list[float]]], now: datetime) -> list[Memory]:
+    """Write checked, embedded memories with an ADD history row each (and auto-links), in one
+    transaction."""
+    model_name = get_embedder().model_name
+    short_term_ttl = timedelta(seconds=settings.MEM0_DEFAULT_SHORT_TERM_TTL_SECONDS)
+    memories = [
+        Memory(
+            project=project,
+            memory=item.text,
+            hash=memory_hash(item.text),
+            metadata=item.metadata,
+            categories=item.categories,
+            embedding=vector,
+            embedding_model=model_name,
+            actor_id=item.actor_id,
+            role=item.role,
+            immutable=item.immutable,
+            memory_type=item.memory_type,
+            # metadata.memory_lifespan = "short_term" (the OSS server's convention) expires by itself.
+            expiration_date=item.expiration_date
+            or (now + short_term_ttl if item.metadata.get("memory_lifespan") == "short_term" else None),
+            valid_from=item.valid_from or now,
+            valid_to=item.valid_to,
+            created_at=now,
+            updated_at=now,
+            **item.scope.as_filter(),
+        )
+        for item, vector in prepared
+    ]
+    with transaction.atomic():
+        Memory.objects.bulk_create(memories)
+        MemoryHistory.objects.bulk_create(
+            [
+                history_row(
+                    memory,
+                    event=MemoryHistory.Event.ADD,
+                    now=now,
+                    new_memory=memory.memory,
+                    new_metadata=memory.metadata,
+                )
+                for memory in memories
+            ]
+        )
+        if settings.GRAPH_AUTO_LINK_THRESHOLD > 0:
+            relationships_autolink(
+                project=project, memories=memories, threshold=settings.GRAPH_AUTO_LINK_THRESHOLD, now=now
+            )
+    return memories
+
+
+def memories_add(*, project, items: Sequence[NewMemory], now: datetime | None = None) -> list[Memory]:
+    """Store memories verbatim (one or many), embedded in one batch, with an ADD history row each.
+
+    The low-level writer under :func:`add_ingest` (and the tests' fixtures): it records no add
+    event and takes no scope lock. Callers outside ``memories.services`` add through :func:`add_ingest`."""
+    prepared = memories_prepare(items)
+    return memories_write(project=project, prepared=prepared, now=now or timezone.now())
+
+
+def sources_of_delete(memory_ids: Sequence[Any]) -> None:
+    """Deleting memories deletes the messages they came from (their words are what is deleted),
+    even when another memory also came from one of them: that memory stays, without the link.
+    Their traces go with them (``DecisionTrace.memory`` cascades)."""
+    for start in range(0, len(memory_ids), 5000):
+        chunk = memory_ids[start : start + 5000]
+        MemorySource.objects.filter(
+            pk__in=MemorySourceLink.objects.filter(memory_id__in=chunk).values("source_id")
+        ).delete()
+
+
+def provenance_delete(*, project, entities: dict) -> None:
+    """Delete a scope's sources and decision traces (``entities``: scope filters; empty: the
+    whole project's)."""
+    MemorySource.objects.filter(project=project, **entities).delete()
+    DecisionTrace.objects.filter(project=project, **entities).delete()
+
+
+def delete_with_history(queryset, *, now: datetime) -> int:
+    with transaction.atomic():
+        doomed = list(queryset.select_for_update().defer("embedding"))
+        MemoryHistory.objects.bulk_create(
+            [
+                history_row(
+                    memory,
+                    event=MemoryHistory.Event.DELETE,
+                    now=now,
+                    old_memory=memory.memory,
+                    old_metadata=memory.metadata,
+                    is_deleted=True,
+                )
+                for memory in doomed
+            ],
+            batch_size=1000,
+        )
+        ids = [memory.pk for memory in doomed]
+        sources_of_delete(ids)
+        for start in range(0, len(ids), 5000):
+            # The delete cascades to the memories' relationships (graph.models), so Django loads the
+            # rows first: only their ids, not 5000 embeddings.
+            Memory.objects.filter(pk__in=ids[start : start + 5000]).only("pk").delete()
+    return len(doomed)
+
+
+def closing_time(memory: Memory, observed_at: datetime) -> datetime:
+    # valid_to must come after valid_from (a check constraint): a change observed at the very moment
+    # the old fact began (same clock in one test, two adds in one second) closes it a microsecond on.
+    return max(observed_at, memory.valid_from + timedelta(microseconds=1))
