@@ -246,6 +246,18 @@ EMBEDDING_THREADS = env_int("EMBEDDING_THREADS", 0, minimum=0, maximum=256)
 EMBEDDING_PRECISION = env_str("EMBEDDING_PRECISION", "auto").lower()
 if EMBEDDING_PRECISION not in ("auto", "fp32", "bf16"):
     raise ImproperlyConfigured(f"EMBEDDING_PRECISION={EMBEDDING_PRECISION!r} must be auto, fp32 or bf16")
+# What runs the model: "torch" (sentence-transformers) or "onnx" (ONNX Runtime on the same model,
+# exported once, offline, by `python -m memories.embedding_onnx`; docs/BENCHMARKS.md). Same vectors.
+EMBEDDING_BACKEND = env_str("EMBEDDING_BACKEND", "onnx").lower()
+if EMBEDDING_BACKEND not in ("torch", "onnx"):
+    raise ImproperlyConfigured(f"EMBEDDING_BACKEND={EMBEDDING_BACKEND!r} must be torch or onnx")
+# Where the ONNX export is read (and made when missing); empty: .venv/share/mem0g/onnx (the
+# install step), then $MEM0G_DATA_DIR/cache/onnx.
+EMBEDDING_ONNX_DIR = env_str("EMBEDDING_ONNX_DIR", "")
+# Per-process micro-batcher: concurrent embed calls of one process joined into one model call of
+# up to this many texts (0: off), waiting up to EMBEDDING_MICROBATCH_WAIT_MS for company.
+EMBEDDING_MICROBATCH = env_int("EMBEDDING_MICROBATCH", 0, minimum=0, maximum=1024)
+EMBEDDING_MICROBATCH_WAIT_MS = env_float("EMBEDDING_MICROBATCH_WAIT_MS", 0.0, minimum=0.0, maximum=100.0)
 
 # --- Django --------------------------------------------------------------------------------
 INSTALLED_APPS = [
