@@ -108,6 +108,7 @@ def main():
     parser.add_argument("--texts", type=int, default=0, help="only the first N turns and questions (0: all)")
     parser.add_argument("--batch-size", type=int, default=64)
     parser.add_argument("--batcher-threads", default="1,4,8,16")
+    parser.add_argument("--batcher-model-threads", default="1,2", help="model threads for the batcher part")
     parser.add_argument("--batcher-queries", type=int, default=40, help="queries per thread per round")
     parser.add_argument("--threads", default="1,2", help="thread counts for the latency part")
     parser.add_argument("--skip-cosine", action="store_true")
@@ -219,7 +220,7 @@ def main():
     if not options.skip_batcher:
         counts = [int(n) for n in options.batcher_threads.split(",")]
         batcher_report = {}
-        for threads_model in (1, 2):
+        for threads_model in [int(t) for t in options.batcher_model_threads.split(",")]:
             torch.set_num_threads(threads_model)
             for backend_name, backend in ((f"torch {today}", torch_today), ("onnx", onnx_by_threads[threads_model])):
                 modes = {
