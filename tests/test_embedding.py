@@ -1,9 +1,16 @@
+import json
+import os
+import subprocess
+import sys
+import threading
+from pathlib import Path
+
 import numpy as np
 import pytest
 from django.core import checks
 from django.core.exceptions import ImproperlyConfigured
 
-from memories import embedding
+from memories import embedding, embedding_onnx
 from memories.checks import embedding_model_present
 
 
@@ -63,3 +70,255 @@ def test_bf16_vectors_agree_with_float32():
     a, b = np.array(fp32.embed(texts)), np.array(bf16.embed(texts))
     assert a.dtype == b.dtype == np.float32
     assert ((a * b).sum(axis=1) > 0.999).all()
+
+
+# --- backends: torch and ONNX Runtime (issue #15) ---------------------------------------------
+
+ROOT = Path(__file__).resolve().parent.parent
+
+# A sitecustomize that refuses every outgoing connection and name lookup and notes each attempt.
+NO_NETWORK = """
+import os, socket
+_log = os.environ["NETWORK_ATTEMPTS_LOG"]
+def _refuse(*args, **kwargs):
+    with open(_log, "a") as handle:
+        handle.write(repr(args[:2]) + "\\n")
+    raise OSError("network access is not allowed in this test")
+socket.socket.connect = _refuse
+socket.socket.connect_ex = _refuse
+socket.create_connection = _refuse
+socket.getaddrinfo = _refuse
+"""
+
+
+def sample_texts() -> list[str]:
+    """A fixed sample of LOCOMO turns and questions, plus edge cases: an empty text, a text beyond
+    the model's 256 tokens (truncated alike), accents and emoji."""
+    data = json.loads((ROOT / "benchmarks" / "data" / "locomo10.json").read_text())
+    turns = [turn["text"] for turn in data[0]["conversation"]["session_1"]][:60]
+    questions = [qa["question"] for qa in data[1]["qa"]][:40]
+    long_text = " ".join(turns) * 3
+    return turns + questions + ["", long_text, "Crème brûlée in Zürich 🍮 with Zoë", "a"]
+
+
+@pytest.fixture(scope="module")
+def onnx_export(tmp_path_factory):
+    """The install step, run as `make install` runs it, in a process that may not touch the network."""
+    cache = tmp_path_factory.mktemp("onnx-cache")
+    hooks = tmp_path_factory.mktemp("no-network")
+    (hooks / "sitecustomize.py").write_text(NO_NETWORK)
+    attempts = hooks / "attempts.log"
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("HF_", "TRANSFORMERS_", "EMBEDDING_ONNX"))}
+    env.update(
+        PYTHONPATH=os.pathsep.join(filter(None, [str(hooks), env.get("PYTHONPATH", "")])),
+        NETWORK_ATTEMPTS_LOG=str(attempts),
+        HF_HOME=str(hooks / "hf-home"),  # an empty hub cache: the model can only come from its package
+    )
+    result = subprocess.run(
+        [sys.executable, "-m", "memories.embedding_onnx", "--cache-dir", str(cache)],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+    return {"cache": cache, "result": result, "attempts": attempts, "hf_home": hooks / "hf-home"}
+
+
+def test_the_export_is_made_offline_and_only_once(onnx_export):
+    result = onnx_export["result"]
+    assert result.returncode == 0, result.stderr
+    exports = [path for path in onnx_export["cache"].iterdir() if not path.name.startswith(".")]
+    assert len(exports) == 1
+    (export,) = exports
+    assert export.name == embedding_onnx.export_key(embedding.model_dir())
+    assert (export / "model.onnx").stat().st_size > 50_000_000
+    assert json.loads((export / "export.json").read_text())["model"] == "all-MiniLM-L6-v2"
+    assert str(export / "model.onnx") in result.stdout
+    # Nothing was fetched: no connection was even tried, and the hub cache stayed empty.
+    assert not onnx_export["attempts"].exists(), onnx_export["attempts"].read_text()
+    assert not onnx_export["hf_home"].exists() or not any(onnx_export["hf_home"].rglob("*.safetensors"))
+    # No scratch directory left behind; asking again reuses the export without tracing anything.
+    assert not [p for p in onnx_export["cache"].iterdir() if p.is_dir() and p.name.startswith(".")]
+    before = (export / "model.onnx").stat().st_mtime_ns
+    assert embedding_onnx.ensure_export(embedding.model_dir(), [onnx_export["cache"]]) == export / "model.onnx"
+    assert (export / "model.onnx").stat().st_mtime_ns == before
+
+
+@pytest.fixture(scope="module")
+def onnx_model(onnx_export):
+    assert onnx_export["result"].returncode == 0, onnx_export["result"].stderr
+    return embedding.LocalOnnxModel(embedding.model_dir(), batch_size=16, cache_roots=[onnx_export["cache"]])
+
+
+def test_onnx_vectors_agree_with_torch(onnx_model):
+    texts = sample_texts()
+    fp32 = embedding.LocalSentenceTransformer(embedding.model_dir(), batch_size=16, precision="fp32")
+    today = embedding.LocalSentenceTransformer(
+        embedding.model_dir(), batch_size=16, precision=embedding.resolved_precision("auto")
+    )
+    onnx = np.array(onnx_model.embed(texts))
+    assert onnx.dtype == np.float32 and onnx.shape == (len(texts), 384)
+    assert np.allclose(np.linalg.norm(onnx, axis=1), 1.0, atol=1e-4)
+    assert ((onnx * np.array(fp32.embed(texts))).sum(axis=1) > 0.9999).all()
+    assert ((onnx * np.array(today.embed(texts))).sum(axis=1) > 0.999).all()
+    # Batches with padding give what single texts give.
+    singles = np.array([onnx_model.embed([text])[0] for text in texts[:12]])
+    assert np.allclose(onnx[:12], singles, atol=1e-5)
+
+
+def test_the_backend_is_a_setting(settings, onnx_export):
+    settings.EMBEDDING_ONNX_DIR = str(onnx_export["cache"])
+    assert isinstance(embedding.load_embedder("onnx"), embedding.LocalOnnxModel)
+    assert isinstance(embedding.load_embedder("torch"), embedding.LocalSentenceTransformer)
+    with pytest.raises(ImproperlyConfigured, match="EMBEDDING_BACKEND='tpu' must be torch or onnx"):
+        embedding.load_embedder("tpu")
+    assert embedding.status()["backend"] == settings.EMBEDDING_BACKEND
+
+
+def test_a_bad_backend_stops_start_up_naming_the_variable(tmp_path):
+    env = {k: v for k, v in os.environ.items() if k not in ("PORT", "DATABASE_URL")}
+    env.update(EMBEDDING_BACKEND="tpu", MEM0G_DATA_DIR=str(tmp_path))
+    result = subprocess.run(
+        [sys.executable, "manage.py", "serve"], cwd=ROOT, env=env, capture_output=True, text=True, timeout=120
+    )
+    assert result.returncode == 2
+    assert "EMBEDDING_BACKEND='tpu' must be torch or onnx" in result.stderr
+    assert "Traceback" not in result.stderr
+
+
+def test_onnx_without_onnxruntime_fails_clearly(monkeypatch, settings):
+    from memories.checks import embedding_backend_available
+
+    settings.EMBEDDING_BACKEND = "onnx"
+    monkeypatch.setitem(sys.modules, "onnxruntime", None)  # as if it were not installed
+    with pytest.raises(ImproperlyConfigured, match="EMBEDDING_BACKEND=onnx needs the onnxruntime package"):
+        embedding.LocalOnnxModel(embedding.model_dir(), batch_size=8, cache_roots=[])
+    assert [error.id for error in embedding_backend_available(None)] == ["memories.E002"]
+    settings.EMBEDDING_BACKEND = "torch"
+    assert embedding_backend_available(None) == []
+
+
+def test_onnx_with_nowhere_to_export_fails_clearly(tmp_path):
+    blocker = tmp_path / "a-file"
+    blocker.write_text("")
+    with pytest.raises(ImproperlyConfigured, match="none of them is writable"):
+        embedding.LocalOnnxModel(embedding.model_dir(), batch_size=8, cache_roots=[blocker / "onnx"])
+
+
+def test_the_install_step_and_the_image_make_the_export():
+    makefile = (ROOT / "Makefile").read_text()
+    assert "-m memories.embedding_onnx" in makefile
+    dockerfile = (ROOT / "Dockerfile").read_text()
+    assert "embedding_onnx.py" in dockerfile
+    assert dockerfile.index("embedding_onnx.py") < dockerfile.index("USER mem0g")
+
+
+# --- the micro-batcher --------------------------------------------------------------------------
+
+
+def test_the_micro_batcher_gives_every_caller_its_own_vectors(onnx_model):
+    texts = [
+        f"User {i} keeps a pet {animal} called {name}"
+        for i, (animal, name) in enumerate(
+            [
+                ("cat", "Miso"),
+                ("dog", "Rex"),
+                ("parrot", "Kiwi"),
+                ("rabbit", "Bun"),
+                ("horse", "Storm"),
+                ("goldfish", "Bubbles"),
+                ("tortoise", "Shelly"),
+                ("hamster", "Nibbles"),
+            ]
+        )
+    ]
+    expected = np.array(onnx_model.embed(texts))
+    sizes = []
+
+    def counted(batch):
+        sizes.append(len(batch))
+        return onnx_model.embed(batch)
+
+    # Waiting long enough for all eight: exactly one model call for the first round.
+    batcher = embedding.MicroBatcher(counted, max_texts=8, wait_seconds=5.0)
+    results: dict[int, list] = {}
+    start = threading.Barrier(8)
+
+    def call(i, rounds):
+        start.wait()
+        for r in range(rounds):
+            if r % 3 == 2:  # now and then two texts in one call
+                pair = batcher.embed([texts[i], texts[(i + 1) % 8]])
+                results.setdefault(i, []).append((i, pair[0]))
+                results[i].append(((i + 1) % 8, pair[1]))
+            else:
+                results.setdefault(i, []).append((i, batcher.embed([texts[i]])[0]))
+
+    threads = [threading.Thread(target=call, args=(i, 1)) for i in range(8)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert sizes == [8]
+    # Then a free-for-all without waiting: still each caller's own vector.
+    batcher.wait_seconds = 0
+    start = threading.Barrier(8)
+    threads = [threading.Thread(target=call, args=(i, 12)) for i in range(8)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    checked = 0
+    for got in results.values():
+        for index, vector in got:
+            scores = expected @ np.asarray(vector)
+            assert scores.argmax() == index and scores[index] > 0.9999
+            checked += 1
+    assert checked == 8 + 8 * (8 + 4 * 2)
+    assert batcher.stats["calls"] == 8 + 8 * 12 and sum(sizes) == batcher.stats["texts"]
+    assert max(sizes) <= 8
+
+
+def test_a_model_error_reaches_every_caller_of_its_batch_and_the_batcher_goes_on(onnx_model):
+    def failing(batch):
+        if any("boom" in text for text in batch):
+            raise ValueError("the model failed")
+        return onnx_model.embed(batch)
+
+    batcher = embedding.MicroBatcher(failing, max_texts=3, wait_seconds=5.0)
+    outcomes = {}
+    start = threading.Barrier(3)
+
+    def call(text):
+        start.wait()
+        try:
+            outcomes[text] = batcher.embed([text])
+        except ValueError as exc:
+            outcomes[text] = exc
+
+    threads = [threading.Thread(target=call, args=(text,)) for text in ("fine", "boom", "also fine")]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=30)
+    assert all(isinstance(outcome, ValueError) for outcome in outcomes.values()) and len(outcomes) == 3
+    batcher.wait_seconds = 0
+    assert len(batcher.embed(["fine again"])[0]) == 384
+
+
+def test_the_micro_batcher_is_a_setting(settings):
+    settings.EMBEDDING_MICROBATCH = 0
+    assert embedding.get_batcher() is None
+    settings.EMBEDDING_MICROBATCH = 16
+    settings.EMBEDDING_MICROBATCH_WAIT_MS = 0.0
+    embedding._batcher = None
+    try:
+        batcher = embedding.get_batcher()
+        assert batcher is not None and batcher.max_texts == 16
+        calls = batcher.stats["calls"]
+        vector = embedding.embed_texts(["User collects vinyl records"])[0]
+        assert batcher.stats["calls"] == calls + 1
+        assert np.asarray(vector).shape == (384,)
+    finally:
+        embedding._batcher = None
