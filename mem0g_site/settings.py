@@ -402,10 +402,10 @@ SPECTACULAR_SETTINGS = {
     },
     # Any one of the three headers (a list of alternatives); the schema and docs views need none.
     "SECURITY": [{"TokenAuth": []}, {"BearerAuth": []}, {"ApiKeyAuth": []}],
-    "PREPROCESSING_HOOKS": ["memories.api.schema.preprocess_endpoints"],
+    "PREPROCESSING_HOOKS": ["mem0g_site.openapi.preprocess_endpoints"],
     "POSTPROCESSING_HOOKS": [
         "drf_spectacular.hooks.postprocess_schema_enums",
-        "memories.api.schema.postprocess_schema",
+        "mem0g_site.openapi.postprocess_schema",
     ],
 }
 CSRF_FAILURE_VIEW = "mem0g_site.errors.csrf_failure"

@@ -165,3 +165,15 @@ def memory_data(memory) -> dict:
 def memories_data(memories, *, scored: bool = False) -> list[dict]:
     serializer = ScoredMemorySerializer if scored else MemorySerializer
     return serializer(memories, many=True).data
+
+
+def search_results(memories: list, *, explain: bool) -> list[dict]:
+    """The scored memory shape; with ``explain``, each result's ``score_breakdown`` too."""
+    items = memories_data(memories, scored=True)
+    for item, memory in zip(items, memories, strict=True):
+        if explain:
+            item["score_breakdown"] = memory.score_breakdown
+        if getattr(memory, "memory_type", None) == "source":
+            # A message that gave no fact, found by ``include_sources``: our extension field.
+            item["memory_type"] = "source"
+    return items
