@@ -819,7 +819,7 @@ class UserProfileView(Mem0View):
         "`not_enabled`. A user the project does not know is a 404.",
         tags=[openapi.PLATFORM],
         parameters=[examples.USER_ID_PARAM],
-        responses={200: UserProfileData, **openapi.errors(404, e404=openapi.USER_NOT_FOUND)},
+        responses={200: UserProfileData, **openapi.errors(404, 422, e404=openapi.USER_NOT_FOUND)},
         examples=[openapi.example("Built", PROFILE_EXAMPLE)],
     )
     def get(self, request, user_id: str):

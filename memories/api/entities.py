@@ -125,7 +125,7 @@ class EntityView(Mem0View):
         parameters=[examples.ENTITY_TYPE_PARAM, openapi.path_param("name", "The entity id.", "alice")],
         responses={
             200: responses.Entity,
-            **openapi.errors(404, e404=("NOT_FOUND", "Entity not found", {"type": "user", "name": "bob"})),
+            **openapi.errors(404, 422, e404=("NOT_FOUND", "Entity not found", {"type": "user", "name": "bob"})),
         },
         examples=[openapi.example("A user", examples.ENTITY)],
     )
@@ -145,7 +145,7 @@ class EntityView(Mem0View):
         parameters=[examples.ENTITY_TYPE_PARAM, openapi.path_param("name", "The entity id.", "alice")],
         responses={
             200: responses.DeletedResponse,
-            **openapi.errors(404, e404=("NOT_FOUND", "Entity not found", {"type": "user", "name": "bob"})),
+            **openapi.errors(404, 422, e404=("NOT_FOUND", "Entity not found", {"type": "user", "name": "bob"})),
         },
         examples=[openapi.example("Deleted", {"message": "Entity deleted successfully.", "deleted": 12})],
     )

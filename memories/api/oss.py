@@ -366,7 +366,7 @@ class OssEntityView(Mem0View):
         parameters=[examples.ENTITY_TYPE_PARAM, openapi.path_param("entity_id", "The entity id.", "alice")],
         responses={
             200: responses.DeletedResponse,
-            **openapi.errors(404, e404=("NOT_FOUND", "Entity not found", {"type": "user", "id": "bob"})),
+            **openapi.errors(404, 422, e404=("NOT_FOUND", "Entity not found", {"type": "user", "id": "bob"})),
         },
         examples=[openapi.example("Deleted", {"message": "Entity deleted", "deleted": 12})],
     )

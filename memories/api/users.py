@@ -23,7 +23,7 @@ class UserStatsView(ApiView):
         "last activity and the storage taken. A user without memories is a 404.",
         tags=[openapi.OPERATIONS],
         parameters=[examples.USER_ID_PARAM],
-        responses={200: responses.UserStats, **openapi.errors(404, e404=openapi.USER_NOT_FOUND)},
+        responses={200: responses.UserStats, **openapi.errors(404, 422, e404=openapi.USER_NOT_FOUND)},
         examples=[
             openapi.example(
                 "Stats",
@@ -58,7 +58,7 @@ class UserMemoriesView(ApiView):
         description="Deletes every memory of the user (history is kept).",
         tags=[openapi.OPERATIONS],
         parameters=[examples.USER_ID_PARAM],
-        responses={200: responses.DeletedResponse, **openapi.errors(404, e404=openapi.USER_NOT_FOUND)},
+        responses={200: responses.DeletedResponse, **openapi.errors(404, 422, e404=openapi.USER_NOT_FOUND)},
         examples=[openapi.example("Deleted", {"message": "Deleted 14 memories of user alice", "deleted": 14})],
     )
     def delete(self, request, user_id: str):
