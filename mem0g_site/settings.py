@@ -338,6 +338,10 @@ USE_I18N = False
 USE_TZ = True
 
 STATIC_URL = "static/"
+# No uploads are served. Set anyway: with MEDIA_URL empty, the test live server (LiveServerTestCase,
+# pytest-django's live_server) treats every path as a media file first, and a path too long for a
+# file name becomes a 500 there (tests/test_schema_conformance.py met one).
+MEDIA_URL = "media/"
 STATICFILES_DIRS = [BASE_DIR / "static"]
 WHITENOISE_USE_FINDERS = True
 WHITENOISE_AUTOREFRESH = DEBUG
