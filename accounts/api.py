@@ -4,7 +4,7 @@ before they have memories, and user profiles. Thin views over ``accounts.service
 non-admin key, another project's) ids answer exactly like missing ones: 404.
 """
 
-from drf_spectacular.utils import OpenApiExample, OpenApiParameter, extend_schema
+from drf_spectacular.utils import OpenApiExample, OpenApiParameter, OpenApiResponse, extend_schema
 from rest_framework import serializers
 from rest_framework.response import Response
 
@@ -29,22 +29,42 @@ from accounts.services import (
     project_member_add,
     project_member_remove,
     project_member_update,
+    project_update_options,
     webhook_create,
     webhook_delete,
     webhook_secret_rotate,
     webhook_update,
 )
+from mem0g_site import openapi
 from mem0g_site.api import ApiView, Mem0View
 from mem0g_site.exceptions import Forbidden, InvalidRequest
 from mem0g_site.inputs import UNSET
-from memories.api import schema as doc
+from memories.api import examples, responses
 from memories.api.common import body_of, refuse_unknown
-from memories.api.platform import PROJECT_EXAMPLE, ProjectView
 
-ORG_ID = PROJECT_EXAMPLE["org_id"]
-PROJECT_ID = PROJECT_EXAMPLE["project_id"]
-ORG_PARAM = doc.path_param("org_id", "The key's organisation id (any other is a 404).", ORG_ID)
-PROJECT_PARAM = doc.path_param(
+ORG_ID = "1f2e3d4c-5b6a-4978-8695-a4b3c2d1e0f9"
+PROJECT_ID = "5d1c2b3a-4e5f-4a6b-8c7d-9e0f1a2b3c4d"
+PROJECT_EXAMPLE = {
+    "id": PROJECT_ID,
+    "project_id": PROJECT_ID,
+    "org_id": ORG_ID,
+    "name": "Default",
+    "created_at": openapi.CREATED,
+}
+# The Mem0 project options ``PATCH`` sets (kept in ``Project.options``).
+PROJECT_OPTIONS = frozenset(
+    {
+        "custom_instructions",
+        "custom_categories",
+        "memory_depth",
+        "usecase_setting",
+        "multilingual",
+        "agent_custom_instructions",
+        "review_mode",
+    }
+)
+ORG_PARAM = openapi.path_param("org_id", "The key's organisation id (any other is a 404).", ORG_ID)
+PROJECT_PARAM = openapi.path_param(
     "project_id", "The key's project, or (organisation key) another project of its organisation.", PROJECT_ID
 )
 NOT_FOUND = {"e404": ("NOT_FOUND", "Project not found", None)}
@@ -71,11 +91,45 @@ class ProjectCreateRequest(serializers.Serializer):
     description = serializers.CharField(required=False, allow_blank=True)
 
 
-class ProjectData(doc.ProjectResponse):
+class ProjectUpdateRequest(serializers.Serializer):
+    custom_instructions = serializers.CharField(required=False, allow_null=True)
+    agent_custom_instructions = serializers.CharField(required=False, allow_null=True)
+    custom_categories = serializers.ListField(child=serializers.JSONField(), required=False, allow_null=True)
+    memory_depth = serializers.CharField(required=False, allow_null=True)
+    usecase_setting = serializers.CharField(required=False, allow_null=True)
+    multilingual = serializers.BooleanField(required=False, allow_null=True)
+    review_mode = serializers.BooleanField(
+        required=False,
+        allow_null=True,
+        help_text="mem0g: inferred UPDATEs and SUPERSEDEs wait for review (the old fact stays current); "
+        "their add results say `pending: true`.",
+    )
+
+
+class ProjectResponse(serializers.Serializer):
+    id = serializers.CharField()
+    project_id = serializers.CharField()
+    org_id = serializers.CharField()
+    name = serializers.CharField()
+    created_at = serializers.DateTimeField()
+    custom_instructions = serializers.CharField(required=False)
+    agent_custom_instructions = serializers.CharField(required=False)
+    custom_categories = serializers.ListField(child=serializers.JSONField(), required=False)
+    memory_depth = serializers.CharField(required=False)
+    usecase_setting = serializers.CharField(required=False)
+    multilingual = serializers.BooleanField(required=False)
+    review_mode = serializers.BooleanField(required=False, help_text="mem0g: inferred changes wait for review.")
+
+
+class ProjectData(ProjectResponse):
     description = serializers.CharField()
 
 
 class ProjectCreated(ProjectData):
+    message = serializers.CharField()
+
+
+class ProjectUpdated(ProjectData):
     message = serializers.CharField()
 
 
@@ -142,13 +196,13 @@ class WebhookSecret(serializers.Serializer):
 
 class EntityCreateRequest(serializers.Serializer):
     name = serializers.CharField(required=False, help_text="A display name (agents, apps, runs).")
-    metadata = doc.ObjectField(required=False)
+    metadata = openapi.ObjectField(required=False)
 
 
 class EntityCreated(serializers.Serializer):
     type = serializers.ChoiceField(choices=["user", "agent", "app", "run"])
     name = serializers.CharField(required=False)
-    metadata = doc.ObjectField()
+    metadata = openapi.ObjectField()
     created = serializers.BooleanField(help_text="False when the entity was already registered (then updated).")
     created_at = serializers.DateTimeField()
 
@@ -157,7 +211,7 @@ class UserProfileData(serializers.Serializer):
     entity_type = serializers.CharField()
     entity_id = serializers.CharField()
     status = serializers.ChoiceField(choices=["succeeded", "pending", "not_enabled", "insufficient_data"])
-    profile = doc.ObjectField(allow_null=True)
+    profile = openapi.ObjectField(allow_null=True)
     updated_at = serializers.DateTimeField(allow_null=True)
     generation_count = serializers.IntegerField()
 
@@ -204,7 +258,7 @@ class ProfileJobResponse(serializers.Serializer):
 
 
 class ProfileEntitySettings(serializers.Serializer):
-    schema = doc.ObjectField(allow_null=True, required=False)
+    schema = openapi.ObjectField(allow_null=True, required=False)
     custom_instructions = serializers.CharField(allow_null=True, required=False)
 
 
@@ -219,13 +273,13 @@ class ProfileSettingsRequest(serializers.Serializer):
 
 class ProfileSettingsData(serializers.Serializer):
     enabled = serializers.BooleanField()
-    capabilities = doc.ObjectField()
+    capabilities = openapi.ObjectField()
     entities = ProfileEntities()
     updated_at = serializers.DateTimeField(allow_null=True)
 
 
-MESSAGE = doc.MessageResponse
-MEMBER_EXAMPLE = {"email": "ana@example.com", "username": "ana", "role": "OWNER", "created_at": doc.CREATED}
+MESSAGE = responses.MessageResponse
+MEMBER_EXAMPLE = {"email": "ana@example.com", "username": "ana", "role": "OWNER", "created_at": openapi.CREATED}
 WEBHOOK_EXAMPLE = {
     "webhook_id": 7,
     "id": 7,
@@ -234,8 +288,8 @@ WEBHOOK_EXAMPLE = {
     "event_types": ["memory_add", "memory_update"],
     "project": PROJECT_ID,
     "is_active": True,
-    "created_at": doc.CREATED,
-    "updated_at": doc.CREATED,
+    "created_at": openapi.CREATED,
+    "updated_at": openapi.CREATED,
 }
 SECRET_EXAMPLE = "whsec_LA3fq6Ey14osB4Sp1YRXRaYZ7LfqzARlGuDwLi/51tQ="
 JOB_ID = "6a1f0c2e-3b4d-4e5f-8a9b-0c1d2e3f4a5b"
@@ -248,10 +302,10 @@ PROFILE_EXAMPLE = {
         "facts": ["User loves green tea", "User lives in Lisbon"],
         "categories": {},
         "total_memories": 2,
-        "first_activity": doc.CREATED,
-        "last_activity": doc.UPDATED,
+        "first_activity": openapi.CREATED,
+        "last_activity": openapi.UPDATED,
     },
-    "updated_at": doc.UPDATED,
+    "updated_at": openapi.UPDATED,
     "generation_count": 1,
 }
 
@@ -269,10 +323,13 @@ class ProjectsView(Mem0View):
         operation_id="projects_list",
         summary="List projects",
         description="The key's project; for an organisation key, every project of its organisation.",
-        tags=[doc.PLATFORM],
+        tags=[openapi.PLATFORM],
         parameters=[ORG_PARAM],
-        responses={200: ProjectData(many=True), **doc.errors(404, e404=("NOT_FOUND", "Organization not found", None))},
-        examples=[doc.example("Projects", [{**PROJECT_EXAMPLE, "description": ""}])],
+        responses={
+            200: ProjectData(many=True),
+            **openapi.errors(404, e404=("NOT_FOUND", "Organization not found", None)),
+        },
+        examples=[openapi.example("Projects", [{**PROJECT_EXAMPLE, "description": ""}])],
     )
     def get(self, request, org_id: str):
         project_for_key(api_key=request.auth, org_id=org_id)
@@ -284,12 +341,12 @@ class ProjectsView(Mem0View):
         description="A new, empty project in the key's organisation (what the SDK's `project.create()` sends). "
         "Only an organisation key (`createapikey --org-admin`) may create projects; a project key gets a 403. "
         "Its name must be new in the organisation (else 409). Make keys for it with `createapikey`.",
-        tags=[doc.PLATFORM],
+        tags=[openapi.PLATFORM],
         parameters=[ORG_PARAM],
         request=ProjectCreateRequest,
         responses={
             201: ProjectCreated,
-            **doc.errors(
+            **openapi.errors(
                 404,
                 409,
                 422,
@@ -298,8 +355,8 @@ class ProjectsView(Mem0View):
             ),
         },
         examples=[
-            doc.example("New project", {"name": "Support bot", "description": "Tickets"}, request=True),
-            doc.example(
+            openapi.example("New project", {"name": "Support bot", "description": "Tickets"}, request=True),
+            openapi.example(
                 "Created",
                 {
                     "message": "Project created successfully.",
@@ -321,27 +378,81 @@ class ProjectsView(Mem0View):
         return Response({"message": "Project created successfully.", **project_data(project)}, status=201)
 
 
-class ProjectDetailView(ProjectView):
+class ProjectDetailView(Mem0View):
     """``/api/v1/orgs/organizations/{org}/projects/{project}/``: get, update options, delete (admin).
     An organisation key reaches every project of its organisation; other keys only their own."""
 
     required_scope = {"GET": "read", "PATCH": "admin", "DELETE": "admin"}
+    query_params = {"GET": frozenset({"fields"})}
 
     def _project(self, request, org_id: str, project_id: str):
         return project_for_key(api_key=request.auth, org_id=org_id, project_id=project_id)
 
-    def _data(self, project) -> dict:
-        return project_data(project)
+    @extend_schema(
+        operation_id="project_get",
+        summary="Get the key's project",
+        description="The project's id, name and Mem0 options. Any other organisation or project is a 404.",
+        tags=[openapi.PLATFORM],
+        parameters=[
+            ORG_PARAM,
+            PROJECT_PARAM,
+            openapi.query("fields", description="Only these keys (and `id`): `a,b` or `['a', 'b']`."),
+        ],
+        responses={
+            200: OpenApiResponse(
+                responses.narrowed(ProjectData, "PickedProject"),
+                description="Only the `fields` asked for (and `id`), if any.",
+            ),
+            **openapi.errors(404, **NOT_FOUND),
+        },
+        examples=[openapi.example("Project", {**PROJECT_EXAMPLE, "description": ""})],
+    )
+    def get(self, request, org_id: str, project_id: str):
+        data = project_data(self._project(request, org_id, project_id))
+        fields = request.query_params.get("fields")
+        if fields:
+            wanted = {f.strip() for f in fields.strip("[]").replace("'", "").replace('"', "").split(",")}
+            data = {k: v for k, v in data.items() if k in wanted or k == "id"}
+        return Response(data)
+
+    @extend_schema(
+        operation_id="project_update",
+        summary="Update the project's options",
+        description="Sets Mem0 project options (what the SDK's `project.update()` sends); `null` removes one.",
+        tags=[openapi.PLATFORM],
+        parameters=[ORG_PARAM, PROJECT_PARAM],
+        request=ProjectUpdateRequest,
+        responses={200: ProjectUpdated, **openapi.errors(404, 422, **NOT_FOUND)},
+        examples=[
+            openapi.example("Instructions", {"custom_instructions": "Remember food preferences only."}, request=True),
+            openapi.example(
+                "Updated",
+                {
+                    "message": "Updated project settings",
+                    **PROJECT_EXAMPLE,
+                    "description": "",
+                    "custom_instructions": "Remember food preferences only.",
+                },
+            ),
+        ],
+    )
+    def patch(self, request, org_id: str, project_id: str):
+        project = self._project(request, org_id, project_id)
+        data = body_of(request)
+        refuse_unknown(data, PROJECT_OPTIONS)
+        options = {name: value for name, value in data.items() if name in PROJECT_OPTIONS}
+        project = project_update_options(project=project, options=options)
+        return Response({"message": "Updated project settings", **project_data(project)})
 
     @extend_schema(
         operation_id="project_delete",
         summary="Delete a project",
         description="Deletes the project with everything it owns: memories, history, relationships, webhooks and "
         "API keys (the key making the call too, when it is the project's own).",
-        tags=[doc.PLATFORM],
+        tags=[openapi.PLATFORM],
         parameters=[ORG_PARAM, PROJECT_PARAM],
-        responses={200: MESSAGE, **doc.errors(404, **NOT_FOUND)},
-        examples=[doc.example("Deleted", {"message": "Project deleted successfully."})],
+        responses={200: MESSAGE, **openapi.errors(404, **NOT_FOUND)},
+        examples=[openapi.example("Deleted", {"message": "Project deleted successfully."})],
     )
     def delete(self, request, org_id: str, project_id: str):
         project_delete(project=self._project(request, org_id, project_id))
@@ -371,11 +482,11 @@ class ProjectMembersView(Mem0View):
     @extend_schema(
         operation_id="project_members_list",
         summary="List a project's members",
-        tags=[doc.PLATFORM],
+        tags=[openapi.PLATFORM],
         parameters=[ORG_PARAM, PROJECT_PARAM],
-        responses={200: Members, **doc.errors(404, **NOT_FOUND)},
+        responses={200: Members, **openapi.errors(404, **NOT_FOUND)},
         examples=[
-            doc.example(
+            openapi.example(
                 "Members",
                 {"members": [MEMBER_EXAMPLE], "results": [MEMBER_EXAMPLE]},
             )
@@ -390,13 +501,13 @@ class ProjectMembersView(Mem0View):
         summary="Add a member",
         description="Gives an existing user (by email) a role, `READER` (default) or `OWNER`. An unknown email is "
         "a 422, a user already in the project a 409.",
-        tags=[doc.PLATFORM],
+        tags=[openapi.PLATFORM],
         parameters=[ORG_PARAM, PROJECT_PARAM],
         request=MemberRequest,
-        responses={200: MESSAGE, **doc.errors(404, 409, 422, **NOT_FOUND)},
+        responses={200: MESSAGE, **openapi.errors(404, 409, 422, **NOT_FOUND)},
         examples=[
-            doc.example("Reader", {"email": "ana@example.com", "role": "READER"}, request=True),
-            doc.example("Added", {"message": "User added to the project successfully."}),
+            openapi.example("Reader", {"email": "ana@example.com", "role": "READER"}, request=True),
+            openapi.example("Added", {"message": "User added to the project successfully."}),
         ],
     )
     def post(self, request, org_id: str, project_id: str):
@@ -409,13 +520,13 @@ class ProjectMembersView(Mem0View):
     @extend_schema(
         operation_id="project_member_update",
         summary="Change a member's role",
-        tags=[doc.PLATFORM],
+        tags=[openapi.PLATFORM],
         parameters=[ORG_PARAM, PROJECT_PARAM],
         request=MemberRequest,
-        responses={200: MESSAGE, **doc.errors(404, 422, **NOT_FOUND)},
+        responses={200: MESSAGE, **openapi.errors(404, 422, **NOT_FOUND)},
         examples=[
-            doc.example("Owner", {"email": "ana@example.com", "role": "OWNER"}, request=True),
-            doc.example("Updated", {"message": "User role updated successfully."}),
+            openapi.example("Owner", {"email": "ana@example.com", "role": "OWNER"}, request=True),
+            openapi.example("Updated", {"message": "User role updated successfully."}),
         ],
     )
     def put(self, request, org_id: str, project_id: str):
@@ -428,10 +539,10 @@ class ProjectMembersView(Mem0View):
     @extend_schema(
         operation_id="project_member_remove",
         summary="Remove a member",
-        tags=[doc.PLATFORM],
-        parameters=[ORG_PARAM, PROJECT_PARAM, doc.query("email", description="The member's email.", required=True)],
-        responses={200: MESSAGE, **doc.errors(404, 422, **NOT_FOUND)},
-        examples=[doc.example("Removed", {"message": "User removed from the project successfully."})],
+        tags=[openapi.PLATFORM],
+        parameters=[ORG_PARAM, PROJECT_PARAM, openapi.query("email", description="The member's email.", required=True)],
+        responses={200: MESSAGE, **openapi.errors(404, 422, **NOT_FOUND)},
+        examples=[openapi.example("Removed", {"message": "User removed from the project successfully."})],
     )
     def delete(self, request, org_id: str, project_id: str):
         project = self._project(request, org_id, project_id)
@@ -456,7 +567,7 @@ def webhook_data(webhook: Webhook) -> dict:
     }
 
 
-WEBHOOK_PROJECT_PARAM = doc.path_param(
+WEBHOOK_PROJECT_PARAM = openapi.path_param(
     "project_id", "The key's project, or (organisation key) another project of its organisation.", PROJECT_ID
 )
 WEBHOOK_NOT_FOUND = {"e404": ("NOT_FOUND", "Webhook not found", {"webhook_id": "7"})}
@@ -474,10 +585,10 @@ class ProjectWebhooksView(Mem0View):
     @extend_schema(
         operation_id="webhooks_list",
         summary="List a project's webhooks",
-        tags=[doc.PLATFORM],
+        tags=[openapi.PLATFORM],
         parameters=[WEBHOOK_PROJECT_PARAM],
-        responses={200: WebhookData(many=True), **doc.errors(404, **NOT_FOUND)},
-        examples=[doc.example("Webhooks", [WEBHOOK_EXAMPLE])],
+        responses={200: WebhookData(many=True), **openapi.errors(404, **NOT_FOUND)},
+        examples=[openapi.example("Webhooks", [WEBHOOK_EXAMPLE])],
     )
     def get(self, request, project_id: str):
         return Response([webhook_data(w) for w in webhook_list(project=self._project(request, project_id))])
@@ -493,17 +604,17 @@ class ProjectWebhooksView(Mem0View):
         "private and other special addresses are refused with 422 unless the operator set "
         "`WEBHOOK_ALLOW_PRIVATE=true`). The answer carries the webhook's signing `secret`, the only time "
         "it is shown (`POST /api/v1/webhooks/{webhook_id}/secret/` makes a new one).",
-        tags=[doc.PLATFORM],
+        tags=[openapi.PLATFORM],
         parameters=[WEBHOOK_PROJECT_PARAM],
         request=WebhookRequest,
-        responses={201: WebhookCreated, **doc.errors(404, 422, **NOT_FOUND)},
+        responses={201: WebhookCreated, **openapi.errors(404, 422, **NOT_FOUND)},
         examples=[
-            doc.example(
+            openapi.example(
                 "New webhook",
                 {"name": "Memory logger", "url": "https://example.com/hooks/mem0", "event_types": ["memory_add"]},
                 request=True,
             ),
-            doc.example("Created", {**WEBHOOK_EXAMPLE, "secret": SECRET_EXAMPLE}, status=201),
+            openapi.example("Created", {**WEBHOOK_EXAMPLE, "secret": SECRET_EXAMPLE}, status=201),
         ],
     )
     def post(self, request, project_id: str):
@@ -527,13 +638,13 @@ class WebhookView(Mem0View):
         description="Changes what is given of `name`, `url`, `event_types`. A new `url` must reach a public "
         "address, as at creation. The signing secret is not shown; rotate it with "
         "`POST /api/v1/webhooks/{webhook_id}/secret/`.",
-        tags=[doc.PLATFORM],
-        parameters=[doc.path_param("webhook_id", "The webhook's id (a whole number).", "7")],
+        tags=[openapi.PLATFORM],
+        parameters=[openapi.path_param("webhook_id", "The webhook's id (a whole number).", "7")],
         request=WebhookUpdateRequest,
-        responses={200: WebhookUpdated, **doc.errors(404, 422, **WEBHOOK_NOT_FOUND)},
+        responses={200: WebhookUpdated, **openapi.errors(404, 422, **WEBHOOK_NOT_FOUND)},
         examples=[
-            doc.example("New events", {"event_types": ["memory_add", "memory_delete"]}, request=True),
-            doc.example(
+            openapi.example("New events", {"event_types": ["memory_add", "memory_delete"]}, request=True),
+            openapi.example(
                 "Updated",
                 {
                     "message": "Webhook updated successfully",
@@ -558,10 +669,10 @@ class WebhookView(Mem0View):
     @extend_schema(
         operation_id="webhook_delete",
         summary="Delete a webhook",
-        tags=[doc.PLATFORM],
-        parameters=[doc.path_param("webhook_id", "The webhook's id (a whole number).", "7")],
-        responses={200: MESSAGE, **doc.errors(404, **WEBHOOK_NOT_FOUND)},
-        examples=[doc.example("Deleted", {"message": "Webhook deleted successfully"})],
+        tags=[openapi.PLATFORM],
+        parameters=[openapi.path_param("webhook_id", "The webhook's id (a whole number).", "7")],
+        responses={200: MESSAGE, **openapi.errors(404, **WEBHOOK_NOT_FOUND)},
+        examples=[openapi.example("Deleted", {"message": "Webhook deleted successfully"})],
     )
     def delete(self, request, webhook_id: str):
         webhook_delete(webhook=webhook_get(api_key=request.auth, webhook_id=webhook_id))
@@ -578,12 +689,12 @@ class WebhookSecretView(ApiView):
         summary="Rotate a webhook's signing secret",
         description="Replaces the webhook's signing secret and answers the new one, the only time it is shown. "
         "Deliveries from now on are signed with it alone: the old secret stops verifying at once.",
-        tags=[doc.PLATFORM],
-        parameters=[doc.path_param("webhook_id", "The webhook's id (a whole number).", "7")],
+        tags=[openapi.PLATFORM],
+        parameters=[openapi.path_param("webhook_id", "The webhook's id (a whole number).", "7")],
         request=None,
-        responses={200: WebhookSecret, **doc.errors(404, **WEBHOOK_NOT_FOUND)},
+        responses={200: WebhookSecret, **openapi.errors(404, **WEBHOOK_NOT_FOUND)},
         examples=[
-            doc.example(
+            openapi.example(
                 "Rotated",
                 {"message": "Webhook secret rotated", "webhook_id": 7, "secret": SECRET_EXAMPLE},
             )
@@ -651,19 +762,19 @@ def _entity_create_view(entity_type: str, plural: str):
         description=f"Registers `{field}` so `GET /v1/entities/` lists it with 0 memories until it has some "
         "(201; 200 when it was registered already, then its name and metadata are updated). An entity also "
         "exists, without this, once it has memories.",
-        tags=[doc.PLATFORM],
+        tags=[openapi.PLATFORM],
         request=request_shape,
-        responses={201: response_shape, 200: response_shape, **doc.errors(404, 422)},
+        responses={201: response_shape, 200: response_shape, **openapi.errors(404, 422)},
         examples=[
-            doc.example("New", {field: example_id, "metadata": {"plan": "pro"}}, request=True),
-            doc.example(
+            openapi.example("New", {field: example_id, "metadata": {"plan": "pro"}}, request=True),
+            openapi.example(
                 "Created",
                 {
                     field: example_id,
                     "type": entity_type,
                     "metadata": {"plan": "pro"},
                     "created": True,
-                    "created_at": doc.CREATED,
+                    "created_at": openapi.CREATED,
                 },
                 status=201,
             ),
@@ -714,10 +825,10 @@ class UserProfileView(Mem0View):
         "a digest, recent facts, categories and, when the settings have a schema, the facts matching each "
         "property. `status`: `succeeded`, `pending` (not built yet), `insufficient_data` (no memories), "
         "`not_enabled`. A user the project does not know is a 404.",
-        tags=[doc.PLATFORM],
-        parameters=[doc.USER_ID_PARAM],
-        responses={200: UserProfileData, **doc.errors(404, e404=doc.USER_NOT_FOUND)},
-        examples=[doc.example("Built", PROFILE_EXAMPLE)],
+        tags=[openapi.PLATFORM],
+        parameters=[examples.USER_ID_PARAM],
+        responses={200: UserProfileData, **openapi.errors(404, 422, e404=openapi.USER_NOT_FOUND)},
+        examples=[openapi.example("Built", PROFILE_EXAMPLE)],
     )
     def get(self, request, user_id: str):
         return Response(
@@ -747,13 +858,15 @@ class ProfileJobsView(Mem0View):
         description="`trigger` builds (or rebuilds) `entity_id`'s profile; `sample` those of the `limit` (1-10, "
         "default 3) users with the most memories. The job runs to completion before this answers (status "
         "`succeeded`); users without memories are `skipped`. Profiles disabled in the settings: 422.",
-        tags=[doc.PLATFORM],
+        tags=[openapi.PLATFORM],
         parameters=[IDEMPOTENCY_HEADER],
         request=ProfileJobRequest,
-        responses={200: ProfileJobCreated, **doc.errors(404, 409, 422, e404=doc.USER_NOT_FOUND)},
+        responses={200: ProfileJobCreated, **openapi.errors(404, 409, 422, e404=openapi.USER_NOT_FOUND)},
         examples=[
-            doc.example("Trigger", {"operation": "trigger", "entity_type": "user", "entity_id": "alice"}, request=True),
-            doc.example(
+            openapi.example(
+                "Trigger", {"operation": "trigger", "entity_type": "user", "entity_id": "alice"}, request=True
+            ),
+            openapi.example(
                 "Done",
                 {
                     "job_id": JOB_ID,
@@ -807,11 +920,11 @@ class ProfileJobView(Mem0View):
     @extend_schema(
         operation_id="profile_job_get",
         summary="A profile job",
-        tags=[doc.PLATFORM],
-        parameters=[doc.path_param("job_id", "The job's id.", JOB_ID)],
-        responses={200: ProfileJobResponse, **doc.errors(404, e404=("NOT_FOUND", "Profile job not found", None))},
+        tags=[openapi.PLATFORM],
+        parameters=[openapi.path_param("job_id", "The job's id.", JOB_ID)],
+        responses={200: ProfileJobResponse, **openapi.errors(404, e404=("NOT_FOUND", "Profile job not found", None))},
         examples=[
-            doc.example(
+            openapi.example(
                 "Job",
                 {
                     "job": {
@@ -827,8 +940,8 @@ class ProfileJobView(Mem0View):
                         "failed": 0,
                         "skipped": 0,
                         "enumeration_complete": True,
-                        "created_at": doc.CREATED,
-                        "finished_at": doc.CREATED,
+                        "created_at": openapi.CREATED,
+                        "finished_at": openapi.CREATED,
                     }
                 },
             )
@@ -861,7 +974,7 @@ SETTINGS_EXAMPLE = {
             "custom_instructions": None,
         }
     },
-    "updated_at": doc.UPDATED,
+    "updated_at": openapi.UPDATED,
 }
 
 
@@ -874,9 +987,9 @@ class ProfileSettingsView(Mem0View):
         operation_id="profile_settings_get",
         summary="Profile settings",
         description="Profiles are enabled by default, without a schema.",
-        tags=[doc.PLATFORM],
-        responses={200: ProfileSettingsData, **doc.errors()},
-        examples=[doc.example("Settings", SETTINGS_EXAMPLE)],
+        tags=[openapi.PLATFORM],
+        responses={200: ProfileSettingsData, **openapi.errors()},
+        examples=[openapi.example("Settings", SETTINGS_EXAMPLE)],
     )
     def get(self, request):
         return Response(_settings_data(profile_settings_get(project=request.auth.project)))
@@ -887,12 +1000,12 @@ class ProfileSettingsView(Mem0View):
         description="`enabled` (project-wide) and, under `entities.user`, `schema` (a JSON Schema whose every "
         "property has a `description`) and `custom_instructions`; what is absent stays, `null` clears. Other "
         "keys, or `schema` at the top level, are a 400 `Unsupported settings`.",
-        tags=[doc.PLATFORM],
+        tags=[openapi.PLATFORM],
         request=ProfileSettingsRequest,
-        responses={200: ProfileSettingsData, **doc.errors(422)},
+        responses={200: ProfileSettingsData, **openapi.errors(422)},
         examples=[
-            doc.example("Schema", {"entities": {"user": {"schema": SETTINGS_EXAMPLE_SCHEMA}}}, request=True),
-            doc.example("Stored", SETTINGS_EXAMPLE),
+            openapi.example("Schema", {"entities": {"user": {"schema": SETTINGS_EXAMPLE_SCHEMA}}}, request=True),
+            openapi.example("Stored", SETTINGS_EXAMPLE),
         ],
     )
     def post(self, request):

@@ -32,15 +32,12 @@ from graph.serializers import (
     relationship_data,
     relationships_data,
 )
-from graph.services import (
-    relationship_create,
-    relationship_retract,
-    relationship_update,
-)
+from graph.services import relationship_create, relationship_retract, relationship_update
+from mem0g_site import openapi
 from mem0g_site.api import ApiView
 from mem0g_site.exceptions import ValidationFailed
 from mem0g_site.inputs import UNSET
-from memories.api import schema as doc
+from memories.api import examples
 from memories.api.common import as_int, as_moment, as_object, body_of, merged_scope, refuse_unknown
 from memories.api.serializers import memories_data, memory_data
 from memories.filters import has_entity_id
@@ -54,49 +51,49 @@ FORMATS = ("json", "graphml", "cytoscape")
 RELATIONSHIP_ID = "7e4b2c1d-0a9f-4e8d-b7c6-5a4f3e2d1c0b"
 RELATIONSHIP = {
     "id": RELATIONSHIP_ID,
-    "source": doc.MEMORY_ID,
-    "target": doc.OTHER_MEMORY_ID,
+    "source": examples.MEMORY_ID,
+    "target": examples.OTHER_MEMORY_ID,
     "relation": "applies_to",
     "metadata": {"note": "from the onboarding chat"},
     "weight": 0.9,
     "origin": "user",
-    "valid_from": doc.CREATED,
+    "valid_from": openapi.CREATED,
     "valid_to": None,
-    "created_at": doc.CREATED,
+    "created_at": openapi.CREATED,
     "invalidated_at": None,
 }
 OTHER_MEMORY = {
-    **doc.MEMORY,
-    "id": doc.OTHER_MEMORY_ID,
+    **examples.MEMORY,
+    "id": examples.OTHER_MEMORY_ID,
     "memory": "Writes scripts for data cleaning",
     "content": "Writes scripts for data cleaning",
     "hash": "0c5e2a7f9b1d3c4e6f8a0b2c4d6e8f10",
 }
 RELATED = {**OTHER_MEMORY, "relation": "applies_to", "depth": 1, "path": [RELATIONSHIP_ID]}
-RELATIONSHIP_ID_PARAM = doc.path_param(
+RELATIONSHIP_ID_PARAM = openapi.path_param(
     "relationship_id", "The relationship's id (a UUID; anything else is a 404).", RELATIONSHIP_ID
 )
 RELATIONSHIP_NOT_FOUND = ("RELATIONSHIP_NOT_FOUND", "Relationship not found", {"relationship_id": RELATIONSHIP_ID})
 TIME_QUERY = [
-    doc.query("as_of", str, "Valid time: what held at this time (ISO 8601 or Unix seconds). Default: now."),
-    doc.query(
+    openapi.query("as_of", str, "Valid time: what held at this time (ISO 8601 or Unix seconds). Default: now."),
+    openapi.query(
         "known_at",
         str,
         "Record time: what was on record at this time (recorded by then and not retracted yet). Alone, it also "
         "sets `as_of`: the graph as it stood then. Default: what is on record now.",
     ),
 ]
-RELATION_QUERY = doc.query("relation", str, "Only this relation (e.g. `related_to`).")
-DIRECTION_QUERY = doc.query(
+RELATION_QUERY = openapi.query("relation", str, "Only this relation (e.g. `related_to`).")
+DIRECTION_QUERY = openapi.query(
     "direction", str, "`out` (from the memory), `in` (to it) or `both` (default).", enum=["in", "out", "both"]
 )
-LIMIT_QUERY = doc.query("limit", int, f"At most this many, 1 to {LIMIT_MAX} (default 100).")
+LIMIT_QUERY = openapi.query("limit", int, f"At most this many, 1 to {LIMIT_MAX} (default 100).")
 GRAPHML_EXAMPLE = (
     "<?xml version='1.0' encoding='utf-8'?>\n<graphml xmlns=\"http://graphml.graphdrawing.org/xmlns\">"
     '<key id="n_memory" for="node" attr.name="memory" attr.type="string" />...'
     '<graph id="memories" edgedefault="directed"><data key="truncated">false</data>'
-    f'<node id="{doc.MEMORY_ID}"><data key="n_memory">Prefers Python for scripting</data>...</node>'
-    f'<edge id="{RELATIONSHIP_ID}" source="{doc.MEMORY_ID}" target="{doc.OTHER_MEMORY_ID}">'
+    f'<node id="{examples.MEMORY_ID}"><data key="n_memory">Prefers Python for scripting</data>...</node>'
+    f'<edge id="{RELATIONSHIP_ID}" source="{examples.MEMORY_ID}" target="{examples.OTHER_MEMORY_ID}">'
     '<data key="e_relation">applies_to</data>...</edge></graph></graphml>'
 )
 
@@ -165,9 +162,9 @@ class MemoryRelationshipsView(ApiView):
         "those that hold now and were not retracted; `as_of` and `known_at` look back in time. The memory "
         "may be in any state.",
         tags=[GRAPH],
-        parameters=[doc.MEMORY_ID_PARAM, RELATION_QUERY, DIRECTION_QUERY, *TIME_QUERY, LIMIT_QUERY],
-        responses={200: Relationships, **doc.errors(404, 422)},
-        examples=[doc.example("Relationships", {"relationships": [RELATIONSHIP], "results": [RELATIONSHIP]})],
+        parameters=[examples.MEMORY_ID_PARAM, RELATION_QUERY, DIRECTION_QUERY, *TIME_QUERY, LIMIT_QUERY],
+        responses={200: Relationships, **openapi.errors(404, 422)},
+        examples=[openapi.example("Relationships", {"relationships": [RELATIONSHIP], "results": [RELATIONSHIP]})],
     )
     def get(self, request, memory_id: str):
         relationships = selectors.relationship_list(
@@ -190,21 +187,21 @@ class MemoryRelationshipsView(ApiView):
         "different users cannot be related (422), nor a memory to itself; an open relationship with the same "
         "memories and relation is a 409.",
         tags=[GRAPH],
-        parameters=[doc.MEMORY_ID_PARAM],
+        parameters=[examples.MEMORY_ID_PARAM],
         request=RelationshipCreateRequest,
-        responses={201: RelationshipSerializer, **doc.errors(404, 409, 422)},
+        responses={201: RelationshipSerializer, **openapi.errors(404, 409, 422)},
         examples=[
-            doc.example(
+            openapi.example(
                 "Applies to",
                 {
-                    "target_id": doc.OTHER_MEMORY_ID,
+                    "target_id": examples.OTHER_MEMORY_ID,
                     "relation": "applies_to",
                     "metadata": {"note": "from the onboarding chat"},
                     "weight": 0.9,
                 },
                 request=True,
             ),
-            doc.example("Created", RELATIONSHIP, status=201),
+            openapi.example("Created", RELATIONSHIP, status=201),
         ],
     )
     def post(self, request, memory_id: str):
@@ -242,10 +239,10 @@ class RelationshipView(ApiView):
         tags=[GRAPH],
         parameters=[RELATIONSHIP_ID_PARAM],
         request=RelationshipUpdateRequest,
-        responses={200: RelationshipSerializer, **doc.errors(404, 409, 422, e404=RELATIONSHIP_NOT_FOUND)},
+        responses={200: RelationshipSerializer, **openapi.errors(404, 409, 422, e404=RELATIONSHIP_NOT_FOUND)},
         examples=[
-            doc.example("Close", {"valid_to": doc.UPDATED}, request=True),
-            doc.example("Closed", {**RELATIONSHIP, "valid_to": doc.UPDATED}),
+            openapi.example("Close", {"valid_to": openapi.UPDATED}, request=True),
+            openapi.example("Closed", {**RELATIONSHIP, "valid_to": openapi.UPDATED}),
         ],
     )
     def patch(self, request, relationship_id: str):
@@ -271,8 +268,8 @@ class RelationshipView(ApiView):
         "except those `known_at` an earlier time. The row stays. Retracting twice changes nothing.",
         tags=[GRAPH],
         parameters=[RELATIONSHIP_ID_PARAM],
-        responses={200: RelationshipSerializer, **doc.errors(404, e404=RELATIONSHIP_NOT_FOUND)},
-        examples=[doc.example("Retracted", {**RELATIONSHIP, "invalidated_at": doc.UPDATED})],
+        responses={200: RelationshipSerializer, **openapi.errors(404, e404=RELATIONSHIP_NOT_FOUND)},
+        examples=[openapi.example("Retracted", {**RELATIONSHIP, "invalidated_at": openapi.UPDATED})],
     )
     def delete(self, request, relationship_id: str):
         relationship = relationship_retract(
@@ -297,15 +294,15 @@ class RelatedMemoriesView(ApiView):
         "current ones); cycles are harmless.",
         tags=[GRAPH],
         parameters=[
-            doc.MEMORY_ID_PARAM,
-            doc.query("depth", int, "Hops, 1 to 5 (default 1)."),
+            examples.MEMORY_ID_PARAM,
+            openapi.query("depth", int, "Hops, 1 to 5 (default 1)."),
             RELATION_QUERY,
             DIRECTION_QUERY,
             *TIME_QUERY,
             LIMIT_QUERY,
         ],
-        responses={200: RelatedMemories, **doc.errors(404, 422)},
-        examples=[doc.example("One hop", {"memories": [RELATED], "results": [RELATED]})],
+        responses={200: RelatedMemories, **openapi.errors(404, 422)},
+        examples=[openapi.example("One hop", {"memories": [RELATED], "results": [RELATED]})],
     )
     def get(self, request, memory_id: str):
         related = selectors.related_memories(
@@ -339,11 +336,11 @@ class MemoryGraphView(ApiView):
         "`format=graphml` answers GraphML (`application/xml`), `format=cytoscape` Cytoscape.js elements.",
         tags=[GRAPH],
         parameters=[
-            doc.query("user_id", str, "Only this user's memories (a user-restricted key: its user's)."),
-            doc.query("limit", int, f"Memories, 1 to {LIMIT_MAX} (default 100)."),
+            openapi.query("user_id", str, "Only this user's memories (a user-restricted key: its user's)."),
+            openapi.query("limit", int, f"Memories, 1 to {LIMIT_MAX} (default 100)."),
             *TIME_QUERY,
-            doc.query("relation", str, "Only relationships of this relation."),
-            doc.query("format", str, "`json` (default), `graphml` or `cytoscape`.", enum=list(FORMATS)),
+            openapi.query("relation", str, "Only relationships of this relation."),
+            openapi.query("format", str, "`json` (default), `graphml` or `cytoscape`.", enum=list(FORMATS)),
         ],
         responses={
             (200, "application/json"): OpenApiResponse(
@@ -355,13 +352,14 @@ class MemoryGraphView(ApiView):
                 description="`format=json` (default): nodes and edges; `format=cytoscape`: Cytoscape.js elements.",
                 examples=[
                     OpenApiExample(
-                        "JSON", value={"nodes": [doc.MEMORY, OTHER_MEMORY], "edges": [RELATIONSHIP], "truncated": False}
+                        "JSON",
+                        value={"nodes": [examples.MEMORY, OTHER_MEMORY], "edges": [RELATIONSHIP], "truncated": False},
                     ),
                     OpenApiExample(
                         "Cytoscape",
                         value={
                             "elements": {
-                                "nodes": [{"data": {**doc.MEMORY, "label": doc.MEMORY["memory"]}}],
+                                "nodes": [{"data": {**examples.MEMORY, "label": examples.MEMORY["memory"]}}],
                                 "edges": [{"data": {**RELATIONSHIP, "label": RELATIONSHIP["relation"]}}],
                             },
                             "truncated": False,
@@ -374,7 +372,7 @@ class MemoryGraphView(ApiView):
                 description="`format=graphml`: GraphML.",
                 examples=[OpenApiExample("GraphML", value=GRAPHML_EXAMPLE, media_type="application/xml")],
             ),
-            **doc.errors(404, 422, media_type="application/json", e404=doc.USER_NOT_FOUND),
+            **openapi.errors(404, 422, media_type="application/json", e404=openapi.USER_NOT_FOUND),
         },
     )
     def get(self, request):
@@ -411,26 +409,26 @@ class MemoryTimelineView(ApiView):
         "memory's `valid_to`). `chain`: the memories linked to it by `supersedes` relationships in either "
         "direction, oldest first, itself at `position` 0.",
         tags=[GRAPH],
-        parameters=[doc.MEMORY_ID_PARAM],
-        responses={200: TimelineResponse, **doc.errors(404)},
+        parameters=[examples.MEMORY_ID_PARAM],
+        responses={200: TimelineResponse, **openapi.errors(404)},
         examples=[
-            doc.example(
+            openapi.example(
                 "Superseded once",
                 {
-                    "memory": {**doc.MEMORY, "valid_to": doc.UPDATED},
+                    "memory": {**examples.MEMORY, "valid_to": openapi.UPDATED},
                     "versions": [
                         {
                             "event": "ADD",
-                            "memory": doc.MEMORY["memory"],
-                            "metadata": doc.MEMORY["metadata"],
-                            "history_id": doc.HISTORY_ROW["id"],
-                            "valid_from": doc.CREATED,
-                            "valid_to": doc.UPDATED,
+                            "memory": examples.MEMORY["memory"],
+                            "metadata": examples.MEMORY["metadata"],
+                            "history_id": examples.HISTORY_ROW["id"],
+                            "valid_from": openapi.CREATED,
+                            "valid_to": openapi.UPDATED,
                         }
                     ],
                     "chain": [
-                        {**doc.MEMORY, "valid_to": doc.UPDATED, "position": 0, "path": []},
-                        {**OTHER_MEMORY, "valid_from": doc.UPDATED, "position": 1, "path": [RELATIONSHIP_ID]},
+                        {**examples.MEMORY, "valid_to": openapi.UPDATED, "position": 0, "path": []},
+                        {**OTHER_MEMORY, "valid_from": openapi.UPDATED, "position": 1, "path": [RELATIONSHIP_ID]},
                     ],
                 },
             )

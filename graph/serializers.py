@@ -3,7 +3,7 @@ parse input by hand, and the request serializers here only document it)."""
 
 from rest_framework import serializers
 
-from memories.api import schema as doc
+from mem0g_site import openapi
 from memories.api.serializers import MemorySerializer
 
 
@@ -60,16 +60,16 @@ class RelationshipCreateRequest(serializers.Serializer):
         help_text="lower_snake_case, up to 64 characters: `related_to`, `applies_to`, `supersedes`, `part_of`, "
         "`caused_by`, `contradicts`, or your own."
     )
-    metadata = doc.ObjectField(required=False, allow_null=True)
+    metadata = openapi.ObjectField(required=False, allow_null=True)
     weight = serializers.FloatField(required=False, help_text="0 to 1 (default 1).")
-    valid_from = doc.MomentField(required=False, help_text="Default: now.")
-    valid_to = doc.MomentField(required=False, help_text="Default: null (it holds).")
+    valid_from = openapi.MomentField(required=False, help_text="Default: now.")
+    valid_to = openapi.MomentField(required=False, help_text="Default: null (it holds).")
 
 
 class RelationshipUpdateRequest(serializers.Serializer):
-    valid_from = doc.MomentField(required=False)
-    valid_to = doc.MomentField(required=False, help_text="A time closes the relationship; null reopens it.")
-    metadata = doc.ObjectField(required=False, help_text="Replaces the metadata.")
+    valid_from = openapi.MomentField(required=False)
+    valid_to = openapi.MomentField(required=False, help_text="A time closes the relationship; null reopens it.")
+    metadata = openapi.ObjectField(required=False, help_text="Replaces the metadata.")
     weight = serializers.FloatField(required=False, help_text="0 to 1.")
 
 

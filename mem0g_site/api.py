@@ -23,9 +23,9 @@ from rest_framework.views import APIView
 
 from mem0g_site import metrics, replicas, unknown_fields
 from mem0g_site.exceptions import InvalidRequest
+from mem0g_site.openapi import OPERATIONS, errors, example
 from mem0g_site.parsers import bad_text
 from mem0g_site.renderers import JSONRenderer
-from memories.api.schema import OPERATIONS, errors, example
 
 STARTED = time.time()
 # Mem0 clients add these to many calls; every endpoint accepts and ignores them.

@@ -61,7 +61,7 @@ class RequestEdgeMiddleware:
 
         ignored = unknown_fields.ignored_fields(request)
         if ignored:
-            response[unknown_fields.HEADER] = ", ".join(ignored)
+            response[unknown_fields.HEADER] = unknown_fields.header_value(ignored)
 
         seconds = time.perf_counter() - started
         duration_ms = seconds * 1000

@@ -351,6 +351,10 @@ USE_I18N = False
 USE_TZ = True
 
 STATIC_URL = "static/"
+# No uploads are served. Set anyway: with MEDIA_URL empty, the test live server (LiveServerTestCase,
+# pytest-django's live_server) treats every path as a media file first, and a path too long for a
+# file name becomes a 500 there (tests/test_schema_conformance.py met one).
+MEDIA_URL = "media/"
 STATICFILES_DIRS = [BASE_DIR / "static"]
 WHITENOISE_USE_FINDERS = True
 WHITENOISE_AUTOREFRESH = DEBUG
@@ -415,10 +419,10 @@ SPECTACULAR_SETTINGS = {
     },
     # Any one of the three headers (a list of alternatives); the schema and docs views need none.
     "SECURITY": [{"TokenAuth": []}, {"BearerAuth": []}, {"ApiKeyAuth": []}],
-    "PREPROCESSING_HOOKS": ["memories.api.schema.preprocess_endpoints"],
+    "PREPROCESSING_HOOKS": ["mem0g_site.openapi.preprocess_endpoints"],
     "POSTPROCESSING_HOOKS": [
         "drf_spectacular.hooks.postprocess_schema_enums",
-        "memories.api.schema.postprocess_schema",
+        "mem0g_site.openapi.postprocess_schema",
     ],
 }
 CSRF_FAILURE_VIEW = "mem0g_site.errors.csrf_failure"

@@ -18,6 +18,7 @@ from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar
 from typing import Any
+from urllib.parse import quote
 
 from mem0g_site.exceptions import InvalidRequest
 
@@ -59,3 +60,9 @@ def check(names: Iterable[str], allowed: Iterable[str], *, where: str) -> None:
 def ignored_fields(request: Any) -> list[str]:
     """What was ignored while serving ``request`` (Django's), in the order met."""
     return list(getattr(request, "ignored_fields", ()))
+
+
+def header_value(names: Iterable[str]) -> str:
+    """The ignored names as the header's value: ``source, colour``. A name with anything but printable
+    ASCII (or with a comma) is percent-encoded (UTF-8), so no name can break the header."""
+    return ", ".join(quote(name, safe=" !\"#$&'()*+-./:;<=>?@[\\]^_`{|}~") for name in names)

@@ -4,7 +4,21 @@ from django.urls import re_path
 
 from accounts import api as accounts
 from graph import api as graph
-from memories.api import archive, events, mcp, oss, platform, sources, users
+from memories.api import (
+    adding,
+    archive,
+    entities,
+    events,
+    exports,
+    mcp,
+    memories,
+    memory,
+    oss,
+    projects,
+    search,
+    sources,
+    users,
+)
 
 
 def route(pattern: str, view, name: str):
@@ -15,42 +29,42 @@ ID = r"(?P<memory_id>[^/]+)"
 
 urlpatterns = [
     # Mem0 Platform (official SDKs) and our memory-layer routes share the /v1/memories paths.
-    route(r"v1/ping", platform.PingView, "ping"),
-    route(r"v3/memories/add", platform.AddV3View, "memories-add-v3"),
-    route(r"v3/memories", platform.ListV3View, "memories-list-v3"),
-    route(r"v2/memories", platform.ListV2View, "memories-list-v2"),
-    route(r"v3/memories/search", platform.SearchV3View, "memories-search-v3"),
-    route(r"v2/memories/search", platform.SearchV2View, "memories-search-v2"),
-    route(r"v1/memories/search", platform.SearchV1View, "memories-search-v1"),
-    route(r"v1/memories/user/(?P<user_id>[^/]+)", platform.UserMemoriesListView, "memories-of-user"),
+    route(r"v1/ping", projects.PingView, "ping"),
+    route(r"v3/memories/add", adding.AddV3View, "memories-add-v3"),
+    route(r"v3/memories", memories.ListV3View, "memories-list-v3"),
+    route(r"v2/memories", memories.ListV2View, "memories-list-v2"),
+    route(r"v3/memories/search", search.SearchV3View, "memories-search-v3"),
+    route(r"v2/memories/search", search.SearchV2View, "memories-search-v2"),
+    route(r"v1/memories/search", search.SearchV1View, "memories-search-v1"),
+    route(r"v1/memories/user/(?P<user_id>[^/]+)", memories.UserMemoriesListView, "memories-of-user"),
     route(
         r"v1/memories/(?P<entity_type>agent|app|run)/(?P<entity_id>[^/]+)",
-        events.EntityMemoriesView,
+        entities.EntityMemoriesView,
         "memories-of-entity",
     ),
     route(r"v1/memories/events", events.MemoryEventsView, "memory-events"),
-    route(r"v1/memories", platform.MemoriesView, "memories"),
+    route(r"v1/memories", memories.MemoriesView, "memories"),
     # The graph extension; v1/memories/graph must come before the memory-detail route.
     route(r"v1/memories/graph", graph.MemoryGraphView, "memory-graph"),
     route(rf"v1/memories/{ID}/relationships", graph.MemoryRelationshipsView, "memory-relationships"),
     route(rf"v1/memories/{ID}/related", graph.RelatedMemoriesView, "memory-related"),
     route(rf"v1/memories/{ID}/timeline", graph.MemoryTimelineView, "memory-timeline"),
     route(r"v1/relationships/(?P<relationship_id>[^/]+)", graph.RelationshipView, "relationship"),
-    route(rf"v1/memories/{ID}/history", platform.HistoryView, "memory-history"),
-    route(rf"v1/memories/{ID}", platform.MemoryDetailView, "memory-detail"),
+    route(rf"v1/memories/{ID}/history", memory.HistoryView, "memory-history"),
+    route(rf"v1/memories/{ID}", memory.MemoryDetailView, "memory-detail"),
     route(r"v2/entities/user/(?P<user_id>[^/]+)/profile", accounts.UserProfileView, "user-profile"),
-    route(r"v1/entities", platform.EntitiesView, "entities"),
-    route(r"v1/entities/filters", events.EntityFiltersView, "entity-filters"),
-    route(r"v[12]/entities/(?P<entity_type>[^/]+)/(?P<name>[^/]+)", events.EntityView, "entity"),
+    route(r"v1/entities", entities.EntitiesView, "entities"),
+    route(r"v1/entities/filters", entities.EntityFiltersView, "entity-filters"),
+    route(r"v[12]/entities/(?P<entity_type>[^/]+)/(?P<name>[^/]+)", entities.EntityView, "entity"),
     route(r"v1/event/(?P<event_id>[^/]+)", events.EventView, "event"),
     route(r"v1/events", events.EventsView, "events"),
     route(r"v1/sources", sources.SourcesView, "sources"),
     route(r"v1/stats", events.StatsView, "stats"),
-    route(r"v1/batch", platform.BatchView, "batch"),
-    route(r"v1/feedback", platform.FeedbackView, "feedback"),
-    route(r"v1/exports", platform.ExportsView, "exports"),
-    route(r"v1/exports/get", platform.ExportGetView, "exports-get"),
-    route(r"v1/summary", platform.SummaryView, "summary"),
+    route(r"v1/batch", memory.BatchView, "batch"),
+    route(r"v1/feedback", memory.FeedbackView, "feedback"),
+    route(r"v1/exports", exports.ExportsView, "exports"),
+    route(r"v1/exports/get", exports.ExportGetView, "exports-get"),
+    route(r"v1/summary", exports.SummaryView, "summary"),
     route(r"api/v1/orgs/organizations/(?P<org_id>[^/]+)/projects", accounts.ProjectsView, "projects"),
     route(
         r"api/v1/orgs/organizations/(?P<org_id>[^/]+)/projects/(?P<project_id>[^/]+)",

@@ -189,10 +189,11 @@ def test_the_error_schema_is_the_real_error_body(client, schema):
 
 
 def test_the_memory_examples_have_the_memory_shape(schema):
-    from memories.api import schema as doc
+    from memories.api import examples as doc
 
     assert set(doc.MEMORY) == set(schema["components"]["schemas"]["Memory"]["properties"])
-    assert set(doc.SCORED_MEMORY) == set(schema["components"]["schemas"]["ScoredMemory"]["properties"])
+    result = set(schema["components"]["schemas"]["SearchResult"]["properties"])
+    assert set(doc.SCORED_MEMORY) == result - {"score_breakdown"}
     assert set(doc.HISTORY_ROW) == set(schema["components"]["schemas"]["History"]["properties"])
 
 

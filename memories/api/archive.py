@@ -15,9 +15,9 @@ from rest_framework.parsers import BaseParser
 from rest_framework.response import Response
 
 from accounts.access import key_user
+from mem0g_site import openapi
 from mem0g_site.api import ApiView
 from mem0g_site.exceptions import Forbidden, UserNotFound
-from memories.api import schema as doc
 from memories.api.common import as_bool
 from memories.archive.format import KINDS, ArchiveTooLarge, encode_lines, read_records
 from memories.archive.selectors import archive_counts, archive_records
@@ -99,9 +99,9 @@ class ArchiveExportView(ApiView):
         "At most `ARCHIVE_EXPORT_MAX_RECORDS` records (413 beyond: use `manage.py export_project`).",
         tags=[ARCHIVES],
         parameters=[
-            doc.query("user_id", str, "Only this user's records (a user-restricted key: its user's)."),
-            doc.query("with_vectors", bool, "Include each memory's embedding vector (default false)."),
-            doc.query("gzip", bool, "Gzip the archive (`application/gzip`; default false)."),
+            openapi.query("user_id", str, "Only this user's records (a user-restricted key: its user's)."),
+            openapi.query("with_vectors", bool, "Include each memory's embedding vector (default false)."),
+            openapi.query("gzip", bool, "Gzip the archive (`application/gzip`; default false)."),
         ],
         responses={
             (200, NDJSON): OpenApiResponse(
@@ -110,7 +110,7 @@ class ArchiveExportView(ApiView):
                 examples=[OpenApiExample("Archive of alice", value=ARCHIVE_EXAMPLE, media_type=NDJSON)],
             ),
             (200, GZIP): OpenApiResponse(OpenApiTypes.BINARY, description="`gzip=true`: the archive, gzipped."),
-            **doc.errors(404, 413, 422, media_type="application/json", e404=doc.USER_NOT_FOUND),
+            **openapi.errors(404, 413, 422, media_type="application/json", e404=openapi.USER_NOT_FOUND),
         },
     )
     def get(self, request):
@@ -158,7 +158,7 @@ class ArchiveImportView(ApiView):
         "record a new id. Memories whose vectors are absent or from another embedding model are embedded "
         "again. Bodies up to `ARCHIVE_IMPORT_MAX_BYTES` (413 beyond: use `manage.py import_project`).",
         tags=[ARCHIVES],
-        parameters=[doc.query("remap_ids", bool, "Give every imported record a new id (default false).")],
+        parameters=[openapi.query("remap_ids", bool, "Give every imported record a new id (default false).")],
         request={NDJSON: OpenApiTypes.STR, GZIP: OpenApiTypes.BINARY},
         examples=[OpenApiExample("Archive", value=ARCHIVE_EXAMPLE, media_type=NDJSON, request_only=True)],
         responses={
@@ -178,7 +178,7 @@ class ArchiveImportView(ApiView):
                     )
                 ],
             ),
-            **doc.errors(
+            **openapi.errors(
                 409,
                 413,
                 422,

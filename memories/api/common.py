@@ -67,8 +67,28 @@ def request_filters(request, data: dict, *, require_entity: bool, allow_oss: boo
     filters = data.get("filters")
     if filters is not None and not isinstance(filters, dict):
         raise InvalidRequest("filters must be a JSON object", details={"key": "filters"})
-    filters = filters or {}
-    scope = key_scope(request.auth, top_level_scope(data))
+    return scoped_filters(
+        request, top_level_scope(data), filters or {}, require_entity=require_entity, allow_oss=allow_oss
+    )
+
+
+def contract_scope(values: dict) -> Scope:
+    """The top-level ids a request contract read (``memories.api.contract.ScopeIds``)."""
+    run_id = values.get("run_id")
+    return Scope(
+        user_id=values.get("user_id"),
+        agent_id=values.get("agent_id"),
+        app_id=values.get("app_id"),
+        run_id=run_id if run_id is not None else values.get("session_id"),
+    )
+
+
+def scoped_filters(
+    request, scope: Scope, filters: dict, *, require_entity: bool, allow_oss: bool = True
+) -> tuple[Scope, Q]:
+    """``scope`` narrowed to the key's user, and ``filters`` compiled; ``require_entity``: one of
+    them must name a user, agent, app or run."""
+    scope = key_scope(request.auth, scope)
     if require_entity and scope.is_empty and not has_entity_id(filters):
         raise InvalidRequest(
             "filters must name at least one of user_id, agent_id, app_id or run_id", details={"key": "filters"}
@@ -163,3 +183,18 @@ def pick_fields(items: list[dict], fields: Any) -> list[dict]:
         raise ValidationFailed("fields must be a list of field names", field="fields")
     keep = set(fields) | {"id"}
     return [{k: v for k, v in item.items() if k in keep} for item in items]
+
+
+def extra_where(data: dict) -> Q:
+    """``categories``, ``metadata``, ``keywords``, ``start_date``/``end_date`` given beside ``filters``."""
+    extra = {}
+    if data.get("categories") is not None:
+        extra["categories"] = {"in": data["categories"]} if isinstance(data["categories"], list) else data["categories"]
+    if data.get("metadata") is not None:
+        extra["metadata"] = data["metadata"]
+    if data.get("keywords") is not None:
+        extra["keywords"] = data["keywords"]
+    start, end = data.get("start_date"), data.get("end_date")
+    if start is not None or end is not None:
+        extra["created_at"] = {k: v for k, v in (("gte", start), ("lte", end)) if v is not None}
+    return compile_filters(extra) if extra else Q()

@@ -1,27 +1,19 @@
-"""More Mem0 Platform paths: add events, project stats, single entities and entity filters, and
-memories or history listed per entity."""
+"""Add events, the change feed and project statistics (Mem0 Platform)."""
 
+from drf_spectacular.utils import extend_schema
 from rest_framework.response import Response
 
-from accounts.access import key_scope, key_within
+from accounts.access import key_within
+from mem0g_site import openapi
 from mem0g_site.api import Mem0View
-from mem0g_site.exceptions import InvalidRequest, NotFound, ValidationFailed
 from mem0g_site.paging import PageRequest
-from memories.api.common import as_bool, as_int, page_links
-from memories.api.platform import EntityDeleteView
-from memories.api.serializers import HistorySerializer, TraceSerializer, memories_data
-from memories.inputs import Scope
+from memories.api import examples, responses
+from memories.api.common import page_links
+from memories.api.contract import EventPageQuery, PageQuery
+from memories.api.fields import read
+from memories.api.serializers import HistorySerializer, TraceSerializer
 from memories.models import MemoryHistory
-from memories.selectors import (
-    ENTITY_TYPES,
-    PAGE_SIZE_MAX,
-    add_event_get,
-    add_event_list,
-    add_event_traces,
-    entity_list,
-    memory_list,
-    project_stats,
-)
+from memories.selectors import add_event_get, add_event_list, add_event_traces, project_stats
 
 
 def event_data(event) -> dict:
@@ -38,13 +30,6 @@ def event_data(event) -> dict:
     }
 
 
-def _entity_field(entity_type: str) -> str:
-    field = ENTITY_TYPES.get(entity_type)
-    if field is None:
-        raise InvalidRequest("Invalid entity type: use user, agent, app or run", details={"key": "entity_type"})
-    return field
-
-
 class EventView(Mem0View):
     """``GET /v1/event/{event_id}/``: an add request's status, results and latency."""
 
@@ -55,6 +40,16 @@ class EventView(Mem0View):
     marks_read_your_writes = True
     user_keys = True
 
+    @extend_schema(
+        operation_id="event_get",
+        summary="Get an add event",
+        description="What became of one add request: its status, results and latency, and (our extension) `traces`: "
+        "per fact, the extractor, the candidates it was compared with, the decision and its reason.",
+        tags=[openapi.PLATFORM],
+        parameters=[openapi.path_param("event_id", "The add event's id.", examples.ADD_EVENT_RECORD["id"])],
+        responses={200: responses.AddEventRecord, **openapi.errors(404, e404=("NOT_FOUND", "Event not found", None))},
+        examples=[openapi.example("Succeeded", examples.ADD_EVENT_RECORD)],
+    )
     def get(self, request, event_id: str):
         event = add_event_get(project=request.auth.project, event_id=event_id, within=key_within(request.auth))
         traces = TraceSerializer(add_event_traces(event=event), many=True).data
@@ -70,11 +65,24 @@ class EventsView(Mem0View):
     replica_methods = frozenset()
     marks_read_your_writes = True
     user_keys = True
-    query_params = frozenset({"page", "page_size"})
+    query_params = frozenset(EventPageQuery().fields)
 
+    @extend_schema(
+        operation_id="events_list",
+        summary="List add events",
+        description="The add requests of the project (or of the key's user), newest first.",
+        tags=[openapi.PLATFORM],
+        parameters=[EventPageQuery],
+        responses={200: responses.AddEventsPage, **openapi.errors(422)},
+        examples=[
+            openapi.example(
+                "A page", {"count": 1, "next": None, "previous": None, "results": [examples.ADD_EVENT_RECORD]}
+            )
+        ],
+    )
     def get(self, request):
-        page = as_int(request.query_params.get("page"), "page", 1, minimum=1, maximum=10**9)
-        page_size = as_int(request.query_params.get("page_size"), "page_size", 50, minimum=1, maximum=PAGE_SIZE_MAX)
+        values = read(EventPageQuery, request.query_params.dict())
+        page, page_size = values["page"], values["page_size"]
         count, events = add_event_list(
             project=request.auth.project, within=key_within(request.auth), page=page, page_size=page_size
         )
@@ -90,63 +98,29 @@ class StatsView(Mem0View):
     required_scope = "read"
     user_keys = True
 
+    @extend_schema(
+        operation_id="stats",
+        summary="Project statistics",
+        description="Totals for the key's project (or user): memories, entities by type, add events.",
+        tags=[openapi.PLATFORM],
+        responses={200: responses.ProjectStats, **openapi.errors()},
+        examples=[
+            openapi.example(
+                "Totals",
+                {
+                    "total_memories": 14,
+                    "current_memories": 12,
+                    "total_users": 2,
+                    "total_agents": 1,
+                    "total_apps": 0,
+                    "total_runs": 1,
+                    "total_add_events": 5,
+                },
+            )
+        ],
+    )
     def get(self, request):
         return Response(project_stats(project=request.auth.project, within=key_within(request.auth)))
-
-
-class EntityView(EntityDeleteView):
-    """``GET /v2/entities/{type}/{id}/``: one user, agent, app or run (``DELETE`` deletes its memories)."""
-
-    required_scope = {"GET": "read", "DELETE": "write"}
-    user_keys = True
-
-    def get(self, request, entity_type: str, name: str):
-        _entity_field(entity_type)
-        for entity in entity_list(project=request.auth.project, within=key_within(request.auth)):
-            if entity["type"] == entity_type and entity["name"] == name:
-                return Response({"id": name, **entity})
-        raise NotFound("Entity not found", details={"type": entity_type, "name": name})
-
-
-class EntityFiltersView(Mem0View):
-    """``GET /v1/entities/filters/``: the ids that can be used in ``filters``, by type."""
-
-    required_scope = "read"
-    user_keys = True
-
-    def get(self, request):
-        entities = entity_list(project=request.auth.project, within=key_within(request.auth))
-        return Response({f"{kind}s": [e["name"] for e in entities if e["type"] == kind] for kind in ENTITY_TYPES})
-
-
-class EntityMemoriesView(Mem0View):
-    """``GET /v1/memories/{entity_type}/{entity_id}/?limit=&offset=``: one entity's memories, newest
-    first (``/v1/memories/user/{user_id}`` is the memory-layer form of the same)."""
-
-    required_scope = "read"
-    user_keys = True
-    query_params = frozenset({"limit", "offset", "show_expired"})
-
-    def get(self, request, entity_type: str, entity_id: str):
-        field = _entity_field(entity_type)
-        return entity_memories_response(request, key_scope(request.auth, Scope(**{field: entity_id})))
-
-
-def entity_memories_response(request, scope: Scope) -> Response:
-    """One entity's memories, newest first, paged with ``limit``/``offset`` (a multiple of limit)."""
-    limit = as_int(request.query_params.get("limit"), "limit", 50, minimum=1, maximum=PAGE_SIZE_MAX)
-    offset = as_int(request.query_params.get("offset"), "offset", 0, minimum=0, maximum=10**9)
-    if offset % limit:
-        raise ValidationFailed("offset must be a multiple of limit", field="offset")
-    result = memory_list(
-        project=request.auth.project,
-        scope=scope,
-        page=offset // limit + 1,
-        page_size=limit,
-        include_expired=as_bool(request.query_params.get("show_expired"), "show_expired"),
-    )
-    items = memories_data(result.results)
-    return Response({"count": result.count, "limit": limit, "offset": offset, "results": items, "memories": items})
 
 
 class MemoryEventsView(Mem0View):
@@ -154,11 +128,22 @@ class MemoryEventsView(Mem0View):
 
     required_scope = "read"
     user_keys = True
-    query_params = frozenset({"page", "page_size"})
+    query_params = frozenset(PageQuery().fields)
 
+    @extend_schema(
+        operation_id="memory_events",
+        summary="The change feed",
+        description="Every ADD, UPDATE, DELETE, ... of the project's memories (or of the key's user's), newest first.",
+        tags=[openapi.PLATFORM],
+        parameters=[PageQuery],
+        responses={200: responses.HistoryPage, **openapi.errors(422)},
+        examples=[
+            openapi.example("A page", {"count": 1, "next": None, "previous": None, "results": [examples.HISTORY_ROW]})
+        ],
+    )
     def get(self, request):
-        page = as_int(request.query_params.get("page"), "page", 1, minimum=1, maximum=10**9)
-        page_size = as_int(request.query_params.get("page_size"), "page_size", 100, minimum=1, maximum=PAGE_SIZE_MAX)
+        values = read(PageQuery, request.query_params.dict())
+        page, page_size = values["page"], values["page_size"]
         rows = MemoryHistory.objects.filter(project=request.auth.project)
         within = key_within(request.auth)
         if within is not None:

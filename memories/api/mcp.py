@@ -39,9 +39,12 @@ from graph.api import timeline_data
 from graph.serializers import RelatedMemorySerializer
 from mem0g_site.exceptions import ApplicationError
 from mem0g_site.inputs import UNSET
-from memories.api import platform
+from memories.api.adding import ingest
 from memories.api.common import as_moment, as_object, request_filters
+from memories.api.entities import entity_delete
 from memories.api.events import event_data
+from memories.api.memories import scope_delete
+from memories.api.search import search
 from memories.api.serializers import HistorySerializer, memories_data, memory_data
 from memories.selectors import PAGE_SIZE_MAX, add_event_get, add_event_list, memory_get, memory_list
 from memories.services import memory_delete, memory_update
@@ -60,7 +63,7 @@ SERVER = MCPServer(
 
 
 class KeyCaller:
-    """What the shared request helpers (``memories.api.common``, ``platform``) read of a request:
+    """What the shared request helpers (``memories.api.common``, ``adding``, ``search``, ...) read of a request:
     its API key (``auth``)."""
 
     def __init__(self, api_key: ApiKey) -> None:
@@ -148,7 +151,7 @@ def add_memory(
         metadata=metadata,
         infer=infer,
     )
-    event, relations = platform._ingest(KeyCaller(api_key), data)
+    event, relations = ingest(KeyCaller(api_key), data)
     answer = {"results": event.results, "event_id": str(event.id), "status": event.status}
     return answer if relations is None else {**answer, "relations": relations}
 
@@ -183,7 +186,7 @@ def search_memories(
         as_of=as_of,
         include_superseded=include_superseded,
     )
-    return {"results": platform._search(KeyCaller(api_key), data, require_entity=False, default_threshold=0.1)}
+    return {"results": search(KeyCaller(api_key), data, require_entity=False, default_threshold=0.1)}
 
 
 @tool(scope="read", description="List memories (newest first, a page at a time), narrowed by ids or filters.")
@@ -247,7 +250,7 @@ def delete_all_memories(
     api_key: ApiKey, user_id: UserId = None, agent_id: AgentId = None, app_id: AppId = None, run_id: RunId = None
 ) -> dict[str, Any]:
     params = _present(user_id=user_id, agent_id=agent_id, app_id=app_id, run_id=run_id)
-    return {"message": "Memories deleted successfully!", "deleted": platform.scope_delete(api_key, params)}
+    return {"message": "Memories deleted successfully!", "deleted": scope_delete(api_key, params)}
 
 
 @tool(scope="read", description="The users, agents, apps and runs that have memories, with counts.")
@@ -267,7 +270,7 @@ def delete_entities(
     named = _present(user=user_id, agent=agent_id, app=app_id, run=run_id)
     if not named:
         raise ToolError("Give at least one of user_id, agent_id, app_id or run_id")
-    deleted = sum(platform.entity_delete(api_key, kind, name) for kind, name in named.items())
+    deleted = sum(entity_delete(api_key, kind, name) for kind, name in named.items())
     return {"message": "Entity deleted successfully.", "deleted": deleted}
 
 

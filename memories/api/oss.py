@@ -15,32 +15,19 @@ from rest_framework.response import Response
 
 from accounts.access import key_scope, key_within
 from graph.api import with_relations
+from mem0g_site import openapi
 from mem0g_site.api import Mem0View
-from mem0g_site.exceptions import Forbidden, InvalidRequest, NotFound, ValidationFailed
+from mem0g_site.exceptions import Forbidden, InvalidRequest, NotFound
 from mem0g_site.inputs import UNSET
-from memories.api import schema as doc
-from memories.api.common import (
-    as_bool,
-    as_expiration,
-    as_int,
-    as_object,
-    body_of,
-    refuse_unknown,
-    request_filters,
-    top_level_scope,
-)
-from memories.api.searching import SEARCH_OPTION_FIELDS, search_options, search_results
-from memories.api.serializers import HistorySerializer, MemorySerializer, memories_data, memory_data
-from memories.inputs import Scope, clean_id, clean_memory_type, clean_text
+from memories.api import examples, responses
+from memories.api.common import as_bool, as_int, body_of, contract_scope, scoped_filters
+from memories.api.contract import OssAddRequest, OssSearchRequest, OssUpdateRequest, search_kwargs
+from memories.api.fields import read
+from memories.api.serializers import HistorySerializer, MemorySerializer, memories_data, memory_data, search_results
+from memories.inputs import Scope, clean_id
 from memories.search import memory_search
 from memories.selectors import ENTITY_TYPES, entity_list, memory_get, memory_history, memory_list
-from memories.services import (
-    add_ingest,
-    memories_delete,
-    memories_reset,
-    memory_delete,
-    memory_update,
-)
+from memories.services import add_ingest, memories_delete, memories_reset, memory_delete, memory_update
 
 OSS_ENTITY_FIELDS = ("user_id", "agent_id", "run_id")
 METADATA_FILTERS = ("project_id", "memory_lifespan", "memory_category")
@@ -52,9 +39,9 @@ def root(request):
 
 
 OSS_ENTITY_QUERY = [
-    doc.query("user_id", description="The user."),
-    doc.query("agent_id", description="The agent."),
-    doc.query("run_id", description="The run."),
+    openapi.query("user_id", description="The user."),
+    openapi.query("agent_id", description="The agent."),
+    openapi.query("run_id", description="The run."),
 ]
 NEEDS_AN_ID = (
     "INVALID_REQUEST",
@@ -84,37 +71,25 @@ class OssMemoriesView(Mem0View):
         summary="Add memories from messages",
         description="Extracts facts from the messages (or, with `infer: false`, stores each non-system message "
         "verbatim) in the scope of `user_id`, `agent_id` and/or `run_id` (at least one).",
-        tags=[doc.OSS],
-        request=doc.OssAddRequest,
-        responses={200: doc.AddResults, **doc.errors(404, 422, 503, e400=NEEDS_AN_ID, e503=doc.LLM_UNAVAILABLE)},
+        tags=[openapi.OSS],
+        request=OssAddRequest,
+        responses={
+            200: responses.AddResults,
+            **openapi.errors(404, 422, 503, e400=NEEDS_AN_ID, e503=openapi.LLM_UNAVAILABLE),
+        },
         examples=[
-            doc.example(
+            openapi.example(
                 "Conversation",
-                {"messages": doc.MESSAGES, "user_id": "alice", "metadata": {"memory_category": "preferences"}},
+                {"messages": examples.MESSAGES, "user_id": "alice", "metadata": {"memory_category": "preferences"}},
                 request=True,
             ),
-            doc.example("Added", {"results": [doc.ADD_EVENT]}),
+            openapi.example("Added", {"results": [examples.ADD_EVENT]}),
         ],
     )
     def post(self, request):
         data = body_of(request)
-        refuse_unknown(
-            data,
-            {
-                "messages",
-                *OSS_ENTITY_FIELDS,
-                "metadata",
-                "expiration_date",
-                "infer",
-                "memory_type",
-                "prompt",
-                "enable_graph",
-            },
-        )
-        enable_graph = as_bool(data.get("enable_graph"), "enable_graph")
-        if not isinstance(data.get("messages"), list):
-            raise InvalidRequest("messages must be a list of {role, content}", details={"key": "messages"})
-        scope = _oss_scope(request, data)
+        values = read(OssAddRequest, data)
+        scope = key_scope(request.auth, contract_scope(values))
         if scope.is_empty:
             raise InvalidRequest(
                 "At least one identifier (user_id, agent_id, run_id) is required.", details={"key": "user_id"}
@@ -122,14 +97,14 @@ class OssMemoriesView(Mem0View):
         outcome = add_ingest(
             project=request.auth.project,
             payload={k: v for k, v in data.items() if k != "messages"},
-            messages=data["messages"],
+            messages=values["messages"],
             scope=scope,
-            infer=as_bool(data.get("infer"), "infer", default=True),
-            metadata=as_object(data.get("metadata"), "metadata"),
-            expiration_date=as_expiration(data.get("expiration_date")),
-            prompt=_prompt(data),
-            enable_graph=enable_graph,
-            memory_type=clean_memory_type(data.get("memory_type")),
+            infer=values["infer"],
+            metadata=values["metadata"],
+            expiration_date=values["expiration_date"],
+            prompt=values["prompt"],
+            enable_graph=values["enable_graph"],
+            memory_type=values["memory_type"],
         )
         # Mem0's OSS answer: the events only (the add's event is recorded, not announced).
         return Response(with_relations({"results": outcome.results}, outcome.relations))
@@ -139,22 +114,22 @@ class OssMemoriesView(Mem0View):
         summary="List memories",
         description="The memories of a scope, newest first. Without `user_id`, `agent_id` or `run_id` every "
         "memory of the project is listed, which needs an `admin` key.",
-        tags=[doc.OSS],
+        tags=[openapi.OSS],
         parameters=[
             *OSS_ENTITY_QUERY,
-            doc.query("top_k", int, "How many memories, 1 to 200 (default 100)."),
-            doc.query("show_expired", bool, "Include expired memories."),
-            doc.query("project_id", description="Only memories with this `metadata.project_id`."),
-            doc.query("memory_lifespan", description="Only memories with this `metadata.memory_lifespan`."),
-            doc.query("memory_category", description="Only memories with this `metadata.memory_category`."),
-            doc.query(
+            openapi.query("top_k", int, "How many memories, 1 to 200 (default 100)."),
+            openapi.query("show_expired", bool, "Include expired memories."),
+            openapi.query("project_id", description="Only memories with this `metadata.project_id`."),
+            openapi.query("memory_lifespan", description="Only memories with this `metadata.memory_lifespan`."),
+            openapi.query("memory_category", description="Only memories with this `metadata.memory_category`."),
+            openapi.query(
                 "domain_tags",
                 description="Only memories whose `metadata.domain_tags` hold all of these (repeat the parameter "
                 "or separate with commas).",
             ),
         ],
-        responses={200: doc.OssMemories, **doc.errors(404, 422)},
-        examples=[doc.example("Memories", {"results": [doc.MEMORY]})],
+        responses={200: responses.OssMemories, **openapi.errors(404, 422)},
+        examples=[openapi.example("Memories", {"results": [examples.MEMORY]})],
     )
     def get(self, request):
         params = request.query_params
@@ -181,10 +156,10 @@ class OssMemoriesView(Mem0View):
         operation_id="oss_memories_delete_all",
         summary="Delete the memories of a scope",
         description="Deletes every memory of `user_id`, `agent_id` and/or `run_id` (at least one); history is kept.",
-        tags=[doc.OSS],
+        tags=[openapi.OSS],
         parameters=OSS_ENTITY_QUERY,
-        responses={200: doc.DeletedResponse, **doc.errors(404, e400=NEEDS_AN_ID)},
-        examples=[doc.example("Deleted", {"message": "All relevant memories deleted", "deleted": 12})],
+        responses={200: responses.DeletedResponse, **openapi.errors(404, e400=NEEDS_AN_ID)},
+        examples=[openapi.example("Deleted", {"message": "All relevant memories deleted", "deleted": 12})],
     )
     def delete(self, request):
         scope = _oss_scope(request, request.query_params)
@@ -206,10 +181,10 @@ class OssMemoryView(Mem0View):
         operation_id="oss_memory_get",
         summary="Get a memory",
         description="A missing memory is a 404 (Mem0's server answers `200 null`).",
-        tags=[doc.OSS],
-        parameters=[doc.MEMORY_ID_PARAM],
-        responses={200: MemorySerializer, **doc.errors(404)},
-        examples=[doc.example("A memory", doc.MEMORY)],
+        tags=[openapi.OSS],
+        parameters=[examples.MEMORY_ID_PARAM],
+        responses={200: MemorySerializer, **openapi.errors(404)},
+        examples=[openapi.example("A memory", examples.MEMORY)],
     )
     def get(self, request, memory_id: str):
         memory = memory_get(project=request.auth.project, memory_id=memory_id, within=key_within(request.auth))
@@ -219,24 +194,23 @@ class OssMemoryView(Mem0View):
         operation_id="oss_memory_update",
         summary="Update a memory",
         description="Changes what is given: `text`, `metadata` (replaced), `expiration_date`.",
-        tags=[doc.OSS],
-        parameters=[doc.MEMORY_ID_PARAM],
-        request=doc.OssUpdateRequest,
-        responses={200: doc.MessageResponse, **doc.errors(404, 409, 422)},
+        tags=[openapi.OSS],
+        parameters=[examples.MEMORY_ID_PARAM],
+        request=OssUpdateRequest,
+        responses={200: responses.MessageResponse, **openapi.errors(404, 409, 422)},
         examples=[
-            doc.example("New text", {"text": "Prefers Python and Go for scripting"}, request=True),
-            doc.example("Updated", {"message": "Memory updated successfully!"}),
+            openapi.example("New text", {"text": "Prefers Python and Go for scripting"}, request=True),
+            openapi.example("Updated", {"message": "Memory updated successfully!"}),
         ],
     )
     def put(self, request, memory_id: str):
-        data = body_of(request)
-        refuse_unknown(data, {"text", "metadata", "expiration_date"})
+        values = read(OssUpdateRequest, body_of(request))
         memory_update(
             project=request.auth.project,
             memory_id=memory_id,
-            text=data["text"] if data.get("text") is not None else UNSET,
-            metadata=as_object(data["metadata"], "metadata") if data.get("metadata") is not None else UNSET,
-            expiration_date=as_expiration(data["expiration_date"]) if "expiration_date" in data else UNSET,
+            text=UNSET if values.get("text") is None else values["text"],
+            metadata=UNSET if values.get("metadata") is None else values["metadata"],
+            expiration_date=values["expiration_date"] if "expiration_date" in values else UNSET,
             within=key_within(request.auth),
         )
         return Response({"message": "Memory updated successfully!"})
@@ -245,10 +219,10 @@ class OssMemoryView(Mem0View):
         operation_id="oss_memory_delete",
         summary="Delete a memory",
         description="The memory's history is kept.",
-        tags=[doc.OSS],
-        parameters=[doc.MEMORY_ID_PARAM],
-        responses={200: doc.MessageResponse, **doc.errors(404, 409)},
-        examples=[doc.example("Deleted", {"message": "Memory deleted successfully"})],
+        tags=[openapi.OSS],
+        parameters=[examples.MEMORY_ID_PARAM],
+        responses={200: responses.MessageResponse, **openapi.errors(404, 409)},
+        examples=[openapi.example("Deleted", {"message": "Memory deleted successfully"})],
     )
     def delete(self, request, memory_id: str):
         memory_delete(project=request.auth.project, memory_id=memory_id, within=key_within(request.auth))
@@ -265,10 +239,10 @@ class OssHistoryView(Mem0View):
         operation_id="oss_memory_history",
         summary="A memory's history",
         description="Every change of the memory, oldest first.",
-        tags=[doc.OSS],
-        parameters=[doc.MEMORY_ID_PARAM],
-        responses={200: HistorySerializer(many=True), **doc.errors(404)},
-        examples=[doc.example("Added once", [doc.HISTORY_ROW])],
+        tags=[openapi.OSS],
+        parameters=[examples.MEMORY_ID_PARAM],
+        responses={200: HistorySerializer(many=True), **openapi.errors(404)},
+        examples=[openapi.example("Added once", [examples.HISTORY_ROW])],
     )
     def get(self, request, memory_id: str):
         rows = memory_history(project=request.auth.project, memory_id=memory_id, within=key_within(request.auth))
@@ -287,11 +261,11 @@ class OssSearchView(Mem0View):
         operation_id="oss_search",
         summary="Search memories",
         description="Semantic search, best first. No ids and no `filters`: the whole project.",
-        tags=[doc.OSS],
-        request=doc.OssSearchRequest,
-        responses={200: doc.OssSearchResults, **doc.errors(404, 422)},
+        tags=[openapi.OSS],
+        request=OssSearchRequest,
+        responses={200: responses.OssSearchResults, **openapi.errors(404, 422)},
         examples=[
-            doc.example(
+            openapi.example(
                 "In a project's memories",
                 {
                     "query": "Which language does Alice like?",
@@ -300,24 +274,21 @@ class OssSearchView(Mem0View):
                 },
                 request=True,
             ),
-            doc.example("Found", {"results": [doc.SCORED_MEMORY]}),
+            openapi.example("Found", {"results": [examples.SCORED_MEMORY]}),
         ],
     )
     def post(self, request):
-        data = body_of(request)
-        refuse_unknown(data, {"query", "filters", *OSS_ENTITY_FIELDS, "top_k", "limit", *SEARCH_OPTION_FIELDS})
-        query = clean_text(data.get("query"), field_name="query")
-        scope, where = request_filters(request, {**data, **top_level_scope(data).as_filter()}, require_entity=False)
-        options = search_options(data, default_threshold=None)
+        values = read(OssSearchRequest, body_of(request), default_threshold=None)
+        scope, where = scoped_filters(request, contract_scope(values), values["filters"], require_entity=False)
         results = memory_search(
             project=request.auth.project,
-            query=query,
+            query=values["query"],
             scope=scope,
             where=where,
-            top_k=as_int(data.get("top_k", data.get("limit")), "top_k", 10, minimum=1, maximum=1000),
-            **options,
+            top_k=values["top_k"],
+            **search_kwargs(values),
         )
-        return Response({"results": search_results(results, explain=options["explain"])})
+        return Response({"results": search_results(results, explain=values["explain"])})
 
 
 class OssResetView(Mem0View):
@@ -331,10 +302,10 @@ class OssResetView(Mem0View):
         summary="Delete every memory",
         description="Every memory of the key's project (or, for a user-restricted key, of its user); history is "
         "kept. No body.",
-        tags=[doc.OSS],
+        tags=[openapi.OSS],
         request=None,
-        responses={200: doc.DeletedResponse, **doc.errors()},
-        examples=[doc.example("Reset", {"message": "All memories reset", "deleted": 240})],
+        responses={200: responses.DeletedResponse, **openapi.errors()},
+        examples=[openapi.example("Reset", {"message": "All memories reset", "deleted": 240})],
     )
     def post(self, request):
         deleted = memories_reset(project=request.auth.project, within=key_within(request.auth))
@@ -351,18 +322,18 @@ class OssEntitiesView(Mem0View):
         operation_id="oss_entities_list",
         summary="List entities",
         description="Every user, agent, app and run id that has memories, with counts.",
-        tags=[doc.OSS],
-        responses={200: doc.OssEntityRow(many=True), **doc.errors()},
+        tags=[openapi.OSS],
+        responses={200: responses.OssEntityRow(many=True), **openapi.errors()},
         examples=[
-            doc.example(
+            openapi.example(
                 "Entities",
                 [
                     {
                         "id": "alice",
                         "type": "user",
                         "total_memories": 12,
-                        "created_at": doc.CREATED,
-                        "updated_at": doc.UPDATED,
+                        "created_at": openapi.CREATED,
+                        "updated_at": openapi.UPDATED,
                     }
                 ],
             )
@@ -393,13 +364,13 @@ class OssEntityView(Mem0View):
         operation_id="oss_entity_delete",
         summary="Delete an entity's memories",
         description="Deletes every memory of a user, agent, app or run; history is kept.",
-        tags=[doc.OSS],
-        parameters=[doc.ENTITY_TYPE_PARAM, doc.path_param("entity_id", "The entity id.", "alice")],
+        tags=[openapi.OSS],
+        parameters=[examples.ENTITY_TYPE_PARAM, openapi.path_param("entity_id", "The entity id.", "alice")],
         responses={
-            200: doc.DeletedResponse,
-            **doc.errors(404, e404=("NOT_FOUND", "Entity not found", {"type": "user", "id": "bob"})),
+            200: responses.DeletedResponse,
+            **openapi.errors(404, 422, e404=("NOT_FOUND", "Entity not found", {"type": "user", "id": "bob"})),
         },
-        examples=[doc.example("Deleted", {"message": "Entity deleted", "deleted": 12})],
+        examples=[openapi.example("Deleted", {"message": "Entity deleted", "deleted": 12})],
     )
     def delete(self, request, entity_type: str, entity_id: str):
         field = ENTITY_TYPES.get(entity_type)
@@ -411,11 +382,3 @@ class OssEntityView(Mem0View):
         if not deleted:
             raise NotFound("Entity not found", details={"type": entity_type, "id": entity_id})
         return Response({"message": "Entity deleted", "deleted": deleted})
-
-
-def _prompt(data: dict) -> str | None:
-    """The custom fact-extraction prompt, used when an LLM is configured (LLM_BASE_URL)."""
-    prompt = data.get("prompt")
-    if prompt is not None and not isinstance(prompt, str):
-        raise ValidationFailed("prompt must be a string", field="prompt")
-    return prompt or None

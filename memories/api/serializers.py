@@ -4,6 +4,8 @@ from datetime import UTC, time, timedelta
 
 from rest_framework import serializers
 
+from memories.selectors import memories_mark_successors
+
 
 def expiration_out(value):
     """A date D given by a caller is stored as the start of D+1 (UTC); show it back as D."""
@@ -19,8 +21,6 @@ class MemoryListSerializer(serializers.ListSerializer):
     """Marks every memory's successor in one query before the memories are shown."""
 
     def to_representation(self, data):
-        from memories.selectors import memories_mark_successors
-
         items = list(data.all() if hasattr(data, "all") else data)
         memories_mark_successors([item for item in items if not hasattr(item, "replaced_by")])
         return super().to_representation(items)
@@ -66,8 +66,6 @@ class MemorySerializer(serializers.Serializer):
 
     def get_replaced_by(self, obj) -> str | None:
         if not hasattr(obj, "replaced_by"):
-            from memories.selectors import memories_mark_successors
-
             memories_mark_successors([obj])
         return str(obj.replaced_by) if obj.replaced_by is not None else None
 
@@ -180,3 +178,15 @@ def memory_data(memory) -> dict:
 def memories_data(memories, *, scored: bool = False) -> list[dict]:
     serializer = ScoredMemorySerializer if scored else MemorySerializer
     return serializer(memories, many=True).data
+
+
+def search_results(memories: list, *, explain: bool) -> list[dict]:
+    """The scored memory shape; with ``explain``, each result's ``score_breakdown`` too."""
+    items = memories_data(memories, scored=True)
+    for item, memory in zip(items, memories, strict=True):
+        if explain:
+            item["score_breakdown"] = memory.score_breakdown
+        if getattr(memory, "memory_type", None) == "source":
+            # A message that gave no fact, found by ``include_sources``: our extension field.
+            item["memory_type"] = "source"
+    return items

@@ -5,8 +5,9 @@ from rest_framework import serializers
 from rest_framework.response import Response
 
 from accounts.access import key_scope
+from mem0g_site import openapi
 from mem0g_site.api import ApiView
-from memories.api import schema as doc
+from memories.api import examples
 from memories.api.common import ENTITY_FIELDS, as_int, page_links, top_level_scope
 from memories.api.serializers import ListedSourceSerializer, ScoredSourceSerializer
 from memories.inputs import clean_text
@@ -25,9 +26,15 @@ SOURCE_EXAMPLE = {
     "run_id": None,
     "metadata": {"session": 3},
     "event_id": "5e0c1d2b-8a7f-4c3e-9d6b-1a2b3c4d5e6f",
-    "memory_ids": [doc.MEMORY_ID],
+    "memory_ids": [examples.MEMORY_ID],
     "created_at": "2023-05-08T13:56:01Z",
 }
+
+
+class SourceResult(ListedSourceSerializer):
+    """A listed source; with ``query``, its ``score`` too."""
+
+    score = serializers.FloatField(required=False, help_text="With `query`: how well it matched.")
 
 
 class SourcesView(ApiView):
@@ -43,12 +50,12 @@ class SourcesView(ApiView):
         "empty when it gave no fact). Without `query`: newest first. With `query`: best first (the hybrid "
         "ranking memory search uses), each with `score`, at most 1000 ranked. A key restricted to a user sees "
         "only that user's sources; asking for another user is a 404.",
-        tags=[doc.OPERATIONS],
+        tags=[openapi.OPERATIONS],
         parameters=[
-            *doc.ENTITY_QUERY,
-            doc.query("query", description="Words to look for (ranked by meaning and by the words themselves)."),
-            doc.query("page", int, "Page number, from 1."),
-            doc.query("page_size", int, "Sources per page, 1 to 200 (default 50)."),
+            *examples.ENTITY_QUERY,
+            openapi.query("query", description="Words to look for (ranked by meaning and by the words themselves)."),
+            openapi.query("page", int, "Page number, from 1."),
+            openapi.query("page_size", int, "Sources per page, 1 to 200 (default 50)."),
         ],
         responses={
             200: inline_serializer(
@@ -57,12 +64,12 @@ class SourcesView(ApiView):
                     "count": serializers.IntegerField(),
                     "next": serializers.URLField(allow_null=True),
                     "previous": serializers.URLField(allow_null=True),
-                    "results": ScoredSourceSerializer(many=True),
+                    "results": SourceResult(many=True),
                 },
             ),
-            **doc.errors(404, 422, e404=doc.USER_NOT_FOUND),
+            **openapi.errors(404, 422, e404=openapi.USER_NOT_FOUND),
         },
-        examples=[doc.example("A page", {"count": 1, "next": None, "previous": None, "results": [SOURCE_EXAMPLE]})],
+        examples=[openapi.example("A page", {"count": 1, "next": None, "previous": None, "results": [SOURCE_EXAMPLE]})],
     )
     def get(self, request):
         params = request.query_params

@@ -4,8 +4,9 @@ from drf_spectacular.utils import extend_schema
 from rest_framework.response import Response
 
 from accounts.access import key_user
+from mem0g_site import openapi
 from mem0g_site.api import ApiView
-from memories.api import schema as doc
+from memories.api import examples, responses
 from memories.inputs import Scope
 from memories.selectors import user_stats
 from memories.services import memories_delete
@@ -20,11 +21,11 @@ class UserStatsView(ApiView):
         summary="A user's memory statistics",
         description="Memory counts (total, current, superseded, expired; by agent, run and category), first and "
         "last activity and the storage taken. A user without memories is a 404.",
-        tags=[doc.OPERATIONS],
-        parameters=[doc.USER_ID_PARAM],
-        responses={200: doc.UserStats, **doc.errors(404, e404=doc.USER_NOT_FOUND)},
+        tags=[openapi.OPERATIONS],
+        parameters=[examples.USER_ID_PARAM],
+        responses={200: responses.UserStats, **openapi.errors(404, 422, e404=openapi.USER_NOT_FOUND)},
         examples=[
-            doc.example(
+            openapi.example(
                 "Stats",
                 {
                     "user_id": "alice",
@@ -35,8 +36,8 @@ class UserStatsView(ApiView):
                     "by_agent": {"none": 10, "travel-agent": 4},
                     "by_run": {"none": 14},
                     "by_category": {"preferences": 5},
-                    "first_activity": doc.CREATED,
-                    "last_activity": doc.UPDATED,
+                    "first_activity": openapi.CREATED,
+                    "last_activity": openapi.UPDATED,
                     "storage_bytes": 28672,
                 },
             )
@@ -55,10 +56,10 @@ class UserMemoriesView(ApiView):
         operation_id="user_memories_delete",
         summary="Delete a user's memories",
         description="Deletes every memory of the user (history is kept).",
-        tags=[doc.OPERATIONS],
-        parameters=[doc.USER_ID_PARAM],
-        responses={200: doc.DeletedResponse, **doc.errors(404, e404=doc.USER_NOT_FOUND)},
-        examples=[doc.example("Deleted", {"message": "Deleted 14 memories of user alice", "deleted": 14})],
+        tags=[openapi.OPERATIONS],
+        parameters=[examples.USER_ID_PARAM],
+        responses={200: responses.DeletedResponse, **openapi.errors(404, 422, e404=openapi.USER_NOT_FOUND)},
+        examples=[openapi.example("Deleted", {"message": "Deleted 14 memories of user alice", "deleted": 14})],
     )
     def delete(self, request, user_id: str):
         user_id = key_user(request.auth, user_id)
