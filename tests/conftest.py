@@ -80,6 +80,7 @@ TEST_KINDS = {
     "test_rate_limit_processes": "system",
     "test_request_limits": "api",
     "test_review": "ui",
+    "test_schema_conformance": "system",
     "test_server_timing": "api",
     "test_site_templates": "ui",
     "test_sources": "core",
