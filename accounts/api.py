@@ -21,6 +21,7 @@ from accounts.selectors import (
     webhook_list,
 )
 from accounts.services import (
+    PROJECT_OPTIONS,
     entity_register,
     profile_job_create,
     profile_settings_update,
@@ -51,18 +52,6 @@ PROJECT_EXAMPLE = {
     "name": "Default",
     "created_at": openapi.CREATED,
 }
-# The Mem0 project options ``PATCH`` sets (kept in ``Project.options``).
-PROJECT_OPTIONS = frozenset(
-    {
-        "custom_instructions",
-        "custom_categories",
-        "memory_depth",
-        "usecase_setting",
-        "multilingual",
-        "agent_custom_instructions",
-        "review_mode",
-    }
-)
 ORG_PARAM = openapi.path_param("org_id", "The key's organisation id (any other is a 404).", ORG_ID)
 PROJECT_PARAM = openapi.path_param(
     "project_id", "The key's project, or (organisation key) another project of its organisation.", PROJECT_ID
