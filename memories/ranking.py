@@ -29,6 +29,15 @@ STOPWORDS = frozenset(
 WORD = re.compile(r"\w+")
 
 
+def vector_text(vector) -> str:
+    """``vector`` as pgvector's text form (about 0.2 ms for 384 dimensions: made once per search)."""
+    return Vector(vector).to_text()
+
+
+def cosine_distance(vector_literal: str) -> CosineDistance:
+    return CosineDistance("embedding", Value(vector_literal))
+
+
 def vector_ranking(candidates, vector, limit: int, *, exact: bool) -> list[Memory]:
     """The ``limit`` candidates nearest to ``vector``, nearest first, each with ``distance``.
 
@@ -39,7 +48,7 @@ def vector_ranking(candidates, vector, limit: int, *, exact: bool) -> list[Memor
     iterative scan, which keeps walking the graph until the filtered LIMIT is met, and fall back
     to the exact scan in the rare case the graph walk comes back short.
     """
-    distance = CosineDistance("embedding", vector)
+    distance = cosine_distance(vector_text(vector))
     # The database this read goes to (the replica, when the view reads there): the SET LOCALs and
     # the query must share its connection and transaction.
     alias = router.db_for_read(Memory)
@@ -83,7 +92,7 @@ def keyword_ranking(
         WHERE scored.keyword_rank <= %s OR scored.id = ANY(%s::uuid[])
         ORDER BY scored.keyword_rank
     """
-    params = [*scored_params, Vector(vector).to_text(), limit, [str(pk) for pk in also]]
+    params = [*scored_params, vector_text(vector), limit, [str(pk) for pk in also]]
     return list(model.objects.raw(sql, params))
 
 
@@ -129,7 +138,8 @@ def hybrid_ranking_exact(
     statement: the semantic top ``semantic_limit`` (every candidate scored, nearest first) and the
     keyword side's top ``keyword_limit`` plus the semantic rows sharing a query word. A memory on
     both sides is one object, in both lists (``keyword_found`` holds its keyword score)."""
-    distance = CosineDistance("embedding", vector)
+    literal = vector_text(vector)
+    distance = cosine_distance(literal)
     ordering = ExpressionWrapper(distance + Value(0.0), output_field=FloatField())
     nearest = candidates.annotate(distance=distance).order_by(ordering, "id").values("id")[:semantic_limit]
     nearest_sql, nearest_params = nearest.query.sql_with_params()
@@ -147,7 +157,7 @@ def hybrid_ranking_exact(
                m.embedding <=> %s::vector AS distance
         FROM picked JOIN memories_memory m ON m.id = picked.id
     """
-    params = [*nearest_params, *scored_params, keyword_limit, Vector(vector).to_text()]
+    params = [*nearest_params, *scored_params, keyword_limit, literal]
     rows = list(Memory.objects.raw(sql, params))
     semantic = sorted((m for m in rows if m.in_semantic), key=lambda m: (m.distance, str(m.pk)))
     keyword = sorted((m for m in rows if m.keyword_rank is not None), key=lambda m: m.keyword_rank)

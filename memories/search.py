@@ -7,6 +7,7 @@ at T; ``include_expired`` and ``include_superseded`` widen it.
 
 import hashlib
 import math
+import uuid
 from datetime import datetime
 from typing import Any
 
@@ -30,13 +31,14 @@ TOP_K_MAX = 1000
 SCOPE_SIZE_CACHE_SECONDS = 60
 
 
-def _scope_size(project, scope: Scope | None, candidates, limit: int, *, cacheable: bool) -> int:
-    """How many rows a search would score, counted up to ``limit + 1``. Only picks the strategy,
-    so for plain scope searches it is cached for a minute: a stale count at worst picks the HNSW
-    walk for a small scope, which the fallback below corrects."""
-    if not cacheable:
+def _scope_size(project, scope: Scope | None, candidates, limit: int, *, shape: str | None) -> int:
+    """How many rows a search would score, counted up to ``limit + 1``. Only picks the strategy
+    (and floors the keyword weights), so it is cached for a minute per ``shape`` of the read (the
+    scope, the filters and the read flags; ``None``: not cacheable): a stale count at worst picks the
+    HNSW walk for a small scope, which the fallback in ``vector_ranking`` corrects."""
+    if shape is None:
         return candidates[: limit + 1].count()
-    parts = [str(project.pk), str(limit)] + [
+    parts = [str(project.pk), str(limit), shape] + [
         f"{k}={v}" for k, v in sorted((scope.as_filter() if scope else {}).items())
     ]
     key = "mem0g:scope-size:" + hashlib.sha256("|".join(parts).encode()).hexdigest()
@@ -45,6 +47,39 @@ def _scope_size(project, scope: Scope | None, candidates, limit: int, *, cacheab
         size = candidates[: limit + 1].count()
         cache.set(key, size, SCOPE_SIZE_CACHE_SECONDS)
     return size
+
+
+_PLAIN = (str, int, float, bool, type(None), datetime, uuid.UUID)
+
+
+def _where_shape(where: Q | None) -> str | None:
+    """A stable text for a filter made only of plain lookups (``user_id="u1"``,
+    ``categories__overlap=[...]``, nested AND/OR/NOT of them): what the compiled ``filters`` of
+    nearly every Mem0 client's search look like. ``None`` for anything else (an expression, a raw
+    SQL part), whose text may not tell two filters apart."""
+    if not where:
+        return ""
+
+    def plain(value) -> bool:
+        if isinstance(value, (list, tuple)):
+            return all(isinstance(item, _PLAIN) for item in value)
+        return isinstance(value, _PLAIN)
+
+    def walk(node) -> str | None:
+        parts = []
+        for child in node.children:
+            if isinstance(child, Q):
+                text = walk(child)
+            elif isinstance(child, tuple) and len(child) == 2 and isinstance(child[0], str) and plain(child[1]):
+                text = repr(child)
+            else:
+                return None
+            if text is None:
+                return None
+            parts.append(text)
+        return f"{'NOT ' if node.negated else ''}{node.connector}({', '.join(parts)})"
+
+    return walk(where)
 
 
 # Hybrid search on the exact path sends its vector and keyword sides as one statement (one round
@@ -157,7 +192,9 @@ def memory_search(
         include_superseded=include_superseded,
     )
     vector = embed_query(query)
-    cacheable = where is None and as_of is None and not include_expired and not include_superseded
+    # The count is cached per shape of the read; a read as of a given moment is not.
+    where_shape = _where_shape(where) if as_of is None else None
+    shape = None if where_shape is None else f"{where_shape}|{int(include_expired)}{int(include_superseded)}"
     # The semantic side needs more than top_k candidates only when something can lift a memory over
     # one ranked above it on similarity alone. The linear fusion cannot (a memory below the semantic
     # top_k scores at most half its similarity unless it shares query words, and then the keyword
@@ -167,7 +204,7 @@ def memory_search(
     exact_max = settings.SEARCH_EXACT_MAX_ROWS
     # Counted up to exact_max + 1 (and cached): picks the vector strategy, and is the number of
     # documents the keyword weights are computed against (a floor for large scopes).
-    scope_rows = _scope_size(project, scope, candidates, exact_max, cacheable=cacheable) if exact_max > 0 else 1
+    scope_rows = _scope_size(project, scope, candidates, exact_max, shape=shape) if exact_max > 0 else 1
     exact = 0 < exact_max and scope_rows <= exact_max
     keyword: list[Memory] = []
     if keyword_search and exact and HYBRID_ONE_STATEMENT:

@@ -115,6 +115,49 @@ def test_search_query_count_is_bounded(project, add, django_assert_max_num_queri
         assert len(memory_search(project=project, query="pets", scope=Scope(user_id="alice"))) == 6
 
 
+def _counts(queries) -> int:
+    return sum(1 for q in queries if q["sql"].lstrip().upper().startswith("SELECT COUNT"))
+
+
+def test_the_scope_count_is_cached_per_filter_as_clients_send_them(project, add):
+    """Mem0 clients name the user in ``filters`` (a ``where``), not in a scope: the strategy's row
+    count is cached for that read's shape too, and two filters never share a count."""
+    from django.db.models import Q
+    from django.test.utils import CaptureQueriesContext
+
+    add(project, "User prefers Python for scripting", *DISTRACTORS, user_id="alice")
+    add(project, "User drinks green tea", user_id="bob")
+    read = {"project": project, "query": "pets", "include_superseded": True}
+
+    with CaptureQueriesContext(connection) as first:
+        alice = memory_search(**read, where=Q(user_id="alice"))
+    with CaptureQueriesContext(connection) as again:
+        assert [m.pk for m in memory_search(**read, where=Q(user_id="alice"))] == [m.pk for m in alice]
+    with CaptureQueriesContext(connection) as other:
+        bob = memory_search(**read, where=Q(user_id="bob"))
+
+    assert (_counts(first), _counts(again), _counts(other)) == (1, 0, 1)
+    assert len(alice) == 6 and [m.memory for m in bob] == ["User drinks green tea"]
+
+
+def test_a_filter_that_is_not_plain_is_counted_every_time(project, add):
+    from django.db.models import F, Q
+    from django.test.utils import CaptureQueriesContext
+
+    from memories.search import _where_shape
+
+    add(project, "User prefers Python for scripting", *DISTRACTORS, user_id="alice")
+    expression = Q(user_id="alice") & Q(app_id=F("agent_id"))
+    assert _where_shape(Q(user_id="alice") & ~Q(categories__overlap=["food"])) is not None
+    assert _where_shape(expression) is None
+    assert _where_shape(Q(user_id="a")) != _where_shape(Q(user_id="b")) != _where_shape(~Q(user_id="b"))
+
+    for _ in range(2):
+        with CaptureQueriesContext(connection) as queries:
+            memory_search(project=project, query="pets", where=Q(user_id="alice"), as_of=timezone.now())
+        assert _counts(queries) == 1
+
+
 @pytest.mark.parametrize(
     "kwargs, field",
     [
