@@ -21,6 +21,7 @@ os.environ.setdefault("MEM0_TELEMETRY", "false")
 TEST_KINDS = {
     "test_access_matrix": "api",
     "test_admin": "ui",
+    "test_contract_reuse": "api",
     "test_api_auth": "api",
     "test_api_errors": "api",
     "test_api_isolation": "api",
