@@ -3,6 +3,7 @@ both in one statement for small scopes, and their fusion into one score. Used by
 for memories and for the messages they came from (any model with ``embedding`` and ``search_vector``).
 """
 
+import functools
 import re
 from typing import Any
 
@@ -96,6 +97,7 @@ def keyword_ranking(
     return list(model.objects.raw(sql, params))
 
 
+@functools.cache
 def model_columns(model=Memory) -> str:
     return ", ".join(
         f"m.{connection.ops.quote_name(f.column)}" for f in model._meta.concrete_fields if f.name != "embedding"

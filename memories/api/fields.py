@@ -91,10 +91,10 @@ class Lenient:
         super().__init__(*args, **kwargs)
 
     def validate_empty_values(self, data):
-        if data is empty:
-            if self.skip_absent:
-                raise SkipField()
-            return False, None
+        if data is empty and self.skip_absent:
+            raise SkipField()
+        if data is empty or data is None:
+            return True, self.parse(None)  # the default: nothing more to check
         return False, data
 
     def run_validators(self, value):
