@@ -134,12 +134,25 @@ def keyword_scored_sql(candidates, query: str, scope_rows: int, *, model=Memory)
 
 
 def hybrid_ranking_exact(
-    candidates, query: str, vector, semantic_limit: int, keyword_limit: int, scope_rows: int
-) -> tuple[list[Memory], list[Memory]]:
+    candidates,
+    query: str,
+    vector,
+    semantic_limit: int,
+    keyword_limit: int,
+    scope_rows: int,
+    *,
+    best: tuple[int, float | None] | None = None,
+) -> tuple[list[Memory], list[Memory], bool]:
     """What :func:`vector_ranking` (exact) and then :func:`keyword_ranking` return, in one
     statement: the semantic top ``semantic_limit`` (every candidate scored, nearest first) and the
     keyword side's top ``keyword_limit`` plus the semantic rows sharing a query word. A memory on
-    both sides is one object, in both lists (``keyword_found`` holds its keyword score)."""
+    both sides is one object, in both lists (``keyword_found`` holds its keyword score). The third
+    value says whether the keyword side found anything at all (``fuse``'s ``active``).
+
+    ``best=(top_k, threshold)``: only the rows the default (linear) fusion would rank in the first
+    ``top_k`` at or above ``threshold`` are fetched, in the order :func:`fuse` and the search sort
+    them (score, then similarity, then id): the statement builds ``top_k`` memories, not up to
+    ``semantic_limit + keyword_limit``. For searches whose scores nothing else changes."""
     literal = vector_text(vector)
     distance = cosine_distance(literal)
     ordering = ExpressionWrapper(distance + Value(0.0), output_field=FloatField())
@@ -154,16 +167,33 @@ def hybrid_ranking_exact(
                    scored.keyword AS keyword_found, scored.keyword_rank
             FROM semantic FULL JOIN scored ON scored.id = semantic.id
             WHERE semantic.id IS NOT NULL OR scored.keyword_rank <= %s
+        ),
+        ranked AS (
+            SELECT picked.*, m.embedding <=> %s::vector AS distance, EXISTS (SELECT FROM scored) AS keyword_active
+            FROM picked JOIN memories_memory m ON m.id = picked.id
         )
-        SELECT {model_columns()}, picked.in_semantic, picked.keyword_found, picked.keyword_rank,
-               m.embedding <=> %s::vector AS distance
-        FROM picked JOIN memories_memory m ON m.id = picked.id
     """
     params = [*nearest_params, *scored_params, keyword_limit, literal]
+    if best is None:
+        sql += "SELECT * FROM ranked"
+    else:
+        # fuse()'s linear score and the search's sort, in SQL (the same float8 arithmetic).
+        top_k, threshold = best
+        semantic_score = "greatest(0.0, least(1.0, 1.0 - ranked.distance))"
+        fused = f"""least(1.0, greatest(0.0, CASE WHEN ranked.keyword_active
+            THEN ({semantic_score} + coalesce(ranked.keyword_found, 0.0)) / 2 ELSE {semantic_score} END))"""
+        sql += f"""
+            SELECT * FROM ranked WHERE %s::float8 IS NULL OR {semantic_score} >= %s::float8
+            ORDER BY {fused} DESC, {semantic_score} DESC, ranked.id LIMIT %s
+        """
+        params += [threshold, threshold, top_k]
+    sql = f"WITH chosen AS ({sql}) SELECT {model_columns()}, chosen.in_semantic, chosen.keyword_found, "
+    sql += "chosen.keyword_rank, chosen.distance, chosen.keyword_active FROM chosen JOIN memories_memory m USING (id)"
     rows = list(Memory.objects.raw(sql, params))
     semantic = sorted((m for m in rows if m.in_semantic), key=lambda m: (m.distance, str(m.pk)))
     keyword = sorted((m for m in rows if m.keyword_rank is not None), key=lambda m: m.keyword_rank)
-    return semantic, keyword
+    active = bool(rows) and bool(rows[0].keyword_active)
+    return semantic, keyword, active
 
 
 def word_pairs(text: str) -> set[tuple[str, str]]:
@@ -171,14 +201,17 @@ def word_pairs(text: str) -> set[tuple[str, str]]:
     return {pair for pair in zip(words, words[1:], strict=False) if not (pair[0] in STOPWORDS and pair[1] in STOPWORDS)}
 
 
-def fuse(semantic: list[Memory], keyword: list[Memory], fusion: str) -> list[tuple[float, Memory]]:
+def fuse(
+    semantic: list[Memory], keyword: list[Memory], fusion: str, *, active: bool | None = None
+) -> list[tuple[float, Memory]]:
     """One ranking from the two: each memory once, with ``semantic`` and ``keyword`` set.
 
     ``linear`` (the default) is the mean of the semantic and keyword scores, as Mem0 2.2.1 combines
     them; when none of the query's words occurs in the scope it is the semantic score alone.
     ``boost`` moves the semantic score toward 1 by ``KEYWORD_WEIGHT`` x keyword; ``rrf`` is
     reciprocal rank fusion scaled to 1 for a memory first in both rankings. (Measured against each
-    other on LOCOMO: docs/BENCHMARKS.md.)
+    other on LOCOMO: docs/BENCHMARKS.md.) ``active``: whether the keyword side found anything, when
+    ``keyword`` holds only some of what it found (default: whether ``keyword`` is empty).
     """
     by_id: dict[Any, Memory] = {}
     semantic_rank: dict[Any, int] = {}
@@ -195,7 +228,7 @@ def fuse(semantic: list[Memory], keyword: list[Memory], fusion: str) -> list[tup
         else:
             by_id[memory.pk] = memory
             memory.keyword = found
-    active = bool(keyword)
+    active = bool(keyword) if active is None else active
     fused = []
     for pk, memory in by_id.items():
         memory.semantic = min(1.0, max(0.0, 1.0 - float(memory.distance)))

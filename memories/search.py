@@ -207,16 +207,25 @@ def memory_search(
     scope_rows = _scope_size(project, scope, candidates, exact_max, shape=shape) if exact_max > 0 else 1
     exact = 0 < exact_max and scope_rows <= exact_max
     keyword: list[Memory] = []
+    active = None
     if keyword_search and exact and HYBRID_ONE_STATEMENT:
-        # Both sides in one statement (one round trip): small scopes, the common case.
-        semantic, keyword = hybrid_ranking_exact(
-            candidates, query, vector, pool if reorders else top_k, pool, max(1, scope_rows)
+        # Both sides in one statement (one round trip): small scopes, the common case. When nothing
+        # but the linear fusion orders the results, the statement also cuts them to the top_k.
+        cut = fusion == "linear" and not reorders and not include_sources
+        semantic, keyword, active = hybrid_ranking_exact(
+            candidates,
+            query,
+            vector,
+            pool if reorders else top_k,
+            pool,
+            max(1, scope_rows),
+            best=(top_k, threshold) if cut else None,
         )
     else:
         semantic = vector_ranking(candidates, vector, pool if reorders else top_k, exact=exact)
         if keyword_search:
             keyword = keyword_ranking(candidates, query, vector, pool, max(1, scope_rows), [m.pk for m in semantic])
-    fused = fuse(semantic, keyword, fusion)
+    fused = fuse(semantic, keyword, fusion, active=active)
 
     pairs = word_pairs(query) if rerank else set()
     moment = as_of or now or timezone.now()

@@ -85,6 +85,53 @@ def test_the_threshold_gates_the_semantic_similarity(project, add):
     assert all(m.score_breakdown["semantic"] >= cut for m in kept)
 
 
+NAMED = [
+    "Alice Kowalski's favorite cuisine is Thai",
+    "Alice Kowalski ordered ramen last night and loved it",
+    "Alice Kowalski is allergic to peanuts",
+    "Alice Kowalski started yoga to help with back pain",
+    "Alice Kowalski lives in Lisbon and has been there since 2015",
+    "Alice Kowalski works as a nurse at the city hospital",
+    "Alice Kowalski has a cat named Luna",
+    "Alice Kowalski enjoys pottery on weekends",
+    "Alice Kowalski drinks green tea every morning",
+    "Alice Kowalski wants to run a marathon by 2027",
+    "Alice Kowalski's sister Maya is visiting in June",
+    "Alice Kowalski is currently reading Dune",
+    "The allergy clinic moved to a new building",
+]
+
+
+@pytest.mark.parametrize("threshold", [None, 0.1, 0.3])
+@pytest.mark.parametrize("top_k", [1, 3, 10])
+def test_the_statement_cut_to_the_top_k_ranks_as_the_whole_fusion_would(project, add, threshold, top_k):
+    """The default search cuts its one statement to the top_k of the linear fusion (in SQL); the
+    same rows, scores and order as fusing every candidate in Python, also when every memory shares
+    the query's words (a name) and the keyword side proposes them all."""
+    from memories import ranking
+    from memories.search import _search_candidates
+
+    add(project, *NAMED, user_id="alice")
+    for query in ("Does Alice Kowalski have any allergies?", "What does Alice drink?", "allergy", "jazz concerts"):
+        found = memory_search(project=project, query=query, scope=ALICE, top_k=top_k, threshold=threshold)
+
+        candidates = _search_candidates(
+            project, ALICE, None, as_of=None, include_expired=False, include_superseded=False
+        )
+        vector = ranking.Vector(__import__("memories.embedding").embedding.embed_query(query)).to_numpy()
+        semantic, keyword, active = ranking.hybrid_ranking_exact(candidates, query, vector, top_k, 50, len(NAMED))
+        assert active == bool(keyword)
+        everything = [m for _, m in ranking.fuse(semantic, keyword, "linear")]
+        for memory in everything:
+            memory.score = (memory.semantic + memory.keyword) / 2 if active else memory.semantic
+        expected = sorted(
+            (m for m in everything if threshold is None or m.semantic >= threshold),
+            key=lambda m: (-m.score, -m.semantic, str(m.pk)),
+        )[:top_k]
+
+        assert [(m.pk, round(m.score, 12)) for m in found] == [(m.pk, round(m.score, 12)) for m in expected]
+
+
 def test_rerank_raises_memories_holding_the_query_word_pairs(project, add):
     together = "User joined a support group for new parents"
     apart = "User's group of friends offered support to new parents"
