@@ -6,7 +6,6 @@ at T; ``include_expired`` and ``include_superseded`` widen it.
 """
 
 import hashlib
-import math
 import uuid
 from datetime import datetime
 from typing import Any
@@ -21,7 +20,7 @@ from pgvector.django import CosineDistance
 from mem0g_site.exceptions import ValidationFailed
 from mem0g_site.paging import page_request, positive_int
 from memories.embedding import embed_query
-from memories.inputs import Scope, clean_flag, clean_moment, clean_scope, clean_text
+from memories.inputs import Scope, clean_scope, clean_text
 from memories.models import Memory, MemorySource, MemorySourceLink, memory_hash
 from memories.ranking import SEARCH_FUSIONS, fuse, hybrid_ranking_exact, keyword_ranking, vector_ranking, word_pairs
 from memories.selectors import PAGE_SIZE_MAX, memories_in
@@ -95,14 +94,6 @@ CANDIDATE_POOL_FACTOR = 4
 DECAY_HALF_LIFE_DAYS_MAX = 365_000
 
 
-def _unit_number(value: Any, *, field: str) -> float | None:
-    if value is None:
-        return None
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or not (math.isfinite(value) and 0 <= value <= 1):
-        raise ValidationFailed(f"{field} must be a number from 0 to 1", field=field)
-    return float(value)
-
-
 def _search_candidates(project, scope, where, *, as_of, include_expired, include_superseded):
     queryset = memories_in(project, scope)
     if include_superseded:
@@ -122,7 +113,7 @@ def _search_candidates(project, scope, where, *, as_of, include_expired, include
 def memory_search(
     *,
     project,
-    query: Any,
+    query: str,
     scope: Scope | None = None,
     where: Q | None = None,
     top_k: int = 10,
@@ -159,26 +150,11 @@ def memory_search(
     message found brings in the facts it gave that the same rules show (a superseded fact stays
     out), at the message's score; a message that gave no fact at all comes as itself, a
     memory-shaped result with ``memory_type = "source"`` (``_source_as_memory``).
+
+    The arguments come checked and typed: the API's request contracts (``memories.api.contract``)
+    read them (the bounds are ``TOP_K_MAX`` and ``DECAY_HALF_LIFE_DAYS_MAX`` here), the UI cleans its
+    search box with ``clean_text``; nothing here reads them again.
     """
-    query = clean_text(query, field_name="query")
-    top_k = positive_int(top_k, field="top_k", maximum=TOP_K_MAX)
-    threshold = _unit_number(threshold, field="threshold")
-    as_of = clean_moment(as_of, field_name="as_of")
-    include_expired = clean_flag(include_expired, field="show_expired")
-    include_superseded = clean_flag(include_superseded, field="include_superseded")
-    keyword_search = clean_flag(keyword_search, field="keyword_search")
-    rerank = clean_flag(rerank, field="rerank")
-    explain = clean_flag(explain, field="explain")
-    include_sources = clean_flag(include_sources, field="include_sources")
-    if decay_half_life_days is not None and (
-        isinstance(decay_half_life_days, bool)
-        or not isinstance(decay_half_life_days, (int, float))
-        or not (math.isfinite(decay_half_life_days) and 0 < decay_half_life_days <= DECAY_HALF_LIFE_DAYS_MAX)
-    ):
-        raise ValidationFailed(
-            f"decay_half_life_days must be a number of days above 0, at most {DECAY_HALF_LIFE_DAYS_MAX}",
-            field="decay_half_life_days",
-        )
     fusion = fusion or SEARCH_FUSION
     if fusion not in SEARCH_FUSIONS:
         raise ValidationFailed(f"fusion must be one of {', '.join(SEARCH_FUSIONS)}", field="fusion")

@@ -30,7 +30,7 @@ from graph.models import KNOWN_RELATIONS
 from mem0g_site.exceptions import ApplicationError, NotFound, ValidationFailed
 from mem0g_site.inputs import parse_moment
 from memories import review_selectors, search, selectors, services
-from memories.inputs import NewMemory, Scope
+from memories.inputs import NewMemory, Scope, clean_text
 from memories.review import ReviewNotFound, review_apply
 from ui.access import ProjectAccess, project_access, projects_for
 
@@ -166,7 +166,7 @@ def _memories_context(request, access: ProjectAccess, user: dict) -> dict[str, A
                 where = (where or Q()) & Q(expiration_date__lte=timezone.now())
             context["memories"] = search.memory_search(
                 project=project,
-                query=q,
+                query=clean_text(q, field_name="q"),
                 scope=scope,
                 where=where,
                 top_k=PAGE_SIZE,
@@ -369,7 +369,9 @@ def relationship_targets(request, project_id, memory_id):
             scope = Scope(user_id=memory.user_id) if memory.user_id else None
             targets = [
                 found
-                for found in search.memory_search(project=project, query=q, scope=scope, top_k=8)
+                for found in search.memory_search(
+                    project=project, query=clean_text(q, field_name="q"), scope=scope, top_k=8
+                )
                 if found.pk != memory.pk
             ]
         except ValidationFailed as exc:
