@@ -34,12 +34,14 @@ from memories.inputs import (
     clean_text,
     clean_uuid,
 )
-from memories.models import SCOPE_FIELDS, Memory, MemoryExport, MemoryHistory, memory_hash
+from memories.models import SCOPE_FIELDS, Memory, MemoryExport, memory_hash
 from memories.services.records import (
     closing_time,
     delete_with_history,
     fenced,
-    history_row,
+    history_deleted,
+    history_superseded,
+    history_updated,
     locked,
     memories_add,
     provenance_delete,
@@ -107,16 +109,7 @@ def memory_update(
             setattr(memory, name, value)
         memory.updated_at = now
         memory.save(update_fields=[*changes, "updated_at"])
-        history_row(
-            memory,
-            event=MemoryHistory.Event.UPDATE,
-            now=now,
-            old_memory=old_text,
-            new_memory=memory.memory,
-            old_metadata=old_metadata,
-            new_metadata=memory.metadata,
-            actor_id=actor_id,
-        ).save()
+        history_updated(memory=memory, old_text=old_text, old_metadata=old_metadata, now=now, actor_id=actor_id)
     return memory
 
 
@@ -160,15 +153,7 @@ def memory_delete(
                 break
             older |= frontier
         cascaded = delete_with_history(fenced(project, within).filter(pk__in=older), now=now) if older else 0
-        history_row(
-            memory,
-            event=MemoryHistory.Event.DELETE,
-            now=now,
-            old_memory=memory.memory,
-            old_metadata=memory.metadata,
-            actor_id=actor_id,
-            is_deleted=True,
-        ).save()
+        history_deleted(memories=[memory], now=now, actor_id=actor_id)
         sources_of_delete([memory.pk])
         memory.delete()
     return cascaded
@@ -309,15 +294,7 @@ def memory_supersede(
         old.valid_to = closed_at
         old.updated_at = now
         old.save(update_fields=["valid_to", "updated_at"])
-        history_row(
-            old,
-            event=MemoryHistory.Event.SUPERSEDE,
-            now=now,
-            old_memory=old.memory,
-            new_memory=new.memory,
-            old_metadata=old.metadata,
-            new_metadata=new.metadata,
-        ).save()
+        history_superseded(old=old, new=new, now=now)
         relationship_create(
             project=project,
             source_id=new.pk,
@@ -389,14 +366,5 @@ def memory_restore(
         memory.expiration_date = memory.valid_to = memory.invalidated_at = None
         memory.updated_at = now
         memory.save(update_fields=["expiration_date", "valid_to", "invalidated_at", "updated_at"])
-        history_row(
-            memory,
-            event=MemoryHistory.Event.UPDATE,
-            now=now,
-            old_memory=memory.memory,
-            new_memory=memory.memory,
-            old_metadata=memory.metadata,
-            new_metadata=memory.metadata,
-            actor_id=actor_id,
-        ).save()
+        history_updated(memory=memory, old_text=memory.memory, old_metadata=memory.metadata, now=now, actor_id=actor_id)
     return memory
