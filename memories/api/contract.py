@@ -34,6 +34,8 @@ from memories.api.fields import (
     Moment,
     Number,
     Query,
+    QueryFilters,
+    QueryObject,
     Raw,
     RequiredText,
     Text,
@@ -214,6 +216,23 @@ class ListRequest(ScopeIds, ReadFlags):
         attrs = super().validate(attrs)
         attrs["page_size"] = attrs.get("page_size") or attrs["limit"]
         return attrs
+
+
+class ListQuery(ListRequest):
+    """``GET /v1/memories/``: :class:`ListRequest` read from the query string, where ``filters`` and
+    ``metadata`` are a JSON object or the Python dict literal the SDK sends. A query string cannot
+    carry a list, so ``fields`` is not read (nor the ignored body fields)."""
+
+    filters = QueryFilters(help_text="The filter grammar, as a JSON object or Python dict literal.")
+    metadata = QueryObject(help_text="Metadata the memories must contain; put metadata conditions in `filters`.")
+    categories = Raw(help_text="A category the memories must have.")
+    keywords = Raw(help_text="Text the memories must contain.")
+    version = None
+    output_format = None
+
+
+# ``fields`` is also the serializer's own attribute, so it cannot be removed by ``fields = None`` above.
+del ListQuery._declared_fields["fields"]
 
 
 # --- adds and edits ----------------------------------------------------------------------------

@@ -13,7 +13,16 @@ from rest_framework.fields import SkipField, empty
 
 from mem0g_site.exceptions import InvalidRequest, ValidationFailed
 from mem0g_site.openapi import MOMENT_SCHEMA
-from memories.api.common import as_bool, as_expiration, as_float, as_int, as_moment, as_object, refuse_unknown
+from memories.api.common import (
+    as_bool,
+    as_expiration,
+    as_float,
+    as_int,
+    as_moment,
+    as_object,
+    query_filters,
+    refuse_unknown,
+)
 from memories.inputs import clean_id, clean_memory_type, clean_text
 from memories.search import DECAY_HALF_LIFE_DAYS_MAX
 
@@ -245,6 +254,28 @@ class Filters(Lenient, serializers.Field):
         if value is not None and not isinstance(value, dict):
             raise InvalidRequest(f"{self.field_name} must be a JSON object", details={"key": self.field_name})
         return value or {}
+
+
+@extend_schema_field(
+    {
+        "type": "string",
+        "description": "A JSON object, or the Python dict literal the Mem0 SDK sends, in one query parameter.",
+        "example": '{"user_id": "alice"}',
+    }
+)
+class QueryObject(Lenient, serializers.Field):
+    """A JSON object in a query string, or the Python dict literal the SDK stringifies
+    (``memories.api.common.query_filters``: 400 otherwise); absent: ``None``."""
+
+    def parse(self, value):
+        return None if value is None else query_filters(value, key=self.field_name)
+
+
+class QueryFilters(QueryObject):
+    """``filters`` in a query string (:class:`QueryObject`); absent: none."""
+
+    def parse(self, value):
+        return super().parse(value) or {}
 
 
 @extend_schema_field({"type": "array", "items": {"type": "string"}, "nullable": True})
