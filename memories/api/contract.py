@@ -38,6 +38,7 @@ from memories.api.fields import (
     QueryObject,
     Raw,
     RequiredText,
+    Tags,
     Text,
     WholeNumber,
 )
@@ -233,6 +234,20 @@ class ListQuery(ListRequest):
 
 # ``fields`` is also the serializer's own attribute, so it cannot be removed by ``fields = None`` above.
 del ListQuery._declared_fields["fields"]
+
+
+class OssListQuery(OssScopeIds):
+    """OSS ``GET /memories``: a scope's memories, narrowed by the metadata the OSS server's adds carry."""
+
+    top_k = WholeNumber(min_value=1, max_value=200, default=100, help_text="How many memories, 1 to 200 (default 100).")
+    show_expired = Flag(help_text="Include expired memories.")
+    project_id = Text(help_text="Only memories with this `metadata.project_id`.")
+    memory_lifespan = Text(help_text="Only memories with this `metadata.memory_lifespan`.")
+    memory_category = Text(help_text="Only memories with this `metadata.memory_category`.")
+    domain_tags = Tags(
+        help_text="Only memories whose `metadata.domain_tags` hold all of these (repeat the parameter or "
+        "separate with commas)."
+    )
 
 
 # --- adds and edits ----------------------------------------------------------------------------

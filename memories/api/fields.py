@@ -23,7 +23,8 @@ from memories.api.common import (
     query_filters,
     refuse_unknown,
 )
-from memories.inputs import clean_id, clean_memory_type, clean_text
+from memories.inputs import clean_feedback, clean_id, clean_memory_type, clean_text
+from memories.models import MemoryFeedback
 from memories.search import DECAY_HALF_LIFE_DAYS_MAX
 
 
@@ -278,6 +279,16 @@ class QueryFilters(QueryObject):
         return super().parse(value) or {}
 
 
+@extend_schema_field({"type": "array", "items": {"type": "string"}})
+class Tags(Lenient, serializers.Field):
+    """Tags from a query string: the parameter repeated, each value a comma-separated list (read from
+    ``QueryDict.getlist``); blanks are skipped."""
+
+    def parse(self, value):
+        values = value if isinstance(value, list) else [] if value is None else [value]
+        return [tag for text in values for tag in (part.strip() for part in str(text).split(",")) if tag]
+
+
 @extend_schema_field({"type": "array", "items": {"type": "string"}, "nullable": True})
 class FieldNames(Lenient, serializers.Field):
     """Mem0's ``fields``: only these keys (and ``id``) in each result."""
@@ -443,12 +454,10 @@ class BatchItems(Lenient, serializers.Field):
 
 class FeedbackKind(Lenient, serializers.ChoiceField):
     def __init__(self, **kwargs):
-        super().__init__(choices=["POSITIVE", "NEGATIVE", "VERY_NEGATIVE"], **kwargs)
+        super().__init__(choices=MemoryFeedback.Kind.values, **kwargs)
 
     def parse(self, value):
-        if value is not None and value not in self.choices:
-            raise ValidationFailed("feedback must be POSITIVE, NEGATIVE, VERY_NEGATIVE or null", field="feedback")
-        return value
+        return clean_feedback(value)
 
 
 @extend_schema_field(

@@ -1,5 +1,5 @@
 """Plain writes to memories: update, delete (one, a scope, a batch, a project), supersede, exports,
-and curation (expire, restore) for the admin and the web UI.
+feedback, and curation (expire, restore) for the admin and the web UI.
 
 Each one validates all of its input before it embeds or writes anything, writes in one
 transaction, and records a history row for every ADD/UPDATE/DELETE. ``now=`` fixes the clock
@@ -27,6 +27,7 @@ from memories.inputs import (
     Scope,
     clean_categories,
     clean_expiration,
+    clean_feedback,
     clean_id,
     clean_metadata,
     clean_moment,
@@ -34,7 +35,7 @@ from memories.inputs import (
     clean_text,
     clean_uuid,
 )
-from memories.models import SCOPE_FIELDS, Memory, MemoryExport, memory_hash
+from memories.models import SCOPE_FIELDS, Memory, MemoryExport, MemoryFeedback, memory_hash
 from memories.services.records import (
     closing_time,
     delete_with_history,
@@ -323,6 +324,22 @@ def memory_export_create(
         results=results,
         user_id=clean_id(user_id, field_name="user_id"),
         next_cursor=next_cursor,
+    )
+
+
+def memory_feedback_create(
+    *, project, memory_id: Any, feedback: str | None, feedback_reason: str | None, within: Scope | None = None
+) -> MemoryFeedback:
+    """Keep an app's feedback on one of the project's memories (inside ``within``) for curation
+    (``POST /v1/feedback/``); any other id is :class:`MemoryNotFound`."""
+    feedback = clean_feedback(feedback)
+    if feedback_reason is not None and not isinstance(feedback_reason, str):
+        raise ValidationFailed("feedback_reason must be a string", field="feedback_reason")
+    pk = clean_uuid(memory_id)
+    if pk is None or not fenced(project, within).filter(pk=pk).exists():
+        raise MemoryNotFound(memory_id)
+    return MemoryFeedback.objects.create(
+        project=project, memory_id=pk, feedback=feedback, feedback_reason=feedback_reason
     )
 
 
