@@ -172,6 +172,17 @@ def memory_history(*, project, memory_id: Any, within: Scope | None = None) -> l
     return rows
 
 
+def memory_changes(*, project, within: Scope | None = None, page: int = 1, page_size: int = 100):
+    """The change feed (``GET /v1/memories/events/``): every history row of the project (or of
+    ``within``'s user), newest first, one page at a time; ``(count, rows)``."""
+    pages = page_request(page, page_size, maximum=PAGE_SIZE_MAX)
+    rows = MemoryHistory.objects.filter(project=project)
+    if within is not None and within.user_id:
+        rows = rows.filter(user_id=within.user_id)
+    found = pages.cut(rows.order_by("-created_at", "-id"))
+    return found.count, found.results
+
+
 def user_stats(*, project, user_id: str) -> dict[str, Any]:
     """What the project holds about one user: counts by agent, run, category and state, first
     and last activity, and the storage it takes. A user with no memories is 'not found'."""

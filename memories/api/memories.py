@@ -17,7 +17,7 @@ from memories.api.common import (
     body_of,
     contract_scope,
     extra_where,
-    page_links,
+    page_body,
     pick_fields,
     query_filters,
     scoped_filters,
@@ -53,18 +53,8 @@ def list_response(request, data: dict, *, require_entity: bool, contract: type[L
         include_superseded=values["include_superseded"],
     )
     items = pick_fields(memories_data(result.results), values.get("fields"))
-    next_link, previous_link = page_links(request, page, page_size, result.count)
-    return Response(
-        {
-            "count": result.count,
-            "next": next_link,
-            "previous": previous_link,
-            "page": page,
-            "page_size": page_size,
-            "results": items,
-            "memories": items,
-        }
-    )
+    body = page_body(request, page=page, page_size=page_size, count=result.count, results=items)
+    return Response({**body, "page": page, "page_size": page_size, "memories": items})
 
 
 class MemoriesView(Mem0View):

@@ -22,12 +22,13 @@ from mem0g_site.inputs import UNSET
 from memories.api import examples, responses
 from memories.api.common import body_of, contract_scope, scoped_filters
 from memories.api.contract import OssAddRequest, OssListQuery, OssSearchRequest, OssUpdateRequest, search_kwargs
+from memories.api.entities import entity_field
 from memories.api.fields import read
 from memories.api.memory import HISTORY_SCHEMA, HistoryView
 from memories.api.serializers import MemorySerializer, memories_data, memory_data, search_results
 from memories.inputs import Scope, clean_id
 from memories.search import memory_search
-from memories.selectors import ENTITY_TYPES, entity_list, memory_get, memory_list
+from memories.selectors import entity_list, memory_get, memory_list
 from memories.services import add_ingest, memories_delete, memories_reset, memory_delete, memory_update
 
 OSS_ENTITY_FIELDS = ("user_id", "agent_id", "run_id")
@@ -55,6 +56,12 @@ def _oss_scope(request, values: dict) -> Scope:
     return key_scope(
         request.auth, Scope(**{field: clean_id(values.get(field), field_name=field) for field in OSS_ENTITY_FIELDS})
     )
+
+
+def _require_an_id(scope: Scope) -> None:
+    if scope.is_empty:
+        message, details = NEEDS_AN_ID[1], NEEDS_AN_ID[2]
+        raise InvalidRequest(message, details=details)
 
 
 class OssMemoriesView(Mem0View):
@@ -91,10 +98,7 @@ class OssMemoriesView(Mem0View):
         data = body_of(request)
         values = read(OssAddRequest, data)
         scope = key_scope(request.auth, contract_scope(values))
-        if scope.is_empty:
-            raise InvalidRequest(
-                "At least one identifier (user_id, agent_id, run_id) is required.", details={"key": "user_id"}
-            )
+        _require_an_id(scope)
         outcome = add_ingest(
             project=request.auth.project,
             payload={k: v for k, v in data.items() if k != "messages"},
@@ -152,10 +156,7 @@ class OssMemoriesView(Mem0View):
     )
     def delete(self, request):
         scope = _oss_scope(request, request.query_params)
-        if scope.is_empty:
-            raise InvalidRequest(
-                "At least one identifier (user_id, agent_id, run_id) is required.", details={"key": "user_id"}
-            )
+        _require_an_id(scope)
         deleted = memories_delete(project=request.auth.project, scope=scope)
         return Response({"message": "All relevant memories deleted", "deleted": deleted})
 
@@ -354,9 +355,7 @@ class OssEntityView(Mem0View):
         examples=[openapi.example("Deleted", {"message": "Entity deleted", "deleted": 12})],
     )
     def delete(self, request, entity_type: str, entity_id: str):
-        field = ENTITY_TYPES.get(entity_type)
-        if field is None:
-            raise InvalidRequest("Invalid entity type: use user, agent, app or run", details={"key": "entity_type"})
+        field = entity_field(entity_type)
         deleted = memories_delete(
             project=request.auth.project, scope=key_scope(request.auth, Scope(**{field: entity_id}))
         )
