@@ -34,6 +34,12 @@ from memories.selectors import memory_list
 from memories.services import add_ingest, memories_delete
 
 
+def page_example(*, page_size: int):
+    """The documented answer of the memory lists: one page holding one memory."""
+    page = {"count": 1, "next": None, "previous": None, "page": 1, "page_size": page_size}
+    return openapi.example("A page", {**page, "results": [examples.MEMORY], "memories": [examples.MEMORY]})
+
+
 def list_response(request, data: dict, *, require_entity: bool, contract: type[ListRequest] = ListRequest) -> Response:
     """A page of the memories ``data`` (read by ``contract``: a body, or :class:`ListQuery` for the
     query string) asks for; ``page`` and ``page_size`` in the query string win over the body's."""
@@ -77,20 +83,7 @@ class MemoriesView(Mem0View):
         tags=[openapi.PLATFORM, openapi.MEMORY_LAYER],
         parameters=[ListQuery],
         responses={200: responses.PaginatedMemories, **openapi.errors(404, 422)},
-        examples=[
-            openapi.example(
-                "A page",
-                {
-                    "count": 1,
-                    "next": None,
-                    "previous": None,
-                    "page": 1,
-                    "page_size": 100,
-                    "results": [examples.MEMORY],
-                    "memories": [examples.MEMORY],
-                },
-            )
-        ],
+        examples=[page_example(page_size=100)],
     )
     def get(self, request):
         return list_response(request, request.query_params.dict(), require_entity=False, contract=ListQuery)
@@ -234,18 +227,7 @@ LIST_EXAMPLES = [
         {"filters": {"AND": [{"user_id": "alice"}, {"categories": {"in": ["preferences"]}}]}, "page_size": 50},
         request=True,
     ),
-    openapi.example(
-        "A page",
-        {
-            "count": 1,
-            "next": None,
-            "previous": None,
-            "page": 1,
-            "page_size": 50,
-            "results": [examples.MEMORY],
-            "memories": [examples.MEMORY],
-        },
-    ),
+    page_example(page_size=50),
 ]
 
 
