@@ -16,7 +16,7 @@ from django.conf import settings
 from django.utils import timezone
 
 from mem0g_site.exceptions import ValidationFailed
-from memories.models import MEMORY_TYPES, SCOPE_FIELDS
+from memories.models import MEMORY_TYPES, SCOPE_FIELDS, MemoryFeedback
 
 ID_MAX_LENGTH = 255
 METADATA_MAX_BYTES = 32 * 1024
@@ -226,6 +226,13 @@ def clean_memory_type(value: Any, *, field_name: str = "memory_type") -> str | N
         raise ValidationFailed(
             f"{field_name} must be {' or '.join(MEMORY_TYPES)} (or absent for an ordinary memory)", field=field_name
         )
+    return value
+
+
+def clean_feedback(value: Any) -> str | None:
+    """Mem0's ``feedback`` on a memory: ``POSITIVE``, ``NEGATIVE``, ``VERY_NEGATIVE`` or ``None``."""
+    if value is not None and value not in MemoryFeedback.Kind.values:
+        raise ValidationFailed("feedback must be POSITIVE, NEGATIVE, VERY_NEGATIVE or null", field="feedback")
     return value
 
 

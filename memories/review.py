@@ -35,7 +35,7 @@ from mem0g_site.exceptions import Conflict, NotFound, ValidationFailed
 from memories.inputs import Scope, clean_id, clean_text, clean_uuid
 from memories.models import SCOPE_FIELDS, DecisionTrace, Memory, MemoryHistory, MemorySource, MemorySourceLink
 from memories.services.add import scopes_lock
-from memories.services.records import history_row, locked
+from memories.services.records import history_deleted, history_updated, locked
 from memories.services.writes import memory_supersede, memory_update
 
 ACTIONS = ("accept", "reject", "edit")
@@ -111,17 +111,7 @@ def _retract(memory: Memory, trace: DecisionTrace, *, now: datetime, actor_id: s
     memory.invalidated_at = now
     memory.updated_at = now
     memory.save(update_fields=["invalidated_at", "updated_at"])
-    row = history_row(
-        memory,
-        event=MemoryHistory.Event.DELETE,
-        now=now,
-        old_memory=memory.memory,
-        old_metadata=memory.metadata,
-        actor_id=actor_id,
-        is_deleted=True,
-    )
-    row.trace = trace
-    row.save()
+    history_deleted(memories=[memory], now=now, actor_id=actor_id, trace=trace)
 
 
 def _apply_held(project, trace: DecisionTrace, *, text: str, actor_id: str, now: datetime) -> None:
@@ -220,18 +210,9 @@ def review_reject(*, project, trace_id: Any, actor_id: str, now: datetime | None
             old.valid_to = None
             old.updated_at = now
             old.save(update_fields=["valid_to", "updated_at"])
-            row = history_row(
-                old,
-                event=MemoryHistory.Event.UPDATE,
-                now=now,
-                old_memory=old.memory,
-                new_memory=old.memory,
-                old_metadata=old.metadata,
-                new_metadata=old.metadata,
-                actor_id=actor_id,
+            history_updated(
+                memory=old, old_text=old.memory, old_metadata=old.metadata, now=now, actor_id=actor_id, trace=trace
             )
-            row.trace = trace
-            row.save()
             _retract(memory, trace, now=now, actor_id=actor_id)
         else:  # ADD
             _unchanged_since(project, trace, [memory.pk])

@@ -172,6 +172,22 @@ def memory_history(*, project, memory_id: Any, within: Scope | None = None) -> l
     return rows
 
 
+def memory_changes(*, project, within: Scope | None = None, page: int = 1, page_size: int = 100):
+    """The change feed (``GET /v1/memories/events/``): every history row of the project (or of
+    ``within``'s user), newest first, one page at a time; ``(count, rows)``."""
+    return _newest_page(MemoryHistory.objects.filter(project=project), within=within, page=page, page_size=page_size)
+
+
+def _newest_page(rows, *, within: Scope | None, page: int, page_size: int) -> tuple[int, list]:
+    """``rows`` (of ``within``'s user, when a key is restricted to one), newest first, one page:
+    ``(count, rows)``."""
+    pages = page_request(page, page_size, maximum=PAGE_SIZE_MAX)
+    if within is not None and within.user_id:
+        rows = rows.filter(user_id=within.user_id)
+    found = pages.cut(rows.order_by("-created_at", "-id"))
+    return found.count, found.results
+
+
 def user_stats(*, project, user_id: str) -> dict[str, Any]:
     """What the project holds about one user: counts by agent, run, category and state, first
     and last activity, and the storage it takes. A user with no memories is 'not found'."""
@@ -281,13 +297,8 @@ def add_event_get(*, project, event_id: Any, within: Scope | None = None):
 
 
 def add_event_list(*, project, within: Scope | None = None, page: int = 1, page_size: int = 50):
-
-    pages = page_request(page, page_size, maximum=PAGE_SIZE_MAX)
-    events = AddEvent.objects.filter(project=project)
-    if within is not None and within.user_id:
-        events = events.filter(user_id=within.user_id)
-    found = pages.cut(events.order_by("-created_at", "-id"))
-    return found.count, found.results
+    """The project's add events (or ``within``'s user's), newest first, one page: ``(count, events)``."""
+    return _newest_page(AddEvent.objects.filter(project=project), within=within, page=page, page_size=page_size)
 
 
 def project_stats(*, project, within: Scope | None = None) -> dict[str, Any]:

@@ -72,3 +72,18 @@ def test_unknown_body_fields_are_ignored_and_named(api, key):
 def test_unsupported_filters_name_the_key(api, key):
     response = api("POST", "/v3/memories/", key=key, data={"filters": {"user_id": "a", "colour": "blue"}})
     assert response.status_code == 400 and "colour" in response.json()["detail"]
+
+
+def test_v1_get_reads_its_query_string_with_the_list_contract(api, key, project, add):
+    add(project, "a", user_id="alice")
+    listed = api("GET", "/v1/memories/?filters={'user_id': 'alice'}&start_date=2000-01-01&version=v2", key=key)
+    assert listed.status_code == 200 and [m["memory"] for m in listed.json()["results"]] == ["a"]
+    assert listed["X-Mem0g-Ignored-Fields"] == "version"  # start_date is read, not ignored
+    later = api("GET", "/v1/memories/?user_id=alice&start_date=2999-01-01", key=key)
+    assert later.json()["count"] == 0
+    assert api("GET", "/v1/memories/?filters=[1]", key=key).status_code == 400
+    assert api("GET", "/v1/memories/?user_id=alice&page_size=0", key=key).status_code == 422
+    # What narrows a list but not a delete is refused on the delete, never ignored.
+    refused = api("DELETE", "/v1/memories/?user_id=alice&start_date=2999-01-01", key=key)
+    assert refused.status_code == 400 and refused.json()["code"] == "INVALID_REQUEST"
+    assert api("GET", "/v1/memories/?user_id=alice", key=key).json()["count"] == 1

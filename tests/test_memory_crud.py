@@ -163,3 +163,39 @@ def test_other_projects_cannot_reach_a_memory(project, other_project, add):
             call()
     assert memories_delete(project=other_project, scope=Scope(user_id="alice")) == 0
     assert Memory.objects.get(pk=memory.id).memory == "User loves green tea"
+
+
+def test_feedback_is_kept_only_for_a_memory_the_caller_may_reach(project, other_project, add):
+    from mem0g_site.exceptions import ValidationFailed
+    from memories.models import MemoryFeedback
+    from memories.services import memory_feedback_create
+
+    memory = add(project, "User loves green tea", user_id="alice")
+    row = memory_feedback_create(project=project, memory_id=str(memory.id), feedback="NEGATIVE", feedback_reason="old")
+    assert (row.memory_id, row.feedback, row.feedback_reason) == (memory.id, "NEGATIVE", "old")
+    for call in (
+        lambda: memory_feedback_create(project=other_project, memory_id=memory.id, feedback=None, feedback_reason=None),
+        lambda: memory_feedback_create(
+            project=project, memory_id=memory.id, feedback=None, feedback_reason=None, within=Scope(user_id="bob")
+        ),
+        lambda: memory_feedback_create(project=project, memory_id="nope", feedback=None, feedback_reason=None),
+    ):
+        with pytest.raises(MemoryNotFound):
+            call()
+    with pytest.raises(ValidationFailed):
+        memory_feedback_create(project=project, memory_id=memory.id, feedback="MEH", feedback_reason=None)
+    assert MemoryFeedback.objects.count() == 1
+
+
+def test_each_kind_of_history_row_copies_the_memory_scope(project, add):
+    memory = add(project, "User likes tea", user_id="alice")
+    memory_update(project=project, memory_id=memory.id, text="User likes green tea", actor_id="ed")
+    memory_delete(project=project, memory_id=memory.id, actor_id="ed")
+    rows = MemoryHistory.objects.filter(memory_id=memory.id).order_by("created_at", "id")
+    assert [(r.event, r.old_memory, r.new_memory, r.is_deleted) for r in rows] == [
+        ("ADD", None, "User likes tea", False),
+        ("UPDATE", "User likes tea", "User likes green tea", False),
+        ("DELETE", "User likes green tea", None, True),
+    ]
+    assert {(r.project_id, r.user_id) for r in rows} == {(project.pk, "alice")}
+    assert [r.actor_id for r in rows][1:] == ["ed", "ed"]

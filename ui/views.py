@@ -54,6 +54,16 @@ def _page_number(value: str | None) -> int:
     return max(1, min(number, 10**6))
 
 
+def _pager(params, result) -> dict[str, str]:
+    """The query strings of the pages around ``result`` (a ``Page``), for ``ui/_pager.html``."""
+    links = {}
+    if result.has_next:
+        links["next_query"] = _query(params, page=result.page + 1)
+    if result.has_previous:
+        links["previous_query"] = _query(params, page=result.page - 1)
+    return links
+
+
 def _user(project, user_id: str) -> dict[str, Any]:
     try:
         return selectors.user_overview(project=project, user_id=user_id)
@@ -179,10 +189,7 @@ def _memories_context(request, access: ProjectAccess, user: dict) -> dict[str, A
             )
             context["memories"] = result.results
             context["page"] = result
-            if result.has_next:
-                context["next_query"] = _query(params, page=result.page + 1)
-            if result.has_previous:
-                context["previous_query"] = _query(params, page=result.page - 1)
+            context.update(_pager(params, result))
     except ValidationFailed as exc:
         context["error"] = exc.message
     return context
@@ -564,11 +571,7 @@ def _review_context(request, access: ProjectAccess, user: dict | None) -> dict[s
         page=_page_number(params.get("page")),
         page_size=PAGE_SIZE,
     )
-    context.update(items=result.results, page=result)
-    if result.has_next:
-        context["next_query"] = _query(params, page=result.page + 1)
-    if result.has_previous:
-        context["previous_query"] = _query(params, page=result.page - 1)
+    context.update(items=result.results, page=result, **_pager(params, result))
     return context
 
 

@@ -12,7 +12,13 @@ from django.utils import timezone
 from graph.extraction import entity as entity_name
 from graph.inputs import clean_relation
 from graph.models import SUPERSEDES, EntityRelation, Relationship
-from graph.selectors.traversal import LIMIT_MAX, clean_times, memories_visible, relationships_in, relationships_visible
+from graph.selectors.traversal import (
+    LIMIT_MAX,
+    clean_times,
+    memories_visible,
+    newest_with_edges,
+    relationships_in,
+)
 from mem0g_site.exceptions import ValidationFailed
 from mem0g_site.paging import positive_int
 from memories.inputs import Scope
@@ -133,17 +139,16 @@ def graph_view(
     if wanted is not None:
         naming = triples.filter(Q(source=wanted) | Q(destination=wanted)).values("memory_id")
         picked = picked.filter(pk__in=naming)
-    nodes = list(picked.order_by("-created_at", "-id")[: limit + 1])
-    truncated = len(nodes) > limit
-    nodes = nodes[:limit]
+    nodes, edges, truncated = newest_with_edges(
+        project,
+        picked,
+        limit=limit,
+        as_of=as_of,
+        known_at=known_at,
+        relation=relation,
+        with_edges=relation != MENTIONS,
+    )
     ids = [node.pk for node in nodes]
-    edges: list[Relationship] = []
-    if ids and relation != MENTIONS:
-        edges = list(
-            relationships_visible(project, as_of=as_of, known_at=known_at, relation=relation)
-            .filter(source_id__in=ids, target_id__in=ids)
-            .order_by("created_at", "id")
-        )
     hubs: list[EntityHub] = []
     mentions: list[Mention] = []
     if ids and relation in (None, MENTIONS):

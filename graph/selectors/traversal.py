@@ -244,8 +244,27 @@ def graph_at(
     limit = positive_int(limit, field="limit", maximum=LIMIT_MAX)
     relation = None if relation is None else clean_relation(relation)
     as_of, known_at = clean_times(as_of, known_at)
-    picked = memories_visible(project, within=scope, as_of=as_of, known_at=known_at).order_by("-created_at", "-id")
-    nodes = list(picked[: limit + 1])
+    picked = memories_visible(project, within=scope, as_of=as_of, known_at=known_at)
+    nodes, edges, truncated = newest_with_edges(
+        project, picked, limit=limit, as_of=as_of, known_at=known_at, relation=relation
+    )
+    return Graph(nodes=nodes, edges=edges, truncated=truncated)
+
+
+def newest_with_edges(
+    project,
+    picked,
+    *,
+    limit: int,
+    as_of: datetime | None,
+    known_at: datetime | None,
+    relation: str | None,
+    with_edges: bool = True,
+) -> tuple[list[Memory], list[Relationship], bool]:
+    """The ``limit`` newest memories of ``picked``, the relationships between them (of ``relation``,
+    as they stood at ``as_of``/``known_at``; none unless ``with_edges``) and whether there were more
+    memories. Two queries at most."""
+    nodes = list(picked.order_by("-created_at", "-id")[: limit + 1])
     truncated = len(nodes) > limit
     nodes = nodes[:limit]
     ids = [node.pk for node in nodes]
@@ -255,10 +274,10 @@ def graph_at(
             .filter(source_id__in=ids, target_id__in=ids)
             .order_by("created_at", "id")
         )
-        if ids
+        if ids and with_edges
         else []
     )
-    return Graph(nodes=nodes, edges=edges, truncated=truncated)
+    return nodes, edges, truncated
 
 
 @dataclass(frozen=True)

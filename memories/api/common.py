@@ -175,6 +175,12 @@ def page_links(request, page: int, page_size: int, count: int) -> tuple[str | No
     return next_link, previous_link
 
 
+def page_body(request, *, page: int, page_size: int, count: int, results: list) -> dict[str, Any]:
+    """A Platform page: ``count``, links to the ``next`` and ``previous`` pages, ``results``."""
+    next_link, previous_link = page_links(request, page, page_size, count)
+    return {"count": count, "next": next_link, "previous": previous_link, "results": results}
+
+
 def pick_fields(items: list[dict], fields: Any) -> list[dict]:
     """Mem0's ``fields``: only these keys (and ``id``) in each result."""
     if fields is None:

@@ -34,8 +34,11 @@ from memories.api.fields import (
     Moment,
     Number,
     Query,
+    QueryFilters,
+    QueryObject,
     Raw,
     RequiredText,
+    Tags,
     Text,
     WholeNumber,
 )
@@ -214,6 +217,37 @@ class ListRequest(ScopeIds, ReadFlags):
         attrs = super().validate(attrs)
         attrs["page_size"] = attrs.get("page_size") or attrs["limit"]
         return attrs
+
+
+class ListQuery(ListRequest):
+    """``GET /v1/memories/``: :class:`ListRequest` read from the query string, where ``filters`` and
+    ``metadata`` are a JSON object or the Python dict literal the SDK sends. A query string cannot
+    carry a list, so ``fields`` is not read (nor the ignored body fields)."""
+
+    filters = QueryFilters(help_text="The filter grammar, as a JSON object or Python dict literal.")
+    metadata = QueryObject(help_text="Metadata the memories must contain; put metadata conditions in `filters`.")
+    categories = Raw(help_text="A category the memories must have.")
+    keywords = Raw(help_text="Text the memories must contain.")
+    version = None
+    output_format = None
+
+
+# ``fields`` is also the serializer's own attribute, so it cannot be removed by ``fields = None`` above.
+del ListQuery._declared_fields["fields"]
+
+
+class OssListQuery(OssScopeIds):
+    """OSS ``GET /memories``: a scope's memories, narrowed by the metadata the OSS server's adds carry."""
+
+    top_k = WholeNumber(min_value=1, max_value=200, default=100, help_text="How many memories, 1 to 200 (default 100).")
+    show_expired = Flag(help_text="Include expired memories.")
+    project_id = Text(help_text="Only memories with this `metadata.project_id`.")
+    memory_lifespan = Text(help_text="Only memories with this `metadata.memory_lifespan`.")
+    memory_category = Text(help_text="Only memories with this `metadata.memory_category`.")
+    domain_tags = Tags(
+        help_text="Only memories whose `metadata.domain_tags` hold all of these (repeat the parameter or "
+        "separate with commas)."
+    )
 
 
 # --- adds and edits ----------------------------------------------------------------------------

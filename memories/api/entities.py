@@ -11,7 +11,7 @@ from mem0g_site import openapi
 from mem0g_site.api import Mem0View
 from mem0g_site.exceptions import InvalidRequest, NotFound
 from memories.api import examples, responses
-from memories.api.common import page_links
+from memories.api.common import page_body
 from memories.api.contract import LimitOffsetQuery, PageQuery
 from memories.api.fields import read
 from memories.api.serializers import memories_data
@@ -83,11 +83,11 @@ class EntitiesView(Mem0View):
             }
             for entity in entities
         ]
-        next_link, previous_link = page_links(request, page, page_size, count)
-        return Response({"count": count, "next": next_link, "previous": previous_link, "results": results, **totals})
+        return Response({**page_body(request, page=page, page_size=page_size, count=count, results=results), **totals})
 
 
-def _entity_field(entity_type: str) -> str:
+def entity_field(entity_type: str) -> str:
+    """The scope field of an entity type in a path (``user`` -> ``user_id``), or a 400."""
     field = ENTITY_TYPES.get(entity_type)
     if field is None:
         raise InvalidRequest("Invalid entity type: use user, agent, app or run", details={"key": "entity_type"})
@@ -97,9 +97,7 @@ def _entity_field(entity_type: str) -> str:
 def entity_delete(api_key, entity_type: str, name: str) -> int:
     """Delete every memory of one user, agent, app or run and forget its registration; how many
     memories went. Also the MCP tool ``delete_entities``."""
-    field = ENTITY_TYPES.get(entity_type)
-    if field is None:
-        raise InvalidRequest("Invalid entity type: use user, agent, app or run", details={"key": "entity_type"})
+    field = entity_field(entity_type)
     scope = key_scope(api_key, Scope(**{field: name}))
     deleted = memories_delete(project=api_key.project, scope=scope)
     # A user-restricted key may forget only its own user's registration.
@@ -130,7 +128,7 @@ class EntityView(Mem0View):
         examples=[openapi.example("A user", examples.ENTITY)],
     )
     def get(self, request, entity_type: str, name: str):
-        _entity_field(entity_type)
+        entity_field(entity_type)
         for entity in entity_list(project=request.auth.project, within=key_within(request.auth)):
             if entity["type"] == entity_type and entity["name"] == name:
                 return Response({"id": name, **entity})
@@ -203,7 +201,7 @@ class EntityMemoriesView(Mem0View):
         ],
     )
     def get(self, request, entity_type: str, entity_id: str):
-        field = _entity_field(entity_type)
+        field = entity_field(entity_type)
         return entity_memories_response(request, key_scope(request.auth, Scope(**{field: entity_id})))
 
 

@@ -6,14 +6,12 @@ from rest_framework.response import Response
 from accounts.access import key_within
 from mem0g_site import openapi
 from mem0g_site.api import Mem0View
-from mem0g_site.paging import PageRequest
 from memories.api import examples, responses
-from memories.api.common import page_links
+from memories.api.common import page_body
 from memories.api.contract import EventPageQuery, PageQuery
 from memories.api.fields import read
 from memories.api.serializers import HistorySerializer, TraceSerializer
-from memories.models import MemoryHistory
-from memories.selectors import add_event_get, add_event_list, add_event_traces, project_stats
+from memories.selectors import add_event_get, add_event_list, add_event_traces, memory_changes, project_stats
 
 
 def event_data(event) -> dict:
@@ -86,10 +84,8 @@ class EventsView(Mem0View):
         count, events = add_event_list(
             project=request.auth.project, within=key_within(request.auth), page=page, page_size=page_size
         )
-        next_link, previous_link = page_links(request, page, page_size, count)
-        return Response(
-            {"count": count, "next": next_link, "previous": previous_link, "results": [event_data(e) for e in events]}
-        )
+        results = [event_data(e) for e in events]
+        return Response(page_body(request, page=page, page_size=page_size, count=count, results=results))
 
 
 class StatsView(Mem0View):
@@ -144,11 +140,8 @@ class MemoryEventsView(Mem0View):
     def get(self, request):
         values = read(PageQuery, request.query_params.dict())
         page, page_size = values["page"], values["page_size"]
-        rows = MemoryHistory.objects.filter(project=request.auth.project)
-        within = key_within(request.auth)
-        if within is not None:
-            rows = rows.filter(user_id=within.user_id)
-        found = PageRequest(page=page, page_size=page_size).cut(rows.order_by("-created_at", "-id"))
-        count, items = found.count, HistorySerializer(found.results, many=True).data
-        next_link, previous_link = page_links(request, page, page_size, count)
-        return Response({"count": count, "next": next_link, "previous": previous_link, "results": items})
+        count, rows = memory_changes(
+            project=request.auth.project, within=key_within(request.auth), page=page, page_size=page_size
+        )
+        results = HistorySerializer(rows, many=True).data
+        return Response(page_body(request, page=page, page_size=page_size, count=count, results=results))

@@ -1,7 +1,6 @@
 """Examples and parameters of the memory routes' OpenAPI description."""
 
 from mem0g_site.openapi import CREATED, EXAMPLE_MEMORY_ID, UPDATED, path_param, query
-from memories.api.contract import SEARCH_HELP
 
 MEMORY_ID = EXAMPLE_MEMORY_ID
 EVENT_ID = "5d0c1b8e-2f4a-4e3b-8c6d-7a9e0f1b2c3d"
@@ -97,12 +96,6 @@ ENTITY_QUERY = [
     query("app_id", description="Only this application's memories."),
     query("run_id", description="Only this run's memories."),
     query("session_id", description="An alias of `run_id`."),
-]
-
-READ_FLAG_PARAMS = [
-    query("latest_only", bool, SEARCH_HELP["latest_only"]),
-    query("include_merged", bool, SEARCH_HELP["include_merged"]),
-    query("include_superseded", bool, SEARCH_HELP["include_superseded"]),
 ]
 
 PAGE_QUERY = [

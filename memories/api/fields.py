@@ -14,8 +14,18 @@ from rest_framework.fields import SkipField, empty
 
 from mem0g_site.exceptions import InvalidRequest, ValidationFailed
 from mem0g_site.openapi import MOMENT_SCHEMA
-from memories.api.common import as_bool, as_expiration, as_float, as_int, as_moment, as_object, refuse_unknown
-from memories.inputs import clean_id, clean_memory_type, clean_text
+from memories.api.common import (
+    as_bool,
+    as_expiration,
+    as_float,
+    as_int,
+    as_moment,
+    as_object,
+    query_filters,
+    refuse_unknown,
+)
+from memories.inputs import clean_feedback, clean_id, clean_memory_type, clean_text
+from memories.models import MemoryFeedback
 from memories.search import DECAY_HALF_LIFE_DAYS_MAX
 
 
@@ -268,6 +278,38 @@ class Filters(Lenient, serializers.Field):
         return value or {}
 
 
+@extend_schema_field(
+    {
+        "type": "string",
+        "description": "A JSON object, or the Python dict literal the Mem0 SDK sends, in one query parameter.",
+        "example": '{"user_id": "alice"}',
+    }
+)
+class QueryObject(Lenient, serializers.Field):
+    """A JSON object in a query string, or the Python dict literal the SDK stringifies
+    (``memories.api.common.query_filters``: 400 otherwise); absent: ``None``."""
+
+    def parse(self, value):
+        return None if value is None else query_filters(value, key=self.field_name)
+
+
+class QueryFilters(QueryObject):
+    """``filters`` in a query string (:class:`QueryObject`); absent: none."""
+
+    def parse(self, value):
+        return super().parse(value) or {}
+
+
+@extend_schema_field({"type": "array", "items": {"type": "string"}})
+class Tags(Lenient, serializers.Field):
+    """Tags from a query string: the parameter repeated, each value a comma-separated list (read from
+    ``QueryDict.getlist``); blanks are skipped."""
+
+    def parse(self, value):
+        values = value if isinstance(value, list) else [] if value is None else [value]
+        return [tag for text in values for tag in (part.strip() for part in str(text).split(",")) if tag]
+
+
 @extend_schema_field({"type": "array", "items": {"type": "string"}, "nullable": True})
 class FieldNames(Lenient, serializers.Field):
     """Mem0's ``fields``: only these keys (and ``id``) in each result."""
@@ -433,12 +475,10 @@ class BatchItems(Lenient, serializers.Field):
 
 class FeedbackKind(Lenient, serializers.ChoiceField):
     def __init__(self, **kwargs):
-        super().__init__(choices=["POSITIVE", "NEGATIVE", "VERY_NEGATIVE"], **kwargs)
+        super().__init__(choices=MemoryFeedback.Kind.values, **kwargs)
 
     def parse(self, value):
-        if value is not None and value not in self.choices:
-            raise ValidationFailed("feedback must be POSITIVE, NEGATIVE, VERY_NEGATIVE or null", field="feedback")
-        return value
+        return clean_feedback(value)
 
 
 @extend_schema_field(

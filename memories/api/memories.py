@@ -17,13 +17,13 @@ from memories.api.common import (
     body_of,
     contract_scope,
     extra_where,
-    page_links,
+    page_body,
     pick_fields,
     query_filters,
     scoped_filters,
     top_level_scope,
 )
-from memories.api.contract import AddRequest, CreateMemoryRequest, LimitOffsetQuery, ListRequest
+from memories.api.contract import AddRequest, CreateMemoryRequest, LimitOffsetQuery, ListQuery, ListRequest
 from memories.api.entities import entity_memories_response
 from memories.api.fields import read
 from memories.api.serializers import MemorySerializer, memories_data, memory_data
@@ -34,17 +34,23 @@ from memories.selectors import memory_list
 from memories.services import add_ingest, memories_delete
 
 
-def list_response(request, data: dict, *, require_entity: bool) -> Response:
-    """A page of the memories ``data`` (read by :class:`ListRequest`) asks for; ``page`` and
-    ``page_size`` in the query string win over the body's."""
+def page_example(*, page_size: int):
+    """The documented answer of the memory lists: one page holding one memory."""
+    page = {"count": 1, "next": None, "previous": None, "page": 1, "page_size": page_size}
+    return openapi.example("A page", {**page, "results": [examples.MEMORY], "memories": [examples.MEMORY]})
+
+
+def list_response(request, data: dict, *, require_entity: bool, contract: type[ListRequest] = ListRequest) -> Response:
+    """A page of the memories ``data`` (read by ``contract``: a body, or :class:`ListQuery` for the
+    query string) asks for; ``page`` and ``page_size`` in the query string win over the body's."""
     paging = {name: request.query_params[name] for name in ("page", "page_size") if name in request.query_params}
-    values = read(ListRequest, {**data, **paging}, superseded_by_default=True)
+    values = read(contract, {**data, **paging}, superseded_by_default=True)
     scope, where = scoped_filters(request, contract_scope(values), values["filters"], require_entity=require_entity)
     page, page_size = values["page"], values["page_size"]
     result = memory_list(
         project=request.auth.project,
         scope=scope,
-        where=where & extra_where(data),
+        where=where & extra_where(values),
         page=page,
         page_size=page_size,
         as_of=values["as_of"],
@@ -52,19 +58,9 @@ def list_response(request, data: dict, *, require_entity: bool) -> Response:
         include_expired=values["show_expired"],
         include_superseded=values["include_superseded"],
     )
-    items = pick_fields(memories_data(result.results), values["fields"])
-    next_link, previous_link = page_links(request, page, page_size, result.count)
-    return Response(
-        {
-            "count": result.count,
-            "next": next_link,
-            "previous": previous_link,
-            "page": page,
-            "page_size": page_size,
-            "results": items,
-            "memories": items,
-        }
-    )
+    items = pick_fields(memories_data(result.results), values.get("fields"))
+    body = page_body(request, page=page, page_size=page_size, count=result.count, results=items)
+    return Response({**body, "page": page, "page_size": page_size, "memories": items})
 
 
 class MemoriesView(Mem0View):
@@ -74,25 +70,7 @@ class MemoriesView(Mem0View):
     required_scope = {"GET": "read", "POST": "write", "DELETE": "write"}
     user_keys = True
     query_params = {
-        "GET": frozenset(
-            {
-                *ENTITY_FIELDS,
-                "session_id",
-                "page",
-                "page_size",
-                "limit",
-                "show_expired",
-                "filters",
-                "metadata",
-                "categories",
-                "keywords",
-                "as_of",
-                "known_at",
-                "latest_only",
-                "include_merged",
-                "include_superseded",
-            }
-        ),
+        "GET": frozenset(ListQuery().fields),
         "DELETE": frozenset({*ENTITY_FIELDS, "session_id", "filters"}),
     }
     # What a list narrows by but a delete does not: refused on DELETE, never ignored.
@@ -103,47 +81,12 @@ class MemoriesView(Mem0View):
         summary="List memories",
         description="The memories of a scope (or of the whole project), newest first, a page at a time.",
         tags=[openapi.PLATFORM, openapi.MEMORY_LAYER],
-        parameters=[
-            *examples.ENTITY_QUERY,
-            *examples.PAGE_QUERY,
-            openapi.query("limit", int, "The default `page_size`."),
-            openapi.query("show_expired", bool, "Include expired memories."),
-            openapi.query("filters", description="A JSON object (or Python dict literal) in the filter grammar."),
-            openapi.query(
-                "metadata",
-                description="Accepted, but a query-string value is a string and is refused with a 400 "
-                "(`'metadata' must be an object`): put metadata conditions in `filters`.",
-            ),
-            openapi.query("categories", description="A category the memories must have."),
-            openapi.query("keywords", description="Text the memories must contain."),
-            openapi.query("as_of", description="List the memories as they were then (ISO 8601 or Unix seconds)."),
-            openapi.query(
-                "known_at", description="List what was on record then, retracted since or not (record time)."
-            ),
-            *examples.READ_FLAG_PARAMS,
-        ],
+        parameters=[ListQuery],
         responses={200: responses.PaginatedMemories, **openapi.errors(404, 422)},
-        examples=[
-            openapi.example(
-                "A page",
-                {
-                    "count": 1,
-                    "next": None,
-                    "previous": None,
-                    "page": 1,
-                    "page_size": 100,
-                    "results": [examples.MEMORY],
-                    "memories": [examples.MEMORY],
-                },
-            )
-        ],
+        examples=[page_example(page_size=100)],
     )
     def get(self, request):
-        params = {k: v for k, v in request.query_params.items() if k not in ("page", "page_size")}
-        for name in ("filters", "metadata"):
-            if name in params:
-                params[name] = query_filters(params[name], key=name)
-        return list_response(request, params, require_entity=False)
+        return list_response(request, request.query_params.dict(), require_entity=False, contract=ListQuery)
 
     @extend_schema(
         operation_id="memories_add_v1",
@@ -284,18 +227,7 @@ LIST_EXAMPLES = [
         {"filters": {"AND": [{"user_id": "alice"}, {"categories": {"in": ["preferences"]}}]}, "page_size": 50},
         request=True,
     ),
-    openapi.example(
-        "A page",
-        {
-            "count": 1,
-            "next": None,
-            "previous": None,
-            "page": 1,
-            "page_size": 50,
-            "results": [examples.MEMORY],
-            "memories": [examples.MEMORY],
-        },
-    ),
+    page_example(page_size=50),
 ]
 
 

@@ -13,9 +13,14 @@ from memories.api.common import as_bool, body_of
 from memories.api.contract import BatchRequest, FeedbackRequest, UpdateRequest
 from memories.api.fields import read
 from memories.api.serializers import HistorySerializer, MemorySerializer, SourceSerializer, memory_data
-from memories.models import MemoryFeedback
 from memories.selectors import memory_get, memory_history, memory_sources
-from memories.services import memories_delete_batch, memories_update_batch, memory_delete, memory_update
+from memories.services import (
+    memories_delete_batch,
+    memories_update_batch,
+    memory_delete,
+    memory_feedback_create,
+    memory_update,
+)
 
 
 class MemoryDetailView(Mem0View):
@@ -132,6 +137,15 @@ class MemoryDetailView(Mem0View):
         return Response({**body, "cascade_count": cascaded} if linked else body)
 
 
+# What both dialects' history routes document alike (``oss.OssHistoryView`` is this route's answer).
+HISTORY_SCHEMA = {
+    "summary": "A memory's history",
+    "parameters": [examples.MEMORY_ID_PARAM],
+    "responses": {200: HistorySerializer(many=True), **openapi.errors(404)},
+    "examples": [openapi.example("Added once", [examples.HISTORY_ROW])],
+}
+
+
 class HistoryView(Mem0View):
     """``GET /v1/memories/{id}/history/``: a JSON list, oldest first."""
 
@@ -140,12 +154,9 @@ class HistoryView(Mem0View):
 
     @extend_schema(
         operation_id="memory_history",
-        summary="A memory's history",
         description="Every change of the memory (ADD, UPDATE, SUPERSEDE, DELETE, ...), oldest first.",
         tags=[openapi.PLATFORM],
-        parameters=[examples.MEMORY_ID_PARAM],
-        responses={200: HistorySerializer(many=True), **openapi.errors(404)},
-        examples=[openapi.example("Added once", [examples.HISTORY_ROW])],
+        **HISTORY_SCHEMA,
     )
     def get(self, request, memory_id: str):
         rows = memory_history(project=request.auth.project, memory_id=memory_id, within=key_within(request.auth))
@@ -244,13 +255,18 @@ class FeedbackView(Mem0View):
     )
     def post(self, request):
         values = read(FeedbackRequest, body_of(request))
-        memory = memory_get(
-            project=request.auth.project, memory_id=values.get("memory_id"), within=key_within(request.auth)
-        )
-        feedback, reason = values["feedback"], values["feedback_reason"]
-        row = MemoryFeedback.objects.create(
-            project=request.auth.project, memory_id=memory.id, feedback=feedback, feedback_reason=reason
+        row = memory_feedback_create(
+            project=request.auth.project,
+            memory_id=values.get("memory_id"),
+            feedback=values["feedback"],
+            feedback_reason=values["feedback_reason"],
+            within=key_within(request.auth),
         )
         return Response(
-            {"id": str(row.id), "memory_id": str(memory.id), "feedback": feedback, "feedback_reason": reason}
+            {
+                "id": str(row.id),
+                "memory_id": str(row.memory_id),
+                "feedback": row.feedback,
+                "feedback_reason": row.feedback_reason,
+            }
         )

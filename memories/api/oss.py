@@ -10,7 +10,7 @@ after ``MEM0_DEFAULT_SHORT_TERM_TTL_SECONDS``, ``long_term`` never), ``memory_ca
 from django.db.models import Q
 from django.shortcuts import redirect
 from django.views.decorators.http import require_GET
-from drf_spectacular.utils import extend_schema
+from drf_spectacular.utils import extend_schema, extend_schema_view
 from rest_framework.response import Response
 
 from accounts.access import key_scope, key_within
@@ -20,13 +20,15 @@ from mem0g_site.api import Mem0View
 from mem0g_site.exceptions import Forbidden, InvalidRequest, NotFound
 from mem0g_site.inputs import UNSET
 from memories.api import examples, responses
-from memories.api.common import as_bool, as_int, body_of, contract_scope, scoped_filters
-from memories.api.contract import OssAddRequest, OssSearchRequest, OssUpdateRequest, search_kwargs
+from memories.api.common import body_of, contract_scope, scoped_filters
+from memories.api.contract import OssAddRequest, OssListQuery, OssSearchRequest, OssUpdateRequest, search_kwargs
+from memories.api.entities import entity_field
 from memories.api.fields import read
-from memories.api.serializers import HistorySerializer, MemorySerializer, memories_data, memory_data, search_results
+from memories.api.memory import HISTORY_SCHEMA, HistoryView
+from memories.api.serializers import MemorySerializer, memories_data, memory_data, search_results
 from memories.inputs import Scope, clean_id
 from memories.search import memory_search
-from memories.selectors import ENTITY_TYPES, entity_list, memory_get, memory_history, memory_list
+from memories.selectors import entity_list, memory_get, memory_list
 from memories.services import add_ingest, memories_delete, memories_reset, memory_delete, memory_update
 
 OSS_ENTITY_FIELDS = ("user_id", "agent_id", "run_id")
@@ -56,13 +58,19 @@ def _oss_scope(request, values: dict) -> Scope:
     )
 
 
+def _require_an_id(scope: Scope) -> None:
+    if scope.is_empty:
+        message, details = NEEDS_AN_ID[1], NEEDS_AN_ID[2]
+        raise InvalidRequest(message, details=details)
+
+
 class OssMemoriesView(Mem0View):
     """``POST /memories`` (add), ``GET /memories`` (list), ``DELETE /memories`` (admin)."""
 
     required_scope = {"GET": "read", "POST": "write", "DELETE": "admin"}
     user_keys = True
     query_params = {
-        "GET": frozenset({*OSS_ENTITY_FIELDS, "top_k", "show_expired", *METADATA_FILTERS, "domain_tags"}),
+        "GET": frozenset(OssListQuery().fields),
         "DELETE": frozenset(OSS_ENTITY_FIELDS),
     }
 
@@ -90,10 +98,7 @@ class OssMemoriesView(Mem0View):
         data = body_of(request)
         values = read(OssAddRequest, data)
         scope = key_scope(request.auth, contract_scope(values))
-        if scope.is_empty:
-            raise InvalidRequest(
-                "At least one identifier (user_id, agent_id, run_id) is required.", details={"key": "user_id"}
-            )
+        _require_an_id(scope)
         outcome = add_ingest(
             project=request.auth.project,
             payload={k: v for k, v in data.items() if k != "messages"},
@@ -115,40 +120,28 @@ class OssMemoriesView(Mem0View):
         description="The memories of a scope, newest first. Without `user_id`, `agent_id` or `run_id` every "
         "memory of the project is listed, which needs an `admin` key.",
         tags=[openapi.OSS],
-        parameters=[
-            *OSS_ENTITY_QUERY,
-            openapi.query("top_k", int, "How many memories, 1 to 200 (default 100)."),
-            openapi.query("show_expired", bool, "Include expired memories."),
-            openapi.query("project_id", description="Only memories with this `metadata.project_id`."),
-            openapi.query("memory_lifespan", description="Only memories with this `metadata.memory_lifespan`."),
-            openapi.query("memory_category", description="Only memories with this `metadata.memory_category`."),
-            openapi.query(
-                "domain_tags",
-                description="Only memories whose `metadata.domain_tags` hold all of these (repeat the parameter "
-                "or separate with commas).",
-            ),
-        ],
+        parameters=[OssListQuery],
         responses={200: responses.OssMemories, **openapi.errors(404, 422)},
         examples=[openapi.example("Memories", {"results": [examples.MEMORY]})],
     )
     def get(self, request):
         params = request.query_params
-        scope = _oss_scope(request, params)
+        values = read(OssListQuery, {**params.dict(), "domain_tags": params.getlist("domain_tags")})
+        scope = key_scope(request.auth, contract_scope(values))
         if scope.is_empty and not request.auth.has_scope("admin"):
             raise Forbidden("Listing every memory needs an admin key; give user_id, agent_id or run_id")
         where = Q()
         for name in METADATA_FILTERS:
-            if params.get(name):
-                where &= Q(metadata__contains={name: params[name]})
-        for tag in params.getlist("domain_tags"):
-            for part in filter(None, (t.strip() for t in tag.split(","))):
-                where &= Q(metadata__contains={"domain_tags": [part]})
+            if values[name]:
+                where &= Q(metadata__contains={name: values[name]})
+        for tag in values["domain_tags"]:
+            where &= Q(metadata__contains={"domain_tags": [tag]})
         result = memory_list(
             project=request.auth.project,
             scope=scope,
             where=where,
-            page_size=as_int(params.get("top_k"), "top_k", 100, minimum=1, maximum=200),
-            include_expired=as_bool(params.get("show_expired"), "show_expired"),
+            page_size=values["top_k"],
+            include_expired=values["show_expired"],
         )
         return Response({"results": memories_data(result.results)})
 
@@ -163,10 +156,7 @@ class OssMemoriesView(Mem0View):
     )
     def delete(self, request):
         scope = _oss_scope(request, request.query_params)
-        if scope.is_empty:
-            raise InvalidRequest(
-                "At least one identifier (user_id, agent_id, run_id) is required.", details={"key": "user_id"}
-            )
+        _require_an_id(scope)
         deleted = memories_delete(project=request.auth.project, scope=scope)
         return Response({"message": "All relevant memories deleted", "deleted": deleted})
 
@@ -229,24 +219,16 @@ class OssMemoryView(Mem0View):
         return Response({"message": "Memory deleted successfully"})
 
 
-class OssHistoryView(Mem0View):
-    """``GET /memories/{id}/history``."""
-
-    required_scope = "read"
-    user_keys = True
-
-    @extend_schema(
+@extend_schema_view(
+    get=extend_schema(
         operation_id="oss_memory_history",
-        summary="A memory's history",
         description="Every change of the memory, oldest first.",
         tags=[openapi.OSS],
-        parameters=[examples.MEMORY_ID_PARAM],
-        responses={200: HistorySerializer(many=True), **openapi.errors(404)},
-        examples=[openapi.example("Added once", [examples.HISTORY_ROW])],
+        **HISTORY_SCHEMA,
     )
-    def get(self, request, memory_id: str):
-        rows = memory_history(project=request.auth.project, memory_id=memory_id, within=key_within(request.auth))
-        return Response(HistorySerializer(rows, many=True).data)
+)
+class OssHistoryView(HistoryView):
+    """``GET /memories/{id}/history``: the Platform route's answer, in the OSS server's place."""
 
 
 class OssSearchView(Mem0View):
@@ -373,9 +355,7 @@ class OssEntityView(Mem0View):
         examples=[openapi.example("Deleted", {"message": "Entity deleted", "deleted": 12})],
     )
     def delete(self, request, entity_type: str, entity_id: str):
-        field = ENTITY_TYPES.get(entity_type)
-        if field is None:
-            raise InvalidRequest("Invalid entity type: use user, agent, app or run", details={"key": "entity_type"})
+        field = entity_field(entity_type)
         deleted = memories_delete(
             project=request.auth.project, scope=key_scope(request.auth, Scope(**{field: entity_id}))
         )

@@ -8,7 +8,7 @@ from accounts.access import key_scope
 from mem0g_site import openapi
 from mem0g_site.api import ApiView
 from memories.api import examples
-from memories.api.common import ENTITY_FIELDS, as_int, page_links, top_level_scope
+from memories.api.common import ENTITY_FIELDS, as_int, page_body, top_level_scope
 from memories.api.serializers import ListedSourceSerializer, ScoredSourceSerializer
 from memories.inputs import clean_text
 from memories.search import source_list
@@ -81,7 +81,5 @@ class SourcesView(ApiView):
             project=request.auth.project, scope=scope, query=query, page=page, page_size=page_size
         )
         serializer = ScoredSourceSerializer if query is not None else ListedSourceSerializer
-        next_link, previous_link = page_links(request, page, page_size, count)
-        return Response(
-            {"count": count, "next": next_link, "previous": previous_link, "results": serializer(rows, many=True).data}
-        )
+        results = serializer(rows, many=True).data
+        return Response(page_body(request, page=page, page_size=page_size, count=count, results=results))

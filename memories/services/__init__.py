@@ -2,7 +2,7 @@
 
 Import them from here (``from memories.services import memory_update``); the modules are the rooms:
 
-- ``writes``: plain writes (update, delete one, a scope or a batch, reset, supersede, exports) and
+- ``writes``: plain writes (update, delete one, a scope or a batch, reset, supersede, exports, feedback) and
   curation (expire, restore);
 - ``add``, ``add_plan``, ``add_apply``: the add pipeline (``add_ingest``), planned with no lock held,
   applied under the scope's locks;
@@ -24,6 +24,7 @@ from memories.services.writes import (
     memory_delete,
     memory_expire,
     memory_export_create,
+    memory_feedback_create,
     memory_restore,
     memory_supersede,
     memory_update,
@@ -44,6 +45,7 @@ __all__ = [
     "memory_delete",
     "memory_expire",
     "memory_export_create",
+    "memory_feedback_create",
     "memory_restore",
     "memory_supersede",
     "memory_update",

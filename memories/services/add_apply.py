@@ -11,10 +11,17 @@ from graph.models import SUPERSEDES, Relationship
 from graph.services import relationship_create
 from memories.decisions import Candidate
 from memories.inputs import NewMemory, clean_uuid
-from memories.models import PROCEDURAL, SCOPE_FIELDS, Memory, MemoryHistory, memory_hash
+from memories.models import PROCEDURAL, SCOPE_FIELDS, Memory, memory_hash
 from memories.search import memory_neighbours
 from memories.services.add_plan import AddPlan, FactOutcome
-from memories.services.records import closing_time, history_row, locked, memories_add, memories_prepare, memories_write
+from memories.services.records import (
+    closing_time,
+    history_superseded,
+    locked,
+    memories_add,
+    memories_prepare,
+    memories_write,
+)
 from memories.services.writes import memory_supersede, memory_update
 
 # How many of the scope's most similar memories each new fact is compared with.
@@ -331,15 +338,7 @@ def _supersede_in_past(*, project, newer: Memory, item: NewMemory, now: datetime
             now=now,
         )
     for old, new in closed:
-        history_row(
-            old,
-            event=MemoryHistory.Event.SUPERSEDE,
-            now=now,
-            old_memory=old.memory,
-            new_memory=new.memory,
-            old_metadata=old.metadata,
-            new_metadata=new.metadata,
-        ).save()
+        history_superseded(old=old, new=new, now=now)
     relationship_create(
         project=project,
         source_id=after.pk,

@@ -1,4 +1,4 @@
-"""The low-level writers every room of the service layer shares: history rows, the project fence,
+"""The low-level writers every room of the service layer shares: history rows (one writer a kind), the project fence,
 row locks, the verbatim writer (``memories_add``) and deletion with history.
 
 Callers outside ``memories.services`` use the package (``from memories.services import ...``).
@@ -19,18 +19,20 @@ from memories.inputs import NewMemory, Scope, clean_new_memory, clean_scope
 from memories.models import DecisionTrace, Memory, MemoryHistory, MemorySource, MemorySourceLink, memory_hash
 
 
-def history_row(
+def _history_row(
     memory: Memory,
     *,
     event: str,
     now: datetime,
-    old_memory=None,
-    new_memory=None,
-    old_metadata=None,
-    new_metadata=None,
-    actor_id=None,
-    is_deleted=False,
+    old_memory: str | None = None,
+    new_memory: str | None = None,
+    old_metadata: dict | None = None,
+    new_metadata: dict | None = None,
+    actor_id: str | None = None,
+    is_deleted: bool = False,
+    trace: DecisionTrace | None = None,
 ) -> MemoryHistory:
+    """One unsaved history row of ``memory`` (its scope, actor and role copied onto the row)."""
     return MemoryHistory(
         project_id=memory.project_id,
         memory_id=memory.id,
@@ -46,8 +48,91 @@ def history_row(
         actor_id=actor_id if actor_id is not None else memory.actor_id,
         role=memory.role,
         is_deleted=is_deleted,
+        trace=trace,
         created_at=now,
         updated_at=now,
+    )
+
+
+# The one writer of each kind of history row. Every write to a memory records its row through these.
+
+
+def history_added(*, memories: Sequence[Memory], now: datetime) -> list[MemoryHistory]:
+    """ADD rows for new ``memories`` (one statement): their text and metadata as written."""
+    return MemoryHistory.objects.bulk_create(
+        [
+            _history_row(
+                memory, event=MemoryHistory.Event.ADD, now=now, new_memory=memory.memory, new_metadata=memory.metadata
+            )
+            for memory in memories
+        ]
+    )
+
+
+def history_updated(
+    *,
+    memory: Memory,
+    old_text: str,
+    old_metadata: dict | None,
+    now: datetime,
+    actor_id: str | None = None,
+    trace: DecisionTrace | None = None,
+) -> MemoryHistory:
+    """An UPDATE row for ``memory`` as it is now, which read ``old_text`` / ``old_metadata`` before
+    (the same values where only its time changed: restored, or un-superseded by a review)."""
+    row = _history_row(
+        memory,
+        event=MemoryHistory.Event.UPDATE,
+        now=now,
+        old_memory=old_text,
+        new_memory=memory.memory,
+        old_metadata=old_metadata,
+        new_metadata=memory.metadata,
+        actor_id=actor_id,
+        trace=trace,
+    )
+    row.save()
+    return row
+
+
+def history_superseded(*, old: Memory, new: Memory, now: datetime) -> MemoryHistory:
+    """A SUPERSEDE row for ``old``, closed by ``new``: old_memory is its text, new_memory its successor's."""
+    row = _history_row(
+        old,
+        event=MemoryHistory.Event.SUPERSEDE,
+        now=now,
+        old_memory=old.memory,
+        new_memory=new.memory,
+        old_metadata=old.metadata,
+        new_metadata=new.metadata,
+    )
+    row.save()
+    return row
+
+
+def history_deleted(
+    *,
+    memories: Sequence[Memory],
+    now: datetime,
+    actor_id: str | None = None,
+    trace: DecisionTrace | None = None,
+) -> list[MemoryHistory]:
+    """DELETE rows (``is_deleted``) for ``memories`` about to be deleted or retracted, in batches of 1000."""
+    return MemoryHistory.objects.bulk_create(
+        [
+            _history_row(
+                memory,
+                event=MemoryHistory.Event.DELETE,
+                now=now,
+                old_memory=memory.memory,
+                old_metadata=memory.metadata,
+                actor_id=actor_id,
+                is_deleted=True,
+                trace=trace,
+            )
+            for memory in memories
+        ],
+        batch_size=1000,
     )
 
 
@@ -116,18 +201,7 @@ def memories_write(*, project, prepared: list[tuple[NewMemory, list[float]]], no
     ]
     with transaction.atomic():
         Memory.objects.bulk_create(memories)
-        MemoryHistory.objects.bulk_create(
-            [
-                history_row(
-                    memory,
-                    event=MemoryHistory.Event.ADD,
-                    now=now,
-                    new_memory=memory.memory,
-                    new_metadata=memory.metadata,
-                )
-                for memory in memories
-            ]
-        )
+        history_added(memories=memories, now=now)
         if settings.GRAPH_AUTO_LINK_THRESHOLD > 0:
             relationships_autolink(
                 project=project, memories=memories, threshold=settings.GRAPH_AUTO_LINK_THRESHOLD, now=now
@@ -165,20 +239,7 @@ def provenance_delete(*, project, entities: dict) -> None:
 def delete_with_history(queryset, *, now: datetime) -> int:
     with transaction.atomic():
         doomed = list(queryset.select_for_update().defer("embedding"))
-        MemoryHistory.objects.bulk_create(
-            [
-                history_row(
-                    memory,
-                    event=MemoryHistory.Event.DELETE,
-                    now=now,
-                    old_memory=memory.memory,
-                    old_metadata=memory.metadata,
-                    is_deleted=True,
-                )
-                for memory in doomed
-            ],
-            batch_size=1000,
-        )
+        history_deleted(memories=doomed, now=now)
         ids = [memory.pk for memory in doomed]
         sources_of_delete(ids)
         for start in range(0, len(ids), 5000):

@@ -1,5 +1,5 @@
 """Plain writes to memories: update, delete (one, a scope, a batch, a project), supersede, exports,
-and curation (expire, restore) for the admin and the web UI.
+feedback, and curation (expire, restore) for the admin and the web UI.
 
 Each one validates all of its input before it embeds or writes anything, writes in one
 transaction, and records a history row for every ADD/UPDATE/DELETE. ``now=`` fixes the clock
@@ -27,6 +27,7 @@ from memories.inputs import (
     Scope,
     clean_categories,
     clean_expiration,
+    clean_feedback,
     clean_id,
     clean_metadata,
     clean_moment,
@@ -34,12 +35,14 @@ from memories.inputs import (
     clean_text,
     clean_uuid,
 )
-from memories.models import SCOPE_FIELDS, Memory, MemoryExport, MemoryHistory, memory_hash
+from memories.models import SCOPE_FIELDS, Memory, MemoryExport, MemoryFeedback, memory_hash
 from memories.services.records import (
     closing_time,
     delete_with_history,
     fenced,
-    history_row,
+    history_deleted,
+    history_superseded,
+    history_updated,
     locked,
     memories_add,
     provenance_delete,
@@ -107,16 +110,7 @@ def memory_update(
             setattr(memory, name, value)
         memory.updated_at = now
         memory.save(update_fields=[*changes, "updated_at"])
-        history_row(
-            memory,
-            event=MemoryHistory.Event.UPDATE,
-            now=now,
-            old_memory=old_text,
-            new_memory=memory.memory,
-            old_metadata=old_metadata,
-            new_metadata=memory.metadata,
-            actor_id=actor_id,
-        ).save()
+        history_updated(memory=memory, old_text=old_text, old_metadata=old_metadata, now=now, actor_id=actor_id)
     return memory
 
 
@@ -160,15 +154,7 @@ def memory_delete(
                 break
             older |= frontier
         cascaded = delete_with_history(fenced(project, within).filter(pk__in=older), now=now) if older else 0
-        history_row(
-            memory,
-            event=MemoryHistory.Event.DELETE,
-            now=now,
-            old_memory=memory.memory,
-            old_metadata=memory.metadata,
-            actor_id=actor_id,
-            is_deleted=True,
-        ).save()
+        history_deleted(memories=[memory], now=now, actor_id=actor_id)
         sources_of_delete([memory.pk])
         memory.delete()
     return cascaded
@@ -309,15 +295,7 @@ def memory_supersede(
         old.valid_to = closed_at
         old.updated_at = now
         old.save(update_fields=["valid_to", "updated_at"])
-        history_row(
-            old,
-            event=MemoryHistory.Event.SUPERSEDE,
-            now=now,
-            old_memory=old.memory,
-            new_memory=new.memory,
-            old_metadata=old.metadata,
-            new_metadata=new.metadata,
-        ).save()
+        history_superseded(old=old, new=new, now=now)
         relationship_create(
             project=project,
             source_id=new.pk,
@@ -346,6 +324,22 @@ def memory_export_create(
         results=results,
         user_id=clean_id(user_id, field_name="user_id"),
         next_cursor=next_cursor,
+    )
+
+
+def memory_feedback_create(
+    *, project, memory_id: Any, feedback: str | None, feedback_reason: str | None, within: Scope | None = None
+) -> MemoryFeedback:
+    """Keep an app's feedback on one of the project's memories (inside ``within``) for curation
+    (``POST /v1/feedback/``); any other id is :class:`MemoryNotFound`."""
+    feedback = clean_feedback(feedback)
+    if feedback_reason is not None and not isinstance(feedback_reason, str):
+        raise ValidationFailed("feedback_reason must be a string", field="feedback_reason")
+    pk = clean_uuid(memory_id)
+    if pk is None or not fenced(project, within).filter(pk=pk).exists():
+        raise MemoryNotFound(memory_id)
+    return MemoryFeedback.objects.create(
+        project=project, memory_id=pk, feedback=feedback, feedback_reason=feedback_reason
     )
 
 
@@ -389,14 +383,5 @@ def memory_restore(
         memory.expiration_date = memory.valid_to = memory.invalidated_at = None
         memory.updated_at = now
         memory.save(update_fields=["expiration_date", "valid_to", "invalidated_at", "updated_at"])
-        history_row(
-            memory,
-            event=MemoryHistory.Event.UPDATE,
-            now=now,
-            old_memory=memory.memory,
-            new_memory=memory.memory,
-            old_metadata=memory.metadata,
-            new_metadata=memory.metadata,
-            actor_id=actor_id,
-        ).save()
+        history_updated(memory=memory, old_text=memory.memory, old_metadata=memory.metadata, now=now, actor_id=actor_id)
     return memory
