@@ -38,10 +38,10 @@ from accounts.services import (
 )
 from mem0g_site import openapi
 from mem0g_site.api import ApiView, Mem0View
+from mem0g_site.api_kit import examples, responses
+from mem0g_site.api_kit.parsing import body_of, refuse_unknown
 from mem0g_site.exceptions import Forbidden, InvalidRequest
 from mem0g_site.inputs import UNSET
-from memories.api import examples, responses
-from memories.api.common import body_of, refuse_unknown
 
 ORG_ID = "1f2e3d4c-5b6a-4978-8695-a4b3c2d1e0f9"
 PROJECT_ID = "5d1c2b3a-4e5f-4a6b-8c7d-9e0f1a2b3c4d"

@@ -13,35 +13,35 @@ from drf_spectacular.utils import OpenApiExample, OpenApiResponse, PolymorphicPr
 from rest_framework.negotiation import DefaultContentNegotiation
 from rest_framework.response import Response
 
-from accounts.access import key_scope, key_user, key_within
+from accounts.access import key_user, key_within
 from graph import selectors
 from graph.export import to_cytoscape, to_graphml
 from graph.selectors import LIMIT_MAX
 from graph.serializers import (
-    ChainMemorySerializer,
     CytoscapeResponse,
     GraphResponse,
     RelatedMemories,
-    RelatedMemorySerializer,
     RelationshipCreateRequest,
     Relationships,
-    RelationshipSerializer,
     RelationshipUpdateRequest,
     TimelineResponse,
-    VersionSerializer,
-    relationship_data,
-    relationships_data,
 )
 from graph.services import relationship_create, relationship_retract, relationship_update
+from graph.shapes import (
+    RelatedMemorySerializer,
+    RelationshipSerializer,
+    relationship_data,
+    relationships_data,
+    timeline_data,
+)
 from mem0g_site import openapi
 from mem0g_site.api import ApiView
+from mem0g_site.api_kit import examples
+from mem0g_site.api_kit.parsing import as_int, as_moment, as_object, body_of, refuse_unknown
 from mem0g_site.exceptions import ValidationFailed
 from mem0g_site.inputs import UNSET
-from memories.api import examples
-from memories.api.common import as_int, as_moment, as_object, body_of, merged_scope, refuse_unknown
-from memories.api.serializers import memories_data, memory_data
-from memories.filters import has_entity_id
 from memories.inputs import Scope
+from memories.shapes import memories_data
 
 GRAPH = "Graph"
 FORMATS = ("json", "graphml", "cytoscape")
@@ -122,27 +122,6 @@ def _times(request) -> dict:
 
 def _limit(request) -> int:
     return as_int(request.query_params.get("limit"), "limit", 100, minimum=1, maximum=LIMIT_MAX)
-
-
-# --- Mem0's graph memory in the add and search answers --------------------------------------
-
-
-def with_relations(body: dict, relations: dict | None) -> dict:
-    """An add answer with Mem0's ``relations`` (``{"deleted_entities", "added_entities"}``, recorded
-    by the add itself: ``AddOutcome.relations``) when the request set ``enable_graph`` or an added
-    memory's ``metadata.memory_category`` is one of ``MEM0_USE_GRAPH_FOR_CATEGORIES``; otherwise
-    ``body`` unchanged."""
-    return body if relations is None else {**body, "relations": relations}
-
-
-def search_relations(request, data: dict) -> list[dict]:
-    """Mem0's ``relations`` of a search with ``enable_graph``: ``[{"source", "relationship", "destination"}]``
-    of the scope the search names (top-level ids and plain ids in ``filters``, as Mem0's graph reads
-    ``filters.user_id``; a restricted key: its user's), at most 5."""
-    scope = key_scope(request.auth, merged_scope(data))
-    if scope.is_empty and has_entity_id(data.get("filters") or {}):
-        return []  # ids only inside AND/OR/NOT conditions: no one scope to read the graph of
-    return selectors.relations_search(project=request.auth.project, scope=scope, query=data.get("query"))
 
 
 # --- views ---------------------------------------------------------------------------------
@@ -421,7 +400,7 @@ class MemoryTimelineView(ApiView):
                             "event": "ADD",
                             "memory": examples.MEMORY["memory"],
                             "metadata": examples.MEMORY["metadata"],
-                            "history_id": examples.HISTORY_ROW["id"],
+                            "history_id": examples.HISTORY_ID,
                             "valid_from": openapi.CREATED,
                             "valid_to": openapi.UPDATED,
                         }
@@ -437,12 +416,3 @@ class MemoryTimelineView(ApiView):
     def get(self, request, memory_id: str):
         timeline = selectors.memory_timeline(project=request.auth.project, memory_id=memory_id, within=_within(request))
         return Response(timeline_data(timeline))
-
-
-def timeline_data(timeline) -> dict:
-    """A ``graph.selectors.memory_timeline`` as the API shows it (also the MCP tool ``memory_timeline``)."""
-    return {
-        "memory": memory_data(timeline.memory),
-        "versions": VersionSerializer(timeline.versions, many=True).data,
-        "chain": ChainMemorySerializer(timeline.chain, many=True).data,
-    }
