@@ -8,13 +8,16 @@ from accounts.access import key_user
 from accounts.services import entity_register
 from mem0g_site import openapi
 from mem0g_site.api import Mem0View
-from mem0g_site.api_kit.parsing import body_of, refuse_unknown
+from mem0g_site.api_kit.contract import Contract, given, read
+from mem0g_site.api_kit.parsing import body_of
 from mem0g_site.exceptions import Forbidden
 
 
-class EntityCreateRequest(serializers.Serializer):
-    name = serializers.CharField(required=False, help_text="A display name (agents, apps, runs).")
-    metadata = openapi.ObjectField(required=False)
+class EntityCreateRequest(Contract):
+    """With the entity's id field (``user_id``...: :func:`_entity_create_view`); the service checks the values."""
+
+    name = given(serializers.CharField, help_text="A display name (agents, apps, runs).")
+    metadata = given(openapi.ObjectField)
 
 
 class EntityCreated(serializers.Serializer):
@@ -25,9 +28,6 @@ class EntityCreated(serializers.Serializer):
     created_at = serializers.DateTimeField()
 
 
-# --- entities created before their first memory --------------------------------------------------
-
-
 class EntityCreateView(Mem0View):
     """``POST /v1/users/`` (and agents, apps, runs): register an entity so that ``GET /v1/entities/``
     lists it (with 0 memories) before it has memories. Registering it again updates it."""
@@ -35,12 +35,12 @@ class EntityCreateView(Mem0View):
     required_scope = "write"
     user_keys = True
     entity_type = "user"
+    contract: type[Contract]  # EntityCreateRequest with the entity's id field
 
     def post(self, request):
-        data = body_of(request)
+        values = read(self.contract, body_of(request))
         field = f"{self.entity_type}_id"
-        refuse_unknown(data, {field, "name", "metadata"})
-        name = data.get(field)
+        name = values.get(field)
         if request.auth.user_id is not None:
             if self.entity_type != "user":
                 raise Forbidden("A key restricted to one user can register only that user")
@@ -49,8 +49,8 @@ class EntityCreateView(Mem0View):
             project=request.auth.project,
             entity_type=self.entity_type,
             name=name,
-            display_name=data.get("name"),
-            metadata=data.get("metadata"),
+            display_name=values.get("name"),
+            metadata=values.get("metadata"),
         )
         body = {
             field: entity.name,
@@ -66,8 +66,10 @@ class EntityCreateView(Mem0View):
 
 def _entity_create_view(entity_type: str, plural: str):
     field = f"{entity_type}_id"
-    request_shape = type(
-        f"Create{entity_type.title()}Request", (EntityCreateRequest,), {field: serializers.CharField()}
+    contract = type(
+        f"Create{entity_type.title()}Request",
+        (EntityCreateRequest,),
+        {field: given(serializers.CharField, required=True)},
     )
     response_shape = type(f"{entity_type.title()}Created", (EntityCreated,), {field: serializers.CharField()})
     example_id = {"user": "alice", "agent": "support-bot", "app": "helpdesk", "run": "trip-42"}[entity_type]
@@ -82,7 +84,7 @@ def _entity_create_view(entity_type: str, plural: str):
         "(201; 200 when it was registered already, then its name and metadata are updated). An entity also "
         "exists, without this, once it has memories.",
         tags=[openapi.PLATFORM],
-        request=request_shape,
+        request=contract,
         responses={201: response_shape, 200: response_shape, **openapi.errors(404, 422)},
         examples=[
             openapi.example("New", {field: example_id, "metadata": {"plan": "pro"}}, request=True),
@@ -99,7 +101,11 @@ def _entity_create_view(entity_type: str, plural: str):
             ),
         ],
     )(post)
-    return type(f"{entity_type.title()}CreateView", (EntityCreateView,), {"entity_type": entity_type, "post": post})
+    return type(
+        f"{entity_type.title()}CreateView",
+        (EntityCreateView,),
+        {"entity_type": entity_type, "contract": contract, "post": post},
+    )
 
 
 UserCreateView = _entity_create_view("user", "users")

@@ -11,13 +11,22 @@ from accounts.selectors import project_for_key, project_member_list
 from accounts.services import project_member_add, project_member_remove, project_member_update
 from mem0g_site import openapi
 from mem0g_site.api import Mem0View
-from mem0g_site.api_kit.parsing import body_of, refuse_unknown
+from mem0g_site.api_kit.contract import Contract, given, read
+from mem0g_site.api_kit.parsing import body_of
 from mem0g_site.api_kit.responses import MessageResponse as MESSAGE
 
 
-class MemberRequest(serializers.Serializer):
-    email = serializers.EmailField(help_text="The email of an existing user of this server.")
-    role = serializers.ChoiceField(choices=ProjectMember.Role.values, required=False, help_text="Default `READER`.")
+class MemberRequest(Contract):
+    """Adding a member, or changing their role (the service checks both values)."""
+
+    email = given(serializers.EmailField, required=True, help_text="The email of an existing user of this server.")
+    role = given(serializers.ChoiceField, choices=ProjectMember.Role.values, help_text="Default `READER`.")
+
+
+class MemberQuery(Contract):
+    """Removing a member."""
+
+    email = given(serializers.CharField, required=True, help_text="The member's email.")
 
 
 class Member(serializers.Serializer):
@@ -50,7 +59,7 @@ class ProjectMembersView(Mem0View):
     found by email."""
 
     required_scope = "admin"
-    query_params = {"DELETE": frozenset({"email"})}
+    query_params = {"DELETE": frozenset(MemberQuery().fields)}
 
     def _project(self, request, org_id, project_id):
         return project_for_key(api_key=request.auth, org_id=org_id, project_id=project_id)
@@ -88,9 +97,10 @@ class ProjectMembersView(Mem0View):
     )
     def post(self, request, org_id: str, project_id: str):
         project = self._project(request, org_id, project_id)
-        data = body_of(request)
-        refuse_unknown(data, {"email", "role"})
-        project_member_add(project=project, email=data.get("email"), role=data.get("role", ProjectMember.Role.READER))
+        values = read(MemberRequest, body_of(request))
+        project_member_add(
+            project=project, email=values.get("email"), role=values.get("role", ProjectMember.Role.READER)
+        )
         return Response({"message": "User added to the project successfully."})
 
     @extend_schema(
@@ -107,20 +117,20 @@ class ProjectMembersView(Mem0View):
     )
     def put(self, request, org_id: str, project_id: str):
         project = self._project(request, org_id, project_id)
-        data = body_of(request)
-        refuse_unknown(data, {"email", "role"})
-        project_member_update(project=project, email=data.get("email"), role=data.get("role"))
+        values = read(MemberRequest, body_of(request))
+        project_member_update(project=project, email=values.get("email"), role=values.get("role"))
         return Response({"message": "User role updated successfully."})
 
     @extend_schema(
         operation_id="project_member_remove",
         summary="Remove a member",
         tags=[openapi.PLATFORM],
-        parameters=[ORG_PARAM, PROJECT_PARAM, openapi.query("email", description="The member's email.", required=True)],
+        parameters=[ORG_PARAM, PROJECT_PARAM, MemberQuery],
         responses={200: MESSAGE, **openapi.errors(404, 422, **NOT_FOUND)},
         examples=[openapi.example("Removed", {"message": "User removed from the project successfully."})],
     )
     def delete(self, request, org_id: str, project_id: str):
         project = self._project(request, org_id, project_id)
-        project_member_remove(project=project, email=request.query_params.get("email"))
+        email = read(MemberQuery, request.query_params.dict()).get("email")
+        project_member_remove(project=project, email=email)
         return Response({"message": "User removed from the project successfully."})

@@ -1,6 +1,8 @@
 """``/v2/entities/user/{user_id}/profile/`` and ``/v2/profiles/...``: user profiles, the jobs that
 build them, and the project's profile settings."""
 
+from collections.abc import Mapping
+
 from drf_spectacular.utils import OpenApiExample, OpenApiParameter, extend_schema
 from rest_framework import serializers
 from rest_framework.response import Response
@@ -11,7 +13,8 @@ from accounts.services import profile_job_create, profile_settings_update
 from mem0g_site import openapi
 from mem0g_site.api import Mem0View
 from mem0g_site.api_kit import examples
-from mem0g_site.api_kit.parsing import body_of, refuse_unknown
+from mem0g_site.api_kit.contract import Contract, given, read
+from mem0g_site.api_kit.parsing import body_of
 from mem0g_site.exceptions import InvalidRequest
 
 
@@ -24,11 +27,13 @@ class UserProfileData(serializers.Serializer):
     generation_count = serializers.IntegerField()
 
 
-class ProfileJobRequest(serializers.Serializer):
-    operation = serializers.ChoiceField(choices=ProfileJob.Operation.values)
-    entity_type = serializers.ChoiceField(choices=["user"], required=False)
-    entity_id = serializers.CharField(required=False, help_text="`trigger`: the user.")
-    limit = serializers.IntegerField(required=False, min_value=1, max_value=10, help_text="`sample`: how many users.")
+class ProfileJobRequest(Contract):
+    """A job to run; the service checks the values (which ``operation`` needs which)."""
+
+    operation = given(serializers.ChoiceField, choices=ProfileJob.Operation.values, required=True)
+    entity_type = given(serializers.ChoiceField, choices=["user"])
+    entity_id = given(serializers.CharField, help_text="`trigger`: the user.")
+    limit = given(serializers.IntegerField, min_value=1, max_value=10, help_text="`sample`: how many users.")
 
 
 class ProfileJobCreated(serializers.Serializer):
@@ -74,9 +79,19 @@ class ProfileEntities(serializers.Serializer):
     user = ProfileEntitySettings()
 
 
-class ProfileSettingsRequest(serializers.Serializer):
+class ProfileSettingsRequest(Contract):
+    """The settings to change, handed to the service whole: it refuses any other key with a 400
+    ``Unsupported settings`` (where Mem0's other routes ignore unknown fields) and checks the values."""
+
     enabled = serializers.BooleanField(required=False)
     entities = ProfileEntities(required=False)
+
+    def to_internal_value(self, data):
+        if not isinstance(data, Mapping):
+            raise InvalidRequest("The request body must be a JSON object")
+        if not data:
+            raise InvalidRequest("Give enabled and/or entities")
+        return dict(data)
 
 
 class ProfileSettingsData(serializers.Serializer):
@@ -199,14 +214,13 @@ class ProfileJobsView(Mem0View):
         ],
     )
     def post(self, request):
-        data = body_of(request)
-        refuse_unknown(data, {"operation", "entity_type", "entity_id", "limit"})
+        values = read(ProfileJobRequest, body_of(request))
         job, replayed = profile_job_create(
             project=request.auth.project,
-            operation=data.get("operation"),
-            entity_type=data.get("entity_type", "user"),
-            entity_id=data.get("entity_id"),
-            limit=data.get("limit"),
+            operation=values.get("operation"),
+            entity_type=values.get("entity_type", "user"),
+            entity_id=values.get("entity_id"),
+            limit=values.get("limit"),
             idempotency_key=request.headers.get("Idempotency-Key"),
             within_user=request.auth.user_id,
         )
@@ -324,8 +338,6 @@ class ProfileSettingsView(Mem0View):
         ],
     )
     def post(self, request):
-        data = body_of(request)
-        if not data:
-            raise InvalidRequest("Give enabled and/or entities")
-        row = profile_settings_update(project=request.auth.project, data=data)
+        changes = read(ProfileSettingsRequest, body_of(request))
+        row = profile_settings_update(project=request.auth.project, data=changes)
         return Response(_settings_data(row))

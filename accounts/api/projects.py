@@ -1,7 +1,7 @@
 """``/api/v1/orgs/organizations/{org}/projects/``: a key's projects, a new one (organisation keys),
 one project's options and its deletion."""
 
-from drf_spectacular.utils import OpenApiResponse, extend_schema
+from drf_spectacular.utils import OpenApiResponse, extend_schema, extend_schema_field
 from rest_framework import serializers
 from rest_framework.response import Response
 
@@ -10,7 +10,8 @@ from accounts.selectors import project_for_key, projects_for_key
 from accounts.services import PROJECT_OPTIONS, project_create, project_delete, project_update_options
 from mem0g_site import openapi
 from mem0g_site.api import Mem0View
-from mem0g_site.api_kit.parsing import body_of, refuse_unknown
+from mem0g_site.api_kit.contract import Contract, Lenient, given, read
+from mem0g_site.api_kit.parsing import body_of
 from mem0g_site.api_kit.responses import MessageResponse as MESSAGE
 from mem0g_site.api_kit.responses import narrowed
 from mem0g_site.exceptions import Forbidden
@@ -37,42 +38,77 @@ def project_data(project) -> dict:
     }
 
 
-# --- documentation shapes --------------------------------------------------------------------
+# --- the contract and the shapes ---------------------------------------------------------------
+
+# The options' help in a request and in an answer (the options themselves: accounts.services.PROJECT_OPTIONS).
+REQUEST_HELP = {
+    "review_mode": "mem0g: inferred UPDATEs and SUPERSEDEs wait for review (the old fact stays current); their add "
+    "results say `pending: true`."
+}
+ANSWER_HELP = {"review_mode": "mem0g: inferred changes wait for review."}
 
 
-class ProjectCreateRequest(serializers.Serializer):
-    name = serializers.CharField(max_length=200)
-    description = serializers.CharField(required=False, allow_blank=True)
+def _option_field(kind: type, *, request: bool, **kwargs) -> serializers.Field:
+    """A project option (``accounts.services.PROJECT_OPTIONS``) in a request (as given: the service
+    checks its type) or in an answer."""
+    field_class = {str: serializers.CharField, list: serializers.ListField, bool: serializers.BooleanField}[kind]
+    if kind is list:
+        kwargs["child"] = serializers.JSONField()
+    if request:
+        return given(field_class, allow_null=True, **kwargs)
+    return field_class(required=False, **kwargs)
 
 
-class ProjectUpdateRequest(serializers.Serializer):
-    custom_instructions = serializers.CharField(required=False, allow_null=True)
-    agent_custom_instructions = serializers.CharField(required=False, allow_null=True)
-    custom_categories = serializers.ListField(child=serializers.JSONField(), required=False, allow_null=True)
-    memory_depth = serializers.CharField(required=False, allow_null=True)
-    usecase_setting = serializers.CharField(required=False, allow_null=True)
-    multilingual = serializers.BooleanField(required=False, allow_null=True)
-    review_mode = serializers.BooleanField(
-        required=False,
-        allow_null=True,
-        help_text="mem0g: inferred UPDATEs and SUPERSEDEs wait for review (the old fact stays current); "
-        "their add results say `pending: true`.",
-    )
+class ProjectCreateRequest(Contract):
+    name = given(serializers.CharField, max_length=200, required=True)
+    description = given(serializers.CharField, allow_blank=True)
 
 
-class ProjectResponse(serializers.Serializer):
-    id = serializers.CharField()
-    project_id = serializers.CharField()
-    org_id = serializers.CharField()
-    name = serializers.CharField()
-    created_at = serializers.DateTimeField()
-    custom_instructions = serializers.CharField(required=False)
-    agent_custom_instructions = serializers.CharField(required=False)
-    custom_categories = serializers.ListField(child=serializers.JSONField(), required=False)
-    memory_depth = serializers.CharField(required=False)
-    usecase_setting = serializers.CharField(required=False)
-    multilingual = serializers.BooleanField(required=False)
-    review_mode = serializers.BooleanField(required=False, help_text="mem0g: inferred changes wait for review.")
+# ``PATCH``: the options given (``null`` removes one); the service checks each one's type.
+ProjectUpdateRequest = type(
+    "ProjectUpdateRequest",
+    (Contract,),
+    {
+        name: _option_field(kind, request=True, help_text=REQUEST_HELP.get(name))
+        for name, kind in PROJECT_OPTIONS.items()
+    },
+)
+
+
+@extend_schema_field({"type": "string"})
+class ProjectFieldNames(Lenient, serializers.Field):
+    """``fields``: ``a,b`` or ``['a', 'b']``, as a set of names (None: every field)."""
+
+    def parse(self, value):
+        if not value:
+            return None
+        return {name.strip() for name in value.strip("[]").replace("'", "").replace('"', "").split(",")}
+
+
+class ProjectQuery(Contract):
+    fields = ProjectFieldNames(help_text="Only these keys (and `id`): `a,b` or `['a', 'b']`.")
+
+
+# The answer: the project and the options it has.
+ProjectResponse = type(
+    "ProjectResponse",
+    (serializers.Serializer,),
+    {
+        "id": serializers.CharField(),
+        "project_id": serializers.CharField(),
+        "org_id": serializers.CharField(),
+        "name": serializers.CharField(),
+        "created_at": serializers.DateTimeField(),
+        **{
+            name: _option_field(
+                kind,
+                request=False,
+                help_text=ANSWER_HELP.get(name),
+            )
+            for name, kind in PROJECT_OPTIONS.items()
+        },
+    },
+)
 
 
 class ProjectData(ProjectResponse):
@@ -149,9 +185,10 @@ class ProjectsView(Mem0View):
         organization = project_for_key(api_key=request.auth, org_id=org_id)
         if not request.auth.is_organization_key:
             raise Forbidden(ORG_KEY_ONLY)
-        data = body_of(request)
-        refuse_unknown(data, {"name", "description"})
-        project = project_create(organization=organization, name=data.get("name"), description=data.get("description"))
+        values = read(ProjectCreateRequest, body_of(request))
+        project = project_create(
+            organization=organization, name=values.get("name"), description=values.get("description")
+        )
         return Response({"message": "Project created successfully.", **project_data(project)}, status=201)
 
 
@@ -160,7 +197,7 @@ class ProjectDetailView(Mem0View):
     An organisation key reaches every project of its organisation; other keys only their own."""
 
     required_scope = {"GET": "read", "PATCH": "admin", "DELETE": "admin"}
-    query_params = {"GET": frozenset({"fields"})}
+    query_params = {"GET": frozenset(ProjectQuery().fields)}
 
     def _project(self, request, org_id: str, project_id: str):
         return project_for_key(api_key=request.auth, org_id=org_id, project_id=project_id)
@@ -173,7 +210,7 @@ class ProjectDetailView(Mem0View):
         parameters=[
             ORG_PARAM,
             PROJECT_PARAM,
-            openapi.query("fields", description="Only these keys (and `id`): `a,b` or `['a', 'b']`."),
+            ProjectQuery,
         ],
         responses={
             200: OpenApiResponse(
@@ -185,10 +222,10 @@ class ProjectDetailView(Mem0View):
         examples=[openapi.example("Project", {**PROJECT_EXAMPLE, "description": ""})],
     )
     def get(self, request, org_id: str, project_id: str):
-        data = project_data(self._project(request, org_id, project_id))
-        fields = request.query_params.get("fields")
-        if fields:
-            wanted = {f.strip() for f in fields.strip("[]").replace("'", "").replace('"', "").split(",")}
+        project = self._project(request, org_id, project_id)
+        wanted = read(ProjectQuery, request.query_params.dict())["fields"]
+        data = project_data(project)
+        if wanted:
             data = {k: v for k, v in data.items() if k in wanted or k == "id"}
         return Response(data)
 
@@ -215,10 +252,8 @@ class ProjectDetailView(Mem0View):
     )
     def patch(self, request, org_id: str, project_id: str):
         project = self._project(request, org_id, project_id)
-        data = body_of(request)
-        refuse_unknown(data, PROJECT_OPTIONS)
-        options = {name: value for name, value in data.items() if name in PROJECT_OPTIONS}
-        project = project_update_options(project=project, options=options)
+        options = read(ProjectUpdateRequest, body_of(request))
+        project = project_update_options(project=project, options=dict(options))
         return Response({"message": "Updated project settings", **project_data(project)})
 
     @extend_schema(

@@ -4,27 +4,35 @@ from drf_spectacular.utils import extend_schema
 from rest_framework import serializers
 from rest_framework.response import Response
 
-from accounts.api.common import NOT_FOUND, PROJECT_ID
+from accounts.api.common import NOT_FOUND, PROJECT_ID, PROJECT_PARAM
 from accounts.models import WEBHOOK_EVENT_TYPES, Webhook
 from accounts.selectors import project_for_key, webhook_get, webhook_list
 from accounts.services import webhook_create, webhook_delete, webhook_secret_rotate, webhook_update
 from mem0g_site import openapi
 from mem0g_site.api import ApiView, Mem0View
-from mem0g_site.api_kit.parsing import body_of, refuse_unknown
+from mem0g_site.api_kit.contract import Contract, given, read
+from mem0g_site.api_kit.parsing import body_of
 from mem0g_site.api_kit.responses import MessageResponse as MESSAGE
 from mem0g_site.inputs import UNSET
 
 
-class WebhookRequest(serializers.Serializer):
-    name = serializers.CharField(max_length=200)
-    url = serializers.URLField()
-    event_types = serializers.ListField(child=serializers.ChoiceField(choices=WEBHOOK_EVENT_TYPES))
+def _webhook_contract(name: str, *, required: bool) -> type[Contract]:
+    """A new webhook (every field ``required``) or a change (what is given); the service checks the values."""
+    return type(
+        name,
+        (Contract,),
+        {
+            "name": given(serializers.CharField, max_length=200, required=required),
+            "url": given(serializers.URLField, required=required),
+            "event_types": given(
+                serializers.ListField, child=serializers.ChoiceField(choices=WEBHOOK_EVENT_TYPES), required=required
+            ),
+        },
+    )
 
 
-class WebhookUpdateRequest(serializers.Serializer):
-    name = serializers.CharField(max_length=200, required=False)
-    url = serializers.URLField(required=False)
-    event_types = serializers.ListField(child=serializers.ChoiceField(choices=WEBHOOK_EVENT_TYPES), required=False)
+WebhookRequest = _webhook_contract("WebhookRequest", required=True)
+WebhookUpdateRequest = _webhook_contract("WebhookUpdateRequest", required=False)
 
 
 class WebhookData(serializers.Serializer):
@@ -88,9 +96,7 @@ def webhook_data(webhook: Webhook) -> dict:
     }
 
 
-WEBHOOK_PROJECT_PARAM = openapi.path_param(
-    "project_id", "The key's project, or (organisation key) another project of its organisation.", PROJECT_ID
-)
+WEBHOOK_ID_PARAM = openapi.path_param("webhook_id", "The webhook's id (a whole number).", "7")
 WEBHOOK_NOT_FOUND = {"e404": ("NOT_FOUND", "Webhook not found", {"webhook_id": "7"})}
 
 
@@ -107,7 +113,7 @@ class ProjectWebhooksView(Mem0View):
         operation_id="webhooks_list",
         summary="List a project's webhooks",
         tags=[openapi.PLATFORM],
-        parameters=[WEBHOOK_PROJECT_PARAM],
+        parameters=[PROJECT_PARAM],
         responses={200: WebhookData(many=True), **openapi.errors(404, **NOT_FOUND)},
         examples=[openapi.example("Webhooks", [WEBHOOK_EXAMPLE])],
     )
@@ -126,7 +132,7 @@ class ProjectWebhooksView(Mem0View):
         "`WEBHOOK_ALLOW_PRIVATE=true`). The answer carries the webhook's signing `secret`, the only time "
         "it is shown (`POST /api/v1/webhooks/{webhook_id}/secret/` makes a new one).",
         tags=[openapi.PLATFORM],
-        parameters=[WEBHOOK_PROJECT_PARAM],
+        parameters=[PROJECT_PARAM],
         request=WebhookRequest,
         responses={201: WebhookCreated, **openapi.errors(404, 422, **NOT_FOUND)},
         examples=[
@@ -140,10 +146,9 @@ class ProjectWebhooksView(Mem0View):
     )
     def post(self, request, project_id: str):
         project = self._project(request, project_id)
-        data = body_of(request)
-        refuse_unknown(data, {"name", "url", "event_types"})
+        values = read(WebhookRequest, body_of(request))
         webhook = webhook_create(
-            project=project, name=data.get("name"), url=data.get("url"), event_types=data.get("event_types")
+            project=project, name=values.get("name"), url=values.get("url"), event_types=values.get("event_types")
         )
         return Response({**webhook_data(webhook), "secret": webhook.secret}, status=201)
 
@@ -160,7 +165,7 @@ class WebhookView(Mem0View):
         "address, as at creation. The signing secret is not shown; rotate it with "
         "`POST /api/v1/webhooks/{webhook_id}/secret/`.",
         tags=[openapi.PLATFORM],
-        parameters=[openapi.path_param("webhook_id", "The webhook's id (a whole number).", "7")],
+        parameters=[WEBHOOK_ID_PARAM],
         request=WebhookUpdateRequest,
         responses={200: WebhookUpdated, **openapi.errors(404, 422, **WEBHOOK_NOT_FOUND)},
         examples=[
@@ -177,13 +182,12 @@ class WebhookView(Mem0View):
     )
     def put(self, request, webhook_id: str):
         webhook = webhook_get(api_key=request.auth, webhook_id=webhook_id)
-        data = body_of(request)
-        refuse_unknown(data, {"name", "url", "event_types"})
+        values = read(WebhookUpdateRequest, body_of(request))
         webhook = webhook_update(
             webhook=webhook,
-            name=data.get("name", UNSET),
-            url=data.get("url", UNSET),
-            event_types=data.get("event_types", UNSET),
+            name=values.get("name", UNSET),
+            url=values.get("url", UNSET),
+            event_types=values.get("event_types", UNSET),
         )
         return Response({"message": "Webhook updated successfully", **webhook_data(webhook)})
 
@@ -191,7 +195,7 @@ class WebhookView(Mem0View):
         operation_id="webhook_delete",
         summary="Delete a webhook",
         tags=[openapi.PLATFORM],
-        parameters=[openapi.path_param("webhook_id", "The webhook's id (a whole number).", "7")],
+        parameters=[WEBHOOK_ID_PARAM],
         responses={200: MESSAGE, **openapi.errors(404, **WEBHOOK_NOT_FOUND)},
         examples=[openapi.example("Deleted", {"message": "Webhook deleted successfully"})],
     )
@@ -211,7 +215,7 @@ class WebhookSecretView(ApiView):
         description="Replaces the webhook's signing secret and answers the new one, the only time it is shown. "
         "Deliveries from now on are signed with it alone: the old secret stops verifying at once.",
         tags=[openapi.PLATFORM],
-        parameters=[openapi.path_param("webhook_id", "The webhook's id (a whole number).", "7")],
+        parameters=[WEBHOOK_ID_PARAM],
         request=None,
         responses={200: WebhookSecret, **openapi.errors(404, **WEBHOOK_NOT_FOUND)},
         examples=[

@@ -179,9 +179,14 @@ class Raw(serializers.JSONField):
 class Given:
     """Documented as its DRF field type (``given(serializers.EmailField)``); read as given, ``null``
     included, and left out of the values when absent (a view can tell "not given"). The service the
-    value goes to checks it, with its own message."""
+    value goes to checks it, with its own message. ``needed``: absent or ``null`` is a 422
+    ``<field> is required``."""
+
+    needed = False
 
     def validate_empty_values(self, data):
+        if self.needed and (data is empty or data is None):
+            raise ValidationFailed(f"{self.field_name} is required", field=self.field_name)
         if data is empty:
             raise SkipField()
         return (True, None) if data is None else (False, data)
@@ -194,10 +199,11 @@ class Given:
 
 
 @cache
-def _given_class(field_class: type[serializers.Field]) -> type[serializers.Field]:
-    return type(f"Given{field_class.__name__}", (Given, field_class), {})
+def _given_class(field_class: type[serializers.Field], needed: bool) -> type[serializers.Field]:
+    name = f"{'Needed' if needed else 'Given'}{field_class.__name__}"
+    return type(name, (Given, field_class), {"needed": needed})
 
 
-def given(field_class: type[serializers.Field], **kwargs) -> serializers.Field:
+def given(field_class: type[serializers.Field], *, needed: bool = False, **kwargs) -> serializers.Field:
     """A ``field_class`` (with ``kwargs``, for the documentation) whose value the service checks."""
-    return _given_class(field_class)(**{"required": False, **kwargs})
+    return _given_class(field_class, needed)(**{"required": needed, **kwargs})
