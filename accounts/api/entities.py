@@ -14,7 +14,9 @@ from mem0g_site.exceptions import Forbidden
 
 
 class EntityCreateRequest(Contract):
-    """With the entity's id field (``user_id``...: :func:`_entity_create_view`); the service checks the values."""
+    """An entity to register: its id (`user_id`, `agent_id`, `app_id` or `run_id`), a display name and metadata."""
+
+    # Each route's contract adds its id field (_entity_create_view); the service checks the values.
 
     name = given(serializers.CharField, help_text="A display name (agents, apps, runs).")
     metadata = given(openapi.ObjectField)

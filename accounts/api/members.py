@@ -17,16 +17,18 @@ from mem0g_site.api_kit.responses import MessageResponse as MESSAGE
 
 
 class MemberRequest(Contract):
-    """Adding a member, or changing their role (the service checks both values)."""
+    """A member to add, or whose role to change."""
+
+    # The service checks both values (an unknown email is a 422, as a user of another organisation).
 
     email = given(serializers.EmailField, required=True, help_text="The email of an existing user of this server.")
     role = given(serializers.ChoiceField, choices=ProjectMember.Role.values, help_text="Default `READER`.")
 
 
 class MemberQuery(Contract):
-    """Removing a member."""
+    """The member to remove."""
 
-    email = given(serializers.CharField, required=True, help_text="The member's email.")
+    email = given(serializers.CharField, required=True, allow_blank=True, help_text="The member's email.")
 
 
 class Member(serializers.Serializer):

@@ -28,7 +28,9 @@ class UserProfileData(serializers.Serializer):
 
 
 class ProfileJobRequest(Contract):
-    """A job to run; the service checks the values (which ``operation`` needs which)."""
+    """`trigger`: build `entity_id`'s profile; `sample`: those of `limit` users."""
+
+    # The service checks the values (and which operation needs which).
 
     operation = given(serializers.ChoiceField, choices=ProfileJob.Operation.values, required=True)
     entity_type = given(serializers.ChoiceField, choices=["user"])
@@ -80,8 +82,10 @@ class ProfileEntities(serializers.Serializer):
 
 
 class ProfileSettingsRequest(Contract):
-    """The settings to change, handed to the service whole: it refuses any other key with a 400
-    ``Unsupported settings`` (where Mem0's other routes ignore unknown fields) and checks the values."""
+    """`enabled` and `entities.user`; any other key is a 400 `Unsupported settings`."""
+
+    # Handed to the service whole: it refuses other keys (where Mem0's other routes ignore unknown
+    # fields) and checks the values; the fields here document them.
 
     enabled = serializers.BooleanField(required=False)
     entities = ProfileEntities(required=False)

@@ -60,6 +60,9 @@ def _option_field(kind: type, *, request: bool, **kwargs) -> serializers.Field:
 
 
 class ProjectCreateRequest(Contract):
+    """A new project: its name (new in the organisation) and a description."""
+
+    # The service checks the values.
     name = given(serializers.CharField, max_length=200, required=True)
     description = given(serializers.CharField, allow_blank=True)
 
@@ -69,8 +72,11 @@ ProjectUpdateRequest = type(
     "ProjectUpdateRequest",
     (Contract,),
     {
-        name: _option_field(kind, request=True, help_text=REQUEST_HELP.get(name))
-        for name, kind in PROJECT_OPTIONS.items()
+        "__doc__": "The options to set; `null` removes one.",
+        **{
+            name: _option_field(kind, request=True, help_text=REQUEST_HELP.get(name))
+            for name, kind in PROJECT_OPTIONS.items()
+        },
     },
 )
 
@@ -86,6 +92,8 @@ class ProjectFieldNames(Lenient, serializers.Field):
 
 
 class ProjectQuery(Contract):
+    """Only some of the project's fields."""
+
     fields = ProjectFieldNames(help_text="Only these keys (and `id`): `a,b` or `['a', 'b']`.")
 
 

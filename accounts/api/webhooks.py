@@ -22,6 +22,7 @@ def _webhook_contract(name: str, *, required: bool) -> type[Contract]:
         name,
         (Contract,),
         {
+            "__doc__": "A new webhook." if required else "What to change (what is absent stays).",
             "name": given(serializers.CharField, max_length=200, required=required),
             "url": given(serializers.URLField, required=required),
             "event_types": given(
