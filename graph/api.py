@@ -95,6 +95,12 @@ def _within(request) -> Scope | None:
     return key_within(request.auth)
 
 
+def _traversal(request, values: dict) -> dict:
+    """What a walk from one memory takes from its query (``Hops`` and ``Times``) and from the key."""
+    hops = {name: values[name] for name in ("relation", "direction", "limit", "as_of", "known_at")}
+    return {"project": request.auth.project, "within": _within(request), **hops}
+
+
 # --- views ---------------------------------------------------------------------------------
 
 
@@ -118,16 +124,7 @@ class MemoryRelationshipsView(ApiView):
     )
     def get(self, request, memory_id: str):
         values = read(RelationshipsQuery, request.query_params.dict())
-        relationships = selectors.relationship_list(
-            project=request.auth.project,
-            memory_id=memory_id,
-            relation=values["relation"],
-            direction=values.get("direction") or "both",
-            limit=values["limit"],
-            within=_within(request),
-            as_of=values["as_of"],
-            known_at=values["known_at"],
-        )
+        relationships = selectors.relationship_list(memory_id=memory_id, **_traversal(request, values))
         data = relationships_data(relationships)
         return Response({"relationships": data, "results": data})
 
@@ -244,17 +241,7 @@ class RelatedMemoriesView(ApiView):
     )
     def get(self, request, memory_id: str):
         values = read(RelatedQuery, request.query_params.dict())
-        related = selectors.related_memories(
-            project=request.auth.project,
-            memory_id=memory_id,
-            depth=values["depth"],
-            relation=values["relation"],
-            direction=values.get("direction") or "both",
-            limit=values["limit"],
-            within=_within(request),
-            as_of=values["as_of"],
-            known_at=values["known_at"],
-        )
+        related = selectors.related_memories(memory_id=memory_id, depth=values["depth"], **_traversal(request, values))
         data = RelatedMemorySerializer(related, many=True).data
         return Response({"memories": data, "results": data})
 

@@ -59,16 +59,21 @@ class Depth(Contract):
     depth = WholeNumber(min_value=1, max_value=5, default=1, help_text="Hops, 1 to 5 (default 1).")
 
 
+class Direction(Lenient, serializers.ChoiceField):
+    """``in``, ``out`` or ``both`` (absent or empty: ``both``); the selector refuses anything else."""
+
+    def __init__(self, **kwargs):
+        super().__init__(choices=DIRECTIONS, allow_null=False, allow_blank=True, **kwargs)
+
+    def parse(self, value):
+        return value or "both"
+
+
 class Hops(Contract):
     """Which relationships a read follows: one relation, a direction, how many."""
 
     relation = Text(help_text="Only this relation (e.g. `related_to`).")
-    direction = given(
-        serializers.ChoiceField,
-        choices=DIRECTIONS,
-        allow_blank=True,
-        help_text="`out` (from the memory), `in` (to it) or `both` (default).",
-    )
+    direction = Direction(help_text="`out` (from the memory), `in` (to it) or `both` (default).")
     limit = WholeNumber(
         min_value=1, max_value=LIMIT_MAX, default=100, help_text=f"At most this many, 1 to {LIMIT_MAX} (default 100)."
     )
