@@ -191,11 +191,9 @@ class Given:
             raise SkipField()
         return (True, None) if data is None else (False, data)
 
-    def to_internal_value(self, data):
-        return data
-
-    def run_validators(self, value):
-        pass
+    def run_validation(self, data=empty):
+        # Nothing of the DRF field's own reading (blank strings, choices, bounds): the value as given.
+        return self.validate_empty_values(data)[1]
 
 
 @cache

@@ -1,6 +1,6 @@
-"""The response shapes of the memory routes, as the views answer them (beside the memory, history,
-source and trace shapes of ``memories.api.serializers``); ``tests/test_schema_conformance.py`` checks
-the answers against them."""
+"""The response shapes of the memory routes, as the views answer them (beside the memory shape of
+``memories.shapes`` and the history, source and trace shapes of ``memories.api.serializers``);
+``tests/test_schema_conformance.py`` checks the answers against them."""
 
 from rest_framework import serializers
 
