@@ -13,38 +13,39 @@ from drf_spectacular.utils import OpenApiExample, OpenApiResponse, PolymorphicPr
 from rest_framework.negotiation import DefaultContentNegotiation
 from rest_framework.response import Response
 
-from accounts.access import key_scope, key_user, key_within
+from accounts.access import key_user, key_within
 from graph import selectors
 from graph.export import to_cytoscape, to_graphml
-from graph.selectors import LIMIT_MAX
 from graph.serializers import (
-    ChainMemorySerializer,
     CytoscapeResponse,
+    GraphQuery,
     GraphResponse,
     RelatedMemories,
-    RelatedMemorySerializer,
+    RelatedQuery,
     RelationshipCreateRequest,
     Relationships,
-    RelationshipSerializer,
+    RelationshipsQuery,
     RelationshipUpdateRequest,
     TimelineResponse,
-    VersionSerializer,
-    relationship_data,
-    relationships_data,
 )
 from graph.services import relationship_create, relationship_retract, relationship_update
+from graph.shapes import (
+    RelatedMemorySerializer,
+    RelationshipSerializer,
+    relationship_data,
+    relationships_data,
+    timeline_data,
+)
 from mem0g_site import openapi
 from mem0g_site.api import ApiView
-from mem0g_site.exceptions import ValidationFailed
+from mem0g_site.api_kit import examples
+from mem0g_site.api_kit.contract import read
+from mem0g_site.api_kit.parsing import body_of
 from mem0g_site.inputs import UNSET
-from memories.api import examples
-from memories.api.common import as_int, as_moment, as_object, body_of, merged_scope, refuse_unknown
-from memories.api.serializers import memories_data, memory_data
-from memories.filters import has_entity_id
 from memories.inputs import Scope
+from memories.shapes import memories_data
 
 GRAPH = "Graph"
-FORMATS = ("json", "graphml", "cytoscape")
 
 # --- documentation -------------------------------------------------------------------------
 
@@ -74,20 +75,6 @@ RELATIONSHIP_ID_PARAM = openapi.path_param(
     "relationship_id", "The relationship's id (a UUID; anything else is a 404).", RELATIONSHIP_ID
 )
 RELATIONSHIP_NOT_FOUND = ("RELATIONSHIP_NOT_FOUND", "Relationship not found", {"relationship_id": RELATIONSHIP_ID})
-TIME_QUERY = [
-    openapi.query("as_of", str, "Valid time: what held at this time (ISO 8601 or Unix seconds). Default: now."),
-    openapi.query(
-        "known_at",
-        str,
-        "Record time: what was on record at this time (recorded by then and not retracted yet). Alone, it also "
-        "sets `as_of`: the graph as it stood then. Default: what is on record now.",
-    ),
-]
-RELATION_QUERY = openapi.query("relation", str, "Only this relation (e.g. `related_to`).")
-DIRECTION_QUERY = openapi.query(
-    "direction", str, "`out` (from the memory), `in` (to it) or `both` (default).", enum=["in", "out", "both"]
-)
-LIMIT_QUERY = openapi.query("limit", int, f"At most this many, 1 to {LIMIT_MAX} (default 100).")
 GRAPHML_EXAMPLE = (
     "<?xml version='1.0' encoding='utf-8'?>\n<graphml xmlns=\"http://graphml.graphdrawing.org/xmlns\">"
     '<key id="n_memory" for="node" attr.name="memory" attr.type="string" />...'
@@ -108,41 +95,10 @@ def _within(request) -> Scope | None:
     return key_within(request.auth)
 
 
-def _relation(request) -> str | None:
-    value = request.query_params.get("relation")
-    return value if value not in (None, "") else None
-
-
-def _times(request) -> dict:
-    return {
-        "as_of": as_moment(request.query_params.get("as_of"), "as_of"),
-        "known_at": as_moment(request.query_params.get("known_at"), "known_at"),
-    }
-
-
-def _limit(request) -> int:
-    return as_int(request.query_params.get("limit"), "limit", 100, minimum=1, maximum=LIMIT_MAX)
-
-
-# --- Mem0's graph memory in the add and search answers --------------------------------------
-
-
-def with_relations(body: dict, relations: dict | None) -> dict:
-    """An add answer with Mem0's ``relations`` (``{"deleted_entities", "added_entities"}``, recorded
-    by the add itself: ``AddOutcome.relations``) when the request set ``enable_graph`` or an added
-    memory's ``metadata.memory_category`` is one of ``MEM0_USE_GRAPH_FOR_CATEGORIES``; otherwise
-    ``body`` unchanged."""
-    return body if relations is None else {**body, "relations": relations}
-
-
-def search_relations(request, data: dict) -> list[dict]:
-    """Mem0's ``relations`` of a search with ``enable_graph``: ``[{"source", "relationship", "destination"}]``
-    of the scope the search names (top-level ids and plain ids in ``filters``, as Mem0's graph reads
-    ``filters.user_id``; a restricted key: its user's), at most 5."""
-    scope = key_scope(request.auth, merged_scope(data))
-    if scope.is_empty and has_entity_id(data.get("filters") or {}):
-        return []  # ids only inside AND/OR/NOT conditions: no one scope to read the graph of
-    return selectors.relations_search(project=request.auth.project, scope=scope, query=data.get("query"))
+def _traversal(request, values: dict) -> dict:
+    """What a walk from one memory takes from its query (``Hops`` and ``Times``) and from the key."""
+    hops = {name: values[name] for name in ("relation", "direction", "limit", "as_of", "known_at")}
+    return {"project": request.auth.project, "within": _within(request), **hops}
 
 
 # --- views ---------------------------------------------------------------------------------
@@ -153,7 +109,7 @@ class MemoryRelationshipsView(ApiView):
 
     required_scope = {"GET": "read", "POST": "write"}
     user_keys = True
-    query_params = {"GET": frozenset({"relation", "direction", "as_of", "known_at", "limit"})}
+    query_params = {"GET": frozenset(RelationshipsQuery().fields)}
 
     @extend_schema(
         operation_id="relationships_list",
@@ -162,20 +118,13 @@ class MemoryRelationshipsView(ApiView):
         "those that hold now and were not retracted; `as_of` and `known_at` look back in time. The memory "
         "may be in any state.",
         tags=[GRAPH],
-        parameters=[examples.MEMORY_ID_PARAM, RELATION_QUERY, DIRECTION_QUERY, *TIME_QUERY, LIMIT_QUERY],
+        parameters=[examples.MEMORY_ID_PARAM, RelationshipsQuery],
         responses={200: Relationships, **openapi.errors(404, 422)},
         examples=[openapi.example("Relationships", {"relationships": [RELATIONSHIP], "results": [RELATIONSHIP]})],
     )
     def get(self, request, memory_id: str):
-        relationships = selectors.relationship_list(
-            project=request.auth.project,
-            memory_id=memory_id,
-            relation=_relation(request),
-            direction=request.query_params.get("direction") or "both",
-            limit=_limit(request),
-            within=_within(request),
-            **_times(request),
-        )
+        values = read(RelationshipsQuery, request.query_params.dict())
+        relationships = selectors.relationship_list(memory_id=memory_id, **_traversal(request, values))
         data = relationships_data(relationships)
         return Response({"relationships": data, "results": data})
 
@@ -205,20 +154,16 @@ class MemoryRelationshipsView(ApiView):
         ],
     )
     def post(self, request, memory_id: str):
-        data = body_of(request)
-        refuse_unknown(data, {"target_id", "relation", "metadata", "weight", "valid_from", "valid_to"})
-        for name in ("target_id", "relation"):
-            if data.get(name) is None:
-                raise ValidationFailed(f"{name} is required", field=name)
+        values = read(RelationshipCreateRequest, body_of(request))
         relationship = relationship_create(
             project=request.auth.project,
             source_id=memory_id,
-            target_id=data["target_id"],
-            relation=data["relation"],
-            metadata=as_object(data.get("metadata"), "metadata"),
-            weight=data["weight"] if data.get("weight") is not None else 1.0,
-            valid_from=as_moment(data.get("valid_from"), "valid_from"),
-            valid_to=as_moment(data.get("valid_to"), "valid_to"),
+            target_id=values["target_id"],
+            relation=values["relation"],
+            metadata=values["metadata"],
+            weight=values["weight"] if values.get("weight") is not None else 1.0,
+            valid_from=values["valid_from"],
+            valid_to=values["valid_to"],
             within=_within(request),
         )
         return Response(relationship_data(relationship), status=201)
@@ -246,17 +191,14 @@ class RelationshipView(ApiView):
         ],
     )
     def patch(self, request, relationship_id: str):
-        data = body_of(request)
-        refuse_unknown(data, {"valid_from", "valid_to", "metadata", "weight"})
-        if "metadata" in data and not isinstance(data["metadata"], dict):
-            raise ValidationFailed("metadata must be a JSON object", field="metadata")
+        values = read(RelationshipUpdateRequest, body_of(request))
         relationship = relationship_update(
             project=request.auth.project,
             relationship_id=relationship_id,
-            valid_from=as_moment(data["valid_from"], "valid_from") if "valid_from" in data else UNSET,
-            valid_to=as_moment(data["valid_to"], "valid_to") if "valid_to" in data else UNSET,
-            metadata=data.get("metadata", UNSET),
-            weight=data.get("weight", UNSET),
+            valid_from=values.get("valid_from", UNSET),
+            valid_to=values.get("valid_to", UNSET),
+            metadata=values.get("metadata", UNSET),
+            weight=values.get("weight", UNSET),
             within=_within(request),
         )
         return Response(relationship_data(relationship))
@@ -283,7 +225,7 @@ class RelatedMemoriesView(ApiView):
 
     required_scope = "read"
     user_keys = True
-    query_params = frozenset({"depth", "relation", "direction", "as_of", "known_at", "limit"})
+    query_params = frozenset(RelatedQuery().fields)
 
     @extend_schema(
         operation_id="memory_related",
@@ -293,28 +235,13 @@ class RelatedMemoriesView(ApiView):
         "relationships and memories that held at `as_of`, as known at `known_at`, are followed (by default: "
         "current ones); cycles are harmless.",
         tags=[GRAPH],
-        parameters=[
-            examples.MEMORY_ID_PARAM,
-            openapi.query("depth", int, "Hops, 1 to 5 (default 1)."),
-            RELATION_QUERY,
-            DIRECTION_QUERY,
-            *TIME_QUERY,
-            LIMIT_QUERY,
-        ],
+        parameters=[examples.MEMORY_ID_PARAM, RelatedQuery],
         responses={200: RelatedMemories, **openapi.errors(404, 422)},
         examples=[openapi.example("One hop", {"memories": [RELATED], "results": [RELATED]})],
     )
     def get(self, request, memory_id: str):
-        related = selectors.related_memories(
-            project=request.auth.project,
-            memory_id=memory_id,
-            depth=as_int(request.query_params.get("depth"), "depth", 1, minimum=1, maximum=5),
-            relation=_relation(request),
-            direction=request.query_params.get("direction") or "both",
-            limit=_limit(request),
-            within=_within(request),
-            **_times(request),
-        )
+        values = read(RelatedQuery, request.query_params.dict())
+        related = selectors.related_memories(memory_id=memory_id, depth=values["depth"], **_traversal(request, values))
         data = RelatedMemorySerializer(related, many=True).data
         return Response({"memories": data, "results": data})
 
@@ -325,7 +252,7 @@ class MemoryGraphView(ApiView):
 
     required_scope = "read"
     user_keys = True
-    query_params = frozenset({"user_id", "limit", "as_of", "known_at", "relation", "format"})
+    query_params = frozenset(GraphQuery().fields)
     content_negotiation_class = IgnoreFormatParameter
 
     @extend_schema(
@@ -335,13 +262,7 @@ class MemoryGraphView(ApiView):
         "as known at `known_at`, and the relationships between them (`truncated`: there were more memories). "
         "`format=graphml` answers GraphML (`application/xml`), `format=cytoscape` Cytoscape.js elements.",
         tags=[GRAPH],
-        parameters=[
-            openapi.query("user_id", str, "Only this user's memories (a user-restricted key: its user's)."),
-            openapi.query("limit", int, f"Memories, 1 to {LIMIT_MAX} (default 100)."),
-            *TIME_QUERY,
-            openapi.query("relation", str, "Only relationships of this relation."),
-            openapi.query("format", str, "`json` (default), `graphml` or `cytoscape`.", enum=list(FORMATS)),
-        ],
+        parameters=[GraphQuery],
         responses={
             (200, "application/json"): OpenApiResponse(
                 PolymorphicProxySerializer(
@@ -376,16 +297,15 @@ class MemoryGraphView(ApiView):
         },
     )
     def get(self, request):
-        output = request.query_params.get("format") or "json"
-        if output not in FORMATS:
-            raise ValidationFailed("format must be json, graphml or cytoscape", field="format")
-        user_id = request.query_params.get("user_id") or None
+        values = read(GraphQuery, request.query_params.dict())
+        output = values["format"]
         graph = selectors.graph_at(
             project=request.auth.project,
-            scope=Scope(user_id=key_user(request.auth, user_id)),
-            limit=_limit(request),
-            relation=_relation(request),
-            **_times(request),
+            scope=Scope(user_id=key_user(request.auth, values["user_id"])),
+            limit=values["limit"],
+            relation=values["relation"],
+            as_of=values["as_of"],
+            known_at=values["known_at"],
         )
         body = {"nodes": memories_data(graph.nodes), "edges": relationships_data(graph.edges)}
         if output == "graphml":
@@ -421,7 +341,7 @@ class MemoryTimelineView(ApiView):
                             "event": "ADD",
                             "memory": examples.MEMORY["memory"],
                             "metadata": examples.MEMORY["metadata"],
-                            "history_id": examples.HISTORY_ROW["id"],
+                            "history_id": examples.HISTORY_ID,
                             "valid_from": openapi.CREATED,
                             "valid_to": openapi.UPDATED,
                         }
@@ -437,12 +357,3 @@ class MemoryTimelineView(ApiView):
     def get(self, request, memory_id: str):
         timeline = selectors.memory_timeline(project=request.auth.project, memory_id=memory_id, within=_within(request))
         return Response(timeline_data(timeline))
-
-
-def timeline_data(timeline) -> dict:
-    """A ``graph.selectors.memory_timeline`` as the API shows it (also the MCP tool ``memory_timeline``)."""
-    return {
-        "memory": memory_data(timeline.memory),
-        "versions": VersionSerializer(timeline.versions, many=True).data,
-        "chain": ChainMemorySerializer(timeline.chain, many=True).data,
-    }

@@ -23,11 +23,11 @@ from django.utils import timezone
 from accounts.models import Organization, Project
 from graph.models import Origin, Relationship
 from graph.selectors import graph_at, related_memories
-from graph.serializers import RelatedMemorySerializer, relationships_data
-from memories.api.serializers import memories_data
+from graph.shapes import RelatedMemorySerializer, relationships_data
 from memories.bench_data import summary
 from memories.inputs import Scope
 from memories.models import EMBEDDING_DIMENSIONS, Memory, MemoryHistory, memory_hash
+from memories.shapes import memories_data
 
 USER = "bench-graph-user"
 # Relations in rough proportion to what auto-linking and people make.

@@ -1,76 +1,127 @@
-"""The graph's shapes: a relationship, a related memory, a graph, a timeline (output only; the views
-parse input by hand, and the request serializers here only document it)."""
+"""The graph API's request contracts and response wrappers (the relationship, related-memory and
+timeline shapes themselves are ``graph.shapes``')."""
 
+from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
-from mem0g_site import openapi
-from memories.api.serializers import MemorySerializer
+from graph.selectors import LIMIT_MAX
+from graph.shapes import ChainMemorySerializer, RelatedMemorySerializer, RelationshipSerializer, VersionSerializer
+from mem0g_site.api_kit.contract import Contract, JsonObject, Lenient, Moment, Text, WholeNumber, given
+from mem0g_site.exceptions import ValidationFailed
+from memories.shapes import MemorySerializer
+
+FORMATS = ("json", "graphml", "cytoscape")
+DIRECTIONS = ("in", "out", "both")
+
+# --- request contracts -------------------------------------------------------------------
 
 
-class RelationshipSerializer(serializers.Serializer):
-    id = serializers.UUIDField()
-    source = serializers.UUIDField(source="source_id", help_text="The memory the relationship goes from.")
-    target = serializers.UUIDField(source="target_id", help_text="The memory it goes to.")
-    relation = serializers.CharField(help_text="`source relation target`, e.g. `supersedes` (source is newer).")
-    metadata = serializers.JSONField()
-    weight = serializers.FloatField(help_text="Strength or confidence, 0 to 1.")
-    origin = serializers.ChoiceField(choices=["user", "auto", "inference"])
-    valid_from = serializers.DateTimeField(help_text="When it began to hold (valid time).")
-    valid_to = serializers.DateTimeField(allow_null=True, help_text="When it stopped holding; null: it holds.")
-    created_at = serializers.DateTimeField(help_text="When it was recorded (record time).")
-    invalidated_at = serializers.DateTimeField(allow_null=True, help_text="When it was retracted; null: it stands.")
+@extend_schema_field({"type": "object", "additionalProperties": True, "example": {"source": "chat"}})
+class Metadata(JsonObject):
+    """A JSON object; ``null`` is refused too."""
+
+    def parse(self, value):
+        if not isinstance(value, dict):
+            raise ValidationFailed(f"{self.field_name} must be a JSON object", field=self.field_name)
+        return value
 
 
-class RelatedMemorySerializer(MemorySerializer):
-    relation = serializers.CharField(help_text="The relation of the last hop.")
-    depth = serializers.IntegerField(help_text="Hops from the memory asked about (shortest).")
-    path = serializers.ListField(child=serializers.UUIDField(), help_text="The relationship ids that reached it.")
+class RelationshipCreateRequest(Contract):
+    """`memory relation target_id`, with its metadata, weight and the interval it holds."""
 
-
-class ChainMemorySerializer(MemorySerializer):
-    position = serializers.IntegerField(
-        help_text="Negative: older (superseded by the memory); 0: itself; positive: newer."
+    target_id = given(
+        serializers.UUIDField,
+        needed=True,
+        help_text="The other memory (same project, and same user when both have one).",
     )
-    path = serializers.ListField(child=serializers.UUIDField(), help_text="The `supersedes` relationships between.")
-
-
-class VersionSerializer(serializers.Serializer):
-    event = serializers.ChoiceField(choices=["ADD", "UPDATE"])
-    memory = serializers.CharField(help_text="The text of this version.")
-    metadata = serializers.JSONField(allow_null=True)
-    history_id = serializers.UUIDField(allow_null=True, help_text="The history row it comes from.")
-    valid_from = serializers.DateTimeField()
-    valid_to = serializers.DateTimeField(allow_null=True, help_text="null: the current version.")
-
-
-def relationship_data(relationship) -> dict:
-    return RelationshipSerializer(relationship).data
-
-
-def relationships_data(relationships) -> list[dict]:
-    return RelationshipSerializer(relationships, many=True).data
-
-
-# --- documentation only ---------------------------------------------------------------------
-
-
-class RelationshipCreateRequest(serializers.Serializer):
-    target_id = serializers.UUIDField(help_text="The other memory (same project, and same user when both have one).")
-    relation = serializers.CharField(
+    relation = given(
+        serializers.CharField,
+        needed=True,
         help_text="lower_snake_case, up to 64 characters: `related_to`, `applies_to`, `supersedes`, `part_of`, "
-        "`caused_by`, `contradicts`, or your own."
+        "`caused_by`, `contradicts`, or your own.",
     )
-    metadata = openapi.ObjectField(required=False, allow_null=True)
-    weight = serializers.FloatField(required=False, help_text="0 to 1 (default 1).")
-    valid_from = openapi.MomentField(required=False, help_text="Default: now.")
-    valid_to = openapi.MomentField(required=False, help_text="Default: null (it holds).")
+    metadata = JsonObject()
+    weight = given(serializers.FloatField, help_text="0 to 1 (default 1).")
+    valid_from = Moment(help_text="Default: now.")
+    valid_to = Moment(help_text="Default: null (it holds).")
 
 
-class RelationshipUpdateRequest(serializers.Serializer):
-    valid_from = openapi.MomentField(required=False)
-    valid_to = openapi.MomentField(required=False, help_text="A time closes the relationship; null reopens it.")
-    metadata = openapi.ObjectField(required=False, help_text="Replaces the metadata.")
-    weight = serializers.FloatField(required=False, help_text="0 to 1.")
+class RelationshipUpdateRequest(Contract):
+    """What to change (what is absent stays)."""
+
+    metadata = Metadata(skip_absent=True, allow_null=False, help_text="Replaces the metadata.")
+    valid_from = Moment(skip_absent=True)
+    valid_to = Moment(skip_absent=True, help_text="A time closes the relationship; null reopens it.")
+    weight = given(serializers.FloatField, help_text="0 to 1.")
+
+
+class Depth(Contract):
+    depth = WholeNumber(min_value=1, max_value=5, default=1, help_text="Hops, 1 to 5 (default 1).")
+
+
+class Direction(Lenient, serializers.ChoiceField):
+    """``in``, ``out`` or ``both`` (absent or empty: ``both``); the selector refuses anything else."""
+
+    def __init__(self, **kwargs):
+        super().__init__(choices=DIRECTIONS, allow_null=False, allow_blank=True, **kwargs)
+
+    def parse(self, value):
+        return value or "both"
+
+
+class Hops(Contract):
+    """Which relationships a read follows: one relation, a direction, how many."""
+
+    relation = Text(help_text="Only this relation (e.g. `related_to`).")
+    direction = Direction(help_text="`out` (from the memory), `in` (to it) or `both` (default).")
+    limit = WholeNumber(
+        min_value=1, max_value=LIMIT_MAX, default=100, help_text=f"At most this many, 1 to {LIMIT_MAX} (default 100)."
+    )
+
+
+class Times(Contract):
+    """The graph at a moment of valid time, as known at a moment of record time."""
+
+    as_of = Moment(help_text="Valid time: what held at this time (ISO 8601 or Unix seconds). Default: now.")
+    known_at = Moment(
+        help_text="Record time: what was on record at this time (recorded by then and not retracted yet). Alone, it "
+        "also sets `as_of`: the graph as it stood then. Default: what is on record now."
+    )
+
+
+class RelationshipsQuery(Hops, Times):
+    """``GET /v1/memories/{id}/relationships``."""
+
+
+class RelatedQuery(Depth, Hops, Times):
+    """``GET /v1/memories/{id}/related``."""
+
+
+class GraphFormat(Lenient, serializers.ChoiceField):
+    def __init__(self, **kwargs):
+        super().__init__(choices=FORMATS, **kwargs)
+
+    def parse(self, value):
+        value = value or "json"
+        if value not in FORMATS:
+            raise ValidationFailed("format must be json, graphml or cytoscape", field=self.field_name)
+        return value
+
+
+class GraphOptions(Contract):
+    format = GraphFormat(allow_null=False, help_text="`json` (default), `graphml` or `cytoscape`.")
+    user_id = Text(help_text="Only this user's memories (a user-restricted key: its user's).")
+    limit = WholeNumber(
+        min_value=1, max_value=LIMIT_MAX, default=100, help_text=f"Memories, 1 to {LIMIT_MAX} (default 100)."
+    )
+    relation = Text(help_text="Only relationships of this relation.")
+
+
+class GraphQuery(GraphOptions, Times):
+    """``GET /v1/memories/graph``."""
+
+
+# --- answers -------------------------------------------------------------------------------
 
 
 class Relationships(serializers.Serializer):

@@ -19,7 +19,7 @@ from graph.extraction import entity
 from graph.inputs import clean_interval, clean_origin, clean_relation, clean_weight
 from graph.models import RELATION_MAX_LENGTH, RELATION_PATTERN, EntityRelation, Origin, Relationship
 from mem0g_site.exceptions import Conflict, MemoryNotFound, RelationshipNotFound, ValidationFailed
-from mem0g_site.inputs import UNSET
+from mem0g_site.inputs import UNSET, changes_given
 from memories.inference import get_inference
 from memories.inputs import Scope, clean_metadata, clean_moment, clean_scope, clean_uuid
 from memories.models import SCOPE_FIELDS, Memory
@@ -146,6 +146,12 @@ def _locked(project, relationship_id: Any, within: Scope | None) -> Relationship
     return relationship
 
 
+def _clean_valid_from(value: Any) -> datetime:
+    if value is None:
+        raise ValidationFailed("valid_from cannot be null", field="valid_from")
+    return clean_moment(value, field_name="valid_from")
+
+
 def relationship_update(
     *,
     project,
@@ -163,19 +169,14 @@ def relationship_update(
     The change is made in place: ``known_at`` queries see the edge's record time (when it was
     recorded and retracted), not the history of these corrections.
     """
-    changes: dict[str, Any] = {}
-    if valid_from is not UNSET:
-        if valid_from is None:
-            raise ValidationFailed("valid_from cannot be null", field="valid_from")
-        changes["valid_from"] = clean_moment(valid_from, field_name="valid_from")
-    if valid_to is not UNSET:
-        changes["valid_to"] = clean_moment(valid_to, field_name="valid_to")
-    if metadata is not UNSET:
-        changes["metadata"] = clean_metadata(metadata)
-    if weight is not UNSET:
-        changes["weight"] = clean_weight(weight)
-    if not changes:
-        raise ValidationFailed("nothing to update: give valid_from, valid_to, metadata or weight")
+    changes = changes_given(
+        {
+            "valid_from": (valid_from, _clean_valid_from),
+            "valid_to": (valid_to, lambda value: clean_moment(value, field_name="valid_to")),
+            "metadata": (metadata, clean_metadata),
+            "weight": (weight, clean_weight),
+        }
+    )
 
     with transaction.atomic():
         relationship = _locked(project, relationship_id, within)

@@ -16,12 +16,25 @@ Moments (``as_of``, ``known_at``, ``timestamp``, observation times, relationship
 Anything else is refused with the field's name.
 """
 
+from collections.abc import Callable
 from datetime import UTC, date, datetime, time
 from typing import Any
 
 from mem0g_site.exceptions import ValidationFailed
 
 UNSET: Any = object()
+
+
+def changes_given(given: dict[str, tuple[Any, Callable[[Any], Any]]]) -> dict[str, Any]:
+    """The changes of an update: each field given (not ``UNSET``) as its cleaner returns it, checked
+    in order; nothing given is a 422 ``nothing to update: give a, b or c``. ``given`` maps each
+    field to its ``(value, cleaner)``."""
+    changes = {field: clean(value) for field, (value, clean) in given.items() if value is not UNSET}
+    if not changes:
+        *others, last = given
+        raise ValidationFailed(f"nothing to update: give {', '.join(others)} or {last}")
+    return changes
+
 
 MOMENT_FORMATS = "an ISO 8601 date or time (a bare date YYYY-MM-DD: its start, UTC), or Unix seconds"
 

@@ -2,7 +2,7 @@
 helpers, the error body every endpoint answers, parameter helpers, the API-key security schemes, and
 the hooks that give every route one documented path. The apps' request and response shapes live
 beside their views (``memories.api.contract`` and ``memories.api.responses``, ``graph.serializers``,
-``accounts.api``)."""
+``accounts.api``), and what several apps' APIs share in ``mem0g_site.api_kit``."""
 
 import re
 from collections import defaultdict

@@ -10,7 +10,7 @@ Each API view says what happens to them (``ApiView.unknown_fields``):
   ``"source": "CLI"`` with every call) and one new field must not break every call of every client.
 
 Either way a known field of the wrong type is refused. The policy of the view being served is held
-in a context variable, so the parsing helpers (``memories.api.common.refuse_unknown``) need no
+in a context variable, so the parsing helpers (``mem0g_site.api_kit.parsing.refuse_unknown``) need no
 request argument; outside a view (services, commands, the MCP tools) unknown fields are refused.
 """
 

@@ -2,7 +2,9 @@
 
 from django.urls import re_path
 
-from accounts import api as accounts
+from accounts.api import entities as registered
+from accounts.api import members, profiles, webhooks
+from accounts.api import projects as org_projects
 from graph import api as graph
 from memories.api import (
     adding,
@@ -52,7 +54,7 @@ urlpatterns = [
     route(r"v1/relationships/(?P<relationship_id>[^/]+)", graph.RelationshipView, "relationship"),
     route(rf"v1/memories/{ID}/history", memory.HistoryView, "memory-history"),
     route(rf"v1/memories/{ID}", memory.MemoryDetailView, "memory-detail"),
-    route(r"v2/entities/user/(?P<user_id>[^/]+)/profile", accounts.UserProfileView, "user-profile"),
+    route(r"v2/entities/user/(?P<user_id>[^/]+)/profile", profiles.UserProfileView, "user-profile"),
     route(r"v1/entities", entities.EntitiesView, "entities"),
     route(r"v1/entities/filters", entities.EntityFiltersView, "entity-filters"),
     route(r"v[12]/entities/(?P<entity_type>[^/]+)/(?P<name>[^/]+)", entities.EntityView, "entity"),
@@ -65,28 +67,28 @@ urlpatterns = [
     route(r"v1/exports", exports.ExportsView, "exports"),
     route(r"v1/exports/get", exports.ExportGetView, "exports-get"),
     route(r"v1/summary", exports.SummaryView, "summary"),
-    route(r"api/v1/orgs/organizations/(?P<org_id>[^/]+)/projects", accounts.ProjectsView, "projects"),
+    route(r"api/v1/orgs/organizations/(?P<org_id>[^/]+)/projects", org_projects.ProjectsView, "projects"),
     route(
         r"api/v1/orgs/organizations/(?P<org_id>[^/]+)/projects/(?P<project_id>[^/]+)",
-        accounts.ProjectDetailView,
+        org_projects.ProjectDetailView,
         "project",
     ),
     route(
         r"api/v1/orgs/organizations/(?P<org_id>[^/]+)/projects/(?P<project_id>[^/]+)/members",
-        accounts.ProjectMembersView,
+        members.ProjectMembersView,
         "project-members",
     ),
-    route(r"api/v1/webhooks/projects/(?P<project_id>[^/]+)", accounts.ProjectWebhooksView, "project-webhooks"),
-    route(r"api/v1/webhooks/(?P<webhook_id>[^/]+)", accounts.WebhookView, "webhook"),
-    route(r"api/v1/webhooks/(?P<webhook_id>[^/]+)/secret", accounts.WebhookSecretView, "webhook-secret"),
+    route(r"api/v1/webhooks/projects/(?P<project_id>[^/]+)", webhooks.ProjectWebhooksView, "project-webhooks"),
+    route(r"api/v1/webhooks/(?P<webhook_id>[^/]+)", webhooks.WebhookView, "webhook"),
+    route(r"api/v1/webhooks/(?P<webhook_id>[^/]+)/secret", webhooks.WebhookSecretView, "webhook-secret"),
     # Entities made before their first memory, and user profiles.
-    route(r"v1/users", accounts.UserCreateView, "users-create"),
-    route(r"v1/agents", accounts.AgentCreateView, "agents-create"),
-    route(r"v1/apps", accounts.AppCreateView, "apps-create"),
-    route(r"v1/runs", accounts.RunCreateView, "runs-create"),
-    route(r"v2/profiles/jobs", accounts.ProfileJobsView, "profile-jobs"),
-    route(r"v2/profiles/settings", accounts.ProfileSettingsView, "profile-settings"),
-    route(r"v2/profiles/jobs/(?P<job_id>[^/]+)", accounts.ProfileJobView, "profile-job"),
+    route(r"v1/users", registered.UserCreateView, "users-create"),
+    route(r"v1/agents", registered.AgentCreateView, "agents-create"),
+    route(r"v1/apps", registered.AppCreateView, "apps-create"),
+    route(r"v1/runs", registered.RunCreateView, "runs-create"),
+    route(r"v2/profiles/jobs", profiles.ProfileJobsView, "profile-jobs"),
+    route(r"v2/profiles/settings", profiles.ProfileSettingsView, "profile-settings"),
+    route(r"v2/profiles/jobs/(?P<job_id>[^/]+)", profiles.ProfileJobView, "profile-job"),
     # Mem0's OSS server, at the root. "/" sends people to the API docs.
     re_path(r"^$", oss.root, name="root"),
     route(r"memories", oss.OssMemoriesView, "oss-memories"),

@@ -7,8 +7,8 @@ import pytest
 
 from mem0g_site.exceptions import ValidationFailed
 from memories.api.contract import SearchRequest
-from memories.api.fields import read
-from memories.api.serializers import MemorySerializer, memories_data
+from mem0g_site.api_kit.contract import read
+from memories.shapes import MemorySerializer, memories_data
 from memories.inputs import Scope
 from memories.search import memory_search
 

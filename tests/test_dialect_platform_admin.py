@@ -71,6 +71,20 @@ def test_bad_project_bodies_are_422_and_write_nothing(api, project, org_key, bod
     assert Project.objects.count() == 1
 
 
+@pytest.mark.parametrize(
+    ("body", "detail"),
+    [
+        ({"name": ""}, "name must be a non-empty string of at most 200 characters"),
+        ({"name": "  "}, "name must be a non-empty string of at most 200 characters"),
+        ({"name": "ok", "description": 1}, "description must be a string"),
+    ],
+)
+def test_a_bad_project_body_is_refused_by_the_services_rule(api, project, org_key, body, detail):
+    """The request contract hands the values on as given: one rule, one message (not DRF's own)."""
+    response = api("POST", projects_path(project), key=org_key, data=body)
+    assert error_of(response, 422, "VALIDATION_ERROR")["detail"] == detail
+
+
 def test_unknown_fields_are_ignored_and_named(api, project, org_key):
     response = api("POST", projects_path(project), key=org_key, data={"name": "a", "x": 1})
     assert response.status_code == 201 and response["X-Mem0g-Ignored-Fields"] == "x"
@@ -209,6 +223,13 @@ def test_a_bad_webhook_update_changes_nothing(api, project, admin_key):
     path = f"/api/v1/webhooks/{hook['webhook_id']}/"
     for body in ({}, {"name": "ok", "event_types": ["nope"]}, {"url": "mailto:a@b.c"}):
         error_of(api("PUT", path, key=admin_key, data=body), 422, "VALIDATION_ERROR")
+    for body, detail in (
+        ({}, "nothing to update: give name, url or event_types"),
+        ({"name": ""}, "name must be a non-empty string of at most 200 characters"),
+        ({"url": ""}, "url must be an http(s) URL"),
+        ({"event_types": None}, "event_types must be a non-empty list"),
+    ):
+        assert error_of(api("PUT", path, key=admin_key, data=body), 422, "VALIDATION_ERROR")["detail"] == detail
     stored = Webhook.objects.get()
     assert (stored.name, stored.url, stored.event_types) == (HOOK["name"], HOOK["url"], HOOK["event_types"])
 

@@ -124,6 +124,22 @@ def test_create_refuses_bad_input(api, key, alice, body, status, code):
     assert not Relationship.objects.exists()
 
 
+@pytest.mark.parametrize(
+    "body, detail",
+    [
+        ({"relation": "related_to"}, "target_id is required"),
+        ({"target_id": "{acme}", "relation": None}, "relation is required"),
+        ({"target_id": "{acme}", "relation": ""}, "relation must be a lower_snake_case name"),
+        ({"target_id": "{acme}", "relation": "related_to", "weight": ""}, "weight must be a number from 0 to 1"),
+    ],
+)
+def test_create_refusals_say_what_is_wrong(api, key, alice, body, detail):
+    porto, acme, *_ = alice
+    body = {k: v.replace("{acme}", str(acme.id)) if isinstance(v, str) else v for k, v in body.items()}
+    response = api("POST", f"/v1/memories/{porto.id}/relationships", key=key, data=body)
+    assert error_of(response, 422, "VALIDATION_ERROR")["detail"].startswith(detail)
+
+
 def test_a_duplicate_open_edge_is_a_conflict(api, key, alice):
     porto, acme, *_ = alice
     first = create(api, key, porto, acme).json()

@@ -12,7 +12,7 @@ from accounts.models import WEBHOOK_EVENT_TYPES, Project, Webhook, webhook_secre
 from accounts.services.projects import clean_name
 from accounts.webhook_guard import url_refusal
 from mem0g_site.exceptions import ValidationFailed
-from mem0g_site.inputs import UNSET
+from mem0g_site.inputs import UNSET, changes_given
 
 # --- webhooks -------------------------------------------------------------------------------
 
@@ -60,15 +60,13 @@ def webhook_update(
     *, webhook: Webhook, name: Any = UNSET, url: Any = UNSET, event_types: Any = UNSET, now: datetime | None = None
 ) -> Webhook:
     """Change what is given; nothing given is a 422."""
-    changes = {}
-    if name is not UNSET:
-        changes["name"] = clean_name(name, field="name")
-    if url is not UNSET:
-        changes["url"] = _clean_webhook_url(url)
-    if event_types is not UNSET:
-        changes["event_types"] = _clean_event_types(event_types)
-    if not changes:
-        raise ValidationFailed("nothing to update: give name, url or event_types")
+    changes = changes_given(
+        {
+            "name": (name, lambda value: clean_name(value, field="name")),
+            "url": (url, _clean_webhook_url),
+            "event_types": (event_types, _clean_event_types),
+        }
+    )
     for field, value in changes.items():
         setattr(webhook, field, value)
     webhook.updated_at = now or timezone.now()

@@ -5,14 +5,15 @@ from drf_spectacular.utils import PolymorphicProxySerializer, extend_schema
 from rest_framework.response import Response
 
 from accounts.access import key_scope
-from graph.api import with_relations
 from mem0g_site import openapi
 from mem0g_site.api import Mem0View
+from mem0g_site.api_kit.contract import read
+from mem0g_site.api_kit.parsing import body_of
 from mem0g_site.exceptions import ValidationFailed
 from memories.api import examples, responses
-from memories.api.common import body_of, merged_scope
+from memories.api.common import merged_scope
 from memories.api.contract import AddRequest
-from memories.api.fields import read
+from memories.api.relations import with_relations
 from memories.models import AddEvent
 from memories.services import add_ingest
 from memories.tasks import add_event_enqueue

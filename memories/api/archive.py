@@ -17,8 +17,8 @@ from rest_framework.response import Response
 from accounts.access import key_user
 from mem0g_site import openapi
 from mem0g_site.api import ApiView
+from mem0g_site.api_kit.parsing import as_bool
 from mem0g_site.exceptions import Forbidden, UserNotFound
-from memories.api.common import as_bool
 from memories.archive.format import KINDS, ArchiveTooLarge, encode_lines, read_records
 from memories.archive.selectors import archive_counts, archive_records
 from memories.archive.services import archive_import

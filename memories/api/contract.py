@@ -13,10 +13,10 @@ of search options.
 
 from typing import Any
 
+from mem0g_site.api_kit.contract import Contract, Flag, Ignored, JsonObject, Moment, Number, Raw, Text, WholeNumber
 from mem0g_site.exceptions import ValidationFailed
 from memories.api.fields import (
     BatchItems,
-    Contract,
     EntityId,
     Expiration,
     ExportSchema,
@@ -24,23 +24,15 @@ from memories.api.fields import (
     FieldNames,
     FilterObject,
     Filters,
-    Flag,
     HalfLife,
-    Ignored,
-    JsonObject,
     MemoryType,
     MessageList,
     Messages,
-    Moment,
-    Number,
     Query,
     QueryFilters,
     QueryObject,
-    Raw,
     RequiredText,
     Tags,
-    Text,
-    WholeNumber,
 )
 from memories.search import TOP_K_MAX
 from memories.selectors import PAGE_SIZE_MAX

@@ -9,15 +9,15 @@ from accounts.selectors import entity_list_with_registered
 from accounts.services import entity_forget
 from mem0g_site import openapi
 from mem0g_site.api import Mem0View
+from mem0g_site.api_kit.contract import read
 from mem0g_site.exceptions import InvalidRequest, NotFound
 from memories.api import examples, responses
 from memories.api.common import page_body
 from memories.api.contract import LimitOffsetQuery, PageQuery
-from memories.api.fields import read
-from memories.api.serializers import memories_data
 from memories.inputs import Scope
 from memories.selectors import ENTITY_TYPES, entity_list, memory_list
 from memories.services import memories_delete
+from memories.shapes import memories_data
 
 
 class EntitiesView(Mem0View):

@@ -6,10 +6,10 @@ from rest_framework.response import Response
 from accounts.access import key_within
 from mem0g_site import openapi
 from mem0g_site.api import Mem0View
+from mem0g_site.api_kit.contract import read
 from memories.api import examples, responses
 from memories.api.common import page_body
 from memories.api.contract import EventPageQuery, PageQuery
-from memories.api.fields import read
 from memories.api.serializers import HistorySerializer, TraceSerializer
 from memories.selectors import add_event_get, add_event_list, add_event_traces, memory_changes, project_stats
 

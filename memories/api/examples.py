@@ -1,33 +1,18 @@
 """Examples and parameters of the memory routes' OpenAPI description."""
 
-from mem0g_site.openapi import CREATED, EXAMPLE_MEMORY_ID, UPDATED, path_param, query
+# The memory examples the graph and accounts APIs show too (the memory routes read them here as well).
+from mem0g_site.api_kit.examples import (  # noqa: F401
+    HISTORY_ID,
+    MEMORY,
+    MEMORY_ID,
+    MEMORY_ID_PARAM,
+    OTHER_MEMORY_ID,
+    USER_ID_PARAM,
+)
+from mem0g_site.openapi import CREATED, UPDATED, path_param, query
 
-MEMORY_ID = EXAMPLE_MEMORY_ID
 EVENT_ID = "5d0c1b8e-2f4a-4e3b-8c6d-7a9e0f1b2c3d"
-OTHER_MEMORY_ID = "3c0d7a51-2b8e-4f6a-8d19-6e5b4a3c2d10"
 
-MEMORY = {
-    "id": MEMORY_ID,
-    "memory": "Prefers Python for scripting",
-    "content": "Prefers Python for scripting",
-    "hash": "5f0c6f1f0e4d5d2b9f6a2c7e8b1d3a4c",
-    "user_id": "alice",
-    "agent_id": None,
-    "app_id": None,
-    "run_id": None,
-    "session_id": None,
-    "metadata": {"category": "language_preference"},
-    "categories": ["preferences"],
-    "created_at": CREATED,
-    "updated_at": CREATED,
-    "valid_from": CREATED,
-    "valid_to": None,
-    "expiration_date": None,
-    "immutable": False,
-    "memory_type": None,
-    "lifecycle_state": "active",
-    "replaced_by": None,
-}
 SCORED_MEMORY = {**MEMORY, "score": 0.83}
 ADD_EVENT = {"id": MEMORY_ID, "memory": "Prefers Python for scripting", "event": "ADD"}
 MESSAGES = [
@@ -35,7 +20,7 @@ MESSAGES = [
     {"role": "assistant", "content": "Noted, Alice!"},
 ]
 HISTORY_ROW = {
-    "id": "e1a2b3c4-d5e6-4f70-8192-a3b4c5d6e7f8",
+    "id": HISTORY_ID,
     "memory_id": MEMORY_ID,
     "old_memory": None,
     "new_memory": "Prefers Python for scripting",
@@ -82,8 +67,6 @@ ENTITY = {
     "updated_at": UPDATED,
 }
 
-MEMORY_ID_PARAM = path_param("memory_id", "The memory's id (a UUID; anything else is a 404).", MEMORY_ID)
-USER_ID_PARAM = path_param("user_id", "The user id.", "alice")
 ENTITY_TYPE_PARAM = path_param(
     "entity_type",
     "`user`, `agent`, `app` or `run` (anything else is a 400).",

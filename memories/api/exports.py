@@ -6,14 +6,15 @@ from rest_framework.response import Response
 
 from mem0g_site import openapi
 from mem0g_site.api import Mem0View
+from mem0g_site.api_kit.contract import read
+from mem0g_site.api_kit.parsing import body_of
 from memories.api import examples, responses
-from memories.api.common import body_of, scoped_filters
+from memories.api.common import scoped_filters
 from memories.api.contract import ExportGetRequest, ExportRequest, SummaryRequest
-from memories.api.fields import read
-from memories.api.serializers import memories_data
 from memories.inputs import Scope
 from memories.selectors import memories_export_slice, memory_export_get, memory_summary
 from memories.services import memory_export_create
+from memories.shapes import memories_data
 
 
 def _shape(items: list[dict], schema: dict) -> list[dict]:

@@ -35,19 +35,20 @@ from rest_framework.views import APIView
 from accounts.access import key_within
 from accounts.models import ApiKey
 from graph import selectors as graph_selectors
-from graph.api import timeline_data
-from graph.serializers import RelatedMemorySerializer
+from graph.shapes import RelatedMemorySerializer, timeline_data
+from mem0g_site.api_kit.parsing import as_moment, as_object
 from mem0g_site.exceptions import ApplicationError
 from mem0g_site.inputs import UNSET
 from memories.api.adding import ingest
-from memories.api.common import as_moment, as_object, request_filters
+from memories.api.common import request_filters
 from memories.api.entities import entity_delete
 from memories.api.events import event_data
 from memories.api.memories import scope_delete
 from memories.api.search import search
-from memories.api.serializers import HistorySerializer, memories_data, memory_data
+from memories.api.serializers import HistorySerializer
 from memories.selectors import PAGE_SIZE_MAX, add_event_get, add_event_list, memory_get, memory_list
 from memories.services import memory_delete, memory_update
+from memories.shapes import memories_data, memory_data
 
 # The key of the request being served (set by the view, read by the tools).
 _api_key: ContextVar[ApiKey] = ContextVar("mcp_api_key")

@@ -6,15 +6,15 @@ from drf_spectacular.utils import OpenApiResponse, PolymorphicProxySerializer, e
 from rest_framework.response import Response
 
 from accounts.access import key_scope, key_user
-from graph.api import with_relations
 from mem0g_site import openapi
 from mem0g_site.api import Mem0View
+from mem0g_site.api_kit.contract import read
+from mem0g_site.api_kit.parsing import body_of
 from mem0g_site.exceptions import InvalidRequest
 from memories.api import examples, responses
 from memories.api.adding import QUEUED_MESSAGE, ingest, legacy_event
 from memories.api.common import (
     ENTITY_FIELDS,
-    body_of,
     contract_scope,
     extra_where,
     page_body,
@@ -25,13 +25,13 @@ from memories.api.common import (
 )
 from memories.api.contract import AddRequest, CreateMemoryRequest, LimitOffsetQuery, ListQuery, ListRequest
 from memories.api.entities import entity_memories_response
-from memories.api.fields import read
-from memories.api.serializers import MemorySerializer, memories_data, memory_data
+from memories.api.relations import with_relations
 from memories.filters import names_entity
 from memories.inputs import NewMemory, Scope
 from memories.models import AddEvent
 from memories.selectors import memory_list
 from memories.services import add_ingest, memories_delete
+from memories.shapes import MemorySerializer, memories_data, memory_data
 
 
 def page_example(*, page_size: int):

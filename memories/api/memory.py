@@ -7,12 +7,12 @@ from rest_framework.response import Response
 from accounts.access import key_within
 from mem0g_site import openapi
 from mem0g_site.api import Mem0View
+from mem0g_site.api_kit.contract import read
+from mem0g_site.api_kit.parsing import as_bool, body_of
 from mem0g_site.inputs import UNSET
 from memories.api import examples, responses
-from memories.api.common import as_bool, body_of
 from memories.api.contract import BatchRequest, FeedbackRequest, UpdateRequest
-from memories.api.fields import read
-from memories.api.serializers import HistorySerializer, MemorySerializer, SourceSerializer, memory_data
+from memories.api.serializers import HistorySerializer, SourceSerializer
 from memories.selectors import memory_get, memory_history, memory_sources
 from memories.services import (
     memories_delete_batch,
@@ -21,6 +21,7 @@ from memories.services import (
     memory_feedback_create,
     memory_update,
 )
+from memories.shapes import MemorySerializer, memory_data
 
 
 class MemoryDetailView(Mem0View):

@@ -14,22 +14,24 @@ from drf_spectacular.utils import extend_schema, extend_schema_view
 from rest_framework.response import Response
 
 from accounts.access import key_scope, key_within
-from graph.api import with_relations
 from mem0g_site import openapi
 from mem0g_site.api import Mem0View
+from mem0g_site.api_kit.contract import read
+from mem0g_site.api_kit.parsing import body_of
 from mem0g_site.exceptions import Forbidden, InvalidRequest, NotFound
 from mem0g_site.inputs import UNSET
 from memories.api import examples, responses
-from memories.api.common import body_of, contract_scope, scoped_filters
+from memories.api.common import contract_scope, scoped_filters
 from memories.api.contract import OssAddRequest, OssListQuery, OssSearchRequest, OssUpdateRequest, search_kwargs
 from memories.api.entities import entity_field
-from memories.api.fields import read
 from memories.api.memory import HISTORY_SCHEMA, HistoryView
-from memories.api.serializers import MemorySerializer, memories_data, memory_data, search_results
+from memories.api.relations import with_relations
+from memories.api.serializers import search_results
 from memories.inputs import Scope, clean_id
 from memories.search import memory_search
 from memories.selectors import entity_list, memory_get, memory_list
 from memories.services import add_ingest, memories_delete, memories_reset, memory_delete, memory_update
+from memories.shapes import MemorySerializer, memories_data, memory_data
 
 OSS_ENTITY_FIELDS = ("user_id", "agent_id", "run_id")
 METADATA_FILTERS = ("project_id", "memory_lifespan", "memory_category")

@@ -1,36 +1,13 @@
-"""The response shapes of the memory routes, as the views answer them (beside the memory, history,
-source and trace shapes of ``memories.api.serializers``); ``tests/test_schema_conformance.py`` checks
-the answers against them."""
-
-import copy
+"""The response shapes of the memory routes, as the views answer them (beside the memory shape of
+``memories.shapes`` and the history, source and trace shapes of ``memories.api.serializers``);
+``tests/test_schema_conformance.py`` checks the answers against them."""
 
 from rest_framework import serializers
 
+from mem0g_site.api_kit.responses import MessageResponse, narrowed
 from mem0g_site.openapi import ObjectField
-from memories.api.serializers import (
-    AddEventSerializer,
-    HistorySerializer,
-    MemorySerializer,
-    ScoredMemorySerializer,
-    SourceSerializer,
-    TraceSerializer,
-)
-
-
-def narrowed(serializer_class, name: str):
-    """``serializer_class`` with every field but ``id`` optional: a result cut down by the request's
-    ``fields`` (only the keys asked for, and ``id``)."""
-    attrs = {"__module__": __name__, "__doc__": f"{serializer_class.__name__}, cut down by `fields`."}
-    for field_name, field in serializer_class().fields.items():
-        required = field_name == "id"
-        if isinstance(field, serializers.SerializerMethodField):
-            attrs[field_name] = serializers.CharField(
-                allow_null=True, required=required, help_text=field._kwargs.get("help_text")
-            )
-            continue
-        kwargs = {key: copy.deepcopy(value) for key, value in field._kwargs.items() if key != "read_only"}
-        attrs[field_name] = type(field)(*copy.deepcopy(field._args), **{**kwargs, "required": required})
-    return type(name, (serializers.Serializer,), attrs)
+from memories.api.serializers import AddEventSerializer, HistorySerializer, SourceSerializer, TraceSerializer
+from memories.shapes import MemorySerializer, ScoredMemorySerializer
 
 
 class PingResponse(serializers.Serializer):
@@ -158,10 +135,6 @@ class UserMemoriesPage(serializers.Serializer):
     offset = serializers.IntegerField()
     results = MemorySerializer(many=True)
     memories = MemorySerializer(many=True, help_text="The same list as `results`.")
-
-
-class MessageResponse(serializers.Serializer):
-    message = serializers.CharField()
 
 
 class MemoryDeletedResponse(MessageResponse):

@@ -4,13 +4,14 @@
 from drf_spectacular.utils import OpenApiResponse, PolymorphicProxySerializer, extend_schema, extend_schema_view
 from rest_framework.response import Response
 
-from graph.api import search_relations
 from mem0g_site import openapi
 from mem0g_site.api import Mem0View
+from mem0g_site.api_kit.contract import read
+from mem0g_site.api_kit.parsing import as_bool, body_of
 from memories.api import examples, responses
-from memories.api.common import as_bool, body_of, contract_scope, extra_where, pick_fields, scoped_filters
+from memories.api.common import contract_scope, extra_where, pick_fields, scoped_filters
 from memories.api.contract import SearchQuery, SearchRequest, search_kwargs
-from memories.api.fields import read
+from memories.api.relations import search_relations
 from memories.api.serializers import search_results
 from memories.search import memory_search
 

@@ -7,8 +7,9 @@ from rest_framework.response import Response
 from accounts.access import key_scope
 from mem0g_site import openapi
 from mem0g_site.api import ApiView
+from mem0g_site.api_kit.parsing import as_int
 from memories.api import examples
-from memories.api.common import ENTITY_FIELDS, as_int, page_body, top_level_scope
+from memories.api.common import ENTITY_FIELDS, page_body, top_level_scope
 from memories.api.serializers import ListedSourceSerializer, ScoredSourceSerializer
 from memories.inputs import clean_text
 from memories.search import source_list
