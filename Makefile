@@ -44,6 +44,7 @@ cluster: $(STAMP) cluster-deps
 # The whole suite on real PostgreSQL+pgvector: a throw-away embedded cluster, or DATABASE_URL.
 # The browser tests drive Debian's chromium: installed with apt when missing and we can (root with
 # apt-get); otherwise they skip and say why. Never a reason for this target to fail.
+# One process; PYTEST_ARGS="-n 2 --dist loadfile" runs it on two xdist workers (see test-fast below).
 test: $(TEST_STAMP) cluster-deps
 	@if [ ! -x /usr/bin/chromium ] && command -v apt-get >/dev/null 2>&1 && [ "$$(id -u)" = 0 ]; then \
 		echo "installing chromium for the browser tests (apt-get)"; \
