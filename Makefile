@@ -44,6 +44,7 @@ cluster: $(STAMP) cluster-deps
 # The whole suite on real PostgreSQL+pgvector: a throw-away embedded cluster, or DATABASE_URL.
 # The browser tests drive Debian's chromium: installed with apt when missing and we can (root with
 # apt-get); otherwise they skip and say why. Never a reason for this target to fail.
+# One process; PYTEST_ARGS="-n 2 --dist loadfile" runs it on two xdist workers (see test-fast below).
 test: $(TEST_STAMP) cluster-deps
 	@if [ ! -x /usr/bin/chromium ] && command -v apt-get >/dev/null 2>&1 && [ "$$(id -u)" = 0 ]; then \
 		echo "installing chromium for the browser tests (apt-get)"; \
@@ -55,19 +56,25 @@ test: $(TEST_STAMP) cluster-deps
 # The developer's loop: every test but the system ones (separate processes, the browser, the cluster,
 # SDK and CLI subprocesses, make run; tests/conftest.py TEST_KINDS), on the same real PostgreSQL and
 # embedding model. `make test` stays the whole suite, and what CI runs.
-test-fast: PYTEST_SELECT = -m "not system"
+# It runs on PYTEST_WORKERS (2) pytest-xdist workers, each with its own embedded PostgreSQL
+# (tests/xdist_workers.py); a module stays on one worker (--dist loadfile). PYTEST_WORKERS=0: one process.
+test-fast: PYTEST_SELECT = -m "not system" -n $(PYTEST_WORKERS) --dist loadfile
 test-fast: $(TEST_STAMP)
 	$(run_pytest)
 
-# pytest on a throw-away data directory (embedded PostgreSQL unless DATABASE_URL is set), stopping
-# an embedded PostgreSQL that outlived the tests.
+PYTEST_WORKERS ?= 2
+
+# pytest on a throw-away data directory (embedded PostgreSQL unless DATABASE_URL is set; one per
+# xdist worker in xdist-gw<N>/), stopping an embedded PostgreSQL that outlived the tests.
 define run_pytest
 	@tmp=$$(mktemp -d /tmp/mem0g-test.XXXXXX); \
 	MEM0G_DATA_DIR=$$tmp $(PY) -m pytest $(PYTEST_SELECT) $(PYTEST_ARGS); status=$$?; \
-	if [ -f $$tmp/pgdata/postmaster.pid ] && kill -0 $$(head -1 $$tmp/pgdata/postmaster.pid) 2>/dev/null; then \
-		echo "the embedded PostgreSQL outlived the tests: stopping it"; \
-		kill -QUIT $$(head -1 $$tmp/pgdata/postmaster.pid); sleep 1; \
-	fi; \
+	for pid in $$tmp/pgdata/postmaster.pid $$tmp/xdist-*/pgdata/postmaster.pid; do \
+		if [ -f $$pid ] && kill -0 $$(head -1 $$pid) 2>/dev/null; then \
+			echo "the embedded PostgreSQL outlived the tests: stopping it"; \
+			kill -QUIT $$(head -1 $$pid); sleep 1; \
+		fi; \
+	done; \
 	rm -rf $$tmp; exit $$status
 endef
 

@@ -154,6 +154,45 @@ def _metrics_written_per_request():
     settings.METRICS_FLUSH_SECONDS = 0
 
 
+@pytest.fixture(scope="session", autouse=True)
+def _each_password_hashed_once():
+    """Django's real PBKDF2 (1,000,000 rounds, ~0.3 s of CPU) runs once per distinct password, not
+    once per user created or login made: ``make_password`` and ``verify_password`` are remembered per
+    (password, stored hash, hasher settings), and both are functions of exactly those. The hash is
+    still real, logins still check it; only the same computation is not repeated hundreds of times
+    (the UI and admin fixtures create a user with a password for nearly every test)."""
+    from django.conf import settings
+    from django.contrib.auth import base_user, hashers
+    from django.contrib.auth import models as auth_models
+
+    real_make, real_verify = hashers.make_password, hashers.verify_password
+    made, verified = {}, {}
+
+    def make_password(password, salt=None, hasher="default"):
+        if not isinstance(password, str) or salt is not None or hasher != "default":
+            return real_make(password, salt, hasher)
+        key = (password, tuple(settings.PASSWORD_HASHERS))
+        if key not in made:
+            made[key] = real_make(password)
+        return made[key]
+
+    def verify_password(password, encoded, preferred="default"):
+        if not isinstance(password, str) or not isinstance(encoded, str) or preferred != "default":
+            return real_verify(password, encoded, preferred)
+        key = (password, encoded, tuple(settings.PASSWORD_HASHERS))
+        if key not in verified:
+            verified[key] = real_verify(password, encoded)
+        return verified[key]
+
+    patched = [(base_user, "make_password"), (auth_models, "make_password"), (hashers, "verify_password")]
+    originals = [getattr(module, name) for module, name in patched]
+    base_user.make_password = auth_models.make_password = make_password
+    hashers.verify_password = verify_password
+    yield
+    for (module, name), original in zip(patched, originals, strict=True):
+        setattr(module, name, original)
+
+
 @pytest.fixture(autouse=True)
 def _fresh_cache():
     """Start every test with an empty cache. (Rate-limit counters and metrics live in the database,

@@ -1,4 +1,5 @@
 import random
+import re
 from datetime import UTC, datetime
 
 import pytest
@@ -402,7 +403,13 @@ BAD_FILTERS = [
 ]
 
 
-@pytest.mark.parametrize(("filters", "key"), BAD_FILTERS, ids=[repr(f)[:80] for f, _ in BAD_FILTERS])
+def _stable_id(filters) -> str:
+    """The test id: the same in every process (pytest-xdist workers must collect the same ids), so
+    without the memory address of an object()."""
+    return re.sub(r" at 0x[0-9a-fA-F]+>", ">", repr(filters))[:80]
+
+
+@pytest.mark.parametrize(("filters", "key"), BAD_FILTERS, ids=[_stable_id(f) for f, _ in BAD_FILTERS])
 def test_bad_filters_are_refused_naming_the_key(filters, key):
     with pytest.raises(InvalidRequest) as raised:
         compile_filters(filters)
@@ -422,7 +429,7 @@ OSS_ONLY = [
 ]
 
 
-@pytest.mark.parametrize(("filters", "key"), OSS_ONLY, ids=[repr(f)[:80] for f, _ in OSS_ONLY])
+@pytest.mark.parametrize(("filters", "key"), OSS_ONLY, ids=[_stable_id(f) for f, _ in OSS_ONLY])
 def test_platform_dialect_refuses_oss_only_parts(filters, key):
     compile_filters(filters)  # fine in the OSS dialect
     with pytest.raises(InvalidRequest) as raised:
