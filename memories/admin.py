@@ -51,7 +51,7 @@ class StateFilter(admin.SimpleListFilter):
         if self.value() == "superseded":
             return queryset.closed()
         if self.value() == "expired":
-            return queryset.current().filter(expiration_date__lte=now)
+            return queryset.current().expired(now)
         return queryset
 
 

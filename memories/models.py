@@ -25,9 +25,17 @@ def memory_hash(text: str) -> str:
     return hashlib.md5(text.encode()).hexdigest()
 
 
+def expired_by(moment: datetime) -> Q:
+    """The memories whose expiration date has come at ``moment`` (the complement of ``unexpired``)."""
+    return Q(expiration_date__lte=moment)
+
+
 class MemoryQuerySet(TemporalQuerySet):
     def for_project(self, project):
         return self.filter(project=project)
+
+    def expired(self, moment: datetime | None = None):
+        return self.filter(expired_by(moment or timezone.now()))
 
     def unexpired(self, moment: datetime | None = None):
         moment = moment or timezone.now()

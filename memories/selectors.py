@@ -22,7 +22,15 @@ from mem0g_site.exceptions import MemoryNotFound, NotFound, UserNotFound, Valida
 from mem0g_site.paging import Page, page_request, positive_int
 from mem0g_site.temporal import current_q
 from memories.inputs import Scope, clean_flag, clean_moment, clean_scope, clean_uuid
-from memories.models import AddEvent, DecisionTrace, Memory, MemoryExport, MemoryHistory, MemorySource
+from memories.models import (
+    AddEvent,
+    DecisionTrace,
+    Memory,
+    MemoryExport,
+    MemoryHistory,
+    MemorySource,
+    expired_by,
+)
 
 PAGE_SIZE_MAX = 200
 # Bytes a memory row takes for its text, metadata and vector (as stored, after compression).
@@ -197,7 +205,7 @@ def user_stats(*, project, user_id: str) -> dict[str, Any]:
     totals = memories.aggregate(
         total=Count("id"),
         current=Count("id", filter=current_q()),
-        expired=Count("id", filter=Q(expiration_date__lte=now)),
+        expired=Count("id", filter=expired_by(now)),
         first=Min("created_at"),
         last=Max("updated_at"),
         bytes=Coalesce(Sum(RawSQL(ROW_BYTES_SQL, [], output_field=BigIntegerField())), 0),
@@ -413,7 +421,7 @@ def memory_list_in_state(
     if state == "superseded":
         queryset = queryset.closed()
     elif state == "expired":
-        queryset = queryset.current().filter(expiration_date__lte=timezone.now())
+        queryset = queryset.current().expired()
     if where is not None:
         queryset = queryset.filter(where)
     return pages.cut(queryset.order_by("-created_at", "-id"))

@@ -5,12 +5,12 @@ import threading
 
 import pytest
 
+from mem0g_site.api_kit.contract import read
 from mem0g_site.exceptions import ValidationFailed
 from memories.api.contract import SearchRequest
-from mem0g_site.api_kit.contract import read
-from memories.shapes import MemorySerializer, memories_data
 from memories.inputs import Scope
 from memories.search import memory_search
+from memories.shapes import MemorySerializer, memories_data
 
 
 def test_a_kept_contract_reads_each_request_with_its_own_data_and_context():

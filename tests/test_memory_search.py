@@ -176,8 +176,8 @@ def test_a_filter_that_is_not_plain_is_counted_every_time(project, add):
 def test_bad_search_input_is_refused_with_the_field_named(body, field):
     """The search's arguments are checked in one place, the request contract every route, the MCP
     tool and the OSS dialect read them with; ``memory_search`` takes them as read."""
-    from memories.api.contract import SearchRequest
     from mem0g_site.api_kit.contract import read
+    from memories.api.contract import SearchRequest
 
     with pytest.raises(ValidationFailed) as caught:
         read(SearchRequest, body)

@@ -31,6 +31,7 @@ from mem0g_site.exceptions import ApplicationError, NotFound, ValidationFailed
 from mem0g_site.inputs import parse_moment
 from memories import review_selectors, search, selectors, services
 from memories.inputs import NewMemory, Scope, clean_text
+from memories.models import expired_by
 from memories.review import ReviewNotFound, review_apply
 from ui.access import ProjectAccess, project_access, projects_for
 
@@ -173,7 +174,7 @@ def _memories_context(request, access: ProjectAccess, user: dict) -> dict[str, A
             )
         if q:
             if state == "expired":
-                where = (where or Q()) & Q(expiration_date__lte=timezone.now())
+                where = (where or Q()) & expired_by(timezone.now())
             context["memories"] = search.memory_search(
                 project=project,
                 query=clean_text(q, field_name="q"),

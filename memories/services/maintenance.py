@@ -24,8 +24,7 @@ def memories_purge_expired(*, now: datetime | None = None) -> int:
     (``show_expired``), as Mem0 keeps them.
     """
     now = now or timezone.now()
-    queryset = Memory.objects.filter(
-        expiration_date__lte=now,
+    queryset = Memory.objects.expired(now).filter(
         # metadata @> '{"memory_lifespan": "short_term"}': the metadata GIN index serves it.
         metadata__contains={"memory_lifespan": "short_term"},
     )
