@@ -5,6 +5,7 @@ for memories and for the messages they came from (any model with ``embedding`` a
 
 import functools
 import re
+from dataclasses import dataclass
 from typing import Any
 
 from django.conf import settings
@@ -28,6 +29,36 @@ STOPWORDS = frozenset(
     "our she so that the their them they this to was we were what when where which who why will with you your".split()
 )
 WORD = re.compile(r"\w+")
+# The scope fields the scope-keyed full-text index (memories migration 0013) has terms for, and the
+# letter each one's terms start from.
+SCOPE_TERM_KINDS = {"user_id": "u", "agent_id": "a", "app_id": "p", "run_id": "r"}
+
+
+@dataclass(frozen=True)
+class ScopeKey:
+    """One scope id a search is within (``field``: user_id, agent_id, app_id or run_id): the keyword
+    side then finds a word's rows in that scope through the scope-keyed index (memories migration
+    0013), which holds them under one key, instead of reading the word's rows in every scope."""
+
+    project_id: Any
+    field: str
+    value: str
+
+    def prefix(self) -> str:
+        """What ``memory_scope_terms`` hashes before a lexeme, for this scope id."""
+        return f"{SCOPE_TERM_KINDS[self.field]}{self.project_id}\x1f{self.value}\x1f"
+
+    def condition(self, model=Memory) -> RawSQL:
+        """The project and this scope id as a condition that no B-tree index serves. The keyword
+        side's candidates are narrowed by it instead of the plain filters: given an index on
+        ``user_id``, PostgreSQL would AND the user's whole range (100,000 rows for a heavy user) with
+        each word's few hundred, for every word of the query."""
+        table = model._meta.db_table
+        return RawSQL(
+            f"({table}.project_id::text || '') = %s AND ({table}.{self.field}::text || '') = %s",
+            [str(self.project_id), self.value],
+            output_field=BooleanField(),
+        )
 
 
 def vector_text(vector) -> str:
@@ -72,7 +103,15 @@ def vector_ranking(candidates, vector, limit: int, *, exact: bool) -> list[Memor
 
 
 def keyword_ranking(
-    candidates, query: str, vector, limit: int, scope_rows: int, also: list, *, model=Memory
+    candidates,
+    query: str,
+    vector,
+    limit: int,
+    scope_rows: int,
+    also: list,
+    *,
+    model=Memory,
+    scope_key: ScopeKey | None = None,
 ) -> list[Memory]:
     """The ``limit`` candidates sharing the most query-term weight with ``query``, best first, and
     those of ``also`` (ids) that share any, each with ``keyword`` in [0, 1], ``keyword_rank`` and
@@ -83,9 +122,12 @@ def keyword_ranking(
     weighs its inverse document frequency within the candidates (a word most memories share
     counts for little; a product code or a surname for a lot); a memory scores the weight of the
     lexemes it contains over the weight of all the query's lexemes found in the scope.
+
+    ``scope_key``: the candidates are within that scope id, and narrowed by ``scope_key.condition()``
+    rather than by indexed filters on the project and that field (memories only).
     """
     table = model._meta.db_table
-    scored_sql, scored_params = keyword_scored_sql(candidates, query, scope_rows, model=model)
+    scored_sql, scored_params = keyword_scored_sql(candidates, query, scope_rows, model=model, scope_key=scope_key)
     sql = f"""
         WITH {scored_sql}
         SELECT {model_columns(model)}, scored.keyword, scored.keyword_rank, m.embedding <=> %s::vector AS distance
@@ -104,16 +146,28 @@ def model_columns(model=Memory) -> str:
     )
 
 
-def keyword_scored_sql(candidates, query: str, scope_rows: int, *, model=Memory) -> tuple[str, list]:
+def keyword_scored_sql(
+    candidates, query: str, scope_rows: int, *, model=Memory, scope_key: ScopeKey | None = None
+) -> tuple[str, list]:
     """The CTEs ``terms``, ``hits``, ``weights`` and ``scored`` (``id``, ``keyword``, ``keyword_rank``)
-    of the keyword side (see :func:`keyword_ranking`), without the leading ``WITH``."""
-    hits = candidates.filter(
-        RawSQL(f"{model._meta.db_table}.search_vector @@ terms.q", [], output_field=BooleanField())
-    ).values("id")[:KEYWORD_TERM_ROWS_MAX]
+    of the keyword side (see :func:`keyword_ranking`), without the leading ``WITH``.
+
+    A term's rows come from the scope-keyed index when there is a ``scope_key`` (each is then checked
+    against ``search_vector`` too, so a hash collision finds nothing), else from ``search_vector``'s."""
+    table = model._meta.db_table
+    matches = f"{table}.search_vector @@ terms.q"
+    if scope_key is not None:
+        # "IS TRUE": a check of each row found, not a second index to AND with the first.
+        matches = (
+            f"memory_scope_terms({table}.project_id, {table}.user_id, {table}.agent_id, {table}.app_id, "
+            f"{table}.run_id, {table}.search_vector) @@ terms.scoped AND ({matches}) IS TRUE"
+        )
+    hits = candidates.filter(RawSQL(matches, [], output_field=BooleanField())).values("id")[:KEYWORD_TERM_ROWS_MAX]
     hits_sql, hits_params = hits.query.sql_with_params()
     sql = f"""
         terms AS (
-            SELECT DISTINCT lexeme, plainto_tsquery('simple', lexeme) AS q
+            SELECT DISTINCT lexeme, plainto_tsquery('simple', lexeme) AS q,
+                   left(md5(%s || lexeme), 16)::tsquery AS scoped
             FROM unnest(to_tsvector('english'::regconfig, %s)) AS t
         ),
         hits AS MATERIALIZED (
@@ -130,7 +184,7 @@ def keyword_scored_sql(candidates, query: str, scope_rows: int, *, model=Memory)
             GROUP BY hits.id
         )
     """
-    return sql, [query, *hits_params, scope_rows]
+    return sql, [scope_key.prefix() if scope_key else "", query, *hits_params, scope_rows]
 
 
 def hybrid_ranking_exact(
@@ -142,6 +196,8 @@ def hybrid_ranking_exact(
     scope_rows: int,
     *,
     best: tuple[int, float | None] | None = None,
+    keyword_candidates=None,
+    scope_key: ScopeKey | None = None,
 ) -> tuple[list[Memory], list[Memory], bool]:
     """What :func:`vector_ranking` (exact) and then :func:`keyword_ranking` return, in one
     statement: the semantic top ``semantic_limit`` (every candidate scored, nearest first) and the
@@ -152,13 +208,18 @@ def hybrid_ranking_exact(
     ``best=(top_k, threshold)``: only the rows the default (linear) fusion would rank in the first
     ``top_k`` at or above ``threshold`` are fetched, in the order :func:`fuse` and the search sort
     them (score, then similarity, then id): the statement builds ``top_k`` memories, not up to
-    ``semantic_limit + keyword_limit``. For searches whose scores nothing else changes."""
+    ``semantic_limit + keyword_limit``. For searches whose scores nothing else changes.
+
+    ``keyword_candidates`` and ``scope_key``: as :func:`keyword_ranking`'s, for the keyword side
+    (the same rows as ``candidates``)."""
     literal = vector_text(vector)
     distance = cosine_distance(literal)
     ordering = ExpressionWrapper(distance + Value(0.0), output_field=FloatField())
     nearest = candidates.annotate(distance=distance).order_by(ordering, "id").values("id")[:semantic_limit]
     nearest_sql, nearest_params = nearest.query.sql_with_params()
-    scored_sql, scored_params = keyword_scored_sql(candidates, query, scope_rows)
+    scored_sql, scored_params = keyword_scored_sql(
+        candidates if keyword_candidates is None else keyword_candidates, query, scope_rows, scope_key=scope_key
+    )
     sql = f"""
         WITH semantic AS MATERIALIZED ({nearest_sql}),
         {scored_sql},

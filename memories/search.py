@@ -22,7 +22,16 @@ from mem0g_site.paging import page_request, positive_int
 from memories.embedding import embed_query
 from memories.inputs import Scope, clean_scope, clean_text
 from memories.models import Memory, MemorySource, MemorySourceLink, memory_hash
-from memories.ranking import SEARCH_FUSIONS, fuse, hybrid_ranking_exact, keyword_ranking, vector_ranking, word_pairs
+from memories.ranking import (
+    SCOPE_TERM_KINDS,
+    SEARCH_FUSIONS,
+    ScopeKey,
+    fuse,
+    hybrid_ranking_exact,
+    keyword_ranking,
+    vector_ranking,
+    word_pairs,
+)
 from memories.selectors import PAGE_SIZE_MAX, memories_in
 
 TOP_K_MAX = 1000
@@ -94,8 +103,34 @@ CANDIDATE_POOL_FACTOR = 4
 DECAY_HALF_LIFE_DAYS_MAX = 365_000
 
 
-def _search_candidates(project, scope, where, *, as_of, include_expired, include_superseded):
-    queryset = memories_in(project, scope)
+def _scope_key(project, scope: Scope | None, where: Q | None) -> ScopeKey | None:
+    """The scope id the keyword side can look words up by: one the search is certainly within, from
+    ``scope`` or from a plain top-level ``user_id=...`` (agent, app, run) of ``where``, the way the
+    Mem0 clients name the user in ``filters``. ``None``: the search spans scopes."""
+    named = scope.as_filter() if scope is not None else {}
+    if where is not None and where.connector == Q.AND and not where.negated:
+        for child in where.children:
+            if isinstance(child, tuple) and child[0] in SCOPE_TERM_KINDS and isinstance(child[1], str):
+                named.setdefault(child[0], child[1])
+    for field in SCOPE_TERM_KINDS:
+        if named.get(field):
+            return ScopeKey(project.pk, field, named[field])
+    return None
+
+
+def _keyword_candidates(project, scope, where, key: ScopeKey, **read):
+    """The same rows as ``_search_candidates(project, scope, where, **read)``, with the project and
+    ``key``'s scope id as ``key.condition()`` (see ``ScopeKey.condition``)."""
+    rest = {f: v for f, v in (scope.as_filter() if scope else {}).items() if (f, v) != (key.field, key.value)}
+    if where is not None and where.connector == Q.AND and not where.negated:
+        kept = [child for child in where.children if child != (key.field, key.value)]
+        where = Q(*kept) if kept else None
+    base = Memory.objects.defer("embedding").filter(key.condition())
+    return _search_candidates(project, Scope(**rest), where, base=base, **read)
+
+
+def _search_candidates(project, scope, where, *, as_of, include_expired, include_superseded, base=None):
+    queryset = memories_in(project, scope) if base is None else base.filter(**scope.as_filter())
     if include_superseded:
         # Every row, closed since or not, but not a retracted record (a mistake, not a past fact);
         # with as_of, every row that had started to hold (and was on record) by then.
@@ -184,6 +219,11 @@ def memory_search(
     exact = 0 < exact_max and scope_rows <= exact_max
     keyword: list[Memory] = []
     active = None
+    key = _scope_key(project, scope, where) if keyword_search else None
+    words_in = candidates
+    if key is not None:
+        read = {"as_of": as_of, "include_expired": include_expired, "include_superseded": include_superseded}
+        words_in = _keyword_candidates(project, scope, where, key, **read)
     if keyword_search and exact and HYBRID_ONE_STATEMENT:
         # Both sides in one statement (one round trip): small scopes, the common case. When nothing
         # but the linear fusion orders the results, the statement also cuts them to the top_k.
@@ -196,11 +236,15 @@ def memory_search(
             pool,
             max(1, scope_rows),
             best=(top_k, threshold) if cut else None,
+            keyword_candidates=words_in,
+            scope_key=key,
         )
     else:
         semantic = vector_ranking(candidates, vector, pool if reorders else top_k, exact=exact)
         if keyword_search:
-            keyword = keyword_ranking(candidates, query, vector, pool, max(1, scope_rows), [m.pk for m in semantic])
+            keyword = keyword_ranking(
+                words_in, query, vector, pool, max(1, scope_rows), [m.pk for m in semantic], scope_key=key
+            )
     fused = fuse(semantic, keyword, fusion, active=active)
 
     pairs = word_pairs(query) if rerank else set()

@@ -314,3 +314,90 @@ def test_hnsw_path_matches_exact_search(db, crowded_table, settings):
     approx = [m.id for m in memory_search(project=crowded_table, query=query, scope=Scope(user_id="user-5"), top_k=10)]
     assert len(exact) == len(approx) == 10
     assert len(set(exact) & set(approx)) >= 8
+
+
+# --- The keyword side looks a user's words up by scope ------------------------------------------
+
+
+def _keyword_plan(project, query: str, **search) -> str:
+    """The plan of the ``hits`` part (a word's rows) of the keyword statement ``memory_search`` sends."""
+    from django.test.utils import CaptureQueriesContext
+
+    with CaptureQueriesContext(connection) as captured:
+        memory_search(project=project, query=query, **search)
+    (sql,) = [q["sql"] for q in captured.captured_queries if "terms AS" in q["sql"]]
+    with connection.cursor() as cursor:
+        cursor.execute("EXPLAIN " + sql)
+        plan = "\n".join(row[0] for row in cursor.fetchall())
+    return plan[plan.index("CTE hits") : plan.index("CTE weights")]
+
+
+@pytest.mark.parametrize("exact_max_rows", [10_000, 0], ids=["one-statement", "hnsw-path"])
+@pytest.mark.parametrize("how", ["scope", "filters"])
+def test_a_users_words_are_found_through_the_scope_keyed_index(db, crowded_table, settings, exact_max_rows, how):
+    # "sourdough" is in 1,237 rows of 99 users; user-5 has 12 of them. Through the plain full-text
+    # index PostgreSQL reads all 1,237 and ANDs them with user-5's whole range of the user index.
+    from django.db.models import Q
+
+    settings.SEARCH_EXACT_MAX_ROWS = exact_max_rows
+    search = {"scope": Scope(user_id="user-5")} if how == "scope" else {"where": Q(user_id="user-5")}
+    plan = _keyword_plan(crowded_table, "sourdough bread marathon", **search)
+
+    assert "memory_scope_terms_gin" in plan
+    assert "memory_search_vector_gin" not in plan
+    assert "memory_project_user" not in plan
+
+
+def test_a_search_across_users_looks_words_up_in_the_plain_index(db, crowded_table):
+    from django.db.models import Q
+
+    plan = _keyword_plan(crowded_table, "sourdough bread", where=Q(categories__overlap=["none"]))
+
+    assert "memory_scope_terms_gin" not in plan
+
+
+@pytest.mark.parametrize("exact_max_rows", [10_000, 0], ids=["one-statement", "hnsw-path"])
+def test_the_scope_keyed_lookup_ranks_exactly_as_the_plain_one(
+    db, crowded_table, settings, monkeypatch, exact_max_rows
+):
+    from django.db.models import Q
+
+    from memories import search
+
+    settings.SEARCH_EXACT_MAX_ROWS = exact_max_rows
+
+    def ranked():
+        found = []
+        for user in ("target", "user-5", "user-98"):
+            for query in [*QUERIES, "sourdough bread marathon", "heirloom tomato greenhouse number 7"]:
+                for read in ({"scope": Scope(user_id=user)}, {"where": Q(user_id=user)}):
+                    results = memory_search(
+                        project=crowded_table, query=query, top_k=10, threshold=0, explain=True, **read
+                    )
+                    found.append([(m.pk, round(m.score, 9), m.score_breakdown["keyword"]) for m in results])
+        return found
+
+    keyed = ranked()
+    monkeypatch.setattr(search, "_scope_key", lambda project, scope, where: None)
+    plain = ranked()
+
+    assert keyed == plain
+    assert sum(1 for results in keyed for _, _, keyword in results if keyword > 0) > 100
+
+
+def test_the_scope_keyed_lookup_stays_in_the_project_and_scope(db, project, other_project, add):
+    # The same user id in another project, and another user of this one, say the word; only the
+    # searched user's own row may come back, whatever the index holds.
+    add(project, "Keeps a pet axolotl called Wooper", user_id="o'brien-ü")
+    add(project, "Grows tomatoes on the balcony", user_id="o'brien-ü")
+    add(project, "Also keeps an axolotl", user_id="someone-else")
+    add(other_project, "Axolotl breeder since 2019", user_id="o'brien-ü")
+
+    results = memory_search(
+        project=project, query="axolotl", scope=Scope(user_id="o'brien-ü"), threshold=0, explain=True
+    )
+
+    found = {m.memory: m.score_breakdown["keyword"] for m in results}
+    assert set(found) == {"Keeps a pet axolotl called Wooper", "Grows tomatoes on the balcony"}
+    assert found["Keeps a pet axolotl called Wooper"] == 1.0
+    assert found["Grows tomatoes on the balcony"] == 0.0

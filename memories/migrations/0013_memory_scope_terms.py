@@ -1,0 +1,50 @@
+"""A full-text index keyed by scope: the keyword side of search finds one user's (agent's, app's,
+run's) rows holding a word without reading every user's.
+
+``memory_scope_terms`` turns a memory's ``search_vector`` into one term per (scope id, lexeme): the
+first 16 hex digits of md5(kind, project, id, lexeme), for each of user, agent, app and run that the
+row has. The GIN index over it holds, under one key, exactly the rows of one scope with one word, so
+``memories.ranking.keyword_scored_sql`` reads a few hundred entries where the plain
+``memory_search_vector_gin`` reads the word's rows across all users and ANDs them with the user's
+whole B-tree range (docs/BENCHMARKS.md, "Session 7"). The search still checks ``search_vector`` on
+each row it finds, so a hash collision can never bring in a row without the word.
+
+The function is IMMUTABLE (md5, array and tsvector functions only): changing it means rebuilding the
+index. The index is built CONCURRENTLY, so an upgrade does not lock the table against writes (the
+migration runs outside a transaction).
+"""
+
+from django.db import migrations
+
+FUNCTION = r"""
+CREATE OR REPLACE FUNCTION memory_scope_terms(
+    project uuid, user_id text, agent_id text, app_id text, run_id text, terms tsvector
+) RETURNS tsvector
+LANGUAGE sql IMMUTABLE PARALLEL SAFE AS $$
+    SELECT array_to_tsvector(array(
+        SELECT left(md5(scope.kind || project::text || chr(31) || scope.id || chr(31) || term.lexeme), 16)
+        FROM unnest(tsvector_to_array(terms)) AS term(lexeme)
+        CROSS JOIN (VALUES ('u', user_id), ('a', agent_id), ('p', app_id), ('r', run_id)) AS scope(kind, id)
+        WHERE scope.id IS NOT NULL
+    ))
+$$
+"""
+
+
+class Migration(migrations.Migration):
+    atomic = False
+
+    dependencies = [
+        ("memories", "0012_trace_review"),
+    ]
+
+    operations = [
+        migrations.RunSQL(
+            FUNCTION, "DROP FUNCTION IF EXISTS memory_scope_terms(uuid, text, text, text, text, tsvector)"
+        ),
+        migrations.RunSQL(
+            "CREATE INDEX CONCURRENTLY IF NOT EXISTS memory_scope_terms_gin ON memories_memory USING gin "
+            "(memory_scope_terms(project_id, user_id, agent_id, app_id, run_id, search_vector))",
+            "DROP INDEX CONCURRENTLY IF EXISTS memory_scope_terms_gin",
+        ),
+    ]
