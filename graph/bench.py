@@ -24,7 +24,7 @@ from accounts.models import Organization, Project
 from graph.models import Origin, Relationship
 from graph.selectors import graph_at, related_memories
 from graph.shapes import RelatedMemorySerializer, relationships_data
-from memories.bench_data import summary
+from memories.bench.data import summary
 from memories.inputs import Scope
 from memories.models import EMBEDDING_DIMENSIONS, Memory, MemoryHistory, memory_hash
 from memories.shapes import memories_data

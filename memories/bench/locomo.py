@@ -18,7 +18,8 @@ from django.db import connection
 from django.utils import timezone
 
 from accounts.models import Organization, Project
-from memories.bench_data import StderrForTqdm, summary
+from memories.bench.common import delete_bench_project
+from memories.bench.data import StderrForTqdm, summary
 from memories.embedding import get_embedder
 from memories.extraction import extract_facts, normalize_messages
 from memories.inputs import NewMemory, Scope
@@ -167,7 +168,7 @@ class LocomoBench:
             if options["keep"]:
                 report["cleanup"] = {"kept": True}
             else:
-                report["cleanup"] = self.command._cleanup(project, organization)
+                report["cleanup"] = delete_bench_project(project, organization)
         report["wall_seconds"] = round(time.perf_counter() - started, 1)
         self._print(report)
         return report

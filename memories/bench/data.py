@@ -2,7 +2,7 @@
 extracts and answers, how rows spread over users, and latency summaries. Pure: no Django.
 
 Used by ``manage.py bench`` (``memories/management/commands/bench.py``), its load mode
-(``memories/bench_load.py``) and the graph benchmark (``graph/bench.py``).
+(``memories/bench/http_load.py``) and the graph benchmark (``graph/bench.py``).
 """
 
 import random
