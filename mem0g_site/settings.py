@@ -311,7 +311,7 @@ AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
 AXES_RESET_ON_SUCCESS = True  # a successful login clears the pair's failures
 # The cool-off runs from the failure that reached the limit; refused attempts during it don't extend it.
 AXES_RESET_COOL_OFF_ON_FAILURE_DURING_LOCKOUT = False
-AXES_LOCKOUT_CALLABLE = "ui.views.login_locked_out"  # a page saying so, 429 with Retry-After
+AXES_LOCKOUT_CALLABLE = "ui.views.auth.login_locked_out"  # a page saying so, 429 with Retry-After
 # Successful logins are not logged (that table would only grow); failures are.
 AXES_DISABLE_ACCESS_LOG = True
 
