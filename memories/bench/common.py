@@ -4,6 +4,7 @@ project and the ``--json`` output."""
 import json
 import os
 import platform
+import secrets
 import time
 from pathlib import Path
 from typing import Any
@@ -13,7 +14,9 @@ from django.core.management.base import CommandError
 from django.db import connection, transaction
 from django.db.migrations.executor import MigrationExecutor
 from django.db.utils import OperationalError
+from django.utils import timezone
 
+from accounts.models import Organization, Project
 from memories.bench.measure import cpu_model
 from memories.models import Memory, MemoryHistory
 
@@ -62,6 +65,15 @@ def environment() -> dict[str, Any]:
         "backend_pid": row[7],
         "embedded_database": settings.DATABASE_IS_EMBEDDED,
     }
+
+
+def new_bench_project(prefix: str) -> tuple[Organization, Project, str]:
+    """A throw-away organization and project named ``<prefix>-<timestamp>-<random>`` (and that slug)."""
+    stamp = timezone.now().strftime("%Y%m%d-%H%M%S")
+    slug = f"{prefix}-{stamp}-{secrets.token_hex(2)}"
+    organization = Organization.objects.create(name=slug, slug=slug)
+    project = Project.objects.create(organization=organization, name=slug, slug=slug)
+    return organization, project, slug
 
 
 def delete_bench_project(project, organization) -> dict[str, Any]:

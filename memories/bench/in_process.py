@@ -15,7 +15,6 @@ to stderr. Nothing is written to docs/: copy the figures into docs/BENCHMARKS.md
 
 import os
 import random
-import secrets
 import statistics
 import time
 from collections import Counter
@@ -24,10 +23,16 @@ from typing import Any
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
 from django.db import connection, transaction
-from django.utils import timezone
 
-from accounts.models import Organization, Project
-from memories.bench.common import HNSW_INDEX, TOP_K, check_database, delete_bench_project, environment, write_json
+from memories.bench.common import (
+    HNSW_INDEX,
+    TOP_K,
+    check_database,
+    delete_bench_project,
+    environment,
+    new_bench_project,
+    write_json,
+)
 from memories.bench.data import StderrForTqdm, summary, synthetic_fact, synthetic_question, zipf_counts
 from memories.bench.in_process_report import print_report
 from memories.bench.measure import (
@@ -90,10 +95,7 @@ class LoadBench:
         check_database()
         rng = random.Random(options["seed"])
         started = time.perf_counter()
-        stamp = timezone.now().strftime("%Y%m%d-%H%M%S")
-        slug = f"bench-{stamp}-{secrets.token_hex(2)}"
-        organization = Organization.objects.create(name=slug, slug=slug)
-        project = Project.objects.create(organization=organization, name=slug, slug=slug)
+        organization, project, slug = new_bench_project("bench")
         report: dict[str, Any] = {
             "config": {
                 key: (str(options[key]) if key == "json" and options[key] else options[key])
