@@ -6,7 +6,7 @@ primary or on the replica, then an app node and the replica killed during the lo
 
 Every set-up is a fresh loopback cluster (mem0g_site/cluster.py: a PostgreSQL primary, a streaming
 replica, Redis, N app nodes with one gunicorn worker of WEB_THREADS threads each, HAProxy). The load
-is memories/bench_load.py's mix (search 40%, add 20%, get 15%, list 10%, update 10%, delete 5%),
+is memories/bench/http_load.py's mix (search 40%, add 20%, get 15%, list 10%, update 10%, delete 5%),
 verbatim adds, distinct search questions. While it runs, the primary's ``pg_stat_replication`` is
 read every half second for the replica's replay lag.
 
@@ -34,13 +34,13 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 import django  # noqa: E402
 
-# bench_load takes its synthetic texts from the bench command, which needs settings (no database).
+# memories.bench.http_load takes its synthetic texts from the bench command, which needs settings (no database).
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "mem0g_site.settings")
 os.environ.setdefault("DATABASE_URL", "postgres://unused@127.0.0.1:1/unused")
 django.setup()
 
 from mem0g_site.cluster import LocalCluster  # noqa: E402
-from memories.bench_load import Client, LoadRun  # noqa: E402
+from memories.bench.http_load import Client, LoadRun  # noqa: E402
 
 
 class BenchCluster(LocalCluster):

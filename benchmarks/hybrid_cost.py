@@ -38,7 +38,7 @@ def main() -> None:
     call_command("migrate", verbosity=0)
     from accounts.models import Organization, Project
     from memories import search
-    from memories.bench_data import synthetic_fact, synthetic_question
+    from memories.bench.data import synthetic_fact, synthetic_question
     from memories.embedding import embed_query
     from memories.inputs import NewMemory, Scope
     from memories.services import memories_add

@@ -25,8 +25,8 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from memories.bench_data import summary, synthetic_question, zipf_counts  # noqa: E402
-from memories.bench_load import Client  # noqa: E402
+from memories.bench.data import summary, synthetic_question, zipf_counts  # noqa: E402
+from memories.bench.http_load import Client  # noqa: E402
 
 TOP_K = 10
 

@@ -30,8 +30,8 @@ from graph.serializers import (
 )
 from graph.services import relationship_create, relationship_retract, relationship_update
 from graph.shapes import (
-    RelatedMemorySerializer,
     RelationshipSerializer,
+    related_memories_data,
     relationship_data,
     relationships_data,
     timeline_data,
@@ -242,7 +242,7 @@ class RelatedMemoriesView(ApiView):
     def get(self, request, memory_id: str):
         values = read(RelatedQuery, request.query_params.dict())
         related = selectors.related_memories(memory_id=memory_id, depth=values["depth"], **_traversal(request, values))
-        data = RelatedMemorySerializer(related, many=True).data
+        data = related_memories_data(related)
         return Response({"memories": data, "results": data})
 
 

@@ -23,8 +23,8 @@ from django.utils import timezone
 from accounts.models import Organization, Project
 from graph.models import Origin, Relationship
 from graph.selectors import graph_at, related_memories
-from graph.shapes import RelatedMemorySerializer, relationships_data
-from memories.bench_data import summary
+from graph.shapes import related_memories_data, relationships_data
+from memories.bench.data import summary
 from memories.inputs import Scope
 from memories.models import EMBEDDING_DIMENSIONS, Memory, MemoryHistory, memory_hash
 from memories.shapes import memories_data
@@ -117,7 +117,7 @@ def _measure(project, ids: list, *, queries: int, repeat: int, seed: int, progre
                     if name.startswith("related"):
                         found = related_memories(project=project, memory_id=rng.choice(ids), depth=value, limit=100)
                         selected = time.perf_counter()
-                        _ = RelatedMemorySerializer(found, many=True).data  # what the API answers
+                        _ = related_memories_data(found)  # what the API answers
                         size = len(found)
                     else:
                         graph = graph_at(project=project, scope=scope, limit=value)

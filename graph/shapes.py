@@ -3,7 +3,7 @@ chain. Public: the graph API and the MCP server's graph tools answer with them."
 
 from rest_framework import serializers
 
-from memories.shapes import MemorySerializer, memory_data
+from memories.shapes import MemorySerializer, memories_data, memory_data
 
 
 class RelationshipSerializer(serializers.Serializer):
@@ -50,10 +50,15 @@ def relationships_data(relationships) -> list[dict]:
     return RelationshipSerializer(relationships, many=True).data
 
 
+def related_memories_data(related) -> list[dict]:
+    """Related memories (``graph.selectors.related_memories``) as the API and the MCP tool show them."""
+    return memories_data(related, shape=RelatedMemorySerializer)
+
+
 def timeline_data(timeline) -> dict:
     """A ``graph.selectors.memory_timeline`` as the API shows it (also the MCP tool ``memory_timeline``)."""
     return {
         "memory": memory_data(timeline.memory),
         "versions": VersionSerializer(timeline.versions, many=True).data,
-        "chain": ChainMemorySerializer(timeline.chain, many=True).data,
+        "chain": memories_data(timeline.chain, shape=ChainMemorySerializer),
     }

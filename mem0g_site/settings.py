@@ -143,7 +143,7 @@ RATE_LIMIT_BURST = env_int("RATE_LIMIT_BURST", 20, minimum=0)
 RATE_LIMIT_FAIL_OPEN = env_bool("RATE_LIMIT_FAIL_OPEN", True)
 MEM0_DEFAULT_SHORT_TERM_TTL_SECONDS = env_int("MEM0_DEFAULT_SHORT_TERM_TTL_SECONDS", 3600, minimum=1)
 MEM0_USE_GRAPH_FOR_CATEGORIES = env_list("MEM0_USE_GRAPH_FOR_CATEGORIES")
-# An OpenAI-compatible chat endpoint for fact extraction and update decisions (memories/llm.py);
+# An OpenAI-compatible chat endpoint for fact extraction and update decisions (the memories/llm/ package);
 # unset: the built-in rule-based extractor. A call that times out, cannot connect or gets a 5xx
 # is retried LLM_MAX_RETRIES times, then the request fails with 503 LLM_UNAVAILABLE.
 LLM_BASE_URL = env_str("LLM_BASE_URL", "")
@@ -311,7 +311,7 @@ AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
 AXES_RESET_ON_SUCCESS = True  # a successful login clears the pair's failures
 # The cool-off runs from the failure that reached the limit; refused attempts during it don't extend it.
 AXES_RESET_COOL_OFF_ON_FAILURE_DURING_LOCKOUT = False
-AXES_LOCKOUT_CALLABLE = "ui.views.login_locked_out"  # a page saying so, 429 with Retry-After
+AXES_LOCKOUT_CALLABLE = "ui.views.auth.login_locked_out"  # a page saying so, 429 with Retry-After
 # Successful logins are not logged (that table would only grow); failures are.
 AXES_DISABLE_ACCESS_LOG = True
 

@@ -15,7 +15,6 @@ from django.core.cache import cache
 from django.core.exceptions import FieldError
 from django.db.models import ExpressionWrapper, FloatField, Q, Value
 from django.utils import timezone
-from pgvector.django import CosineDistance
 
 from mem0g_site.exceptions import ValidationFailed
 from mem0g_site.paging import page_request, positive_int
@@ -26,10 +25,12 @@ from memories.ranking import (
     SCOPE_TERM_KINDS,
     SEARCH_FUSIONS,
     ScopeKey,
+    cosine_distance,
     fuse,
     hybrid_ranking_exact,
     keyword_ranking,
     vector_ranking,
+    vector_text,
     word_pairs,
 )
 from memories.selectors import PAGE_SIZE_MAX, memories_in
@@ -451,7 +452,7 @@ def memory_neighbours(
     )
     found = []
     for vector in vectors:
-        distance = CosineDistance("embedding", vector)
+        distance = cosine_distance(vector_text(vector))
         ordering = ExpressionWrapper(distance + Value(0.0), output_field=FloatField())
         rows = list(candidates.annotate(distance=distance).order_by(ordering, "id")[:k])
         for memory in rows:

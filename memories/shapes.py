@@ -20,15 +20,6 @@ def expiration_out(value):
     return value.isoformat().replace("+00:00", "Z")
 
 
-class MemoryListSerializer(serializers.ListSerializer):
-    """Marks every memory's successor in one query before the memories are shown."""
-
-    def to_representation(self, data):
-        items = list(data.all() if hasattr(data, "all") else data)
-        memories_mark_successors([item for item in items if not hasattr(item, "replaced_by")])
-        return super().to_representation(items)
-
-
 class MemorySerializer(serializers.Serializer):
     id = serializers.UUIDField()
     memory = serializers.CharField()
@@ -58,9 +49,6 @@ class MemorySerializer(serializers.Serializer):
         help_text="The id of the memory that superseded this one; null while it holds."
     )
 
-    class Meta:
-        list_serializer_class = MemoryListSerializer
-
     def get_expiration_date(self, obj) -> str | None:
         return expiration_out(obj.expiration_date)
 
@@ -81,11 +69,13 @@ def memory_data(memory) -> dict:
     return memories_data([memory])[0]
 
 
-def memories_data(memories, *, scored: bool = False) -> list[dict]:
-    """The memory shape of each of ``memories`` (their successors marked in one query first)."""
+def memories_data(memories, *, scored: bool = False, shape: type[MemorySerializer] | None = None) -> list[dict]:
+    """The memory shape of each of ``memories`` (their successors marked in one query first): the one
+    place lists of memories are shown. ``shape`` is a richer memory shape (the graph's related
+    memories and supersession chains); ``scored`` adds the search score."""
     items = list(memories.all() if hasattr(memories, "all") else memories)
     memories_mark_successors([item for item in items if not hasattr(item, "replaced_by")])
-    shape = _shape(ScoredMemorySerializer if scored else MemorySerializer)
+    shape = _shape(shape or (ScoredMemorySerializer if scored else MemorySerializer))
     return [shape.to_representation(item) for item in items]
 
 

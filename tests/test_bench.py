@@ -107,7 +107,7 @@ def test_bench_graph_times_related_and_exports_on_a_generated_graph_and_cleans_u
 def _locomo_subset(path) -> dict:
     """The first LOCOMO conversation cut to its first two sessions, with the questions whose
     evidence lies in them (the repo's copy of the data set)."""
-    from memories.bench_locomo import LOCOMO_DEFAULT_DATA
+    from memories.bench.locomo import LOCOMO_DEFAULT_DATA
 
     sample = json.loads(LOCOMO_DEFAULT_DATA.read_text())[0]
     conversation = {k: v for k, v in sample["conversation"].items() if k.startswith("speaker_")}

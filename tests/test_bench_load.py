@@ -51,14 +51,14 @@ def test_bench_load_needs_a_key_and_the_load_mode():
 def test_the_default_user_count_is_clamped_to_n():
     """`bench --n 300` used to stop with "--users must not exceed --n" (default 1000 users). The
     options check is where that happened; the whole command is exercised in tests/test_bench.py."""
-    from memories.management.commands.bench import Command
+    from memories.bench.in_process import check_options
 
     defaults = {"batch": 256, "queries": 200, "repeat": 3, "zipf": 1.0}
     options = {**defaults, "n": 300, "users": None}
-    Command()._check_options(options)
+    check_options(options)
     assert options["users"] == 300
     options = {**defaults, "n": 100_000, "users": None}
-    Command()._check_options(options)
+    check_options(options)
     assert options["users"] == 1000
     with pytest.raises(CommandError, match="--users must not exceed --n"):
-        Command()._check_options({**defaults, "n": 300, "users": 500})  # given explicitly: still refused
+        check_options({**defaults, "n": 300, "users": 500})  # given explicitly: still refused

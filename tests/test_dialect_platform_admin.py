@@ -415,6 +415,9 @@ def test_settings_round_trip_and_drive_profiles(api, project, admin_key, rw_key,
         ({"enabled": "yes"}, 422),
         ({"entities": {"user": {"schema": {"properties": {"diet": {"type": "string"}}}}}}, 422),
         ({"entities": {"user": {"schema": {"properties": {}}}}}, 422),
+        # A description is the query the property's facts are searched with: a search query's rule.
+        ({"entities": {"user": {"schema": {"properties": {"diet": {"description": "   "}}}}}}, 422),
+        ({"entities": {"user": {"schema": {"properties": {"diet": {"description": "x" * 10_001}}}}}}, 422),
         ({"entities": {"user": {"custom_instructions": 5}}}, 422),
     ],
 )
@@ -423,6 +426,14 @@ def test_bad_settings_write_nothing(api, project, admin_key, body, status):
     assert response.status_code == status, response.content
     settings = api("GET", "/v2/profiles/settings/", key=admin_key).json()
     assert settings["enabled"] is True and settings["entities"]["user"] == {"schema": None, "custom_instructions": None}
+
+
+def test_a_schema_description_too_long_to_search_with_is_refused_by_name(api, project, admin_key, settings):
+    schema = {"properties": {"diet": {"description": "x" * (settings.MEMORY_MAX_CHARS + 1)}}}
+    response = api("POST", "/v2/profiles/settings/", key=admin_key, data={"entities": {"user": {"schema": schema}}})
+    error = error_of(response, 422, "VALIDATION_ERROR")
+    assert "description of schema property 'diet'" in error["detail"] and "limit" in error["detail"]
+    assert api("GET", "/v2/profiles/settings/", key=admin_key).json()["entities"]["user"]["schema"] is None
 
 
 def test_a_user_restricted_key_reaches_only_its_users_profile(api, project, make_key, add):

@@ -40,7 +40,7 @@ def test_a_broken_layer_fails_the_contracts(tmp_path):
     # A model reading through a selector, the UI importing an API module, and a cycle.
     with (tmp_path / "memories" / "models.py").open("a") as models:
         models.write("\nfrom memories.selectors import memory_get  # noqa\n")
-    with (tmp_path / "ui" / "views.py").open("a") as views:
+    with (tmp_path / "ui" / "views" / "__init__.py").open("a") as views:
         views.write("\nfrom memories.api.serializers import memories_data  # noqa\n")
     with (tmp_path / "memories" / "embedding.py").open("a") as embedding:
         embedding.write("\nfrom memories import search  # noqa\n")

@@ -1,4 +1,4 @@
-"""The LLM path (memories/llm.py) against a local OpenAI-compatible server (tests/llm_server.py).
+"""The LLM path (the memories/llm/ package) against a local OpenAI-compatible server (tests/llm_server.py).
 
 The server is the only fake in the suite: it stands for a remote LLM. These tests check what we
 send (JSON mode, the model, our prompts with the caller's instructions), how we read the answers

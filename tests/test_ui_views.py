@@ -338,9 +338,9 @@ def test_expire_and_restore_from_the_memory_page(browser, project, alice):
 
 
 def test_graph_says_when_it_is_truncated(browser, project, alice, monkeypatch):
-    from ui import views
+    from ui.views import graph
 
-    monkeypatch.setattr(views, "GRAPH_LIMIT", 2)
+    monkeypatch.setattr(graph, "GRAPH_LIMIT", 2)
     data = browser.get(f"{base(project)}u/alice/graph.json").json()
     assert data["truncated"] is True and data["limit"] == 2 and len(data["elements"]["nodes"]) == 2
     page = browser.get(f"{base(project)}u/alice/graph/").content.decode()

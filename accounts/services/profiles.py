@@ -10,7 +10,7 @@ from accounts.models import ProfileJob, ProfileSettings, Project, RegisteredEnti
 from accounts.selectors import profile_settings_get, profile_user_exists
 from accounts.services.projects import clean_name
 from mem0g_site.exceptions import Conflict, InvalidRequest, UserNotFound, ValidationFailed
-from memories.inputs import Scope, clean_entity_id, clean_id, clean_metadata
+from memories.inputs import Scope, clean_entity_id, clean_id, clean_metadata, clean_text
 from memories.models import Memory
 from memories.search import memory_search
 from memories.selectors import entity_list, memory_summary, user_stats
@@ -105,7 +105,17 @@ def _clean_profile_schema(schema: Any) -> dict | None:
     for name, spec in properties.items():
         if not isinstance(spec, dict) or not isinstance(spec.get("description"), str) or not spec["description"]:
             raise ValidationFailed(f"schema property {name!r} needs a description", field="schema")
+        _description_query(name, spec["description"])
     return schema
+
+
+def _description_query(name: str, description: Any) -> str:
+    """A schema property's description is the query its facts are searched with: it follows the rule
+    of any search query (``clean_text``: not blank, at most ``MEMORY_MAX_CHARS``, no NUL)."""
+    try:
+        return clean_text(description, field_name=f"the description of schema property {name!r}")
+    except ValidationFailed as exc:
+        raise ValidationFailed(exc.message, field="schema") from None
 
 
 def _profile_build(*, project: Project, user_id: str, settings_row: ProfileSettings) -> dict:
@@ -126,7 +136,12 @@ def _profile_build(*, project: Project, user_id: str, settings_row: ProfileSetti
     if settings_row.schema:
         fields = {}
         for name, spec in settings_row.schema["properties"].items():
-            hits = memory_search(project=project, query=spec["description"], scope=scope, top_k=3, threshold=0.3)
+            try:
+                query = _description_query(name, spec.get("description"))
+            except ValidationFailed:  # a schema stored before descriptions were checked: nothing to search
+                fields[name] = []
+                continue
+            hits = memory_search(project=project, query=query, scope=scope, top_k=3, threshold=0.3)
             fields[name] = [hit.memory for hit in hits]
         profile["fields"] = fields
     return profile

@@ -35,7 +35,7 @@ from rest_framework.views import APIView
 from accounts.access import key_within
 from accounts.models import ApiKey
 from graph import selectors as graph_selectors
-from graph.shapes import RelatedMemorySerializer, timeline_data
+from graph.shapes import related_memories_data, timeline_data
 from mem0g_site.api_kit.parsing import as_moment, as_object
 from mem0g_site.exceptions import ApplicationError
 from mem0g_site.inputs import UNSET
@@ -322,7 +322,7 @@ def related_memories(
         within=key_within(api_key),
         as_of=as_moment(as_of, "as_of"),
     )
-    return {"results": RelatedMemorySerializer(related, many=True).data}
+    return {"results": related_memories_data(related)}
 
 
 @tool(

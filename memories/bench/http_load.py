@@ -27,7 +27,7 @@ from urllib.parse import urlsplit
 
 import numpy
 
-from memories.bench_data import synthetic_fact, synthetic_question
+from memories.bench.data import synthetic_fact, synthetic_question
 
 # Share of each operation in the mix: reads dominate, as in an assistant that searches before it answers.
 MIX: dict[str, float] = {"search": 0.40, "add": 0.20, "get": 0.15, "list": 0.10, "update": 0.10, "delete": 0.05}

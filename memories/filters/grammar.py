@@ -1,215 +1,46 @@
-"""Mem0's ``filters`` grammar, compiled to a Django ``Q`` over ``Memory``.
+"""The filter grammar itself: each field's kind and operators (``_FIELDS``, a rule table), the
+logical tree, :func:`compile_filters` and :func:`check_filters_size`."""
 
-One grammar serves the Platform v2/v3 dialect and the OSS ``Memory``/REST-server dialect:
-
-* The root is an object whose sibling keys are ANDed. ``AND``/``OR`` take a non-empty list of
-  objects; ``NOT`` takes an object (negated as a whole: ``NOT {a, b}`` is ``~(a & b)``) or a list of
-  objects. A ``NOT`` list follows Mem0 OSS's ``$not`` list (qdrant ``must_not``): *none* of the
-  listed conditions may hold, i.e. ``NOT [a, b]`` is ``~a & ~b``.
-* Field keys: the entity ids (``session_id`` is an alias of ``run_id``), the time fields
-  (``timestamp`` is an alias of ``created_at``), ``categories``, ``metadata`` (and OSS-style
-  ``metadata.<path>`` keys), ``memory_ids``, ``keywords``/``keywords_search``, ``text`` and
-  ``memory_type`` (``procedural_memory``; an ordinary memory has none).
-  Each field has a kind (a ``_Kind``: ``ENTITY``, ``TIME``, ``CATEGORIES``, ``METADATA``, ...)
-  saying which operators it takes, what a bare value means and what ``"*"`` means; ``_FIELDS``
-  maps keys to kinds. Inside ``metadata`` an object value is always an operator object; nested
-  objects are addressed with dotted names (``{"metadata": {"a.b": 1}}``), and ``{}`` matches all.
-* Negation is a true complement: ``ne``, ``nin`` and ``NOT`` also match rows where the field is
-  NULL or the metadata key is absent (every condition compiles to a two-valued SQL predicate).
-* ``allow_oss=False`` is the Platform dialect: it refuses the OSS-only parts (``nin``, ``eq`` on
-  time fields, ``actor_id`` and dotted ``metadata.<path>`` keys).
-
-Anything unsupported or malformed raises ``InvalidRequest`` naming the key in ``details["key"]``
-(metadata keys as ``metadata.<path>``); nothing else escapes ``compile_filters``.
-"""
-
-import math
-import uuid
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
 from functools import reduce
-from operator import and_, or_
-from typing import Any, NoReturn
+from operator import or_
+from typing import Any
 
-from django.db.models import CharField, F, Func, JSONField, Q, TextField, Value
+from django.db.models import JSONField, Q, Value
 from django.db.models.fields.json import DataContains
-from django.db.models.functions import Coalesce
 from django.db.models.lookups import (
     Contains,
     GreaterThan,
     GreaterThanOrEqual,
     IContains,
-    In,
     LessThan,
     LessThanOrEqual,
 )
 
 from mem0g_site.exceptions import InvalidRequest
-from mem0g_site.inputs import day_start, read_moment
+from memories.filters.values import (
+    _EVERYTHING,
+    ENTITY_ALIASES,
+    MAX_DEPTH,
+    WILDCARD,
+    _all,
+    _any,
+    _entity_id,
+    _fail,
+    _json,
+    _JsonbAt,
+    _list,
+    _LowerJsonbAt,
+    _memory_id,
+    _metadata_path,
+    _moment,
+    _nest,
+    _string,
+    _TextAt,
+    _typeof_is,
+)
 from memories.models import SCOPE_FIELDS
-
-# Logical nesting (AND/OR/NOT inside each other) and metadata values may go this deep, no deeper.
-MAX_DEPTH = 10
-WILDCARD = "*"
-ENTITY_ALIASES = {"session_id": "run_id"}
-_DAY = timedelta(days=1)
-_NOTHING = Q(pk__in=[])  # Django turns an empty IN into "no rows"...
-_EVERYTHING = ~_NOTHING  # ...and its negation into "all rows".
-
-
-def _fail(message: str, key: Any) -> NoReturn:
-    raise InvalidRequest(message, details={"key": str(key)})
-
-
-def _all(parts: Iterable[Q]) -> Q:
-    return reduce(and_, parts)
-
-
-def _any(parts: Iterable[Q]) -> Q:
-    return reduce(or_, parts, _NOTHING)
-
-
-# --- values -----------------------------------------------------------------------------------
-
-
-def _string(value: Any, key: str) -> str:
-    if not isinstance(value, str):
-        _fail(f"Invalid value for '{key}': expected a string", key)
-    if "\x00" in value:
-        _fail(f"Invalid value for '{key}': NUL characters are not allowed", key)
-    try:
-        value.encode("utf-8")
-    except UnicodeEncodeError:
-        _fail(f"Invalid value for '{key}': lone surrogates are not allowed", key)
-    return value
-
-
-def _entity_id(value: Any, key: str) -> str:
-    if isinstance(value, int) and not isinstance(value, bool):
-        return str(value)
-    return _string(value, key)
-
-
-def _list(value: Any, key: str, item: Callable[[Any, str], Any]) -> list:
-    if not isinstance(value, list):
-        _fail(f"Invalid value for '{key}': expected a list", key)
-    return [item(entry, key) for entry in value]
-
-
-def _memory_id(value: Any, key: str) -> uuid.UUID:
-    try:
-        return uuid.UUID(_string(value, key))
-    except ValueError:
-        _fail(f"Invalid value for '{key}': {value!r} is not a UUID", key)
-
-
-def _json(value: Any, key: str, depth: int = 0) -> Any:
-    """A JSON value PostgreSQL will store as jsonb: finite numbers, string keys, no NUL, bounded depth."""
-    if depth > MAX_DEPTH:
-        _fail(f"Invalid value for '{key}': nested deeper than {MAX_DEPTH} levels", key)
-    if value is None or isinstance(value, (bool, int)):
-        return value
-    if isinstance(value, float):
-        if not math.isfinite(value):
-            _fail(f"Invalid value for '{key}': numbers must be finite", key)
-        return value
-    if isinstance(value, str):
-        return _string(value, key)
-    if isinstance(value, list):
-        return [_json(entry, key, depth + 1) for entry in value]
-    if isinstance(value, dict):
-        return {_string(name, key): _json(entry, key, depth + 1) for name, entry in value.items()}
-    _fail(f"Invalid value for '{key}': not a JSON value", key)
-
-
-@dataclass(frozen=True)
-class _Moment:
-    """A filter's point in time: an instant, or (``day``) a whole UTC day starting at ``start``."""
-
-    start: datetime
-    day: bool
-
-    @property
-    def end(self) -> datetime:
-        return self.start + _DAY if self.day else self.start
-
-
-def _parse_moment(value: Any) -> _Moment:
-    """The one moment parser's reading (:func:`mem0g_site.inputs.read_moment`), a date as the whole day."""
-    value = read_moment(value)
-    if value is None:
-        raise ValueError(value)
-    if isinstance(value, datetime):
-        return _Moment(value, day=False)
-    return _Moment(day_start(value), day=True)
-
-
-def _moment(value: Any, key: str) -> _Moment:
-    try:
-        moment = _parse_moment(value)
-        moment.end  # noqa: B018 -- a day must have a next day (9999-12-31 has none)
-        return moment
-    except (ValueError, OverflowError, OSError):
-        _fail(f"Invalid value for '{key}': expected an ISO 8601 date or datetime, or Unix seconds", key)
-
-
-# --- metadata expressions ---------------------------------------------------------------------
-
-
-class _JsonbAt(Func):
-    """``metadata #> path``: the JSON value at a path inside the metadata (NULL when absent)."""
-
-    operator = "#>"
-    output_field = JSONField()
-
-    def __init__(self, path: tuple[str, ...]) -> None:
-        super().__init__(F("metadata"))
-        self.path = list(path)
-
-    def as_sql(self, compiler, connection, **extra_context):
-        sql, params = compiler.compile(self.source_expressions[0])
-        return f"({sql} {self.operator} %s::text[])", (*params, self.path)
-
-
-class _TextAt(_JsonbAt):
-    """``metadata #>> path``: the value at a path as text."""
-
-    operator = "#>>"
-    output_field = TextField()
-
-
-class _LowerJsonbAt(_JsonbAt):
-    """The value at a path with every string in it lower-cased (JSON syntax is already lower case)."""
-
-    output_field = JSONField()
-
-    def as_sql(self, compiler, connection, **extra_context):
-        sql, params = super().as_sql(compiler, connection, **extra_context)
-        return f"lower({sql}::text)::jsonb", params
-
-
-def _typeof_is(path: tuple[str, ...], *types: str) -> Q:
-    """Whether the value at ``path`` has one of the jsonb ``types``; false (never NULL) when absent."""
-    typeof = Func(_JsonbAt(path), function="jsonb_typeof", output_field=CharField())
-    return Q(In(Coalesce(typeof, Value("absent")), list(types)))
-
-
-def _nest(path: tuple[str, ...], value: Any) -> dict:
-    for name in reversed(path[1:]):
-        value = {name: value}
-    return {path[0]: value}
-
-
-def _metadata_path(name: Any, key: str) -> tuple[str, ...]:
-    """Dotted names address nested objects: ``a.b`` is ``metadata->a->b``."""
-    if not isinstance(name, str):
-        _fail(f"Unsupported filter key '{key}'", key)
-    path = tuple(name.split("."))
-    if not all(path) or "\x00" in name:
-        _fail(f"Unsupported filter key '{key}'", key)
-    return path
-
 
 # --- per-kind operators -----------------------------------------------------------------------
 # Each operator is handler(target, operand, key) -> Q; the target is a column name, or the path
@@ -533,85 +364,3 @@ def compile_filters(filters: Any, *, allow_oss: bool = True) -> Q:
         _fail("filters must be an object", "filters")
     check_filters_size(filters)
     return _node(filters, allow_oss, 0, "filters") if filters else Q()
-
-
-# --- entity ids -------------------------------------------------------------------------------
-
-
-def _walk(filters: Any, *, into_not: bool, depth: int = 0) -> Iterable[tuple[str, Any]]:
-    """(key, value) of every field condition in the tree, tolerating malformed parts."""
-    if not isinstance(filters, dict) or depth > MAX_DEPTH:
-        return
-    for key, value in filters.items():
-        if key in _LOGICAL:
-            if key == "NOT" and not into_not:
-                continue
-            for branch in [value] if isinstance(value, dict) else value if isinstance(value, list) else []:
-                yield from _walk(branch, into_not=into_not, depth=depth + 1)
-        else:
-            yield key, value
-
-
-def _entity_key(key: Any) -> str | None:
-    if not isinstance(key, str):
-        return None
-    name = ENTITY_ALIASES.get(key, key)
-    return name if name in SCOPE_FIELDS else None
-
-
-def entity_ids(filters: Any) -> dict[str, set[str]]:
-    """The entity ids named by plain equality (a bare value other than ``"*"``, or ``{"eq": v}``)
-    anywhere in the tree except under ``NOT``, e.g. ``{"user_id": {"alice"}}``; ``session_id``
-    counts as ``run_id``. Only entities that are named appear. Never raises."""
-    found: dict[str, set[str]] = {}
-    for key, value in _walk(filters, into_not=False):
-        name = _entity_key(key)
-        if name is None:
-            continue
-        if isinstance(value, dict):
-            value = value.get("eq")
-        if isinstance(value, bool) or not isinstance(value, (str, int)) or value == WILDCARD:
-            continue
-        found.setdefault(name, set()).add(str(value))
-    return found
-
-
-def has_entity_id(filters: Any) -> bool:
-    """Whether the tree mentions user_id/agent_id/app_id/run_id (or session_id) anywhere, in any form."""
-    return any(_entity_key(key) is not None for key, _ in _walk(filters, into_not=True))
-
-
-def _positive_entity_value(value: Any) -> bool:
-    """A value that names entities: a bare id, ``"*"`` (Mem0: any entity that has this id set),
-    ``{"eq": id}`` or ``{"in": [id, ...]}`` (non-empty), and nothing else in the operator object."""
-
-    def is_id(item: Any) -> bool:
-        return (isinstance(item, str) and item != "") or (isinstance(item, int) and not isinstance(item, bool))
-
-    if isinstance(value, dict):
-        if not value or set(value) - {"eq", "in"}:
-            return False
-        eq_ok = "eq" not in value or is_id(value["eq"])
-        in_ok = "in" not in value or (
-            isinstance(value["in"], list) and bool(value["in"]) and all(is_id(item) for item in value["in"])
-        )
-        return eq_ok and in_ok
-    return is_id(value)
-
-
-def names_entity(filters: Any, *, depth: int = 0) -> bool:
-    """Whether every row ``filters`` can match has one of the entity ids it names: the guard of bulk
-    deletes. True when, among the conditions that must all hold (the root's keys and ``AND``
-    branches), one is a positive equality or ``in`` on user_id/agent_id/app_id/run_id (or
-    session_id), or Mem0's ``"*"``; or an ``OR`` whose every branch names one. ``ne``, ``nin``,
-    ``NOT``, empty lists and anything malformed name nobody."""
-    if not isinstance(filters, dict) or not filters or depth > MAX_DEPTH:
-        return False
-    for key, value in filters.items():
-        if _entity_key(key) is not None and _positive_entity_value(value):
-            return True
-        if key == "AND" and isinstance(value, list) and any(names_entity(b, depth=depth + 1) for b in value):
-            return True
-        if key == "OR" and isinstance(value, list) and value and all(names_entity(b, depth=depth + 1) for b in value):
-            return True
-    return False

@@ -1,8 +1,8 @@
 """Synthetic data and figures for the benchmarks: personal facts and questions like the ones Mem0
 extracts and answers, how rows spread over users, and latency summaries. Pure: no Django.
 
-Used by ``manage.py bench`` (``memories/management/commands/bench.py``), its load mode
-(``memories/bench_load.py``) and the graph benchmark (``graph/bench.py``).
+Used by ``manage.py bench`` (``memories/bench/in_process.py``), its load mode
+(``memories/bench/http_load.py``) and the graph benchmark (``graph/bench.py``).
 """
 
 import random

@@ -5,7 +5,6 @@ searched through :func:`memories.search.memory_search`, recall@k per category an
 
 import json
 import re
-import secrets
 import statistics
 import time
 from dataclasses import dataclass, field
@@ -15,10 +14,9 @@ from typing import Any
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
 from django.db import connection
-from django.utils import timezone
 
-from accounts.models import Organization, Project
-from memories.bench_data import StderrForTqdm, summary
+from memories.bench.common import delete_bench_project, new_bench_project
+from memories.bench.data import StderrForTqdm, summary
 from memories.embedding import get_embedder
 from memories.extraction import extract_facts, normalize_messages
 from memories.inputs import NewMemory, Scope
@@ -122,10 +120,7 @@ class LocomoBench:
         turns, questions, skipped = locomo_read(
             path, samples=options["samples"], questions=options["questions"], captions=options["captions"]
         )
-        stamp = timezone.now().strftime("%Y%m%d-%H%M%S")
-        slug = f"bench-locomo-{stamp}-{secrets.token_hex(2)}"
-        organization = Organization.objects.create(name=slug, slug=slug)
-        project = Project.objects.create(organization=organization, name=slug, slug=slug)
+        organization, project, slug = new_bench_project("bench-locomo")
         report: dict[str, Any] = {
             "config": {
                 "data": str(path),
@@ -167,7 +162,7 @@ class LocomoBench:
             if options["keep"]:
                 report["cleanup"] = {"kept": True}
             else:
-                report["cleanup"] = self.command._cleanup(project, organization)
+                report["cleanup"] = delete_bench_project(project, organization)
         report["wall_seconds"] = round(time.perf_counter() - started, 1)
         self._print(report)
         return report
