@@ -108,7 +108,7 @@ def _scope_key(project, scope: Scope | None, where: Q | None) -> ScopeKey | None
     """The scope id the keyword side can look words up by: one the search is certainly within, from
     ``scope`` or from a plain top-level ``user_id=...`` (agent, app, run) of ``where``, the way the
     Mem0 clients name the user in ``filters``. ``None``: the search spans scopes."""
-    named = scope.as_filter() if scope is not None else {}
+    named = clean_scope(scope, required=False).as_filter() if scope is not None else {}
     if where is not None and where.connector == Q.AND and not where.negated:
         for child in where.children:
             if isinstance(child, tuple) and child[0] in SCOPE_TERM_KINDS and isinstance(child[1], str):
@@ -122,7 +122,8 @@ def _scope_key(project, scope: Scope | None, where: Q | None) -> ScopeKey | None
 def _keyword_candidates(project, scope, where, key: ScopeKey, **read):
     """The same rows as ``_search_candidates(project, scope, where, **read)``, with the project and
     ``key``'s scope id as ``key.condition()`` (see ``ScopeKey.condition``)."""
-    rest = {f: v for f, v in (scope.as_filter() if scope else {}).items() if (f, v) != (key.field, key.value)}
+    named = clean_scope(scope, required=False).as_filter() if scope is not None else {}
+    rest = {f: v for f, v in named.items() if (f, v) != (key.field, key.value)}
     if where is not None and where.connector == Q.AND and not where.negated:
         kept = [child for child in where.children if child != (key.field, key.value)]
         where = Q(*kept) if kept else None
@@ -364,12 +365,14 @@ def _source_as_memory(source) -> Memory:
     return memory
 
 
-def _sources_scoped(project, scope: Scope | None):
-
-    queryset = MemorySource.objects.filter(project=project).defer("embedding")
-    if scope is not None:
-        queryset = queryset.filter(**clean_scope(scope, required=False).as_filter())
-    return queryset
+def _sources_scoped(project, scope: Scope | None, *, key: ScopeKey | None = None):
+    """The project's messages in ``scope``; with ``key`` (one of the scope's ids), the project and
+    that id as ``key.condition()`` instead of indexed filters, for the keyword side."""
+    fields = clean_scope(scope, required=False).as_filter() if scope is not None else {}
+    if key is None:
+        return MemorySource.objects.filter(project=project, **fields).defer("embedding")
+    fields.pop(key.field)
+    return MemorySource.objects.filter(key.condition(MemorySource), **fields).defer("embedding")
 
 
 def source_search(
@@ -389,9 +392,13 @@ def source_search(
     recorded) by then."""
     query = clean_text(query, field_name="query")
     top_k = positive_int(top_k, field="top_k", maximum=TOP_K_MAX)
-    candidates = _sources_scoped(project, scope).filter(embedding__isnull=False)
+    key = _scope_key(project, scope, None)
+    candidates, words_in = (
+        _sources_scoped(project, scope, key=by).filter(embedding__isnull=False) for by in (None, key)
+    )
     if observed_by is not None:
         candidates = candidates.filter(observed_at__lte=observed_by, created_at__lte=observed_by)
+        words_in = words_in.filter(observed_at__lte=observed_by, created_at__lte=observed_by)
     vector = vector if vector is not None else embed_query(query)
     exact_max = settings.SEARCH_EXACT_MAX_ROWS
     scope_rows = candidates[: exact_max + 1].count() if exact_max > 0 else 1
@@ -399,7 +406,7 @@ def source_search(
     semantic = vector_ranking(candidates, vector, top_k, exact=exact)
     pool = min(TOP_K_MAX * CANDIDATE_POOL_FACTOR, max(CANDIDATE_POOL_MIN, CANDIDATE_POOL_FACTOR * top_k))
     keyword = keyword_ranking(
-        candidates, query, vector, pool, max(1, scope_rows), [s.pk for s in semantic], model=candidates.model
+        words_in, query, vector, pool, max(1, scope_rows), [s.pk for s in semantic], model=MemorySource, scope_key=key
     )
     results = []
     for value, source in fuse(semantic, keyword, SEARCH_FUSION):

@@ -323,3 +323,45 @@ def test_the_ui_memory_page_and_the_admin_show_sources_and_the_decision(
     admin_page = admin_client.get(f"/admin/memories/memory/{lisbon.pk}/change/").content.decode()
     assert "source messages (what was said)" in admin_page.lower() and "I live in Lisbon." in admin_page
     assert "decision traces (why)" in admin_page.lower() and "rules:biography" in admin_page
+
+
+def test_a_users_messages_are_searched_through_the_scope_keyed_index(project, other_project, monkeypatch):
+    # Like memories (tests/test_memory_search.py), a user's messages holding a query word are read
+    # from the scope-keyed index, and rank exactly as through the plain full-text index.
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    from memories import search
+    from memories.inputs import Scope
+    from memories.search import source_search
+    from memories.services import add_ingest
+
+    said = {
+        (project, "alice"): ["My cello teacher lives in Gdansk.", "The cello case is blue.", "Good night!"],
+        (project, "bob"): ["I sold my cello in Gdansk.", "Cello strings are expensive."],
+        (other_project, "alice"): ["Cello lessons in Gdansk again."],
+    }
+    for (where, user), texts in said.items():
+        for day, text in enumerate(texts):
+            add_ingest(project=where, messages=text, scope=Scope(user_id=user), observed_at=T0 + timedelta(days=day))
+
+    def found():
+        with CaptureQueriesContext(connection) as captured:
+            results = source_search(project=project, query="cello Gdansk", scope=Scope(user_id="alice"), threshold=0)
+        return [(s.content, round(s.score, 9), s.keyword) for s in results], captured.captured_queries
+
+    keyed, queries = found()
+    (sql,) = [q["sql"] for q in queries if "terms AS" in q["sql"]]
+    with connection.cursor() as cursor:
+        # A handful of rows: PostgreSQL would rather read them all than any index.
+        cursor.execute("SET LOCAL enable_seqscan = off")
+        cursor.execute("EXPLAIN " + sql)
+        plan = "\n".join(row[0] for row in cursor.fetchall())
+        cursor.execute("RESET enable_seqscan")
+    monkeypatch.setattr(search, "_scope_key", lambda project, scope, where: None)
+    plain, _ = found()
+
+    assert "memory_source_scope_terms_gin" in plan
+    assert keyed == plain
+    assert {content for content, _, _ in keyed} == set(said[(project, "alice")])
+    assert [content for content, _, keyword in keyed if keyword == 1.0] == ["My cello teacher lives in Gdansk."]

@@ -1,5 +1,6 @@
-"""A full-text index keyed by scope: the keyword side of search finds one user's (agent's, app's,
-run's) rows holding a word without reading every user's.
+"""A full-text index keyed by scope, on memories and on the messages they came from: the keyword
+side of search finds one user's (agent's, app's, run's) rows holding a word without reading every
+user's.
 
 ``memory_scope_terms`` turns a memory's ``search_vector`` into one term per (scope id, lexeme): the
 first 16 hex digits of md5(kind, project, id, lexeme), for each of user, agent, app and run that the
@@ -46,5 +47,11 @@ class Migration(migrations.Migration):
             "CREATE INDEX CONCURRENTLY IF NOT EXISTS memory_scope_terms_gin ON memories_memory USING gin "
             "(memory_scope_terms(project_id, user_id, agent_id, app_id, run_id, search_vector))",
             "DROP INDEX CONCURRENTLY IF EXISTS memory_scope_terms_gin",
+        ),
+        # The same for the messages memories came from (memories.search.source_search).
+        migrations.RunSQL(
+            "CREATE INDEX CONCURRENTLY IF NOT EXISTS memory_source_scope_terms_gin ON memories_memorysource "
+            "USING gin (memory_scope_terms(project_id, user_id, agent_id, app_id, run_id, search_vector))",
+            "DROP INDEX CONCURRENTLY IF EXISTS memory_source_scope_terms_gin",
         ),
     ]
