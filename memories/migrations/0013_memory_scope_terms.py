@@ -11,8 +11,9 @@ whole B-tree range (docs/BENCHMARKS.md, "Session 7"). The search still checks ``
 each row it finds, so a hash collision can never bring in a row without the word.
 
 The function is IMMUTABLE (md5, array and tsvector functions only): changing it means rebuilding the
-index. The index is built CONCURRENTLY, so an upgrade does not lock the table against writes (the
-migration runs outside a transaction).
+index. The indexes are built CONCURRENTLY, so an upgrade does not lock the tables against writes (the
+migration runs outside a transaction). A build that failed half-way leaves an invalid index behind;
+running the migration again drops it and builds it anew.
 """
 
 from django.db import migrations
@@ -32,6 +33,32 @@ $$
 """
 
 
+INDEXES = {
+    "memory_scope_terms_gin": "memories_memory",
+    # The same for the messages memories came from (memories.search.source_search).
+    "memory_source_scope_terms_gin": "memories_memorysource",
+}
+TERMS = "memory_scope_terms(project_id, user_id, agent_id, app_id, run_id, search_vector)"
+
+
+def build_indexes(apps, schema_editor):
+    with schema_editor.connection.cursor() as cursor:
+        for name, table in INDEXES.items():
+            cursor.execute(
+                "SELECT NOT i.indisvalid FROM pg_index i JOIN pg_class c ON c.oid = i.indexrelid WHERE c.relname = %s",
+                [name],
+            )
+            row = cursor.fetchone()
+            if row and row[0]:
+                cursor.execute(f"DROP INDEX CONCURRENTLY IF EXISTS {name}")
+            cursor.execute(f"CREATE INDEX CONCURRENTLY IF NOT EXISTS {name} ON {table} USING gin ({TERMS})")
+
+
+def drop_indexes(apps, schema_editor):
+    for name in INDEXES:
+        schema_editor.execute(f"DROP INDEX CONCURRENTLY IF EXISTS {name}")
+
+
 class Migration(migrations.Migration):
     atomic = False
 
@@ -43,15 +70,5 @@ class Migration(migrations.Migration):
         migrations.RunSQL(
             FUNCTION, "DROP FUNCTION IF EXISTS memory_scope_terms(uuid, text, text, text, text, tsvector)"
         ),
-        migrations.RunSQL(
-            "CREATE INDEX CONCURRENTLY IF NOT EXISTS memory_scope_terms_gin ON memories_memory USING gin "
-            "(memory_scope_terms(project_id, user_id, agent_id, app_id, run_id, search_vector))",
-            "DROP INDEX CONCURRENTLY IF EXISTS memory_scope_terms_gin",
-        ),
-        # The same for the messages memories came from (memories.search.source_search).
-        migrations.RunSQL(
-            "CREATE INDEX CONCURRENTLY IF NOT EXISTS memory_source_scope_terms_gin ON memories_memorysource "
-            "USING gin (memory_scope_terms(project_id, user_id, agent_id, app_id, run_id, search_vector))",
-            "DROP INDEX CONCURRENTLY IF EXISTS memory_source_scope_terms_gin",
-        ),
+        migrations.RunPython(build_indexes, drop_indexes),
     ]
