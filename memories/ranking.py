@@ -217,11 +217,38 @@ def hybrid_ranking_exact(
     ordering = ExpressionWrapper(distance + Value(0.0), output_field=FloatField())
     nearest = candidates.annotate(distance=distance).order_by(ordering, "id").values("id")[:semantic_limit]
     nearest_sql, nearest_params = nearest.query.sql_with_params()
-    scored_sql, scored_params = keyword_scored_sql(
-        candidates if keyword_candidates is None else keyword_candidates, query, scope_rows, scope_key=scope_key
+    words_in = candidates if keyword_candidates is None else keyword_candidates
+    return _hybrid_ranking(
+        (nearest_sql, list(nearest_params)), words_in, query, literal, keyword_limit, scope_rows, best, scope_key
     )
+
+
+def hybrid_ranking_around(
+    semantic: list[Memory],
+    candidates,
+    query: str,
+    vector,
+    keyword_limit: int,
+    scope_rows: int,
+    *,
+    best: tuple[int, float | None],
+    scope_key: ScopeKey | None = None,
+) -> tuple[list[Memory], list[Memory], bool]:
+    """:func:`hybrid_ranking_exact` around ``semantic``, the rows a vector ranking already found (the
+    HNSW walk of a large scope): the keyword side over ``candidates`` (as :func:`keyword_ranking`'s)
+    and the linear fusion's ``best`` rows, in one statement that builds ``top_k`` memories instead of
+    the keyword side's whole pool."""
+    ids = ("SELECT unnest(%s::uuid[]) AS id", [[str(m.pk) for m in semantic]])
+    return _hybrid_ranking(ids, candidates, query, vector_text(vector), keyword_limit, scope_rows, best, scope_key)
+
+
+def _hybrid_ranking(semantic, words_in, query, literal, keyword_limit, scope_rows, best, scope_key):
+    """The statement of :func:`hybrid_ranking_exact` and :func:`hybrid_ranking_around`:
+    ``semantic`` is the SQL (and its parameters) of the semantic side's ids."""
+    semantic_sql, semantic_params = semantic
+    scored_sql, scored_params = keyword_scored_sql(words_in, query, scope_rows, scope_key=scope_key)
     sql = f"""
-        WITH semantic AS MATERIALIZED ({nearest_sql}),
+        WITH semantic AS MATERIALIZED ({semantic_sql}),
         {scored_sql},
         picked AS (
             SELECT coalesce(semantic.id, scored.id) AS id, semantic.id IS NOT NULL AS in_semantic,
@@ -234,7 +261,7 @@ def hybrid_ranking_exact(
             FROM picked JOIN memories_memory m ON m.id = picked.id
         )
     """
-    params = [*nearest_params, *scored_params, keyword_limit, literal]
+    params = [*semantic_params, *scored_params, keyword_limit, literal]
     if best is None:
         sql += "SELECT * FROM ranked"
     else:

@@ -27,6 +27,7 @@ from memories.ranking import (
     ScopeKey,
     cosine_distance,
     fuse,
+    hybrid_ranking_around,
     hybrid_ranking_exact,
     keyword_ranking,
     vector_ranking,
@@ -226,10 +227,11 @@ def memory_search(
     if key is not None:
         read = {"as_of": as_of, "include_expired": include_expired, "include_superseded": include_superseded}
         words_in = _keyword_candidates(project, scope, where, key, **read)
+    # When nothing but the linear fusion orders the results, the statement that fuses them also
+    # cuts them to the top_k.
+    cut = fusion == "linear" and not reorders and not include_sources
     if keyword_search and exact and HYBRID_ONE_STATEMENT:
-        # Both sides in one statement (one round trip): small scopes, the common case. When nothing
-        # but the linear fusion orders the results, the statement also cuts them to the top_k.
-        cut = fusion == "linear" and not reorders and not include_sources
+        # Both sides in one statement (one round trip): small scopes, the common case.
         semantic, keyword, active = hybrid_ranking_exact(
             candidates,
             query,
@@ -243,7 +245,11 @@ def memory_search(
         )
     else:
         semantic = vector_ranking(candidates, vector, pool if reorders else top_k, exact=exact)
-        if keyword_search:
+        if keyword_search and cut and HYBRID_ONE_STATEMENT:
+            semantic, keyword, active = hybrid_ranking_around(
+                semantic, words_in, query, vector, pool, max(1, scope_rows), best=(top_k, threshold), scope_key=key
+            )
+        elif keyword_search:
             keyword = keyword_ranking(
                 words_in, query, vector, pool, max(1, scope_rows), [m.pk for m in semantic], scope_key=key
             )

@@ -104,13 +104,17 @@ NAMED = [
 
 @pytest.mark.parametrize("threshold", [None, 0.1, 0.3])
 @pytest.mark.parametrize("top_k", [1, 3, 10])
-def test_the_statement_cut_to_the_top_k_ranks_as_the_whole_fusion_would(project, add, threshold, top_k):
-    """The default search cuts its one statement to the top_k of the linear fusion (in SQL); the
+@pytest.mark.parametrize("path", ["one-statement", "hnsw"])
+def test_the_statement_cut_to_the_top_k_ranks_as_the_whole_fusion_would(project, add, settings, threshold, top_k, path):
+    """The default search cuts its statement to the top_k of the linear fusion (in SQL), for small
+    scopes (one statement) and large ones (the keyword side around the HNSW walk's rows alike: the
     same rows, scores and order as fusing every candidate in Python, also when every memory shares
     the query's words (a name) and the keyword side proposes them all."""
     from memories import ranking
     from memories.search import _search_candidates
 
+    if path == "hnsw":
+        settings.SEARCH_EXACT_MAX_ROWS = 0
     add(project, *NAMED, user_id="alice")
     for query in ("Does Alice Kowalski have any allergies?", "What does Alice drink?", "allergy", "jazz concerts"):
         found = memory_search(project=project, query=query, scope=ALICE, top_k=top_k, threshold=threshold)
@@ -119,8 +123,14 @@ def test_the_statement_cut_to_the_top_k_ranks_as_the_whole_fusion_would(project,
             project, ALICE, None, as_of=None, include_expired=False, include_superseded=False
         )
         vector = ranking.Vector(__import__("memories.embedding").embedding.embed_query(query)).to_numpy()
-        semantic, keyword, active = ranking.hybrid_ranking_exact(candidates, query, vector, top_k, 50, len(NAMED))
-        assert active == bool(keyword)
+        if path == "hnsw":
+            semantic = ranking.vector_ranking(candidates, vector, top_k, exact=False)
+            also = [m.pk for m in semantic]
+            keyword = ranking.keyword_ranking(candidates, query, vector, 50, 1, also)
+        else:
+            semantic, keyword, active = ranking.hybrid_ranking_exact(candidates, query, vector, top_k, 50, len(NAMED))
+            assert active == bool(keyword)
+        active = bool(keyword)
         everything = [m for _, m in ranking.fuse(semantic, keyword, "linear")]
         for memory in everything:
             memory.score = (memory.semantic + memory.keyword) / 2 if active else memory.semantic
