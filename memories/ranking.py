@@ -87,8 +87,8 @@ def vector_ranking(candidates, vector, limit: int, *, exact: bool) -> list[Memor
     candidates = candidates.using(alias)
     if not exact:
         with transaction.atomic(using=alias), connections[alias].cursor() as cursor:
-            cursor.execute("SET LOCAL hnsw.iterative_scan = strict_order")
-            cursor.execute(f"SET LOCAL hnsw.ef_search = {min(1000, max(settings.SEARCH_HNSW_EF_SEARCH, 2 * limit))}")
+            ef_search = min(1000, max(settings.SEARCH_HNSW_EF_SEARCH, 2 * limit))
+            cursor.execute(f"SET LOCAL hnsw.iterative_scan = strict_order; SET LOCAL hnsw.ef_search = {ef_search}")
             rows = list(candidates.annotate(distance=distance).order_by("distance")[:limit])
         # An HNSW graph can leave some rows unreachable (many near-identical vectors make poorly
         # connected regions), and the iterative scan stops at hnsw.max_scan_tuples: if it came back

@@ -31,6 +31,8 @@ class Statement:
             return "set"
         if text.startswith("INSERT"):
             return "insert"
+        if "search_vector" in self.sql and "semantic AS MATERIALIZED (SELECT unnest(" in self.sql:
+            return "keyword"  # the full-text half fused around the HNSW walk's rows (the HNSW path)
         if "search_vector" in self.sql and "semantic AS MATERIALIZED" in self.sql:
             return "search"  # a hybrid search's two sides in one statement (the exact path)
         if "search_vector" in self.sql:
