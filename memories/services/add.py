@@ -13,7 +13,7 @@ from django.db import connection, transaction
 from django.db.models import Case, UUIDField, When
 from django.utils import timezone
 
-from graph.services import relations_record_for_events
+from graph.services import graph_wanted, relations_record_for_events
 from memories.inputs import NewMemory, Scope, clean_uuid
 from memories.models import (
     SCOPE_FIELDS,
@@ -160,9 +160,12 @@ def add_ingest(
         outcomes += apply_attachments(project=project, plan=plan, now=now, first=len(outcomes))
         written = [(o.entry, o.memory) for o in outcomes if o.entry is not None]
         results = [entry for entry, _ in written]
-        # Entity relations (Mem0's graph memory) of the memories that hold now.
-
-        relations = relations_record_for_events(project=project, events=results, enable_graph=enable_graph, now=now)
+        # Entity relations (Mem0's graph memory) of the memories that hold now; decided from the rows in
+        # hand when none of them wants graph processing (the common case: no read-back).
+        if enable_graph or any(graph_wanted(memory=memory, enable_graph=False) for _, memory in written):
+            relations = relations_record_for_events(project=project, events=results, enable_graph=enable_graph, now=now)
+        else:
+            relations = None
         latency_ms = round((time.perf_counter() - started) * 1000, 1)
         if event is None:
             users = {s.user_id for s in plan.scopes}

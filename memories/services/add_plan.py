@@ -82,7 +82,9 @@ class FactOutcome:
     target_id: str | None = None
     memory: Memory | None = None
     entry: dict | None = None  # the add's result row, when something was written
-    changed: set = field(default_factory=set)  # ids of the memories whose history rows it wrote
+    # Ids of the memories whose history rows it wrote without its trace (pointed to it once the trace
+    # is written); the rows of new memories carry it from their INSERT and are not listed.
+    changed: set = field(default_factory=set)
     trace_id: uuid.UUID = field(default_factory=uuid.uuid4)  # its DecisionTrace's id, known before it is written
     held: dict | None = None  # review_mode kept the change from taking effect: what accepting it writes
 

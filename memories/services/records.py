@@ -57,16 +57,21 @@ def _history_row(
 # The one writer of each kind of history row. Every write to a memory records its row through these.
 
 
-def history_added(*, memories: Sequence[Memory], now: datetime) -> list[MemoryHistory]:
-    """ADD rows for new ``memories`` (one statement): their text and metadata as written."""
-    return MemoryHistory.objects.bulk_create(
-        [
-            _history_row(
-                memory, event=MemoryHistory.Event.ADD, now=now, new_memory=memory.memory, new_metadata=memory.metadata
-            )
-            for memory in memories
-        ]
-    )
+def history_added(
+    *, memories: Sequence[Memory], now: datetime, traces: Sequence[Any] | None = None
+) -> list[MemoryHistory]:
+    """ADD rows for new ``memories`` (one statement): their text and metadata as written. ``traces``:
+    the id of the decision trace of each memory (or None), when the add knows them before writing
+    them (the row's foreign key is checked at commit)."""
+    rows = [
+        _history_row(
+            memory, event=MemoryHistory.Event.ADD, now=now, new_memory=memory.memory, new_metadata=memory.metadata
+        )
+        for memory in memories
+    ]
+    for row, trace_id in zip(rows, traces or (), strict=traces is not None):
+        row.trace_id = trace_id
+    return MemoryHistory.objects.bulk_create(rows)
 
 
 def history_updated(
@@ -170,9 +175,16 @@ def memories_prepare(items: Sequence[NewMemory]) -> list[tuple[NewMemory, list[f
     return [(item, item.embedding if item.embedding is not None else next(fresh)) for item in cleaned]
 
 
-def memories_write(*, project, prepared: list[tuple[NewMemory, list[float]]], now: datetime) -> list[Memory]:
+def memories_write(
+    *,
+    project,
+    prepared: list[tuple[NewMemory, list[float]]],
+    now: datetime,
+    traces: Sequence[Any] | None = None,
+) -> list[Memory]:
     """Write checked, embedded memories with an ADD history row each (and auto-links), in one
-    transaction."""
+    transaction (the caller's, when it has one: no savepoint). ``traces``: the decision trace id of
+    each memory's history row (see :func:`history_added`)."""
     model_name = get_embedder().model_name
     short_term_ttl = timedelta(seconds=settings.MEM0_DEFAULT_SHORT_TERM_TTL_SECONDS)
     memories = [
@@ -199,9 +211,10 @@ def memories_write(*, project, prepared: list[tuple[NewMemory, list[float]]], no
         )
         for item, vector in prepared
     ]
-    with transaction.atomic():
+    # savepoint=False: inside an add's transaction a failure here fails the whole add anyway.
+    with transaction.atomic(savepoint=False):
         Memory.objects.bulk_create(memories)
-        history_added(memories=memories, now=now)
+        history_added(memories=memories, now=now, traces=traces)
         if settings.GRAPH_AUTO_LINK_THRESHOLD > 0:
             relationships_autolink(
                 project=project, memories=memories, threshold=settings.GRAPH_AUTO_LINK_THRESHOLD, now=now
