@@ -4,11 +4,13 @@ placed in time order rather than arrival order, a retried add is applied once.""
 from datetime import UTC, datetime, timedelta
 
 import pytest
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
 from django_tasks_db.models import DBTaskResult
 
 from graph.models import SUPERSEDES, EntityRelation, Relationship
 from memories.inputs import Scope
-from memories.models import AddEvent, Memory, MemoryHistory
+from memories.models import AddEvent, DecisionTrace, Memory, MemoryHistory
 from memories.services import add_ingest, scope_lock_key
 from memories.tasks import add_event_run, add_event_run_task
 
@@ -271,3 +273,61 @@ def test_the_scope_lock_key_is_a_stable_64_bit_hash_of_project_and_scope(project
         scope_lock_key(other_project.pk, Scope(user_id="alice")),
     }
     assert key not in others and len(others) == 5
+
+
+# --- what an add costs in statements ------------------------------------------------------------------
+
+
+def _statements(project, count: int, scope: Scope, **add) -> list[str]:
+    """The statements of one verbatim add of ``count`` messages, each reduced to its verb and table."""
+    messages = [{"role": "user", "content": f"Line {n} of the itinerary: gate {n * 3}"} for n in range(count)]
+    with CaptureQueriesContext(connection) as context:
+        outcome = add_ingest(project=project, messages=messages, scope=scope, infer=False, **add)
+    assert len(outcome.results) == count
+    kinds = []
+    for query in context.captured_queries:
+        words = query["sql"].replace('"', "").split()
+        table = next((w for before, w in zip(words, words[1:]) if before in ("INTO", "FROM", "UPDATE")), "")
+        kinds.append(f"{words[0]} {table.split('(')[0]}".strip())
+    return kinds
+
+
+def test_a_verbatim_add_runs_the_same_few_statements_for_one_message_or_twenty(project):
+    """One statement per table written, whatever the number of messages: no per-message round trips,
+    no history UPDATE after the traces (the rows carry theirs from the INSERT), no savepoint inside
+    the add's transaction, no read-back of the rows in hand. (The test's transaction turns the add's
+    own into a savepoint: SAVEPOINT .. RELEASE stand for BEGIN .. COMMIT.)"""
+    one = _statements(project, 1, Scope(user_id="alice"))
+    twenty = _statements(project, 20, Scope(user_id="bob"), metadata={"source": "itinerary"})
+    assert (
+        one
+        == twenty
+        == [
+            "SAVEPOINT",
+            "SELECT unnest",  # the scope's advisory lock(s)
+            "INSERT memories_memory",
+            "INSERT memories_memoryhistory",
+            "INSERT memories_addevent",
+            "INSERT memories_memorysource",
+            "INSERT memories_memorysourcelink",
+            "INSERT memories_decisiontrace",
+            "RELEASE",
+        ]
+    )
+    # A scope naming several ids takes all its locks in that one statement.
+    assert _statements(project, 3, Scope(user_id="carol", agent_id="bot", run_id="r1")) == one
+
+
+def test_the_history_rows_an_add_writes_point_to_its_decision_traces(project):
+    """Verbatim, inferred and reference adds: each ADD history row carries its memory's trace."""
+    add_ingest(project=project, messages=["Flight lands at 18:40", "Hotel is near the port"], scope=ALICE, infer=False)
+    add_ingest(project=project, messages="I live in Lisbon. I love jazz.", scope=ALICE)
+    add_ingest(
+        project=project,
+        messages=[{"role": "user", "content": {"type": "image_url", "image_url": {"url": "https://e.x/a.png"}}}],
+        scope=ALICE,
+    )
+    rows = MemoryHistory.objects.filter(project=project, event=MemoryHistory.Event.ADD)
+    assert rows.count() == Memory.objects.count() >= 5
+    traces = dict(DecisionTrace.objects.filter(project=project).values_list("memory_id", "id"))
+    assert {row.memory_id: row.trace_id for row in rows} == {pk: traces[pk] for pk in traces}

@@ -70,8 +70,8 @@ def scopes_lock(project, scopes: Iterable[Scope]) -> None:
         or {scope_lock_key(project.pk, scope) for scope in scopes}
     )
     with connection.cursor() as cursor:
-        for key in keys:
-            cursor.execute("SELECT pg_advisory_xact_lock(%s)", [key])
+        # One statement: the function scan takes the locks in the array's order.
+        cursor.execute("SELECT pg_advisory_xact_lock(key) FROM unnest(%s::bigint[]) AS held(key)", [keys])
 
 
 @dataclass
