@@ -3,15 +3,19 @@ placed in time order rather than arrival order, a retried add is applied once.""
 
 from datetime import UTC, datetime, timedelta
 
+import numpy as np
 import pytest
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django_tasks_db.models import DBTaskResult
+from pgvector import Vector
 
 from graph.models import SUPERSEDES, EntityRelation, Relationship
+from memories.embedding import embed_texts
 from memories.inputs import Scope
-from memories.models import AddEvent, DecisionTrace, Memory, MemoryHistory
+from memories.models import AddEvent, DecisionTrace, Memory, MemoryHistory, MemorySource
 from memories.services import add_ingest, scope_lock_key
+from memories.services.records import sql_vector
 from memories.tasks import add_event_run, add_event_run_task
 
 T0 = datetime(2025, 1, 10, 9, 0, tzinfo=UTC)
@@ -287,7 +291,8 @@ def _statements(project, count: int, scope: Scope, **add) -> list[str]:
     kinds = []
     for query in context.captured_queries:
         words = query["sql"].replace('"', "").split()
-        table = next((w for before, w in zip(words, words[1:]) if before in ("INTO", "FROM", "UPDATE")), "")
+        after = [w for before, w in zip(words, words[1:], strict=False) if before in ("INTO", "FROM", "UPDATE")]
+        table = after[0] if after else ""
         kinds.append(f"{words[0]} {table.split('(')[0]}".strip())
     return kinds
 
@@ -331,3 +336,30 @@ def test_the_history_rows_an_add_writes_point_to_its_decision_traces(project):
     assert rows.count() == Memory.objects.count() >= 5
     traces = dict(DecisionTrace.objects.filter(project=project).values_list("memory_id", "id"))
     assert {row.memory_id: row.trace_id for row in rows} == {pk: traces[pk] for pk in traces}
+
+
+def test_vectors_are_sent_in_nine_digits_and_stored_to_the_bit(project):
+    """The add sends each vector's text once, in 9 significant digits: the database keeps exactly
+    the float32 the model computed, as with pgvector's own (longer) text."""
+    rng = np.random.default_rng(7)
+    vectors = rng.standard_normal((40, 384)).astype(np.float32)
+    vectors[0, :4] = [1e-8, -0.0, 0.5, -3.4e38]
+    for vector in vectors:
+        text = sql_vector(vector).to_text()
+        assert np.array_equal(np.array(text[1:-1].split(","), dtype=np.float32), vector)
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT bool_and(a::vector = b::vector) FROM unnest(%s::text[], %s::text[]) AS pairs(a, b)",
+            [[sql_vector(v).to_text() for v in vectors], [Vector._to_db(v) for v in vectors]],
+        )
+        assert cursor.fetchone() == (True,)
+    assert sql_vector([0.5, 0.25]) == [0.5, 0.25]  # lists keep pgvector's conversion
+
+    text = "The ferry leaves at 07:15 from pier 3"
+    outcome = add_ingest(project=project, messages=text, scope=ALICE, infer=False)
+    expected = np.asarray(embed_texts([text])[0], dtype=np.float32)
+    assert isinstance(outcome.memories[0].embedding, np.ndarray)  # the rows in hand hold the model's array
+    stored = Memory.objects.get(pk=outcome.memories[0].pk).embedding
+    source = MemorySource.objects.get(project=project).embedding
+    assert np.array_equal(np.array(stored, dtype=np.float32), expected)
+    assert np.array_equal(np.array(source, dtype=np.float32), expected)

@@ -27,6 +27,7 @@ from memories.models import (
 )
 from memories.services.add_apply import apply_attachments, apply_inferred, apply_verbatim
 from memories.services.add_plan import AddPlan, FactOutcome, plan_add
+from memories.services.records import sql_vector
 
 # --- The add pipeline --------------------------------------------------------------------------
 #
@@ -207,7 +208,7 @@ def _provenance_write(*, project, plan: AddPlan, outcomes: list[FactOutcome], ev
             content=source.content,
             observed_at=source.observed_at or now,
             metadata=source.metadata or {},
-            embedding=source.vector,
+            embedding=sql_vector(source.vector),
             created_at=now,
             **source.scope.as_filter(),
         )

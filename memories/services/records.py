@@ -8,9 +8,11 @@ from collections.abc import Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
+import numpy as np
 from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
+from pgvector import Vector
 
 from graph.services import relationships_autolink
 from mem0g_site.exceptions import MemoryNotFound, ValidationFailed
@@ -141,6 +143,34 @@ def history_deleted(
     )
 
 
+class SqlVector(Vector):
+    """An embedding on its way into the database, its SQL text made once: the add pipeline sends a
+    message's vector twice (its memory and its source), and Python's repr of each float32 (17
+    digits) costs both sides. Nine significant digits give back exactly the float32 the model made
+    (pgvector stores float32), in a text a third shorter. ``vector``: the array it was made from."""
+
+    def __init__(self, vector: np.ndarray):
+        super().__init__(vector)
+        self.vector = vector
+        self._text = "[" + ",".join(map("%.9g".__mod__, self._value.tolist())) + "]"
+
+    def to_text(self) -> str:
+        return self._text
+
+
+def sql_vector(vector: Any) -> Any:
+    """``vector`` ready for an INSERT: a :class:`SqlVector` when it is a float32 array (what the
+    model gives), else as given (lists and other types keep pgvector's own conversion)."""
+    if isinstance(vector, np.ndarray) and vector.dtype == np.float32 and vector.ndim == 1:
+        return SqlVector(vector)
+    return vector
+
+
+def plain_vector(vector: Any) -> Any:
+    """The array a :class:`SqlVector` was made from (anything else as given)."""
+    return vector.vector if isinstance(vector, SqlVector) else vector
+
+
 def fenced(project, within: Scope | None):
     """The project's memories, inside ``within`` (an API key's user) when given."""
     queryset = Memory.objects.for_project(project)
@@ -194,7 +224,7 @@ def memories_write(
             hash=memory_hash(item.text),
             metadata=item.metadata,
             categories=item.categories,
-            embedding=vector,
+            embedding=sql_vector(vector),
             embedding_model=model_name,
             actor_id=item.actor_id,
             role=item.role,
@@ -219,6 +249,8 @@ def memories_write(
             relationships_autolink(
                 project=project, memories=memories, threshold=settings.GRAPH_AUTO_LINK_THRESHOLD, now=now
             )
+    for memory in memories:  # the rows in hand hold the arrays their callers gave
+        memory.embedding = plain_vector(memory.embedding)
     return memories
 
 
