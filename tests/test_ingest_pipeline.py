@@ -363,3 +363,21 @@ def test_vectors_are_sent_in_nine_digits_and_stored_to_the_bit(project):
     source = MemorySource.objects.get(project=project).embedding
     assert np.array_equal(np.array(stored, dtype=np.float32), expected)
     assert np.array_equal(np.array(source, dtype=np.float32), expected)
+
+
+def test_a_text_said_twice_in_one_add_is_embedded_once(project, monkeypatch):
+    from memories.services import records
+
+    embedded = []
+
+    def spy(texts):  # the real model, watched
+        embedded.append(list(texts))
+        return embed_texts(texts)
+
+    monkeypatch.setattr(records, "embed_texts", spy)
+    outcome = add_ingest(project=project, messages=["ok", "The ferry leaves at 07:15", "ok"], scope=ALICE, infer=False)
+    assert embedded == [["ok", "The ferry leaves at 07:15"]]
+    assert [entry["memory"] for entry in outcome.results] == ["ok", "The ferry leaves at 07:15", "ok"]
+    first, _, third = (Memory.objects.get(pk=m.pk).embedding for m in outcome.memories)
+    assert np.array_equal(first, third)
+    assert MemorySource.objects.filter(project=project).count() == 3

@@ -175,7 +175,11 @@ def plan_add(*, messages, items, scope, infer, observed_at, **options) -> AddPla
 def _for_writing(prepared: list[tuple[NewMemory, Any]]) -> list[tuple[NewMemory, Any]]:
     """Verbatim memories' vectors with their SQL text made now, before the scope is locked, once for
     the memory and its message's source (:func:`~memories.services.records.sql_vector`)."""
-    return [(item, sql_vector(vector)) for item, vector in prepared]
+    made: dict[int, Any] = {}  # by the array's id (the arrays are alive): a text given twice shares one
+    for _, vector in prepared:
+        if id(vector) not in made:
+            made[id(vector)] = sql_vector(vector)
+    return [(item, made[id(vector)]) for item, vector in prepared]
 
 
 def _procedure_text(messages: list, scope: Scope, options: dict) -> str:

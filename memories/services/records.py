@@ -188,8 +188,8 @@ def locked(project, pk, within: Scope | None, *, memory_id: Any, embedding: bool
 
 
 def memories_prepare(items: Sequence[NewMemory]) -> list[tuple[NewMemory, list[float]]]:
-    """Check verbatim memories and embed those without a vector (one batch): the slow part of a
-    verbatim add, done before anything is locked or written."""
+    """Check verbatim memories and embed those without a vector (one batch, each text once): the
+    slow part of a verbatim add, done before anything is locked or written."""
     if not isinstance(items, Sequence) or isinstance(items, (str, bytes)) or not items:
         raise ValidationFailed("at least one memory is required", field="memories")
     if len(items) > settings.MEMORY_BATCH_MAX:
@@ -200,9 +200,10 @@ def memories_prepare(items: Sequence[NewMemory]) -> list[tuple[NewMemory, list[f
     cleaned = [
         clean_new_memory(item, prefix="" if single else f"memories[{index}].") for index, item in enumerate(items)
     ]
-    missing = [item.text for item in cleaned if item.embedding is None]
-    fresh = iter(embed_texts(missing) if missing else [])
-    return [(item, item.embedding if item.embedding is not None else next(fresh)) for item in cleaned]
+    # A text said twice in one call (a chat's "ok", "thanks") is embedded once.
+    missing = list(dict.fromkeys(item.text for item in cleaned if item.embedding is None))
+    fresh = dict(zip(missing, embed_texts(missing) if missing else [], strict=True))
+    return [(item, item.embedding if item.embedding is not None else fresh[item.text]) for item in cleaned]
 
 
 def memories_write(
