@@ -1,8 +1,9 @@
 """Where a verbatim add's time goes, in this process, through the view (``POST /v3/memories/add/``,
 ``infer: false``, as the peer harness sends it) on a throw-away project: statements by kind, then
 CPU per call of this process (the app: parsing, embedding, building SQL) and of its PostgreSQL
-backend (``/proc/<pid>/stat``), for one message and for ``--batch`` messages per call. CPU time,
-not wall time: on a shared machine wall time is mostly waiting for a core.
+backend (``/proc/<pid>/stat``), for one message and for ``--batch`` messages per call, and the
+medians of the responses' ``Server-Timing`` stages. Compare CPU time: on a shared machine wall time
+is mostly waiting for a core.
 
     MEM0G_DATA_DIR=$(mktemp -d) EMBEDDING_THREADS=1 RATE_LIMIT_BURST=0 RATE_LIMIT_REQUESTS=1000000 \\
         .venv/bin/python benchmarks/add_path.py [--batch 20] [--calls 30] [--rounds 3] [--profile 25]
@@ -18,6 +19,7 @@ import os
 import pstats
 import re
 import resource
+import statistics
 import sys
 import time
 from pathlib import Path
@@ -64,6 +66,8 @@ def main() -> None:
         n = next(made)
         return [f"Note {n}-{i}: the parcel for flat {i * 7 + n % 50} arrives on day {i % 28 + 1}" for i in range(count)]
 
+    stages: dict[str, list[float]] = collections.defaultdict(list)
+
     def add(count: int) -> None:
         body = {
             "messages": [{"role": "user", "content": text} for text in texts(count)],
@@ -74,6 +78,10 @@ def main() -> None:
         response = client.post("/v3/memories/add/", data=json.dumps(body), content_type="application/json")
         if response.status_code != 200:
             raise SystemExit(f"add failed: {response.status_code} {response.content[:300]!r}")
+        for part in response.headers.get("Server-Timing", "").split(","):
+            name, _, duration = part.strip().partition(";dur=")
+            if duration:
+                stages[name].append(float(duration))
 
     with connection.cursor() as cursor:
         cursor.execute("SELECT pg_backend_pid()")
@@ -96,6 +104,7 @@ def main() -> None:
         for kind, n in kinds.most_common():
             print(f"  {n:3d}  {kind}")
         rows = []
+        stages.clear()
         for _ in range(args.rounds):
             app, backend = _cpu_ms(), backend_cpu_ms()
             for _ in range(args.calls):
@@ -110,6 +119,10 @@ def main() -> None:
         print(
             f"  CPU per call (best of {args.rounds} x {args.calls}): app {app:.1f} ms, of which embedding "
             f"about {embedding:.1f}; PostgreSQL backend {backend:.1f} ms"
+        )
+        print(
+            "  Server-Timing medians, wall ms: "
+            + ", ".join(f"{k} {statistics.median(v):.1f}" for k, v in stages.items())
         )
     if args.profile:
         profile = cProfile.Profile()
