@@ -3,13 +3,19 @@ placed in time order rather than arrival order, a retried add is applied once.""
 
 from datetime import UTC, datetime, timedelta
 
+import numpy as np
 import pytest
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
 from django_tasks_db.models import DBTaskResult
+from pgvector import Vector
 
 from graph.models import SUPERSEDES, EntityRelation, Relationship
+from memories.embedding import embed_texts
 from memories.inputs import Scope
-from memories.models import AddEvent, Memory, MemoryHistory
+from memories.models import AddEvent, DecisionTrace, Memory, MemoryHistory, MemorySource
 from memories.services import add_ingest, scope_lock_key
+from memories.services.records import sql_vector
 from memories.tasks import add_event_run, add_event_run_task
 
 T0 = datetime(2025, 1, 10, 9, 0, tzinfo=UTC)
@@ -271,3 +277,107 @@ def test_the_scope_lock_key_is_a_stable_64_bit_hash_of_project_and_scope(project
         scope_lock_key(other_project.pk, Scope(user_id="alice")),
     }
     assert key not in others and len(others) == 5
+
+
+# --- what an add costs in statements ------------------------------------------------------------------
+
+
+def _statements(project, count: int, scope: Scope, **add) -> list[str]:
+    """The statements of one verbatim add of ``count`` messages, each reduced to its verb and table."""
+    messages = [{"role": "user", "content": f"Line {n} of the itinerary: gate {n * 3}"} for n in range(count)]
+    with CaptureQueriesContext(connection) as context:
+        outcome = add_ingest(project=project, messages=messages, scope=scope, infer=False, **add)
+    assert len(outcome.results) == count
+    kinds = []
+    for query in context.captured_queries:
+        words = query["sql"].replace('"', "").split()
+        after = [w for before, w in zip(words, words[1:], strict=False) if before in ("INTO", "FROM", "UPDATE")]
+        table = after[0] if after else ""
+        kinds.append(f"{words[0]} {table.split('(')[0]}".strip())
+    return kinds
+
+
+def test_a_verbatim_add_runs_the_same_few_statements_for_one_message_or_twenty(project):
+    """One statement per table written, whatever the number of messages: no per-message round trips,
+    no history UPDATE after the traces (the rows carry theirs from the INSERT), no savepoint inside
+    the add's transaction, no read-back of the rows in hand. (The test's transaction turns the add's
+    own into a savepoint: SAVEPOINT .. RELEASE stand for BEGIN .. COMMIT.)"""
+    one = _statements(project, 1, Scope(user_id="alice"))
+    twenty = _statements(project, 20, Scope(user_id="bob"), metadata={"source": "itinerary"})
+    assert (
+        one
+        == twenty
+        == [
+            "SAVEPOINT",
+            "SELECT unnest",  # the scope's advisory lock(s)
+            "INSERT memories_memory",
+            "INSERT memories_memoryhistory",
+            "INSERT memories_addevent",
+            "INSERT memories_memorysource",
+            "INSERT memories_memorysourcelink",
+            "INSERT memories_decisiontrace",
+            "RELEASE",
+        ]
+    )
+    # A scope naming several ids takes all its locks in that one statement.
+    assert _statements(project, 3, Scope(user_id="carol", agent_id="bot", run_id="r1")) == one
+
+
+def test_the_history_rows_an_add_writes_point_to_its_decision_traces(project):
+    """Verbatim, inferred and reference adds: each ADD history row carries its memory's trace."""
+    add_ingest(project=project, messages=["Flight lands at 18:40", "Hotel is near the port"], scope=ALICE, infer=False)
+    add_ingest(project=project, messages="I live in Lisbon. I love jazz.", scope=ALICE)
+    add_ingest(
+        project=project,
+        messages=[{"role": "user", "content": {"type": "image_url", "image_url": {"url": "https://e.x/a.png"}}}],
+        scope=ALICE,
+    )
+    rows = MemoryHistory.objects.filter(project=project, event=MemoryHistory.Event.ADD)
+    assert rows.count() == Memory.objects.count() >= 5
+    traces = dict(DecisionTrace.objects.filter(project=project).values_list("memory_id", "id"))
+    assert {row.memory_id: row.trace_id for row in rows} == {pk: traces[pk] for pk in traces}
+
+
+def test_vectors_are_sent_in_nine_digits_and_stored_to_the_bit(project):
+    """The add sends each vector's text once, in 9 significant digits: the database keeps exactly
+    the float32 the model computed, as with pgvector's own (longer) text."""
+    rng = np.random.default_rng(7)
+    vectors = rng.standard_normal((40, 384)).astype(np.float32)
+    vectors[0, :4] = [1e-8, -0.0, 0.5, -3.4e38]
+    for vector in vectors:
+        text = sql_vector(vector).to_text()
+        assert np.array_equal(np.array(text[1:-1].split(","), dtype=np.float32), vector)
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT bool_and(a::vector = b::vector) FROM unnest(%s::text[], %s::text[]) AS pairs(a, b)",
+            [[sql_vector(v).to_text() for v in vectors], [Vector._to_db(v) for v in vectors]],
+        )
+        assert cursor.fetchone() == (True,)
+    assert sql_vector([0.5, 0.25]) == [0.5, 0.25]  # lists keep pgvector's conversion
+
+    text = "The ferry leaves at 07:15 from pier 3"
+    outcome = add_ingest(project=project, messages=text, scope=ALICE, infer=False)
+    expected = np.asarray(embed_texts([text])[0], dtype=np.float32)
+    assert isinstance(outcome.memories[0].embedding, np.ndarray)  # the rows in hand hold the model's array
+    stored = Memory.objects.get(pk=outcome.memories[0].pk).embedding
+    source = MemorySource.objects.get(project=project).embedding
+    assert np.array_equal(np.array(stored, dtype=np.float32), expected)
+    assert np.array_equal(np.array(source, dtype=np.float32), expected)
+
+
+def test_a_text_said_twice_in_one_add_is_embedded_once(project, monkeypatch):
+    from memories.services import records
+
+    embedded = []
+
+    def spy(texts):  # the real model, watched
+        embedded.append(list(texts))
+        return embed_texts(texts)
+
+    monkeypatch.setattr(records, "embed_texts", spy)
+    outcome = add_ingest(project=project, messages=["ok", "The ferry leaves at 07:15", "ok"], scope=ALICE, infer=False)
+    assert embedded == [["ok", "The ferry leaves at 07:15"]]
+    assert [entry["memory"] for entry in outcome.results] == ["ok", "The ferry leaves at 07:15", "ok"]
+    first, _, third = (Memory.objects.get(pk=m.pk).embedding for m in outcome.memories)
+    assert np.array_equal(first, third)
+    assert MemorySource.objects.filter(project=project).count() == 3

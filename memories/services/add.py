@@ -13,7 +13,7 @@ from django.db import connection, transaction
 from django.db.models import Case, UUIDField, When
 from django.utils import timezone
 
-from graph.services import relations_record_for_events
+from graph.services import graph_wanted, relations_record_for_events
 from memories.inputs import NewMemory, Scope, clean_uuid
 from memories.models import (
     SCOPE_FIELDS,
@@ -27,6 +27,7 @@ from memories.models import (
 )
 from memories.services.add_apply import apply_attachments, apply_inferred, apply_verbatim
 from memories.services.add_plan import AddPlan, FactOutcome, plan_add
+from memories.services.records import sql_vector
 
 # --- The add pipeline --------------------------------------------------------------------------
 #
@@ -70,8 +71,8 @@ def scopes_lock(project, scopes: Iterable[Scope]) -> None:
         or {scope_lock_key(project.pk, scope) for scope in scopes}
     )
     with connection.cursor() as cursor:
-        for key in keys:
-            cursor.execute("SELECT pg_advisory_xact_lock(%s)", [key])
+        # One statement: the function scan takes the locks in the array's order.
+        cursor.execute("SELECT pg_advisory_xact_lock(key) FROM unnest(%s::bigint[]) AS held(key)", [keys])
 
 
 @dataclass
@@ -160,9 +161,12 @@ def add_ingest(
         outcomes += apply_attachments(project=project, plan=plan, now=now, first=len(outcomes))
         written = [(o.entry, o.memory) for o in outcomes if o.entry is not None]
         results = [entry for entry, _ in written]
-        # Entity relations (Mem0's graph memory) of the memories that hold now.
-
-        relations = relations_record_for_events(project=project, events=results, enable_graph=enable_graph, now=now)
+        # Entity relations (Mem0's graph memory) of the memories that hold now; decided from the rows in
+        # hand when none of them wants graph processing (the common case: no read-back).
+        if enable_graph or any(graph_wanted(memory=memory, enable_graph=False) for _, memory in written):
+            relations = relations_record_for_events(project=project, events=results, enable_graph=enable_graph, now=now)
+        else:
+            relations = None
         latency_ms = round((time.perf_counter() - started) * 1000, 1)
         if event is None:
             users = {s.user_id for s in plan.scopes}
@@ -204,7 +208,7 @@ def _provenance_write(*, project, plan: AddPlan, outcomes: list[FactOutcome], ev
             content=source.content,
             observed_at=source.observed_at or now,
             metadata=source.metadata or {},
-            embedding=source.vector,
+            embedding=sql_vector(source.vector),
             created_at=now,
             **source.scope.as_filter(),
         )

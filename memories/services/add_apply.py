@@ -18,7 +18,6 @@ from memories.services.records import (
     closing_time,
     history_superseded,
     locked,
-    memories_add,
     memories_prepare,
     memories_write,
 )
@@ -67,10 +66,7 @@ def apply_attachments(*, project, plan: AddPlan, now: datetime, first: int) -> l
             earlier[key] = outcome
             fresh.append(((item, vector), outcome))
         outcomes.append(outcome)
-    memories = memories_write(project=project, prepared=[pair for pair, _ in fresh], now=now) if fresh else []
-    for memory, (_, outcome) in zip(memories, fresh, strict=True):
-        outcome.memory, outcome.changed = memory, {memory.pk}
-        outcome.entry = {"id": str(memory.id), "memory": memory.memory, "event": "ADD"}
+    _write_added(project=project, fresh=fresh, now=now)
     for outcome, first_seen in twice:
         outcome.memory, outcome.target_id = first_seen.memory, str(first_seen.memory.pk)
     return outcomes
@@ -103,11 +99,9 @@ def apply_verbatim(*, project, plan: AddPlan, now: datetime) -> list[FactOutcome
         }
     else:
         retried = set()
-    fresh = [(pair, position) for pair, position in prepared if position not in retried]
-    memories = iter(memories_write(project=project, prepared=[pair for pair, _ in fresh], now=now) if fresh else [])
     detail = "given as a memory: stored as given" if plan.messages == [] else "infer is false: stored as said"
-    outcomes = []
-    for order, ((item, _), position) in enumerate(prepared):
+    outcomes, fresh = [], []
+    for order, ((item, vector), position) in enumerate(prepared):
         outcome = FactOutcome(
             position=order,
             fact=item.text,
@@ -120,16 +114,31 @@ def apply_verbatim(*, project, plan: AddPlan, now: datetime) -> list[FactOutcome
             outcome.decision = "NONE"
             outcome.reason = {"rule": "retry", "detail": "the same message, scope and time is stored already"}
         else:
-            memory = next(memories)
             outcome.reason = (
                 {"rule": "procedural", "detail": "memory_type procedural_memory: the conversation as one procedure"}
                 if item.memory_type == PROCEDURAL
                 else {"rule": "verbatim", "detail": detail}
             )
-            outcome.memory, outcome.changed = memory, {memory.pk}
-            outcome.entry = {"id": str(memory.id), "memory": memory.memory, "event": "ADD"}
+            fresh.append(((item, vector), outcome))
         outcomes.append(outcome)
+    _write_added(project=project, fresh=fresh, now=now)
     return outcomes
+
+
+def _write_added(*, project, fresh: list[tuple[tuple[NewMemory, list[float]], FactOutcome]], now: datetime) -> None:
+    """Write the new memories of ``fresh`` outcomes in one batch, their ADD history rows pointing to
+    the outcomes' traces from the start, and fill in each outcome's memory and result row."""
+    if not fresh:
+        return
+    memories = memories_write(
+        project=project,
+        prepared=[pair for pair, _ in fresh],
+        now=now,
+        traces=[outcome.trace_id for _, outcome in fresh],
+    )
+    for memory, (_, outcome) in zip(memories, fresh, strict=True):
+        outcome.memory = memory
+        outcome.entry = {"id": str(memory.id), "memory": memory.memory, "event": "ADD"}
 
 
 def _canonical(value: Any) -> str:
@@ -275,10 +284,10 @@ def _apply_decisions(
         else:
             adds.append((outcome, NewMemory(text=decision.text, role=fact.role, embedding=same_vector, **common)))
     if adds:
-        created = memories_add(project=project, items=[item for _, item in adds], now=now)
-        for (outcome, _), memory in zip(adds, created, strict=True):
-            outcome.entry = {"id": str(memory.id), "memory": memory.memory, "event": "ADD"}
-            outcome.memory, outcome.changed = memory, {memory.pk}
+        prepared = memories_prepare([item for _, item in adds])
+        _write_added(
+            project=project, fresh=[(pair, outcome) for pair, (outcome, _) in zip(prepared, adds, strict=True)], now=now
+        )
     return outcomes
 
 

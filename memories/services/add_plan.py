@@ -28,7 +28,7 @@ from memories.inputs import (
 from memories.llm import llm_enabled, llm_procedure
 from memories.models import PROCEDURAL, Memory
 from memories.procedural import procedure_summary
-from memories.services.records import memories_prepare
+from memories.services.records import memories_prepare, sql_vector
 
 
 @dataclass
@@ -82,7 +82,9 @@ class FactOutcome:
     target_id: str | None = None
     memory: Memory | None = None
     entry: dict | None = None  # the add's result row, when something was written
-    changed: set = field(default_factory=set)  # ids of the memories whose history rows it wrote
+    # Ids of the memories whose history rows it wrote without its trace (pointed to it once the trace
+    # is written); the rows of new memories carry it from their INSERT and are not listed.
+    changed: set = field(default_factory=set)
     trace_id: uuid.UUID = field(default_factory=uuid.uuid4)  # its DecisionTrace's id, known before it is written
     held: dict | None = None  # review_mode kept the change from taking effect: what accepting it writes
 
@@ -92,7 +94,7 @@ def plan_add(*, messages, items, scope, infer, observed_at, **options) -> AddPla
     if items is not None:
         if messages is not None:
             raise ValidationFailed("give messages or items, not both")
-        prepared = memories_prepare(items)
+        prepared = _for_writing(memories_prepare(items))
         plan = AddPlan(scopes=list({item.scope: None for item, _ in prepared}), observed_at=None, verbatim=prepared)
         plan.verbatim_positions = list(range(len(prepared)))
         plan.sources = [
@@ -125,8 +127,10 @@ def plan_add(*, messages, items, scope, infer, observed_at, **options) -> AddPla
     clean_new_memory(NewMemory(text="-", **common))
     source_metadata = clean_metadata(options["metadata"])
     if clean_memory_type(options["memory_type"]) == PROCEDURAL:
-        plan.verbatim = memories_prepare(
-            [NewMemory(text=_procedure_text(parsed, scope, options), **common, memory_type=PROCEDURAL)]
+        plan.verbatim = _for_writing(
+            memories_prepare(
+                [NewMemory(text=_procedure_text(parsed, scope, options), **common, memory_type=PROCEDURAL)]
+            )
         )
         # One memory from the whole conversation: its sources are every message with words.
         plan.verbatim_positions = [tuple(p for p, message in enumerate(parsed) if message.content.strip())]
@@ -138,7 +142,7 @@ def plan_add(*, messages, items, scope, infer, observed_at, **options) -> AddPla
         verbatim = [
             NewMemory(text=parsed[p].content, role=parsed[p].role, actor_id=parsed[p].name, **common) for p in kept
         ]
-        plan.verbatim = memories_prepare(verbatim) if verbatim else []
+        plan.verbatim = _for_writing(memories_prepare(verbatim)) if verbatim else []
         plan.verbatim_positions = kept
         plan.retry_check = observed_at is not None
         known = {item.text: vector for item, vector in plan.verbatim}
@@ -166,6 +170,16 @@ def plan_add(*, messages, items, scope, infer, observed_at, **options) -> AddPla
         plan.facts, plan.vectors = [facts[i] for i in kept], [vectors[i] for i in kept]
     plan.sources = _sources_plan(parsed, scope=scope, metadata=source_metadata, observed_at=observed_at, known=known)
     return plan
+
+
+def _for_writing(prepared: list[tuple[NewMemory, Any]]) -> list[tuple[NewMemory, Any]]:
+    """Verbatim memories' vectors with their SQL text made now, before the scope is locked, once for
+    the memory and its message's source (:func:`~memories.services.records.sql_vector`)."""
+    made: dict[int, Any] = {}  # by the array's id (the arrays are alive): a text given twice shares one
+    for _, vector in prepared:
+        if id(vector) not in made:
+            made[id(vector)] = sql_vector(vector)
+    return [(item, made[id(vector)]) for item, vector in prepared]
 
 
 def _procedure_text(messages: list, scope: Scope, options: dict) -> str:
@@ -201,7 +215,9 @@ def _attachments_prepare(messages: list, common: dict) -> list[tuple[NewMemory, 
             positions.append(position)
     if not items:
         return []
-    return [(item, vector, p) for (item, vector), p in zip(memories_prepare(items), positions, strict=True)]
+    return [
+        (item, vector, p) for (item, vector), p in zip(_for_writing(memories_prepare(items)), positions, strict=True)
+    ]
 
 
 def _sources_plan(parsed, *, scope: Scope, metadata: dict, observed_at, known: dict) -> list[SourcePlan]:

@@ -8,9 +8,11 @@ from collections.abc import Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
+import numpy as np
 from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
+from pgvector import Vector
 
 from graph.services import relationships_autolink
 from mem0g_site.exceptions import MemoryNotFound, ValidationFailed
@@ -57,16 +59,21 @@ def _history_row(
 # The one writer of each kind of history row. Every write to a memory records its row through these.
 
 
-def history_added(*, memories: Sequence[Memory], now: datetime) -> list[MemoryHistory]:
-    """ADD rows for new ``memories`` (one statement): their text and metadata as written."""
-    return MemoryHistory.objects.bulk_create(
-        [
-            _history_row(
-                memory, event=MemoryHistory.Event.ADD, now=now, new_memory=memory.memory, new_metadata=memory.metadata
-            )
-            for memory in memories
-        ]
-    )
+def history_added(
+    *, memories: Sequence[Memory], now: datetime, traces: Sequence[Any] | None = None
+) -> list[MemoryHistory]:
+    """ADD rows for new ``memories`` (one statement): their text and metadata as written. ``traces``:
+    the id of the decision trace of each memory (or None), when the add knows them before writing
+    them (the row's foreign key is checked at commit)."""
+    rows = [
+        _history_row(
+            memory, event=MemoryHistory.Event.ADD, now=now, new_memory=memory.memory, new_metadata=memory.metadata
+        )
+        for memory in memories
+    ]
+    for row, trace_id in zip(rows, traces or (), strict=traces is not None):
+        row.trace_id = trace_id
+    return MemoryHistory.objects.bulk_create(rows)
 
 
 def history_updated(
@@ -136,6 +143,34 @@ def history_deleted(
     )
 
 
+class SqlVector(Vector):
+    """An embedding on its way into the database, its SQL text made once: the add pipeline sends a
+    message's vector twice (its memory and its source), and Python's repr of each float32 (17
+    digits) costs both sides. Nine significant digits give back exactly the float32 the model made
+    (pgvector stores float32), in a text a third shorter. ``vector``: the array it was made from."""
+
+    def __init__(self, vector: np.ndarray):
+        super().__init__(vector)
+        self.vector = vector
+        self._text = "[" + ",".join(map("%.9g".__mod__, self._value.tolist())) + "]"
+
+    def to_text(self) -> str:
+        return self._text
+
+
+def sql_vector(vector: Any) -> Any:
+    """``vector`` ready for an INSERT: a :class:`SqlVector` when it is a float32 array (what the
+    model gives), else as given (lists and other types keep pgvector's own conversion)."""
+    if isinstance(vector, np.ndarray) and vector.dtype == np.float32 and vector.ndim == 1:
+        return SqlVector(vector)
+    return vector
+
+
+def plain_vector(vector: Any) -> Any:
+    """The array a :class:`SqlVector` was made from (anything else as given)."""
+    return vector.vector if isinstance(vector, SqlVector) else vector
+
+
 def fenced(project, within: Scope | None):
     """The project's memories, inside ``within`` (an API key's user) when given."""
     queryset = Memory.objects.for_project(project)
@@ -153,8 +188,8 @@ def locked(project, pk, within: Scope | None, *, memory_id: Any, embedding: bool
 
 
 def memories_prepare(items: Sequence[NewMemory]) -> list[tuple[NewMemory, list[float]]]:
-    """Check verbatim memories and embed those without a vector (one batch): the slow part of a
-    verbatim add, done before anything is locked or written."""
+    """Check verbatim memories and embed those without a vector (one batch, each text once): the
+    slow part of a verbatim add, done before anything is locked or written."""
     if not isinstance(items, Sequence) or isinstance(items, (str, bytes)) or not items:
         raise ValidationFailed("at least one memory is required", field="memories")
     if len(items) > settings.MEMORY_BATCH_MAX:
@@ -165,14 +200,22 @@ def memories_prepare(items: Sequence[NewMemory]) -> list[tuple[NewMemory, list[f
     cleaned = [
         clean_new_memory(item, prefix="" if single else f"memories[{index}].") for index, item in enumerate(items)
     ]
-    missing = [item.text for item in cleaned if item.embedding is None]
-    fresh = iter(embed_texts(missing) if missing else [])
-    return [(item, item.embedding if item.embedding is not None else next(fresh)) for item in cleaned]
+    # A text said twice in one call (a chat's "ok", "thanks") is embedded once.
+    missing = list(dict.fromkeys(item.text for item in cleaned if item.embedding is None))
+    fresh = dict(zip(missing, embed_texts(missing) if missing else [], strict=True))
+    return [(item, item.embedding if item.embedding is not None else fresh[item.text]) for item in cleaned]
 
 
-def memories_write(*, project, prepared: list[tuple[NewMemory, list[float]]], now: datetime) -> list[Memory]:
+def memories_write(
+    *,
+    project,
+    prepared: list[tuple[NewMemory, list[float]]],
+    now: datetime,
+    traces: Sequence[Any] | None = None,
+) -> list[Memory]:
     """Write checked, embedded memories with an ADD history row each (and auto-links), in one
-    transaction."""
+    transaction (the caller's, when it has one: no savepoint). ``traces``: the decision trace id of
+    each memory's history row (see :func:`history_added`)."""
     model_name = get_embedder().model_name
     short_term_ttl = timedelta(seconds=settings.MEM0_DEFAULT_SHORT_TERM_TTL_SECONDS)
     memories = [
@@ -182,7 +225,7 @@ def memories_write(*, project, prepared: list[tuple[NewMemory, list[float]]], no
             hash=memory_hash(item.text),
             metadata=item.metadata,
             categories=item.categories,
-            embedding=vector,
+            embedding=sql_vector(vector),
             embedding_model=model_name,
             actor_id=item.actor_id,
             role=item.role,
@@ -199,13 +242,16 @@ def memories_write(*, project, prepared: list[tuple[NewMemory, list[float]]], no
         )
         for item, vector in prepared
     ]
-    with transaction.atomic():
+    # savepoint=False: inside an add's transaction a failure here fails the whole add anyway.
+    with transaction.atomic(savepoint=False):
         Memory.objects.bulk_create(memories)
-        history_added(memories=memories, now=now)
+        history_added(memories=memories, now=now, traces=traces)
         if settings.GRAPH_AUTO_LINK_THRESHOLD > 0:
             relationships_autolink(
                 project=project, memories=memories, threshold=settings.GRAPH_AUTO_LINK_THRESHOLD, now=now
             )
+    for memory in memories:  # the rows in hand hold the arrays their callers gave
+        memory.embedding = plain_vector(memory.embedding)
     return memories
 
 
