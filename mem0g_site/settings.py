@@ -242,6 +242,9 @@ EMBEDDING_BATCH_SIZE = env_int("EMBEDDING_BATCH_SIZE", 64, minimum=1, maximum=10
 # core). `serve` gives its web workers 1 unless this is set: several workers sharing the cores each
 # with every core's worth of threads slow each other down badly (docs/BENCHMARKS.md).
 EMBEDDING_THREADS = env_int("EMBEDDING_THREADS", 0, minimum=0, maximum=256)
+# ONNX only: one call of 8 or more texts (a batched add) runs as up to this many parts at once, each
+# on a thread of its own; 0 = the core count (at most 4) when EMBEDDING_THREADS is 1, else 1 (off).
+EMBEDDING_BATCH_PARTS = env_int("EMBEDDING_BATCH_PARTS", 0, minimum=0, maximum=64)
 # "auto": bfloat16 arithmetic where the CPU has it natively (AVX-512 BF16 / AMX), else float32.
 EMBEDDING_PRECISION = env_str("EMBEDDING_PRECISION", "auto").lower()
 if EMBEDDING_PRECISION not in ("auto", "fp32", "bf16"):

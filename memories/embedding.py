@@ -12,6 +12,7 @@ by :func:`get_embedder`.
 
 import contextlib
 import logging
+import os
 import threading
 import time
 from collections import OrderedDict
@@ -104,7 +105,9 @@ class LocalOnnxModel:
     """The same model exported to ONNX (once, offline; :mod:`memories.embedding_onnx`) and run by
     ONNX Runtime on the CPU, in float32."""
 
-    def __init__(self, directory: Path, *, batch_size: int, threads: int = 0, cache_roots: Sequence[Path]) -> None:
+    def __init__(
+        self, directory: Path, *, batch_size: int, threads: int = 0, parts: int = 1, cache_roots: Sequence[Path]
+    ) -> None:
         missing = missing_model_files(directory)
         if missing:
             raise ImproperlyConfigured(
@@ -124,7 +127,7 @@ class LocalOnnxModel:
         try:
             onnx_file = embedding_onnx.ensure_export(directory, cache_roots)
             self._encoder = embedding_onnx.OnnxSentenceEncoder(
-                directory, onnx_file, batch_size=batch_size, threads=threads
+                directory, onnx_file, batch_size=batch_size, threads=threads, parts=parts
             )
         except embedding_onnx.OnnxExportError as exc:
             raise ImproperlyConfigured(f"EMBEDDING_BACKEND=onnx: {exc}") from exc
@@ -151,6 +154,15 @@ def onnx_cache_roots() -> list[Path]:
     return [embedding_onnx.default_cache_root(), Path(settings.MEM0G_DATA_DIR) / "cache" / "onnx"]
 
 
+def batch_parts(setting: int, threads: int, cores: int | None = None) -> int:
+    """Into how many parts, run at once, the ONNX embedder may split one call's batch: ``setting``
+    when given, else the core count (at most 4) for a one-thread session, and 1 (no split) for a
+    session that spreads each run over the cores itself."""
+    if setting:
+        return setting
+    return min(4, cores or os.cpu_count() or 1) if threads == 1 else 1
+
+
 def load_embedder(backend: str) -> Embedder:
     """A new embedder of the configured model on ``backend`` (``torch`` or ``onnx``)."""
     if backend == "onnx":
@@ -158,6 +170,7 @@ def load_embedder(backend: str) -> Embedder:
             model_dir(),
             batch_size=settings.EMBEDDING_BATCH_SIZE,
             threads=settings.EMBEDDING_THREADS,
+            parts=batch_parts(settings.EMBEDDING_BATCH_PARTS, settings.EMBEDDING_THREADS),
             cache_roots=onnx_cache_roots(),
         )
     if backend == "torch":

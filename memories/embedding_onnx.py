@@ -30,6 +30,7 @@ import sys
 import tempfile
 import time
 from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
 from importlib import metadata
 from pathlib import Path
 
@@ -42,6 +43,8 @@ ONNX_FILE = "model.onnx"
 EXPORT_FORMAT = 1  # bump when the exported graph changes: old exports are then ignored
 OPSET = 17
 OUTPUT = "sentence_embedding"
+# Batches of at least twice this many texts may be split into parts run at once (see OnnxSentenceEncoder).
+SPLIT_MIN_TEXTS = 4
 INPUTS = ("input_ids", "attention_mask", "token_type_ids")
 # What the key of an export covers: the files that shape the graph, and what traced it.
 KEY_FILES = ("config.json", "modules.json", "sentence_bert_config.json", "1_Pooling/config.json")
@@ -254,7 +257,16 @@ class OnnxSentenceEncoder:
 
     precision = "fp32"
 
-    def __init__(self, model_dir: Path, onnx_file: Path, *, batch_size: int, threads: int = 0, spin: bool = False):
+    def __init__(
+        self,
+        model_dir: Path,
+        onnx_file: Path,
+        *,
+        batch_size: int,
+        threads: int = 0,
+        spin: bool = False,
+        parts: int = 1,
+    ):
         import onnxruntime
 
         config = read_model_config(model_dir)
@@ -271,6 +283,12 @@ class OnnxSentenceEncoder:
         # Idle intra-op threads spin for a while by default, holding cores PostgreSQL wants.
         options.add_session_config_entry("session.intra_op.allow_spinning", "1" if spin else "0")
         options.log_severity_level = 3
+        # A batch of SPLIT_MIN_TEXTS or more is run as up to ``parts`` interleaved parts at once, each
+        # on a thread of its own (ONNX Runtime runs one session from several threads): with one
+        # intra-op thread per session (what `serve` gives its workers), a lone call's batch would
+        # otherwise leave the other cores idle.
+        self._parts = max(1, parts)
+        self._pool = ThreadPoolExecutor(self._parts - 1, thread_name_prefix="embed") if self._parts > 1 else None
         try:
             self._session = onnxruntime.InferenceSession(
                 str(onnx_file), sess_options=options, providers=["CPUExecutionProvider"]
@@ -290,9 +308,17 @@ class OnnxSentenceEncoder:
         out = np.empty((len(texts), self.dimensions), dtype=np.float32)
         for start in range(0, len(order), self._batch_size):
             chosen = order[start : start + self._batch_size]
-            feeds = encode_inputs(self._tokenizer, [texts[i] for i in chosen])
-            out[chosen] = self._session.run([OUTPUT], feeds)[0]
+            count = min(self._parts, len(chosen) // SPLIT_MIN_TEXTS) if len(chosen) >= 2 * SPLIT_MIN_TEXTS else 1
+            # Interleaved, so that every part holds texts of like lengths (they are sorted longest first).
+            parts = [chosen[k::count] for k in range(count)]
+            running = [self._pool.submit(self._run, texts, part) for part in parts[1:]] if count > 1 else []
+            out[parts[0]] = self._run(texts, parts[0])
+            for part, result in zip(parts[1:], running, strict=True):
+                out[part] = result.result()
         return out
+
+    def _run(self, texts: Sequence[str], chosen: list[int]):
+        return self._session.run([OUTPUT], encode_inputs(self._tokenizer, [texts[i] for i in chosen]))[0]
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -167,6 +167,42 @@ def test_onnx_vectors_agree_with_torch(onnx_model):
     assert np.allclose(onnx[:12], singles, atol=1e-5)
 
 
+def test_a_batch_split_across_threads_gives_the_same_vectors(onnx_export, monkeypatch):
+    # serve's one-thread sessions run a batch of 8+ texts as interleaved parts at once: same rows,
+    # in the caller's order, as one run; and the parts really ran on other threads.
+    import threading
+
+    texts = sample_texts()
+    cache = [onnx_export["cache"]]
+    whole = embedding.LocalOnnxModel(embedding.model_dir(), batch_size=64, threads=1, parts=1, cache_roots=cache)
+    split = embedding.LocalOnnxModel(embedding.model_dir(), batch_size=64, threads=1, parts=3, cache_roots=cache)
+    seen = set()
+    run = embedding_onnx.OnnxSentenceEncoder._run
+
+    def spying(self, texts, chosen):
+        seen.add((threading.get_ident(), len(chosen)))
+        return run(self, texts, chosen)
+
+    monkeypatch.setattr(embedding_onnx.OnnxSentenceEncoder, "_run", spying)
+    for batch in (texts, texts[:20], texts[:7]):
+        expected = np.array(whole.embed(batch))
+        seen.clear()
+        got = np.array(split.embed(batch))
+        assert got.shape == expected.shape
+        assert np.allclose(got, expected, atol=1e-5)
+        threads = {ident for ident, _ in seen}
+        assert (len(threads) > 1) == (len(batch) >= 8)
+        assert max(size for _, size in seen) <= (len(batch) + 2) // 3 or len(batch) < 8
+
+
+def test_the_batch_parts_follow_the_threads():
+    assert embedding.batch_parts(0, threads=1, cores=2) == 2
+    assert embedding.batch_parts(0, threads=1, cores=16) == 4
+    assert embedding.batch_parts(0, threads=0, cores=2) == 1
+    assert embedding.batch_parts(0, threads=2, cores=2) == 1
+    assert embedding.batch_parts(3, threads=0, cores=2) == 3
+
+
 def test_the_backend_is_a_setting(settings, onnx_export):
     settings.EMBEDDING_ONNX_DIR = str(onnx_export["cache"])
     assert isinstance(embedding.load_embedder("onnx"), embedding.LocalOnnxModel)
