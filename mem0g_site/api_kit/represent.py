@@ -9,7 +9,7 @@ JSON, lists of text, ISO 8601 datetimes, booleans, numbers, method fields). Any 
 through DRF's own ``get_attribute`` and ``to_representation``.
 
 The serializer stays the contract (OpenAPI, ``tests/test_schema_conformance*.py``); the output is the
-same dict, key for key and type for type (``tests/test_represent.py`` compares the two). Whatever the
+same dict, key for key and type for type (``tests/test_request_cost.py`` compares the two). Whatever the
 fast path does not expect (a mapping, a callable attribute, a missing attribute, a naive datetime, any
 error) is shown by the serializer itself, so errors and edge cases stay DRF's.
 """

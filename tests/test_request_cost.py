@@ -1,17 +1,20 @@
-"""The fast representation of the memory shapes (mem0g_site/api_kit/represent.py) answers exactly
-what the DRF serializers (the documented contract) answer, and the GET of a memory costs the
-statements it was made to cost."""
+"""Cheaper requests, same answers: the fast representation of the memory shapes
+(mem0g_site/api_kit/represent.py) answers exactly what the DRF serializers (the documented contract)
+answer; prepared queries (mem0g_site/prepared.py) run the SQL their querysets would, and make the
+same instances; a GET of a memory costs the statements it was made to cost."""
 
 import json
+import uuid
 from datetime import UTC, date, datetime, timedelta
 
 import pytest
-from django.db import connection
+from django.db import connection, connections
 from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
 from graph.shapes import ChainMemorySerializer, RelatedMemorySerializer
 from mem0g_site.api_kit.represent import Representer
+from mem0g_site.prepared import _UNPREPARED
 from memories.api.responses import SearchResult
 from memories.api.serializers import HistorySerializer, SourceSerializer
 from memories.models import Memory, MemoryHistory
@@ -164,3 +167,71 @@ def test_model_instances_do_not_go_through_drf(memories, monkeypatch):
 
     monkeypatch.setattr(MemorySerializer, "to_representation", refuse)
     assert len(shape.many(memories)) == len(memories)
+
+
+# --- Prepared queries (mem0g_site/prepared.py) ------------------------------------------------
+
+
+def _statements(call):
+    with CaptureQueriesContext(connection) as context:
+        result = call()
+    return result, [q["sql"] for q in context.captured_queries]
+
+
+def _fields(instance):
+    return {k: v for k, v in instance.__dict__.items() if k != "_state"}, instance.get_deferred_fields()
+
+
+@pytest.mark.parametrize(
+    "fence",
+    [{}, {"user_id": "alice"}, {"user_id": "alice", "agent_id": "helper"}, {"user_id": "bob"}, {"run_id": "r1"}],
+)
+def test_a_prepared_get_runs_the_querysets_own_sql(memories, project, fence):
+    from memories.selectors import _memory_by_id, _memory_by_id_prepared
+
+    for memory in memories + memories[:2]:  # the second time round, from the prepared SQL
+        expected, orm_sql = _statements(lambda m=memory: list(_memory_by_id(project_id=project.pk, pk=m.pk, **fence)))
+        found, prepared_sql = _statements(
+            lambda m=memory: _memory_by_id_prepared(project_id=project.pk, pk=m.pk, **fence)
+        )
+        assert prepared_sql == orm_sql
+        assert [_fields(m) for m in found] == [_fields(m) for m in expected]
+        assert all(m._state.db == "default" and not m._state.adding for m in found)
+    missing = uuid.uuid4()
+    assert _memory_by_id_prepared(project_id=project.pk, pk=missing, **fence) == []
+    assert _UNPREPARED not in _memory_by_id_prepared.kept[connections["default"]].values()
+
+
+def test_prepared_sources_are_the_querysets_rows(project, api, make_key):
+    from memories.selectors import _sources_of, _sources_of_prepared
+
+    key = make_key(project)
+    for text in ("I moved to Lisbon", "My sister lives in Porto"):
+        message = {"role": "user", "content": text, "name": "ana"}
+        assert api("post", "/v3/memories/add/", key, data={"messages": [message], "user_id": "ana"}).status_code == 200
+    for memory in list(Memory.objects.filter(project=project)) * 2:
+        expected, orm_sql = _statements(lambda m=memory: list(_sources_of(memory_id=m.pk)))
+        found, prepared_sql = _statements(lambda m=memory: _sources_of_prepared(memory_id=m.pk))
+        assert prepared_sql == orm_sql and found
+        assert [_fields(s) for s in found] == [_fields(s) for s in expected]
+        assert found[0].get_deferred_fields() == {"embedding"}
+    assert _UNPREPARED not in _sources_of_prepared.kept[connections["default"]].values()
+
+
+def test_what_cannot_be_prepared_runs_as_django_builds_it(memories, project):
+    from mem0g_site.prepared import _UNPREPARED, PreparedQuery
+
+    def related(*, pk):
+        return Memory.objects.select_related("project").filter(pk=pk)
+
+    def inexact(*, text):
+        return Memory.objects.filter(project=project, memory__icontains=text).order_by("id")
+
+    def numeric(*, limit):
+        return Memory.objects.filter(project=project).order_by("id")[:limit]
+
+    for build, values in ((related, {"pk": memories[0].pk}), (inexact, {"text": "tea"}), (numeric, {"limit": 2})):
+        query = PreparedQuery(Memory, build)
+        for _ in range(2):
+            assert [m.pk for m in query(**values)] == [m.pk for m in build(**values)]
+        assert list(query.kept[connections["default"]].values()) == [_UNPREPARED]
