@@ -58,7 +58,7 @@ class PreparedQuery:
             prepared = kept[shape] = self._prepare(alias, {name: values[name] for name, _ in shape}, values)
         if prepared is _UNPREPARED:
             return list(self.build(**values))
-        sql, params, slots, compiler, init_list = prepared
+        sql, params, slots, compiler, converters, init_list = prepared
         width = len(init_list)
         params = list(params)
         for index, name in slots:
@@ -66,7 +66,9 @@ class PreparedQuery:
         with connection.cursor() as cursor:
             cursor.execute(sql, params)
             rows = cursor.fetchall()
-        return [self.model.from_db(alias, init_list, row[:width]) for row in compiler.results_iter([rows])]
+        if converters:  # what ``compiler.results_iter`` does, its converters looked up once
+            rows = compiler.apply_converters(rows, converters)
+        return [self.model.from_db(alias, init_list, row[:width]) for row in rows]
 
     def _prepare(self, alias: str, given: dict[str, Any], values: dict[str, Any]):
         stand_ins = {name: _stand_in(value) for name, value in given.items()}
@@ -93,5 +95,8 @@ class PreparedQuery:
             if len(places) != 1 or str(stand_in) in sql:
                 return _UNPREPARED
             slots.append((places[0], name))
-        init_list = [column[0].target.attname for column in compiler.select[: compiler.col_count]]
-        return sql, tuple(params), tuple(slots), compiler, init_list
+        fields = [column[0] for column in compiler.select[: compiler.col_count]]
+        if compiler.has_composite_fields(fields):
+            return _UNPREPARED
+        init_list = [field.target.attname for field in fields]
+        return sql, tuple(params), tuple(slots), compiler, compiler.get_converters(fields), init_list
