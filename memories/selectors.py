@@ -20,6 +20,7 @@ from django.utils import timezone
 from graph.models import SUPERSEDES, Relationship
 from mem0g_site.exceptions import MemoryNotFound, NotFound, UserNotFound, ValidationFailed
 from mem0g_site.paging import Page, page_request, positive_int
+from mem0g_site.prepared import PreparedQuery
 from mem0g_site.temporal import current_q
 from memories.inputs import Scope, clean_flag, clean_moment, clean_scope, clean_uuid
 from memories.models import (
@@ -45,14 +46,28 @@ def memories_in(project, scope: Scope | None):
     return queryset
 
 
+def _memory_by_id(*, project_id, pk, user_id=None, agent_id=None, app_id=None, run_id=None):
+    """``memories_in(project, scope).filter(pk=pk).first()``, as a queryset of one row."""
+    scope = Scope(user_id=user_id, agent_id=agent_id, app_id=app_id, run_id=run_id).as_filter()
+    queryset = Memory.objects.filter(project_id=project_id).defer("embedding")
+    queryset = (queryset.filter(**scope) if scope else queryset).filter(pk=pk)
+    return (queryset if queryset.ordered else queryset.order_by("pk"))[:1]
+
+
+# The two reads of every GET of a memory, their SQL built once (mem0g_site/prepared.py).
+_memory_by_id_prepared = PreparedQuery(Memory, _memory_by_id)
+
+
 def memory_get(*, project, memory_id: Any, within: Scope | None = None) -> Memory:
     """One memory of the project (inside ``within``, if given), in any state; anything else is
-    'not found'."""
+    'not found'. One statement."""
     pk = clean_uuid(memory_id)
-    memory = None if pk is None else memories_in(project, within).filter(pk=pk).first()
-    if memory is None:
-        raise MemoryNotFound(memory_id)
-    return memory
+    if pk is not None:
+        fence = clean_scope(within, required=False).as_filter() if within is not None else {}
+        found = _memory_by_id_prepared(project_id=project.pk, pk=pk, **fence)
+        if found:
+            return found[0]
+    raise MemoryNotFound(memory_id)
 
 
 def memory_list(
@@ -145,12 +160,17 @@ def memory_export_get(*, project, export_id: Any = None, filters: Any = None, wi
     return export
 
 
-def memory_sources(*, memory: Memory) -> list:
-    """The messages a memory came from, oldest first."""
+def _sources_of(*, memory_id):
+    return MemorySource.objects.filter(links__memory=memory_id).defer("embedding").order_by("observed_at", "position")
 
-    return list(
-        MemorySource.objects.filter(links__memory=memory).defer("embedding").order_by("observed_at", "position")
-    )
+
+_sources_of_prepared = PreparedQuery(MemorySource, _sources_of)
+
+
+def memory_sources(*, memory: Memory) -> list:
+    """The messages a memory came from, oldest first. One statement."""
+
+    return _sources_of_prepared(memory_id=memory.pk)
 
 
 def decision_traces(*, project, ids) -> dict[Any, Any]:

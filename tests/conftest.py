@@ -20,6 +20,7 @@ os.environ.setdefault("MEM0_TELEMETRY", "false")
 # A module missing here fails the collection: give a new one its kind.
 TEST_KINDS = {
     "test_access_matrix": "api",
+    "test_request_cost": "api",
     "test_admin": "ui",
     "test_contract_reuse": "api",
     "test_api_auth": "api",

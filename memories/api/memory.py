@@ -21,7 +21,7 @@ from memories.services import (
     memory_feedback_create,
     memory_update,
 )
-from memories.shapes import MemorySerializer, memory_data
+from memories.shapes import MemorySerializer, memory_data, representer
 
 
 class MemoryDetailView(Mem0View):
@@ -44,7 +44,7 @@ class MemoryDetailView(Mem0View):
     def get(self, request, memory_id: str):
         memory = memory_get(project=request.auth.project, memory_id=memory_id, within=key_within(request.auth))
         return Response(
-            {**memory_data(memory), "sources": SourceSerializer(memory_sources(memory=memory), many=True).data}
+            {**memory_data(memory), "sources": representer(SourceSerializer).many(memory_sources(memory=memory))}
         )
 
     @extend_schema(
