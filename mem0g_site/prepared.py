@@ -12,6 +12,9 @@ and all).
 Only plain querysets qualify: no ``select_related``, annotations or extra selects, and every stand-in
 must land in the parameters exactly once. Anything else, and any value the stand-ins cannot stand for,
 runs the queryset as Django builds it, so a prepared query is never wrong, at worst not faster.
+
+``build`` must depend on nothing but its arguments: a value it reads from elsewhere (the clock, a
+setting, the current user) would be kept from the first call, for every later one.
 """
 
 import uuid
