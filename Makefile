@@ -58,7 +58,7 @@ test: $(TEST_STAMP) cluster-deps
 # embedding model. `make test` stays the whole suite, and what CI runs.
 # It runs on PYTEST_WORKERS (2) pytest-xdist workers, each with its own embedded PostgreSQL
 # (tests/xdist_workers.py); a module stays on one worker (--dist loadfile). PYTEST_WORKERS=0: one process.
-test-fast: PYTEST_SELECT = -m "not system" -n $(PYTEST_WORKERS) --dist loadfile
+test-fast: PYTEST_SELECT = -m "not system" -n $(PYTEST_WORKERS) --dist loadfile --no-loadscope-reorder
 test-fast: $(TEST_STAMP)
 	$(run_pytest)
 

@@ -5,8 +5,9 @@ pytest-django reads the settings, which is when ``mem0g_site/settings.py`` start
 database in ``$MEM0G_DATA_DIR/pgdata``. In an xdist worker (``PYTEST_XDIST_WORKER`` is ``gw0``,
 ``gw1``, ...; xdist sets it before the worker builds its config) this points ``MEM0G_DATA_DIR`` at
 ``$MEM0G_DATA_DIR/xdist-<worker>``: each worker then runs its own cluster (its own data directory,
-socket, secret key and test database), and the workers share no database, no socket, no file.
-Subprocesses that a test starts inherit the worker's directory. Without xdist, or with ``-n 0``,
+socket, secret key and test database), and the workers share no database, no socket, no file. Each
+worker also runs the embedding model on one thread (below). Subprocesses that a test starts inherit
+the worker's directory and thread counts. Without xdist, or with ``-n 0``,
 nothing changes. With ``DATABASE_URL`` set, the workers share that server; pytest-django gives each
 one its own test database (``test_<name>_gw0``, ...).
 """
@@ -23,6 +24,13 @@ if _worker:
         _own = _base / f"xdist-{_worker}"
         _own.mkdir(parents=True, exist_ok=True)
         os.environ["MEM0G_DATA_DIR"] = str(_own)
+    # One core per worker: the embedding model (ONNX Runtime's intra-op threads, EMBEDDING_THREADS)
+    # and torch (its OpenMP pool, OMP_NUM_THREADS; read when torch is first imported) each run one
+    # thread. Their default, a thread per core in every worker, has the workers' threads wait on each
+    # other's cores (measured: see the Makefile's test-fast). The vectors are
+    # the same (the tests compare them within 1e-5). A value set by the caller is kept.
+    os.environ.setdefault("EMBEDDING_THREADS", "1")
+    os.environ.setdefault("OMP_NUM_THREADS", "1")
 
 
 @pytest.hookimpl(wrapper=True)
@@ -41,3 +49,50 @@ def pytest_load_initial_conftests(early_config, parser, args):
     finally:
         if stand_in:
             del os.environ["DATABASE_URL"]
+
+
+# --- which module goes first --------------------------------------------------------------------
+
+# Seconds a module takes on one worker here (`make test-fast`, --durations, two busy cores), for
+# the modules that take more than a few. With ``--dist loadfile`` a module runs whole on one worker,
+# and xdist hands them out in the order of the collection: when a long one comes last, one worker
+# works on alone while the other has finished. Longest first, and the short ones fill in at the end
+# (``make test-fast`` passes ``--no-loadscope-reorder``, so xdist keeps this order rather than its
+# own, by number of tests). A module not listed counts 0.1 s a test. Stale figures only cost balance.
+MODULE_SECONDS = {
+    "test_mcp_access": 57,
+    "test_embedding": 46,
+    "test_access_matrix": 37,
+    "test_llm": 16,
+    "test_webhook_security": 14,
+    "test_memory_search": 17,
+    "test_request_limits": 14,
+    "test_bench": 12,
+    "test_citus_readiness": 12,
+    "test_ui_access": 12,
+    "test_graph_api": 11,
+    "test_ingest_concurrency": 10,
+    "test_mcp": 8,
+    "test_login_throttle": 8,
+    "test_archives": 7,
+    "test_openapi": 6,
+    "test_ui_views": 6,
+}
+
+
+def module_seconds(module: str, tests: int) -> float:
+    return MODULE_SECONDS.get(module, 0.1 * tests)
+
+
+@pytest.hookimpl(trylast=True)
+def pytest_collection_modifyitems(config, items):
+    """In an xdist worker: modules in decreasing order of expected time (tests keep their order
+    within a module). Every worker collects the same order, as xdist requires."""
+    if not _worker:
+        return
+    modules: dict[str, int] = {}
+    for item in items:
+        name = item.module.__name__.rpartition(".")[2]
+        modules[name] = modules.get(name, 0) + 1
+    rank = {name: -module_seconds(name, count) for name, count in modules.items()}
+    items.sort(key=lambda item: rank[item.module.__name__.rpartition(".")[2]])
