@@ -56,8 +56,9 @@ test: $(TEST_STAMP) cluster-deps
 # The developer's loop: every test but the system ones (separate processes, the browser, the cluster,
 # SDK and CLI subprocesses, make run; tests/conftest.py TEST_KINDS), on the same real PostgreSQL and
 # embedding model. `make test` stays the whole suite, and what CI runs.
-# It runs on PYTEST_WORKERS (2) pytest-xdist workers, each with its own embedded PostgreSQL
-# (tests/xdist_workers.py); a module stays on one worker (--dist loadfile). PYTEST_WORKERS=0: one process.
+# It runs on PYTEST_WORKERS (2) pytest-xdist workers, each with its own embedded PostgreSQL and one
+# embedding thread (tests/xdist_workers.py); a module stays on one worker (--dist loadfile).
+# PYTEST_WORKERS=0: one process.
 test-fast: PYTEST_SELECT = -m "not system" -n $(PYTEST_WORKERS) --dist loadfile
 test-fast: $(TEST_STAMP)
 	$(run_pytest)

@@ -25,6 +25,10 @@ from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
+# How often serve_forever looks for a shutdown request: closing the server waits up to this long
+# (socketserver's default, 0.5 s, cost every test half a second at tear-down).
+POLL_SECONDS = 0.02
+
 
 @dataclass
 class Reply:
@@ -62,7 +66,12 @@ class LLMServer:
         self._lock = threading.Lock()
         self._httpd = ThreadingHTTPServer(("127.0.0.1", 0), self._handler_class())
         self._httpd.daemon_threads = True
-        self._thread = threading.Thread(target=self._httpd.serve_forever, name="llm-test-server", daemon=True)
+        self._thread = threading.Thread(
+            target=self._httpd.serve_forever,
+            kwargs={"poll_interval": POLL_SECONDS},
+            name="llm-test-server",
+            daemon=True,
+        )
 
     @property
     def base_url(self) -> str:

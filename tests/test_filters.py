@@ -5,6 +5,7 @@ from datetime import UTC, datetime
 import pytest
 from django.db.models import Q
 
+from accounts.models import Organization, Project
 from mem0g_site.exceptions import InvalidRequest
 from memories.filters import MAX_DEPTH, compile_filters, entity_ids, has_entity_id
 from memories.models import Memory
@@ -76,17 +77,25 @@ ROWS = [
 ]
 
 
-@pytest.fixture
-def rows(project) -> dict[str, Memory]:
-    created = {}
-    for row in ROWS:
-        fields = dict(row)
-        name = fields.pop("name")
-        fields["memory"] = f"{name}: {fields['memory']}"
-        fields.setdefault("updated_at", fields["created_at"])
-        fields["valid_from"] = fields["created_at"]
-        created[name] = Memory.objects.create(project=project, hash="x", **fields)
-    return created
+@pytest.fixture(scope="module")
+def rows(django_db_setup, django_db_blocker) -> dict[str, Memory]:
+    """Made once for the module, in a project of its own (committed; the tests only read them), and
+    removed at its end."""
+    with django_db_blocker.unblock():
+        organization = Organization.objects.create(name="Filters", slug="filters")
+        project = Project.objects.create(organization=organization, name="Filters", slug="filters")
+        created = {}
+        for row in ROWS:
+            fields = dict(row)
+            name = fields.pop("name")
+            fields["memory"] = f"{name}: {fields['memory']}"
+            fields.setdefault("updated_at", fields["created_at"])
+            fields["valid_from"] = fields["created_at"]
+            created[name] = Memory.objects.create(project=project, hash="x", **fields)
+        yield created
+        Memory.objects.filter(project=project).delete()
+        project.delete()
+        organization.delete()
 
 
 def matching(filters, **kwargs) -> set[str]:
