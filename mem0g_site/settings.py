@@ -454,10 +454,7 @@ if not DATABASE_URL:
     # Only without DATABASE_URL: the embedded server's module is no business of other deployments.
     from mem0g_site.embedded_db import embedded_database_url
 
-    # shared_buffers of the embedded server when this process starts it (unset: a quarter of the
-    # machine's memory, 128MB to 1GB).
-    EMBEDDED_DB_SHARED_BUFFERS = env_str("EMBEDDED_DB_SHARED_BUFFERS", "")
-    DATABASE_URL = embedded_database_url(MEM0G_DATA_DIR, buffers=EMBEDDED_DB_SHARED_BUFFERS)
+    DATABASE_URL = embedded_database_url(MEM0G_DATA_DIR)
 DATABASES = {"default": parse_database_url("DATABASE_URL", DATABASE_URL).as_django()}
 DATABASES["default"]["CONN_MAX_AGE"] = DATABASE_CONN_MAX_AGE
 DATABASES["default"]["CONN_HEALTH_CHECKS"] = True

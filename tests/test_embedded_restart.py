@@ -199,35 +199,3 @@ def test_sigterm_of_a_management_command_stops_the_cluster_it_started(tmp_path):
     assert command.returncode == -signal.SIGTERM
     assert wait_gone(postgres_processes(data_dir / "pgdata"), 10) == []
     assert embedded_database_users(data_dir) == []
-
-
-def test_the_embedded_server_starts_with_the_shared_buffers_asked_for(tmp_path):
-    from django.core.exceptions import ImproperlyConfigured
-
-    from mem0g_site.embedded_db import shared_buffers
-
-    gib = 1024**3
-    assert shared_buffers(memory_bytes=24 * gib) == "1024MB"
-    assert shared_buffers(memory_bytes=2 * gib) == "512MB"
-    assert shared_buffers(memory_bytes=gib // 4) == "128MB"
-    assert shared_buffers("300MB", memory_bytes=24 * gib) == "300MB"
-    for bad in ("lots", "1 GB", "0", "-5MB", "1GB -c fsync=off"):
-        with pytest.raises(ImproperlyConfigured):
-            shared_buffers(bad)
-
-    env = {k: v for k, v in os.environ.items() if k not in ("DATABASE_URL", "MEM0G_DATABASE_EMBEDDED")}
-    env.update(MEM0G_DATA_DIR=str(tmp_path / "data"), EMBEDDED_DB_SHARED_BUFFERS="200MB")
-    script = (
-        "from django.db import connection; c = connection.cursor(); "
-        "c.execute('SHOW shared_buffers'); print(c.fetchone()[0])"
-    )
-    result = subprocess.run(
-        [sys.executable, "manage.py", "shell", "-c", script],
-        cwd=ROOT,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
-    assert result.returncode == 0, result.stderr
-    assert result.stdout.strip().splitlines()[-1] == "200MB"
