@@ -334,11 +334,17 @@ def _keyword_plan(project, query: str, **search) -> str:
 
 @pytest.mark.parametrize("exact_max_rows", [10_000, 0], ids=["one-statement", "hnsw-path"])
 @pytest.mark.parametrize("how", ["scope", "filters"])
-def test_a_users_words_are_found_through_the_scope_keyed_index(db, crowded_table, settings, exact_max_rows, how):
+def test_a_users_words_are_found_through_the_scope_keyed_index(
+    db, crowded_table, settings, monkeypatch, exact_max_rows, how
+):
     # "sourdough" is in 1,237 rows of 99 users; user-5 has 12 of them. Through the plain full-text
     # index PostgreSQL reads all 1,237 and ANDs them with user-5's whole range of the user index.
+    # (user-5's 100 rows are below SCOPE_KEY_MIN_ROWS: lowered here to stand for a large scope.)
     from django.db.models import Q
 
+    from memories import search
+
+    monkeypatch.setattr(search, "SCOPE_KEY_MIN_ROWS", 0)
     settings.SEARCH_EXACT_MAX_ROWS = exact_max_rows
     search = {"scope": Scope(user_id="user-5")} if how == "scope" else {"where": Q(user_id="user-5")}
     plan = _keyword_plan(crowded_table, "sourdough bread marathon", **search)
@@ -348,12 +354,28 @@ def test_a_users_words_are_found_through_the_scope_keyed_index(db, crowded_table
     assert "memory_project_user" not in plan
 
 
-def test_a_search_across_users_looks_words_up_in_the_plain_index(db, crowded_table):
+def test_a_search_across_users_looks_words_up_in_the_plain_index(db, crowded_table, monkeypatch):
     from django.db.models import Q
 
+    from memories import search
+
+    monkeypatch.setattr(search, "SCOPE_KEY_MIN_ROWS", 0)
     plan = _keyword_plan(crowded_table, "sourdough bread", where=Q(categories__overlap=["none"]))
 
     assert "memory_scope_terms_gin" not in plan
+
+
+def test_a_small_scope_checks_its_own_rows_for_the_words(db, crowded_table, settings):
+    # user-5's 100 rows: PostgreSQL reads them through the user index and checks each for the
+    # words, which is cheaper than the scope-keyed statement at this size.
+    from memories import search
+
+    assert 100 <= search.SCOPE_KEY_MIN_ROWS
+    settings.SEARCH_EXACT_MAX_ROWS = 10_000
+    plan = _keyword_plan(crowded_table, "sourdough bread marathon", scope=Scope(user_id="user-5"))
+
+    assert "memory_scope_terms_gin" not in plan
+    assert "memory_project_user" in plan
 
 
 @pytest.mark.parametrize("exact_max_rows", [10_000, 0], ids=["one-statement", "hnsw-path"])
@@ -364,6 +386,7 @@ def test_the_scope_keyed_lookup_ranks_exactly_as_the_plain_one(
 
     from memories import search
 
+    monkeypatch.setattr(search, "SCOPE_KEY_MIN_ROWS", 0)
     settings.SEARCH_EXACT_MAX_ROWS = exact_max_rows
 
     def ranked():
@@ -385,9 +408,12 @@ def test_the_scope_keyed_lookup_ranks_exactly_as_the_plain_one(
     assert sum(1 for results in keyed for _, _, keyword in results if keyword > 0) > 100
 
 
-def test_the_scope_keyed_lookup_stays_in_the_project_and_scope(db, project, other_project, add):
+def test_the_scope_keyed_lookup_stays_in_the_project_and_scope(db, project, other_project, add, monkeypatch):
     # The same user id in another project, and another user of this one, say the word; only the
     # searched user's own row may come back, whatever the index holds.
+    from memories import search
+
+    monkeypatch.setattr(search, "SCOPE_KEY_MIN_ROWS", 0)
     add(project, "Keeps a pet axolotl called Wooper", user_id="o'brien-ü")
     add(project, "Grows tomatoes on the balcony", user_id="o'brien-ü")
     add(project, "Also keeps an axolotl", user_id="someone-else")
