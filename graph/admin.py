@@ -5,6 +5,7 @@ from django.contrib import admin, messages
 
 from graph.models import Relationship
 from graph.services import relationship_retract
+from mem0g_site.admin_kit import ReadOnlyAdmin
 from mem0g_site.exceptions import ApplicationError
 
 
@@ -26,7 +27,8 @@ class OpenFilter(admin.SimpleListFilter):
 
 
 @admin.register(Relationship)
-class RelationshipAdmin(admin.ModelAdmin):
+class RelationshipAdmin(ReadOnlyAdmin, admin.ModelAdmin):
+    # Relationships are made by the API and the add pipeline, and retracted rather than deleted.
     list_display = ("short_source", "relation", "short_target", "weight", "origin", "state", "valid_from", "valid_to")
     list_filter = ("relation", "origin", OpenFilter, "project")
     list_select_related = ("source", "target", "project__organization")
@@ -78,16 +80,6 @@ class RelationshipAdmin(admin.ModelAdmin):
                 continue
             retracted += 1
         self.message_user(request, f"Retracted {retracted} relationship(s).")
-
-    # Relationships are made by the API and the add pipeline, and retracted rather than deleted.
-    def has_add_permission(self, request):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False
 
 
 def _short(text: str) -> str:

@@ -2,12 +2,14 @@
 
 from django.contrib import admin
 
+from mem0g_site.admin_kit import ReadOnlyAdmin
 from memories.admin.common import MemoryIdSearchMixin
 from memories.models import MemoryHistory
 
 
 @admin.register(MemoryHistory)
-class MemoryHistoryAdmin(MemoryIdSearchMixin, admin.ModelAdmin):
+class MemoryHistoryAdmin(ReadOnlyAdmin, MemoryIdSearchMixin, admin.ModelAdmin):
+    # The history is a record: read-only in the admin.
     memory_id_field = "memory_id"
     list_display = ("created_at", "event", "memory_id", "user_id", "agent_id", "short_new", "actor_id", "project")
     list_filter = ("event", "project", "created_at")
@@ -20,13 +22,3 @@ class MemoryHistoryAdmin(MemoryIdSearchMixin, admin.ModelAdmin):
     def short_new(self, obj: MemoryHistory) -> str:
         text = obj.new_memory or ""
         return text if len(text) <= 60 else text[:59] + "…"
-
-    # The history is a record: read-only in the admin.
-    def has_add_permission(self, request):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False
