@@ -45,12 +45,13 @@ class MemoryQuerySet(TemporalQuerySet):
         """What reads show by default: current and not expired."""
         return self.current().unexpired(moment)
 
-    def visible(self, *, as_of: datetime | None = None, include_expired: bool = False):
+    def visible(self, *, as_of: datetime | None = None, include_expired: bool = False, now: datetime | None = None):
         """What a read shows: what holds now (:meth:`live`), or with ``as_of`` what held at that moment
         as we know it now, so a fact recorded later about an earlier time (an import with observation
-        dates, a superseded fact) shows for the time it held. ``include_expired`` keeps expired rows."""
+        dates, a superseded fact) shows for the time it held. ``include_expired`` keeps expired rows.
+        ``now``: the moment "now" means (default: the clock's)."""
         queryset = self.as_known(as_of=as_of) if as_of is not None else self.current()
-        return queryset if include_expired else queryset.unexpired(as_of)
+        return queryset if include_expired else queryset.unexpired(as_of or now)
 
 
 class Memory(TemporalModel):

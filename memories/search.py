@@ -16,8 +16,10 @@ from django.core.exceptions import FieldError
 from django.db.models import ExpressionWrapper, FloatField, Q, Value
 from django.utils import timezone
 
+from accounts.models import Project
 from mem0g_site.exceptions import ValidationFailed
 from mem0g_site.paging import page_request, positive_int
+from mem0g_site.prepared import PreparedStatement
 from memories.embedding import embed_query
 from memories.inputs import Scope, clean_scope, clean_text
 from memories.models import Memory, MemorySource, MemorySourceLink, memory_hash
@@ -27,8 +29,9 @@ from memories.ranking import (
     ScopeKey,
     cosine_distance,
     fuse,
+    hybrid_exact_sql,
     hybrid_ranking_around,
-    hybrid_ranking_exact,
+    hybrid_rows,
     keyword_ranking,
     vector_ranking,
     vector_text,
@@ -42,19 +45,20 @@ SCOPE_SIZE_CACHE_SECONDS = 60
 
 
 def _scope_size(project, scope: Scope | None, candidates, limit: int, *, shape: str | None) -> int:
-    """How many rows a search would score, counted up to ``limit + 1``. Only picks the strategy
-    (and floors the keyword weights), so it is cached for a minute per ``shape`` of the read (the
-    scope, the filters and the read flags; ``None``: not cacheable): a stale count at worst picks the
-    HNSW walk for a small scope, which the fallback in ``vector_ranking`` corrects."""
+    """How many rows a search would score (``candidates()``, a queryset), counted up to ``limit + 1``.
+    Only picks the strategy (and floors the keyword weights), so it is cached for a minute per
+    ``shape`` of the read (the scope, the filters and the read flags; ``None``: not cacheable): a
+    stale count at worst picks the HNSW walk for a small scope, which the fallback in
+    ``vector_ranking`` corrects."""
     if shape is None:
-        return candidates[: limit + 1].count()
+        return candidates()[: limit + 1].count()
     parts = [str(project.pk), str(limit), shape] + [
         f"{k}={v}" for k, v in sorted((scope.as_filter() if scope else {}).items())
     ]
     key = "mem0g:scope-size:" + hashlib.sha256("|".join(parts).encode()).hexdigest()
     size = cache.get(key)
     if size is None:
-        size = candidates[: limit + 1].count()
+        size = candidates()[: limit + 1].count()
         cache.set(key, size, SCOPE_SIZE_CACHE_SECONDS)
     return size
 
@@ -62,34 +66,19 @@ def _scope_size(project, scope: Scope | None, candidates, limit: int, *, shape: 
 _PLAIN = (str, int, float, bool, type(None), datetime, uuid.UUID)
 
 
+def _plain(value) -> bool:
+    if isinstance(value, (list, tuple)):
+        return all(isinstance(item, _PLAIN) for item in value)
+    return isinstance(value, _PLAIN)
+
+
 def _where_shape(where: Q | None) -> str | None:
     """A stable text for a filter made only of plain lookups (``user_id="u1"``,
     ``categories__overlap=[...]``, nested AND/OR/NOT of them): what the compiled ``filters`` of
     nearly every Mem0 client's search look like. ``None`` for anything else (an expression, a raw
     SQL part), whose text may not tell two filters apart."""
-    if not where:
-        return ""
-
-    def plain(value) -> bool:
-        if isinstance(value, (list, tuple)):
-            return all(isinstance(item, _PLAIN) for item in value)
-        return isinstance(value, _PLAIN)
-
-    def walk(node) -> str | None:
-        parts = []
-        for child in node.children:
-            if isinstance(child, Q):
-                text = walk(child)
-            elif isinstance(child, tuple) and len(child) == 2 and isinstance(child[0], str) and plain(child[1]):
-                text = repr(child)
-            else:
-                return None
-            if text is None:
-                return None
-            parts.append(text)
-        return f"{'NOT ' if node.negated else ''}{node.connector}({', '.join(parts)})"
-
-    return walk(where)
+    template = _where_template(where)
+    return None if template is None else f"{template[0]}|{template[1]!r}"
 
 
 # The keyword side looks a word's rows up by scope key (``ScopeKey``) only in scopes of more rows
@@ -127,7 +116,7 @@ def _scope_key(project, scope: Scope | None, where: Q | None) -> ScopeKey | None
     return None
 
 
-def _keyword_candidates(project, scope, where, key: ScopeKey, **read):
+def _keyword_candidates(project, scope, where, key: ScopeKey, now=None, **read):
     """The same rows as ``_search_candidates(project, scope, where, **read)``, with the project and
     ``key``'s scope id as ``key.condition()`` (see ``ScopeKey.condition``)."""
     named = clean_scope(scope, required=False).as_filter() if scope is not None else {}
@@ -136,10 +125,11 @@ def _keyword_candidates(project, scope, where, key: ScopeKey, **read):
         kept = [child for child in where.children if child != (key.field, key.value)]
         where = Q(*kept) if kept else None
     base = Memory.objects.defer("embedding").filter(key.condition())
-    return _search_candidates(project, Scope(**rest), where, base=base, **read)
+    return _search_candidates(project, Scope(**rest), where, base=base, now=now, **read)
 
 
-def _search_candidates(project, scope, where, *, as_of, include_expired, include_superseded, base=None):
+def _search_candidates(project, scope, where, *, as_of, include_expired, include_superseded, base=None, now=None):
+    """The memories a search scores (``now``: the moment "unexpired" means, by default the clock's)."""
     queryset = memories_in(project, scope) if base is None else base.filter(**scope.as_filter())
     if include_superseded:
         # Every row, closed since or not, but not a retracted record (a mistake, not a past fact);
@@ -148,11 +138,116 @@ def _search_candidates(project, scope, where, *, as_of, include_expired, include
         if as_of is not None:
             queryset = queryset.begun_by(as_of)
         if not include_expired:
-            queryset = queryset.unexpired(as_of or timezone.now())
+            queryset = queryset.unexpired(as_of or now or timezone.now())
     else:
-        queryset = queryset.visible(as_of=as_of, include_expired=include_expired)
+        queryset = queryset.visible(as_of=as_of, include_expired=include_expired, now=now)
     queryset = queryset.filter(embedding__isnull=False)
     return queryset.filter(where) if where is not None else queryset
+
+
+def _where_template(where: Q | None) -> tuple[str, list[str]] | None:
+    """``where`` as a shape (its structure and every value but the strings, each written ``?``) and
+    its string values in order; None when it is not made of plain lookups (see ``_where_shape``)."""
+    if not where:
+        return "", []
+    strings: list[str] = []
+
+    def walk(node) -> str | None:
+        parts = []
+        for child in node.children:
+            if isinstance(child, Q):
+                text = walk(child)
+                if text is None:
+                    return None
+            elif isinstance(child, tuple) and len(child) == 2 and isinstance(child[0], str) and type(child[1]) is str:
+                strings.append(child[1])
+                text = f"({child[0]!r}, ?)"
+            elif isinstance(child, tuple) and len(child) == 2 and isinstance(child[0], str) and _plain(child[1]):
+                text = repr(child)
+            else:
+                return None
+            parts.append(text)
+        return f"{'NOT ' if node.negated else ''}{node.connector}({', '.join(parts)})"
+
+    shape = walk(where)
+    return None if shape is None else (shape, strings)
+
+
+def _where_filled(where: Q | None, strings) -> Q | None:
+    """``where`` with its string values (in ``_where_template``'s order) replaced by ``strings``."""
+    if where is None:
+        return None
+    values = iter(strings)
+
+    def fill(node) -> Q:
+        children = []
+        for child in node.children:
+            if isinstance(child, Q):
+                children.append(fill(child))
+            elif type(child[1]) is str:
+                children.append((child[0], next(values)))
+            else:
+                children.append(child)
+        return Q(*children, _connector=node.connector, _negated=node.negated)
+
+    return fill(where)
+
+
+def _exact_statement(
+    project, scope, where, read, *, literal, semantic_limit, best, keyed, now, **rest
+) -> tuple[str, list]:
+    """The exact path's hybrid statement (``ranking.hybrid_exact_sql``) for a search's candidates,
+    its SQL built once per shape of the search (``_EXACT_STATEMENTS``): the scope's and the
+    filter's names, the read flags, the limits; the project, the ids, the filter's strings, the
+    query, its vector, the clock and the numbers are the statement's parameters. A filter that is
+    not made of plain lookups is built every time."""
+    template = _where_template(where)
+    scope_ids = clean_scope(scope, required=False).as_filter() if scope is not None else {}
+    top_k, threshold = best if best is not None else (None, None)
+    values = {
+        "project_id": project.pk,
+        "literal": literal,
+        "now": now,
+        "as_of": read["as_of"],
+        "top_k": top_k,
+        "threshold": threshold,
+        **{f"id_{name}": value for name, value in scope_ids.items()},
+        **{f"where_{i}": value for i, value in enumerate(template[1] if template else ())},
+        **rest,
+    }
+    # (The semantic side's LIMIT is written into the SQL text: part of the shape.)
+    context = (where, scope is not None, read, best is not None, keyed, semantic_limit)
+    if template is None:
+        return _build_exact_statement(context, **values)
+    flags = (read["include_expired"], read["include_superseded"])
+    shape = (template[0], scope is not None, flags, best is not None, keyed, semantic_limit)
+    return _EXACT_STATEMENTS.statement(shape, context, **values)
+
+
+def _build_exact_statement(context, *, project_id, literal, now, as_of, top_k, threshold, **values):
+    where, scoped, read, cut, keyed, semantic_limit = context
+    project = Project.from_db(None, ["id"], [project_id])  # only its id is read
+    ids = {name.removeprefix("id_"): values.pop(name) for name in list(values) if name.startswith("id_")}
+    scope = Scope(**ids) if scoped else None
+    where = _where_filled(where, [values.pop(f"where_{i}") for i in range(sum(k.startswith("where_") for k in values))])
+    read = {**read, "as_of": as_of}
+    candidates = _search_candidates(project, scope, where, **read, now=now)
+    key = _scope_key(project, scope, where) if keyed else None
+    words_in = _keyword_candidates(project, scope, where, key, **read, now=now) if key is not None else candidates
+    return hybrid_exact_sql(
+        candidates,
+        values["query"],
+        literal,
+        semantic_limit,
+        values["keyword_limit"],
+        values["scope_rows"],
+        best=(top_k, threshold) if cut else None,
+        keyword_candidates=words_in,
+        scope_key=key,
+    )
+
+
+_EXACT_STATEMENTS = PreparedStatement(_build_exact_statement)
 
 
 def memory_search(
@@ -204,14 +299,14 @@ def memory_search(
     if fusion not in SEARCH_FUSIONS:
         raise ValidationFailed(f"fusion must be one of {', '.join(SEARCH_FUSIONS)}", field="fusion")
 
-    candidates = _search_candidates(
-        project,
-        scope,
-        where,
-        as_of=as_of,
-        include_expired=include_expired,
-        include_superseded=include_superseded,
-    )
+    moment_now = timezone.now()  # what "unexpired" is checked against
+    read = {"as_of": as_of, "include_expired": include_expired, "include_superseded": include_superseded}
+
+    def candidates_of():
+        # The queryset of what the search scores: built only by the paths that run it (the exact
+        # hybrid statement is prepared, see _exact_statement; the row count is usually cached).
+        return _search_candidates(project, scope, where, **read, now=moment_now)
+
     vector = embed_query(query)
     # The count is cached per shape of the read; a read as of a given moment is not.
     where_shape = _where_shape(where) if as_of is None else None
@@ -225,34 +320,38 @@ def memory_search(
     exact_max = settings.SEARCH_EXACT_MAX_ROWS
     # Counted up to exact_max + 1 (and cached): picks the vector strategy, and is the number of
     # documents the keyword weights are computed against (a floor for large scopes).
-    scope_rows = _scope_size(project, scope, candidates, exact_max, shape=shape) if exact_max > 0 else 1
+    scope_rows = _scope_size(project, scope, candidates_of, exact_max, shape=shape) if exact_max > 0 else 1
     exact = 0 < exact_max and scope_rows <= exact_max
     keyword: list[Memory] = []
     active = None
     # (Unknown sizes, with the exact path turned off, count as large.)
     keyed = keyword_search and (exact_max <= 0 or scope_rows > SCOPE_KEY_MIN_ROWS)
     key = _scope_key(project, scope, where) if keyed else None
-    words_in = candidates
-    if key is not None:
-        read = {"as_of": as_of, "include_expired": include_expired, "include_superseded": include_superseded}
-        words_in = _keyword_candidates(project, scope, where, key, **read)
     # When nothing but the linear fusion orders the results, the statement that fuses them also
     # cuts them to the top_k.
     cut = fusion == "linear" and not reorders and not include_sources
     if keyword_search and exact and HYBRID_ONE_STATEMENT:
-        # Both sides in one statement (one round trip): small scopes, the common case.
-        semantic, keyword, active = hybrid_ranking_exact(
-            candidates,
-            query,
-            vector,
-            pool if reorders else top_k,
-            pool,
-            max(1, scope_rows),
-            best=(top_k, threshold) if cut else None,
-            keyword_candidates=words_in,
-            scope_key=key,
+        # Both sides in one statement (one round trip): small scopes, the common case. Its SQL is
+        # built once per shape of the search (``_exact_statement``).
+        semantic, keyword, active = hybrid_rows(
+            *_exact_statement(
+                project,
+                scope,
+                where,
+                read,
+                query=query,
+                literal=vector_text(vector),
+                semantic_limit=pool if reorders else top_k,
+                keyword_limit=pool,
+                scope_rows=max(1, scope_rows),
+                best=(top_k, threshold) if cut else None,
+                keyed=key is not None,
+                now=moment_now,
+            )
         )
     else:
+        candidates = candidates_of()
+        words_in = _keyword_candidates(project, scope, where, key, now=moment_now, **read) if key else candidates
         semantic = vector_ranking(candidates, vector, pool if reorders else top_k, exact=exact)
         if keyword_search and cut and HYBRID_ONE_STATEMENT:
             semantic, keyword, active = hybrid_ranking_around(

@@ -57,6 +57,7 @@ TEST_KINDS = {
     "test_health": "api",
     "test_hosts": "api",
     "test_hybrid_search": "core",
+    "test_search_statements": "core",
     "test_import_contracts": "core",
     "test_ingest_concurrency": "core",
     "test_ingest_pipeline": "core",

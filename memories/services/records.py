@@ -19,6 +19,7 @@ from mem0g_site.exceptions import MemoryNotFound, ValidationFailed
 from memories.embedding import embed_texts, get_embedder
 from memories.inputs import NewMemory, Scope, clean_new_memory, clean_scope
 from memories.models import DecisionTrace, Memory, MemoryHistory, MemorySource, MemorySourceLink, memory_hash
+from memories.ranking import vector_text
 
 
 def _history_row(
@@ -152,7 +153,7 @@ class SqlVector(Vector):
     def __init__(self, vector: np.ndarray):
         super().__init__(vector)
         self.vector = vector
-        self._text = "[" + ",".join(map("%.9g".__mod__, self._value.tolist())) + "]"
+        self._text = vector_text(vector)
 
     def to_text(self) -> str:
         return self._text

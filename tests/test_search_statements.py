@@ -1,0 +1,146 @@
+"""The search's one statement, built once per shape (memories.search._exact_statement on
+mem0g_site.prepared.PreparedStatement): every later search of that shape puts its own project, ids,
+filter values, query, vector and clock into the kept SQL, and finds exactly what a freshly built
+statement finds; a build that a stand-in cannot stand for is never kept."""
+
+from datetime import UTC, datetime, timedelta
+
+import pytest
+from django.db.models import Q
+
+from mem0g_site.prepared import _UNPREPARED, PreparedStatement
+from memories import search
+from memories.inputs import Scope
+from memories.search import memory_search
+from memories.services import memory_supersede
+
+T0 = datetime(2026, 5, 1, 12, 0, tzinfo=UTC)
+
+TEXTS = {
+    "alice": ["Alice drinks green tea every morning", "Alice is allergic to peanuts", "Alice plays jazz piano"],
+    "bob": ["Bob drinks black coffee", "Bob is allergic to cats", "Bob plays chess on Sundays"],
+}
+
+
+@pytest.fixture
+def world(db, project, other_project, add):
+    """Two projects with the same user ids and like texts, categories, an expired and a superseded fact."""
+    made = {}
+    for owner in (project, other_project):
+        for user, texts in TEXTS.items():
+            for i, text in enumerate(texts):
+                made[(owner.pk, user, text)] = add(
+                    owner, f"{text} ({owner.slug})", user_id=user, categories=["food" if i == 0 else "other"], now=T0
+                )
+        old = add(owner, "Alice lives in Paris", user_id="alice", now=T0 - timedelta(days=30))
+        memory_supersede(project=owner, memory_id=old.pk, text="Alice lives in Berlin", now=T0)
+        add(owner, "Alice has a dentist appointment", user_id="alice", expiration_date=T0 + timedelta(days=1), now=T0)
+    return made
+
+
+def _freshly_built(monkeypatch):
+    """Every search builds its statement (what the prepared path must equal)."""
+    monkeypatch.setattr(
+        search._EXACT_STATEMENTS,
+        "statement",
+        lambda shape, context, **values: search._build_exact_statement(context, **values),
+    )
+
+
+def _answers(found):
+    return [(str(m.pk), m.memory, round(m.score, 9), round(m.semantic, 9)) for m in found]
+
+
+CASES = [
+    {"where": Q(user_id="alice")},
+    {"where": Q(user_id="bob"), "threshold": 0.2},
+    {"where": Q(user_id="alice") & Q(categories__contains=["food"])},
+    {"where": Q(user_id="alice") & ~Q(categories__contains=["food"])},
+    {"where": Q(user_id="alice") | Q(user_id="bob"), "top_k": 4},
+    {"scope": Scope(user_id="alice")},
+    {"scope": Scope(user_id="bob"), "where": Q(categories__contains=["other"])},
+    {"where": Q(user_id="alice"), "include_superseded": True},
+    {"where": Q(user_id="alice"), "include_expired": True},
+    {"where": Q(user_id="alice"), "as_of": T0 - timedelta(days=10)},
+    {"where": Q(user_id="alice"), "as_of": T0 - timedelta(days=10), "include_superseded": True},
+    {"where": Q(user_id="alice"), "now": T0 + timedelta(days=2)},
+    {"where": Q(user_id="alice"), "explain": True, "top_k": 2},
+    {"where": Q(user_id="alice"), "rerank": True},
+    {"where": Q(memory__icontains="tea")},  # a value the filter transforms: built every time
+]
+
+
+@pytest.mark.parametrize("case", CASES, ids=lambda case: ",".join(sorted(case)))
+def test_a_prepared_search_finds_what_a_freshly_built_statement_finds(world, project, other_project, case, monkeypatch):
+    queries = ["What does Alice drink?", "allergies", "Where does Alice live?", "dentist appointment"]
+    kwargs = {"top_k": 3, "threshold": None, **case}
+    if "now" in kwargs:  # the clock the search reads "unexpired" against
+        moment = kwargs.pop("now")
+        monkeypatch.setattr(search.timezone, "now", lambda: moment)
+    prepared = {}
+    search._EXACT_STATEMENTS.kept.clear()
+    for owner in (project, other_project):  # the second project reuses the statement the first built
+        for query in queries:
+            prepared[(owner.pk, query)] = _answers(memory_search(project=owner, query=query, **kwargs))
+    with monkeypatch.context() as patched:
+        _freshly_built(patched)
+        for owner in (project, other_project):
+            for query in queries:
+                assert prepared[(owner.pk, query)] == _answers(memory_search(project=owner, query=query, **kwargs))
+    assert any(prepared.values())
+
+
+def test_a_kept_statement_answers_each_project_and_user_with_their_own_rows(world, project, other_project):
+    search._EXACT_STATEMENTS.kept.clear()
+    builds = search._EXACT_STATEMENTS.builds
+    for owner, other in ((project, other_project), (other_project, project)):
+        for user in ("alice", "bob"):
+            found = memory_search(project=owner, query="What do they drink?", where=Q(user_id=user), top_k=10)
+            assert found
+            assert {m.project_id for m in found} == {owner.pk}
+            assert {m.user_id for m in found} == {user}
+            assert all(f"({owner.slug})" in m.memory or "Alice" in m.memory for m in found)
+            assert not any(f"({other.slug})" in m.memory for m in found)
+    # One shape: built once (with two sets of stand-ins), then only filled in.
+    assert search._EXACT_STATEMENTS.builds == builds + 2
+    assert [prepared for prepared in search._EXACT_STATEMENTS.kept.values() if prepared is not _UNPREPARED]
+
+
+def test_a_filter_of_other_values_is_another_shape(world, project):
+    search._EXACT_STATEMENTS.kept.clear()
+    memory_search(project=project, query="tea", where=Q(user_id="alice"))
+    memory_search(project=project, query="tea", where=Q(user_id="alice") & Q(categories__contains=["food"]))
+    memory_search(project=project, query="tea", where=Q(user_id="alice"), top_k=3)
+    assert len(search._EXACT_STATEMENTS.kept) == 3
+
+
+def _statement(build):
+    return PreparedStatement(lambda context, **values: build(**values))
+
+
+def test_a_statement_puts_each_value_in_its_places():
+    statement = _statement(lambda a, b, n, when, flag: ("SELECT %s, %s, %s, %s, %s", [a, n, b, a, when]))
+    when = datetime(2026, 1, 1, tzinfo=UTC)
+    for a, b, n in (("x", "y", 3), ("p", "q", 40)):
+        sql, params = statement.statement("shape", None, a=a, b=b, n=n, when=when, flag=None)
+        assert (sql, params) == ("SELECT %s, %s, %s, %s, %s", [a, n, b, a, when])
+    assert statement.builds == 2  # built once, with two sets of stand-ins
+
+
+@pytest.mark.parametrize(
+    "build",
+    [
+        lambda a, n: (f"SELECT %s LIMIT {n}", [a]),  # a value written into the SQL text
+        lambda a, n: ("SELECT %s, %s", [a, n * 4]),  # a parameter computed from a value
+        lambda a, n: ("SELECT %s, %s, %s", [a, n, n * 4]),  # ... beside the value itself
+        lambda a, n: ("SELECT %s, %s", [a, f"%{a}%"]),  # a value transformed into another parameter
+        lambda a, n: ("SELECT %s", [a]),  # a value that does not reach the parameters
+    ],
+    ids=["inlined", "derived", "derived-beside", "transformed", "dropped"],
+)
+def test_what_a_stand_in_cannot_stand_for_is_built_every_time(build):
+    statement = _statement(build)
+    for a, n in (("x", 3), ("y", 5)):
+        sql, params = build(a, n)
+        assert statement.statement("shape", None, a=a, n=n) == (sql, list(params))
+    assert list(statement.kept.values()) == [_UNPREPARED]
