@@ -192,10 +192,19 @@ def _rows_as_models(sql: str, params: list, extras: tuple[str, ...], model=Memor
 
 
 def keyword_scored_sql(
-    candidates, query: str, scope_rows: int, *, model=Memory, scope_key: ScopeKey | None = None
+    candidates,
+    query: str,
+    scope_rows: int | None,
+    *,
+    model=Memory,
+    scope_key: ScopeKey | None = None,
+    counted_up_to: int | None = None,
 ) -> tuple[str, list]:
     """The CTEs ``terms``, ``hits``, ``weights`` and ``scored`` (``id``, ``keyword``, ``keyword_rank``)
     of the keyword side (see :func:`keyword_ranking`), without the leading ``WITH``.
+
+    ``scope_rows`` None: the scope's size is the CTE ``scope_size`` (``n``) of the statement, which
+    counted it up to ``counted_up_to + 1``; the side finds nothing when the scope is larger.
 
     A term's rows come from the scope-keyed index when there is a ``scope_key`` (each is then checked
     against ``search_vector`` too, so a hash collision finds nothing), else from ``search_vector``'s."""
@@ -209,17 +218,21 @@ def keyword_scored_sql(
         )
     hits = candidates.filter(RawSQL(matches, [], output_field=BooleanField())).values("id")[:KEYWORD_TERM_ROWS_MAX]
     hits_sql, hits_params = hits.query.sql_with_params()
+    rows, rows_params, gate = "%s", [scope_rows], ""
+    if scope_rows is None:
+        rows, rows_params = "(SELECT n FROM scope_size)", []
+        gate = f"WHERE (SELECT n FROM scope_size) <= {int(counted_up_to)}"
     sql = f"""
         terms AS (
             SELECT DISTINCT lexeme, plainto_tsquery('simple', lexeme) AS q,
                    left(md5(%s || lexeme), 16)::tsquery AS scoped
-            FROM unnest(to_tsvector('english'::regconfig, %s)) AS t
+            FROM unnest(to_tsvector('english'::regconfig, %s)) AS t {gate}
         ),
         hits AS MATERIALIZED (
             SELECT terms.lexeme, hit.id FROM terms CROSS JOIN LATERAL ({hits_sql}) AS hit
         ),
         weights AS (
-            SELECT lexeme, ln(1 + (greatest(%s, count(*)) - count(*) + 0.5) / (count(*) + 0.5)) AS idf
+            SELECT lexeme, ln(1 + (greatest({rows}, count(*)) - count(*) + 0.5) / (count(*) + 0.5)) AS idf
             FROM hits GROUP BY lexeme
         ),
         scored AS (
@@ -229,7 +242,7 @@ def keyword_scored_sql(
             GROUP BY hits.id
         )
     """
-    return sql, [scope_key.prefix() if scope_key else "", query, *hits_params, scope_rows]
+    return sql, [scope_key.prefix() if scope_key else "", query, *hits_params, *rows_params]
 
 
 def hybrid_ranking_exact(
@@ -283,14 +296,38 @@ def hybrid_exact_sql(
     best: tuple[int, float | None] | None = None,
     keyword_candidates=None,
     scope_key: ScopeKey | None = None,
+    count_up_to: int | None = None,
 ) -> tuple[str, list]:
     """The statement of :func:`hybrid_ranking_exact` (``literal``: the query vector's
-    :func:`vector_text`), for :func:`hybrid_rows` to run."""
+    :func:`vector_text`), for :func:`hybrid_rows` to run.
+
+    ``scope_rows`` None: the statement counts the candidates itself, up to ``count_up_to + 1``
+    (the exact path's limit), while it scores them (the CTE ``scope_pool``, each candidate with its
+    distance), and returns the count (see :func:`hybrid_rows`): a search of a scope whose size is not
+    known yet costs one statement, not a count first. A larger scope finds nothing (the caller walks
+    the HNSW index instead); which of its rows were scored is then arbitrary, and unused."""
     distance = cosine_distance(literal)
+    words_in = candidates if keyword_candidates is None else keyword_candidates
+    if scope_rows is None:
+        pool = candidates.annotate(distance=distance).values("id", "distance")[: count_up_to + 1]
+        pool_sql, pool_params = pool.query.sql_with_params()
+        # The same order as the exact scan below: distance (float8), then id.
+        nearest = (f"SELECT id FROM scope_pool ORDER BY distance, id LIMIT {int(semantic_limit)}", [])
+        return _hybrid_sql(
+            nearest,
+            words_in,
+            query,
+            literal,
+            keyword_limit,
+            None,
+            best,
+            scope_key,
+            pool=(pool_sql, list(pool_params)),
+            counted_up_to=count_up_to,
+        )
     ordering = ExpressionWrapper(distance + Value(0.0), output_field=FloatField())
     nearest = candidates.annotate(distance=distance).order_by(ordering, "id").values("id")[:semantic_limit]
     nearest_sql, nearest_params = nearest.query.sql_with_params()
-    words_in = candidates if keyword_candidates is None else keyword_candidates
     return _hybrid_sql(
         (nearest_sql, list(nearest_params)), words_in, query, literal, keyword_limit, scope_rows, best, scope_key
     )
@@ -317,13 +354,22 @@ def hybrid_ranking_around(
     )
 
 
-def _hybrid_sql(semantic, words_in, query, literal, keyword_limit, scope_rows, best, scope_key) -> tuple[str, list]:
+def _hybrid_sql(
+    semantic, words_in, query, literal, keyword_limit, scope_rows, best, scope_key, *, pool=None, counted_up_to=None
+) -> tuple[str, list]:
     """The statement of :func:`hybrid_ranking_exact` and :func:`hybrid_ranking_around`:
-    ``semantic`` is the SQL (and its parameters) of the semantic side's ids."""
+    ``semantic`` is the SQL (and its parameters) of the semantic side's ids. ``pool``: the SQL of
+    the counted candidates (see :func:`hybrid_exact_sql`), whose count every row then carries."""
     semantic_sql, semantic_params = semantic
-    scored_sql, scored_params = keyword_scored_sql(words_in, query, scope_rows, scope_key=scope_key)
+    scored_sql, scored_params = keyword_scored_sql(
+        words_in, query, scope_rows, scope_key=scope_key, counted_up_to=counted_up_to
+    )
+    head, head_params = "", []
+    if pool is not None:
+        head = f"scope_pool AS MATERIALIZED ({pool[0]}), scope_size AS (SELECT count(*) AS n FROM scope_pool),"
+        head_params = pool[1]
     sql = f"""
-        WITH semantic AS MATERIALIZED ({semantic_sql}),
+        WITH {head} semantic AS MATERIALIZED ({semantic_sql}),
         {scored_sql},
         picked AS (
             SELECT coalesce(semantic.id, scored.id) AS id, semantic.id IS NOT NULL AS in_semantic,
@@ -336,30 +382,48 @@ def _hybrid_sql(semantic, words_in, query, literal, keyword_limit, scope_rows, b
             FROM picked JOIN memories_memory m ON m.id = picked.id
         )
     """
-    params = [*semantic_params, *scored_params, keyword_limit, literal]
+    params = [*head_params, *semantic_params, *scored_params, keyword_limit, literal]
     if best is None:
-        sql += "SELECT * FROM ranked"
+        sql += ", chosen AS (SELECT * FROM ranked)"
     else:
         # fuse()'s linear score and the search's sort, in SQL (the same float8 arithmetic).
         top_k, threshold = best
         semantic_score = "greatest(0.0, least(1.0, 1.0 - ranked.distance))"
         fused = f"""least(1.0, greatest(0.0, CASE WHEN ranked.keyword_active
             THEN ({semantic_score} + coalesce(ranked.keyword_found, 0.0)) / 2 ELSE {semantic_score} END))"""
-        sql += f"""
+        sql += f""", chosen AS (
             SELECT * FROM ranked WHERE %s::float8 IS NULL OR {semantic_score} >= %s::float8
             ORDER BY {fused} DESC, {semantic_score} DESC, ranked.id LIMIT %s
-        """
+        )"""
         params += [threshold, threshold, top_k]
-    sql = f"WITH chosen AS ({sql}) SELECT {model_columns()}, chosen.in_semantic, chosen.keyword_found, "
-    sql += "chosen.keyword_rank, chosen.distance, chosen.keyword_active FROM chosen JOIN memories_memory m USING (id)"
+    sql += f" SELECT {model_columns()}, chosen.in_semantic, chosen.keyword_found, chosen.keyword_rank, "
+    if pool is None:
+        sql += "chosen.distance, chosen.keyword_active FROM chosen JOIN memories_memory m USING (id)"
+    else:  # one row at least: the count, when nothing is chosen
+        sql += "chosen.distance, chosen.keyword_active, scope_size.n FROM scope_size "
+        sql += "LEFT JOIN chosen ON true LEFT JOIN memories_memory m ON m.id = chosen.id"
     return sql, params
+
+
+HYBRID_EXTRAS = ("in_semantic", "keyword_found", "keyword_rank", "distance", "keyword_active")
 
 
 def hybrid_rows(sql: str, params: list) -> tuple[list[Memory], list[Memory], bool]:
     """Runs a statement of :func:`hybrid_exact_sql` (or ``hybrid_ranking_around``'s): the
     semantic side, the keyword side and whether the keyword side found anything (see
     :func:`hybrid_ranking_exact`)."""
-    rows = _rows_as_models(sql, params, ("in_semantic", "keyword_found", "keyword_rank", "distance", "keyword_active"))
+    return _hybrid_sides(_rows_as_models(sql, params, HYBRID_EXTRAS))
+
+
+def hybrid_rows_counted(sql: str, params: list) -> tuple[list[Memory], list[Memory], bool, int]:
+    """:func:`hybrid_rows` for a statement that counted its candidates (``scope_rows`` None in
+    :func:`hybrid_exact_sql`), and that count."""
+    rows = _rows_as_models(sql, params, (*HYBRID_EXTRAS, "scope_rows"))
+    count = int(rows[0].scope_rows)  # every row carries it, and there is one at least
+    return (*_hybrid_sides([row for row in rows if row.pk is not None]), count)
+
+
+def _hybrid_sides(rows: list[Memory]) -> tuple[list[Memory], list[Memory], bool]:
     semantic = sorted((m for m in rows if m.in_semantic), key=lambda m: (m.distance, str(m.pk)))
     keyword = sorted((m for m in rows if m.keyword_rank is not None), key=lambda m: m.keyword_rank)
     active = bool(rows) and bool(rows[0].keyword_active)

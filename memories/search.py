@@ -32,6 +32,7 @@ from memories.ranking import (
     hybrid_exact_sql,
     hybrid_ranking_around,
     hybrid_rows,
+    hybrid_rows_counted,
     keyword_ranking,
     vector_ranking,
     vector_text,
@@ -49,18 +50,24 @@ def _scope_size(project, scope: Scope | None, candidates, limit: int, *, shape: 
     Only picks the strategy (and floors the keyword weights), so it is cached for a minute per
     ``shape`` of the read (the scope, the filters and the read flags; ``None``: not cacheable): a
     stale count at worst picks the HNSW walk for a small scope, which the fallback in
-    ``vector_ranking`` corrects."""
+    ``vector_ranking`` corrects. (A hybrid search counts in its own statement instead.)"""
+    key = _scope_size_key(project, scope, limit, shape)
+    size = cache.get(key) if key is not None else None
+    if size is None:
+        size = candidates()[: limit + 1].count()
+        if key is not None:
+            cache.set(key, size, SCOPE_SIZE_CACHE_SECONDS)
+    return size
+
+
+def _scope_size_key(project, scope: Scope | None, limit: int, shape: str | None) -> str | None:
+    """The cache key of a scope's counted size (see ``_scope_size``); None: not cacheable."""
     if shape is None:
-        return candidates()[: limit + 1].count()
+        return None
     parts = [str(project.pk), str(limit), shape] + [
         f"{k}={v}" for k, v in sorted((scope.as_filter() if scope else {}).items())
     ]
-    key = "mem0g:scope-size:" + hashlib.sha256("|".join(parts).encode()).hexdigest()
-    size = cache.get(key)
-    if size is None:
-        size = candidates()[: limit + 1].count()
-        cache.set(key, size, SCOPE_SIZE_CACHE_SECONDS)
-    return size
+    return "mem0g:scope-size:" + hashlib.sha256("|".join(parts).encode()).hexdigest()
 
 
 _PLAIN = (str, int, float, bool, type(None), datetime, uuid.UUID)
@@ -194,7 +201,7 @@ def _where_filled(where: Q | None, strings) -> Q | None:
 
 
 def _exact_statement(
-    project, scope, where, read, *, literal, semantic_limit, best, keyed, now, **rest
+    project, scope, where, read, *, literal, semantic_limit, best, keyed, now, count_up_to=None, **rest
 ) -> tuple[str, list]:
     """The exact path's hybrid statement (``ranking.hybrid_exact_sql``) for a search's candidates,
     its SQL built once per shape of the search (``_EXACT_STATEMENTS``): the scope's and the
@@ -215,17 +222,17 @@ def _exact_statement(
         **{f"where_{i}": value for i, value in enumerate(template[1] if template else ())},
         **rest,
     }
-    # (The semantic side's LIMIT is written into the SQL text: part of the shape.)
-    context = (where, scope is not None, read, best is not None, keyed, semantic_limit)
+    # (The LIMITs of the semantic side and of the count are written into the SQL text: the shape's.)
+    context = (where, scope is not None, read, best is not None, keyed, semantic_limit, count_up_to)
     if template is None:
         return _build_exact_statement(context, **values)
     flags = (read["include_expired"], read["include_superseded"])
-    shape = (template[0], scope is not None, flags, best is not None, keyed, semantic_limit)
+    shape = (template[0], scope is not None, flags, best is not None, keyed, semantic_limit, count_up_to)
     return _EXACT_STATEMENTS.statement(shape, context, **values)
 
 
 def _build_exact_statement(context, *, project_id, literal, now, as_of, top_k, threshold, **values):
-    where, scoped, read, cut, keyed, semantic_limit = context
+    where, scoped, read, cut, keyed, semantic_limit, count_up_to = context
     project = Project.from_db(None, ["id"], [project_id])  # only its id is read
     ids = {name.removeprefix("id_"): values.pop(name) for name in list(values) if name.startswith("id_")}
     scope = Scope(**ids) if scoped else None
@@ -240,10 +247,11 @@ def _build_exact_statement(context, *, project_id, literal, now, as_of, top_k, t
         literal,
         semantic_limit,
         values["keyword_limit"],
-        values["scope_rows"],
+        values.get("scope_rows"),
         best=(top_k, threshold) if cut else None,
         keyword_candidates=words_in,
         scope_key=key,
+        count_up_to=count_up_to,
     )
 
 
@@ -318,35 +326,51 @@ def memory_search(
     reorders = rerank or decay_half_life_days is not None or (keyword_search and fusion != "linear")
     pool = min(TOP_K_MAX * CANDIDATE_POOL_FACTOR, max(CANDIDATE_POOL_MIN, CANDIDATE_POOL_FACTOR * top_k))
     exact_max = settings.SEARCH_EXACT_MAX_ROWS
-    # Counted up to exact_max + 1 (and cached): picks the vector strategy, and is the number of
-    # documents the keyword weights are computed against (a floor for large scopes).
-    scope_rows = _scope_size(project, scope, candidates_of, exact_max, shape=shape) if exact_max > 0 else 1
+    # When nothing but the linear fusion orders the results, the statement that fuses them also
+    # cuts them to the top_k.
+    cut = fusion == "linear" and not reorders and not include_sources
+    one_statement = keyword_search and HYBRID_ONE_STATEMENT and exact_max > 0
+    statement = {
+        "query": query,
+        "literal": vector_text(vector) if one_statement else None,
+        "semantic_limit": pool if reorders else top_k,
+        "keyword_limit": pool,
+        "best": (top_k, threshold) if cut else None,
+        "now": moment_now,
+    }
+    # The scope's size, counted up to exact_max + 1 (and cached, see _scope_size): picks the vector
+    # strategy, and is the number of documents the keyword weights are computed against (a floor
+    # for large scopes). Not known yet, a hybrid search counts it in its one statement.
+    size_key = _scope_size_key(project, scope, exact_max, shape) if exact_max > 0 else None
+    scope_rows = cache.get(size_key) if size_key is not None else (None if exact_max > 0 else 1)
+    counted = None
+    if one_statement and scope_rows is None:
+        counted = hybrid_rows_counted(
+            *_exact_statement(
+                project, scope, where, read, scope_rows=None, keyed=False, count_up_to=exact_max, **statement
+            )
+        )
+        scope_rows = counted[3]
+        if size_key is not None:
+            cache.set(size_key, scope_rows, SCOPE_SIZE_CACHE_SECONDS)
+        if scope_rows > exact_max:
+            counted = None  # a large scope: the HNSW walk below
+    if scope_rows is None:
+        scope_rows = _scope_size(project, scope, candidates_of, exact_max, shape=shape)
     exact = 0 < exact_max and scope_rows <= exact_max
     keyword: list[Memory] = []
     active = None
     # (Unknown sizes, with the exact path turned off, count as large.)
     keyed = keyword_search and (exact_max <= 0 or scope_rows > SCOPE_KEY_MIN_ROWS)
     key = _scope_key(project, scope, where) if keyed else None
-    # When nothing but the linear fusion orders the results, the statement that fuses them also
-    # cuts them to the top_k.
-    cut = fusion == "linear" and not reorders and not include_sources
-    if keyword_search and exact and HYBRID_ONE_STATEMENT:
+    if counted is not None:
+        semantic, keyword, active = counted[:3]
+    elif one_statement and exact:
         # Both sides in one statement (one round trip): small scopes, the common case. Its SQL is
         # built once per shape of the search (``_exact_statement``).
         semantic, keyword, active = hybrid_rows(
             *_exact_statement(
-                project,
-                scope,
-                where,
-                read,
-                query=query,
-                literal=vector_text(vector),
-                semantic_limit=pool if reorders else top_k,
-                keyword_limit=pool,
-                scope_rows=max(1, scope_rows),
-                best=(top_k, threshold) if cut else None,
-                keyed=key is not None,
-                now=moment_now,
+                project, scope, where, read, scope_rows=max(1, scope_rows), keyed=key is not None, **statement
             )
         )
     else:

@@ -119,9 +119,15 @@ def _counts(queries) -> int:
     return sum(1 for q in queries if q["sql"].lstrip().upper().startswith("SELECT COUNT"))
 
 
+def _counted(queries) -> int:
+    """How many of ``queries`` are search statements that counted the scope themselves."""
+    return sum(1 for q in queries if "scope_size AS" in q["sql"])
+
+
 def test_the_scope_count_is_cached_per_filter_as_clients_send_them(project, add):
     """Mem0 clients name the user in ``filters`` (a ``where``), not in a scope: the strategy's row
-    count is cached for that read's shape too, and two filters never share a count."""
+    count is cached for that read's shape too, and two filters never share a count. A hybrid search
+    counts the scope in its own statement (no count first), and the next one reads the count."""
     from django.db.models import Q
     from django.test.utils import CaptureQueriesContext
 
@@ -135,8 +141,11 @@ def test_the_scope_count_is_cached_per_filter_as_clients_send_them(project, add)
         assert [m.pk for m in memory_search(**read, where=Q(user_id="alice"))] == [m.pk for m in alice]
     with CaptureQueriesContext(connection) as other:
         bob = memory_search(**read, where=Q(user_id="bob"))
+    with CaptureQueriesContext(connection) as vector_only:
+        memory_search(**read, where=Q(user_id="bob"), keyword_search=False)
 
-    assert (_counts(first), _counts(again), _counts(other)) == (1, 0, 1)
+    assert [(_counts(q), _counted(q), len(q)) for q in (first, again, other)] == [(0, 1, 1), (0, 0, 1), (0, 1, 1)]
+    assert (_counts(vector_only), _counted(vector_only)) == (0, 0)  # bob's count, cached by his search
     assert len(alice) == 6 and [m.memory for m in bob] == ["User drinks green tea"]
 
 
@@ -155,7 +164,38 @@ def test_a_filter_that_is_not_plain_is_counted_every_time(project, add):
     for _ in range(2):
         with CaptureQueriesContext(connection) as queries:
             memory_search(project=project, query="pets", where=Q(user_id="alice"), as_of=timezone.now())
+        assert (_counts(queries), _counted(queries)) == (0, 1)
+        with CaptureQueriesContext(connection) as queries:
+            memory_search(project=project, query="pets", where=expression, keyword_search=False)
         assert _counts(queries) == 1
+
+
+@pytest.mark.parametrize("exact_max_rows", [100, 5], ids=["small-scope", "larger-than-the-exact-path"])
+def test_a_search_that_counts_its_scope_ranks_as_one_that_knew_the_count(project, add, settings, exact_max_rows):
+    """The first search of a scope counts it in its statement; the next ones read the cached count:
+    the same answers, and a scope over the exact path's limit is walked through the HNSW index."""
+    from django.core.cache import cache
+    from django.db.models import Q
+    from django.test.utils import CaptureQueriesContext
+
+    settings.SEARCH_EXACT_MAX_ROWS = exact_max_rows
+    add(project, "User prefers Python for scripting", *DISTRACTORS, user_id="alice")
+    add(project, "User drinks green tea", "User owns a cat", user_id="bob")
+    for query in ("pets", "What does the user drink?", "programming language", "zzz unrelated"):
+        for where in (Q(user_id="alice"), Q(user_id="bob"), Q(user_id="nobody")):
+            cache.clear()
+            with CaptureQueriesContext(connection) as first:
+                counted = memory_search(project=project, query=query, where=where, threshold=0, explain=True)
+            with CaptureQueriesContext(connection) as again:
+                known = memory_search(project=project, query=query, where=where, threshold=0, explain=True)
+            assert _counted(first) == 1 and _counted(again) == 0
+            assert [(m.pk, m.score, m.score_breakdown) for m in counted] == [
+                (m.pk, m.score, m.score_breakdown) for m in known
+            ]
+            walked = any("hnsw.iterative_scan" in q["sql"] for q in again.captured_queries)
+            assert walked == (where == Q(user_id="alice") and exact_max_rows == 5)
+            if where == Q(user_id="alice"):
+                assert len(counted) == 6
 
 
 @pytest.mark.parametrize(
@@ -323,6 +363,7 @@ def _keyword_plan(project, query: str, **search) -> str:
     """The plan of the ``hits`` part (a word's rows) of the keyword statement ``memory_search`` sends."""
     from django.test.utils import CaptureQueriesContext
 
+    memory_search(project=project, query=query, **search)  # the first search of a scope counts it
     with CaptureQueriesContext(connection) as captured:
         memory_search(project=project, query=query, **search)
     (sql,) = [q["sql"] for q in captured.captured_queries if "terms AS" in q["sql"]]
