@@ -245,23 +245,25 @@ def keyword_scored_sql(
     return sql, [scope_key.prefix() if scope_key else "", query, *hits_params, *rows_params]
 
 
-def hybrid_ranking_exact(
+def hybrid_exact_sql(
     candidates,
     query: str,
-    vector,
+    literal: str,
     semantic_limit: int,
     keyword_limit: int,
-    scope_rows: int,
+    scope_rows: int | None,
     *,
     best: tuple[int, float | None] | None = None,
     keyword_candidates=None,
     scope_key: ScopeKey | None = None,
-) -> tuple[list[Memory], list[Memory], bool]:
-    """What :func:`vector_ranking` (exact) and then :func:`keyword_ranking` return, in one
-    statement: the semantic top ``semantic_limit`` (every candidate scored, nearest first) and the
-    keyword side's top ``keyword_limit`` plus the semantic rows sharing a query word. A memory on
-    both sides is one object, in both lists (``keyword_found`` holds its keyword score). The third
-    value says whether the keyword side found anything at all (``fuse``'s ``active``).
+    count_up_to: int | None = None,
+) -> tuple[str, list]:
+    """What :func:`vector_ranking` (exact) and then :func:`keyword_ranking` return, as one statement
+    for :func:`hybrid_rows` to run (``literal``: the query vector's :func:`vector_text`): the semantic
+    top ``semantic_limit`` (every candidate scored, nearest first) and the keyword side's top
+    ``keyword_limit`` plus the semantic rows sharing a query word. A memory on both sides is one
+    object, in both lists (``keyword_found`` holds its keyword score). The third value says whether
+    the keyword side found anything at all (``fuse``'s ``active``).
 
     ``best=(top_k, threshold)``: only the rows the default (linear) fusion would rank in the first
     ``top_k`` at or above ``threshold`` are fetched, in the order :func:`fuse` and the search sort
@@ -269,37 +271,7 @@ def hybrid_ranking_exact(
     ``semantic_limit + keyword_limit``. For searches whose scores nothing else changes.
 
     ``keyword_candidates`` and ``scope_key``: as :func:`keyword_ranking`'s, for the keyword side
-    (the same rows as ``candidates``)."""
-    return hybrid_rows(
-        *hybrid_exact_sql(
-            candidates,
-            query,
-            vector_text(vector),
-            semantic_limit,
-            keyword_limit,
-            scope_rows,
-            best=best,
-            keyword_candidates=keyword_candidates,
-            scope_key=scope_key,
-        )
-    )
-
-
-def hybrid_exact_sql(
-    candidates,
-    query: str,
-    literal: str,
-    semantic_limit: int,
-    keyword_limit: int,
-    scope_rows: int,
-    *,
-    best: tuple[int, float | None] | None = None,
-    keyword_candidates=None,
-    scope_key: ScopeKey | None = None,
-    count_up_to: int | None = None,
-) -> tuple[str, list]:
-    """The statement of :func:`hybrid_ranking_exact` (``literal``: the query vector's
-    :func:`vector_text`), for :func:`hybrid_rows` to run.
+    (the same rows as ``candidates``).
 
     ``scope_rows`` None: the statement counts the candidates itself, up to ``count_up_to + 1``
     (the exact path's limit), while it scores them (the CTE ``scope_pool``, each candidate with its
@@ -344,7 +316,7 @@ def hybrid_ranking_around(
     best: tuple[int, float | None],
     scope_key: ScopeKey | None = None,
 ) -> tuple[list[Memory], list[Memory], bool]:
-    """:func:`hybrid_ranking_exact` around ``semantic``, the rows a vector ranking already found (the
+    """:func:`hybrid_exact_sql`'s statement around ``semantic``, the rows a vector ranking already found (the
     HNSW walk of a large scope): the keyword side over ``candidates`` (as :func:`keyword_ranking`'s)
     and the linear fusion's ``best`` rows, in one statement that builds ``top_k`` memories instead of
     the keyword side's whole pool."""
@@ -357,7 +329,7 @@ def hybrid_ranking_around(
 def _hybrid_sql(
     semantic, words_in, query, literal, keyword_limit, scope_rows, best, scope_key, *, pool=None, counted_up_to=None
 ) -> tuple[str, list]:
-    """The statement of :func:`hybrid_ranking_exact` and :func:`hybrid_ranking_around`:
+    """The statement of :func:`hybrid_exact_sql` and :func:`hybrid_ranking_around`:
     ``semantic`` is the SQL (and its parameters) of the semantic side's ids. ``pool``: the SQL of
     the counted candidates (see :func:`hybrid_exact_sql`), whose count every row then carries."""
     semantic_sql, semantic_params = semantic
@@ -411,7 +383,7 @@ HYBRID_EXTRAS = ("in_semantic", "keyword_found", "keyword_rank", "distance", "ke
 def hybrid_rows(sql: str, params: list) -> tuple[list[Memory], list[Memory], bool]:
     """Runs a statement of :func:`hybrid_exact_sql` (or ``hybrid_ranking_around``'s): the
     semantic side, the keyword side and whether the keyword side found anything (see
-    :func:`hybrid_ranking_exact`)."""
+    :func:`hybrid_exact_sql`)."""
     return _hybrid_sides(_rows_as_models(sql, params, HYBRID_EXTRAS))
 
 

@@ -128,7 +128,8 @@ def test_the_statement_cut_to_the_top_k_ranks_as_the_whole_fusion_would(project,
             also = [m.pk for m in semantic]
             keyword = ranking.keyword_ranking(candidates, query, vector, 50, 1, also)
         else:
-            semantic, keyword, active = ranking.hybrid_ranking_exact(candidates, query, vector, top_k, 50, len(NAMED))
+            statement = ranking.hybrid_exact_sql(candidates, query, ranking.vector_text(vector), top_k, 50, len(NAMED))
+            semantic, keyword, active = ranking.hybrid_rows(*statement)
             assert active == bool(keyword)
         active = bool(keyword)
         everything = [m for _, m in ranking.fuse(semantic, keyword, "linear")]
