@@ -37,6 +37,7 @@ TEST_KINDS = {
     "test_cluster": "system",
     "test_configuration": "core",
     "test_decisions": "core",
+    "test_deferred_inserts": "core",
     "test_dialect_legacy": "api",
     "test_dialect_memory_layer": "api",
     "test_dialect_oss": "api",

@@ -14,6 +14,7 @@ from django.db.models import Case, UUIDField, When
 from django.utils import timezone
 
 from graph.services import graph_wanted, relations_record_for_events
+from mem0g_site.deferred import deferred_inserts
 from memories.inputs import NewMemory, Scope, clean_uuid
 from memories.models import (
     SCOPE_FIELDS,
@@ -151,7 +152,8 @@ def add_ingest(
         custom_instructions=custom_instructions,
         memory_type=memory_type,
     )
-    with transaction.atomic():
+    # The add's INSERTs go out together (mem0g_site/deferred.py): one round trip for its rows.
+    with transaction.atomic(), deferred_inserts():
         scopes_lock(project, plan.scopes)
         now = now or timezone.now()
         if plan.verbatim is not None:
