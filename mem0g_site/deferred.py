@@ -13,10 +13,26 @@ the statement that flushes it, inside the same transaction: wrap the block in ``
 (as the add does), so it rolls back whole.
 """
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
+from contextvars import ContextVar
 
 from django.db import DEFAULT_DB_ALIAS, connections
+
+# The queues of the blocks open in this thread (or task), by database alias.
+_queues: ContextVar[dict[str, list] | None] = ContextVar("mem0g_deferred_inserts", default=None)
+
+
+def execute_later(sql: str, params: Sequence, using: str = DEFAULT_DB_ALIAS) -> None:
+    """Run ``sql``, whose result nobody reads (taking a lock, say), with the queued INSERTs of the
+    open ``deferred_inserts`` block, in their order: before the next other statement at the
+    latest. Outside a block: now."""
+    queue = (_queues.get() or {}).get(using)
+    if queue is None:
+        with connections[using].cursor() as cursor:
+            cursor.execute(sql, params)
+    else:
+        queue.append((sql, tuple(params)))
 
 
 @contextmanager
@@ -48,7 +64,11 @@ def deferred_inserts(using: str = DEFAULT_DB_ALIAS) -> Iterator[None]:
             send()
         return execute(sql, params, many, context)
 
-    with connection.execute_wrapper(deferring):
-        yield
-        if queue:
-            send()
+    token = _queues.set({**(_queues.get() or {}), using: queue})
+    try:
+        with connection.execute_wrapper(deferring):
+            yield
+            if queue:
+                send()
+    finally:
+        _queues.reset(token)

@@ -7,7 +7,7 @@ import pytest
 from django.db import IntegrityError, connection, transaction
 from django.test.utils import CaptureQueriesContext
 
-from mem0g_site.deferred import deferred_inserts
+from mem0g_site.deferred import deferred_inserts, execute_later
 from memories.models import AddEvent, MemorySourceLink
 
 
@@ -66,3 +66,19 @@ def test_outside_the_block_nothing_waits(project):
     with CaptureQueriesContext(connection) as context:
         AddEvent.objects.create(project=project)
     assert len(_sent(context)) == 1
+
+
+def test_a_statement_for_later_goes_out_with_the_queue_in_its_order(project):
+    with CaptureQueriesContext(connection) as context, transaction.atomic(), deferred_inserts():
+        execute_later("SELECT pg_advisory_xact_lock(%s)", [4242])
+        AddEvent.objects.create(project=project, user_id="after-the-lock")
+        assert not _sent(context)
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND objid = 4242")
+            held = cursor.fetchone()[0]
+    assert held == 1
+    together = _sent(context)[0]
+    assert together.index("pg_advisory_xact_lock") < together.index("INSERT INTO")
+    with CaptureQueriesContext(connection) as context:
+        execute_later("SELECT 1", [])  # outside a block: at once
+    assert _sent(context) == ["SELECT 1"]

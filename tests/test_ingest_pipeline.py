@@ -304,7 +304,7 @@ def _statements(project, count: int, scope: Scope, **add) -> list[str]:
 
 def test_a_verbatim_add_runs_the_same_few_statements_for_one_message_or_twenty(project):
     """One statement per table written, whatever the number of messages, and all of them in one
-    round trip: no per-message round trips, no history UPDATE after the traces (the rows carry
+    round trip with the scope's lock: no per-message round trips, no history UPDATE after the traces (the rows carry
     theirs from the INSERT), no savepoint inside the add's transaction, no read-back of the rows in
     hand. (The test's transaction turns the add's own into a savepoint: SAVEPOINT .. RELEASE stand
     for BEGIN .. COMMIT.)"""
@@ -318,7 +318,8 @@ def test_a_verbatim_add_runs_the_same_few_statements_for_one_message_or_twenty(p
         "INSERT memories_memorysourcelink",
         "INSERT memories_decisiontrace",
     ]
-    assert one == twenty == ["SAVEPOINT", "SELECT unnest", " + ".join(rows), "RELEASE"]  # the lock(s), the rows
+    # The scope's lock(s) go out with the rows.
+    assert one == twenty == ["SAVEPOINT", " + ".join(["SELECT unnest", *rows]), "RELEASE"]
     # A scope naming several ids takes all its locks in that one statement.
     assert _statements(project, 3, Scope(user_id="carol", agent_id="bot", run_id="r1")) == one
 

@@ -9,12 +9,12 @@ from dataclasses import dataclass, field
 from datetime import date, datetime
 from typing import Any
 
-from django.db import connection, transaction
+from django.db import transaction
 from django.db.models import Case, UUIDField, When
 from django.utils import timezone
 
 from graph.services import graph_wanted, relations_record_for_events
-from mem0g_site.deferred import deferred_inserts
+from mem0g_site.deferred import deferred_inserts, execute_later
 from memories.inputs import NewMemory, Scope, clean_uuid
 from memories.models import (
     SCOPE_FIELDS,
@@ -71,9 +71,9 @@ def scopes_lock(project, scopes: Iterable[Scope]) -> None:
         }
         or {scope_lock_key(project.pk, scope) for scope in scopes}
     )
-    with connection.cursor() as cursor:
-        # One statement: the function scan takes the locks in the array's order.
-        cursor.execute("SELECT pg_advisory_xact_lock(key) FROM unnest(%s::bigint[]) AS held(key)", [keys])
+    # One statement: the function scan takes the locks in the array's order. Inside an add it goes
+    # out with the add's rows (or before its first read), in one round trip.
+    execute_later("SELECT pg_advisory_xact_lock(key) FROM unnest(%s::bigint[]) AS held(key)", [keys])
 
 
 @dataclass
