@@ -1,14 +1,15 @@
 """Counters that every web process shares: the per-key rate-limit windows and the request metrics.
 
 Without ``REDIS_URL`` they live in PostgreSQL, in the UNLOGGED table ``accounts_counter`` (model
-``Counter``): one ``INSERT ... ON CONFLICT DO UPDATE SET count = count + 1 ... RETURNING count``
-counts a request in all its windows at once (one round trip) and is atomic, so two processes never
-read the same count. Windows are fixed, aligned to the database clock (``now()``), so every
-process, on any machine, agrees on where a window starts. Rows of ended windows are deleted by
+``Counter``): one ``INSERT ... ON CONFLICT DO UPDATE SET count = count + n ... RETURNING count``
+counts in all of a request's windows at once (one round trip) and is atomic, so two processes never
+read the same count (``n`` is 1, or the size of a lease of slots: accounts/leases.py). Windows are
+fixed, aligned to the database clock (``now()``), so every process, on any machine, agrees on where
+a window starts. Rows of ended windows are deleted by
 whichever process next notices that ``PRUNE_SECONDS`` have passed since it last pruned.
 
-With ``REDIS_URL`` they live in Redis: ``SET key 0 EX ttl NX`` then ``INCR key`` per window, in
-one pipeline (windows aligned to the web process's clock).
+With ``REDIS_URL`` they live in Redis: ``SET key 0 EX ttl NX`` then ``INCRBY key n`` per window,
+in one pipeline (windows aligned to the web process's clock).
 
 Errors of either store reach the caller (``StoreError``); the rate limit lets a request through
 uncounted when its store fails (``RATE_LIMIT_FAIL_OPEN``), and metrics are skipped.
@@ -40,11 +41,13 @@ class Window:
 
 @dataclass(frozen=True)
 class Count:
-    """A window after counting one more request: the count so far (this one included) and the
-    whole seconds until the window ends (at least 1)."""
+    """A window after counting: the count so far (what was just counted included), the whole
+    seconds until the window ends (at least 1), and ``ends``, the ``time.monotonic()`` by which the
+    window has ended: measured from before the store was asked, so never later than the true end."""
 
     count: int
     seconds_left: int
+    ends: float
 
 
 def _savepoint():
@@ -57,25 +60,29 @@ class DatabaseStore:
     _last_prune = 0.0
     _lock = threading.Lock()
 
-    def hit(self, windows: Sequence[Window]) -> dict[str, Count]:
+    def hit(self, windows: Sequence[Window], amounts: Mapping[str, int]) -> dict[str, Count]:
         windows = sorted(windows, key=lambda w: w.name)  # one lock order for every request
-        values = ", ".join(["(%s, %s::bigint)"] * len(windows))
-        params = [item for window in windows for item in (window.name, window.seconds)]
+        values = ", ".join(["(%s, %s::bigint, %s::bigint)"] * len(windows))
+        params = [item for window in windows for item in (window.name, window.seconds, amounts[window.name])]
         sql = f"""
             WITH clock AS (SELECT floor(extract(epoch FROM now()))::bigint AS t)
             INSERT INTO {TABLE} AS c (name, window_start, expires_at, count)
-            SELECT w.name, clock.t / w.period * w.period, clock.t / w.period * w.period + w.period, 1
-            FROM clock, (VALUES {values}) AS w (name, period)
+            SELECT w.name, clock.t / w.period * w.period, clock.t / w.period * w.period + w.period, w.amount
+            FROM clock, (VALUES {values}) AS w (name, period, amount)
             WHERE true
             ORDER BY w.name
-            ON CONFLICT (name, window_start) DO UPDATE SET count = c.count + 1
-            RETURNING c.name, c.count, ceil(c.expires_at - extract(epoch FROM now()))::int
+            ON CONFLICT (name, window_start) DO UPDATE SET count = c.count + EXCLUDED.count
+            RETURNING c.name, c.count, (c.expires_at - extract(epoch FROM now()))::float8
         """
+        sent = time.monotonic()
         with _savepoint(), connection.cursor() as cursor:
             cursor.execute(sql, params)
             rows = cursor.fetchall()
             self._maybe_prune(cursor)
-        return {name: Count(count=count, seconds_left=max(1, left)) for name, count, left in rows}
+        return {
+            name: Count(count=count, seconds_left=max(1, math.ceil(left)), ends=sent + left)
+            for name, count, left in rows
+        }
 
     def _maybe_prune(self, cursor) -> None:
         now = time.monotonic()
@@ -117,8 +124,8 @@ class RedisStore:
     def __init__(self, url: str):
         self.client = redis.Redis.from_url(url, socket_timeout=2, socket_connect_timeout=2)
 
-    def hit(self, windows: Sequence[Window]) -> dict[str, Count]:
-        now = time.time()
+    def hit(self, windows: Sequence[Window], amounts: Mapping[str, int]) -> dict[str, Count]:
+        now, sent = time.time(), time.monotonic()
         pipe = self.client.pipeline(transaction=False)
         ends = []
         for window in windows:
@@ -126,10 +133,12 @@ class RedisStore:
             key = f"{self.KEY_PREFIX}{window.name}:{start}"
             ends.append(start + window.seconds)
             pipe.set(key, 0, ex=start + window.seconds - int(now) + 1, nx=True)
-            pipe.incr(key)
+            pipe.incrby(key, amounts[window.name])
         results = pipe.execute()
         return {
-            window.name: Count(count=int(results[2 * i + 1]), seconds_left=max(1, math.ceil(end - now)))
+            window.name: Count(
+                count=int(results[2 * i + 1]), seconds_left=max(1, math.ceil(end - now)), ends=sent + end - now
+            )
             for i, (window, end) in enumerate(zip(windows, ends, strict=True))
         }
 
@@ -166,9 +175,9 @@ def store() -> DatabaseStore | RedisStore:
     return _redis_stores[url]
 
 
-def hit(windows: Sequence[Window]) -> dict[str, Count]:
-    """Count one request in each window; ``{window name: Count}``."""
-    return store().hit(windows)
+def hit(windows: Sequence[Window], amounts: Mapping[str, int] | None = None) -> dict[str, Count]:
+    """Count one request in each window, or ``amounts[window name]``; ``{window name: Count}``."""
+    return store().hit(windows, amounts or {window.name: 1 for window in windows})
 
 
 def add(amounts: Mapping[str, int]) -> None:

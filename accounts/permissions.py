@@ -6,7 +6,7 @@ import logging
 from django.conf import settings
 from rest_framework import exceptions, permissions
 
-from accounts import counters
+from accounts import counters, leases
 from accounts.models import ApiKey
 from mem0g_site import timing
 from mem0g_site.exceptions import ServiceUnavailable
@@ -18,9 +18,11 @@ logger = logging.getLogger("mem0g.ratelimit")
 
 class WithinRateLimit(permissions.BasePermission):
     """``RATE_LIMIT_REQUESTS`` per ``RATE_LIMIT_WINDOW_MINUTES`` and ``RATE_LIMIT_BURST`` per 10 s,
-    per API key. Both windows are counted in one step of the shared counter store
-    (accounts/counters.py: PostgreSQL, or Redis with ``REDIS_URL``), so every worker process
-    draws on the same budget. Every authenticated request counts, refused ones included."""
+    per API key. Both windows are counted in the shared counter store (accounts/counters.py:
+    PostgreSQL, or Redis with ``REDIS_URL``), so every worker process draws on the same budget: a
+    request takes a slot in each, from its process's lease of slots (accounts/leases.py) or, with
+    ``RATE_LIMIT_LEASE_MAX=1``, in one step of the store. Every authenticated request counts,
+    refused ones included."""
 
     def has_permission(self, request, view) -> bool:
         if not isinstance(request.auth, ApiKey):
@@ -32,8 +34,11 @@ class WithinRateLimit(permissions.BasePermission):
         key_id = request.auth.pk
         window = counters.Window(f"rl:w:{key_id}", settings.RATE_LIMIT_WINDOW_MINUTES * 60)
         burst = counters.Window(f"rl:b:{key_id}", BURST_SECONDS) if settings.RATE_LIMIT_BURST else None
+        limits = {window: settings.RATE_LIMIT_REQUESTS}
+        if burst is not None:
+            limits[burst] = settings.RATE_LIMIT_BURST
         try:
-            counted = counters.hit([window] if burst is None else [window, burst])
+            counted = leases.take(limits, lease_max=settings.RATE_LIMIT_LEASE_MAX)
         except counters.StoreError:
             logger.warning("rate-limit store unavailable", exc_info=True)
             if not settings.RATE_LIMIT_FAIL_OPEN:

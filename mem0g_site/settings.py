@@ -138,6 +138,10 @@ API_KEY_CACHE_SECONDS = env_int("API_KEY_CACHE_SECONDS", 60, minimum=0, maximum=
 RATE_LIMIT_REQUESTS = env_int("RATE_LIMIT_REQUESTS", 100, minimum=1)
 RATE_LIMIT_WINDOW_MINUTES = env_int("RATE_LIMIT_WINDOW_MINUTES", 1, minimum=1)
 RATE_LIMIT_BURST = env_int("RATE_LIMIT_BURST", 20, minimum=0)
+# Slots a web process may take at once from a key's window count and hand out to that key's requests
+# itself (accounts/leases.py): never more than the limit is allowed, but a key may be refused a few
+# requests early. 1: every request counts itself in the store (one round trip each).
+RATE_LIMIT_LEASE_MAX = env_int("RATE_LIMIT_LEASE_MAX", 32, minimum=1, maximum=10000)
 # When the counter store (PostgreSQL, or Redis with REDIS_URL) fails: true lets requests through
 # uncounted and without X-RateLimit-* headers; false answers 503 SERVICE_UNAVAILABLE.
 RATE_LIMIT_FAIL_OPEN = env_bool("RATE_LIMIT_FAIL_OPEN", True)

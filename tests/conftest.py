@@ -4,6 +4,7 @@ import weakref
 
 import pytest
 
+from accounts import leases
 from accounts.models import Organization, Project
 from accounts.selectors import project_default
 from memories.inputs import NewMemory, Scope
@@ -82,6 +83,7 @@ TEST_KINDS = {
     "test_openapi": "api",
     "test_paging": "core",
     "test_ops": "api",
+    "test_rate_lease": "core",
     "test_rate_limit_processes": "system",
     "test_request_limits": "api",
     "test_review": "ui",
@@ -245,13 +247,16 @@ def _flush_keeps_what_migrate_made():
 
 @pytest.fixture(autouse=True)
 def _fresh_cache():
-    """Start every test with an empty cache. (Rate-limit counters and metrics live in the database,
-    accounts/counters.py: rolled back, or flushed, with the test's data.)"""
+    """Start every test with an empty cache and no rate-limit leases. (Rate-limit counters and
+    metrics live in the database, accounts/counters.py: rolled back, or flushed, with the test's
+    data; this process's leases of their slots, accounts/leases.py, would outlive them.)"""
     from django.core.cache import cache
 
     cache.clear()
+    leases.forget()
     yield
     cache.clear()
+    leases.forget()
 
 
 @pytest.fixture

@@ -68,6 +68,7 @@ def _manage(*args, **env):
         ("LOGIN_FAILURE_LIMIT", "0"),
         ("LOGIN_COOLOFF_MINUTES", "soon"),
         ("RATE_LIMIT_FAIL_OPEN", "maybe"),
+        ("RATE_LIMIT_LEASE_MAX", "0"),
         ("MEM0G_HTTPS", "sometimes"),
         ("HSTS_SECONDS", "-1"),
     ],

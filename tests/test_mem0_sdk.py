@@ -7,6 +7,7 @@ import uuid
 
 import pytest
 
+from accounts import leases
 from accounts.models import ApiKey, Counter
 from accounts.services import apikey_create, apikey_revoke
 from memories.models import Memory, MemoryFeedback
@@ -163,6 +164,7 @@ def test_errors_map_to_the_sdk_exceptions(client, mem0, settings, key):
     settings.RATE_LIMIT_BURST = 0
     settings.RATE_LIMIT_REQUESTS = 3
     Counter.objects.all().delete()  # the rate-limit counters (accounts/counters.py)
+    leases.forget()  # and this process's leases of their slots (accounts/leases.py)
     client.get_all(filters={"user_id": "alice"})
     client.get_all(filters={"user_id": "alice"})
     client.get_all(filters={"user_id": "alice"})

@@ -1,7 +1,9 @@
-"""Rate limits are exact with the default `make run`: two gunicorn worker processes, no Redis, the
-counters shared through PostgreSQL. Requests fired from several threads reach both workers, and
-the documented limit and burst hold exactly, X-RateLimit-Remaining only counts down, and the official
-Mem0 SDK gets its RateLimitError. Also: the live server refuses a forged Host header."""
+"""Rate limits with the default `make run`: two gunicorn worker processes, no Redis, the counters
+shared through PostgreSQL. Requests fired from several threads reach both workers. Under 32 per
+window (slots taken one by one, accounts/leases.py) the documented limit and burst hold exactly,
+X-RateLimit-Remaining only counts down, and the official Mem0 SDK gets its RateLimitError; over it,
+with leases of slots, never more than the limit is allowed and at most the documented few are
+refused early. Also: the live server refuses a forged Host header."""
 
 import importlib
 import json
@@ -24,7 +26,8 @@ pytestmark = pytest.mark.live_server_process
 
 LIMIT = 30
 BURST = 8
-KEYS = [f"mem0_{secrets.token_urlsafe(24)}" for _ in range(8)]
+LEASED_LIMIT = 600  # leases of up to 32 slots (RATE_LIMIT_LEASE_MAX's default; 600 // 16 = 37)
+KEYS = [f"mem0_{secrets.token_urlsafe(24)}" for _ in range(10)]
 ADMIN_KEY = f"mem0_{secrets.token_urlsafe(24)}"
 WARMUP_KEYS = [f"mem0_{secrets.token_urlsafe(24)}" for _ in range(30)]  # one per round: no 429s
 
@@ -77,6 +80,17 @@ def fire(port: int, key: str, count: int, threads: int = 6) -> list[Answer]:
     return answers
 
 
+def fire_in_one_window(port: int, keys: list[str], count: int, *, needed: float, threads: int = 6) -> list[Answer]:
+    """``fire`` with the first of ``keys`` whose requests all fell in one minute window (one that
+    ends mid-test is retried with the next key)."""
+    for key in keys:
+        window_end = fresh_window(60, needed=needed)
+        answers = fire(port, key, count, threads=threads)
+        if max(answer.ended for answer in answers) < window_end:
+            return answers
+    pytest.fail(f"{len(keys)} attempts crossed a window boundary")
+
+
 def fresh_window(seconds: int, needed: float) -> float:
     """Wait, if need be, until at least ``needed`` seconds of the current fixed window remain (the
     windows are aligned to the epoch on the database clock, which is this machine's); returns when
@@ -90,7 +104,7 @@ def fresh_window(seconds: int, needed: float) -> float:
 
 def start_server(data_dir, **overrides) -> tuple[subprocess.Popen, int]:
     """`manage.py serve` (what `make run` runs) with the defaults, two web workers and
-    RATE_LIMIT_REQUESTS=30, until /health answers."""
+    RATE_LIMIT_REQUESTS=30 (unless ``overrides`` say otherwise), until /health answers."""
     port = free_port()
     env = {k: v for k, v in os.environ.items() if k not in ("DATABASE_URL", "REDIS_URL", "PORT", "HOST")}
     env.update(
@@ -100,8 +114,8 @@ def start_server(data_dir, **overrides) -> tuple[subprocess.Popen, int]:
         RATE_LIMIT_REQUESTS=str(LIMIT),
         API_KEYS=",".join(KEYS + WARMUP_KEYS),
         ADMIN_API_KEYS=ADMIN_KEY,
-        **overrides,
     )
+    env.update(overrides)
     log = (data_dir / f"server-{port}.log").open("w")
     server = subprocess.Popen(
         [sys.executable, "manage.py", "serve"],
@@ -132,16 +146,19 @@ def wait_for_both_workers(port: int) -> None:
 
 @pytest.fixture(scope="module")
 def servers(tmp_path_factory):
-    """Two servers on one data directory (so one database and one set of counters): one without the
-    burst limit, one with RATE_LIMIT_BURST=8. Their keys differ, so their budgets do not mix."""
+    """Three servers on one data directory (so one database and one set of counters): one without the
+    burst limit, one with RATE_LIMIT_BURST=8, one with RATE_LIMIT_REQUESTS=600 (so leases of slots
+    come into play). Their keys differ, so their budgets do not mix."""
     data_dir = tmp_path_factory.mktemp("data")
     started = []
     try:
-        for burst in ("0", str(BURST)):  # the first one makes the database and migrates it
-            started.append(start_server(data_dir, RATE_LIMIT_BURST=burst))
+        # The first one makes the database and migrates it.
+        for overrides in ({"RATE_LIMIT_BURST": "0"}, {"RATE_LIMIT_BURST": str(BURST)}):
+            started.append(start_server(data_dir, **overrides))
+        started.append(start_server(data_dir, RATE_LIMIT_BURST="0", RATE_LIMIT_REQUESTS=str(LEASED_LIMIT)))
         for _, port in started:
             wait_for_both_workers(port)
-        yield {"no_burst": started[0][1], "with_burst": started[1][1]}
+        yield {"no_burst": started[0][1], "with_burst": started[1][1], "leased": started[2][1]}
     finally:
         for server, _ in started:
             os.killpg(server.pid, signal.SIGTERM)
@@ -159,6 +176,11 @@ def with_burst(servers) -> int:
     return servers["with_burst"]
 
 
+@pytest.fixture
+def leased(servers) -> int:
+    return servers["leased"]
+
+
 def remaining(answer: Answer) -> int:
     return int(answer.headers["X-RateLimit-Remaining"])
 
@@ -171,13 +193,7 @@ def status_requests(port: int) -> int:
 
 def test_two_workers_allow_exactly_the_limit_and_remaining_only_counts_down(no_burst):
     before = status_requests(no_burst)
-    for key in KEYS[:3]:  # a window that ends mid-test is retried with a new key
-        window_end = fresh_window(60, needed=15)
-        answers = fire(no_burst, key, LIMIT + 10)
-        if max(answer.ended for answer in answers) < window_end:
-            break
-    else:
-        pytest.fail("three attempts crossed a window boundary")
+    answers = fire_in_one_window(no_burst, KEYS[:3], LIMIT + 10, needed=15)
 
     allowed = [answer for answer in answers if answer.status == 200]
     refused = [answer for answer in answers if answer.status != 200]
@@ -227,6 +243,22 @@ def test_the_burst_limit_holds_exactly_across_workers(with_burst):
     assert all(1 <= int(answer.headers["Retry-After"]) <= 10 for answer in refused)
     # The requests were the first in the minute's window too: refused ones count there as well.
     assert sorted(remaining(answer) for answer in answers) == list(range(LIMIT - sent, LIMIT))
+
+
+def test_with_leases_two_workers_never_allow_more_than_the_limit(leased):
+    answers = fire_in_one_window(leased, KEYS[7:10], LEASED_LIMIT + 200, needed=30, threads=8)
+
+    allowed = [answer for answer in answers if answer.status == 200]
+    refused = [answer for answer in answers if answer.status != 200]
+    assert len({answer.body["worker_pid"] for answer in allowed}) == 2, "both worker processes should have served"
+    # Slots are unique across the workers: never more than the limit, each allowed answer its own
+    # Remaining; refused early at most (m - 1) per worker (accounts/leases.py).
+    early = 2 * (min(32, LEASED_LIMIT // 16) - 1)
+    assert LEASED_LIMIT - early <= len(allowed) <= LEASED_LIMIT
+    assert {answer.status for answer in refused} == {429}
+    assert len({remaining(answer) for answer in allowed}) == len(allowed)
+    assert all(0 <= remaining(answer) < LEASED_LIMIT for answer in allowed)
+    assert all(answer.headers["X-RateLimit-Remaining"] == "0" for answer in refused)
 
 
 def test_the_mem0_sdk_gets_its_rate_limit_error(no_burst, tmp_path, monkeypatch):
