@@ -67,9 +67,15 @@ PYTEST_WORKERS ?= 2
 
 # pytest on a throw-away data directory (embedded PostgreSQL unless DATABASE_URL is set; one per
 # xdist worker in xdist-gw<N>/), stopping an embedded PostgreSQL that outlived the tests.
+# Bytecode is kept in $(PYCACHE) (in the venv, not the source tree) even where PYTHONDONTWRITEBYTECODE
+# is set: without it every run, in every xdist worker, compiles the project again and pytest rewrites
+# the asserts of every test module and pytest plugin again (collection 6.8 s -> 2.2 s, 4 s of CPU per
+# process, measured). The first run fills it.
+PYCACHE := $(CURDIR)/$(VENV)/pycache
 define run_pytest
 	@tmp=$$(mktemp -d /tmp/mem0g-test.XXXXXX); \
-	MEM0G_DATA_DIR=$$tmp $(PY) -m pytest $(PYTEST_SELECT) $(PYTEST_ARGS); status=$$?; \
+	MEM0G_DATA_DIR=$$tmp env -u PYTHONDONTWRITEBYTECODE PYTHONPYCACHEPREFIX=$(PYCACHE) \
+		$(PY) -m pytest $(PYTEST_SELECT) $(PYTEST_ARGS); status=$$?; \
 	for pid in $$tmp/pgdata/postmaster.pid $$tmp/xdist-*/pgdata/postmaster.pid; do \
 		if [ -f $$pid ] && kill -0 $$(head -1 $$pid) 2>/dev/null; then \
 			echo "the embedded PostgreSQL outlived the tests: stopping it"; \

@@ -26,9 +26,10 @@ import re
 
 import pytest
 from django.contrib.auth import get_user_model
-from django.db import transaction
+from django.db import connection, transaction
 from django.test import Client
 from django.urls import URLResolver, get_resolver
+from django.utils import timezone
 
 from accounts.models import (
     ApiKey,
@@ -435,43 +436,124 @@ def fill(value, ids):
     return text if isinstance(value, str) else json.loads(text)
 
 
-def snapshot(project: Project, *, users=None) -> dict:
-    """What a call may not change: the project's rows (only ``users``' memories when given), its
-    keys, webhooks, members, options and profiles, and which projects and organisations exist."""
+def _state(project: Project, users: list[str] | None) -> dict:
+    """What a call may not change, as ``{name: (summary, queryset)}``: the project's rows (only
+    ``users``' memories, history and entities when given), its keys, webhooks, members, options and
+    profiles, and which projects and organisations exist. ``rows`` parts are compared by the
+    columns selected, ``count`` parts by their number of rows."""
     memories = Memory.objects.filter(project=project)
     history = MemoryHistory.objects.filter(project=project)
-    if users is not None:
-        memories, history = memories.filter(user_id__in=users), history.filter(user_id__in=users)
     entities = RegisteredEntity.objects.filter(project=project)
     if users is not None:
+        memories, history = memories.filter(user_id__in=users), history.filter(user_id__in=users)
         entities = entities.filter(type="user", name__in=users)
     state = {
-        "memories": sorted(
-            (str(m.id), m.memory, str(m.valid_to), str(m.expiration_date), json.dumps(m.metadata, sort_keys=True))
-            for m in memories
-        ),
-        "history": history.count(),
-        "entities": sorted((e.type, e.name, json.dumps(e.metadata, sort_keys=True)) for e in entities),
+        "memories": ("rows", memories.values_list("id", "memory", "valid_to", "expiration_date", "metadata")),
+        "history": ("count", history.values_list("pk")),
+        "entities": ("rows", entities.values_list("type", "name", "metadata")),
     }
     if users is None:
         state |= {
-            "relationships": sorted(
-                (str(r.id), r.relation, str(r.valid_to), r.weight) for r in Relationship.objects.filter(project=project)
+            "relationships": (
+                "rows",
+                Relationship.objects.filter(project=project).values_list("id", "relation", "valid_to", "weight"),
             ),
-            "projects": sorted(
-                (str(p.id), p.name, json.dumps(p.options, sort_keys=True)) for p in Project.objects.all()
+            "projects": ("rows", Project.objects.values_list("id", "name", "options")),
+            "organizations": ("count", Organization.objects.values_list("pk")),
+            "keys": ("rows", ApiKey.objects.filter(project=project).values_list("id", "revoked_at")),
+            "webhooks": ("rows", Webhook.objects.values_list("id", "name", "url", "event_types", "secret")),
+            "members": ("rows", ProjectMember.objects.filter(project=project).values_list("user_id", "role")),
+            "profile_settings": (
+                "rows",
+                ProfileSettings.objects.filter(project=project).values_list("enabled", "schema"),
             ),
-            "organizations": Organization.objects.count(),
-            "keys": sorted((str(k.id), str(k.revoked_at)) for k in ApiKey.objects.filter(project=project)),
-            "webhooks": sorted((w.id, w.name, w.url, tuple(w.event_types), w.secret) for w in Webhook.objects.all()),
-            "members": sorted((m.user_id, m.role) for m in ProjectMember.objects.filter(project=project)),
-            "profile_settings": [
-                (s.enabled, json.dumps(s.schema)) for s in ProfileSettings.objects.filter(project=project)
-            ],
-            "profiles": UserProfile.objects.filter(project=project).count(),
-            "jobs": ProfileJob.objects.filter(project=project).count(),
+            "profiles": ("count", UserProfile.objects.filter(project=project).values_list("pk")),
+            "jobs": ("count", ProfileJob.objects.filter(project=project).values_list("pk")),
         }
     return state
+
+
+SUMMARIES = {"rows": "md5(string_agg(r::text, '|' ORDER BY r::text))", "count": "count(*)"}
+
+
+def snapshot(project: Project) -> dict:
+    """``_state`` of the whole project (``all``) and of alice's and bob's memories, read in one
+    statement: each ``rows`` part as the md5 of its rows' text in order (any change to a selected
+    column of any row, or a row more or less, changes it), each ``count`` part as a number."""
+    columns, params, names = [], [], []
+    for who, users in (("all", None), ("alice", ["alice"]), ("bob", ["bob"])):
+        for name, (summary, queryset) in _state(project, users).items():
+            sql, part_params = queryset.query.sql_with_params()
+            columns.append(f"(SELECT {SUMMARIES[summary]} FROM ({sql}) AS r)")
+            params.extend(part_params)
+            names.append((who, name))
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT " + ", ".join(columns), params)
+        values = cursor.fetchone()
+    state = {"all": {}, "alice": {}, "bob": {}}
+    for (who, name), value in zip(names, values, strict=True):
+        state[who][name] = value
+    return state
+
+
+def _writes(project: Project, ids: dict) -> list:
+    """One small write to each part of the snapshot: (part, what, write, the sections it shows in)."""
+    memories, history = Memory.objects.filter(project=project), MemoryHistory.objects.filter(project=project)
+    keys = ApiKey.objects.filter(project=project, revoked_at=None)
+    now = timezone.now()
+    return [
+        ("memories", "alice's text", lambda: memories.filter(pk=ids["m1"]).update(memory="x"), {"all", "alice"}),
+        (
+            "memories",
+            "alice's metadata",
+            lambda: memories.filter(pk=ids["m2"]).update(metadata={"x": 1}),
+            {"all", "alice"},
+        ),
+        ("memories", "bob's closed", lambda: memories.filter(pk=ids["m3"]).update(valid_to=now), {"all", "bob"}),
+        ("memories", "a memory gone", lambda: memories.filter(pk=ids["m3"]).delete(), {"all", "bob"}),
+        ("history", "bob's history gone", lambda: history.filter(user_id="bob").delete(), {"all", "bob"}),
+        (
+            "entities",
+            "alice's entity metadata",
+            lambda: RegisteredEntity.objects.update_or_create(
+                project=project, type="user", name="alice", defaults={"metadata": {"x": 1}}
+            ),
+            {"all", "alice"},
+        ),
+        ("relationships", "a weight", lambda: Relationship.objects.filter(pk=ids["rel"]).update(weight=0.5), {"all"}),
+        ("projects", "options", lambda: Project.objects.filter(pk=project.pk).update(options={"x": 1}), {"all"}),
+        ("organizations", "one more", lambda: Organization.objects.create(name="New", slug="new"), {"all"}),
+        ("keys", "one revoked", lambda: keys.filter(pk__in=keys.values("pk")[:1]).update(revoked_at=now), {"all"}),
+        ("webhooks", "a URL", lambda: Webhook.objects.filter(pk=ids["hook"]).update(url="https://x.example"), {"all"}),
+        ("members", "a role", lambda: ProjectMember.objects.filter(project=project).update(role="OWNER"), {"all"}),
+        (
+            "profile_settings",
+            "a schema",
+            lambda: ProfileSettings.objects.update_or_create(project=project, defaults={"schema": {"x": 1}}),
+            {"all"},
+        ),
+        ("profiles", "one more", lambda: UserProfile.objects.create(project=project, user_id="zed"), {"all"}),
+        ("jobs", "one more", lambda: ProfileJob.objects.create(project=project, operation="trigger"), {"all"}),
+    ]
+
+
+def test_the_snapshot_sees_a_write_to_each_part(db, world):
+    """The snapshot is a digest; every part of it changes with a write to its rows, and only there."""
+    project = world["project"]
+    before = snapshot(project)
+    writes = _writes(project, world["ids"])
+    assert {part for part, *_ in writes} == set(_state(project, None)), "a part of the snapshot without a write here"
+    for part, what, write, sections in writes:
+        try:
+            with transaction.atomic():
+                write()
+                after = snapshot(project)
+                raise Rollback
+        except Rollback:
+            pass
+        changed = {(who, name) for who in before for name in before[who] if after[who][name] != before[who][name]}
+        assert changed == {(who, part) for who in sections}, f"{part} ({what}): {sorted(changed)}"
+    assert snapshot(project) == before
 
 
 def forbidden_markers(caller: str, ids: dict) -> list[str]:
@@ -509,15 +591,13 @@ def test_access(db, client, world, name, method, path, body, statuses):
     scope = required_scope(_view_of(name), method) or "read"
     keys = {**world["keys"], "owner": world["keys"][f"owner:{scope}"]}
     outcome = {}
+    before = snapshot(project)  # every call is rolled back: each caller finds this state
     for caller in CALLERS:
-        before_all = snapshot(project)
-        before_alice, before_bob = snapshot(project, users=["alice"]), snapshot(project, users=["bob"])
         try:
             with transaction.atomic():
                 response = call(client, method, path, body, keys[caller])
                 outcome[caller] = response.status_code
-                after_all = snapshot(project)
-                after_alice, after_bob = snapshot(project, users=["alice"]), snapshot(project, users=["bob"])
+                after = snapshot(project)
                 raise Rollback
         except Rollback:
             pass
@@ -528,11 +608,11 @@ def test_access(db, client, world, name, method, path, body, statuses):
             assert marker in asked or marker not in content, f"{caller} saw {marker!r} in {method} {path}"
         refused = response.status_code >= 400
         if refused or caller in ("sibling", "other_org", "none"):
-            assert after_all == before_all, f"{caller} changed the project through {method} {path}"
+            assert after["all"] == before["all"], f"{caller} changed the project through {method} {path}"
         if caller == "user_other":
-            assert after_alice == before_alice, f"bob's key changed alice's memories through {method} {path}"
+            assert after["alice"] == before["alice"], f"bob's key changed alice's memories through {method} {path}"
         if caller == "user_self":
-            assert after_bob == before_bob, f"alice's key changed bob's memories through {method} {path}"
+            assert after["bob"] == before["bob"], f"alice's key changed bob's memories through {method} {path}"
         if refused:
             error_of(response, response.status_code, response.json().get("code"))
         else:  # every answer has a body: the Mem0 SDKs parse every response
@@ -541,7 +621,6 @@ def test_access(db, client, world, name, method, path, body, statuses):
     assert outcome == expected, "got: " + " ".join(str(outcome[c]) for c in CALLERS)
 
     # Keys that are not keys, and a key of the project without the route's scope.
-    before = snapshot(project)
     for bad in (world["keys"]["revoked"], "mem0_not-a-real-key-at-all-000000"):
         error_of(call(client, method, path, body, bad), 401, "UNAUTHORIZED")
     if required_scope(_view_of(name), method) is not None:

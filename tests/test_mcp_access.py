@@ -15,13 +15,14 @@ nothing of the project.
 
 import httpx2
 import pytest
+from django.db import transaction
 
 from accounts.models import Organization, Project
 from accounts.services import apikey_create
 from memories.inputs import NewMemory, Scope
 from memories.models import AddEvent, Memory
 from memories.services import memories_add
-from tests.mcp_client import call
+from tests.mcp_client import TLS, call
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -60,6 +61,13 @@ def _roomy_rate_limits(settings):
 
 @pytest.fixture
 def world(db):
+    # In one transaction: these tests commit (the live server reads through its own connection), and
+    # a commit per row (about 25) cost more than making them.
+    with transaction.atomic():
+        return _make_world()
+
+
+def _make_world() -> dict:
     organization = Organization.objects.create(name="Tenant A", slug="tenant-a")
     project = Project.objects.create(organization=organization, name="A", slug="a")
     sibling = Project.objects.create(organization=organization, name="A2", slug="a2")
@@ -127,7 +135,11 @@ def test_mcp_access(live_server, world, tool, arguments, outcomes, caller):
     if caller == "none":
         body = {"jsonrpc": "2.0", "id": 1, "method": "tools/call", "params": {"name": tool, "arguments": arguments}}
         response = httpx2.post(
-            f"{live_server.url}/mcp", json=body, headers={"Accept": "application/json, text/event-stream"}, timeout=30
+            f"{live_server.url}/mcp",
+            json=body,
+            headers={"Accept": "application/json, text/event-stream"},
+            timeout=30,
+            verify=TLS,
         )
         assert response.status_code == 401
         assert snapshot(world["project"]) == before
