@@ -5,8 +5,6 @@ Reads like every selector: by default what holds now (current and not expired); 
 at T; ``include_expired`` and ``include_superseded`` widen it.
 """
 
-import hashlib
-import uuid
 from datetime import datetime
 from typing import Any
 
@@ -16,20 +14,16 @@ from django.core.exceptions import FieldError
 from django.db.models import ExpressionWrapper, FloatField, Q, Value
 from django.utils import timezone
 
-from accounts.models import Project
 from mem0g_site.exceptions import ValidationFailed
 from mem0g_site.paging import page_request, positive_int
-from mem0g_site.prepared import PreparedStatement
 from memories.embedding import embed_query
 from memories.inputs import Scope, clean_scope, clean_text
 from memories.models import Memory, MemorySource, MemorySourceLink, memory_hash
 from memories.ranking import (
-    SCOPE_TERM_KINDS,
     SEARCH_FUSIONS,
     ScopeKey,
     cosine_distance,
     fuse,
-    hybrid_exact_sql,
     hybrid_ranking_around,
     hybrid_rows,
     hybrid_rows_counted,
@@ -38,55 +32,19 @@ from memories.ranking import (
     vector_text,
     word_pairs,
 )
-from memories.selectors import PAGE_SIZE_MAX, memories_in
+from memories.search_candidates import (
+    SCOPE_SIZE_CACHE_SECONDS,
+    _exact_statement,
+    _keyword_candidates,
+    _scope_key,
+    _scope_size,
+    _scope_size_key,
+    _search_candidates,
+    _where_shape,
+)
+from memories.selectors import PAGE_SIZE_MAX
 
 TOP_K_MAX = 1000
-
-SCOPE_SIZE_CACHE_SECONDS = 60
-
-
-def _scope_size(project, scope: Scope | None, candidates, limit: int, *, shape: str | None) -> int:
-    """How many rows a search would score (``candidates()``, a queryset), counted up to ``limit + 1``.
-    Only picks the strategy (and floors the keyword weights), so it is cached for a minute per
-    ``shape`` of the read (the scope, the filters and the read flags; ``None``: not cacheable): a
-    stale count at worst picks the HNSW walk for a small scope, which the fallback in
-    ``vector_ranking`` corrects. (A hybrid search counts in its own statement instead.)"""
-    key = _scope_size_key(project, scope, limit, shape)
-    size = cache.get(key) if key is not None else None
-    if size is None:
-        size = candidates()[: limit + 1].count()
-        if key is not None:
-            cache.set(key, size, SCOPE_SIZE_CACHE_SECONDS)
-    return size
-
-
-def _scope_size_key(project, scope: Scope | None, limit: int, shape: str | None) -> str | None:
-    """The cache key of a scope's counted size (see ``_scope_size``); None: not cacheable."""
-    if shape is None:
-        return None
-    parts = [str(project.pk), str(limit), shape] + [
-        f"{k}={v}" for k, v in sorted((scope.as_filter() if scope else {}).items())
-    ]
-    return "mem0g:scope-size:" + hashlib.sha256("|".join(parts).encode()).hexdigest()
-
-
-_PLAIN = (str, int, float, bool, type(None), datetime, uuid.UUID)
-
-
-def _plain(value) -> bool:
-    if isinstance(value, (list, tuple)):
-        return all(isinstance(item, _PLAIN) for item in value)
-    return isinstance(value, _PLAIN)
-
-
-def _where_shape(where: Q | None) -> str | None:
-    """A stable text for a filter made only of plain lookups (``user_id="u1"``,
-    ``categories__overlap=[...]``, nested AND/OR/NOT of them): what the compiled ``filters`` of
-    nearly every Mem0 client's search look like. ``None`` for anything else (an expression, a raw
-    SQL part), whose text may not tell two filters apart."""
-    template = _where_template(where)
-    return None if template is None else f"{template[0]}|{template[1]!r}"
-
 
 # The keyword side looks a word's rows up by scope key (``ScopeKey``) only in scopes of more rows
 # than this. In a smaller one PostgreSQL reads the scope's rows through its B-tree index and checks
@@ -106,156 +64,6 @@ RERANK_WEIGHT = 0.3
 CANDIDATE_POOL_MIN = 50
 CANDIDATE_POOL_FACTOR = 4
 DECAY_HALF_LIFE_DAYS_MAX = 365_000
-
-
-def _scope_key(project, scope: Scope | None, where: Q | None) -> ScopeKey | None:
-    """The scope id the keyword side can look words up by: one the search is certainly within, from
-    ``scope`` or from a plain top-level ``user_id=...`` (agent, app, run) of ``where``, the way the
-    Mem0 clients name the user in ``filters``. ``None``: the search spans scopes."""
-    named = clean_scope(scope, required=False).as_filter() if scope is not None else {}
-    if where is not None and where.connector == Q.AND and not where.negated:
-        for child in where.children:
-            if isinstance(child, tuple) and child[0] in SCOPE_TERM_KINDS and isinstance(child[1], str):
-                named.setdefault(child[0], child[1])
-    for field in SCOPE_TERM_KINDS:
-        if named.get(field):
-            return ScopeKey(project.pk, field, named[field])
-    return None
-
-
-def _keyword_candidates(project, scope, where, key: ScopeKey, now=None, **read):
-    """The same rows as ``_search_candidates(project, scope, where, **read)``, with the project and
-    ``key``'s scope id as ``key.condition()`` (see ``ScopeKey.condition``)."""
-    named = clean_scope(scope, required=False).as_filter() if scope is not None else {}
-    rest = {f: v for f, v in named.items() if (f, v) != (key.field, key.value)}
-    if where is not None and where.connector == Q.AND and not where.negated:
-        kept = [child for child in where.children if child != (key.field, key.value)]
-        where = Q(*kept) if kept else None
-    base = Memory.objects.defer("embedding").filter(key.condition())
-    return _search_candidates(project, Scope(**rest), where, base=base, now=now, **read)
-
-
-def _search_candidates(project, scope, where, *, as_of, include_expired, include_superseded, base=None, now=None):
-    """The memories a search scores (``now``: the moment "unexpired" means, by default the clock's)."""
-    queryset = memories_in(project, scope) if base is None else base.filter(**scope.as_filter())
-    if include_superseded:
-        # Every row, closed since or not, but not a retracted record (a mistake, not a past fact);
-        # with as_of, every row that had started to hold (and was on record) by then.
-        queryset = queryset.not_retracted()
-        if as_of is not None:
-            queryset = queryset.begun_by(as_of)
-        if not include_expired:
-            queryset = queryset.unexpired(as_of or now or timezone.now())
-    else:
-        queryset = queryset.visible(as_of=as_of, include_expired=include_expired, now=now)
-    queryset = queryset.filter(embedding__isnull=False)
-    return queryset.filter(where) if where is not None else queryset
-
-
-def _where_template(where: Q | None) -> tuple[str, list[str]] | None:
-    """``where`` as a shape (its structure and every value but the strings, each written ``?``) and
-    its string values in order; None when it is not made of plain lookups (see ``_where_shape``)."""
-    if not where:
-        return "", []
-    strings: list[str] = []
-
-    def walk(node) -> str | None:
-        parts = []
-        for child in node.children:
-            if isinstance(child, Q):
-                text = walk(child)
-                if text is None:
-                    return None
-            elif isinstance(child, tuple) and len(child) == 2 and isinstance(child[0], str) and type(child[1]) is str:
-                strings.append(child[1])
-                text = f"({child[0]!r}, ?)"
-            elif isinstance(child, tuple) and len(child) == 2 and isinstance(child[0], str) and _plain(child[1]):
-                text = repr(child)
-            else:
-                return None
-            parts.append(text)
-        return f"{'NOT ' if node.negated else ''}{node.connector}({', '.join(parts)})"
-
-    shape = walk(where)
-    return None if shape is None else (shape, strings)
-
-
-def _where_filled(where: Q | None, strings) -> Q | None:
-    """``where`` with its string values (in ``_where_template``'s order) replaced by ``strings``."""
-    if where is None:
-        return None
-    values = iter(strings)
-
-    def fill(node) -> Q:
-        children = []
-        for child in node.children:
-            if isinstance(child, Q):
-                children.append(fill(child))
-            elif type(child[1]) is str:
-                children.append((child[0], next(values)))
-            else:
-                children.append(child)
-        return Q(*children, _connector=node.connector, _negated=node.negated)
-
-    return fill(where)
-
-
-def _exact_statement(
-    project, scope, where, read, *, literal, semantic_limit, best, keyed, now, count_up_to=None, **rest
-) -> tuple[str, list]:
-    """The exact path's hybrid statement (``ranking.hybrid_exact_sql``) for a search's candidates,
-    its SQL built once per shape of the search (``_EXACT_STATEMENTS``): the scope's and the
-    filter's names, the read flags, the limits; the project, the ids, the filter's strings, the
-    query, its vector, the clock and the numbers are the statement's parameters. A filter that is
-    not made of plain lookups is built every time."""
-    template = _where_template(where)
-    scope_ids = clean_scope(scope, required=False).as_filter() if scope is not None else {}
-    top_k, threshold = best if best is not None else (None, None)
-    values = {
-        "project_id": project.pk,
-        "literal": literal,
-        "now": now,
-        "as_of": read["as_of"],
-        "top_k": top_k,
-        "threshold": threshold,
-        **{f"id_{name}": value for name, value in scope_ids.items()},
-        **{f"where_{i}": value for i, value in enumerate(template[1] if template else ())},
-        **rest,
-    }
-    # (The LIMITs of the semantic side and of the count are written into the SQL text: the shape's.)
-    context = (where, scope is not None, read, best is not None, keyed, semantic_limit, count_up_to)
-    if template is None:
-        return _build_exact_statement(context, **values)
-    flags = (read["include_expired"], read["include_superseded"])
-    shape = (template[0], scope is not None, flags, best is not None, keyed, semantic_limit, count_up_to)
-    return _EXACT_STATEMENTS.statement(shape, context, **values)
-
-
-def _build_exact_statement(context, *, project_id, literal, now, as_of, top_k, threshold, **values):
-    where, scoped, read, cut, keyed, semantic_limit, count_up_to = context
-    project = Project.from_db(None, ["id"], [project_id])  # only its id is read
-    ids = {name.removeprefix("id_"): values.pop(name) for name in list(values) if name.startswith("id_")}
-    scope = Scope(**ids) if scoped else None
-    where = _where_filled(where, [values.pop(f"where_{i}") for i in range(sum(k.startswith("where_") for k in values))])
-    read = {**read, "as_of": as_of}
-    candidates = _search_candidates(project, scope, where, **read, now=now)
-    key = _scope_key(project, scope, where) if keyed else None
-    words_in = _keyword_candidates(project, scope, where, key, **read, now=now) if key is not None else candidates
-    return hybrid_exact_sql(
-        candidates,
-        values["query"],
-        literal,
-        semantic_limit,
-        values["keyword_limit"],
-        values.get("scope_rows"),
-        best=(top_k, threshold) if cut else None,
-        keyword_candidates=words_in,
-        scope_key=key,
-        count_up_to=count_up_to,
-    )
-
-
-_EXACT_STATEMENTS = PreparedStatement(_build_exact_statement)
 
 
 def memory_search(

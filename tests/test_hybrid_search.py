@@ -111,7 +111,7 @@ def test_the_statement_cut_to_the_top_k_ranks_as_the_whole_fusion_would(project,
     same rows, scores and order as fusing every candidate in Python, also when every memory shares
     the query's words (a name) and the keyword side proposes them all."""
     from memories import ranking
-    from memories.search import _search_candidates
+    from memories.search_candidates import _search_candidates
 
     if path == "hnsw":
         settings.SEARCH_EXACT_MAX_ROWS = 0

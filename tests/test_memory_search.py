@@ -156,7 +156,7 @@ def test_a_filter_that_is_not_plain_is_counted_every_time(project, add):
     from django.db.models import F, Q
     from django.test.utils import CaptureQueriesContext
 
-    from memories.search import _where_shape
+    from memories.search_candidates import _where_shape
 
     add(project, "User prefers Python for scripting", *DISTRACTORS, user_id="alice")
     expression = Q(user_id="alice") & Q(app_id=F("agent_id"))

@@ -1,4 +1,4 @@
-"""The search's one statement, built once per shape (memories.search._exact_statement on
+"""The search's one statement, built once per shape (memories.search_candidates._exact_statement on
 mem0g_site.prepared.PreparedStatement): every later search of that shape puts its own project, ids,
 filter values, query, vector and clock into the kept SQL, and finds exactly what a freshly built
 statement finds; a build that a stand-in cannot stand for is never kept."""
@@ -10,6 +10,7 @@ from django.db.models import Q
 
 from mem0g_site.prepared import _UNPREPARED, PreparedStatement
 from memories import search
+from memories import search_candidates as candidates
 from memories.inputs import Scope
 from memories.search import memory_search
 from memories.services import memory_supersede
@@ -41,9 +42,9 @@ def world(db, project, other_project, add):
 def _freshly_built(monkeypatch):
     """Every search builds its statement (what the prepared path must equal)."""
     monkeypatch.setattr(
-        search._EXACT_STATEMENTS,
+        candidates._EXACT_STATEMENTS,
         "statement",
-        lambda shape, context, **values: search._build_exact_statement(context, **values),
+        lambda shape, context, **values: candidates._build_exact_statement(context, **values),
     )
 
 
@@ -78,7 +79,7 @@ def test_a_prepared_search_finds_what_a_freshly_built_statement_finds(world, pro
         moment = kwargs.pop("now")
         monkeypatch.setattr(search.timezone, "now", lambda: moment)
     prepared = {}
-    search._EXACT_STATEMENTS.kept.clear()
+    candidates._EXACT_STATEMENTS.kept.clear()
     for owner in (project, other_project):  # the second project reuses the statement the first built
         for query in queries:
             prepared[(owner.pk, query)] = _answers(memory_search(project=owner, query=query, **kwargs))
@@ -91,8 +92,8 @@ def test_a_prepared_search_finds_what_a_freshly_built_statement_finds(world, pro
 
 
 def test_a_kept_statement_answers_each_project_and_user_with_their_own_rows(world, project, other_project):
-    search._EXACT_STATEMENTS.kept.clear()
-    builds = search._EXACT_STATEMENTS.builds
+    candidates._EXACT_STATEMENTS.kept.clear()
+    builds = candidates._EXACT_STATEMENTS.builds
     for owner, other in ((project, other_project), (other_project, project)):
         for user in ("alice", "bob"):
             found = memory_search(project=owner, query="What do they drink?", where=Q(user_id=user), top_k=10)
@@ -102,16 +103,16 @@ def test_a_kept_statement_answers_each_project_and_user_with_their_own_rows(worl
             assert all(f"({owner.slug})" in m.memory or "Alice" in m.memory for m in found)
             assert not any(f"({other.slug})" in m.memory for m in found)
     # One shape: built once (with two sets of stand-ins), then only filled in.
-    assert search._EXACT_STATEMENTS.builds == builds + 2
-    assert [prepared for prepared in search._EXACT_STATEMENTS.kept.values() if prepared is not _UNPREPARED]
+    assert candidates._EXACT_STATEMENTS.builds == builds + 2
+    assert [prepared for prepared in candidates._EXACT_STATEMENTS.kept.values() if prepared is not _UNPREPARED]
 
 
 def test_a_filter_of_other_values_is_another_shape(world, project):
-    search._EXACT_STATEMENTS.kept.clear()
+    candidates._EXACT_STATEMENTS.kept.clear()
     memory_search(project=project, query="tea", where=Q(user_id="alice"))
     memory_search(project=project, query="tea", where=Q(user_id="alice") & Q(categories__contains=["food"]))
     memory_search(project=project, query="tea", where=Q(user_id="alice"), top_k=3)
-    assert len(search._EXACT_STATEMENTS.kept) == 3
+    assert len(candidates._EXACT_STATEMENTS.kept) == 3
 
 
 def _statement(build):
