@@ -33,6 +33,7 @@ from django.utils import timezone
 
 from accounts.models import (
     ApiKey,
+    Counter,
     Membership,
     Organization,
     ProfileJob,
@@ -344,6 +345,11 @@ def world(django_db_setup, django_db_blocker):
         try:
             yield made
         finally:
+            # The requests made while building it were counted in its keys' rate-limit rows: gone too.
+            key_ids = ApiKey.objects.filter(project__organization__in=made["organizations"]).values_list(
+                "pk", flat=True
+            )
+            Counter.objects.filter(name__in=[f"rl:{w}:{pk}" for pk in key_ids for w in ("w", "b")]).delete()
             Project.objects.filter(organization__in=made["organizations"]).delete()
             Organization.objects.filter(pk__in=[o.pk for o in made["organizations"]]).delete()
             get_user_model().objects.filter(email__in=[MEMBER_EMAIL, NEWCOMER_EMAIL]).delete()
