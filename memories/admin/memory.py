@@ -8,7 +8,7 @@ from django.http import HttpResponseRedirect
 from django.utils.html import format_html, format_html_join
 
 from mem0g_site.exceptions import ApplicationError, ValidationFailed
-from memories.admin.common import MemoryIdSearchMixin, NotSaved
+from memories.admin.common import MemoryIdSearchMixin, NotSaved, each_row
 from memories.admin.filters import AgentFilter, CategoryFilter, StateFilter, UserFilter
 from memories.admin.inlines import IncomingInline, OutgoingInline, SourceInline, TraceInline
 from memories.inputs import (
@@ -139,15 +139,14 @@ class MemoryAdmin(MemoryIdSearchMixin, admin.ModelAdmin):
         )
 
     def _each(self, request, queryset, action, done: str):
-        count = 0
-        for memory in queryset.select_related("project").defer("embedding"):
-            try:
-                action(project=memory.project, memory_id=memory.pk, actor_id=f"admin:{request.user.get_username()}")
-            except ApplicationError as exc:
-                self.message_user(request, f"{memory.pk}: {exc.message}", level=messages.ERROR)
-                continue
-            count += 1
-        self.message_user(request, f"{done} {count} memor{'y' if count == 1 else 'ies'}.")
+        each_row(
+            self,
+            request,
+            queryset.select_related("project").defer("embedding"),
+            lambda memory, actor_id: action(project=memory.project, memory_id=memory.pk, actor_id=actor_id),
+            done,
+            ("memory", "memories"),
+        )
 
     @admin.action(description="Expire the selected memories now")
     def expire_now(self, request, queryset):

@@ -7,7 +7,7 @@ from django.http import HttpResponseRedirect
 from django.utils.html import format_html, format_html_join
 
 from mem0g_site.exceptions import ApplicationError
-from memories.admin.common import NotSaved
+from memories.admin.common import NotSaved, each_row
 from memories.admin.inlines import TraceInline
 from memories.models import DecisionTrace
 from memories.review import review_accept, review_edit, review_reject
@@ -156,17 +156,15 @@ class ReviewAdmin(admin.ModelAdmin):
         )
 
     def _each(self, request, queryset, action, done: str):
-
         service = {"accept": review_accept, "reject": review_reject}[action]
-        count = 0
-        for trace in queryset.select_related("project").only("id", "project"):
-            try:
-                service(project=trace.project, trace_id=trace.pk, actor_id=f"admin:{request.user.get_username()}")
-            except ApplicationError as exc:
-                self.message_user(request, f"{trace.pk}: {exc.message}", level=messages.ERROR)
-                continue
-            count += 1
-        self.message_user(request, f"{done} {count} change{'' if count == 1 else 's'}.")
+        each_row(
+            self,
+            request,
+            queryset.select_related("project").only("id", "project"),
+            lambda trace, actor_id: service(project=trace.project, trace_id=trace.pk, actor_id=actor_id),
+            done,
+            ("change", "changes"),
+        )
 
     @admin.action(description="Accept the selected changes")
     def accept(self, request, queryset):
