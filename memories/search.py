@@ -40,7 +40,8 @@ from memories.search_candidates import (
     _scope_size,
     _scope_size_key,
     _search_candidates,
-    _where_shape,
+    _where_shape_of,
+    _where_template,
 )
 from memories.selectors import PAGE_SIZE_MAX
 
@@ -125,7 +126,8 @@ def memory_search(
 
     vector = embed_query(query)
     # The count is cached per shape of the read; a read as of a given moment is not.
-    where_shape = _where_shape(where) if as_of is None else None
+    template = _where_template(where)  # the size cache's key and the prepared statement's shape
+    where_shape = _where_shape_of(template) if as_of is None else None
     shape = None if where_shape is None else f"{where_shape}|{int(include_expired)}{int(include_superseded)}"
     # The semantic side needs more than top_k candidates only when something can lift a memory over
     # one ranked above it on similarity alone. The linear fusion cannot (a memory below the semantic
@@ -145,6 +147,7 @@ def memory_search(
         "keyword_limit": pool,
         "best": (top_k, threshold) if cut else None,
         "now": moment_now,
+        "template": template,
     }
     # The scope's size, counted up to exact_max + 1 (and cached, see _scope_size): picks the vector
     # strategy, and is the number of documents the keyword weights are computed against (a floor

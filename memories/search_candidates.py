@@ -61,7 +61,11 @@ def _where_shape(where: Q | None) -> str | None:
     ``categories__overlap=[...]``, nested AND/OR/NOT of them): what the compiled ``filters`` of
     nearly every Mem0 client's search look like. ``None`` for anything else (an expression, a raw
     SQL part), whose text may not tell two filters apart."""
-    template = _where_template(where)
+    return _where_shape_of(_where_template(where))
+
+
+def _where_shape_of(template: tuple[str, list[str]] | None) -> str | None:
+    """``_where_shape`` of a filter whose ``_where_template`` is in hand."""
     return None if template is None else f"{template[0]}|{template[1]!r}"
 
 
@@ -158,14 +162,14 @@ def _where_filled(where: Q | None, strings) -> Q | None:
 
 
 def _exact_statement(
-    project, scope, where, read, *, literal, semantic_limit, best, keyed, now, count_up_to=None, **rest
+    project, scope, where, read, *, template, literal, semantic_limit, best, keyed, now, count_up_to=None, **rest
 ) -> tuple[str, list]:
     """The exact path's hybrid statement (``ranking.hybrid_exact_sql``) for a search's candidates,
     its SQL built once per shape of the search (``_EXACT_STATEMENTS``): the scope's and the
     filter's names, the read flags, the limits; the project, the ids, the filter's strings, the
     query, its vector, the clock and the numbers are the statement's parameters. A filter that is
-    not made of plain lookups is built every time."""
-    template = _where_template(where)
+    not made of plain lookups is built every time. ``template``: ``_where_template(where)``, which the
+    caller has already made for the scope-size cache."""
     scope_ids = clean_scope(scope, required=False).as_filter() if scope is not None else {}
     top_k, threshold = best if best is not None else (None, None)
     values = {
