@@ -23,7 +23,7 @@ from django.db import DEFAULT_DB_ALIAS, connections
 _queues: ContextVar[dict[str, list] | None] = ContextVar("mem0g_deferred_inserts", default=None)
 
 
-def execute_later(sql: str, params: Sequence, using: str = DEFAULT_DB_ALIAS) -> None:
+def execute_later(sql: str, params: Sequence | None, using: str = DEFAULT_DB_ALIAS) -> None:
     """Run ``sql``, whose result nobody reads (taking a lock, say), with the queued INSERTs of the
     open ``deferred_inserts`` block, in their order: before the next other statement at the
     latest. Outside a block: now."""
@@ -32,33 +32,36 @@ def execute_later(sql: str, params: Sequence, using: str = DEFAULT_DB_ALIAS) -> 
         with connections[using].cursor() as cursor:
             cursor.execute(sql, params)
     else:
-        queue.append((sql, tuple(params)))
+        queue.append((sql, None if params is None else tuple(params)))
 
 
 @contextmanager
 def deferred_inserts(using: str = DEFAULT_DB_ALIAS) -> Iterator[None]:
     connection = connections[using]
-    queue: list[tuple[str, tuple]] = []
+    queue: list[tuple[str, tuple | None]] = []
     sending = False  # the queue itself is going out
 
     def send() -> None:
-        # Through a cursor of its own, like any statement (timed, logged), past ``deferring``.
+        # Through a cursor of its own, like any statement (timed, logged), past ``deferring``. Each
+        # statement's parameters are merged into it on its own (the driver keeps the parsed form of
+        # a statement up to 4 kB and 50 parameters; the joined string, longer, was parsed afresh
+        # every time: 0.7 ms of an add), and the joined result goes without parameters.
         nonlocal sending
-        sql = ";\n".join(statement for statement, _ in queue)
-        params = tuple(param for _, statement_params in queue for param in statement_params)
-        queue.clear()
-        sending = True
-        try:
-            with connection.cursor() as cursor:
-                cursor.execute(sql, params)
-        finally:
-            sending = False
+        with connection.cursor() as cursor:
+            merge = cursor.cursor.mogrify
+            sql = ";\n".join(statement if params is None else merge(statement, params) for statement, params in queue)
+            queue.clear()
+            sending = True
+            try:
+                cursor.execute(sql)
+            finally:
+                sending = False
 
     def deferring(execute, sql, params, many, context):
         if sending:
             return execute(sql, params, many, context)
         if not many and sql.startswith("INSERT INTO ") and " RETURNING " not in sql:
-            queue.append((sql, tuple(params or ())))
+            queue.append((sql, None if params is None else tuple(params)))
             return None
         if queue:
             send()

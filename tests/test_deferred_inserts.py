@@ -82,3 +82,17 @@ def test_a_statement_for_later_goes_out_with_the_queue_in_its_order(project):
     with CaptureQueriesContext(connection) as context:
         execute_later("SELECT 1", [])  # outside a block: at once
     assert _sent(context) == ["SELECT 1"]
+
+
+def test_each_statement_keeps_its_own_parameters_and_percent_signs(project):
+    """The queue goes out as one string with each statement's parameters merged into it: values
+    that look like placeholders or quotes stay values, and a statement sent without parameters keeps
+    its ``%`` as written."""
+    tricky = ["50% off %s %(name)s", "it's; DROP TABLE x; --", "second"]
+    with transaction.atomic(), deferred_inserts():
+        execute_later("SELECT 1 WHERE 'a%' LIKE 'a%'", None)
+        for text in tricky:
+            AddEvent.objects.create(project=project, user_id=text, payload={"text": text})
+        execute_later("SELECT pg_advisory_xact_lock(%s)", [4243])
+    stored = dict(AddEvent.objects.filter(project=project).values_list("user_id", "payload"))
+    assert stored == {text: {"text": text} for text in tricky}
