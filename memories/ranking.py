@@ -26,6 +26,13 @@ RRF_K = 60
 # A query term is looked up in at most this many rows: a word found in more is common anyway,
 # and its (small) weight is computed from this capped count.
 KEYWORD_TERM_ROWS_MAX = 5000
+# In a scope too large for the exact path (whose size is then only known to be over it), a word
+# found in this many of its rows is common: it weighs nothing, and its rows are not read further.
+# Each row a word is found in is a heap page read (a heavy user's rows are spread over the whole
+# table), and the weight such a word had (its count floored to the exact path's limit) was small
+# (at most ln 4 against 4 to 8 for a rare word) or, from the limit up, nil. docs/BENCHMARKS.md,
+# session 9.
+KEYWORD_COMMON_ROWS = 500
 STOPWORDS = frozenset(
     "a an and are as at be by did do does for from had has have he her his how i in is it its me my of on or "
     "our she so that the their them they this to was we were what when where which who why will with you your".split()
@@ -119,6 +126,7 @@ def keyword_ranking(
     *,
     model=Memory,
     scope_key: ScopeKey | None = None,
+    common_from: int | None = None,
 ) -> list[Memory]:
     """The ``limit`` candidates sharing the most query-term weight with ``query``, best first, and
     those of ``also`` (ids) that share any, each with ``keyword`` in [0, 1], ``keyword_rank`` and
@@ -131,10 +139,13 @@ def keyword_ranking(
     lexemes it contains over the weight of all the query's lexemes found in the scope.
 
     ``scope_key``: the candidates are within that scope id, and narrowed by ``scope_key.condition()``
-    rather than by indexed filters on the project and that field (memories only).
+    rather than by indexed filters on the project and that field (memories only). ``common_from``: see
+    :func:`keyword_scored_sql`.
     """
     table = model._meta.db_table
-    scored_sql, scored_params = keyword_scored_sql(candidates, query, scope_rows, model=model, scope_key=scope_key)
+    scored_sql, scored_params = keyword_scored_sql(
+        candidates, query, scope_rows, model=model, scope_key=scope_key, common_from=common_from
+    )
     sql = f"""
         WITH {scored_sql}
         SELECT {model_columns(model)}, scored.keyword, scored.keyword_rank, m.embedding <=> %s::vector AS distance
@@ -199,9 +210,14 @@ def keyword_scored_sql(
     model=Memory,
     scope_key: ScopeKey | None = None,
     counted_up_to: int | None = None,
+    common_from: int | None = None,
 ) -> tuple[str, list]:
     """The CTEs ``terms``, ``hits``, ``weights`` and ``scored`` (``id``, ``keyword``, ``keyword_rank``)
     of the keyword side (see :func:`keyword_ranking`), without the leading ``WITH``.
+
+    ``common_from``: a term found in that many of the candidates is common: it weighs 0 and is
+    looked up in no more rows (a large scope, see ``KEYWORD_COMMON_ROWS``); a memory holding only
+    common terms is not on the keyword side, which finds nothing when every term is common.
 
     ``scope_rows`` None: the scope's size is the CTE ``scope_size`` (``n``) of the statement, which
     counted it up to ``counted_up_to + 1``; the side finds nothing when the scope is larger.
@@ -216,12 +232,18 @@ def keyword_scored_sql(
             f"memory_scope_terms({table}.project_id, {table}.user_id, {table}.agent_id, {table}.app_id, "
             f"{table}.run_id, {table}.search_vector) @@ terms.scoped AND ({matches}) IS TRUE"
         )
-    hits = candidates.filter(RawSQL(matches, [], output_field=BooleanField())).values("id")[:KEYWORD_TERM_ROWS_MAX]
+    per_term = KEYWORD_TERM_ROWS_MAX if common_from is None else int(common_from)
+    hits = candidates.filter(RawSQL(matches, [], output_field=BooleanField())).values("id")[:per_term]
     hits_sql, hits_params = hits.query.sql_with_params()
     rows, rows_params, gate = "%s", [scope_rows], ""
     if scope_rows is None:
         rows, rows_params = "(SELECT n FROM scope_size)", []
         gate = f"WHERE (SELECT n FROM scope_size) <= {int(counted_up_to)}"
+    idf = f"ln(1 + (greatest({rows}, count(*)) - count(*) + 0.5) / (count(*) + 0.5))"
+    having = ""
+    if common_from is not None:
+        idf = f"CASE WHEN count(*) >= {per_term} THEN 0.0 ELSE {idf} END"
+        having = "HAVING sum(weights.idf) > 0"
     sql = f"""
         terms AS (
             SELECT DISTINCT lexeme, plainto_tsquery('simple', lexeme) AS q,
@@ -232,14 +254,13 @@ def keyword_scored_sql(
             SELECT terms.lexeme, hit.id FROM terms CROSS JOIN LATERAL ({hits_sql}) AS hit
         ),
         weights AS (
-            SELECT lexeme, ln(1 + (greatest({rows}, count(*)) - count(*) + 0.5) / (count(*) + 0.5)) AS idf
-            FROM hits GROUP BY lexeme
+            SELECT lexeme, {idf} AS idf FROM hits GROUP BY lexeme
         ),
         scored AS (
             SELECT hits.id, sum(weights.idf) / (SELECT sum(idf) FROM weights) AS keyword,
                    row_number() OVER (ORDER BY sum(weights.idf) DESC, hits.id) AS keyword_rank
             FROM hits JOIN weights USING (lexeme)
-            GROUP BY hits.id
+            GROUP BY hits.id {having}
         )
     """
     return sql, [scope_key.prefix() if scope_key else "", query, *hits_params, *rows_params]
@@ -315,6 +336,7 @@ def hybrid_ranking_around(
     *,
     best: tuple[int, float | None],
     scope_key: ScopeKey | None = None,
+    common_from: int | None = None,
 ) -> tuple[list[Memory], list[Memory], bool]:
     """:func:`hybrid_exact_sql`'s statement around ``semantic``, the rows a vector ranking already found (the
     HNSW walk of a large scope): the keyword side over ``candidates`` (as :func:`keyword_ranking`'s)
@@ -322,19 +344,40 @@ def hybrid_ranking_around(
     the keyword side's whole pool."""
     ids = ("SELECT unnest(%s::uuid[]) AS id", [[str(m.pk) for m in semantic]])
     return hybrid_rows(
-        *_hybrid_sql(ids, candidates, query, vector_text(vector), keyword_limit, scope_rows, best, scope_key)
+        *_hybrid_sql(
+            ids,
+            candidates,
+            query,
+            vector_text(vector),
+            keyword_limit,
+            scope_rows,
+            best,
+            scope_key,
+            common_from=common_from,
+        )
     )
 
 
 def _hybrid_sql(
-    semantic, words_in, query, literal, keyword_limit, scope_rows, best, scope_key, *, pool=None, counted_up_to=None
+    semantic,
+    words_in,
+    query,
+    literal,
+    keyword_limit,
+    scope_rows,
+    best,
+    scope_key,
+    *,
+    pool=None,
+    counted_up_to=None,
+    common_from=None,
 ) -> tuple[str, list]:
     """The statement of :func:`hybrid_exact_sql` and :func:`hybrid_ranking_around`:
     ``semantic`` is the SQL (and its parameters) of the semantic side's ids. ``pool``: the SQL of
     the counted candidates (see :func:`hybrid_exact_sql`), whose count every row then carries."""
     semantic_sql, semantic_params = semantic
     scored_sql, scored_params = keyword_scored_sql(
-        words_in, query, scope_rows, scope_key=scope_key, counted_up_to=counted_up_to
+        words_in, query, scope_rows, scope_key=scope_key, counted_up_to=counted_up_to, common_from=common_from
     )
     head, head_params = "", []
     if pool is not None:

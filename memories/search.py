@@ -20,6 +20,7 @@ from memories.embedding import embed_query
 from memories.inputs import Scope, clean_scope, clean_text
 from memories.models import Memory, MemorySource, MemorySourceLink, memory_hash
 from memories.ranking import (
+    KEYWORD_COMMON_ROWS,
     SEARCH_FUSIONS,
     ScopeKey,
     cosine_distance,
@@ -33,7 +34,6 @@ from memories.ranking import (
     word_pairs,
 )
 from memories.search_candidates import (
-    SCOPE_SIZE_CACHE_SECONDS,
     _exact_statement,
     _keyword_candidates,
     _scope_key,
@@ -42,6 +42,7 @@ from memories.search_candidates import (
     _search_candidates,
     _where_shape_of,
     _where_template,
+    remember_scope_size,
 )
 from memories.selectors import PAGE_SIZE_MAX
 
@@ -163,7 +164,7 @@ def memory_search(
         )
         scope_rows = counted[3]
         if size_key is not None:
-            cache.set(size_key, scope_rows, SCOPE_SIZE_CACHE_SECONDS)
+            remember_scope_size(size_key, scope_rows, exact_max)
         if scope_rows > exact_max:
             counted = None  # a large scope: the HNSW walk below
     if scope_rows is None:
@@ -188,13 +189,30 @@ def memory_search(
         candidates = candidates_of()
         words_in = _keyword_candidates(project, scope, where, key, now=moment_now, **read) if key else candidates
         semantic = vector_ranking(candidates, vector, pool if reorders else top_k, exact=exact)
+        # A scope over the exact path's limit: a word in many of its rows is common (KEYWORD_COMMON_ROWS).
+        common_from = None if exact else KEYWORD_COMMON_ROWS
         if keyword_search and cut and HYBRID_ONE_STATEMENT:
             semantic, keyword, active = hybrid_ranking_around(
-                semantic, words_in, query, vector, pool, max(1, scope_rows), best=(top_k, threshold), scope_key=key
+                semantic,
+                words_in,
+                query,
+                vector,
+                pool,
+                max(1, scope_rows),
+                best=(top_k, threshold),
+                scope_key=key,
+                common_from=common_from,
             )
         elif keyword_search:
             keyword = keyword_ranking(
-                words_in, query, vector, pool, max(1, scope_rows), [m.pk for m in semantic], scope_key=key
+                words_in,
+                query,
+                vector,
+                pool,
+                max(1, scope_rows),
+                [m.pk for m in semantic],
+                scope_key=key,
+                common_from=common_from,
             )
     fused = fuse(semantic, keyword, fusion, active=active)
 

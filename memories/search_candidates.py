@@ -20,6 +20,15 @@ from memories.ranking import SCOPE_TERM_KINDS, ScopeKey, hybrid_exact_sql
 from memories.selectors import memories_in
 
 SCOPE_SIZE_CACHE_SECONDS = 60
+# A scope found over the exact path's limit is remembered longer: counting it reads that many rows
+# (a heap page each, for a heavy user) to learn only that it is large, and a large scope rarely
+# drops under the limit (when it does, the HNSW path still answers it, with the full top-k).
+SCOPE_SIZE_LARGE_CACHE_SECONDS = 600
+
+
+def remember_scope_size(key: str, size: int, limit: int) -> None:
+    """Cache a scope's counted size (up to ``limit + 1``) under ``key`` (see ``_scope_size_key``)."""
+    cache.set(key, size, SCOPE_SIZE_CACHE_SECONDS if size <= limit else SCOPE_SIZE_LARGE_CACHE_SECONDS)
 
 
 def _scope_size(project, scope: Scope | None, candidates, limit: int, *, shape: str | None) -> int:
@@ -33,7 +42,7 @@ def _scope_size(project, scope: Scope | None, candidates, limit: int, *, shape: 
     if size is None:
         size = candidates()[: limit + 1].count()
         if key is not None:
-            cache.set(key, size, SCOPE_SIZE_CACHE_SECONDS)
+            remember_scope_size(key, size, limit)
     return size
 
 

@@ -201,6 +201,26 @@ def test_a_search_that_counts_its_scope_ranks_as_one_that_knew_the_count(project
                 assert len(counted) == 6
 
 
+def test_a_scope_over_the_exact_limit_is_remembered_longer(project, add, settings, monkeypatch):
+    """Counting a large scope reads its rows only to learn that it is large: that verdict is kept
+    ten times as long as a small scope's count, which changes with every add."""
+    from django.db.models import Q
+
+    from memories import search_candidates
+
+    kept = []
+    monkeypatch.setattr(search_candidates.cache, "set", lambda key, value, timeout: kept.append((value, timeout)))
+    settings.SEARCH_EXACT_MAX_ROWS = 5
+    add(project, "User prefers Python for scripting", *DISTRACTORS, user_id="alice")  # 6 rows: large
+    add(project, "User drinks green tea", user_id="bob")
+    for user in ("alice", "bob"):
+        memory_search(project=project, query="pets", where=Q(user_id=user))  # counted in the statement
+        memory_search(project=project, query="pets", where=Q(user_id=user), keyword_search=False)  # by COUNT
+    large, small = search_candidates.SCOPE_SIZE_LARGE_CACHE_SECONDS, search_candidates.SCOPE_SIZE_CACHE_SECONDS
+    assert kept == [(6, large), (6, large), (1, small), (1, small)]
+    assert large >= 10 * small
+
+
 @pytest.mark.parametrize(
     "body, field",
     [
@@ -391,6 +411,40 @@ def test_hnsw_path_matches_exact_search(db, crowded_table, settings):
 
 
 # --- The keyword side looks a user's words up by scope ------------------------------------------
+
+
+@pytest.mark.parametrize("path", ["hnsw-then-keyword", "keyword-alone"])
+def test_in_a_large_scope_a_word_in_many_rows_weighs_nothing(project, add, settings, monkeypatch, path):
+    # 6 of the user's 12 rows say "garden", 2 say "zebra". With the exact path's limit at 5 the scope
+    # is large; with KEYWORD_COMMON_ROWS at 4, "garden" is common there and only "zebra" counts.
+    from memories import search
+
+    monkeypatch.setattr(search, "KEYWORD_COMMON_ROWS", 4)
+    if path == "keyword-alone":  # the keyword side on its own (not the one statement around the HNSW rows)
+        monkeypatch.setattr(search, "HYBRID_ONE_STATEMENT", False)
+    for n in range(6):
+        add(project, f"Waters the garden every morning, bed {n}", user_id="gardener")
+    add(project, "Saw a zebra at the zoo", user_id="gardener")
+    add(project, "The garden has a zebra statue", user_id="gardener")
+    for n in range(4):
+        add(project, f"Reads a chapter of a novel before bed, book {n}", user_id="gardener")
+
+    def keyword_of(query: str, exact_max: int) -> dict[str, float]:
+        settings.SEARCH_EXACT_MAX_ROWS = exact_max
+        found = memory_search(
+            project=project, query=query, scope=Scope(user_id="gardener"), top_k=12, threshold=0, explain=True
+        )
+        return {m.memory: m.score_breakdown["keyword"] for m in found}
+
+    large = keyword_of("zebra garden", 5)
+    assert large["Saw a zebra at the zoo"] == pytest.approx(1.0)
+    assert large["The garden has a zebra statue"] == pytest.approx(1.0)
+    assert {large[f"Waters the garden every morning, bed {n}"] for n in range(6)} == {0.0}
+    # A question of common words only: no keyword side, the semantic score alone.
+    assert set(keyword_of("garden", 5).values()) == {0.0}
+    # The exact path (the scope's size known) still weighs "garden".
+    small = keyword_of("zebra garden", 1000)
+    assert 0 < small["Waters the garden every morning, bed 0"] < small["The garden has a zebra statue"]
 
 
 def _keyword_plan(project, query: str, **search) -> str:
