@@ -15,7 +15,11 @@ class CompositeForeignKey(BaseConstraint):
     """``FOREIGN KEY (fields) REFERENCES to (to_fields)``, checked at commit like Django's own keys.
 
     ``to_fields`` must be covered by a unique constraint of ``to``. Deletes cascade through the
-    ORM (the one-column key's ``on_delete``), so the key itself takes no action."""
+    ORM (the one-column key's ``on_delete``), so the key itself takes no action, but for
+    ``set_null_on_delete``: fields of ``fields`` the database sets NULL when the row they name is
+    deleted (``ON DELETE SET NULL (columns)``, PostgreSQL 15), however it is deleted (the ORM, a raw
+    statement, a cascade), with the one-column key's ``on_delete`` left at ``DO_NOTHING``. The key
+    stays after the Citus migration drops the one-column one, and so does the action."""
 
     def __init__(
         self,
@@ -24,13 +28,17 @@ class CompositeForeignKey(BaseConstraint):
         to: str,
         to_fields: list[str] | tuple[str, ...],
         name: str,
+        set_null_on_delete: list[str] | tuple[str, ...] = (),
         violation_error_message: str | None = None,
     ) -> None:
         if len(fields) < 2 or len(fields) != len(to_fields):
             raise ValueError("CompositeForeignKey needs two or more fields and as many to_fields")
+        if not set(set_null_on_delete) <= set(fields):
+            raise ValueError("CompositeForeignKey's set_null_on_delete must name some of its fields")
         self.fields = tuple(fields)
         self.to = to
         self.to_fields = tuple(to_fields)
+        self.set_null_on_delete = tuple(set_null_on_delete)
         super().__init__(name=name, violation_error_message=violation_error_message)
 
     def target(self, model):
@@ -42,9 +50,13 @@ class CompositeForeignKey(BaseConstraint):
         quote = schema_editor.quote_name
         columns = ", ".join(quote(model._meta.get_field(name).column) for name in self.fields)
         to_columns = ", ".join(quote(target._meta.get_field(name).column) for name in self.to_fields)
+        action = ""
+        if self.set_null_on_delete:
+            nulled = ", ".join(quote(model._meta.get_field(name).column) for name in self.set_null_on_delete)
+            action = f" ON DELETE SET NULL ({nulled})"
         return (
             f"CONSTRAINT {quote(self.name)} FOREIGN KEY ({columns}) "
-            f"REFERENCES {quote(target._meta.db_table)} ({to_columns}) DEFERRABLE INITIALLY DEFERRED"
+            f"REFERENCES {quote(target._meta.db_table)} ({to_columns}){action} DEFERRABLE INITIALLY DEFERRED"
         )
 
     def create_sql(self, model, schema_editor) -> str:
@@ -79,16 +91,19 @@ class CompositeForeignKey(BaseConstraint):
     def deconstruct(self):
         path, args, kwargs = super().deconstruct()
         kwargs.update(fields=list(self.fields), to=self.to, to_fields=list(self.to_fields))
+        if self.set_null_on_delete:
+            kwargs["set_null_on_delete"] = list(self.set_null_on_delete)
         return path, args, kwargs
 
     def __eq__(self, other) -> bool:
         if not isinstance(other, CompositeForeignKey):
             return NotImplemented
-        return (self.name, self.fields, self.to, self.to_fields) == (
+        return (self.name, self.fields, self.to, self.to_fields, self.set_null_on_delete) == (
             other.name,
             other.fields,
             other.to,
             other.to_fields,
+            other.set_null_on_delete,
         )
 
     def __repr__(self) -> str:
