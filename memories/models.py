@@ -275,6 +275,16 @@ class MemorySource(models.Model):
     observed_at = models.DateTimeField()
     metadata = models.JSONField(default=dict, blank=True)  # the add's metadata, as the client sent it
     embedding = VectorField(dimensions=EMBEDDING_DIMENSIONS, null=True, blank=True)
+    # The memory whose embedding equals this message's (the memory a verbatim add wrote from it:
+    # same words, same vector). Such a message is not in source_embedding_hnsw (a partial index):
+    # search finds it through that memory's entry in memory_embedding_hnsw, so a verbatim add
+    # builds one HNSW entry per message instead of two. The database sets it NULL when the memory
+    # is deleted (``memories_source_vector_memory_in_project``), the services when the memory's
+    # embedding changes (``memories.services.records.sources_unshare_vectors``); the message then
+    # enters its own index. ``embedding`` stays filled either way: the exact path scores it.
+    vector_memory = models.ForeignKey(
+        Memory, on_delete=models.DO_NOTHING, null=True, blank=True, db_index=True, related_name="+"
+    )
     created_at = models.DateTimeField(default=timezone.now)
     memories = models.ManyToManyField(Memory, through="MemorySourceLink", related_name="sources")
 
@@ -288,6 +298,14 @@ class MemorySource(models.Model):
                 to_fields=["project", "id"],
                 name="memories_source_event_in_project",
             ),
+            # The one key that acts on delete: a message whose vector memory goes keeps its own vector.
+            CompositeForeignKey(
+                fields=["project", "vector_memory"],
+                to="memories.Memory",
+                to_fields=["project", "id"],
+                name="memories_source_vector_memory_in_project",
+                set_null_on_delete=["vector_memory"],
+            ),
         ]
         indexes = [
             # memories.search.source_list: one scope's sources, newest first.
@@ -295,13 +313,16 @@ class MemorySource(models.Model):
             models.Index(fields=["project", "agent_id", "-observed_at"], name="source_project_agent"),
             models.Index(fields=["project", "app_id", "-observed_at"], name="source_project_app"),
             models.Index(fields=["project", "run_id", "-observed_at"], name="source_project_run"),
-            # memories.search.source_search (and search with include_sources) for large scopes.
+            # memories.search.source_search (and search with include_sources) for large scopes: the
+            # messages that share no memory's vector; the others are found through
+            # memory_embedding_hnsw (memories.ranking.vector_ranking, ``shared_by``).
             HnswIndex(
                 name="source_embedding_hnsw",
                 fields=["embedding"],
                 m=16,
                 ef_construction=64,
                 opclasses=["vector_cosine_ops"],
+                condition=Q(vector_memory__isnull=True),
             ),
         ]
 
