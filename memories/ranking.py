@@ -3,6 +3,7 @@ both in one statement for small scopes, and their fusion into one score. Used by
 for memories and for the messages they came from (any model with ``embedding`` and ``search_vector``).
 """
 
+import contextlib
 import functools
 import re
 from dataclasses import dataclass
@@ -11,7 +12,7 @@ from typing import Any
 import numpy as np
 from django.conf import settings
 from django.db import connection, connections, router, transaction
-from django.db.models import BooleanField, ExpressionWrapper, FloatField, Value
+from django.db.models import BooleanField, Exists, ExpressionWrapper, FloatField, OuterRef, Value
 from django.db.models.expressions import RawSQL
 from django.db.models.sql import Query
 from pgvector import Vector
@@ -100,20 +101,97 @@ def vector_ranking(candidates, vector, limit: int, *, exact: bool) -> list[Memor
     alias = router.db_for_read(Memory)
     candidates = candidates.using(alias)
     if not exact:
-        with transaction.atomic(using=alias), connections[alias].cursor() as cursor:
-            ef_search = min(1000, max(settings.SEARCH_HNSW_EF_SEARCH, 2 * limit))
-            cursor.execute(f"SET LOCAL hnsw.iterative_scan = strict_order; SET LOCAL hnsw.ef_search = {ef_search}")
-            rows = list(candidates.annotate(distance=distance).order_by("distance")[:limit])
-        # An HNSW graph can leave some rows unreachable (many near-identical vectors make poorly
-        # connected regions), and the iterative scan stops at hnsw.max_scan_tuples: if it came back
-        # short while the scope holds more rows, fall back to the exact scan.
-        exact = len(rows) < limit and candidates[: len(rows) + 1].count() > len(rows)
+        with _walking(alias, limit):
+            rows = list(_walked(candidates, distance, limit))
+        exact = _came_back_short(rows, candidates, limit)
     if exact:
-        # "+ 0" makes the sort key an expression the HNSW index cannot serve, so PostgreSQL scores
-        # every candidate row found through the scope index: exact, and cheap for small scopes.
-        ordering = ExpressionWrapper(distance + Value(0.0), output_field=FloatField())
-        rows = list(candidates.annotate(distance=distance).order_by(ordering, "id")[:limit])
+        rows = list(_scored(candidates, distance, limit))
     return rows
+
+
+def shared_vector_ranking(candidates, vector, limit: int, *, field: str, walk: tuple[bool, bool]) -> list:
+    """:func:`vector_ranking`'s HNSW path for candidates some of which share a memory's vector: ``field``
+    names that memory (``MemorySource.vector_memory``: its embedding equals the row's own). The rows
+    sharing none are in their model's HNSW index, a partial one (``field`` NULL); the rows sharing
+    one are not, and are found through the memories' index: the nearest memories some candidate
+    names, then the candidates naming them, each scored with its own vector. The nearest ``limit``
+    of both sides, ties by id, as the exact scan ranks them.
+
+    ``walk``: whether to walk each side (those sharing none, those sharing one), or score it exactly
+    (a side with few rows in the scope, :func:`shared_sizes`: a filtered walk that cannot fill its
+    LIMIT runs on to ``hnsw.max_scan_tuples``). Both sides go in one statement; a walked side that
+    came back short while the scope holds more of its rows is scored exactly after all."""
+    distance = cosine_distance(vector_text(vector))
+    alias = router.db_for_read(Memory)
+    candidates = candidates.using(alias)
+    sides = (candidates.filter(**{f"{field}__isnull": True}), candidates.filter(**{f"{field}__isnull": False}))
+    walkers = (_walked, functools.partial(_walked_through_memories, field=field))
+    ranked = [
+        walker(side, distance, limit) if walked else _scored(side, distance, limit)
+        for side, walker, walked in zip(sides, walkers, walk, strict=True)
+    ]
+    with _walking(alias, limit) if any(walk) else contextlib.nullcontext():
+        rows = list(ranked[0].union(ranked[1], all=True))
+    attname = candidates.model._meta.get_field(field).attname
+    found = tuple([row for row in rows if (getattr(row, attname) is None) == own] for own in (True, False))
+    for side, walked, side_rows in zip(sides, walk, found, strict=True):
+        if walked and _came_back_short(side_rows, side, limit):
+            side_rows[:] = _scored(side, distance, limit)
+    return sorted(found[0] + found[1], key=lambda row: (row.distance, row.pk))[:limit]
+
+
+def shared_sizes(candidates, field: str, up_to: int) -> tuple[int, int]:
+    """How many candidates share no memory's vector (``field`` NULL) and how many share one, each
+    counted up to ``up_to``: one statement, which reads at most ``up_to`` rows of each side (through
+    the scope's B-tree index, or ``field``'s for a side the table holds few of)."""
+    parts = [
+        candidates.filter(**{f"{field}__isnull": shares}).order_by().values("pk")[:up_to].query.sql_with_params()
+        for shares in (True, False)
+    ]
+    sql = "SELECT " + ", ".join(f"(SELECT count(*) FROM ({part}) AS side)" for part, _ in parts)
+    with connections[candidates.db].cursor() as cursor:
+        cursor.execute(sql, [*parts[0][1], *parts[1][1]])
+        own, shared = cursor.fetchone()
+    return own, shared
+
+
+@contextlib.contextmanager
+def _walking(alias: str, limit: int):
+    """A transaction on ``alias`` whose HNSW scans are iterative (strict order: they keep walking the
+    graph until a filtered LIMIT is met) and look at ``ef_search`` candidates a step."""
+    with transaction.atomic(using=alias), connections[alias].cursor() as cursor:
+        ef_search = min(1000, max(settings.SEARCH_HNSW_EF_SEARCH, 2 * limit))
+        cursor.execute(f"SET LOCAL hnsw.iterative_scan = strict_order; SET LOCAL hnsw.ef_search = {ef_search}")
+        yield
+
+
+def _walked(candidates, distance: CosineDistance, limit: int):
+    """The nearest ``limit`` candidates by an ordered scan their HNSW index can serve."""
+    return candidates.annotate(distance=distance).order_by("distance")[:limit]
+
+
+def _walked_through_memories(candidates, distance: CosineDistance, limit: int, *, field: str):
+    """The nearest ``limit`` candidates that share a memory's vector (``field``), found by walking
+    the memories' HNSW index (the nearest memories some candidate names), each scored with its own
+    vector."""
+    named = candidates.filter(**{field: OuterRef("pk")})
+    memories = Memory.objects.filter(Exists(named)).order_by(distance).values("pk")[:limit]
+    return _scored(candidates.filter(**{f"{field}__in": memories}), distance, limit)
+
+
+def _scored(candidates, distance: CosineDistance, limit: int):
+    """The nearest ``limit`` candidates, every one scored: "+ 0" makes the sort key an expression no
+    HNSW index serves, so PostgreSQL scores each row the rest of the query finds (through a scope's
+    B-tree index, or a few ids). Exact; cheap for small scopes. Ties by id."""
+    ordering = ExpressionWrapper(distance + Value(0.0), output_field=FloatField())
+    return candidates.annotate(distance=distance).order_by(ordering, "id")[:limit]
+
+
+def _came_back_short(rows: list, candidates, limit: int) -> bool:
+    """Whether a walk's ``rows`` are fewer than ``limit`` while the candidates hold more. An HNSW graph
+    can leave some rows unreachable (many near-identical vectors make poorly connected regions), and
+    the iterative scan stops at hnsw.max_scan_tuples: then the exact scan answers instead."""
+    return len(rows) < limit and candidates[: len(rows) + 1].count() > len(rows)
 
 
 def keyword_ranking(

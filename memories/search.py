@@ -29,6 +29,8 @@ from memories.ranking import (
     hybrid_rows,
     hybrid_rows_counted,
     keyword_ranking,
+    shared_sizes,
+    shared_vector_ranking,
     vector_ranking,
     vector_text,
     word_pairs,
@@ -364,15 +366,22 @@ def source_search(
         candidates = candidates.filter(observed_at__lte=observed_by, created_at__lte=observed_by)
     vector = vector if vector is not None else embed_query(query)
     exact_max = settings.SEARCH_EXACT_MAX_ROWS
-    scope_rows = candidates[: exact_max + 1].count() if exact_max > 0 else 1
+    # A message stored verbatim shares its memory's vector (MemorySource.vector_memory) and is found
+    # through that memory's HNSW entry, the others through their own: each side is counted (up to
+    # exact_max + 1), and walked only when it is large. The scope's size is their sum.
+    sides = shared_sizes(candidates, "vector_memory", exact_max + 1) if exact_max > 0 else None
+    scope_rows = min(exact_max + 1, sum(sides)) if sides is not None else 1
     key = _scope_key(project, scope, None) if exact_max <= 0 or scope_rows > SCOPE_KEY_MIN_ROWS else None
     words_in = candidates
     if key is not None:
         words_in = _sources_scoped(project, scope, key=key).filter(embedding__isnull=False)
         if observed_by is not None:
             words_in = words_in.filter(observed_at__lte=observed_by, created_at__lte=observed_by)
-    exact = 0 < exact_max and scope_rows <= exact_max
-    semantic = vector_ranking(candidates, vector, top_k, exact=exact)
+    if 0 < exact_max and scope_rows <= exact_max:
+        semantic = vector_ranking(candidates, vector, top_k, exact=True)
+    else:
+        walk = (True, True) if sides is None else (sides[0] > exact_max, sides[1] > exact_max)
+        semantic = shared_vector_ranking(candidates, vector, top_k, field="vector_memory", walk=walk)
     pool = min(TOP_K_MAX * CANDIDATE_POOL_FACTOR, max(CANDIDATE_POOL_MIN, CANDIDATE_POOL_FACTOR * top_k))
     keyword = keyword_ranking(
         words_in, query, vector, pool, max(1, scope_rows), [s.pk for s in semantic], model=MemorySource, scope_key=key
