@@ -9,6 +9,7 @@ from dataclasses import dataclass, field
 from datetime import date, datetime
 from typing import Any
 
+import numpy as np
 from django.db import transaction
 from django.db.models import Case, UUIDField, When
 from django.utils import timezone
@@ -28,7 +29,7 @@ from memories.models import (
 )
 from memories.services.add_apply import apply_attachments, apply_inferred, apply_verbatim
 from memories.services.add_plan import AddPlan, FactOutcome, plan_add
-from memories.services.records import sql_vector
+from memories.services.records import plain_vector, sql_vector
 
 # --- The add pipeline --------------------------------------------------------------------------
 #
@@ -233,6 +234,7 @@ def _provenance_write(*, project, plan: AddPlan, outcomes: list[FactOutcome], ev
     else:
         fresh = rows
         by_position = {row.position: row for row in rows}
+    _vectors_share(outcomes, {row.position: row for row in fresh})
     MemorySource.objects.bulk_create(fresh)
     links = {
         (outcome.memory.pk, by_position[position].pk)
@@ -279,6 +281,19 @@ def _provenance_write(*, project, plan: AddPlan, outcomes: list[FactOutcome], ev
         ).update(
             trace_id=Case(*(When(memory_id=pk, then=trace) for pk, trace in changed.items()), output_field=UUIDField())
         )
+
+
+def _vectors_share(outcomes: list[FactOutcome], fresh: dict[int, MemorySource]) -> None:
+    """Point each new message stored verbatim at the memory this add wrote from it, when the two
+    vectors are the same (``MemorySource.vector_memory``): the message is then found through the
+    memory's HNSW entry and builds none of its own. Not for facts inferred or summarised from the
+    messages, nor for a message kept already (a retry)."""
+    for outcome in outcomes:
+        if outcome.extractor != "verbatim" or outcome.entry is None or len(outcome.sources) != 1:
+            continue
+        source = fresh.get(outcome.sources[0])
+        if source is not None and np.array_equal(plain_vector(source.embedding), outcome.memory.embedding):
+            source.vector_memory = outcome.memory
 
 
 def _scope_of(outcome: FactOutcome, plan: AddPlan) -> Scope:

@@ -13,7 +13,7 @@ from django.utils import timezone
 from memories.embedding import embed_texts, get_embedder
 from memories.inputs import clean_uuid
 from memories.models import Memory
-from memories.services.records import delete_with_history
+from memories.services.records import delete_with_history, sources_unshare_vectors
 
 
 def memories_purge_expired(*, now: datetime | None = None) -> int:
@@ -36,7 +36,8 @@ def memories_reembed(*, project, memory_ids: Sequence[Any]) -> int:
     The texts do not change, so no history rows; returns how many were embedded."""
     pks = [pk for pk in (clean_uuid(memory_id) for memory_id in memory_ids) if pk is not None]
     with transaction.atomic():
-        memories = list(Memory.objects.for_project(project).filter(pk__in=pks).select_for_update().only("id", "memory"))
+        locked = Memory.objects.for_project(project).filter(pk__in=pks).select_for_update()
+        memories = list(locked.only("id", "project_id", "memory"))
         if not memories:
             return 0
         vectors = embed_texts([memory.memory for memory in memories])
@@ -44,4 +45,5 @@ def memories_reembed(*, project, memory_ids: Sequence[Any]) -> int:
         for memory, vector in zip(memories, vectors, strict=True):
             memory.embedding, memory.embedding_model = vector, model_name
         Memory.objects.bulk_update(memories, ["embedding", "embedding_model"], batch_size=500)
+        sources_unshare_vectors(project_id=memories[0].project_id, memory_ids=[memory.pk for memory in memories])
     return len(memories)

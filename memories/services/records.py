@@ -15,6 +15,7 @@ from django.utils import timezone
 from pgvector import Vector
 
 from graph.services import relationships_autolink
+from mem0g_site.deferred import execute_later
 from mem0g_site.exceptions import MemoryNotFound, ValidationFailed
 from memories.embedding import embed_texts, get_embedder
 from memories.inputs import NewMemory, Scope, clean_new_memory, clean_scope
@@ -263,6 +264,18 @@ def memories_add(*, project, items: Sequence[NewMemory], now: datetime | None = 
     event and takes no scope lock. Callers outside ``memories.services`` add through :func:`add_ingest`."""
     prepared = memories_prepare(items)
     return memories_write(project=project, prepared=prepared, now=now or timezone.now())
+
+
+def sources_unshare_vectors(*, project_id: Any, memory_ids: Sequence[Any]) -> None:
+    """The messages that share these memories' vectors (``MemorySource.vector_memory``) stop
+    sharing them: call it when the memories' embeddings change. Each keeps its own vector, which
+    source_embedding_hnsw (a partial index) then takes in. Inside an add it goes out with the add's
+    queued rows (``execute_later``), not in a round trip of its own."""
+    execute_later(
+        "UPDATE memories_memorysource SET vector_memory_id = NULL "
+        "WHERE project_id = %s AND vector_memory_id = ANY(%s::uuid[])",
+        [str(project_id), [str(pk) for pk in memory_ids]],
+    )
 
 
 def sources_of_delete(memory_ids: Sequence[Any]) -> None:

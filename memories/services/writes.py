@@ -47,6 +47,7 @@ from memories.services.records import (
     memories_add,
     provenance_delete,
     sources_of_delete,
+    sources_unshare_vectors,
 )
 
 
@@ -110,6 +111,8 @@ def memory_update(
             setattr(memory, name, value)
         memory.updated_at = now
         memory.save(update_fields=[*changes, "updated_at"])
+        if text_changed:
+            sources_unshare_vectors(project_id=memory.project_id, memory_ids=[memory.pk])
         history_updated(memory=memory, old_text=old_text, old_metadata=old_metadata, now=now, actor_id=actor_id)
     return memory
 
