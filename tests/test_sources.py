@@ -366,3 +366,175 @@ def test_a_users_messages_are_searched_through_the_scope_keyed_index(project, ot
     assert keyed == plain
     assert {content for content, _, _ in keyed} == set(said[(project, "alice")])
     assert [content for content, _, keyword in keyed if keyword == 1.0] == ["My cello teacher lives in Gdansk."]
+
+
+# --- A message stored verbatim shares its memory's vector (MemorySource.vector_memory) -------------
+
+SAID = [
+    "My cello teacher lives in Gdansk.",
+    "The cello case is blue.",
+    "We watched the sunset over the Baltic.",
+    "Pierogi with cherries are my favourite.",
+    "The train to Warsaw was two hours late.",
+    "I am learning to sail this summer.",
+]
+
+
+def said_verbatim(project, texts, **scope):
+    from memories.inputs import Scope
+    from memories.services import add_ingest
+
+    messages = [{"role": "user", "content": text} for text in texts]
+    return add_ingest(project=project, messages=messages, scope=Scope(**scope), infer=False)
+
+
+def test_a_verbatim_adds_messages_share_their_memories_vectors_and_no_other_message_does(project):
+    from django.db import connection
+
+    from memories.inputs import NewMemory, Scope
+    from memories.services import add_ingest
+
+    alice = Scope(user_id="alice")
+    messages = [{"role": "system", "content": "Be brief."}, *({"role": "user", "content": t} for t in SAID[:2])]
+    for _ in range(2):  # the second is a retry: its messages are kept already, and stay as they were
+        add_ingest(project=project, messages=messages, scope=alice, infer=False, observed_at=T0)
+    add_ingest(project=project, items=[NewMemory(text=SAID[2], scope=alice)])  # the memory layer's verbatim add
+    add_ingest(project=project, messages=LISBON, scope=alice)  # facts inferred from the message
+    add_ingest(
+        project=project,
+        messages=[{"role": "user", "content": SAID[3]}, {"role": "assistant", "content": SAID[4]}],
+        scope=Scope(agent_id="helper"),
+        memory_type="procedural_memory",  # one memory summing up several messages
+    )
+
+    sources = {s.content: s for s in MemorySource.objects.prefetch_related("memories")}
+    assert len(sources) == MemorySource.objects.count()  # each message kept once
+    for text in SAID[:3]:
+        [memory] = sources[text].memories.all()
+        assert memory.memory == text and sources[text].vector_memory_id == memory.pk
+    for text in ("Be brief.", LISBON[0]["content"], SAID[3], SAID[4]):
+        assert sources[text].vector_memory_id is None, text
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT count(*) FROM memories_memorysource s JOIN memories_memory m ON m.id = s.vector_memory_id "
+            "WHERE s.embedding = m.embedding"
+        )
+        assert cursor.fetchone()[0] == 3  # the very same vector
+        cursor.execute("SELECT indexdef FROM pg_indexes WHERE indexname = 'source_embedding_hnsw'")
+        # The messages' own HNSW index holds none of them: it is partial.
+        assert cursor.fetchone()[0].endswith(
+            "USING hnsw (embedding vector_cosine_ops) WITH (m='16', "
+            "ef_construction='64') WHERE (vector_memory_id IS NULL)"
+        )
+
+
+def searched(monkeypatch, *, exact: bool, **arguments) -> tuple[list, list[str]]:
+    """``source_search(**arguments)``'s ids and scores, its semantic side ranked by the exact scan
+    (``exact``) or by the HNSW walk, and the SQL it ran."""
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    from memories import search
+
+    walk = search.vector_ranking
+    with monkeypatch.context() as patched, CaptureQueriesContext(connection) as captured:
+        if exact:
+            patched.setattr(search, "vector_ranking", lambda *a, **kw: walk(*a, **{**kw, "exact": True}))
+        results = search.source_search(**arguments)
+    assert all(s.project_id == arguments["project"].pk for s in results)
+    return [(s.pk, round(s.score, 9)) for s in results], [q["sql"] for q in captured.captured_queries]
+
+
+def test_source_search_walks_both_hnsw_indexes_and_ranks_as_the_exact_scan(
+    project, other_project, settings, monkeypatch
+):
+    from django.db import connection
+
+    from memories.inputs import Scope
+    from memories.services import add_ingest
+
+    said_verbatim(project, SAID[:4], user_id="alice")
+    add_ingest(project=project, messages=LISBON, scope=Scope(user_id="alice"))  # inferred: its own vector
+    add_ingest(project=project, messages="Sailing lessons start in June. I love jazz.", scope=Scope(user_id="alice"))
+    said_verbatim(project, SAID[4:], user_id="alice", agent_id="guide")
+    said_verbatim(project, SAID[:3], user_id="bob")
+    said_verbatim(other_project, SAID, user_id="alice")  # the same words, the same vectors, in another project
+    settings.SEARCH_EXACT_MAX_ROWS = 2  # every scope here takes the HNSW path
+
+    scopes = {
+        Scope(user_id="alice"): 8,
+        Scope(user_id="alice", agent_id="guide"): 2,
+        Scope(user_id="bob"): 3,
+        None: 11,  # the whole project
+    }
+    for scope, rows in scopes.items():
+        for query in ("cello lessons", "boats and sailing", "where do I live", "late trains"):
+            arguments = {"project": project, "query": query, "scope": scope}
+            walked, statements = searched(monkeypatch, exact=False, top_k=2, **arguments)
+            assert walked == searched(monkeypatch, exact=True, top_k=2, **arguments)[0], (scope, query)
+            # The walk alone found the full top-k: the scope's size is counted (to pick the path),
+            # nothing else is, and the exact scan is not fallen back to.
+            assert len(walked) == 2 and sum("COUNT(" in sql for sql in statements) == 1, (scope, query)
+            everything, _ = searched(monkeypatch, exact=False, top_k=50, **arguments)
+            assert everything == searched(monkeypatch, exact=True, top_k=50, **arguments)[0], (scope, query)
+            assert len(everything) == rows
+            kept = MemorySource.objects.filter(pk__in=[pk for pk, _ in everything])
+            assert kept.filter(vector_memory__isnull=True).exists() or scope is not None
+            assert kept.filter(vector_memory__isnull=False).exists()
+            if scope is not None:
+                assert set(kept.values_list("user_id", flat=True)) == {scope.user_id}
+
+    # PostgreSQL can walk both indexes: the messages' partial one (the statement carries its
+    # condition) and the memories' one.
+    [walk] = [sql for sql in statements if "UNION ALL" in sql]
+    with connection.cursor() as cursor:
+        # A handful of rows: PostgreSQL would rather sort them all.
+        cursor.execute("SET LOCAL enable_seqscan = off; SET LOCAL enable_bitmapscan = off; SET LOCAL enable_sort = off")
+        cursor.execute("EXPLAIN " + walk)
+        plan = "\n".join(row[0] for row in cursor.fetchall())
+        cursor.execute("RESET enable_seqscan; RESET enable_bitmapscan; RESET enable_sort")
+    assert "Index Scan using source_embedding_hnsw" in plan and "Index Scan using memory_embedding_hnsw" in plan
+
+
+def test_a_message_whose_memory_changes_or_goes_keeps_its_own_vector_and_is_still_found(project, settings):
+    from django.db import connection
+
+    from memories.inputs import Scope
+    from memories.search import source_search
+    from memories.services import memories_reembed, memory_update
+
+    settings.SEARCH_EXACT_MAX_ROWS = 2
+    alice = {m.memory: m.pk for m in said_verbatim(project, SAID, user_id="alice").memories}
+    bob = said_verbatim(project, SAID[:2], user_id="bob").memories
+
+    memory_update(project=project, memory_id=alice[SAID[0]], text="The invoice number is 4471.")
+    memories_reembed(project=project, memory_ids=[alice[SAID[1]]])
+    # Deleted past the services, which delete a memory's messages with it: by Django's collector (as
+    # when a project is deleted), which leaves the messages to the database's ON DELETE SET NULL.
+    Memory.objects.filter(pk__in=[alice[SAID[2]], alice[SAID[3]]]).delete()
+    Memory.objects.filter(project=project, user_id="bob").delete()  # a user's memories
+    with connection.cursor() as cursor:
+        cursor.execute("SET CONSTRAINTS ALL IMMEDIATE")  # the keys hold, as at commit
+
+    shared = dict(MemorySource.objects.values_list("content", "vector_memory_id").filter(user_id="alice"))
+    assert shared == {**{text: None for text in SAID[:4]}, SAID[4]: alice[SAID[4]], SAID[5]: alice[SAID[5]]}
+    assert not MemorySource.objects.filter(user_id="bob", vector_memory__isnull=False).exists()
+    assert len(bob) == MemorySource.objects.filter(user_id="bob").count()
+    for user, texts in (("alice", SAID), ("bob", SAID[:2])):
+        for text in texts:
+            [best] = source_search(project=project, query=text, scope=Scope(user_id=user), top_k=1)
+            assert best.content == text, (user, text)
+
+
+def test_a_project_whose_messages_share_vectors_is_deleted_whole(project, other_project):
+    from django.db import connection
+
+    from accounts.services import project_delete
+
+    said_verbatim(other_project, SAID, user_id="alice")
+    said_verbatim(project, SAID, user_id="alice")
+    project_delete(project=other_project)
+    with connection.cursor() as cursor:
+        cursor.execute("SET CONSTRAINTS ALL IMMEDIATE")  # the keys hold, as at commit
+    assert set(MemorySource.objects.values_list("project_id", flat=True)) == {project.pk}
+    assert MemorySource.objects.filter(vector_memory__isnull=False).count() == len(SAID)
