@@ -428,6 +428,32 @@ def test_a_verbatim_adds_messages_share_their_memories_vectors_and_no_other_mess
         )
 
 
+def test_a_message_shares_only_the_very_vector_of_the_memory_written_from_it_alone():
+    import numpy as np
+
+    from memories.services.add import _vectors_share
+    from memories.services.add_plan import FactOutcome
+
+    vector = np.linspace(-1, 1, 384, dtype=np.float32)
+    nudged = vector.copy()
+    nudged[7] = np.nextafter(nudged[7], np.float32(2))  # one float32 step away
+
+    def shared(*, extractor="verbatim", sources=(0,), written=True, embedding=vector) -> bool:
+        memory = Memory(memory="x", embedding=vector)
+        outcome = FactOutcome(position=0, fact="x", extractor=extractor, sources=sources, decision="ADD", reason={})
+        outcome.memory, outcome.entry = memory, {"id": str(memory.pk)} if written else None
+        fresh = {0: MemorySource(content="x", embedding=embedding), 1: MemorySource(content="y", embedding=vector)}
+        _vectors_share([outcome], fresh)
+        return fresh[0].vector_memory is memory
+
+    assert shared()
+    assert not shared(embedding=nudged)
+    assert not shared(extractor="rules:biography")  # inferred
+    assert not shared(extractor="procedural", sources=(0, 1))  # summed up from several messages
+    assert not shared(written=False)  # found again (a retry): nothing written
+    assert not shared(sources=(2,))  # its message was kept already: not a fresh row
+
+
 def searched(monkeypatch, *, exact: bool, **arguments) -> tuple[list, list[str]]:
     """``source_search(**arguments)``'s ids and scores, its semantic side ranked by the exact scan
     (``exact``) or by the HNSW walk, and the SQL it ran."""
