@@ -527,7 +527,7 @@ def test_a_message_whose_memory_changes_or_goes_keeps_its_own_vector_and_is_stil
 
     from memories.inputs import Scope
     from memories.search import source_search
-    from memories.services import memories_reembed, memory_update
+    from memories.services import add_ingest, memories_reembed, memory_update
 
     settings.SEARCH_EXACT_MAX_ROWS = 2
     alice = {m.memory: m.pk for m in said_verbatim(project, SAID, user_id="alice").memories}
@@ -535,6 +535,10 @@ def test_a_message_whose_memory_changes_or_goes_keeps_its_own_vector_and_is_stil
 
     memory_update(project=project, memory_id=alice[SAID[0]], text="The invoice number is 4471.")
     memories_reembed(project=project, memory_ids=[alice[SAID[1]]])
+    # An add's inferred UPDATE of a verbatim memory: the unsharing goes out with the add's rows.
+    said_verbatim(project, ["User works at Google"], user_id="carol")
+    later = add_ingest(project=project, messages="I work at Google as a data engineer.", scope=Scope(user_id="carol"))
+    assert [entry["event"] for entry in later.results] == ["UPDATE"]
     # Deleted past the services, which delete a memory's messages with it: by Django's collector (as
     # when a project is deleted), which leaves the messages to the database's ON DELETE SET NULL.
     Memory.objects.filter(pk__in=[alice[SAID[2]], alice[SAID[3]]]).delete()
@@ -544,9 +548,9 @@ def test_a_message_whose_memory_changes_or_goes_keeps_its_own_vector_and_is_stil
 
     shared = dict(MemorySource.objects.values_list("content", "vector_memory_id").filter(user_id="alice"))
     assert shared == {**{text: None for text in SAID[:4]}, SAID[4]: alice[SAID[4]], SAID[5]: alice[SAID[5]]}
-    assert not MemorySource.objects.filter(user_id="bob", vector_memory__isnull=False).exists()
+    assert not MemorySource.objects.filter(user_id__in=["bob", "carol"], vector_memory__isnull=False).exists()
     assert len(bob) == MemorySource.objects.filter(user_id="bob").count()
-    for user, texts in (("alice", SAID), ("bob", SAID[:2])):
+    for user, texts in (("alice", SAID), ("bob", SAID[:2]), ("carol", ["User works at Google"])):
         for text in texts:
             [best] = source_search(project=project, query=text, scope=Scope(user_id=user), top_k=1)
             assert best.content == text, (user, text)
