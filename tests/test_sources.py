@@ -454,72 +454,122 @@ def test_a_message_shares_only_the_very_vector_of_the_memory_written_from_it_alo
     assert not shared(sources=(2,))  # its message was kept already: not a fresh row
 
 
-def searched(monkeypatch, *, exact: bool, **arguments) -> tuple[list, list[str]]:
-    """``source_search(**arguments)``'s ids and scores, its semantic side ranked by the exact scan
-    (``exact``) or by the HNSW walk, and the SQL it ran."""
+def searched(monkeypatch, *, exact: bool = False, **arguments) -> tuple[list, list[str]]:
+    """``source_search(**arguments)``'s ids and scores, its semantic side ranked by the HNSW walk (or
+    by the exact scan: ``exact``), and the SQL it ran."""
     from django.db import connection
     from django.test.utils import CaptureQueriesContext
 
     from memories import search
 
-    walk = search.vector_ranking
+    def scored(candidates, vector, limit, **_):
+        return search.vector_ranking(candidates, vector, limit, exact=True)
+
     with monkeypatch.context() as patched, CaptureQueriesContext(connection) as captured:
         if exact:
-            patched.setattr(search, "vector_ranking", lambda *a, **kw: walk(*a, **{**kw, "exact": True}))
+            patched.setattr(search, "shared_vector_ranking", scored)
         results = search.source_search(**arguments)
     assert all(s.project_id == arguments["project"].pk for s in results)
     return [(s.pk, round(s.score, 9)) for s in results], [q["sql"] for q in captured.captured_queries]
 
 
-def test_source_search_walks_both_hnsw_indexes_and_ranks_as_the_exact_scan(
-    project, other_project, settings, monkeypatch
-):
-    from django.db import connection
-
+@pytest.fixture
+def said_around(project, other_project, settings):
+    """Messages of several scopes, most stored verbatim (sharing their memories' vectors), some
+    inferred from (their own vectors), the same words in another project; every scope large enough
+    for the HNSW path. Each scope with its number of messages."""
     from memories.inputs import Scope
     from memories.services import add_ingest
 
     said_verbatim(project, SAID[:4], user_id="alice")
-    add_ingest(project=project, messages=LISBON, scope=Scope(user_id="alice"))  # inferred: its own vector
+    add_ingest(project=project, messages=LISBON, scope=Scope(user_id="alice"))
     add_ingest(project=project, messages="Sailing lessons start in June. I love jazz.", scope=Scope(user_id="alice"))
     said_verbatim(project, SAID[4:], user_id="alice", agent_id="guide")
     said_verbatim(project, SAID[:3], user_id="bob")
-    said_verbatim(other_project, SAID, user_id="alice")  # the same words, the same vectors, in another project
-    settings.SEARCH_EXACT_MAX_ROWS = 2  # every scope here takes the HNSW path
-
-    scopes = {
-        Scope(user_id="alice"): 8,
-        Scope(user_id="alice", agent_id="guide"): 2,
-        Scope(user_id="bob"): 3,
+    said_verbatim(other_project, SAID, user_id="alice")  # the same vectors, in another project
+    settings.SEARCH_EXACT_MAX_ROWS = 1  # a side of more than one message is walked
+    return {
+        Scope(user_id="alice"): 8,  # 6 verbatim, 2 inferred from
+        Scope(user_id="alice", agent_id="guide"): 2,  # verbatim only
+        Scope(user_id="bob"): 3,  # verbatim only
         None: 11,  # the whole project
     }
-    for scope, rows in scopes.items():
-        for query in ("cello lessons", "boats and sailing", "where do I live", "late trains"):
+
+
+QUERIES = ("cello lessons", "boats and sailing", "where do I live", "late trains")
+
+
+@pytest.fixture
+def walks(db):
+    """PostgreSQL would rather sort a handful of rows than walk an HNSW index: here it walks
+    wherever the statement lets it (a sort stays possible where nothing else is)."""
+    from django.db import connection
+
+    with connection.cursor() as cursor:
+        cursor.execute("SET enable_seqscan = off; SET enable_bitmapscan = off; SET enable_sort = off")
+    yield
+    with connection.cursor() as cursor:
+        cursor.execute("RESET enable_seqscan; RESET enable_bitmapscan; RESET enable_sort")
+
+
+def fell_back(statements: list[str]) -> bool:
+    """Whether a search counted a side after its walk (the walk came back short)."""
+    return any(sql.startswith("SELECT COUNT(*)") for sql in statements)
+
+
+def test_source_search_on_the_hnsw_path_ranks_as_the_exact_scan(project, said_around, walks, monkeypatch):
+    for scope, rows in said_around.items():
+        for query in QUERIES:
             arguments = {"project": project, "query": query, "scope": scope}
-            walked, statements = searched(monkeypatch, exact=False, top_k=2, **arguments)
+            walked, statements = searched(monkeypatch, top_k=2, **arguments)
             assert walked == searched(monkeypatch, exact=True, top_k=2, **arguments)[0], (scope, query)
-            # The walk alone found the full top-k: the scope's size is counted (to pick the path),
-            # nothing else is, and the exact scan is not fallen back to.
-            assert len(walked) == 2 and sum("COUNT(" in sql for sql in statements) == 1, (scope, query)
-            everything, _ = searched(monkeypatch, exact=False, top_k=50, **arguments)
+            assert len(walked) == 2 and not fell_back(statements), (scope, query)  # the walk alone found them
+            everything, _ = searched(monkeypatch, top_k=50, **arguments)
             assert everything == searched(monkeypatch, exact=True, top_k=50, **arguments)[0], (scope, query)
             assert len(everything) == rows
             kept = MemorySource.objects.filter(pk__in=[pk for pk, _ in everything])
-            assert kept.filter(vector_memory__isnull=True).exists() or scope is not None
             assert kept.filter(vector_memory__isnull=False).exists()
             if scope is not None:
                 assert set(kept.values_list("user_id", flat=True)) == {scope.user_id}
 
-    # PostgreSQL can walk both indexes: the messages' partial one (the statement carries its
-    # condition) and the memories' one.
-    [walk] = [sql for sql in statements if "UNION ALL" in sql]
-    with connection.cursor() as cursor:
-        # A handful of rows: PostgreSQL would rather sort them all.
-        cursor.execute("SET LOCAL enable_seqscan = off; SET LOCAL enable_bitmapscan = off; SET LOCAL enable_sort = off")
-        cursor.execute("EXPLAIN " + walk)
-        plan = "\n".join(row[0] for row in cursor.fetchall())
-        cursor.execute("RESET enable_seqscan; RESET enable_bitmapscan; RESET enable_sort")
-    assert "Index Scan using source_embedding_hnsw" in plan and "Index Scan using memory_embedding_hnsw" in plan
+
+def test_source_search_walks_the_memories_index_and_its_own_partial_one_for_large_sides(
+    project, said_around, walks, monkeypatch
+):
+    from django.db import connection
+
+    from memories.inputs import Scope
+
+    def plan(scope) -> str:
+        _, statements = searched(monkeypatch, project=project, query="cello lessons", scope=scope, top_k=2)
+        [walk] = [sql for sql in statements if "UNION ALL" in sql]
+        with connection.cursor() as cursor:
+            cursor.execute("EXPLAIN " + walk)
+            return "\n".join(row[0] for row in cursor.fetchall())
+
+    # Alice has messages of both kinds: both indexes are walked (the statement carries the
+    # partial index's condition, so PostgreSQL can use it).
+    both = plan(Scope(user_id="alice"))
+    assert "Index Scan using source_embedding_hnsw" in both and "Index Scan using memory_embedding_hnsw" in both
+    # Bob's messages all share their memories' vectors: his (empty) other side is not walked.
+    shared = plan(Scope(user_id="bob"))
+    assert "source_embedding_hnsw" not in shared and "Index Scan using memory_embedding_hnsw" in shared
+
+
+@pytest.mark.parametrize("side", ["_walked", "_walked_through_memories"])
+def test_a_walk_that_comes_back_short_is_scored_exactly_side_by_side(project, said_around, walks, side, monkeypatch):
+    from memories import ranking
+    from memories.inputs import Scope
+
+    # One side's walk stops after one row, as a walk does in a poorly connected region of its graph
+    # or at hnsw.max_scan_tuples; the other side's is whole.
+    whole = getattr(ranking, side)
+    monkeypatch.setattr(ranking, side, lambda candidates, distance, limit, **kw: whole(candidates, distance, 1, **kw))
+    alice = {"project": project, "scope": Scope(user_id="alice"), "top_k": 2}  # both sides large
+    for query in QUERIES:
+        walked, statements = searched(monkeypatch, query=query, **alice)
+        assert walked == searched(monkeypatch, exact=True, query=query, **alice)[0], query
+        assert fell_back(statements), query
 
 
 def test_a_message_whose_memory_changes_or_goes_keeps_its_own_vector_and_is_still_found(project, settings):
