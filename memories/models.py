@@ -315,7 +315,7 @@ class MemorySource(models.Model):
             models.Index(fields=["project", "run_id", "-observed_at"], name="source_project_run"),
             # memories.search.source_search (and search with include_sources) for large scopes: the
             # messages that share no memory's vector; the others are found through
-            # memory_embedding_hnsw (memories.ranking.vector_ranking, ``shared_by``).
+            # memory_embedding_hnsw (memories.ranking.shared_vector_ranking).
             HnswIndex(
                 name="source_embedding_hnsw",
                 fields=["embedding"],

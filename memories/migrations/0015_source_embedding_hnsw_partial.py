@@ -1,8 +1,8 @@
 """source_embedding_hnsw holds only the messages that share no memory's vector (``vector_memory_id
 IS NULL``): a verbatim add's messages are found through their memories' entries in
-memory_embedding_hnsw (``memories.ranking.vector_ranking``), so the add builds one HNSW entry per
-message instead of two. No existing message has a vector memory: the new index holds what the old
-one held.
+memory_embedding_hnsw (``memories.ranking.shared_vector_ranking``), so an add builds one HNSW entry
+per message instead of two. No existing message has a vector memory: the new index holds what the
+old one held.
 
 The new index is built CONCURRENTLY beside the old one, which is then dropped and the new one given
 its name, so an upgrade does not lock the messages against writes (the migration runs outside a
