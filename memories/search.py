@@ -377,14 +377,23 @@ def source_search(
         words_in = _sources_scoped(project, scope, key=key).filter(embedding__isnull=False)
         if observed_by is not None:
             words_in = words_in.filter(observed_at__lte=observed_by, created_at__lte=observed_by)
-    if 0 < exact_max and scope_rows <= exact_max:
+    exact = 0 < exact_max and scope_rows <= exact_max
+    if exact:
         semantic = vector_ranking(candidates, vector, top_k, exact=True)
     else:
         walk = (True, True) if sides is None else (sides[0] > exact_max, sides[1] > exact_max)
         semantic = shared_vector_ranking(candidates, vector, top_k, field="vector_memory", walk=walk)
     pool = min(TOP_K_MAX * CANDIDATE_POOL_FACTOR, max(CANDIDATE_POOL_MIN, CANDIDATE_POOL_FACTOR * top_k))
     keyword = keyword_ranking(
-        words_in, query, vector, pool, max(1, scope_rows), [s.pk for s in semantic], model=MemorySource, scope_key=key
+        words_in,
+        query,
+        vector,
+        pool,
+        max(1, scope_rows),
+        [s.pk for s in semantic],
+        model=MemorySource,
+        scope_key=key,
+        common_from=None if exact else KEYWORD_COMMON_ROWS,  # as memory_search's large scopes
     )
     results = []
     for value, source in fuse(semantic, keyword, SEARCH_FUSION):

@@ -624,3 +624,28 @@ def test_a_project_whose_messages_share_vectors_is_deleted_whole(project, other_
         cursor.execute("SET CONSTRAINTS ALL IMMEDIATE")  # the keys hold, as at commit
     assert set(MemorySource.objects.values_list("project_id", flat=True)) == {project.pk}
     assert MemorySource.objects.filter(vector_memory__isnull=False).count() == len(SAID)
+
+
+def test_in_a_large_scope_of_messages_a_word_in_many_weighs_nothing(project, settings, monkeypatch):
+    # As memory_search's large scopes (KEYWORD_COMMON_ROWS): 6 of the 12 messages say "garden", 2
+    # "zebra"; over the exact path's limit (5) with the rule at 4, only "zebra" counts.
+    from memories import search
+    from memories.inputs import Scope
+
+    monkeypatch.setattr(search, "KEYWORD_COMMON_ROWS", 4)
+    said_verbatim(project, [f"I water the garden every morning, bed {n}" for n in range(6)], user_id="gardener")
+    said_verbatim(project, ["I saw a zebra at the zoo", "The garden has a zebra statue"], user_id="gardener")
+    said_verbatim(project, [f"I read a novel before bed, book {n}" for n in range(4)], user_id="gardener")
+
+    def keyword_of(query: str, exact_max: int) -> dict[str, float]:
+        settings.SEARCH_EXACT_MAX_ROWS = exact_max
+        found = search.source_search(project=project, query=query, scope=Scope(user_id="gardener"), top_k=12)
+        return {source.content: source.keyword for source in found}
+
+    large = keyword_of("zebra garden", 5)
+    assert large["I saw a zebra at the zoo"] == pytest.approx(1.0)
+    assert large["The garden has a zebra statue"] == pytest.approx(1.0)
+    assert {large[f"I water the garden every morning, bed {n}"] for n in range(6)} == {0.0}
+    assert set(keyword_of("garden", 5).values()) == {0.0}
+    small = keyword_of("zebra garden", 1000)
+    assert 0 < small["I water the garden every morning, bed 0"] < small["The garden has a zebra statue"]
