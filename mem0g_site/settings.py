@@ -80,6 +80,13 @@ DATABASE_IS_EMBEDDED = not DATABASE_URL or env_bool("MEM0G_DATABASE_EMBEDDED", F
 if DATABASE_URL:
     parse_database_url("DATABASE_URL", DATABASE_URL)  # refuse a malformed URL now
 DATABASE_CONN_MAX_AGE = env_int("DATABASE_CONN_MAX_AGE", 60, minimum=0)
+# The embedded cluster's shared_buffers in MB, when this process starts it; 0: a quarter of the
+# memory (the machine's, or the container's limit), 128 MB to 8 GB (mem0g_site/embedded_db.py).
+EMBEDDED_DB_SHARED_BUFFERS_MB = env_int("EMBEDDED_DB_SHARED_BUFFERS_MB", 0, minimum=0, maximum=1_048_576)
+if 0 < EMBEDDED_DB_SHARED_BUFFERS_MB < 16:
+    raise ImproperlyConfigured(
+        f"EMBEDDED_DB_SHARED_BUFFERS_MB={EMBEDDED_DB_SHARED_BUFFERS_MB} is below 16 (0: a quarter of the memory)"
+    )
 # Without DATABASE_URL the embedded database starts at the end of this file, once every other
 # variable has been read and found valid (a bad value must stop start-up before PostgreSQL starts).
 
@@ -456,9 +463,11 @@ LOGGING = {
 
 if not DATABASE_URL:
     # Only without DATABASE_URL: the embedded server's module is no business of other deployments.
-    from mem0g_site.embedded_db import embedded_database_url
+    from mem0g_site.embedded_db import embedded_database_url, memory_bytes, shared_buffers_mb
 
-    DATABASE_URL = embedded_database_url(MEM0G_DATA_DIR)
+    DATABASE_URL = embedded_database_url(
+        MEM0G_DATA_DIR, shared_buffers=shared_buffers_mb(EMBEDDED_DB_SHARED_BUFFERS_MB, memory_bytes())
+    )
 DATABASES = {"default": parse_database_url("DATABASE_URL", DATABASE_URL).as_django()}
 DATABASES["default"]["CONN_MAX_AGE"] = DATABASE_CONN_MAX_AGE
 DATABASES["default"]["CONN_HEALTH_CHECKS"] = True

@@ -9,6 +9,8 @@ from pathlib import Path
 import pytest
 from django.core.exceptions import ImproperlyConfigured
 
+from mem0g_site import embedded_db
+from mem0g_site.embedded_db import shared_buffers_mb
 from mem0g_site.env import env_bool, env_int, env_list, is_loopback, parse_database_url
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -71,6 +73,8 @@ def _manage(*args, **env):
         ("RATE_LIMIT_LEASE_MAX", "0"),
         ("MEM0G_HTTPS", "sometimes"),
         ("HSTS_SECONDS", "-1"),
+        ("EMBEDDED_DB_SHARED_BUFFERS_MB", "8"),
+        ("EMBEDDED_DB_SHARED_BUFFERS_MB", "4GB"),
     ],
 )
 def test_start_up_stops_with_one_line_naming_the_bad_variable(variable, value, tmp_path):
@@ -90,6 +94,47 @@ def test_an_unreachable_database_is_one_clear_line(tmp_path):
     assert result.returncode != 0
     assert "DATABASE_URL: cannot connect to the database" in result.stderr
     assert "Traceback" not in result.stderr
+
+
+# --- The embedded database's buffers ----------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "setting, memory, expected",
+    [
+        (0, 24 * 2**30, 6144),  # a quarter of the memory
+        (0, 64 * 2**30, 8192),  # at most 8 GB
+        (0, 256 * 2**20, 128),  # at least PostgreSQL's default
+        (0, None, 128),  # memory unknown
+        (512, 24 * 2**30, 512),  # EMBEDDED_DB_SHARED_BUFFERS_MB wins
+    ],
+)
+def test_embedded_shared_buffers_are_a_quarter_of_the_memory_within_bounds(setting, memory, expected):
+    assert shared_buffers_mb(setting, memory) == expected
+
+
+def test_the_memory_is_the_containers_limit_when_lower(monkeypatch, tmp_path):
+    limit = tmp_path / "memory.max"
+    limit.write_text("1073741824\n")
+    real = embedded_db.Path
+    monkeypatch.setattr(embedded_db, "Path", lambda p: limit if str(p).endswith("memory.max") else real(p))
+    assert embedded_db.memory_bytes() == 2**30
+    limit.write_text("max\n")  # no limit: the machine's memory
+    assert embedded_db.memory_bytes() == os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
+
+
+@pytest.mark.django_db
+def test_the_embedded_cluster_runs_with_the_chosen_buffers():
+    """The suite's own cluster (embedded unless DATABASE_URL is set) was started with them."""
+    from django.conf import settings
+    from django.db import connection
+
+    if not settings.DATABASE_IS_EMBEDDED:
+        pytest.skip("DATABASE_URL names a server this suite did not start")
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT setting::bigint * 8 / 1024 FROM pg_settings WHERE name = 'shared_buffers'")
+        (megabytes,) = cursor.fetchone()
+    assert megabytes == shared_buffers_mb(settings.EMBEDDED_DB_SHARED_BUFFERS_MB, embedded_db.memory_bytes())
 
 
 # --- Hosts and HTTPS ---------------------------------------------------------------------
