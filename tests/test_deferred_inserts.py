@@ -1,13 +1,18 @@
 """INSERTs sent together (mem0g_site/deferred.py): queued until the next other statement or the
 block's end, seen by every read after them, and failing inside the caller's transaction."""
 
+import contextlib
+import re
+import tempfile
 import uuid
 
 import pytest
 from django.db import IntegrityError, connection, transaction
+from django.db.transaction import TransactionManagementError
 from django.test.utils import CaptureQueriesContext
+from psycopg import pq
 
-from mem0g_site.deferred import deferred_inserts, execute_later
+from mem0g_site.deferred import deferred_inserts, deferred_transaction, execute_later
 from memories.models import AddEvent, MemorySourceLink
 
 
@@ -96,3 +101,97 @@ def test_each_statement_keeps_its_own_parameters_and_percent_signs(project):
         execute_later("SELECT pg_advisory_xact_lock(%s)", [4243])
     stored = dict(AddEvent.objects.filter(project=project).values_list("user_id", "payload"))
     assert stored == {text: {"text": text} for text in tricky}
+
+
+# --- deferred_transaction: the queue as the whole transaction -------------------------------------
+
+
+@contextlib.contextmanager
+def _wire():
+    """The queries this connection sends while the block runs, as libpq traces them: one per round
+    trip (``BEGIN`` and ``COMMIT`` included, which Django's query log does not show)."""
+    connection.ensure_connection()
+    driver = connection.connection.pgconn
+    sent: list[str] = []
+    with tempfile.TemporaryFile("w+") as trace:
+        driver.trace(trace.fileno())
+        driver.set_trace_flags(pq.Trace.SUPPRESS_TIMESTAMPS | pq.Trace.REGRESS_MODE)
+        try:
+            yield sent
+        finally:
+            driver.untrace()
+            trace.seek(0)
+            # F(rontend), length, message, the query in double quotes (over several lines if it has them)
+            sent += re.findall(r'^F\t\d+\tQuery\t "(.*?)"\n(?=[FB]\t|\Z)', trace.read(), re.S | re.M)
+
+
+def _events(project) -> set:
+    return set(AddEvent.objects.filter(project=project).values_list("user_id", flat=True))
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_transaction_that_only_writes_its_queue_is_one_round_trip(project):
+    with _wire() as sent, deferred_transaction():
+        execute_later("SELECT pg_advisory_xact_lock(%s)", [4244])
+        AddEvent.objects.create(project=project, user_id="one")
+        AddEvent.objects.bulk_create([AddEvent(project=project, user_id="two")])
+    assert len(sent) == 1, sent  # no BEGIN, no COMMIT
+    assert sent[0].startswith("SELECT pg_advisory_xact_lock") and sent[0].count("INSERT INTO") == 2
+    assert _events(project) == {"one", "two"}
+    with connection.cursor() as cursor:  # the lock went with the implicit transaction
+        cursor.execute("SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND objid = 4244")
+        assert cursor.fetchone()[0] == 0
+
+
+@pytest.mark.django_db(transaction=True)
+def test_the_one_round_trip_is_all_or_nothing(project):
+    taken = uuid.uuid4()
+    AddEvent.objects.create(pk=taken, project=project, user_id="first")
+    with _wire() as sent, pytest.raises(IntegrityError), deferred_transaction():
+        AddEvent.objects.create(project=project, user_id="second")
+        AddEvent.objects.create(pk=taken, project=project, user_id="duplicate")
+    assert len(sent) == 1, sent
+    assert _events(project) == {"first"}
+    AddEvent.objects.create(project=project, user_id="after")  # the connection is usable
+    assert _events(project) == {"first", "after"}
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_transaction_that_reads_is_begun_and_committed_as_before(project):
+    with _wire() as sent, deferred_transaction():
+        AddEvent.objects.create(project=project, user_id="before-the-read")
+        assert AddEvent.objects.filter(project=project).count() == 1
+        AddEvent.objects.create(project=project, user_id="after-the-read")
+    assert [query.split()[0] for query in sent] == ["BEGIN", "INSERT", "SELECT", "INSERT", "COMMIT"]
+    assert _events(project) == {"before-the-read", "after-the-read"}
+
+
+@pytest.mark.django_db(transaction=True)
+@pytest.mark.parametrize("outer_wrote_first", [True, False])
+def test_inside_another_transaction_the_queue_waits_for_its_commit(project, outer_wrote_first):
+    """Nested in the caller's transaction, the block commits nothing, even when the caller has sent
+    nothing yet: the caller's rollback takes its rows too."""
+    with pytest.raises(RuntimeError), transaction.atomic():
+        if outer_wrote_first:
+            AddEvent.objects.create(project=project, user_id="outer")
+        with deferred_transaction():
+            AddEvent.objects.create(project=project, user_id="inner")
+        assert "inner" in _events(project)
+        raise RuntimeError("the caller changes its mind")
+    assert _events(project) == set()
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_block_bound_to_roll_back_commits_nothing(project):
+    """An inner failure caught inside the block marks the transaction for rollback (Django's
+    ``needs_rollback``) without sending anything: the queue must not go out as a commit (Django
+    refuses to send it at all)."""
+    with pytest.raises(TransactionManagementError), deferred_transaction():
+        AddEvent.objects.create(project=project, user_id="doomed")
+        try:
+            with transaction.atomic(savepoint=False):
+                raise ValueError("inner failure")
+        except ValueError:
+            pass
+        assert connection.needs_rollback
+    assert _events(project) == set()

@@ -10,12 +10,11 @@ from datetime import date, datetime
 from typing import Any
 
 import numpy as np
-from django.db import transaction
 from django.db.models import Case, UUIDField, When
 from django.utils import timezone
 
 from graph.services import graph_wanted, relations_record_for_events
-from mem0g_site.deferred import deferred_inserts, execute_later
+from mem0g_site.deferred import deferred_transaction, execute_later
 from memories.inputs import NewMemory, Scope, clean_uuid
 from memories.models import (
     SCOPE_FIELDS,
@@ -153,8 +152,9 @@ def add_ingest(
         custom_instructions=custom_instructions,
         memory_type=memory_type,
     )
-    # The add's INSERTs go out together (mem0g_site/deferred.py): one round trip for its rows.
-    with transaction.atomic(), deferred_inserts():
+    # The add's INSERTs go out together (mem0g_site/deferred.py): one round trip for its rows, and
+    # for the whole transaction when they are all it sends (a verbatim add).
+    with deferred_transaction():
         scopes_lock(project, plan.scopes)
         now = now or timezone.now()
         if plan.verbatim is not None:
