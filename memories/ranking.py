@@ -85,37 +85,39 @@ def cosine_distance(vector_literal: str) -> CosineDistance:
     return CosineDistance("embedding", Value(vector_literal))
 
 
-def vector_ranking(candidates, vector, limit: int, *, exact: bool) -> list[Memory]:
+def vector_ranking(
+    candidates, vector, limit: int, *, exact: bool, walk: tuple[bool, bool] = (True, True)
+) -> list[Memory]:
     """The ``limit`` candidates nearest to ``vector``, nearest first, each with ``distance``.
 
     Filtered vector search must return the full top-k. A plain HNSW scan visits the ~40 nearest
     rows of the whole table and filters afterwards, so a user owning 1% of the rows can get fewer
     results, or none. Small candidate sets (up to ``SEARCH_EXACT_MAX_ROWS``) are therefore scored
-    exactly through the B-tree scope indexes; larger ones use the HNSW index with pgvector's
+    exactly through the B-tree scope indexes; larger ones use the HNSW indexes with pgvector's
     iterative scan, which keeps walking the graph until the filtered LIMIT is met, and fall back
-    to the exact scan in the rare case the graph walk comes back short.
+    to the exact scan in the rare case a graph walk comes back short.
+
+    The HNSW path is :func:`shared_vector_ranking`'s: memories and messages both hold one HNSW entry
+    per distinct vector (their ``vector_memory``: the memory holding the entry of a vector equal to
+    theirs), so a fact repeated word for word by thousands of users is not a clump of equal vectors
+    in the graph, which a walk that enters cannot leave. ``walk``: which sides to walk (see there).
     """
-    distance = cosine_distance(vector_text(vector))
-    # The database this read goes to (the replica, when the view reads there): the SET LOCALs and
-    # the query must share its connection and transaction.
-    alias = router.db_for_read(Memory)
-    candidates = candidates.using(alias)
     if not exact:
-        with _walking(alias, limit):
-            rows = list(_walked(candidates, distance, limit))
-        exact = _came_back_short(rows, candidates, limit)
-    if exact:
-        rows = list(_scored(candidates, distance, limit))
-    return rows
+        return shared_vector_ranking(candidates, vector, limit, field="vector_memory", walk=walk)
+    distance = cosine_distance(vector_text(vector))
+    # The database this read goes to (the replica, when the view reads there).
+    alias = router.db_for_read(Memory)
+    return list(_scored(candidates.using(alias), distance, limit))
 
 
 def shared_vector_ranking(candidates, vector, limit: int, *, field: str, walk: tuple[bool, bool]) -> list:
     """:func:`vector_ranking`'s HNSW path for candidates some of which share a memory's vector: ``field``
-    names that memory (``MemorySource.vector_memory``: its embedding equals the row's own). The rows
-    sharing none are in their model's HNSW index, a partial one (``field`` NULL); the rows sharing
-    one are not, and are found through the memories' index: the nearest memories some candidate
-    names, then the candidates naming them, each scored with its own vector. The nearest ``limit``
-    of both sides, ties by id, as the exact scan ranks them.
+    names that memory (``MemorySource.vector_memory``, ``Memory.vector_memory``: a canonical memory,
+    whose embedding equals the row's own). The rows sharing none are in their model's HNSW index, a
+    partial one (``field`` NULL); the rows sharing one are not, and are found through the canonical
+    memories' index: the nearest canonicals some candidate names, then the candidates naming them,
+    each scored with its own vector. The nearest ``limit`` of both sides, ties by id, as the exact
+    scan ranks them.
 
     ``walk``: whether to walk each side (those sharing none, those sharing one), or score it exactly
     (a side with few rows in the scope, :func:`shared_sizes`: a filtered walk that cannot fill its
@@ -172,10 +174,12 @@ def _walked(candidates, distance: CosineDistance, limit: int):
 
 def _walked_through_memories(candidates, distance: CosineDistance, limit: int, *, field: str):
     """The nearest ``limit`` candidates that share a memory's vector (``field``), found by walking
-    the memories' HNSW index (the nearest memories some candidate names), each scored with its own
-    vector."""
+    the memories' HNSW index (the nearest canonical memories some candidate names), each scored with
+    its own vector. Only canonicals are named (``Memory.vector_memory``), and the walk says so: the
+    index is partial, and PostgreSQL uses it only for a statement carrying its condition."""
     named = candidates.filter(**{field: OuterRef("pk")})
-    memories = Memory.objects.filter(Exists(named)).order_by(distance).values("pk")[:limit]
+    memories = Memory.objects.filter(vector_memory__isnull=True).filter(Exists(named))
+    memories = memories.order_by(distance).values("pk")[:limit]
     # A few rows by id, which no HNSW index of theirs holds: a plain sort by distance (one vector
     # literal fewer in the statement than _scored's).
     found = candidates.filter(**{f"{field}__in": memories}).annotate(distance=distance)

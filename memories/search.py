@@ -42,6 +42,7 @@ from memories.search_candidates import (
     _scope_size,
     _scope_size_key,
     _search_candidates,
+    _side_sizes,
     _where_shape_of,
     _where_template,
     remember_scope_size,
@@ -190,7 +191,12 @@ def memory_search(
     else:
         candidates = candidates_of()
         words_in = _keyword_candidates(project, scope, where, key, now=moment_now, **read) if key else candidates
-        semantic = vector_ranking(candidates, vector, pool if reorders else top_k, exact=exact)
+        # A large scope: its memories naming no canonical and those naming one (Memory.vector_memory)
+        # are walked through HNSW each, or scored exactly when few (counted once, and cached).
+        walk = (True, True)
+        if not exact and size_key is not None:
+            walk = tuple(side > exact_max for side in _side_sizes(size_key, candidates, exact_max))
+        semantic = vector_ranking(candidates, vector, pool if reorders else top_k, exact=exact, walk=walk)
         # A scope over the exact path's limit: a word in many of its rows is common (KEYWORD_COMMON_ROWS).
         common_from = None if exact else KEYWORD_COMMON_ROWS
         if keyword_search and cut and HYBRID_ONE_STATEMENT:

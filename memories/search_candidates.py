@@ -16,7 +16,7 @@ from accounts.models import Project
 from mem0g_site.prepared import PreparedStatement
 from memories.inputs import Scope, clean_scope
 from memories.models import Memory
-from memories.ranking import SCOPE_TERM_KINDS, ScopeKey, hybrid_exact_sql
+from memories.ranking import SCOPE_TERM_KINDS, ScopeKey, hybrid_exact_sql, shared_sizes
 from memories.selectors import memories_in
 
 SCOPE_SIZE_CACHE_SECONDS = 60
@@ -44,6 +44,21 @@ def _scope_size(project, scope: Scope | None, candidates, limit: int, *, shape: 
         if key is not None:
             remember_scope_size(key, size, limit)
     return size
+
+
+def _side_sizes(size_key: str, candidates, limit: int) -> tuple[int, int]:
+    """How many of a large scope's candidates name no canonical (``Memory.vector_memory`` NULL) and
+    how many name one, each counted up to ``limit + 1`` (``ranking.shared_sizes``), cached as long
+    as a large scope's size (``size_key``: the scope's, see ``_scope_size_key``). They decide which
+    side the search walks through HNSW: a filtered walk over a side of few rows runs on to
+    hnsw.max_scan_tuples, so such a side is scored exactly. A stale count at worst walks a side that
+    shrank (the walk's fallback scores it exactly) or scores one that grew (exact, only slower)."""
+    key = size_key + ":sides"
+    sides = cache.get(key)
+    if sides is None:
+        sides = shared_sizes(candidates, "vector_memory", limit + 1)
+        cache.set(key, sides, SCOPE_SIZE_LARGE_CACHE_SECONDS)
+    return tuple(sides)
 
 
 def _scope_size_key(project, scope: Scope | None, limit: int, shape: str | None) -> str | None:
