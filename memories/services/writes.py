@@ -45,9 +45,9 @@ from memories.services.records import (
     history_updated,
     locked,
     memories_add,
+    memories_unshare_vectors,
     provenance_delete,
     sources_of_delete,
-    sources_unshare_vectors,
 )
 
 
@@ -112,7 +112,8 @@ def memory_update(
         memory.updated_at = now
         memory.save(update_fields=[*changes, "updated_at"])
         if text_changed:
-            sources_unshare_vectors(project_id=memory.project_id, memory_ids=[memory.pk])
+            # Its new vector gets its own HNSW entry; the rows that shared its old one are re-homed.
+            memories_unshare_vectors(project_id=memory.project_id, memory_ids=[memory.pk])
         history_updated(memory=memory, old_text=old_text, old_metadata=old_metadata, now=now, actor_id=actor_id)
     return memory
 
