@@ -126,10 +126,13 @@ class Memory(TemporalModel):
             models.Index(
                 fields=["project", "hash"], name="memory_canonical_hash", condition=Q(vector_memory__isnull=True)
             ),
-            # The rows naming a canonical: the search's walk through the canonicals (EXISTS), their
-            # re-homing when its embedding changes, and the key's ON DELETE SET NULL.
+            # The rows naming a canonical: the search's walk through the canonicals (EXISTS: does
+            # this user hold a row naming it? one probe, where a canonical may be named by thousands
+            # of users' rows), their re-homing when its embedding changes, the key's ON DELETE SET NULL.
             models.Index(
-                fields=["vector_memory"], name="memory_vector_memory", condition=Q(vector_memory__isnull=False)
+                fields=["vector_memory", "user_id"],
+                name="memory_vector_memory_user",
+                condition=Q(vector_memory__isnull=False),
             ),
             # Scope filters and "newest first" lists for one user / agent / app / run.
             models.Index(fields=["project", "user_id", "-created_at"], name="memory_project_user"),
@@ -318,7 +321,7 @@ class MemorySource(models.Model):
     # embedding changes (``memories.services.records.memories_unshare_vectors``); the message then
     # enters its own index. ``embedding`` stays filled either way: the exact path scores it.
     vector_memory = models.ForeignKey(
-        Memory, on_delete=models.DO_NOTHING, null=True, blank=True, db_index=True, related_name="+"
+        Memory, on_delete=models.DO_NOTHING, null=True, blank=True, db_index=False, related_name="+"
     )
     created_at = models.DateTimeField(default=timezone.now)
     memories = models.ManyToManyField(Memory, through="MemorySourceLink", related_name="sources")
@@ -348,6 +351,14 @@ class MemorySource(models.Model):
             models.Index(fields=["project", "agent_id", "-observed_at"], name="source_project_agent"),
             models.Index(fields=["project", "app_id", "-observed_at"], name="source_project_app"),
             models.Index(fields=["project", "run_id", "-observed_at"], name="source_project_run"),
+            # The messages naming a memory's vector: the search's walk through the canonical memories
+            # (EXISTS, one probe for a user's even when thousands of users' messages name the same
+            # canonical), their re-homing, and the key's ON DELETE SET NULL.
+            models.Index(
+                fields=["vector_memory", "user_id"],
+                name="source_vector_memory_user",
+                condition=Q(vector_memory__isnull=False),
+            ),
             # memories.search.source_search (and search with include_sources) for large scopes: the
             # messages that share no memory's vector; the others are found through
             # memory_embedding_hnsw (memories.ranking.shared_vector_ranking).

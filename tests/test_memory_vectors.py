@@ -336,8 +336,16 @@ def test_the_migration_links_existing_repeats_to_their_oldest_and_their_messages
     assert MemorySource.objects.get(pk=message.pk).vector_memory_id == alice
     with connection.cursor() as cursor:
         cursor.execute(
-            "SELECT indexname, indexdef FROM pg_indexes WHERE tablename = 'memories_memory' "
-            "AND indexname IN ('memory_embedding_hnsw', 'memory_canonical_hash', 'memory_vector_memory')"
+            "SELECT indexname, indexdef FROM pg_indexes WHERE indexdef LIKE '%vector_memory_id%' "
+            "AND tablename IN ('memories_memory', 'memories_memorysource')"
         )
         indexes = dict(cursor.fetchall())
-    assert len(indexes) == 3 and indexes["memory_embedding_hnsw"].endswith("WHERE (vector_memory_id IS NULL)")
+    # The messages' one-column index of their key is gone, for the partial (key, user) one.
+    assert set(indexes) == {
+        "memory_embedding_hnsw",
+        "source_embedding_hnsw",
+        "memory_canonical_hash",
+        "memory_vector_memory_user",
+        "source_vector_memory_user",
+    }
+    assert indexes["memory_embedding_hnsw"].endswith("WHERE (vector_memory_id IS NULL)")

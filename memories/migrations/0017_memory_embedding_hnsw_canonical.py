@@ -14,14 +14,18 @@ In order, so that the HNSW graph is built once, over the canonical rows only:
    name that row (rows of the hash with another vector, embedded by another model, stay canonical:
    correct, each keeps its entry);
 3. the messages re-point to their memory's canonical;
-4. the partial HNSW index and the two B-tree indexes the add's look-up and the re-homing read are
-   built CONCURRENTLY (the migration runs outside a transaction: the memories stay writable).
+4. the partial HNSW index and the B-tree indexes the add's look-up, the search's walk through the
+   canonicals and the re-homing read are built CONCURRENTLY (the migration runs outside a
+   transaction: the memories stay writable); the messages' index of their key becomes
+   (vector_memory_id, user_id), partial, as the memories' (a canonical is named by many users'
+   messages now, where a message named its own memory).
 
 Running it again after a failure starts over from what is there: the backfill only links rows that
 name nothing to rows that name nothing, and half-built indexes are dropped first. Backwards: every
 memory names nothing again and the full index is rebuilt.
 """
 
+import django.db.models.deletion
 from django.db import migrations, models
 from pgvector.django import HnswIndex
 
@@ -29,9 +33,13 @@ TABLE = "memories_memory"
 NAME = "memory_embedding_hnsw"
 HNSW = "USING hnsw (embedding vector_cosine_ops) WITH (m = 16, ef_construction = 64)"
 BTREES = {
-    "memory_canonical_hash": "(project_id, hash) WHERE vector_memory_id IS NULL",
-    "memory_vector_memory": "(vector_memory_id) WHERE vector_memory_id IS NOT NULL",
+    "memory_canonical_hash": f"{TABLE} (project_id, hash) WHERE vector_memory_id IS NULL",
+    "memory_vector_memory_user": f"{TABLE} (vector_memory_id, user_id) WHERE vector_memory_id IS NOT NULL",
+    # Replaces the messages' one-column index of the key (a canonical is named by many users'
+    # messages now, where a message named its own memory).
+    "source_vector_memory_user": "memories_memorysource (vector_memory_id, user_id) WHERE vector_memory_id IS NOT NULL",
 }
+SOURCES = "memories_memorysource"
 
 LINK_REPEATS = f"""
     WITH firsts AS (
@@ -58,13 +66,19 @@ def _indexes(schema_editor, hnsw_where: str) -> None:
     schema_editor.execute(f"ALTER INDEX {NAME}_next RENAME TO {NAME}")
 
 
+def _source_key_index(schema_editor) -> str:
+    """The name Django gives the messages' one-column index of ``vector_memory`` (0014's)."""
+    return schema_editor._create_index_name(SOURCES, ["vector_memory_id"])
+
+
 def link_repeats(apps, schema_editor):
     schema_editor.execute(f"DROP INDEX CONCURRENTLY IF EXISTS {NAME}")
     schema_editor.execute(LINK_REPEATS)
     schema_editor.execute(MESSAGES_TO_CANONICALS)
     _indexes(schema_editor, "WHERE vector_memory_id IS NULL")
-    for name, columns in BTREES.items():
-        schema_editor.execute(f"CREATE INDEX CONCURRENTLY {name} ON {TABLE} {columns}")
+    for name, definition in BTREES.items():
+        schema_editor.execute(f"CREATE INDEX CONCURRENTLY {name} ON {definition}")
+    schema_editor.execute(f"DROP INDEX CONCURRENTLY IF EXISTS {_source_key_index(schema_editor)}")
 
 
 def unlink_all(apps, schema_editor):
@@ -72,6 +86,9 @@ def unlink_all(apps, schema_editor):
     # The messages keep their (canonical) memory: its vector is theirs.
     schema_editor.execute(f"UPDATE {TABLE} SET vector_memory_id = NULL WHERE vector_memory_id IS NOT NULL")
     _indexes(schema_editor, "")
+    name = _source_key_index(schema_editor)
+    schema_editor.execute(f"DROP INDEX CONCURRENTLY IF EXISTS {name}")
+    schema_editor.execute(f"CREATE INDEX CONCURRENTLY {name} ON {SOURCES} (vector_memory_id)")
 
 
 class Migration(migrations.Migration):
@@ -109,8 +126,28 @@ class Migration(migrations.Migration):
                     model_name="memory",
                     index=models.Index(
                         condition=models.Q(vector_memory__isnull=False),
-                        fields=["vector_memory"],
-                        name="memory_vector_memory",
+                        fields=["vector_memory", "user_id"],
+                        name="memory_vector_memory_user",
+                    ),
+                ),
+                migrations.AlterField(
+                    model_name="memorysource",
+                    name="vector_memory",
+                    field=models.ForeignKey(
+                        blank=True,
+                        db_index=False,
+                        null=True,
+                        on_delete=django.db.models.deletion.DO_NOTHING,
+                        related_name="+",
+                        to="memories.memory",
+                    ),
+                ),
+                migrations.AddIndex(
+                    model_name="memorysource",
+                    index=models.Index(
+                        condition=models.Q(vector_memory__isnull=False),
+                        fields=["vector_memory", "user_id"],
+                        name="source_vector_memory_user",
                     ),
                 ),
             ],
