@@ -350,3 +350,26 @@ def test_the_migration_links_existing_repeats_to_their_oldest_and_their_messages
         "source_vector_memory_user",
     }
     assert indexes["memory_embedding_hnsw"].endswith("WHERE (vector_memory_id IS NULL)")
+
+
+def test_a_large_scope_reaching_few_canonicals_is_scored_not_walked(project, repeated, settings):
+    from django.core.cache import cache
+
+    from memories.search import memory_search
+
+    for _ in range(3):  # said again and again: more rows, no more canonicals
+        said(project, "erin", REPEATED[:2])
+    erin = Memory.objects.filter(project=project, user_id="erin")
+    assert erin.count() == 6 and set(erin.values_list("vector_memory_id", flat=True)) == {
+        repeated["alice"][text].pk for text in REPEATED[:2]
+    }
+    settings.SEARCH_EXACT_MAX_ROWS = 3  # six rows: a large scope, reaching two canonicals
+    cache.clear()
+    for query in QUERIES:
+        with CaptureQueriesContext(connection) as captured:
+            found = memory_search(project=project, query=query, scope=Scope(user_id="erin"), keyword_search=False)
+        # A walk over two entries of the graph would run on to hnsw.max_scan_tuples: scored instead.
+        assert not any("iterative_scan" in q["sql"] for q in captured.captured_queries), query
+        assert [(m.pk, round(m.score, 9)) for m in found] == ranked(
+            project, settings, exact=True, query=query, scope=Scope(user_id="erin"), top_k=10
+        )
