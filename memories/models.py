@@ -79,7 +79,7 @@ class Memory(TemporalModel):
     # A memory of the same project whose embedding equals this one's and which holds the HNSW entry
     # of that vector (its "canonical"; it names none itself). A memory naming one is not in
     # memory_embedding_hnsw (a partial index): search finds it through the canonical's entry
-    # (memories.ranking.shared_vector_ranking), so a fact said word for word by thousands of users
+    # (memories.ranking.walked_canonicals_sql), so a fact said word for word by thousands of users
     # is one entry of the graph, not a clump of thousands of identical vectors that fill each
     # other's neighbour slots (a walk that enters such a clump cannot leave it). Set by the add when
     # the project holds the same text with the same vector (``memories_write``); a canonical keeps
@@ -313,10 +313,11 @@ class MemorySource(models.Model):
     observed_at = models.DateTimeField()
     metadata = models.JSONField(default=dict, blank=True)  # the add's metadata, as the client sent it
     embedding = VectorField(dimensions=EMBEDDING_DIMENSIONS, null=True, blank=True)
-    # The memory whose embedding equals this message's (the memory a verbatim add wrote from it:
-    # same words, same vector). Such a message is not in source_embedding_hnsw (a partial index):
-    # search finds it through that memory's entry in memory_embedding_hnsw, so a verbatim add
-    # builds one HNSW entry per message instead of two. The database sets it NULL when the memory
+    # The memory whose embedding equals this message's and which holds that vector's entry in
+    # memory_embedding_hnsw: the memory a verbatim add wrote from it (same words, same vector), or
+    # that memory's canonical (``Memory.vector_memory``). Such a message is not in
+    # source_embedding_hnsw (a partial index): search finds it through that memory's entry, so a
+    # verbatim add builds one HNSW entry per message instead of two. The database sets it NULL when the memory
     # is deleted (``memories_source_vector_memory_in_project``), the services when the memory's
     # embedding changes (``memories.services.records.memories_unshare_vectors``); the message then
     # enters its own index. ``embedding`` stays filled either way: the exact path scores it.

@@ -121,8 +121,8 @@ def vector_ranking(
 def walked_canonicals_sql(candidates, literal: str, limit: int) -> tuple[str, list]:
     """The statement (and its parameters) of the nearest ``limit`` of the memory ``candidates`` to the
     vector ``literal`` (its :func:`vector_text`), each with ``distance``, by one walk of
-    memory_embedding_hnsw, whose
-    entries are the canonical memories (``vector_memory`` NULL): the nearest ``limit`` canonicals
+    memory_embedding_hnsw, whose entries are the canonical memories (``vector_memory`` NULL): the
+    nearest ``limit`` canonicals
     that are candidates themselves or that some candidate names, then those candidates and the ones
     naming them, each scored with its own vector (equal to its canonical's). The nearest ``limit``
     candidates are among them: each canonical walked brings at least one candidate at its distance.

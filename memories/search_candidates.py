@@ -49,11 +49,12 @@ def _scope_size(project, scope: Scope | None, candidates, limit: int, *, shape: 
 def _side_sizes(size_key: str, candidates, limit: int) -> tuple[int, int]:
     """How many of a large scope's candidates name no canonical (``Memory.vector_memory`` NULL) and
     how many canonicals the others name, each counted up to ``limit + 1`` (``ranking.shared_sizes``,
-    ``named``: the entries each side's walk walks over), cached as long
-    as a large scope's size (``size_key``: the scope's, see ``_scope_size_key``). They decide which
-    side the search walks through HNSW: a filtered walk over a side of few rows runs on to
-    hnsw.max_scan_tuples, so such a side is scored exactly. A stale count at worst walks a side that
-    shrank (the walk's fallback scores it exactly) or scores one that grew (exact, only slower)."""
+    ``named``): the entries of memory_embedding_hnsw the scope reaches. Cached as long as a large
+    scope's size (``size_key``: the scope's, see ``_scope_size_key``). Their sum decides whether the
+    search walks the graph: a filtered walk over few entries runs on to hnsw.max_scan_tuples, so a
+    scope of many rows but few distinct vectors (the same facts said again and again) is scored
+    exactly. A stale count at worst walks a scope that shrank (the walk's fallback scores it
+    exactly) or scores one that grew (exact, only slower)."""
     key = size_key + ":sides"
     sides = cache.get(key)
     if sides is None:
