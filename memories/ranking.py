@@ -191,18 +191,21 @@ def shared_sizes(candidates, field: str, up_to: int, *, named: bool = False) -> 
     the scope's B-tree index, or ``field``'s for a side the table holds few of).
 
     ``named``: the second side counted by the distinct memories its rows name instead, the entries a
-    walk through the memories' index (:func:`_walked_through_memories`) walks over: a user's
-    thousands of repeated facts may name a few hundred canonicals among a project's hundred
-    thousand, and a walk over so few runs long (it read 1,351 canonicals to find 10 for a user of
-    2,055 such rows, 80 ms, where scoring those rows took 6). Counting them reads up to all of the
-    side's rows (once: the caller caches it)."""
+    walk through the memories' index walks over (:func:`walked_canonicals_sql`): a user's thousands
+    of repeated facts may name a few hundred canonicals among a project's hundred thousand, and a
+    walk over so few runs long (it read 1,351 canonicals to find 10 for a user of 2,055 such rows,
+    80 ms, where scoring those rows took 6). Counting them reads all of the side's rows, so they
+    are counted only when the first side holds fewer than ``up_to`` (else 0: not counted)."""
     sides = [candidates.filter(**{f"{field}__isnull": shares}).order_by() for shares in (True, False)]
     sides[0] = sides[0].values("pk")
     sides[1] = sides[1].values(field).distinct() if named else sides[1].values("pk")
-    parts = [side[:up_to].query.sql_with_params() for side in sides]
-    sql = "SELECT " + ", ".join(f"(SELECT count(*) FROM ({part}) AS side)" for part, _ in parts)
+    (own_sql, own_params), (shared_sql, shared_params) = [side[:up_to].query.sql_with_params() for side in sides]
+    shared_count = f"(SELECT count(*) FROM ({shared_sql}) AS side)"
+    if named:
+        shared_count = f"CASE WHEN sizes.own < {int(up_to)} THEN {shared_count} ELSE 0 END"
+    sql = f"SELECT own, {shared_count} FROM (SELECT (SELECT count(*) FROM ({own_sql}) AS side) AS own) AS sizes"
     with connections[candidates.db].cursor() as cursor:
-        cursor.execute(sql, [*parts[0][1], *parts[1][1]])
+        cursor.execute(sql, [*own_params, *shared_params])
         own, shared = cursor.fetchone()
     return own, shared
 
