@@ -76,6 +76,20 @@ class Memory(TemporalModel):
     memory_type = models.CharField(
         max_length=32, null=True, blank=True, choices=[(kind, kind) for kind in MEMORY_TYPES], default=None
     )
+    # A memory of the same project whose embedding equals this one's and which holds the HNSW entry
+    # of that vector (its "canonical"; it names none itself). A memory naming one is not in
+    # memory_embedding_hnsw (a partial index): search finds it through the canonical's entry
+    # (memories.ranking.walked_canonicals_sql), so a fact said word for word by thousands of users
+    # is one entry of the graph, not a clump of thousands of identical vectors that fill each
+    # other's neighbour slots (a walk that enters such a clump cannot leave it). Set by the add when
+    # the project holds the same text with the same vector (``memories_write``); a canonical keeps
+    # its entry whatever its state. The database sets it NULL when the canonical is deleted
+    # (``memories_memory_vector_memory_in_project``), the services re-home the rows naming a memory
+    # whose embedding changes (``memories.services.records.memories_unshare_vectors``).
+    # ``embedding`` stays filled either way: the exact path scores it.
+    vector_memory = models.ForeignKey(
+        "self", on_delete=models.DO_NOTHING, null=True, blank=True, db_index=False, related_name="+"
+    )
 
     objects = MemoryQuerySet.as_manager()
 
@@ -86,15 +100,39 @@ class Memory(TemporalModel):
             # What relationships and entity relations point at (project, memory): both ends of an edge
             # in one project, and a key Citus accepts between tables distributed by project_id.
             models.UniqueConstraint(fields=["project", "id"], name="memories_memory_project_id"),
+            # The canonical in the row's project; the database sets the column NULL when it is deleted
+            # (each row naming it then enters memory_embedding_hnsw: one HNSW insert each).
+            CompositeForeignKey(
+                fields=["project", "vector_memory"],
+                to="memories.Memory",
+                to_fields=["project", "id"],
+                name="memories_memory_vector_memory_in_project",
+                set_null_on_delete=["vector_memory"],
+            ),
         ]
         indexes = [
-            # Filtered vector search: ORDER BY embedding <=> :query (memories.search.memory_search).
+            # Filtered vector search: ORDER BY embedding <=> :query (memories.search.memory_search),
+            # over the memories that name no canonical (see ``vector_memory``).
             HnswIndex(
                 name="memory_embedding_hnsw",
                 fields=["embedding"],
                 m=16,
                 ef_construction=64,
                 opclasses=["vector_cosine_ops"],
+                condition=Q(vector_memory__isnull=True),
+            ),
+            # The add's look-up of a canonical for the text it writes (memories.services.records
+            # .memories_write): the project's canonicals of one hash.
+            models.Index(
+                fields=["project", "hash"], name="memory_canonical_hash", condition=Q(vector_memory__isnull=True)
+            ),
+            # The rows naming a canonical: the search's walk through the canonicals (EXISTS: does
+            # this user hold a row naming it? one probe, where a canonical may be named by thousands
+            # of users' rows), their re-homing when its embedding changes, the key's ON DELETE SET NULL.
+            models.Index(
+                fields=["vector_memory", "user_id"],
+                name="memory_vector_memory_user",
+                condition=Q(vector_memory__isnull=False),
             ),
             # Scope filters and "newest first" lists for one user / agent / app / run.
             models.Index(fields=["project", "user_id", "-created_at"], name="memory_project_user"),
@@ -275,15 +313,16 @@ class MemorySource(models.Model):
     observed_at = models.DateTimeField()
     metadata = models.JSONField(default=dict, blank=True)  # the add's metadata, as the client sent it
     embedding = VectorField(dimensions=EMBEDDING_DIMENSIONS, null=True, blank=True)
-    # The memory whose embedding equals this message's (the memory a verbatim add wrote from it:
-    # same words, same vector). Such a message is not in source_embedding_hnsw (a partial index):
-    # search finds it through that memory's entry in memory_embedding_hnsw, so a verbatim add
-    # builds one HNSW entry per message instead of two. The database sets it NULL when the memory
+    # The memory whose embedding equals this message's and which holds that vector's entry in
+    # memory_embedding_hnsw: the memory a verbatim add wrote from it (same words, same vector), or
+    # that memory's canonical (``Memory.vector_memory``). Such a message is not in
+    # source_embedding_hnsw (a partial index): search finds it through that memory's entry, so a
+    # verbatim add builds one HNSW entry per message instead of two. The database sets it NULL when the memory
     # is deleted (``memories_source_vector_memory_in_project``), the services when the memory's
-    # embedding changes (``memories.services.records.sources_unshare_vectors``); the message then
+    # embedding changes (``memories.services.records.memories_unshare_vectors``); the message then
     # enters its own index. ``embedding`` stays filled either way: the exact path scores it.
     vector_memory = models.ForeignKey(
-        Memory, on_delete=models.DO_NOTHING, null=True, blank=True, db_index=True, related_name="+"
+        Memory, on_delete=models.DO_NOTHING, null=True, blank=True, db_index=False, related_name="+"
     )
     created_at = models.DateTimeField(default=timezone.now)
     memories = models.ManyToManyField(Memory, through="MemorySourceLink", related_name="sources")
@@ -313,6 +352,14 @@ class MemorySource(models.Model):
             models.Index(fields=["project", "agent_id", "-observed_at"], name="source_project_agent"),
             models.Index(fields=["project", "app_id", "-observed_at"], name="source_project_app"),
             models.Index(fields=["project", "run_id", "-observed_at"], name="source_project_run"),
+            # The messages naming a memory's vector: the search's walk through the canonical memories
+            # (EXISTS, one probe for a user's even when thousands of users' messages name the same
+            # canonical), their re-homing, and the key's ON DELETE SET NULL.
+            models.Index(
+                fields=["vector_memory", "user_id"],
+                name="source_vector_memory_user",
+                condition=Q(vector_memory__isnull=False),
+            ),
             # memories.search.source_search (and search with include_sources) for large scopes: the
             # messages that share no memory's vector; the others are found through
             # memory_embedding_hnsw (memories.ranking.shared_vector_ranking).

@@ -42,6 +42,8 @@ from memories.search_candidates import (
     _scope_size,
     _scope_size_key,
     _search_candidates,
+    _side_sizes,
+    _walk_statement,
     _where_shape_of,
     _where_template,
     remember_scope_size,
@@ -190,7 +192,18 @@ def memory_search(
     else:
         candidates = candidates_of()
         words_in = _keyword_candidates(project, scope, where, key, now=moment_now, **read) if key else candidates
-        semantic = vector_ranking(candidates, vector, pool if reorders else top_k, exact=exact)
+        # A large scope is walked through the canonical memories it reaches (its own, and those its
+        # repeats name: Memory.vector_memory), unless they are few (counted once, and cached): a
+        # filtered walk over few entries runs on to hnsw.max_scan_tuples, so the scope is scored.
+        walked = not exact and (size_key is None or sum(_side_sizes(size_key, candidates, exact_max)) > exact_max)
+        limit = pool if reorders else top_k
+        walk = None
+        if walked:
+            literal = statement["literal"] or vector_text(vector)
+            walk = _walk_statement(
+                project, scope, where, read, template=template, literal=literal, limit=limit, now=moment_now
+            )
+        semantic = vector_ranking(candidates, vector, limit, exact=not walked, walk=walk)
         # A scope over the exact path's limit: a word in many of its rows is common (KEYWORD_COMMON_ROWS).
         common_from = None if exact else KEYWORD_COMMON_ROWS
         if keyword_search and cut and HYBRID_ONE_STATEMENT:

@@ -78,6 +78,7 @@ TEST_KINDS = {
     "test_mem0_ts_sdk": "system",
     "test_memory_crud": "core",
     "test_memory_search": "core",
+    "test_memory_vectors": "core",
     "test_memory_validation": "core",
     "test_moments": "core",
     "test_openapi": "api",

@@ -444,7 +444,9 @@ def test_a_message_shares_only_the_very_vector_of_the_memory_written_from_it_alo
         outcome.memory, outcome.entry = memory, {"id": str(memory.pk)} if written else None
         fresh = {0: MemorySource(content="x", embedding=embedding), 1: MemorySource(content="y", embedding=vector)}
         _vectors_share([outcome], fresh)
-        return fresh[0].vector_memory is memory
+        # The memory's canonical, or itself: found by the INSERT (a subselect naming the memory).
+        named = fresh[0].vector_memory_id
+        return named is not None and named.params == [str(memory.pk)]
 
     assert shared()
     assert not shared(embedding=nudged)

@@ -28,7 +28,7 @@ from memories.models import (
 )
 from memories.services.add_apply import apply_attachments, apply_inferred, apply_verbatim
 from memories.services.add_plan import AddPlan, FactOutcome, plan_add
-from memories.services.records import plain_vector, sql_vector
+from memories.services.records import entry_holder, plain_vector, sql_vector
 
 # --- The add pipeline --------------------------------------------------------------------------
 #
@@ -236,6 +236,9 @@ def _provenance_write(*, project, plan: AddPlan, outcomes: list[FactOutcome], ev
         by_position = {row.position: row for row in rows}
     _vectors_share(outcomes, {row.position: row for row in fresh})
     MemorySource.objects.bulk_create(fresh)
+    for row in fresh:
+        if row.vector_memory_id is not None:
+            row.__dict__.pop("vector_memory_id")  # found by the INSERT (see _vectors_share): deferred
     links = {
         (outcome.memory.pk, by_position[position].pk)
         for outcome in outcomes
@@ -285,15 +288,16 @@ def _provenance_write(*, project, plan: AddPlan, outcomes: list[FactOutcome], ev
 
 def _vectors_share(outcomes: list[FactOutcome], fresh: dict[int, MemorySource]) -> None:
     """Point each new message stored verbatim at the memory this add wrote from it, when the two
-    vectors are the same (``MemorySource.vector_memory``): the message is then found through the
-    memory's HNSW entry and builds none of its own. Not for facts inferred or summarised from the
-    messages, nor for a message kept already (a retry)."""
+    vectors are the same (``MemorySource.vector_memory``), or rather at the memory holding that
+    vector's HNSW entry (the memory's canonical, ``Memory.vector_memory``, when it names one): the
+    message is then found through that entry and builds none of its own. Not for facts inferred or
+    summarised from the messages, nor for a message kept already (a retry)."""
     for outcome in outcomes:
         if outcome.extractor != "verbatim" or outcome.entry is None or len(outcome.sources) != 1:
             continue
         source = fresh.get(outcome.sources[0])
         if source is not None and np.array_equal(plain_vector(source.embedding), outcome.memory.embedding):
-            source.vector_memory = outcome.memory
+            source.vector_memory_id = entry_holder(outcome.memory.pk)
 
 
 def _scope_of(outcome: FactOutcome, plan: AddPlan) -> Scope:

@@ -13,7 +13,7 @@ from django.utils import timezone
 from memories.embedding import embed_texts, get_embedder
 from memories.inputs import clean_uuid
 from memories.models import Memory
-from memories.services.records import delete_with_history, sources_unshare_vectors
+from memories.services.records import delete_with_history, memories_unshare_vectors
 
 
 def memories_purge_expired(*, now: datetime | None = None) -> int:
@@ -33,7 +33,13 @@ def memories_purge_expired(*, now: datetime | None = None) -> int:
 
 def memories_reembed(*, project, memory_ids: Sequence[Any]) -> int:
     """Embed these memories' texts again with the current model (one batch), e.g. after a model change.
-    The texts do not change, so no history rows; returns how many were embedded."""
+    The texts do not change, so no history rows; returns how many were embedded.
+
+    Each one then names no canonical (``Memory.vector_memory``) and holds its own HNSW entry; the
+    rows that named one of them are re-homed (``memories_unshare_vectors``). Repeats among the
+    re-embedded rows are not linked to each other again (only an add looks for a canonical, and the
+    next adds of those texts link to the oldest): each keeps its own entry. Correct, only more
+    HNSW entries (a project re-embedded whole gets one per row, as before canonicals)."""
     pks = [pk for pk in (clean_uuid(memory_id) for memory_id in memory_ids) if pk is not None]
     with transaction.atomic():
         locked = Memory.objects.for_project(project).filter(pk__in=pks).select_for_update()
@@ -45,5 +51,5 @@ def memories_reembed(*, project, memory_ids: Sequence[Any]) -> int:
         for memory, vector in zip(memories, vectors, strict=True):
             memory.embedding, memory.embedding_model = vector, model_name
         Memory.objects.bulk_update(memories, ["embedding", "embedding_model"], batch_size=500)
-        sources_unshare_vectors(project_id=memories[0].project_id, memory_ids=[memory.pk for memory in memories])
+        memories_unshare_vectors(project_id=memories[0].project_id, memory_ids=[memory.pk for memory in memories])
     return len(memories)

@@ -11,6 +11,8 @@ from typing import Any
 import numpy as np
 from django.conf import settings
 from django.db import transaction
+from django.db.models import UUIDField
+from django.db.models.expressions import RawSQL
 from django.utils import timezone
 from pgvector import Vector
 
@@ -244,9 +246,15 @@ def memories_write(
         )
         for item, vector in prepared
     ]
+    for memory in memories:
+        memory.vector_memory_id = canonical_of(memory)
     # savepoint=False: inside an add's transaction a failure here fails the whole add anyway.
     with transaction.atomic(savepoint=False):
         Memory.objects.bulk_create(memories)
+        for memory in memories:
+            # Found by the INSERT itself: not known here. Left deferred (a read, if anything asks),
+            # so that no later save writes the look-up again.
+            memory.__dict__.pop("vector_memory_id")
         history_added(memories=memories, now=now, traces=traces)
         if settings.GRAPH_AUTO_LINK_THRESHOLD > 0:
             relationships_autolink(
@@ -255,6 +263,34 @@ def memories_write(
     for memory in memories:  # the rows in hand hold the arrays their callers gave
         memory.embedding = plain_vector(memory.embedding)
     return memories
+
+
+def canonical_of(memory: Memory) -> RawSQL:
+    """The value of a new memory's ``vector_memory``: the oldest memory of its project that holds the
+    same text with the same vector and names no canonical itself (``Memory.vector_memory``), or
+    NULL. A scalar subselect in the INSERT's VALUES, so the add stays one round trip; served by
+    memory_canonical_hash (one probe, which finds nothing for a text the project has not seen).
+    Two adds of one new text at the same moment may both find none, and both keep their own HNSW
+    entry: correct, and not worth a lock. Rows inserted by one statement do not see each other."""
+    embedding = memory.embedding
+    literal = embedding.to_text() if isinstance(embedding, Vector) else vector_text(embedding)
+    return RawSQL(
+        "(SELECT c.id FROM memories_memory c WHERE c.project_id = %s AND c.hash = %s "
+        "AND c.vector_memory_id IS NULL AND c.embedding = %s::vector ORDER BY c.created_at, c.id LIMIT 1)",
+        [str(memory.project_id), memory.hash, literal],
+        output_field=UUIDField(),
+    )
+
+
+def entry_holder(memory_id: Any) -> RawSQL:
+    """The memory holding the HNSW entry of ``memory_id``'s vector (its canonical, or itself), as a
+    scalar subselect for an INSERT queued after the memory's own (``mem0g_site.deferred``: the
+    memory's canonical is found by its INSERT, which the subselect follows in the same round trip)."""
+    return RawSQL(
+        "(SELECT coalesce(h.vector_memory_id, h.id) FROM memories_memory h WHERE h.id = %s)",
+        [str(memory_id)],
+        output_field=UUIDField(),
+    )
 
 
 def memories_add(*, project, items: Sequence[NewMemory], now: datetime | None = None) -> list[Memory]:
@@ -266,15 +302,42 @@ def memories_add(*, project, items: Sequence[NewMemory], now: datetime | None = 
     return memories_write(project=project, prepared=prepared, now=now or timezone.now())
 
 
-def sources_unshare_vectors(*, project_id: Any, memory_ids: Sequence[Any]) -> None:
-    """The messages that share these memories' vectors (``MemorySource.vector_memory``) stop
-    sharing them: call it when the memories' embeddings change. Each keeps its own vector, which
-    source_embedding_hnsw (a partial index) then takes in. Inside an add it goes out with the add's
-    queued rows (``execute_later``), not in a round trip of its own."""
+def memories_unshare_vectors(*, project_id: Any, memory_ids: Sequence[Any]) -> None:
+    """These memories' embeddings change (new words, another model): each stops naming a canonical
+    (``Memory.vector_memory``) and holds its own HNSW entry, of its new vector. The rows that named
+    one of them keep their vector, so they are re-homed without entering memory_embedding_hnsw by
+    the thousand: the oldest becomes their canonical (one HNSW insert) and the others name it (a
+    row whose new version names a canonical gets no HNSW entry). The messages that named one of
+    them (``MemorySource.vector_memory``, equal vectors) name that new canonical, or nothing when
+    none is left (each then enters source_embedding_hnsw). One statement, sent with the caller's
+    queued rows inside an add (``execute_later``); call it in the transaction that changes the
+    embeddings."""
+    changed, project = [str(pk) for pk in memory_ids], str(project_id)
     execute_later(
-        "UPDATE memories_memorysource SET vector_memory_id = NULL "
-        "WHERE project_id = %s AND vector_memory_id = ANY(%s::uuid[])",
-        [str(project_id), [str(pk) for pk in memory_ids]],
+        """
+        WITH promoted AS (
+            SELECT DISTINCT ON (d.vector_memory_id) d.vector_memory_id AS old, d.id AS new
+            FROM memories_memory d
+            WHERE d.project_id = %s AND d.vector_memory_id = ANY(%s::uuid[]) AND d.id <> ALL(%s::uuid[])
+            ORDER BY d.vector_memory_id, d.created_at, d.id
+        ),
+        targets AS (
+            SELECT id, NULL::uuid AS canonical FROM memories_memory
+            WHERE project_id = %s AND id = ANY(%s::uuid[]) AND vector_memory_id IS NOT NULL
+            UNION ALL
+            SELECT d.id, CASE WHEN d.id = p.new THEN NULL ELSE p.new END
+            FROM promoted p JOIN memories_memory d ON d.vector_memory_id = p.old
+            WHERE d.project_id = %s AND d.id <> ALL(%s::uuid[])
+        ),
+        rehomed AS (
+            UPDATE memories_memory m SET vector_memory_id = t.canonical
+            FROM targets t WHERE m.project_id = %s AND m.id = t.id
+        )
+        UPDATE memories_memorysource s
+        SET vector_memory_id = (SELECT p.new FROM promoted p WHERE p.old = s.vector_memory_id)
+        WHERE s.project_id = %s AND s.vector_memory_id = ANY(%s::uuid[])
+        """,
+        [project, changed, changed, project, changed, project, changed, project, project, changed],
     )
 
 
@@ -302,6 +365,10 @@ def delete_with_history(queryset, *, now: datetime) -> int:
         history_deleted(memories=doomed, now=now)
         ids = [memory.pk for memory in doomed]
         sources_of_delete(ids)
+        # A deleted canonical (Memory.vector_memory) leaves the rows naming it canonical each (the
+        # database's ON DELETE SET NULL): each then enters memory_embedding_hnsw, one graph insert
+        # per row (thousands for a fact said by thousands of users), a clump of equal vectors in
+        # the graph again. Correct; the cost is the delete's, and not optimised.
         for start in range(0, len(ids), 5000):
             # The delete cascades to the memories' relationships (graph.models), so Django loads the
             # rows first: only their ids, not 5000 embeddings.

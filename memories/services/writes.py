@@ -45,9 +45,9 @@ from memories.services.records import (
     history_updated,
     locked,
     memories_add,
+    memories_unshare_vectors,
     provenance_delete,
     sources_of_delete,
-    sources_unshare_vectors,
 )
 
 
@@ -105,6 +105,8 @@ def memory_update(
             changes["embedding"] = embedding if embedding is not None else embed_texts([changes["memory"]])[0]
             changes["embedding_model"] = get_embedder().model_name
             changes["hash"] = memory_hash(changes["memory"])
+            # Its new vector is its own: it names no canonical now (one HNSW entry, of the new vector).
+            changes["vector_memory"] = None
         old_text, old_metadata = memory.memory, memory.metadata
         memory.previous_memory = old_text
         for name, value in changes.items():
@@ -112,7 +114,8 @@ def memory_update(
         memory.updated_at = now
         memory.save(update_fields=[*changes, "updated_at"])
         if text_changed:
-            sources_unshare_vectors(project_id=memory.project_id, memory_ids=[memory.pk])
+            # The rows that shared its old vector are re-homed (and its messages follow them).
+            memories_unshare_vectors(project_id=memory.project_id, memory_ids=[memory.pk])
         history_updated(memory=memory, old_text=old_text, old_metadata=old_metadata, now=now, actor_id=actor_id)
     return memory
 
