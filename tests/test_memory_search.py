@@ -561,3 +561,35 @@ def test_the_scope_keyed_lookup_stays_in_the_project_and_scope(db, project, othe
     assert set(found) == {"Keeps a pet axolotl called Wooper", "Grows tomatoes on the balcony"}
     assert found["Keeps a pet axolotl called Wooper"] == 1.0
     assert found["Grows tomatoes on the balcony"] == 0.0
+
+
+@pytest.mark.parametrize("size_known", [True, False])
+def test_a_small_scopes_words_are_checked_row_by_row_not_through_the_gin_index(project, add, size_known):
+    """The exact path's keyword side reads a small scope's rows through the scope's own index and
+    checks each: PostgreSQL, free to choose, may AND them with the GIN index's rows of each word, which
+    for a common word are tens of thousands at scale (9 ms a word for a user of 12 memories at a
+    million). Bitmap scans only and row checks made dear, so that such a plan is on offer; the
+    statement must not take it.
+    ``size_known``: the scope's size cached, or counted by the statement itself (its first search)."""
+    from django.core.cache import cache
+    from django.test.utils import CaptureQueriesContext
+
+    add(project, "Drinks coffee every morning", "Works as a nurse", "Likes coffee with oat milk", user_id="alice")
+    cache.clear()
+    if size_known:
+        memory_search(project=project, query="warm up", scope=Scope(user_id="alice"), top_k=3)
+    with CaptureQueriesContext(connection) as context:
+        found = memory_search(project=project, query="where does alice buy coffee", scope=Scope(user_id="alice"))
+    assert {m.memory for m in found} >= {"Drinks coffee every morning", "Likes coffee with oat milk"}
+    sql, *_ = [q["sql"] for q in context.captured_queries if q["sql"] and "terms AS" in q["sql"]]
+    with connection.cursor() as cursor:
+        # Checking a row made dear: an index that can check a word for the planner looks cheap.
+        cursor.execute("SET LOCAL enable_seqscan = off; SET LOCAL enable_indexscan = off")
+        cursor.execute("SET LOCAL cpu_operator_cost = 10")
+        cursor.execute("EXPLAIN " + sql)
+        plan = "\n".join(row[0] for row in cursor.fetchall())
+        cursor.execute("RESET enable_seqscan; RESET enable_indexscan; RESET cpu_operator_cost")
+    assert "memory_scope_terms" not in plan and "memory_search_vector_gin" not in plan, plan
+    # What keeps it from that plan whatever the statistics say (this small database's cannot make the
+    # GIN index look cheap): the word is checked on each row, a condition no index can serve.
+    assert "search_vector @@ terms.q) IS TRUE" in sql
