@@ -372,3 +372,17 @@ def live_server(live_server):
 
     get_embedder()
     return live_server
+
+
+@pytest.fixture
+def walks(db):
+    """PostgreSQL would rather sort a handful of rows than walk an HNSW index: here it walks
+    wherever the statement lets it (a sort stays possible where nothing else is). For the tests of
+    the HNSW paths (memories and messages)."""
+    from django.db import connection
+
+    with connection.cursor() as cursor:
+        cursor.execute("SET enable_seqscan = off; SET enable_bitmapscan = off; SET enable_sort = off")
+    yield
+    with connection.cursor() as cursor:
+        cursor.execute("RESET enable_seqscan; RESET enable_bitmapscan; RESET enable_sort")

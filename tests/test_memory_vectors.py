@@ -59,17 +59,6 @@ def repeated(project, other_project, settings):
 
 
 @pytest.fixture
-def walks(db):
-    """PostgreSQL would rather sort a handful of rows than walk an HNSW index: here it walks
-    wherever the statement lets it (a sort stays possible where nothing else is)."""
-    with connection.cursor() as cursor:
-        cursor.execute("SET enable_seqscan = off; SET enable_bitmapscan = off; SET enable_sort = off")
-    yield
-    with connection.cursor() as cursor:
-        cursor.execute("RESET enable_seqscan; RESET enable_bitmapscan; RESET enable_sort")
-
-
-@pytest.fixture
 def shortfalls(monkeypatch):
     """Each HNSW walk's verdict: True when it came back short and the exact scan answered instead."""
     from memories import ranking

@@ -509,19 +509,6 @@ def said_around(project, other_project, settings):
 QUERIES = ("cello lessons", "boats and sailing", "where do I live", "late trains")
 
 
-@pytest.fixture
-def walks(db):
-    """PostgreSQL would rather sort a handful of rows than walk an HNSW index: here it walks
-    wherever the statement lets it (a sort stays possible where nothing else is)."""
-    from django.db import connection
-
-    with connection.cursor() as cursor:
-        cursor.execute("SET enable_seqscan = off; SET enable_bitmapscan = off; SET enable_sort = off")
-    yield
-    with connection.cursor() as cursor:
-        cursor.execute("RESET enable_seqscan; RESET enable_bitmapscan; RESET enable_sort")
-
-
 def fell_back(statements: list[str]) -> bool:
     """Whether a search counted a side after its walk (the walk came back short)."""
     return any(sql.startswith("SELECT COUNT(*)") for sql in statements)
