@@ -98,6 +98,9 @@ def main() -> None:
             add(count)
         kinds = collections.Counter()
         for query in context.captured_queries:
+            if query["sql"] is None:  # an INSERT queued by mem0g_site.deferred: sent with the next statement
+                kinds["(INSERT queued)"] += 1
+                continue
             table = re.search(r'(?:INTO|FROM|UPDATE)\s+"?(\w+)', query["sql"])
             kinds[f"{query['sql'].split()[0]} {table.group(1) if table else ''}".strip()] += 1
         print(f"\n{count} message(s) per call: {len(context.captured_queries)} statements")
