@@ -86,7 +86,7 @@ def cosine_distance(vector_literal: str) -> CosineDistance:
 
 
 def vector_ranking(
-    candidates, vector, limit: int, *, exact: bool, walk: tuple[str, list] | None = None
+    candidates, vector, limit: int, *, exact: bool, walk: tuple[str, list] | None = None, literal: str | None = None
 ) -> list[Memory]:
     """The ``limit`` candidates nearest to ``vector``, nearest first, each with ``distance``.
 
@@ -101,16 +101,18 @@ def vector_ranking(
     so a fact repeated word for word by thousands of users is not a clump of equal vectors in the
     graph, which a walk that enters cannot leave: the walk goes over the canonical memories (see
     :func:`walked_canonicals_sql`; ``walk``: that statement for these candidates, built already).
-    (Messages: :func:`shared_vector_ranking`.)
+    (Messages: :func:`shared_vector_ranking`.) ``literal``: ``vector``'s :func:`vector_text`, if the
+    caller has it.
     """
-    distance = cosine_distance(vector_text(vector))
+    literal = literal or vector_text(vector)
+    distance = cosine_distance(literal)
     # The database this read goes to (the replica, when the view reads there): the SET LOCALs and
     # the query must share its connection and transaction.
     alias = router.db_for_read(Memory)
     candidates = candidates.using(alias)
     if not exact:
         with _walking(alias, limit):
-            sql, params = walk if walk is not None else walked_canonicals_sql(candidates, vector_text(vector), limit)
+            sql, params = walk if walk is not None else walked_canonicals_sql(candidates, literal, limit)
             rows = _rows_as_models(sql, params, ("distance",))
         exact = _came_back_short(rows, candidates, limit)
     if exact:
@@ -487,7 +489,7 @@ def hybrid_ranking_around(
     semantic: list[Memory],
     candidates,
     query: str,
-    vector,
+    literal: str,
     keyword_limit: int,
     scope_rows: int,
     *,
@@ -498,14 +500,14 @@ def hybrid_ranking_around(
     """:func:`hybrid_exact_sql`'s statement around ``semantic``, the rows a vector ranking already found (the
     HNSW walk of a large scope): the keyword side over ``candidates`` (as :func:`keyword_ranking`'s)
     and the linear fusion's ``best`` rows, in one statement that builds ``top_k`` memories instead of
-    the keyword side's whole pool."""
+    the keyword side's whole pool. ``literal``: the query vector's :func:`vector_text`."""
     ids = ("SELECT unnest(%s::uuid[]) AS id", [[str(m.pk) for m in semantic]])
     return hybrid_rows(
         *_hybrid_sql(
             ids,
             candidates,
             query,
-            vector_text(vector),
+            literal,
             keyword_limit,
             scope_rows,
             best,

@@ -197,13 +197,13 @@ def memory_search(
         # filtered walk over few entries runs on to hnsw.max_scan_tuples, so the scope is scored.
         walked = not exact and (size_key is None or sum(_side_sizes(size_key, candidates, exact_max)) > exact_max)
         limit = pool if reorders else top_k
+        literal = statement["literal"] or vector_text(vector)  # once: the walk, the scoring, the fusion
         walk = None
         if walked:
-            literal = statement["literal"] or vector_text(vector)
             walk = _walk_statement(
                 project, scope, where, read, template=template, literal=literal, limit=limit, now=moment_now
             )
-        semantic = vector_ranking(candidates, vector, limit, exact=not walked, walk=walk)
+        semantic = vector_ranking(candidates, vector, limit, exact=not walked, walk=walk, literal=literal)
         # A scope over the exact path's limit: a word in many of its rows is common (KEYWORD_COMMON_ROWS).
         common_from = None if exact else KEYWORD_COMMON_ROWS
         if keyword_search and cut and HYBRID_ONE_STATEMENT:
@@ -211,7 +211,7 @@ def memory_search(
                 semantic,
                 words_in,
                 query,
-                vector,
+                literal,
                 pool,
                 max(1, scope_rows),
                 best=(top_k, threshold),
