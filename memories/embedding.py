@@ -101,12 +101,25 @@ class LocalSentenceTransformer:
         return list(vectors.astype("float32", copy=False))
 
 
+# From how many texts a call runs in bfloat16 on the onnx backend (``EMBEDDING_PRECISION`` auto on
+# a CPU with native bfloat16, or bf16); fewer go to ONNX Runtime's float32, which is as fast for one
+# short text (docs/BENCHMARKS.md, session 11).
+BF16_BATCH_MIN_TEXTS = 2
+
+
 class LocalOnnxModel:
     """The same model exported to ONNX (once, offline; :mod:`memories.embedding_onnx`) and run by
     ONNX Runtime on the CPU, in float32."""
 
     def __init__(
-        self, directory: Path, *, batch_size: int, threads: int = 0, parts: int = 1, cache_roots: Sequence[Path]
+        self,
+        directory: Path,
+        *,
+        batch_size: int,
+        threads: int = 0,
+        parts: int = 1,
+        cache_roots: Sequence[Path],
+        bf16_parts: int = 0,
     ) -> None:
         missing = missing_model_files(directory)
         if missing:
@@ -131,15 +144,25 @@ class LocalOnnxModel:
             )
         except embedding_onnx.OnnxExportError as exc:
             raise ImproperlyConfigured(f"EMBEDDING_BACKEND=onnx: {exc}") from exc
+        # With ``bf16_parts``, calls of BF16_BATCH_MIN_TEXTS texts or more (batched adds, imports) go
+        # to the same graph traced by torch in bfloat16, one thread a part (~2.5x faster where the
+        # CPU has bfloat16); 0: every call runs here in float32.
+        self._batches = (
+            embedding_onnx.TracedSentenceEncoder(directory, batch_size=batch_size, parts=bf16_parts)
+            if bf16_parts
+            else None
+        )
         self.model_name = MODEL_NAME
         self.dimensions = self._encoder.dimensions
-        self.precision = "fp32"
+        self.precision = "fp32" if self._batches is None else f"fp32, bf16 from {BF16_BATCH_MIN_TEXTS} texts a call"
         self.onnx_file = onnx_file
         logger.info("loaded embedding model %s (ONNX) in %.1fs", onnx_file, time.perf_counter() - started)
 
     def embed(self, texts: Sequence[str]) -> list[list[float]]:
         if not texts:
             return []
+        if self._batches is not None and len(texts) >= BF16_BATCH_MIN_TEXTS:
+            return list(self._batches.embed(texts))
         return list(self._encoder.embed(texts))
 
 
@@ -172,6 +195,11 @@ def load_embedder(backend: str) -> Embedder:
             threads=settings.EMBEDDING_THREADS,
             parts=batch_parts(settings.EMBEDDING_BATCH_PARTS, settings.EMBEDDING_THREADS),
             cache_roots=onnx_cache_roots(),
+            bf16_parts=(
+                batch_parts(settings.EMBEDDING_BATCH_PARTS, threads=1)
+                if resolved_precision(settings.EMBEDDING_PRECISION) == "bf16"
+                else 0
+            ),
         )
     if backend == "torch":
         return LocalSentenceTransformer(

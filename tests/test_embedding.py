@@ -26,7 +26,10 @@ def test_a_batch_gives_the_same_vectors_as_single_calls():
     texts = ["User plays the violin", "User's favourite city is Kyoto", "User runs every morning"]
     batch = np.array(embedding.embed_texts(texts))
     singles = np.array([embedding.embed_query(text) for text in texts])
-    assert np.allclose(batch, singles, atol=1e-5)
+    if "bf16" in embedding.get_embedder().precision:  # batches run in bfloat16 on this CPU, single texts not
+        assert ((batch * singles).sum(axis=1) > 0.9999).all()
+    else:
+        assert np.allclose(batch, singles, atol=1e-5)
 
 
 def test_similar_sentences_are_closer_than_unrelated_ones():
@@ -204,6 +207,78 @@ def test_a_batch_split_across_threads_gives_the_same_vectors(onnx_export, monkey
         threads = {ident for ident, _ in seen}
         assert (len(threads) > 1) == (len(batch) >= 8)
         assert max(size for _, size in seen) <= (min(len(batch), batch_size) + 2) // 3 or len(batch) < 8
+
+
+# --- batches in bfloat16 on the onnx backend (issue #15, session 11) ---------------------------
+
+
+@pytest.fixture(scope="module")
+def traced_bf16():
+    return embedding_onnx.TracedSentenceEncoder(embedding.model_dir(), batch_size=16, parts=1)
+
+
+def test_bf16_batches_agree_with_onnx_float32(onnx_model, traced_bf16):
+    texts = sample_texts()
+    fp32, bf16 = np.array(onnx_model.embed(texts)), traced_bf16.embed(texts)
+    assert bf16.dtype == np.float32 and bf16.shape == (len(texts), 384)
+    assert np.allclose(np.linalg.norm(bf16, axis=1), 1.0, atol=1e-4)
+    agreement = (fp32 * bf16).sum(axis=1)
+    assert (agreement > 0.999).all(), agreement.min()
+    assert np.median(agreement) > 0.9999
+    # bfloat16 really ran: the vectors are close to float32's, not equal to them.
+    assert not np.allclose(fp32, bf16, atol=1e-5)
+
+
+def test_bf16_batches_split_across_threads_give_the_same_vectors(traced_bf16):
+    texts = sample_texts()[:40]
+    split = embedding_onnx.TracedSentenceEncoder(embedding.model_dir(), batch_size=16, parts=2)
+    seen = set()
+    run = embedding_onnx.TracedSentenceEncoder._run
+
+    def spying(self, texts, chosen):
+        seen.add(threading.get_ident())
+        return run(self, texts, chosen)
+
+    split._run = spying.__get__(split)
+    whole, parted = traced_bf16.embed(texts), split.embed(texts)
+    assert len(seen) == 2
+    # Each part pads to its own longest text; in bfloat16 that moves the last bits only.
+    assert ((whole * parted).sum(axis=1) > 0.9999).all()
+
+
+def test_the_onnx_backend_sends_calls_of_two_texts_or_more_to_bf16(onnx_export, monkeypatch):
+    calls = []
+    for cls in (embedding_onnx.OnnxSentenceEncoder, embedding_onnx.TracedSentenceEncoder):
+        run = cls._run
+        monkeypatch.setattr(
+            cls, "_run", lambda self, texts, chosen, run=run, cls=cls: calls.append(cls.precision) or run(self, texts, chosen)
+        )
+    model = embedding.LocalOnnxModel(
+        embedding.model_dir(), batch_size=16, threads=1, cache_roots=[onnx_export["cache"]], bf16_parts=1
+    )
+    assert model.precision == "fp32, bf16 from 2 texts a call"
+    model.embed(["User drinks tea"])
+    assert calls == ["fp32"]
+    calls.clear()
+    model.embed(["User drinks tea", "User repairs cars"])
+    assert calls == ["bf16"]
+    calls.clear()
+    plain = embedding.LocalOnnxModel(
+        embedding.model_dir(), batch_size=16, threads=1, cache_roots=[onnx_export["cache"]]
+    )
+    plain.embed(["User drinks tea", "User repairs cars"])
+    assert calls == ["fp32"] and plain.precision == "fp32"
+
+
+def test_the_precision_setting_decides_the_batches(settings, onnx_export):
+    settings.EMBEDDING_ONNX_DIR = str(onnx_export["cache"])
+    settings.EMBEDDING_PRECISION = "fp32"
+    assert embedding.load_embedder("onnx").precision == "fp32"
+    settings.EMBEDDING_PRECISION = "bf16"
+    assert embedding.load_embedder("onnx").precision == "fp32, bf16 from 2 texts a call"
+    settings.EMBEDDING_PRECISION = "auto"
+    expected = "fp32, bf16 from 2 texts a call" if embedding.cpu_has_native_bf16() else "fp32"
+    assert embedding.load_embedder("onnx").precision == expected
 
 
 def test_the_batch_parts_follow_the_threads():
