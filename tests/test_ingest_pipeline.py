@@ -307,7 +307,8 @@ def test_a_verbatim_add_runs_the_same_few_statements_for_one_message_or_twenty(p
     round trip with the scope's lock: no per-message round trips, no history UPDATE after the traces (the rows carry
     theirs from the INSERT), no savepoint inside the add's transaction, no read-back of the rows in
     hand. (The test's transaction turns the add's own into a savepoint: SAVEPOINT .. RELEASE stand
-    for BEGIN .. COMMIT.)"""
+    for BEGIN .. COMMIT.) A batch reads once before it: the vectors its project holds for its texts
+    (``held_vectors``), outside the transaction, with nothing locked."""
     one = _statements(project, 1, Scope(user_id="alice"))
     twenty = _statements(project, 20, Scope(user_id="bob"), metadata={"source": "itinerary"})
     rows = [
@@ -319,9 +320,10 @@ def test_a_verbatim_add_runs_the_same_few_statements_for_one_message_or_twenty(p
         "INSERT memories_decisiontrace",
     ]
     # The scope's lock(s) go out with the rows.
-    assert one == twenty == ["SAVEPOINT", " + ".join(["SELECT unnest", *rows]), "RELEASE"]
+    assert one == ["SAVEPOINT", " + ".join(["SELECT unnest", *rows]), "RELEASE"]
+    assert twenty == ["SELECT memories_memory", *one]
     # A scope naming several ids takes all its locks in that one statement.
-    assert _statements(project, 3, Scope(user_id="carol", agent_id="bot", run_id="r1")) == one
+    assert _statements(project, 3, Scope(user_id="carol", agent_id="bot", run_id="r1")) == twenty
 
 
 def test_the_history_rows_an_add_writes_point_to_its_decision_traces(project):

@@ -137,6 +137,7 @@ def add_ingest(
     """
     started = time.perf_counter()
     plan = plan_add(
+        project=project,
         messages=messages,
         items=items,
         scope=scope,

@@ -89,12 +89,14 @@ class FactOutcome:
     held: dict | None = None  # review_mode kept the change from taking effect: what accepting it writes
 
 
-def plan_add(*, messages, items, scope, infer, observed_at, **options) -> AddPlan:
-    """Check an add and do its slow, pure part: extraction, embedding, settling."""
+def plan_add(*, project, messages, items, scope, infer, observed_at, **options) -> AddPlan:
+    """Check an add and do its slow part, writing nothing: extraction, embedding (verbatim texts the
+    ``project`` holds already keep their vectors: :func:`~memories.services.records.held_vectors`),
+    settling."""
     if items is not None:
         if messages is not None:
             raise ValidationFailed("give messages or items, not both")
-        prepared = _for_writing(memories_prepare(items))
+        prepared = _for_writing(memories_prepare(items, project=project))
         plan = AddPlan(scopes=list({item.scope: None for item, _ in prepared}), observed_at=None, verbatim=prepared)
         plan.verbatim_positions = list(range(len(prepared)))
         plan.sources = [
@@ -142,7 +144,7 @@ def plan_add(*, messages, items, scope, infer, observed_at, **options) -> AddPla
         verbatim = [
             NewMemory(text=parsed[p].content, role=parsed[p].role, actor_id=parsed[p].name, **common) for p in kept
         ]
-        plan.verbatim = _for_writing(memories_prepare(verbatim)) if verbatim else []
+        plan.verbatim = _for_writing(memories_prepare(verbatim, project=project)) if verbatim else []
         plan.verbatim_positions = kept
         plan.retry_check = observed_at is not None
         known = {item.text: vector for item, vector in plan.verbatim}

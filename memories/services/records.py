@@ -191,9 +191,37 @@ def locked(project, pk, within: Scope | None, *, memory_id: Any, embedding: bool
     return memory
 
 
-def memories_prepare(items: Sequence[NewMemory]) -> list[tuple[NewMemory, list[float]]]:
+def held_vectors(project, texts: Sequence[str]) -> dict[str, Any]:
+    """The vectors ``project`` already holds for these texts, by text: each its oldest memory's that
+    names no canonical (``Memory.vector_memory``), made by today's model. One read, served by
+    memory_canonical_hash. A batch embeds what is not held: a batch's vectors may differ from
+    another batch's in the last bits (bfloat16 runs are shaped by what else the batch holds, see
+    ``memories.embedding_onnx.TracedSentenceEncoder``), and a text said again must get the very
+    vector it got before, to share its HNSW entry; it also costs no model time."""
+    if not texts:
+        return {}
+    rows = (
+        Memory.objects.filter(
+            project=project,
+            hash__in={memory_hash(text) for text in texts},
+            vector_memory__isnull=True,
+            embedding_model=get_embedder().model_name,
+            embedding__isnull=False,
+        )
+        .order_by("hash", "created_at", "id")
+        .distinct("hash")
+        .values_list("memory", "embedding")
+    )
+    wanted = set(texts)
+    return {text: vector for text, vector in rows if text in wanted}
+
+
+def memories_prepare(items: Sequence[NewMemory], *, project=None) -> list[tuple[NewMemory, list[float]]]:
     """Check verbatim memories and embed those without a vector (one batch, each text once): the
-    slow part of a verbatim add, done before anything is locked or written."""
+    slow part of a verbatim add, done before anything is locked or written. Given the ``project``,
+    a batch (two texts or more to embed) takes the vectors the project holds for its texts
+    (:func:`held_vectors`) and embeds the rest; one text is embedded (one round trip fewer, and a
+    lone text's vector is the same every time)."""
     if not isinstance(items, Sequence) or isinstance(items, (str, bytes)) or not items:
         raise ValidationFailed("at least one memory is required", field="memories")
     if len(items) > settings.MEMORY_BATCH_MAX:
@@ -206,7 +234,9 @@ def memories_prepare(items: Sequence[NewMemory]) -> list[tuple[NewMemory, list[f
     ]
     # A text said twice in one call (a chat's "ok", "thanks") is embedded once.
     missing = list(dict.fromkeys(item.text for item in cleaned if item.embedding is None))
-    fresh = dict(zip(missing, embed_texts(missing) if missing else [], strict=True))
+    fresh = held_vectors(project, missing) if project is not None and len(missing) > 1 else {}
+    missing = [text for text in missing if text not in fresh]
+    fresh.update(zip(missing, embed_texts(missing) if missing else [], strict=True))
     return [(item, item.embedding if item.embedding is not None else fresh[item.text]) for item in cleaned]
 
 
@@ -298,7 +328,7 @@ def memories_add(*, project, items: Sequence[NewMemory], now: datetime | None = 
 
     The low-level writer under :func:`add_ingest` (and the tests' fixtures): it records no add
     event and takes no scope lock. Callers outside ``memories.services`` add through :func:`add_ingest`."""
-    prepared = memories_prepare(items)
+    prepared = memories_prepare(items, project=project)
     return memories_write(project=project, prepared=prepared, now=now or timezone.now())
 
 
