@@ -6,7 +6,7 @@ medians of the responses' ``Server-Timing`` stages. Compare CPU time: on a share
 is mostly waiting for a core.
 
     MEM0G_DATA_DIR=$(mktemp -d) EMBEDDING_THREADS=1 RATE_LIMIT_BURST=0 RATE_LIMIT_REQUESTS=1000000 \\
-        .venv/bin/python benchmarks/add_path.py [--batch 20] [--calls 30] [--rounds 3] [--profile 25]
+        .venv/bin/python benchmarks/add_path.py [--batch 20] [--calls 30] [--rounds 3] [--profile 25 [--sort cumulative]]
 
 ``--profile N``: also the N costliest functions of ``--calls`` batched calls under cProfile.
 """
@@ -38,6 +38,7 @@ def main() -> None:
     parser.add_argument("--calls", type=int, default=30)
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--profile", type=int, default=0)
+    parser.add_argument("--sort", default="tottime", choices=["tottime", "cumulative"], help="order of --profile")
     args = parser.parse_args()
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "mem0g_site.settings")
     sys.path.insert(0, str(ROOT))
@@ -134,7 +135,7 @@ def main() -> None:
             add(args.batch)
         profile.disable()
         print(f"\ncProfile of {args.calls} calls of {args.batch} messages:")
-        pstats.Stats(profile).sort_stats("tottime").print_stats(args.profile)
+        pstats.Stats(profile).sort_stats(args.sort).print_stats(args.profile)
 
 
 if __name__ == "__main__":

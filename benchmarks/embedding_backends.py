@@ -2,7 +2,7 @@
 quantisation, and the per-process micro-batcher (issue #15, items 3 and 4).
 
     .venv/bin/python benchmarks/embedding_backends.py [--rounds 7] [--reps 30] [--texts 0] \\
-        [--skip-cosine] [--skip-latency] [--skip-batcher] [--json out.json]
+        [--skip-cosine] [--skip-latency] [--skip-batcher] [--add-batches 20,64] [--json out.json]
 
 1. Agreement: every LOCOMO turn and question (``benchmarks/data/locomo10.json``; ``--texts N``
    keeps the first N) embedded by torch float32, torch with today's precision (``auto``: bfloat16
@@ -15,6 +15,11 @@ quantisation, and the per-process micro-batcher (issue #15, items 3 and 4).
 3. Micro-batcher: N threads each embedding distinct questions back to back, direct or through
    ``memories.embedding.MicroBatcher`` (no wait, or 2 ms), alternating; queries/s and per-call
    p50/p95.
+4. Batched adds (``--add-batches 20,64``): what the onnx backend runs for a call of several texts,
+   LOCOMO turns in order: ONNX Runtime float32 in one part and in two (one thread each), and, on a
+   CPU with native bfloat16, the same graph traced by torch in bfloat16 in two parts
+   (``embedding_onnx.TracedSentenceEncoder``, what ``EMBEDDING_PRECISION`` auto runs), alternating;
+   median and p95 per call, and the bfloat16 vectors' cosine to ONNX Runtime's.
 
 Nothing is cached between calls (the query cache is not used here).
 """
@@ -101,6 +106,51 @@ def cosines(vectors, reference):
     }
 
 
+def add_batches(directory, onnx_file, turns, sizes, options):
+    """Part 4: one call of several texts on each runner the onnx backend has, alternating."""
+    bs = options.batch_size
+    runners = {
+        f"onnx fp32, {parts} part{'s' if parts > 1 else ''}": embedding_onnx.OnnxSentenceEncoder(
+            directory, onnx_file, batch_size=bs, threads=1, parts=parts
+        )
+        for parts in (1, 2)
+    }
+    if embedding.cpu_has_native_bf16():
+        # Sets torch's intra-op threads to 1 for the process: run after the parts above.
+        runners["traced bf16, 2 parts"] = embedding_onnx.TracedSentenceEncoder(directory, batch_size=bs, parts=2)
+    else:
+        print("no native bfloat16 on this CPU: the traced runner is not measured")
+    result = {}
+    for size in sizes:
+        calls = [turns[(i * size) % len(turns) :][:size] for i in range(options.reps)]
+        calls = [c for c in calls if len(c) == size]
+        times = {name: [] for name in runners}
+        for runner in runners.values():
+            runner.embed(calls[0])
+        for round_number in range(options.rounds):
+            names = list(runners)
+            shift = round_number % len(names)
+            for name in names[shift:] + names[:shift]:
+                for batch in calls:
+                    tick = time.perf_counter()
+                    runners[name].embed(batch)
+                    times[name].append((time.perf_counter() - tick) * 1000)
+        entry = {
+            name: {"p50_ms": round(statistics.median(v), 2), "p95_ms": round(percentile(v, 0.95), 2), "n": len(v)}
+            for name, v in times.items()
+        }
+        if "traced bf16, 2 parts" in runners:
+            texts = [t for batch in calls for t in batch]
+            reference = np.concatenate([runners["onnx fp32, 1 part"].embed(b) for b in calls])
+            entry["bf16 vs onnx fp32 cosine"] = cosines(
+                np.concatenate([runners["traced bf16, 2 parts"].embed(b) for b in calls]), reference
+            )
+            entry["texts"] = len(texts)
+        result[f"{size} texts a call"] = entry
+        print(f"batched adds, {size} texts:", json.dumps(entry, indent=1), flush=True)
+    return result
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--rounds", type=int, default=7)
@@ -114,6 +164,7 @@ def main():
     parser.add_argument("--skip-cosine", action="store_true")
     parser.add_argument("--skip-latency", action="store_true")
     parser.add_argument("--skip-batcher", action="store_true")
+    parser.add_argument("--add-batches", default="20,64", help="texts per call for part 4 ('' skips it)")
     parser.add_argument("--cache-dir", default=None, help="ONNX export cache (default: a temporary directory)")
     parser.add_argument("--json", default=None)
     options = parser.parse_args()
@@ -276,6 +327,11 @@ def main():
                 }
                 print(key, json.dumps(batcher_report[key], indent=1), flush=True)
         report["batcher"] = batcher_report
+
+    if options.add_batches:
+        report["add_batches"] = add_batches(
+            directory, onnx_file, turns, [int(n) for n in options.add_batches.split(",")], options
+        )
 
     report["machine"]["load_after"] = os.getloadavg()
     if options.json:

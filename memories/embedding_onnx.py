@@ -355,7 +355,7 @@ class TracedSentenceEncoder(_PartedEncoder):
     """The graph the export makes, traced and frozen by torch instead, its weights and activations
     in bfloat16 (pooling and normalisation in float32). On a CPU that computes bfloat16 natively
     (AMX or AVX-512 BF16) oneDNN runs a batch of short texts about 2.5x faster than ONNX Runtime
-    runs float32, vectors within cosine 0.9999 of float32 (docs/BENCHMARKS.md); one short text is
+    runs float32, vectors within cosine 0.9997 of float32 (docs/BENCHMARKS.md); one short text is
     no faster, and ONNX Runtime keeps those. Built when the process loads its embedder (~2 s, no
     file written).
 
