@@ -451,37 +451,22 @@ def hybrid_exact_sql(
     the HNSW index instead); which of its rows were scored is then arbitrary, and unused."""
     distance = cosine_distance(literal)
     words_in = candidates if keyword_candidates is None else keyword_candidates
+    counted = {}
     if scope_rows is None:
         pool = candidates.annotate(distance=distance).values("id", "distance")[: count_up_to + 1]
         pool_sql, pool_params = pool.query.sql_with_params()
+        counted = {"pool": (pool_sql, list(pool_params)), "counted_up_to": count_up_to}
         # The same order as the exact scan below: distance (float8), then id.
         nearest = (f"SELECT id FROM scope_pool ORDER BY distance, id LIMIT {int(semantic_limit)}", [])
-        return _hybrid_sql(
-            nearest,
-            words_in,
-            query,
-            literal,
-            keyword_limit,
-            None,
-            best,
-            scope_key,
-            pool=(pool_sql, list(pool_params)),
-            counted_up_to=count_up_to,
-            row_checks=True,  # a large scope finds no term (keyword_scored_sql's gate)
-        )
-    ordering = ExpressionWrapper(distance + Value(0.0), output_field=FloatField())
-    nearest = candidates.annotate(distance=distance).order_by(ordering, "id").values("id")[:semantic_limit]
-    nearest_sql, nearest_params = nearest.query.sql_with_params()
+    else:
+        ordering = ExpressionWrapper(distance + Value(0.0), output_field=FloatField())
+        exact = candidates.annotate(distance=distance).order_by(ordering, "id").values("id")[:semantic_limit]
+        nearest_sql, nearest_params = exact.query.sql_with_params()
+        nearest = (nearest_sql, list(nearest_params))
+    # row_checks: the exact path, a scope of at most SEARCH_EXACT_MAX_ROWS rows (one the statement
+    # counts finds no term when it is larger: keyword_scored_sql's gate).
     return _hybrid_sql(
-        (nearest_sql, list(nearest_params)),
-        words_in,
-        query,
-        literal,
-        keyword_limit,
-        scope_rows,
-        best,
-        scope_key,
-        row_checks=True,  # the exact path: a scope of at most SEARCH_EXACT_MAX_ROWS rows
+        nearest, words_in, query, literal, keyword_limit, scope_rows, best, scope_key, row_checks=True, **counted
     )
 
 
