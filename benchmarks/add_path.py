@@ -6,7 +6,8 @@ medians of the responses' ``Server-Timing`` stages. Compare CPU time: on a share
 is mostly waiting for a core.
 
     MEM0G_DATA_DIR=$(mktemp -d) EMBEDDING_THREADS=1 RATE_LIMIT_BURST=0 RATE_LIMIT_REQUESTS=1000000 \\
-        .venv/bin/python benchmarks/add_path.py [--batch 20] [--calls 30] [--rounds 3] [--profile 25 [--sort cumulative]]
+        .venv/bin/python benchmarks/add_path.py [--batch 20] [--calls 30] [--rounds 3] \\
+        [--profile 25 [--sort cumulative]]
 
 ``--profile N``: also the N costliest functions of ``--calls`` batched calls under cProfile.
 """

@@ -109,7 +109,8 @@ BF16_BATCH_MIN_TEXTS = 2
 
 class LocalOnnxModel:
     """The same model exported to ONNX (once, offline; :mod:`memories.embedding_onnx`) and run by
-    ONNX Runtime on the CPU, in float32."""
+    ONNX Runtime on the CPU, in float32; with ``bf16_parts``, calls of several texts run the same
+    graph in bfloat16 (:class:`~memories.embedding_onnx.TracedSentenceEncoder`)."""
 
     def __init__(
         self,

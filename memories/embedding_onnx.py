@@ -147,7 +147,7 @@ def sentence_encoder(model_dir: Path, dtype: str = "float32"):
     from transformers.utils import logging as transformers_logging
 
     transformers_logging.disable_progress_bar()
-    read_model_config(model_dir)
+    read_model_config(model_dir)  # refuses a model whose pipeline the module below does not reproduce
     kind = getattr(torch, dtype)
     # Eager attention traces to plain MatMul/Softmax that ONNX Runtime fuses; same numbers as SDPA.
     bert = AutoModel.from_pretrained(str(model_dir), local_files_only=True, attn_implementation="eager")
@@ -178,10 +178,9 @@ def sentence_encoder(model_dir: Path, dtype: str = "float32"):
     return SentenceEncoder(bert).eval()
 
 
-def example_inputs(model_dir: Path) -> dict:
+def example_inputs(tokenizer) -> dict:
     """A padded batch to trace with, so that the traced graph is the general one (a batch without
     padding could let the model skip its attention mask)."""
-    tokenizer = load_tokenizer(model_dir, read_model_config(model_dir)["max_seq_length"])
     return encode_inputs(tokenizer, ["A short one.", "A somewhat longer example sentence to pad against."])
 
 
@@ -189,7 +188,7 @@ def _trace(model_dir: Path, destination: Path) -> None:
     import torch
 
     encoder = sentence_encoder(model_dir)
-    example = example_inputs(model_dir)
+    example = example_inputs(load_tokenizer(model_dir, read_model_config(model_dir)["max_seq_length"]))
     args = tuple(torch.from_numpy(example[name]) for name in INPUTS)
     axes = {name: {0: "batch", 1: "sequence"} for name in INPUTS}
     axes[OUTPUT] = {0: "batch"}
@@ -374,7 +373,7 @@ class TracedSentenceEncoder(_PartedEncoder):
 
         super().__init__(model_dir, batch_size=batch_size, parts=parts)
         torch.set_num_threads(1)
-        example = example_inputs(model_dir)
+        example = example_inputs(self._tokenizer)
         with torch.inference_mode(), warnings.catch_warnings():
             warnings.simplefilter("ignore")  # the tracer's notes on Python values it records
             traced = torch.jit.trace(

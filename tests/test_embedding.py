@@ -251,7 +251,9 @@ def test_the_onnx_backend_sends_calls_of_two_texts_or_more_to_bf16(onnx_export, 
     for cls in (embedding_onnx.OnnxSentenceEncoder, embedding_onnx.TracedSentenceEncoder):
         run = cls._run
         monkeypatch.setattr(
-            cls, "_run", lambda self, texts, chosen, run=run, cls=cls: calls.append(cls.precision) or run(self, texts, chosen)
+            cls,
+            "_run",
+            lambda self, texts, chosen, run=run, cls=cls: calls.append(cls.precision) or run(self, texts, chosen),
         )
     model = embedding.LocalOnnxModel(
         embedding.model_dir(), batch_size=16, threads=1, cache_roots=[onnx_export["cache"]], bf16_parts=1

@@ -384,7 +384,9 @@ def embedded(monkeypatch):
 
 
 def test_a_batch_takes_the_vectors_its_project_holds_and_embeds_the_rest(project, repeated, embedded):
-    frank = {m.memory: m for m in said(project, "frank", ["Is vegetarian", "Has a dog called Biscuit", "Paints seascapes"])}
+    frank = {
+        m.memory: m for m in said(project, "frank", ["Is vegetarian", "Has a dog called Biscuit", "Paints seascapes"])
+    }
     assert embedded == [["Paints seascapes"]]
     for text in ("Is vegetarian", "Has a dog called Biscuit"):
         canonical = Memory.objects.get(pk=repeated["alice"][text].pk)

@@ -19,7 +19,7 @@ from pgvector import Vector
 from graph.services import relationships_autolink
 from mem0g_site.deferred import execute_later
 from mem0g_site.exceptions import MemoryNotFound, ValidationFailed
-from memories.embedding import embed_texts, get_embedder
+from memories.embedding import BF16_BATCH_MIN_TEXTS, embed_texts, get_embedder
 from memories.inputs import NewMemory, Scope, clean_new_memory, clean_scope
 from memories.models import DecisionTrace, Memory, MemoryHistory, MemorySource, MemorySourceLink, memory_hash
 from memories.ranking import vector_text
@@ -234,7 +234,8 @@ def memories_prepare(items: Sequence[NewMemory], *, project=None) -> list[tuple[
     ]
     # A text said twice in one call (a chat's "ok", "thanks") is embedded once.
     missing = list(dict.fromkeys(item.text for item in cleaned if item.embedding is None))
-    fresh = held_vectors(project, missing) if project is not None and len(missing) > 1 else {}
+    # A call the embedder runs as a batch (in bfloat16 where it can) first takes what is held.
+    fresh = held_vectors(project, missing) if project is not None and len(missing) >= BF16_BATCH_MIN_TEXTS else {}
     missing = [text for text in missing if text not in fresh]
     fresh.update(zip(missing, embed_texts(missing) if missing else [], strict=True))
     return [(item, item.embedding if item.embedding is not None else fresh[item.text]) for item in cleaned]
