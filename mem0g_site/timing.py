@@ -7,7 +7,9 @@ add to it as they run:
 - ``auth``: finding the API key (``accounts.authentication``), its SQL included;
 - ``ratelimit``: counting the request in the key's windows (``accounts.permissions``), its SQL included;
 - ``parse``: reading and checking the JSON body (``mem0g_site.parsers``);
-- ``embed``: turning query or memory texts into vectors (``memories.embedding``);
+- ``embed``: turning query or memory texts into vectors (``memories.embedding``); a text embedded
+  while the request goes on (a verbatim add's one message: ``embed_later``) counts the time the
+  request spent starting it and waiting for it, not the time the model ran beside it;
 - ``db``: every SQL statement of the request, wherever it ran (so it overlaps ``auth`` and ``ratelimit``);
 - ``serialize``: rendering the response body (``mem0g_site.renderers``);
 - ``total``: from the first middleware's start to the moment the headers are written.

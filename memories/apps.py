@@ -8,3 +8,6 @@ class MemoriesConfig(AppConfig):
     def ready(self) -> None:
         # Imported once the app registry is ready (the check reads settings and models), not at load.
         from memories import checks  # noqa: F401  (registers the embedding-model check)
+        from memories.vectors import register_dumpers
+
+        register_dumpers()

@@ -17,6 +17,7 @@ import threading
 import time
 from collections import OrderedDict
 from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Protocol
 
@@ -165,6 +166,14 @@ class LocalOnnxModel:
         if self._batches is not None and len(texts) >= BF16_BATCH_MIN_TEXTS:
             return list(self._batches.embed(texts))
         return list(self._encoder.embed(texts))
+
+    def embed_later(self, texts: Sequence[str], pool: ThreadPoolExecutor) -> Callable[[], list] | None:
+        """Start embedding one text on a thread of ``pool`` (:func:`embed_later`); None for more
+        (a batch runs in bfloat16 or in parts, on every core: nothing is left to overlap)."""
+        if len(texts) >= BF16_BATCH_MIN_TEXTS:
+            return None
+        wait = self._encoder.start(texts, pool)
+        return lambda: list(wait())
 
 
 def onnx_cache_roots() -> list[Path]:
@@ -381,6 +390,38 @@ def _embed(texts: Sequence[str]) -> list:
 def embed_texts(texts: Sequence[str]) -> list[list[float]]:
     with timing.stage("embed"):
         return _embed(texts)
+
+
+_later_pool: ThreadPoolExecutor | None = None
+
+
+def embed_later(texts: Sequence[str]) -> Callable[[], list]:
+    """Start embedding ``texts`` and return a function that waits for their vectors (or raises the
+    model's error). Where the embedder can (one text on ONNX Runtime, no micro-batcher), the model
+    runs on a thread of this process's pool while the caller goes on: a verbatim add builds its
+    rows meanwhile (``memories.vectors.SqlVector``), and its request spends in ``embed`` only the
+    time it waited. Elsewhere the texts are embedded here and now. The pool has as many threads as
+    a web worker (``WEB_THREADS``): as many model runs at once as before."""
+    global _later_pool
+    texts = list(texts)
+    embedder = get_embedder()
+    start = getattr(embedder, "embed_later", None) if get_batcher() is None else None
+    if start is not None:
+        if _later_pool is None:
+            with _lock:
+                if _later_pool is None:
+                    _later_pool = ThreadPoolExecutor(settings.WEB_THREADS, thread_name_prefix="embed-later")
+        with timing.stage("embed"):
+            wait = start(texts, _later_pool)
+        if wait is not None:
+
+            def waited() -> list:
+                with timing.stage("embed"):
+                    return wait()
+
+            return waited
+    vectors = embed_texts(texts)
+    return lambda: vectors
 
 
 # Recent query vectors, per process, keyed by model and text: a client repeating a search (paging,

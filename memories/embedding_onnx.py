@@ -30,11 +30,13 @@ import os
 import shutil
 import sys
 import tempfile
+import threading
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from importlib import metadata
 from pathlib import Path
+from typing import Any
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
@@ -348,6 +350,25 @@ class OnnxSentenceEncoder(_PartedEncoder):
 
     def _run(self, texts: Sequence[str], chosen: list[int]):
         return self._session.run([OUTPUT], encode_inputs(self._tokenizer, [texts[i] for i in chosen]))[0]
+
+    def start(self, texts: Sequence[str], pool: ThreadPoolExecutor) -> Callable[[], Any]:
+        """Embed ``texts`` as one batch on a thread of ``pool`` and return at once a function that
+        waits for their vectors (a 2-d array) or raises the run's error. Tokenised here; the other
+        thread only runs ONNX Runtime, which holds no GIL while it computes, so the caller's Python
+        goes on meanwhile. The caller waits until that thread has begun: a thread wanting the GIL
+        while another computes in Python waits up to the interpreter's switch interval (5 ms)
+        before it gets it. It wants it again only for the result, by when the caller is usually
+        waiting for it."""
+        feed = encode_inputs(self._tokenizer, list(texts))
+        begun = threading.Event()
+
+        def run():
+            begun.set()
+            return self._session.run([OUTPUT], feed)[0]
+
+        future = pool.submit(run)
+        begun.wait()
+        return future.result
 
 
 class TracedSentenceEncoder(_PartedEncoder):

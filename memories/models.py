@@ -7,10 +7,11 @@ from django.contrib.postgres.indexes import GinIndex
 from django.db import models
 from django.db.models import Q
 from django.utils import timezone
-from pgvector.django import HnswIndex, VectorField
+from pgvector.django import HnswIndex
 
 from mem0g_site.constraints import CompositeForeignKey
 from mem0g_site.temporal import TemporalModel, TemporalQuerySet
+from memories.vectors import EmbeddingField
 
 EMBEDDING_DIMENSIONS = 384
 SCOPE_FIELDS = ("user_id", "agent_id", "app_id", "run_id")
@@ -65,7 +66,7 @@ class Memory(TemporalModel):
     hash = models.CharField(max_length=32)
     metadata = models.JSONField(default=dict, blank=True)
     categories = ArrayField(models.CharField(max_length=100), default=list, blank=True)
-    embedding = VectorField(dimensions=EMBEDDING_DIMENSIONS, null=True, blank=True)
+    embedding = EmbeddingField(dimensions=EMBEDDING_DIMENSIONS, null=True, blank=True)
     embedding_model = models.CharField(max_length=100, blank=True, default="")
     updated_at = models.DateTimeField(default=timezone.now)
     # The moment the memory stops being served (Mem0's expiration_date; a date D means "through D").
@@ -312,7 +313,7 @@ class MemorySource(models.Model):
     content = models.TextField()
     observed_at = models.DateTimeField()
     metadata = models.JSONField(default=dict, blank=True)  # the add's metadata, as the client sent it
-    embedding = VectorField(dimensions=EMBEDDING_DIMENSIONS, null=True, blank=True)
+    embedding = EmbeddingField(dimensions=EMBEDDING_DIMENSIONS, null=True, blank=True)
     # The memory whose embedding equals this message's and which holds that vector's entry in
     # memory_embedding_hnsw: the memory a verbatim add wrote from it (same words, same vector), or
     # that memory's canonical (``Memory.vector_memory``). Such a message is not in

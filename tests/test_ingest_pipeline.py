@@ -1,6 +1,7 @@
 """The one add pipeline (memories.services.add_ingest): every dialect ends in the same rows, facts are
 placed in time order rather than arrival order, a retried add is applied once."""
 
+import threading
 from datetime import UTC, datetime, timedelta
 
 import numpy as np
@@ -17,6 +18,7 @@ from memories.models import AddEvent, DecisionTrace, Memory, MemoryHistory, Memo
 from memories.services import add_ingest, scope_lock_key
 from memories.services.records import sql_vector
 from memories.tasks import add_event_run, add_event_run_task
+from memories.vectors import SqlVector
 
 T0 = datetime(2025, 1, 10, 9, 0, tzinfo=UTC)
 
@@ -373,14 +375,97 @@ def test_a_text_said_twice_in_one_add_is_embedded_once(project, monkeypatch):
 
     embedded = []
 
-    def spy(texts):  # the real model, watched
-        embedded.append(list(texts))
-        return embed_texts(texts)
+    def spying(real):  # the real model, watched (at once, or beside the add: embed_later)
+        def spy(texts):
+            embedded.append(list(texts))
+            return real(texts)
 
-    monkeypatch.setattr(records, "embed_texts", spy)
+        return spy
+
+    monkeypatch.setattr(records, "embed_texts", spying(records.embed_texts))
+    monkeypatch.setattr(records, "embed_later", spying(records.embed_later))
     outcome = add_ingest(project=project, messages=["ok", "The ferry leaves at 07:15", "ok"], scope=ALICE, infer=False)
     assert embedded == [["ok", "The ferry leaves at 07:15"]]
     assert [entry["memory"] for entry in outcome.results] == ["ok", "The ferry leaves at 07:15", "ok"]
     first, _, third = (Memory.objects.get(pk=m.pk).embedding for m in outcome.memories)
     assert np.array_equal(first, third)
     assert MemorySource.objects.filter(project=project).count() == 3
+
+
+@pytest.mark.django_db
+def test_a_pending_vector_is_waited_for_once_when_its_statement_goes_out():
+    vector = np.random.default_rng(3).standard_normal(384).astype(np.float32)
+    waited = []
+    pending = SqlVector(later=lambda: waited.append(1) or vector)
+    assert pending.pending and waited == []
+    assert Memory._meta.get_field("embedding").get_prep_value(pending) is pending  # reaches the driver as is
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT %s::vector = %s::vector", [pending, Vector._to_db(vector)])
+        assert cursor.fetchone() == (True,)
+    assert waited == [1] and not pending.pending
+    assert pending.to_text() == sql_vector(vector).to_text() and np.array_equal(pending.to_list(), vector)
+    assert waited == [1]
+    with pytest.raises(TypeError):
+        SqlVector(vector, later=lambda: vector)
+
+
+class _HeldRun:
+    """ONNX Runtime's session, its runs held until ``release`` is set (or failing with ``error``)."""
+
+    def __init__(self, session, *, release=None, error=None):
+        self._session, self.release, self.error = session, release, error
+        self.threads = []
+
+    def run(self, *args, **kwargs):
+        self.threads.append(threading.get_ident())
+        if self.error is not None:
+            raise self.error
+        if not self.release.wait(10):
+            raise AssertionError("the add waited for the model before building its rows")
+        return self._session.run(*args, **kwargs)
+
+
+@pytest.fixture
+def onnx_session(monkeypatch):
+    """Swap the process's ONNX Runtime session for a :class:`_HeldRun` around it."""
+    from memories.embedding import get_embedder
+
+    encoder = getattr(get_embedder(), "_encoder", None)
+    if encoder is None or not hasattr(encoder, "start"):
+        pytest.fail("the tests run the onnx backend (EMBEDDING_BACKEND=onnx, the default)")
+
+    def swap(**kwargs):
+        held = _HeldRun(encoder._session, **kwargs)
+        monkeypatch.setattr(encoder, "_session", held)
+        return held
+
+    return swap
+
+
+def test_one_message_is_embedded_while_the_add_builds_its_rows(project, onnx_session):
+    """The model runs on another thread and the add goes on meanwhile: the run is held until the
+    add has queued its memory's INSERT (were it waited for first, it would wait 10 s and fail)."""
+    release = threading.Event()
+    held = onnx_session(release=release)
+
+    def watch(execute, sql, params, many, context):
+        if sql.startswith('INSERT INTO "memories_memory"'):
+            release.set()
+        return execute(sql, params, many, context)
+
+    text = "The night train to Vienna leaves at 22:10"
+    with connection.execute_wrapper(watch):
+        outcome = add_ingest(project=project, messages=text, scope=ALICE, infer=False)
+    assert held.threads and held.threads[0] != threading.get_ident()
+    stored = Memory.objects.get(pk=outcome.memories[0].pk)
+    assert np.array_equal(np.asarray(stored.embedding, dtype=np.float32), np.asarray(embed_texts([text])[0]))
+    assert isinstance(outcome.memories[0].embedding, np.ndarray)  # handed over once made
+    assert MemorySource.objects.get(project=project).vector_memory_id == stored.pk
+
+
+def test_a_model_error_beside_the_add_fails_it_whole(project, onnx_session):
+    onnx_session(error=RuntimeError("the model broke"))
+    with pytest.raises(RuntimeError, match="the model broke"):
+        add_ingest(project=project, messages="The ferry leaves at 07:15", scope=ALICE, infer=False)
+    for model in (Memory, MemorySource, MemoryHistory, AddEvent, DecisionTrace):
+        assert not model.objects.filter(project=project).exists(), model.__name__

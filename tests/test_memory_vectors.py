@@ -373,13 +373,16 @@ def embedded(monkeypatch):
     from memories.services import records
 
     calls = []
-    real = records.embed_texts
 
-    def spying(texts):
-        calls.append(list(texts))
-        return real(texts)
+    def spying(real):  # at once, or beside the add (embed_later)
+        def spy(texts):
+            calls.append(list(texts))
+            return real(texts)
 
-    monkeypatch.setattr(records, "embed_texts", spying)
+        return spy
+
+    monkeypatch.setattr(records, "embed_texts", spying(records.embed_texts))
+    monkeypatch.setattr(records, "embed_later", spying(records.embed_later))
     return calls
 
 

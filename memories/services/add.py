@@ -191,7 +191,14 @@ def add_ingest(
             event.updated_at = now
             event.save(update_fields=["status", "results", "latency_ms", "updated_at"])
         _provenance_write(project=project, plan=plan, outcomes=outcomes, event=event, now=now)
-    return AddOutcome(event=event, results=results, relations=relations, memories=[m for _, m in written])
+        # A verbatim add's vectors were made while its rows were built (``memories_prepare(later=True)``):
+        # waited for here, before anything is sent, so that a model error fails the add whole.
+        for _, vector in plan.verbatim or ():
+            plain_vector(vector)
+    memories = [memory for _, memory in written]
+    for memory in memories:
+        memory.embedding = plain_vector(memory.embedding)
+    return AddOutcome(event=event, results=results, relations=relations, memories=memories)
 
 
 def _provenance_write(*, project, plan: AddPlan, outcomes: list[FactOutcome], event: AddEvent, now: datetime):
@@ -297,7 +304,10 @@ def _vectors_share(outcomes: list[FactOutcome], fresh: dict[int, MemorySource]) 
         if outcome.extractor != "verbatim" or outcome.entry is None or len(outcome.sources) != 1:
             continue
         source = fresh.get(outcome.sources[0])
-        if source is not None and np.array_equal(plain_vector(source.embedding), outcome.memory.embedding):
+        if source is not None and (
+            source.embedding is outcome.memory.embedding  # one vector, maybe still being made
+            or np.array_equal(plain_vector(source.embedding), plain_vector(outcome.memory.embedding))
+        ):
             source.vector_memory_id = entry_holder(outcome.memory.pk)
 
 

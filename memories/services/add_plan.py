@@ -39,7 +39,8 @@ class AddPlan:
     observed_at: datetime | None  # None: the moment the add is applied
     common: dict = field(default_factory=dict)
     messages: list = field(default_factory=list)  # parsed (memories.extraction.Message)
-    # Verbatim adds (infer false, or items): checked, embedded memories; retries skipped when ``retry_check``.
+    # Verbatim adds (infer false, or items): checked memories and their vectors (pending ones being
+    # made meanwhile: ``memories_prepare(later=True)``); retries skipped when ``retry_check``.
     verbatim: list[tuple[NewMemory, list[float]]] | None = None
     retry_check: bool = False
     verbatim_positions: list = field(default_factory=list)  # each verbatim item's message position(s)
@@ -96,7 +97,7 @@ def plan_add(*, project, messages, items, scope, infer, observed_at, **options) 
     if items is not None:
         if messages is not None:
             raise ValidationFailed("give messages or items, not both")
-        prepared = _for_writing(memories_prepare(items, project=project))
+        prepared = _for_writing(memories_prepare(items, project=project, later=True))
         plan = AddPlan(scopes=list({item.scope: None for item, _ in prepared}), observed_at=None, verbatim=prepared)
         plan.verbatim_positions = list(range(len(prepared)))
         plan.sources = [
@@ -144,7 +145,7 @@ def plan_add(*, project, messages, items, scope, infer, observed_at, **options) 
         verbatim = [
             NewMemory(text=parsed[p].content, role=parsed[p].role, actor_id=parsed[p].name, **common) for p in kept
         ]
-        plan.verbatim = _for_writing(memories_prepare(verbatim, project=project)) if verbatim else []
+        plan.verbatim = _for_writing(memories_prepare(verbatim, project=project, later=True)) if verbatim else []
         plan.verbatim_positions = kept
         plan.retry_check = observed_at is not None
         known = {item.text: vector for item, vector in plan.verbatim}

@@ -8,7 +8,6 @@ from collections.abc import Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
-import numpy as np
 from django.conf import settings
 from django.db import transaction
 from django.db.models import UUIDField
@@ -19,10 +18,10 @@ from pgvector import Vector
 from graph.services import relationships_autolink
 from mem0g_site.deferred import execute_later
 from mem0g_site.exceptions import MemoryNotFound, ValidationFailed
-from memories.embedding import BF16_BATCH_MIN_TEXTS, embed_texts, get_embedder
+from memories.embedding import BF16_BATCH_MIN_TEXTS, embed_later, embed_texts, get_embedder
 from memories.inputs import NewMemory, Scope, clean_new_memory, clean_scope
 from memories.models import DecisionTrace, Memory, MemoryHistory, MemorySource, MemorySourceLink, memory_hash
-from memories.ranking import vector_text
+from memories.vectors import SqlVector, plain_vector, sql_vector, vector_text
 
 
 def _history_row(
@@ -147,34 +146,6 @@ def history_deleted(
     )
 
 
-class SqlVector(Vector):
-    """An embedding on its way into the database, its SQL text made once: the add pipeline sends a
-    message's vector twice (its memory and its source), and Python's repr of each float32 (17
-    digits) costs both sides. Nine significant digits give back exactly the float32 the model made
-    (pgvector stores float32), in a text a third shorter. ``vector``: the array it was made from."""
-
-    def __init__(self, vector: np.ndarray):
-        super().__init__(vector)
-        self.vector = vector
-        self._text = vector_text(vector)
-
-    def to_text(self) -> str:
-        return self._text
-
-
-def sql_vector(vector: Any) -> Any:
-    """``vector`` ready for an INSERT: a :class:`SqlVector` when it is a float32 array (what the
-    model gives), else as given (lists and other types keep pgvector's own conversion)."""
-    if isinstance(vector, np.ndarray) and vector.dtype == np.float32 and vector.ndim == 1:
-        return SqlVector(vector)
-    return vector
-
-
-def plain_vector(vector: Any) -> Any:
-    """The array a :class:`SqlVector` was made from (anything else as given)."""
-    return vector.vector if isinstance(vector, SqlVector) else vector
-
-
 def fenced(project, within: Scope | None):
     """The project's memories, inside ``within`` (an API key's user) when given."""
     queryset = Memory.objects.for_project(project)
@@ -216,12 +187,18 @@ def held_vectors(project, texts: Sequence[str]) -> dict[str, Any]:
     return {text: vector for text, vector in rows if text in wanted}
 
 
-def memories_prepare(items: Sequence[NewMemory], *, project=None) -> list[tuple[NewMemory, list[float]]]:
+def memories_prepare(
+    items: Sequence[NewMemory], *, project=None, later: bool = False
+) -> list[tuple[NewMemory, list[float]]]:
     """Check verbatim memories and embed those without a vector (one batch, each text once): the
     slow part of a verbatim add, done before anything is locked or written. Given the ``project``,
     a batch (two texts or more to embed) takes the vectors the project holds for its texts
     (:func:`held_vectors`) and embeds the rest; one text is embedded (one round trip fewer, and a
-    lone text's vector is the same every time)."""
+    lone text's vector is the same every time).
+
+    ``later``: return at once, the model still running on a thread of its own
+    (:func:`~memories.embedding.embed_later`); the vectors to embed come as pending
+    :class:`~memories.vectors.SqlVector` (one per text), waited for when their statements go out."""
     if not isinstance(items, Sequence) or isinstance(items, (str, bytes)) or not items:
         raise ValidationFailed("at least one memory is required", field="memories")
     if len(items) > settings.MEMORY_BATCH_MAX:
@@ -237,7 +214,11 @@ def memories_prepare(items: Sequence[NewMemory], *, project=None) -> list[tuple[
     # A call the embedder runs as a batch (in bfloat16 where it can) first takes what is held.
     fresh = held_vectors(project, missing) if project is not None and len(missing) >= BF16_BATCH_MIN_TEXTS else {}
     missing = [text for text in missing if text not in fresh]
-    fresh.update(zip(missing, embed_texts(missing) if missing else [], strict=True))
+    if later and missing:
+        wait = embed_later(missing)
+        fresh.update((text, SqlVector(later=lambda i=i: wait()[i])) for i, text in enumerate(missing))
+    else:
+        fresh.update(zip(missing, embed_texts(missing) if missing else [], strict=True))
     return [(item, item.embedding if item.embedding is not None else fresh[item.text]) for item in cleaned]
 
 
@@ -250,7 +231,9 @@ def memories_write(
 ) -> list[Memory]:
     """Write checked, embedded memories with an ADD history row each (and auto-links), in one
     transaction (the caller's, when it has one: no savepoint). ``traces``: the decision trace id of
-    each memory's history row (see :func:`history_added`)."""
+    each memory's history row (see :func:`history_added`). A memory whose vector is still pending
+    (``memories_prepare(later=True)``) keeps its :class:`~memories.vectors.SqlVector` as its
+    ``embedding``: the caller waits for it and hands the arrays over (``add_ingest``)."""
     model_name = get_embedder().model_name
     short_term_ttl = timedelta(seconds=settings.MEM0_DEFAULT_SHORT_TERM_TTL_SECONDS)
     memories = [
@@ -291,8 +274,9 @@ def memories_write(
             relationships_autolink(
                 project=project, memories=memories, threshold=settings.GRAPH_AUTO_LINK_THRESHOLD, now=now
             )
-    for memory in memories:  # the rows in hand hold the arrays their callers gave
-        memory.embedding = plain_vector(memory.embedding)
+    for memory in memories:  # the rows in hand hold the arrays their callers gave (once made)
+        if not (isinstance(memory.embedding, SqlVector) and memory.embedding.pending):
+            memory.embedding = plain_vector(memory.embedding)
     return memories
 
 
@@ -304,7 +288,14 @@ def canonical_of(memory: Memory) -> RawSQL:
     Two adds of one new text at the same moment may both find none, and both keep their own HNSW
     entry: correct, and not worth a lock. Rows inserted by one statement do not see each other."""
     embedding = memory.embedding
-    literal = embedding.to_text() if isinstance(embedding, Vector) else vector_text(embedding)
+    # A SqlVector goes as it is: the driver makes its text when the INSERT is sent (it may be pending).
+    literal = (
+        embedding
+        if isinstance(embedding, SqlVector)
+        else embedding.to_text()
+        if isinstance(embedding, Vector)
+        else vector_text(embedding)
+    )
     return RawSQL(
         "(SELECT c.id FROM memories_memory c WHERE c.project_id = %s AND c.hash = %s "
         "AND c.vector_memory_id IS NULL AND c.embedding = %s::vector ORDER BY c.created_at, c.id LIMIT 1)",
