@@ -4,6 +4,7 @@
 
 from datetime import UTC, datetime, timedelta
 
+import numpy as np
 import pytest
 from django.utils import timezone
 
@@ -111,6 +112,7 @@ def test_the_statement_cut_to_the_top_k_ranks_as_the_whole_fusion_would(project,
     same rows, scores and order as fusing every candidate in Python, also when every memory shares
     the query's words (a name) and the keyword side proposes them all."""
     from memories import ranking
+    from memories.embedding import embed_query
     from memories.search_candidates import _search_candidates
 
     if path == "hnsw":
@@ -122,7 +124,7 @@ def test_the_statement_cut_to_the_top_k_ranks_as_the_whole_fusion_would(project,
         candidates = _search_candidates(
             project, ALICE, None, as_of=None, include_expired=False, include_superseded=False
         )
-        vector = ranking.Vector(__import__("memories.embedding").embedding.embed_query(query)).to_numpy()
+        vector = np.asarray(embed_query(query), dtype=np.float32)
         if path == "hnsw":
             semantic = ranking.vector_ranking(candidates, vector, top_k, exact=False)
             also = [m.pk for m in semantic]
