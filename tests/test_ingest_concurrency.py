@@ -166,3 +166,47 @@ def test_an_add_to_another_scope_does_not_wait_for_a_held_scope(server, project)
             assert planner.status_code == 200 and planner.json()["results"][0]["event"] == "ADD"
         finally:
             other.execute("SELECT pg_advisory_unlock_all()")
+
+
+def test_an_add_whose_canonical_is_deleted_meanwhile_holds_its_own_entry(server, project):
+    """Bob says word for word what alice said while alice's memory (the canonical his would name,
+    ``Memory.vector_memory``) is being deleted: the add waits for the delete, then names nothing
+    (it holds its own HNSW entry). It used to name the row being deleted and fail on the key."""
+    from django.db import transaction
+    from django.utils import timezone
+
+    from memories.services.records import delete_with_history
+
+    url, key = server
+    text = "The spare key is under the blue flowerpot."
+    with httpx.Client(base_url=url, headers={"Authorization": f"Token {key}"}, timeout=60) as client:
+        assert client.post("/v3/memories/add/", json=add("alice", text, infer=False)[2]).status_code == 200
+    canonical = Memory.objects.get(user_id="alice")
+    deleted, release = threading.Event(), threading.Event()
+
+    def delete():
+        try:
+            with transaction.atomic():
+                delete_with_history(Memory.objects.filter(pk=canonical.pk), now=timezone.now())
+                deleted.set()
+                release.wait(60)
+        finally:
+            connection.close()
+
+    with ThreadPoolExecutor(1) as deleting, ThreadPoolExecutor(1) as adding:
+        done = deleting.submit(delete)
+        assert deleted.wait(60)
+        added = adding.submit(post_all, server, [add("bob", text, infer=False)])
+        with psycopg.connect(_test_database_url(), autocommit=True) as other:
+            deadline, waiting = time.monotonic() + 60, 0
+            while not waiting and time.monotonic() < deadline:  # until bob's add waits for the delete
+                time.sleep(0.05)
+                waiting = other.execute("SELECT count(*) FROM pg_locks WHERE NOT granted").fetchone()[0]
+        assert waiting >= 1
+        release.set()
+        done.result(timeout=60)
+        [response] = added.result(timeout=60)
+    assert response.status_code == 200, response.text[:300]
+    bob = Memory.objects.get(user_id="bob")
+    assert bob.memory == text and bob.vector_memory_id is None
+    assert not Memory.objects.filter(pk=canonical.pk).exists()

@@ -286,7 +286,12 @@ def canonical_of(memory: Memory) -> RawSQL:
     NULL. A scalar subselect in the INSERT's VALUES, so the add stays one round trip; served by
     memory_canonical_hash (one probe, which finds nothing for a text the project has not seen).
     Two adds of one new text at the same moment may both find none, and both keep their own HNSW
-    entry: correct, and not worth a lock. Rows inserted by one statement do not see each other."""
+    entry: correct, and not worth a lock. Rows inserted by one statement do not see each other.
+    The canonical found is locked ``FOR KEY SHARE`` until the add commits: a delete of it waits for
+    the add (then its ON DELETE SET NULL reaches the new row too), and an add that finds it being
+    deleted waits, then passes over it (none, or the next): without the lock the add named a row
+    that another transaction had just deleted, and failed on the key at its commit (seen under
+    32 clients adding and deleting)."""
     embedding = memory.embedding
     # A SqlVector goes as it is: the driver makes its text when the INSERT is sent (it may be pending).
     literal = (
@@ -298,7 +303,8 @@ def canonical_of(memory: Memory) -> RawSQL:
     )
     return RawSQL(
         "(SELECT c.id FROM memories_memory c WHERE c.project_id = %s AND c.hash = %s "
-        "AND c.vector_memory_id IS NULL AND c.embedding = %s::vector ORDER BY c.created_at, c.id LIMIT 1)",
+        "AND c.vector_memory_id IS NULL AND c.embedding = %s::vector ORDER BY c.created_at, c.id LIMIT 1 "
+        "FOR KEY SHARE)",
         [str(memory.project_id), memory.hash, literal],
         output_field=UUIDField(),
     )
