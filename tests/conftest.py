@@ -386,3 +386,22 @@ def walks(db):
     yield
     with connection.cursor() as cursor:
         cursor.execute("RESET enable_seqscan; RESET enable_bitmapscan; RESET enable_sort")
+
+
+@pytest.fixture
+def embedded(monkeypatch):
+    """The texts the add path hands to the model, call by call."""
+    from memories.services import records
+
+    calls = []
+
+    def spying(real):  # at once, or beside the add (embed_later)
+        def spy(texts):
+            calls.append(list(texts))
+            return real(texts)
+
+        return spy
+
+    monkeypatch.setattr(records, "embed_texts", spying(records.embed_texts))
+    monkeypatch.setattr(records, "embed_later", spying(records.embed_later))
+    return calls

@@ -370,20 +370,7 @@ def test_vectors_are_sent_in_nine_digits_and_stored_to_the_bit(project):
     assert np.array_equal(np.array(source, dtype=np.float32), expected)
 
 
-def test_a_text_said_twice_in_one_add_is_embedded_once(project, monkeypatch):
-    from memories.services import records
-
-    embedded = []
-
-    def spying(real):  # the real model, watched (at once, or beside the add: embed_later)
-        def spy(texts):
-            embedded.append(list(texts))
-            return real(texts)
-
-        return spy
-
-    monkeypatch.setattr(records, "embed_texts", spying(records.embed_texts))
-    monkeypatch.setattr(records, "embed_later", spying(records.embed_later))
+def test_a_text_said_twice_in_one_add_is_embedded_once(project, embedded):
     outcome = add_ingest(project=project, messages=["ok", "The ferry leaves at 07:15", "ok"], scope=ALICE, infer=False)
     assert embedded == [["ok", "The ferry leaves at 07:15"]]
     assert [entry["memory"] for entry in outcome.results] == ["ok", "The ferry leaves at 07:15", "ok"]

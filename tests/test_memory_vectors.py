@@ -367,25 +367,6 @@ def test_a_large_scope_reaching_few_canonicals_is_scored_not_walked(project, rep
         )
 
 
-@pytest.fixture
-def embedded(monkeypatch):
-    """The texts the add path hands to the model, call by call."""
-    from memories.services import records
-
-    calls = []
-
-    def spying(real):  # at once, or beside the add (embed_later)
-        def spy(texts):
-            calls.append(list(texts))
-            return real(texts)
-
-        return spy
-
-    monkeypatch.setattr(records, "embed_texts", spying(records.embed_texts))
-    monkeypatch.setattr(records, "embed_later", spying(records.embed_later))
-    return calls
-
-
 def test_a_batch_takes_the_vectors_its_project_holds_and_embeds_the_rest(project, repeated, embedded):
     frank = {
         m.memory: m for m in said(project, "frank", ["Is vegetarian", "Has a dog called Biscuit", "Paints seascapes"])
