@@ -15,4 +15,13 @@ def post_worker_init(worker):
     # here: gunicorn reads this file before Django is set up.
     from memories.embedding import get_embedder
 
-    threading.Thread(target=get_embedder, name="embedder-warmup", daemon=True).start()
+    def warm_up():
+        # A worker stopped while it loads (Ctrl-C a few seconds after the start) tears the imports
+        # down under this thread: one line, not a traceback. A model that cannot load says why on
+        # the first request that needs it (and `manage.py check` before the server starts).
+        try:
+            get_embedder()
+        except BaseException as exc:
+            worker.log.info("embedding model warm-up stopped: %s: %s", type(exc).__name__, exc)
+
+    threading.Thread(target=warm_up, name="embedder-warmup", daemon=True).start()
