@@ -94,18 +94,18 @@ class EmbeddingField(VectorField):
         return super().get_prep_value(value)
 
 
-class SqlVectorDumper(Dumper):
-    """psycopg's adapter of a :class:`SqlVector`: its text, as an untyped literal (the column or the
-    statement's ``::vector`` gives the type)."""
+class VectorTextDumper(Dumper):
+    """psycopg's adapter of a pgvector ``Vector`` (a :class:`SqlVector` too): its text, as an untyped
+    literal (the column or the statement's ``::vector`` gives the type)."""
 
     format = Format.TEXT
 
-    def dump(self, obj: SqlVector) -> bytes:
+    def dump(self, obj: Vector) -> bytes:
         return obj.to_text().encode()
 
 
 def register_dumpers() -> None:
-    """Teach psycopg (every connection opened from now on) to send a :class:`SqlVector`."""
+    """Teach psycopg (every connection opened from now on) to send a ``Vector`` as a parameter."""
     import psycopg
 
-    psycopg.adapters.register_dumper(SqlVector, SqlVectorDumper)
+    psycopg.adapters.register_dumper(Vector, VectorTextDumper)

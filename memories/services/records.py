@@ -293,14 +293,8 @@ def canonical_of(memory: Memory) -> RawSQL:
     that another transaction had just deleted, and failed on the key at its commit (seen under
     32 clients adding and deleting)."""
     embedding = memory.embedding
-    # A SqlVector goes as it is: the driver makes its text when the INSERT is sent (it may be pending).
-    literal = (
-        embedding
-        if isinstance(embedding, SqlVector)
-        else embedding.to_text()
-        if isinstance(embedding, Vector)
-        else vector_text(embedding)
-    )
+    # A Vector goes as it is: the driver makes its text when the INSERT is sent (a SqlVector's may be pending).
+    literal = embedding if isinstance(embedding, Vector) else vector_text(embedding)
     return RawSQL(
         "(SELECT c.id FROM memories_memory c WHERE c.project_id = %s AND c.hash = %s "
         "AND c.vector_memory_id IS NULL AND c.embedding = %s::vector ORDER BY c.created_at, c.id LIMIT 1 "
