@@ -1,16 +1,18 @@
 """Where one verbatim add's wall time goes, in order, in this process, through the view
-(``POST /v3/memories/add/``, one message, ``infer: false``, as the peer harness sends it): the
+(``POST /v3/memories/add/``, one message or ``--messages``, ``infer: false``, as the peer harness
+sends it): the
 median moment, from the request's start, at which the add asks for its text's vector, gets it,
 sends each statement, and returns. Compare with ``add_path.py`` (CPU and ``Server-Timing``):
 this shows what overlaps what.
 
     MEM0G_DATA_DIR=$(mktemp -d) EMBEDDING_THREADS=1 RATE_LIMIT_BURST=0 RATE_LIMIT_REQUESTS=1000000 \\
-        .venv/bin/python benchmarks/add_timeline.py [--calls 400] [--warm 20]
+        .venv/bin/python benchmarks/add_timeline.py [--calls 400] [--warm 20] [--messages 20]
 
 Marks: ``model asked`` (the add hands its text to ``embed_texts`` or ``embed_later``), ``model
 waited`` (the add has the vector: the call returned, or the add's wait for a vector started
 earlier), ``queued INSERT`` (a row is queued: ``mem0g_site.deferred``), ``sent`` (a statement
-leaves for the database; the queue goes with the first one after it, the scope's lock), ``end``.
+leaves for the database; the queue goes with the first one after it, the scope's lock),
+``returned`` (its result is back), ``end``.
 Only the calls whose marks came in the most common order are summarised.
 """
 
@@ -30,6 +32,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--calls", type=int, default=400)
     parser.add_argument("--warm", type=int, default=20)
+    parser.add_argument("--messages", type=int, default=1, help="messages per add (the peer's batch: 20)")
     args = parser.parse_args()
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "mem0g_site.settings")
     sys.path.insert(0, str(ROOT))
@@ -81,8 +84,13 @@ def main() -> None:
 
     def statements(execute, sql, params, many, context):
         words = sql.split(None, 3)
-        mark(f"queued INSERT {words[2].strip(chr(34))}" if words[0] == "INSERT" else f"sent {words[0]} {words[1]}")
-        return execute(sql, params, many, context)
+        if words[0] == "INSERT":
+            mark(f"queued INSERT {words[2].strip(chr(34))}")
+            return execute(sql, params, many, context)
+        mark(f"sent {words[0]} {words[1]}")
+        result = execute(sql, params, many, context)
+        mark(f"returned {words[0]} {words[1]}")
+        return result
 
     slug = f"add-timeline-{int(time.time())}"
     organization = Organization.objects.create(name=slug, slug=slug)
@@ -93,7 +101,8 @@ def main() -> None:
     for n in range(args.warm + args.calls):
         body = {
             "messages": [
-                {"role": "user", "content": f"Note {n}: the parcel for flat {n * 7 % 50} arrives on day {n % 28}"}
+                {"role": "user", "content": f"Note {n}.{m}: a parcel for flat {(n + m) * 7 % 50} is due on day {n % 9}"}
+                for m in range(args.messages)
             ],
             "user_id": f"user-{n % 10}",
             "infer": False,

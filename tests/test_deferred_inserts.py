@@ -108,21 +108,39 @@ def test_each_statement_keeps_its_own_parameters_and_percent_signs(project):
 
 @contextlib.contextmanager
 def _wire():
-    """The queries this connection sends while the block runs, as libpq traces them: one per round
-    trip (``BEGIN`` and ``COMMIT`` included, which Django's query log does not show)."""
+    """The round trips this connection makes while the block runs, as libpq traces them: a simple
+    query (``BEGIN`` and ``COMMIT`` included, which Django's query log does not show), or the
+    statements of one pipeline up to its Sync, joined like the query log joins them."""
     connection.ensure_connection()
     driver = connection.connection.pgconn
-    sent: list[str] = []
+    trips: list[str] = []
     with tempfile.TemporaryFile("w+") as trace:
         driver.trace(trace.fileno())
         driver.set_trace_flags(pq.Trace.SUPPRESS_TIMESTAMPS | pq.Trace.REGRESS_MODE)
         try:
-            yield sent
+            yield trips
         finally:
             driver.untrace()
             trace.seek(0)
-            # F(rontend), length, message, the query in double quotes (over several lines if it has them)
-            sent += re.findall(r'^F\t\d+\tQuery\t "(.*?)"\n(?=[FB]\t|\Z)', trace.read(), re.S | re.M)
+            trips += _round_trips(trace.read())
+
+
+def _round_trips(trace: str) -> list[str]:
+    """F(rontend) lines of a libpq trace: ``Query`` with its text in double quotes (over several
+    lines if it has them); ``Parse`` naming the statement, then its text, then its parameter types;
+    ``Sync`` ending a pipeline."""
+    trips, pipeline = [], []
+    for message in re.finditer(r"^F\t\d+\t(Query|Parse|Sync)\b(.*?)\n(?=[FB]\t|\Z)", trace, re.S | re.M):
+        kind, rest = message.groups()
+        if kind == "Query":
+            trips.append(re.fullmatch(r'\t "(.*)"', rest, re.S).group(1))
+        elif kind == "Parse":
+            pipeline.append(re.fullmatch(r'\t "[^"]*" "(.*)" \d+(?: \S+)*', rest, re.S).group(1))
+        else:
+            trips.append(";\n".join(pipeline))
+            pipeline = []
+    assert not pipeline, f"a pipeline was left without its Sync: {pipeline}"
+    return trips
 
 
 def _events(project) -> set:
@@ -135,7 +153,7 @@ def test_a_transaction_that_only_writes_its_queue_is_one_round_trip(project):
         execute_later("SELECT pg_advisory_xact_lock(%s)", [4244])
         AddEvent.objects.create(project=project, user_id="one")
         AddEvent.objects.bulk_create([AddEvent(project=project, user_id="two")])
-    assert len(sent) == 1, sent  # no BEGIN, no COMMIT
+    assert len(sent) == 1, sent  # no BEGIN, no COMMIT: one pipeline, one Sync
     assert sent[0].startswith("SELECT pg_advisory_xact_lock") and sent[0].count("INSERT INTO") == 2
     assert _events(project) == {"one", "two"}
     with connection.cursor() as cursor:  # the lock went with the implicit transaction
