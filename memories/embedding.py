@@ -168,12 +168,12 @@ class LocalOnnxModel:
         return list(self._encoder.embed(texts))
 
     def embed_later(self, texts: Sequence[str], pool: ThreadPoolExecutor) -> Callable[[], list] | None:
-        """Start embedding one text on a thread of ``pool`` (:func:`embed_later`); None for more
-        (a batch runs in bfloat16 or in parts, on every core: nothing is left to overlap)."""
-        if len(texts) >= BF16_BATCH_MIN_TEXTS:
-            return None
-        wait = self._encoder.start(texts, pool)
-        return lambda: list(wait())
+        """Start embedding ``texts`` on threads of ``pool`` (:func:`embed_later`), by the runner
+        :meth:`embed` would use, in the same parts; None for more than one batch of texts. A batched
+        add builds its rows meanwhile, on the caller's core: the parts leave it some of their time."""
+        encoder = self._batches if self._batches is not None and len(texts) >= BF16_BATCH_MIN_TEXTS else self._encoder
+        wait = encoder.start(texts, pool)
+        return None if wait is None else lambda: list(wait())
 
 
 def onnx_cache_roots() -> list[Path]:
@@ -397,11 +397,11 @@ _later_pool: ThreadPoolExecutor | None = None
 
 def embed_later(texts: Sequence[str]) -> Callable[[], list]:
     """Start embedding ``texts`` and return a function that waits for their vectors (or raises the
-    model's error). Where the embedder can (one text on ONNX Runtime, no micro-batcher), the model
-    runs on a thread of this process's pool while the caller goes on: a verbatim add builds its
-    rows meanwhile (``memories.vectors.SqlVector``), and its request spends in ``embed`` only the
-    time it waited. Elsewhere the texts are embedded here and now. The pool has as many threads as
-    a web worker (``WEB_THREADS``): as many model runs at once as before."""
+    model's error). Where the embedder can (the onnx backend, one batch of texts, no micro-batcher),
+    the model runs on threads of this process's pool while the caller goes on: a verbatim add
+    builds its rows meanwhile (``memories.vectors.SqlVector``), and its request spends in ``embed``
+    only the time it waited. Elsewhere the texts are embedded here and now. The pool has as many
+    threads as a web worker (``WEB_THREADS``)."""
     global _later_pool
     texts = list(texts)
     embedder = get_embedder()
@@ -414,10 +414,13 @@ def embed_later(texts: Sequence[str]) -> Callable[[], list]:
         with timing.stage("embed"):
             wait = start(texts, _later_pool)
         if wait is not None:
+            vectors: list = []
 
-            def waited() -> list:
-                with timing.stage("embed"):
-                    return wait()
+            def waited() -> list:  # once: every pending vector of the call asks
+                if not vectors:
+                    with timing.stage("embed"):
+                        vectors.extend(wait())
+                return vectors
 
             return waited
     vectors = embed_texts(texts)

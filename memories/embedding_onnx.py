@@ -299,17 +299,62 @@ class _PartedEncoder:
         order = sorted(range(len(texts)), key=lambda i: -len(texts[i]))
         out = np.empty((len(texts), self.dimensions), dtype=np.float32)
         for start in range(0, len(order), self._batch_size):
-            chosen = order[start : start + self._batch_size]
-            count = min(self._parts, len(chosen) // SPLIT_MIN_TEXTS) if len(chosen) >= 2 * SPLIT_MIN_TEXTS else 1
-            # Interleaved, so that every part holds texts of like lengths (they are sorted longest first).
-            parts = [chosen[k::count] for k in range(count)]
-            running = [self._pool.submit(self._run, texts, part) for part in parts[1:]] if count > 1 else []
+            parts = self._split(order[start : start + self._batch_size])
+            running = [self._pool.submit(self._run, texts, part) for part in parts[1:]]
             out[parts[0]] = self._run(texts, parts[0])
             for part, result in zip(parts[1:], running, strict=True):
                 out[part] = result.result()
         return out
 
+    def start(self, texts: Sequence[str], pool: ThreadPoolExecutor) -> Callable[[], Any] | None:
+        """Embed ``texts`` (one batch: at most ``batch_size``; else None, embed them instead) on
+        threads of ``pool``, in the same parts as :meth:`embed`, and return at once a function that
+        waits for their vectors (a 2-d array, in order) or raises the run's error. Tokenised here;
+        the other threads only run the model, which holds no GIL while it computes (ONNX Runtime, a
+        frozen torch graph), so the caller's Python goes on meanwhile. The caller waits until every
+        part has begun: a thread wanting the GIL while another computes in Python waits up to the
+        interpreter's switch interval (5 ms) before it gets it. It wants it again only for its
+        result, by when the caller is usually waiting for it."""
+        import numpy as np
+
+        texts = list(texts)
+        if not texts or len(texts) > self._batch_size:
+            return None
+        parts = self._split(sorted(range(len(texts)), key=lambda i: -len(texts[i])))
+        feeds = [self._feed([texts[i] for i in part]) for part in parts]
+        begun = threading.Semaphore(0)
+
+        def run(feed):
+            begun.release()
+            return self._forward(feed)
+
+        running = [pool.submit(run, feed) for feed in feeds]
+        for _ in running:
+            begun.acquire()
+
+        def wait():
+            out = np.empty((len(texts), self.dimensions), dtype=np.float32)
+            for part, result in zip(parts, running, strict=True):
+                out[part] = result.result()
+            return out
+
+        return wait
+
+    def _split(self, chosen: list[int]) -> list[list[int]]:
+        """One batch's texts (longest first) as the parts run at once: interleaved, so that every
+        part holds texts of like lengths; one part below ``2 * SPLIT_MIN_TEXTS`` texts."""
+        count = min(self._parts, len(chosen) // SPLIT_MIN_TEXTS) if len(chosen) >= 2 * SPLIT_MIN_TEXTS else 1
+        return [chosen[k::count] for k in range(count)]
+
     def _run(self, texts: Sequence[str], chosen: list[int]):
+        return self._forward(self._feed([texts[i] for i in chosen]))
+
+    def _feed(self, texts: list[str]) -> Any:
+        """The model's inputs for ``texts`` (tokenised)."""
+        raise NotImplementedError
+
+    def _forward(self, feed: Any):
+        """The model run on ``feed``: a 2-d float32 array."""
         raise NotImplementedError
 
 
@@ -348,27 +393,11 @@ class OnnxSentenceEncoder(_PartedEncoder):
         except Exception as exc:
             raise OnnxExportError(f"ONNX Runtime cannot load {onnx_file}: {exc}") from exc
 
-    def _run(self, texts: Sequence[str], chosen: list[int]):
-        return self._session.run([OUTPUT], encode_inputs(self._tokenizer, [texts[i] for i in chosen]))[0]
+    def _feed(self, texts: list[str]) -> dict:
+        return encode_inputs(self._tokenizer, texts)
 
-    def start(self, texts: Sequence[str], pool: ThreadPoolExecutor) -> Callable[[], Any]:
-        """Embed ``texts`` as one batch on a thread of ``pool`` and return at once a function that
-        waits for their vectors (a 2-d array) or raises the run's error. Tokenised here; the other
-        thread only runs ONNX Runtime, which holds no GIL while it computes, so the caller's Python
-        goes on meanwhile. The caller waits until that thread has begun: a thread wanting the GIL
-        while another computes in Python waits up to the interpreter's switch interval (5 ms)
-        before it gets it. It wants it again only for the result, by when the caller is usually
-        waiting for it."""
-        feed = encode_inputs(self._tokenizer, list(texts))
-        begun = threading.Event()
-
-        def run():
-            begun.set()
-            return self._session.run([OUTPUT], feed)[0]
-
-        future = pool.submit(run)
-        begun.wait()
-        return future.result
+    def _forward(self, feed: dict):
+        return self._session.run([OUTPUT], feed)[0]
 
 
 class TracedSentenceEncoder(_PartedEncoder):
@@ -405,10 +434,13 @@ class TracedSentenceEncoder(_PartedEncoder):
             self._module = torch.jit.freeze(traced)
         self._torch = torch
 
-    def _run(self, texts: Sequence[str], chosen: list[int]):
-        inputs = encode_inputs(self._tokenizer, [texts[i] for i in chosen])
-        with self._torch.inference_mode():
-            return self._module(*(self._torch.from_numpy(inputs[name]) for name in INPUTS)).numpy()
+    def _feed(self, texts: list[str]) -> tuple:
+        inputs = encode_inputs(self._tokenizer, texts)
+        return tuple(self._torch.from_numpy(inputs[name]) for name in INPUTS)
+
+    def _forward(self, feed: tuple):
+        with self._torch.inference_mode():  # per thread: entered by the thread that runs the graph
+            return self._module(*feed).numpy()
 
 
 def main(argv: Sequence[str] | None = None) -> int:

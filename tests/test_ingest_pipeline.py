@@ -456,3 +456,68 @@ def test_a_model_error_beside_the_add_fails_it_whole(project, onnx_session):
         add_ingest(project=project, messages="The ferry leaves at 07:15", scope=ALICE, infer=False)
     for model in (Memory, MemorySource, MemoryHistory, AddEvent, DecisionTrace):
         assert not model.objects.filter(project=project).exists(), model.__name__
+
+
+@pytest.fixture
+def batch_runner(monkeypatch):
+    """The runner a batched add's texts go to (bfloat16 where the CPU has it, else ONNX Runtime),
+    its model runs held until ``release`` is set, or failing with ``error``; returns the threads
+    the runs came from."""
+    from memories.embedding import get_embedder
+
+    embedder = get_embedder()
+    encoder = getattr(embedder, "_batches", None) or getattr(embedder, "_encoder", None)
+    if encoder is None or not hasattr(encoder, "start"):
+        pytest.fail("the tests run the onnx backend (EMBEDDING_BACKEND=onnx, the default)")
+
+    def hold(*, release=None, error=None):
+        forward, threads = encoder._forward, []
+
+        def held(feed):
+            threads.append(threading.get_ident())
+            if error is not None:
+                raise error
+            if not release.wait(10):
+                raise AssertionError("the add waited for the model before building its rows")
+            return forward(feed)
+
+        monkeypatch.setattr(encoder, "_forward", held)
+        return threads
+
+    return hold
+
+
+def test_a_batch_is_embedded_while_the_add_builds_its_rows(project, batch_runner):
+    """A batched add's texts are embedded on other threads, in parts, while the add builds its rows;
+    the vectors are those the same batch gets from ``embed_texts``."""
+    release = threading.Event()
+    threads = batch_runner(release=release)
+
+    def watch(execute, sql, params, many, context):
+        if sql.startswith('INSERT INTO "memories_memory"'):
+            release.set()
+        return execute(sql, params, many, context)
+
+    texts = [f"Parcel {n} for flat {n * 3} arrives on day {n % 28}" for n in range(20)]
+    with connection.execute_wrapper(watch):
+        outcome = add_ingest(project=project, messages=_said(texts), scope=ALICE, infer=False)
+    assert threads and threading.get_ident() not in threads
+    assert len(outcome.memories) == 20 and all(isinstance(m.embedding, np.ndarray) for m in outcome.memories)
+    release.set()
+    expected = dict(zip(texts, embed_texts(texts), strict=True))
+    for memory in Memory.objects.filter(project=project):
+        assert np.allclose(np.asarray(memory.embedding, dtype=np.float32), expected[memory.memory], atol=1e-5)
+    assert MemorySource.objects.filter(project=project, vector_memory__isnull=False).count() == 20
+
+
+def test_a_model_error_beside_a_batched_add_fails_it_whole(project, batch_runner):
+    batch_runner(error=RuntimeError("the model broke"))
+    texts = [f"Parcel {n} arrives on day {n}" for n in range(12)]
+    with pytest.raises(RuntimeError, match="the model broke"):
+        add_ingest(project=project, messages=_said(texts), scope=ALICE, infer=False)
+    for model in (Memory, MemorySource, MemoryHistory, AddEvent, DecisionTrace):
+        assert not model.objects.filter(project=project).exists(), model.__name__
+
+
+def _said(texts: list[str]) -> list[dict]:
+    return [{"role": "user", "content": text} for text in texts]
