@@ -256,6 +256,11 @@ EMBEDDING_THREADS = env_int("EMBEDDING_THREADS", 0, minimum=0, maximum=256)
 # ONNX only: one call of 8 or more texts (a batched add) runs as up to this many parts at once, each
 # on a thread of its own; 0 = the core count (at most 4) when EMBEDDING_THREADS is 1, else 1 (off).
 EMBEDDING_BATCH_PARTS = env_int("EMBEDDING_BATCH_PARTS", 0, minimum=0, maximum=64)
+# ONNX only: a small call (one part: a single text, a search's query) that finds no other such run
+# on this machine at that moment runs on this many threads instead of EMBEDDING_THREADS (a second
+# session of the model, ~90 MB more per process); 0 = the core count (at most 4) when
+# EMBEDDING_THREADS is 1, else off; 1 = off.
+EMBEDDING_LONE_THREADS = env_int("EMBEDDING_LONE_THREADS", 0, minimum=0, maximum=64)
 # "auto": bfloat16 arithmetic where the CPU has it natively (AVX-512 BF16 / AMX), else float32. On
 # the onnx backend it applies to calls of two texts or more (batched adds), run by the same graph
 # traced in torch; one text stays on ONNX Runtime's float32 (as fast; docs/BENCHMARKS.md).

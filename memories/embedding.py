@@ -120,6 +120,7 @@ class LocalOnnxModel:
         batch_size: int,
         threads: int = 0,
         parts: int = 1,
+        lone_threads: int = 1,
         cache_roots: Sequence[Path],
         bf16_parts: int = 0,
     ) -> None:
@@ -142,7 +143,7 @@ class LocalOnnxModel:
         try:
             onnx_file = embedding_onnx.ensure_export(directory, cache_roots)
             self._encoder = embedding_onnx.OnnxSentenceEncoder(
-                directory, onnx_file, batch_size=batch_size, threads=threads, parts=parts
+                directory, onnx_file, batch_size=batch_size, threads=threads, parts=parts, lone_threads=lone_threads
             )
         except embedding_onnx.OnnxExportError as exc:
             raise ImproperlyConfigured(f"EMBEDDING_BACKEND=onnx: {exc}") from exc
@@ -188,9 +189,10 @@ def onnx_cache_roots() -> list[Path]:
 
 
 def batch_parts(setting: int, threads: int, cores: int | None = None) -> int:
-    """Into how many parts, run at once, the ONNX embedder may split one call's batch: ``setting``
-    when given, else the core count (at most 4) for a one-thread session, and 1 (no split) for a
-    session that spreads each run over the cores itself."""
+    """Into how many parts, run at once, the ONNX embedder may split one call's batch (and on how
+    many threads a lone small call runs: ``EMBEDDING_LONE_THREADS``): ``setting`` when given, else
+    the core count (at most 4) for a one-thread session, and 1 (none) for a session that spreads
+    each run over the cores itself."""
     if setting:
         return setting
     return min(4, cores or os.cpu_count() or 1) if threads == 1 else 1
@@ -204,6 +206,7 @@ def load_embedder(backend: str) -> Embedder:
             batch_size=settings.EMBEDDING_BATCH_SIZE,
             threads=settings.EMBEDDING_THREADS,
             parts=batch_parts(settings.EMBEDDING_BATCH_PARTS, settings.EMBEDDING_THREADS),
+            lone_threads=batch_parts(settings.EMBEDDING_LONE_THREADS, settings.EMBEDDING_THREADS),
             cache_roots=onnx_cache_roots(),
             bf16_parts=(
                 batch_parts(settings.EMBEDDING_BATCH_PARTS, threads=1)

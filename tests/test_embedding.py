@@ -291,6 +291,77 @@ def test_the_batch_parts_follow_the_threads():
     assert embedding.batch_parts(3, threads=0, cores=2) == 3
 
 
+class _Runs:
+    """An ONNX Runtime session that records how many of its runs there were."""
+
+    def __init__(self, session):
+        self._session, self.count = session, 0
+
+    def run(self, *args, **kwargs):
+        self.count += 1
+        return self._session.run(*args, **kwargs)
+
+
+def test_a_lone_small_run_takes_the_session_on_more_threads(onnx_export, tmp_path):
+    """One text finding no other such run going on runs on the session of ``lone_threads``; while
+    another process holds the machine's turn, on the regular one; same vectors either way."""
+    model = embedding.LocalOnnxModel(
+        embedding.model_dir(), batch_size=16, threads=1, lone_threads=2, cache_roots=[onnx_export["cache"]]
+    )
+    encoder = model._encoder
+    encoder._lone_run = embedding_onnx.LoneRun(tmp_path / "lone.lock")
+    encoder._session, encoder._lone = _Runs(encoder._session), _Runs(encoder._lone)
+    text = ["The ferry to Hvar leaves at 07:15"]
+    alone = np.array(model.embed(text))
+    assert (encoder._lone.count, encoder._session.count) == (1, 0)
+    holder = subprocess.Popen(
+        [sys.executable, "-c", HOLD_FLOCK, str(tmp_path / "lone.lock")], stdout=subprocess.PIPE, text=True
+    )
+    try:
+        assert holder.stdout.readline().strip() == "held"
+        busy = np.array(model.embed(text))
+    finally:
+        holder.kill()
+        holder.wait()
+    assert (encoder._lone.count, encoder._session.count) == (1, 1)
+    assert np.allclose(alone, busy, atol=1e-5)
+    model.embed(text)
+    assert encoder._lone.count == 2  # the turn came back when the other process ended
+
+
+HOLD_FLOCK = """
+import fcntl, os, sys, time
+fd = os.open(sys.argv[1], os.O_RDWR | os.O_CREAT, 0o600)
+fcntl.flock(fd, fcntl.LOCK_EX)
+print("held", flush=True)
+time.sleep(60)
+"""
+
+
+def test_one_lone_run_at_a_time_among_threads(tmp_path):
+    lone = embedding_onnx.LoneRun(tmp_path / "lone.lock")
+    assert lone.take()
+    other = []
+    thread = threading.Thread(target=lambda: other.append(lone.take()))
+    thread.start()
+    thread.join()
+    assert other == [False]
+    lone.give_back()
+    assert lone.take()
+    lone.give_back()
+
+
+def test_the_lone_threads_follow_the_session_threads(settings, onnx_export):
+    settings.EMBEDDING_ONNX_DIR, settings.EMBEDDING_PRECISION = str(onnx_export["cache"]), "fp32"
+    settings.EMBEDDING_LONE_THREADS, settings.EMBEDDING_THREADS = 0, 1
+    on_cores = embedding.load_embedder("onnx")._encoder._lone is not None
+    assert on_cores == ((os.cpu_count() or 1) > 1)  # serve's workers, on two cores or more
+    settings.EMBEDDING_THREADS = 0
+    assert embedding.load_embedder("onnx")._encoder._lone is None  # every run has every core already
+    settings.EMBEDDING_LONE_THREADS, settings.EMBEDDING_THREADS = 1, 1
+    assert embedding.load_embedder("onnx")._encoder._lone is None  # off
+
+
 def test_the_backend_is_a_setting(settings, onnx_export):
     settings.EMBEDDING_ONNX_DIR = str(onnx_export["cache"])
     assert isinstance(embedding.load_embedder("onnx"), embedding.LocalOnnxModel)
