@@ -396,81 +396,19 @@ def test_a_pending_vector_is_waited_for_once_when_its_statement_goes_out():
         SqlVector(vector, later=lambda: vector)
 
 
-class _HeldRun:
-    """ONNX Runtime's session, its runs held until ``release`` is set (or failing with ``error``)."""
-
-    def __init__(self, session, *, release=None, error=None):
-        self._session, self.release, self.error = session, release, error
-        self.threads = []
-
-    def run(self, *args, **kwargs):
-        self.threads.append(threading.get_ident())
-        if self.error is not None:
-            raise self.error
-        if not self.release.wait(10):
-            raise AssertionError("the add waited for the model before building its rows")
-        return self._session.run(*args, **kwargs)
-
-
 @pytest.fixture
-def onnx_session(monkeypatch):
-    """Swap the process's ONNX Runtime session for a :class:`_HeldRun` around it."""
-    from memories.embedding import get_embedder
-
-    encoder = getattr(get_embedder(), "_encoder", None)
-    if encoder is None or not hasattr(encoder, "start"):
-        pytest.fail("the tests run the onnx backend (EMBEDDING_BACKEND=onnx, the default)")
-
-    def swap(**kwargs):
-        held = _HeldRun(encoder._session, **kwargs)
-        monkeypatch.setattr(encoder, "_session", held)
-        return held
-
-    return swap
-
-
-def test_one_message_is_embedded_while_the_add_builds_its_rows(project, onnx_session):
-    """The model runs on another thread and the add goes on meanwhile: the run is held until the
-    add has queued its memory's INSERT (were it waited for first, it would wait 10 s and fail)."""
-    release = threading.Event()
-    held = onnx_session(release=release)
-
-    def watch(execute, sql, params, many, context):
-        if sql.startswith('INSERT INTO "memories_memory"'):
-            release.set()
-        return execute(sql, params, many, context)
-
-    text = "The night train to Vienna leaves at 22:10"
-    with connection.execute_wrapper(watch):
-        outcome = add_ingest(project=project, messages=text, scope=ALICE, infer=False)
-    assert held.threads and held.threads[0] != threading.get_ident()
-    stored = Memory.objects.get(pk=outcome.memories[0].pk)
-    assert np.array_equal(np.asarray(stored.embedding, dtype=np.float32), np.asarray(embed_texts([text])[0]))
-    assert isinstance(outcome.memories[0].embedding, np.ndarray)  # handed over once made
-    assert MemorySource.objects.get(project=project).vector_memory_id == stored.pk
-
-
-def test_a_model_error_beside_the_add_fails_it_whole(project, onnx_session):
-    onnx_session(error=RuntimeError("the model broke"))
-    with pytest.raises(RuntimeError, match="the model broke"):
-        add_ingest(project=project, messages="The ferry leaves at 07:15", scope=ALICE, infer=False)
-    for model in (Memory, MemorySource, MemoryHistory, AddEvent, DecisionTrace):
-        assert not model.objects.filter(project=project).exists(), model.__name__
-
-
-@pytest.fixture
-def batch_runner(monkeypatch):
-    """The runner a batched add's texts go to (bfloat16 where the CPU has it, else ONNX Runtime),
-    its model runs held until ``release`` is set, or failing with ``error``; returns the threads
-    the runs came from."""
+def held_model(monkeypatch):
+    """``hold(batch=...)``: the runner an add's texts go to (one text: ONNX Runtime; a batch:
+    bfloat16 where the CPU has it), its runs held until ``release`` is set, or failing with
+    ``error``; returns the threads the runs came from."""
     from memories.embedding import get_embedder
 
     embedder = get_embedder()
-    encoder = getattr(embedder, "_batches", None) or getattr(embedder, "_encoder", None)
-    if encoder is None or not hasattr(encoder, "start"):
+    if not hasattr(getattr(embedder, "_encoder", None), "start"):
         pytest.fail("the tests run the onnx backend (EMBEDDING_BACKEND=onnx, the default)")
 
-    def hold(*, release=None, error=None):
+    def hold(*, batch, release=None, error=None):
+        encoder = (getattr(embedder, "_batches", None) if batch else None) or embedder._encoder
         forward, threads = encoder._forward, []
 
         def held(feed):
@@ -487,32 +425,35 @@ def batch_runner(monkeypatch):
     return hold
 
 
-def test_a_batch_is_embedded_while_the_add_builds_its_rows(project, batch_runner):
-    """A batched add's texts are embedded on other threads, in parts, while the add builds its rows;
-    the vectors are those the same batch gets from ``embed_texts``."""
+@pytest.mark.parametrize("count", [1, 20])
+def test_the_texts_are_embedded_while_the_add_builds_its_rows(project, held_model, count):
+    """The model runs on other threads (a batch in parts) and the add goes on meanwhile: the runs
+    are held until the add has queued its memories' INSERT (were they waited for first, they would
+    wait 10 s and fail). The vectors are those ``embed_texts`` gives the same texts."""
     release = threading.Event()
-    threads = batch_runner(release=release)
+    threads = held_model(batch=count > 1, release=release)
 
     def watch(execute, sql, params, many, context):
         if sql.startswith('INSERT INTO "memories_memory"'):
             release.set()
         return execute(sql, params, many, context)
 
-    texts = [f"Parcel {n} for flat {n * 3} arrives on day {n % 28}" for n in range(20)]
+    texts = [f"The night train {n} to Vienna leaves at 22:{n:02}" for n in range(count)]
     with connection.execute_wrapper(watch):
         outcome = add_ingest(project=project, messages=_said(texts), scope=ALICE, infer=False)
     assert threads and threading.get_ident() not in threads
-    assert len(outcome.memories) == 20 and all(isinstance(m.embedding, np.ndarray) for m in outcome.memories)
-    release.set()
+    assert len(outcome.memories) == count
+    assert all(isinstance(m.embedding, np.ndarray) for m in outcome.memories)  # handed over once made
     expected = dict(zip(texts, embed_texts(texts), strict=True))
     for memory in Memory.objects.filter(project=project):
         assert np.allclose(np.asarray(memory.embedding, dtype=np.float32), expected[memory.memory], atol=1e-5)
-    assert MemorySource.objects.filter(project=project, vector_memory__isnull=False).count() == 20
+    assert MemorySource.objects.filter(project=project, vector_memory__isnull=False).count() == count
 
 
-def test_a_model_error_beside_a_batched_add_fails_it_whole(project, batch_runner):
-    batch_runner(error=RuntimeError("the model broke"))
-    texts = [f"Parcel {n} arrives on day {n}" for n in range(12)]
+@pytest.mark.parametrize("count", [1, 12])
+def test_a_model_error_beside_the_add_fails_it_whole(project, held_model, count):
+    held_model(batch=count > 1, error=RuntimeError("the model broke"))
+    texts = [f"The ferry {n} leaves at 07:{n:02}" for n in range(count)]
     with pytest.raises(RuntimeError, match="the model broke"):
         add_ingest(project=project, messages=_said(texts), scope=ALICE, infer=False)
     for model in (Memory, MemorySource, MemoryHistory, AddEvent, DecisionTrace):
