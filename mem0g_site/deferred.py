@@ -15,9 +15,9 @@ the statement that flushes it, inside the same transaction: wrap the block in ``
 The queue goes out in libpq's pipeline mode: each statement with its parameters bound on the server
 (extended protocol), sent one after the other without waiting for the previous one's result, and
 one Sync after the last. The server starts on the first while the driver still adapts the next
-ones; repeated statements (every add's) are prepared once per connection by the driver, so the
-server parses and plans them once; and vectors travel in binary (``memories.vectors``), which the
-server copies instead of parsing their text. (A string of the statements with their parameters
+ones, and vectors travel in binary (``memories.vectors``), which the server copies instead of
+parsing their text. (Prepared statements on top gained nothing measurable: docs/BENCHMARKS.md,
+session 14.) (A string of the statements with their parameters
 merged into it, one round trip too, spent about a third of a 20-message add in merging and
 parsing: merging 600 parameters, and PostgreSQL reading 60 vectors of text.)
 

@@ -13,7 +13,6 @@ INSERTs), pgvector's binary form: 4 bytes of header and the float32s, which the 
 instead of parsing 384 decimal numbers (about 75 us a vector).
 """
 
-import struct
 from array import array
 from collections.abc import Callable
 from typing import Any
@@ -101,13 +100,6 @@ class EmbeddingField(VectorField):
         return super().get_prep_value(value)
 
 
-def vector_binary(vector: Vector) -> bytes:
-    """pgvector's binary form of ``vector`` (what its ``vector_recv`` reads): the dimension count
-    and a zero (two big-endian 16-bit integers), then each float32, big-endian."""
-    values = np.asarray(vector.vector if isinstance(vector, SqlVector) else vector.to_numpy(), dtype=">f4")
-    return struct.pack(">HH", values.shape[0], 0) + values.tobytes()
-
-
 class VectorTextDumper(Dumper):
     """psycopg's adapter of a pgvector ``Vector`` (a :class:`SqlVector` too) in a statement whose
     parameters are merged into its text (Django's cursors): its text, as an untyped literal (the
@@ -127,7 +119,7 @@ class VectorBinaryDumper(Dumper):
     format = Format.BINARY
 
     def dump(self, obj: Vector) -> bytes:
-        return vector_binary(obj)
+        return obj.to_binary()  # pgvector's own (a SqlVector's array is waited for here)
 
 
 def register_dumpers() -> None:
