@@ -14,6 +14,7 @@ from django.db import connection
 
 from mem0g_site import metrics, timing, unknown_fields
 from mem0g_site.errors import error_response, is_api_path
+from mem0g_site.kept_connections import check_kept_connections
 
 logger = logging.getLogger("mem0g.requests")
 _CLIENT_REQUEST_ID = re.compile(r"^[A-Za-z0-9._:-]{1,128}$")
@@ -39,9 +40,10 @@ class RequestEdgeMiddleware:
 
         if connection.connection is not None:
             # Django checks a kept connection (CONN_HEALTH_CHECKS) before its first query, outside
-            # any execute wrapper: done here, so that round trip counts as SQL time too.
+            # any execute wrapper; done here (a round trip only where the server has spoken since
+            # its last statement: mem0g_site/kept_connections.py), so that it counts as SQL time.
             checked = time.perf_counter()
-            connection.close_if_health_check_failed()
+            check_kept_connections()
             timings.add("db", time.perf_counter() - checked)
         response = self._too_large(request) or self.get_response(request)
 

@@ -63,6 +63,7 @@ TEST_KINDS = {
     "test_import_contracts": "core",
     "test_ingest_concurrency": "core",
     "test_ingest_pipeline": "core",
+    "test_kept_connections": "core",
     "test_key_cache": "system",
     "test_key_commands": "core",
     "test_live_servers": "system",

@@ -12,10 +12,13 @@ import socket
 import subprocess
 import sys
 import time
+import urllib.error
 import urllib.request
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import psutil
+import psycopg
 import pytest
 
 from mem0g_site.embedded_db import USERS_FILE, embedded_database_users, postgres_processes, process_identity
@@ -43,8 +46,8 @@ def call(port: int, method: str, path: str, body: dict | None = None) -> dict | 
         return json.loads(response.read())
 
 
-def serve(data_dir: Path, log_path: Path) -> tuple[subprocess.Popen, int]:
-    """``manage.py serve`` on a free port, once /health answers."""
+def serve(data_dir: Path, log_path: Path, **settings: str) -> tuple[subprocess.Popen, int]:
+    """``manage.py serve`` on a free port (``settings``: more environment), once /health answers."""
     port = free_port()
     env = {k: v for k, v in os.environ.items() if k not in ("DATABASE_URL", "MEM0G_DATABASE_EMBEDDED")}
     env.update(
@@ -54,6 +57,7 @@ def serve(data_dir: Path, log_path: Path) -> tuple[subprocess.Popen, int]:
         WEB_CONCURRENCY="1",
         TASK_WORKERS="1",
         API_KEYS=API_KEY,
+        **settings,
     )
     log = log_path.open("w+")
     process = subprocess.Popen(
@@ -167,6 +171,46 @@ def test_kill_9_of_everything_then_restart_then_sigterm_stops_everything(tmp_pat
     assert "[X]" in result.stdout
     assert wait_gone(postgres_processes(pgdata), 10) == [], "the command must not leave PostgreSQL running"
     assert json.loads((data_dir / USERS_FILE).read_text()) == []
+
+
+def status_of(port: int, path: str) -> int:
+    request = urllib.request.Request(f"http://127.0.0.1:{port}{path}", headers={"Authorization": f"Token {API_KEY}"})
+    try:
+        with urllib.request.urlopen(request, timeout=120) as response:
+            return response.status
+    except urllib.error.HTTPError as error:
+        return error.code
+
+
+def test_every_request_answers_after_the_server_ends_the_kept_connections(tmp_path):
+    """The web worker keeps a connection per thread (CONN_MAX_AGE). When PostgreSQL ends them (a
+    restart, pg_terminate_backend, idle_session_timeout) each is replaced before a request uses it
+    (mem0g_site/kept_connections.py): no request fails for it."""
+    data_dir = tmp_path / "data"
+    server, port = serve(data_dir, tmp_path / "serve.log", RATE_LIMIT_BURST="0")
+    try:
+        added = call(
+            port,
+            "POST",
+            "/v3/memories/add/",
+            {"messages": [{"role": "user", "content": "I keep bees"}], "user_id": "kim", "infer": False},
+        )
+        path = f"/v1/memories/{added['results'][0]['id']}/"
+        with ThreadPoolExecutor(8) as pool:  # every thread of the worker opens its connection
+            assert set(pool.map(lambda _: status_of(port, path), range(32))) == {200}
+        with psycopg.connect(host=str(data_dir / "pgdata"), dbname="mem0g", user="postgres", autocommit=True) as admin:
+            ended = admin.execute(
+                "SELECT count(*) FILTER (WHERE pg_terminate_backend(pid)) FROM pg_stat_activity"
+                " WHERE datname = current_database() AND pid <> pg_backend_pid() AND backend_type = 'client backend'"
+            ).fetchone()[0]
+        assert ended >= 2, "the web threads' connections (and the job worker's)"
+        time.sleep(0.5)  # the goodbyes arrive
+        with ThreadPoolExecutor(8) as pool:
+            statuses = list(pool.map(lambda _: status_of(port, path), range(32)))
+        assert statuses == [200] * 32, (tmp_path / "serve.log").read_text()[-3000:]
+    finally:
+        server.send_signal(signal.SIGTERM)
+        server.wait(timeout=60)
 
 
 def test_sigterm_of_a_management_command_stops_the_cluster_it_started(tmp_path):
