@@ -3,7 +3,8 @@ restart on the same data directory: the data is there, and SIGTERM stops everyth
 embedded PostgreSQL included; so does the exit of a management command run afterwards.
 
 The restart also meets the pids of the crashed processes reused by live ones (as after a container
-restart): a live process in the users list of the cluster and in ``postmaster.pid``."""
+restart): a live process in the users list of the cluster and in ``postmaster.pid``. After the
+restart, PostgreSQL ends the web worker's kept connections, and every request still answers."""
 
 import json
 import os
@@ -12,7 +13,6 @@ import socket
 import subprocess
 import sys
 import time
-import urllib.error
 import urllib.request
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -22,6 +22,7 @@ import psycopg
 import pytest
 
 from mem0g_site.embedded_db import USERS_FILE, embedded_database_users, postgres_processes, process_identity
+from tests.test_live_servers import call as status_of
 
 ROOT = Path(__file__).resolve().parent.parent
 API_KEY = "mem0_restart-test-key-0000000000000000"
@@ -78,6 +79,37 @@ def serve(data_dir: Path, log_path: Path, **settings: str) -> tuple[subprocess.P
     pytest.fail(f"serve gave no healthy /health within 90 s:\n{log.read()}")
 
 
+def add_bees(port: int) -> str:
+    """One memory, stored verbatim; its id."""
+    added = call(
+        port,
+        "POST",
+        "/v3/memories/add/",
+        {"messages": [{"role": "user", "content": "I keep bees"}], "user_id": "kim", "infer": False},
+    )
+    return added["results"][0]["id"]
+
+
+def every_request_answers_after_the_server_ends_the_kept_connections(port: int, memory_id: str, pgdata: Path):
+    """The web worker keeps a connection per thread (CONN_MAX_AGE). When PostgreSQL ends them (a
+    restart, pg_terminate_backend, idle_session_timeout) each is replaced before a request uses it
+    (mem0g_site/kept_connections.py): no request fails for it. (Part of the restart test: one
+    server start fewer.)"""
+    url = f"http://127.0.0.1:{port}/v1/memories/{memory_id}/"
+    with ThreadPoolExecutor(8) as pool:  # every thread of the worker opens its connection
+        assert set(pool.map(lambda _: status_of(url, API_KEY)[0], range(32))) == {200}
+    with psycopg.connect(host=str(pgdata), dbname="mem0g", user="postgres", autocommit=True) as admin:
+        ended = admin.execute(
+            "SELECT count(*) FILTER (WHERE pg_terminate_backend(pid)) FROM pg_stat_activity"
+            " WHERE datname = current_database() AND pid <> pg_backend_pid() AND backend_type = 'client backend'"
+        ).fetchone()[0]
+    assert ended >= 2, "the web threads' connections (and the job worker's)"
+    time.sleep(0.5)  # the goodbyes arrive
+    with ThreadPoolExecutor(8) as pool:
+        statuses = list(pool.map(lambda _: status_of(url, API_KEY)[0], range(32)))
+    assert statuses == [200] * 32
+
+
 def stack(server: subprocess.Popen, pgdata: Path) -> list[int]:
     """serve, gunicorn's master and workers, the job workers and every PostgreSQL process."""
     children = [child.pid for child in psutil.Process(server.pid).children(recursive=True)]
@@ -100,13 +132,7 @@ def test_kill_9_of_everything_then_restart_then_sigterm_stops_everything(tmp_pat
     server, port = serve(data_dir, tmp_path / "serve-1.log")
     impostors: list[subprocess.Popen] = []
     try:
-        added = call(
-            port,
-            "POST",
-            "/v3/memories/add/",
-            {"messages": [{"role": "user", "content": "I keep bees"}], "user_id": "kim", "infer": False},
-        )
-        memory_id = added["results"][0]["id"]
+        memory_id = add_bees(port)
         assert embedded_database_users(data_dir) == [server.pid]
         crashed = stack(server, pgdata)
         assert len(crashed) >= 5, f"serve, gunicorn master + worker, a job worker, PostgreSQL: {crashed}"
@@ -133,12 +159,13 @@ def test_kill_9_of_everything_then_restart_then_sigterm_stops_everything(tmp_pat
         users.append({"pid": impostors[1].pid, "start": users[0]["start"]})
         (data_dir / USERS_FILE).write_text(json.dumps(users))
 
-        server, port = serve(data_dir, tmp_path / "serve-2.log")
+        server, port = serve(data_dir, tmp_path / "serve-2.log", RATE_LIMIT_BURST="0")
         memory = call(port, "GET", f"/v1/memories/{memory_id}/")
         assert memory["memory"] == "I keep bees"
         assert embedded_database_users(data_dir) == [server.pid], "dead and reused pids are dropped"
         running = stack(server, pgdata)
         assert len(running) >= 5 and postgres_processes(pgdata)
+        every_request_answers_after_the_server_ends_the_kept_connections(port, memory_id, pgdata)
 
         started = time.monotonic()
         server.send_signal(signal.SIGTERM)
@@ -171,46 +198,6 @@ def test_kill_9_of_everything_then_restart_then_sigterm_stops_everything(tmp_pat
     assert "[X]" in result.stdout
     assert wait_gone(postgres_processes(pgdata), 10) == [], "the command must not leave PostgreSQL running"
     assert json.loads((data_dir / USERS_FILE).read_text()) == []
-
-
-def status_of(port: int, path: str) -> int:
-    request = urllib.request.Request(f"http://127.0.0.1:{port}{path}", headers={"Authorization": f"Token {API_KEY}"})
-    try:
-        with urllib.request.urlopen(request, timeout=120) as response:
-            return response.status
-    except urllib.error.HTTPError as error:
-        return error.code
-
-
-def test_every_request_answers_after_the_server_ends_the_kept_connections(tmp_path):
-    """The web worker keeps a connection per thread (CONN_MAX_AGE). When PostgreSQL ends them (a
-    restart, pg_terminate_backend, idle_session_timeout) each is replaced before a request uses it
-    (mem0g_site/kept_connections.py): no request fails for it."""
-    data_dir = tmp_path / "data"
-    server, port = serve(data_dir, tmp_path / "serve.log", RATE_LIMIT_BURST="0")
-    try:
-        added = call(
-            port,
-            "POST",
-            "/v3/memories/add/",
-            {"messages": [{"role": "user", "content": "I keep bees"}], "user_id": "kim", "infer": False},
-        )
-        path = f"/v1/memories/{added['results'][0]['id']}/"
-        with ThreadPoolExecutor(8) as pool:  # every thread of the worker opens its connection
-            assert set(pool.map(lambda _: status_of(port, path), range(32))) == {200}
-        with psycopg.connect(host=str(data_dir / "pgdata"), dbname="mem0g", user="postgres", autocommit=True) as admin:
-            ended = admin.execute(
-                "SELECT count(*) FILTER (WHERE pg_terminate_backend(pid)) FROM pg_stat_activity"
-                " WHERE datname = current_database() AND pid <> pg_backend_pid() AND backend_type = 'client backend'"
-            ).fetchone()[0]
-        assert ended >= 2, "the web threads' connections (and the job worker's)"
-        time.sleep(0.5)  # the goodbyes arrive
-        with ThreadPoolExecutor(8) as pool:
-            statuses = list(pool.map(lambda _: status_of(port, path), range(32)))
-        assert statuses == [200] * 32, (tmp_path / "serve.log").read_text()[-3000:]
-    finally:
-        server.send_signal(signal.SIGTERM)
-        server.wait(timeout=60)
 
 
 def test_sigterm_of_a_management_command_stops_the_cluster_it_started(tmp_path):
