@@ -175,8 +175,12 @@ def test_kill_9_of_everything_then_restart_then_sigterm_stops_everything(tmp_pat
         assert time.monotonic() - started < 60
         assert server.returncode in (0, -signal.SIGTERM), (tmp_path / "serve-2.log").read_text()
     finally:
-        if server.poll() is None:
-            server.kill()
+        if server.poll() is None:  # failed before its SIGTERM: stop the whole stack, not serve alone
+            server.send_signal(signal.SIGTERM)
+            try:
+                server.wait(timeout=60)
+            except subprocess.TimeoutExpired:
+                server.kill()
         for process in [*impostors]:
             process.kill()
             process.wait()
