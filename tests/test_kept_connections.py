@@ -71,3 +71,18 @@ def test_a_connection_the_server_ended_is_dropped_and_the_next_query_opens_anoth
 def test_a_closed_driver_counts_as_spoken(kept):
     kept.connection.close()
     assert server_has_spoken(kept.connection)
+
+
+def test_a_request_on_a_quiet_kept_connection_sends_no_select_1(api, project, make_key, monkeypatch):
+    """Through the request-edge middleware: the request's own queries run, Django's check does not."""
+    key = make_key(project, scopes="read")
+    connection.ensure_connection()
+    assert connection.health_check_enabled
+    checks = []
+    real = connection.is_usable
+    monkeypatch.setattr(connection, "is_usable", lambda: checks.append(1) or real())
+    connection.health_check_done = False  # a new request on a kept connection
+    response = api("GET", "/v1/memories/?user_id=alice", key=key)
+    assert response.status_code == 200
+    assert connection.health_check_done
+    assert checks == []
