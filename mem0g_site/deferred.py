@@ -16,10 +16,10 @@ The queue goes out in libpq's pipeline mode: each statement with its parameters 
 (extended protocol), sent one after the other without waiting for the previous one's result, and
 one Sync after the last. The server starts on the first while the driver still adapts the next
 ones, and vectors travel in binary (``memories.vectors``), which the server copies instead of
-parsing their text. (Prepared statements on top gained nothing measurable: docs/BENCHMARKS.md,
-session 14.) (A string of the statements with their parameters
-merged into it, one round trip too, spent about a third of a 20-message add in merging and
-parsing: merging 600 parameters, and PostgreSQL reading 60 vectors of text.)
+parsing their text. A string of the statements with their parameters merged into it, one round
+trip too, spent about a third of a 20-message add in merging and parsing (600 parameters merged,
+60 vectors read as text by PostgreSQL); prepared statements on top of the pipeline gained nothing
+measurable (docs/BENCHMARKS.md, session 14).
 
 ``deferred_transaction()`` is both: a transaction whose INSERTs are deferred. When the block sent
 nothing of its own by its end (its queue is all it wrote, as in a verbatim add), the queue *is* the
