@@ -51,6 +51,17 @@ def env_int(
     return number
 
 
+def env_int_or_auto(
+    name: str, *, minimum: int | None = None, maximum: int | None = None, environ: Mapping[str, str] | None = None
+) -> int | str:
+    """``"auto"`` (the default, in any case) or a whole number within the bounds; the caller decides
+    what ``auto`` comes to."""
+    value = _raw(name, environ)
+    if value is None or value.lower() == "auto":
+        return "auto"
+    return env_int(name, 0, minimum=minimum, maximum=maximum, environ=environ)
+
+
 def env_float(
     name: str,
     default: float,

@@ -11,6 +11,7 @@ by :func:`get_embedder`.
 """
 
 import contextlib
+import functools
 import logging
 import os
 import threading
@@ -365,22 +366,40 @@ class MicroBatcher:
             self._cond.notify_all()
 
 
+# Texts per joined call when EMBEDDING_MICROBATCH is "auto" and joining pays (:func:`microbatch_size`).
+AUTO_MICROBATCH = 32
+
+
+@functools.cache
+def microbatch_size(setting: str | int, backend: str, precision: str) -> int:
+    """Texts per joined call of the micro-batcher (0: none): ``setting`` when it is a number; for
+    ``auto``, :data:`AUTO_MICROBATCH` where a call of several texts costs less per text than one
+    text alone: the onnx backend when such calls run in bfloat16, and torch. Under 32 clients the
+    joined searches and adds served about 1.25x the requests/s there; on onnx in float32 joining
+    gained nothing above the noise, and it stays off (docs/BENCHMARKS.md, session 16)."""
+    if setting != "auto":
+        return int(setting)
+    if backend == "torch" or (backend == "onnx" and resolved_precision(precision) == "bf16"):
+        return AUTO_MICROBATCH
+    return 0
+
+
 _batcher: MicroBatcher | None = None
 
 
 def get_batcher() -> MicroBatcher | None:
-    """The process-wide micro-batcher around the embedder, or None when ``EMBEDDING_MICROBATCH`` is 0."""
+    """The process-wide micro-batcher around the embedder, or None when ``EMBEDDING_MICROBATCH``
+    comes to 0."""
     global _batcher
-    if not settings.EMBEDDING_MICROBATCH:
+    size = microbatch_size(settings.EMBEDDING_MICROBATCH, settings.EMBEDDING_BACKEND, settings.EMBEDDING_PRECISION)
+    if not size:
         return None
     if _batcher is None:
         embedder = get_embedder()
         with _lock:
             if _batcher is None:
                 _batcher = MicroBatcher(
-                    embedder.embed,
-                    max_texts=settings.EMBEDDING_MICROBATCH,
-                    wait_seconds=settings.EMBEDDING_MICROBATCH_WAIT_MS / 1000,
+                    embedder.embed, max_texts=size, wait_seconds=settings.EMBEDDING_MICROBATCH_WAIT_MS / 1000
                 )
     return _batcher
 
@@ -400,15 +419,17 @@ _later_pool: ThreadPoolExecutor | None = None
 
 def embed_later(texts: Sequence[str]) -> Callable[[], list]:
     """Start embedding ``texts`` and return a function that waits for their vectors (or raises the
-    model's error). Where the embedder can (the onnx backend, one batch of texts, no micro-batcher),
-    the model runs on threads of this process's pool while the caller goes on: a verbatim add
-    builds its rows meanwhile (``memories.vectors.SqlVector``), and its request spends in ``embed``
-    only the time it waited. Elsewhere the texts are embedded here and now. The pool has as many
-    threads as a web worker (``WEB_THREADS``)."""
+    model's error). Where the embedder can (the onnx backend, one batch of texts; one text only
+    when there is no micro-batcher to join), the model runs on threads of this process's pool while
+    the caller goes on: a verbatim add builds its rows meanwhile (``memories.vectors.SqlVector``),
+    and its request spends in ``embed`` only the time it waited. Elsewhere the texts are embedded
+    here and now. The pool has as many threads as a web worker (``WEB_THREADS``)."""
     global _later_pool
     texts = list(texts)
     embedder = get_embedder()
-    start = getattr(embedder, "embed_later", None) if get_batcher() is None else None
+    # One text joins the micro-batcher's next call (when there is one); a call of several is a
+    # batch already, and keeps its start beside the add.
+    start = getattr(embedder, "embed_later", None) if len(texts) > 1 or get_batcher() is None else None
     if start is not None:
         if _later_pool is None:
             with _lock:
@@ -475,6 +496,9 @@ def status() -> dict:
             "dimensions": _embedder.dimensions,
             "backend": settings.EMBEDDING_BACKEND,
             "precision": getattr(_embedder, "precision", "fp32"),
+            "microbatch": microbatch_size(
+                settings.EMBEDDING_MICROBATCH, settings.EMBEDDING_BACKEND, settings.EMBEDDING_PRECISION
+            ),
         }
     try:
         directory = model_dir()

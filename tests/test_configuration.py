@@ -11,7 +11,7 @@ from django.core.exceptions import ImproperlyConfigured
 
 from mem0g_site import embedded_db
 from mem0g_site.embedded_db import shared_buffers_mb
-from mem0g_site.env import env_bool, env_int, env_list, is_loopback, parse_database_url
+from mem0g_site.env import env_bool, env_int, env_int_or_auto, env_list, is_loopback, parse_database_url
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -25,6 +25,17 @@ def test_env_int_reads_defaults_and_values():
 def test_env_int_refuses_bad_values_naming_the_variable(value):
     with pytest.raises(ImproperlyConfigured, match="^PORT="):
         env_int("PORT", 8000, minimum=1, maximum=65535, environ={"PORT": value})
+
+
+def test_env_int_or_auto_reads_auto_numbers_and_refuses_the_rest():
+    def read(value):
+        return env_int_or_auto("EMBEDDING_MICROBATCH", minimum=0, maximum=1024, environ={"EMBEDDING_MICROBATCH": value})
+
+    assert env_int_or_auto("EMBEDDING_MICROBATCH", environ={}) == "auto"
+    assert (read(" AUTO "), read("0"), read("16")) == ("auto", 0, 16)
+    for bad in ("lots", "2000", "-1"):
+        with pytest.raises(ImproperlyConfigured, match="^EMBEDDING_MICROBATCH="):
+            read(bad)
 
 
 def test_env_bool_and_list():

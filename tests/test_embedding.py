@@ -517,3 +517,40 @@ def test_the_micro_batcher_is_a_setting(settings):
         assert np.asarray(vector).shape == (384,)
     finally:
         embedding._batcher = None
+
+
+def test_auto_joins_calls_where_a_batch_costs_less_per_text(monkeypatch):
+    monkeypatch.setattr(embedding, "cpu_has_native_bf16", lambda cpuinfo=None: True)
+    embedding.microbatch_size.cache_clear()
+    try:
+        assert embedding.microbatch_size("auto", "onnx", "auto") == embedding.AUTO_MICROBATCH
+        assert embedding.microbatch_size("auto", "onnx", "fp32") == 0  # ONNX Runtime's float32 batches
+        assert embedding.microbatch_size("auto", "torch", "fp32") == embedding.AUTO_MICROBATCH
+        assert embedding.microbatch_size(0, "onnx", "bf16") == 0
+        assert embedding.microbatch_size(8, "onnx", "fp32") == 8
+        monkeypatch.setattr(embedding, "cpu_has_native_bf16", lambda cpuinfo=None: False)
+        embedding.microbatch_size.cache_clear()
+        assert embedding.microbatch_size("auto", "onnx", "auto") == 0
+    finally:
+        embedding.microbatch_size.cache_clear()
+
+
+def test_one_text_joins_the_batcher_and_a_batch_starts_beside_the_caller(settings):
+    """``embed_later``: a single text goes through the micro-batcher (to be joined with the
+    others of the moment); a call of several texts is not held for it and runs on the pool."""
+    settings.EMBEDDING_MICROBATCH = 16
+    settings.EMBEDDING_MICROBATCH_WAIT_MS = 0.0
+    embedding._batcher = None
+    try:
+        batcher = embedding.get_batcher()
+        texts = ["User collects vinyl records", "User runs on Sundays", "User's sister lives in Oslo"]
+        alone = [np.asarray(embedding.embed_texts([text])[0]) for text in texts]
+        calls = batcher.stats["calls"]
+        one = embedding.embed_later(texts[:1])()
+        assert batcher.stats["calls"] == calls + 1
+        several = embedding.embed_later(texts)()
+        assert batcher.stats["calls"] == calls + 1  # not through the batcher
+        assert np.allclose(np.asarray(one[0]), alone[0], atol=2e-2)
+        assert all(np.dot(np.asarray(v), a) > 0.999 for v, a in zip(several, alone, strict=True))
+    finally:
+        embedding._batcher = None

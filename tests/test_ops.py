@@ -20,6 +20,8 @@ def test_status_reports_database_embedder_version_uptime(api, project, make_key)
     assert body["database"]["status"] == "ok" and body["database"]["pgvector"]
     assert body["embedder"]["status"] in ("loaded", "not_loaded")
     assert body["embedder"]["model"] == "all-MiniLM-L6-v2"
+    if body["embedder"]["status"] == "loaded":  # texts per joined model call, 0: none
+        assert isinstance(body["embedder"]["microbatch"], int) and body["embedder"]["microbatch"] >= 0
     assert body["version"] and body["uptime_seconds"] >= 0
 
 
