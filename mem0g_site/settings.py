@@ -34,9 +34,10 @@ WEB_CONCURRENCY = env_int("WEB_CONCURRENCY", 2, minimum=1, maximum=64)
 # Named in the X-Mem0g-Node header of every response, so one can tell which node behind a load
 # balancer answered.
 NODE_NAME = env_str("NODE_NAME", socket.gethostname())
-# Threads per web worker (gunicorn gthread): requests one worker serves at once. Chosen by
-# measurement with `manage.py bench load` (docs/BENCHMARKS.md).
-WEB_THREADS = env_int("WEB_THREADS", 8, minimum=1, maximum=256)
+# Threads per web worker (gunicorn gthread): requests one worker serves at once, each with a kept
+# database connection. Chosen by measurement with `manage.py bench load` (docs/BENCHMARKS.md): 16
+# gives the micro-batcher more queries to join than 8 did.
+WEB_THREADS = env_int("WEB_THREADS", 16, minimum=1, maximum=256)
 
 DEBUG = env_bool("DEBUG", False)
 MEM0G_DATA_DIR = Path(env_str("MEM0G_DATA_DIR", str(BASE_DIR / "var"))).resolve()

@@ -375,7 +375,7 @@ def microbatch_size(setting: str | int, backend: str, precision: str) -> int:
     """Texts per joined call of the micro-batcher (0: none): ``setting`` when it is a number; for
     ``auto``, :data:`AUTO_MICROBATCH` where a call of several texts costs less per text than one
     text alone: the onnx backend when such calls run in bfloat16, and torch. Under 32 clients the
-    joined searches and adds served about 1.25x the requests/s there; on onnx in float32 joining
+    joined searches and adds served about 1.2x the requests/s there; on onnx in float32 joining
     gained nothing above the noise, and it stays off (docs/BENCHMARKS.md, session 16)."""
     if setting != "auto":
         return int(setting)

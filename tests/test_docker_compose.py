@@ -186,14 +186,24 @@ def test_the_replica_is_a_base_backup_of_db_that_streams_from_it(compose, servic
     assert 'host replication $POSTGRES_USER all scram-sha-256" >> "$PGDATA/pg_hba.conf"' in hba
 
 
-def test_db_and_its_replica_run_with_sized_buffers(compose):
+def test_db_and_its_replica_run_with_sized_buffers_and_connections(compose):
     """PostgreSQL's 128MB default holds a few percent of a large memory table (docs/BENCHMARKS.md):
-    both servers take POSTGRES_SHARED_BUFFERS, 1GB unless set."""
-    for env, expected in (({}, "shared_buffers=1GB"), ({"POSTGRES_SHARED_BUFFERS": "6GB"}, "shared_buffers=6GB")):
+    both servers take POSTGRES_SHARED_BUFFERS, 1GB unless set. Every web thread of every app node
+    keeps a connection, more than PostgreSQL's default 100 with the scale profile's nodes: both take
+    POSTGRES_MAX_CONNECTIONS, 200 unless set (a hot standby needs at least the primary's)."""
+    cases = (
+        ({}, "shared_buffers=1GB", "max_connections=200"),
+        (
+            {"POSTGRES_SHARED_BUFFERS": "6GB", "POSTGRES_MAX_CONNECTIONS": "400"},
+            "shared_buffers=6GB",
+            "max_connections=400",
+        ),
+    )
+    for env, buffers, connections in cases:
         services = substitute_all(compose["services"], {**MINIMAL_ENV, **env})
-        assert services["db"]["command"] == ["postgres", "-c", expected]
-        script = services["db-replica"]["command"][0].rstrip()
-        assert script.endswith(f"exec postgres -c hot_standby_feedback=on -c {expected}")
+        assert services["db"]["command"] == ["postgres", "-c", buffers, "-c", connections]
+        script = " ".join(services["db-replica"]["command"][0].replace("\\\n", " ").split())
+        assert script.endswith(f"exec postgres -c hot_standby_feedback=on -c {buffers} -c {connections}")
 
 
 def test_nodes_read_from_the_replica_and_write_to_db(services):
