@@ -299,6 +299,11 @@ class MicroBatcher:
         self._leading = False
         self.stats = {"calls": 0, "model_calls": 0, "texts": 0}
 
+    def busy(self) -> bool:
+        """Whether a joined call is being made or gathered at this moment (a hint, read without the
+        lock): a caller that could go on meanwhile starts alone when it is not."""
+        return self._leading
+
     def embed(self, texts: Sequence[str]) -> list:
         texts = list(texts)
         if not texts:
@@ -398,8 +403,11 @@ def get_batcher() -> MicroBatcher | None:
         embedder = get_embedder()
         with _lock:
             if _batcher is None:
+                # The embedder's method looked up at each call (a benchmark times it by wrapping it).
                 _batcher = MicroBatcher(
-                    embedder.embed, max_texts=size, wait_seconds=settings.EMBEDDING_MICROBATCH_WAIT_MS / 1000
+                    lambda texts: embedder.embed(texts),
+                    max_texts=size,
+                    wait_seconds=settings.EMBEDDING_MICROBATCH_WAIT_MS / 1000,
                 )
     return _batcher
 
@@ -419,17 +427,20 @@ _later_pool: ThreadPoolExecutor | None = None
 
 def embed_later(texts: Sequence[str]) -> Callable[[], list]:
     """Start embedding ``texts`` and return a function that waits for their vectors (or raises the
-    model's error). Where the embedder can (the onnx backend, one batch of texts; one text only
-    when there is no micro-batcher to join), the model runs on threads of this process's pool while
-    the caller goes on: a verbatim add builds its rows meanwhile (``memories.vectors.SqlVector``),
-    and its request spends in ``embed`` only the time it waited. Elsewhere the texts are embedded
-    here and now. The pool has as many threads as a web worker (``WEB_THREADS``)."""
+    model's error). Where the embedder can (the onnx backend, one batch of texts; one text unless
+    the micro-batcher is making a call it can join), the model runs on threads of this process's
+    pool while the caller goes on: a verbatim add builds its rows meanwhile
+    (``memories.vectors.SqlVector``), and its request spends in ``embed`` only the time it waited.
+    Elsewhere the texts are embedded here and now. The pool has as many threads as a web worker
+    (``WEB_THREADS``)."""
     global _later_pool
     texts = list(texts)
     embedder = get_embedder()
-    # One text joins the micro-batcher's next call (when there is one); a call of several is a
-    # batch already, and keeps its start beside the add.
-    start = getattr(embedder, "embed_later", None) if len(texts) > 1 or get_batcher() is None else None
+    # One text joins the micro-batcher's next call while one is being made (a busy server); else it
+    # starts beside the add, as a call of several texts (a batch already) always does.
+    batcher = get_batcher()
+    alone = batcher is None or len(texts) > 1 or not batcher.busy()
+    start = getattr(embedder, "embed_later", None) if alone else None
     if start is not None:
         if _later_pool is None:
             with _lock:

@@ -535,9 +535,10 @@ def test_auto_joins_calls_where_a_batch_costs_less_per_text(monkeypatch):
         embedding.microbatch_size.cache_clear()
 
 
-def test_one_text_joins_the_batcher_and_a_batch_starts_beside_the_caller(settings):
-    """``embed_later``: a single text goes through the micro-batcher (to be joined with the
-    others of the moment); a call of several texts is not held for it and runs on the pool."""
+def test_one_text_joins_a_call_being_made_and_otherwise_starts_beside_the_caller(settings):
+    """``embed_later``: one text goes through the micro-batcher while it is making a call (to be
+    joined with the next), and starts on the pool beside the caller when it is idle; a call of
+    several texts always starts on the pool."""
     settings.EMBEDDING_MICROBATCH = 16
     settings.EMBEDDING_MICROBATCH_WAIT_MS = 0.0
     embedding._batcher = None
@@ -547,10 +548,27 @@ def test_one_text_joins_the_batcher_and_a_batch_starts_beside_the_caller(setting
         alone = [np.asarray(embedding.embed_texts([text])[0]) for text in texts]
         calls = batcher.stats["calls"]
         one = embedding.embed_later(texts[:1])()
-        assert batcher.stats["calls"] == calls + 1
         several = embedding.embed_later(texts)()
-        assert batcher.stats["calls"] == calls + 1  # not through the batcher
-        assert np.allclose(np.asarray(one[0]), alone[0], atol=2e-2)
+        assert batcher.stats["calls"] == calls  # idle: neither went through the batcher
+        assert np.allclose(np.asarray(one[0]), alone[0], atol=1e-5)
         assert all(np.dot(np.asarray(v), a) > 0.999 for v, a in zip(several, alone, strict=True))
+
+        # Busy: a call is being made (its model held until released); one text joins the next call.
+        embedder, held, entered = embedding.get_embedder(), threading.Event(), threading.Event()
+
+        def slow(batch):
+            entered.set()
+            held.wait(10)
+            return embedder.embed(batch)
+
+        embedding._batcher = busy = embedding.MicroBatcher(slow, max_texts=16)
+        leader = threading.Thread(target=busy.embed, args=(["User bakes bread"],))
+        leader.start()
+        assert entered.wait(10) and busy.busy()
+        threading.Timer(0.2, held.set).start()
+        joined = embedding.embed_later(texts[1:2])()
+        leader.join(10)
+        assert busy.stats["calls"] == 2 and not busy.busy()
+        assert np.dot(np.asarray(joined[0]), alone[1]) > 0.999
     finally:
         embedding._batcher = None
