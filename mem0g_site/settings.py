@@ -277,10 +277,11 @@ if EMBEDDING_BACKEND not in ("torch", "onnx"):
 # Where the ONNX export is read (and made when missing); empty: .venv/share/mem0g/onnx (the
 # install step), then $MEM0G_DATA_DIR/cache/onnx.
 EMBEDDING_ONNX_DIR = env_str("EMBEDDING_ONNX_DIR", "")
-# Per-process micro-batcher: concurrent embed calls of one process (searches' queries, one-text
-# adds and updates) joined into one model call of up to this many texts (0: off), waiting up to
-# EMBEDDING_MICROBATCH_WAIT_MS for company. "auto": 32 where a call of several texts costs less
-# per text than one text (onnx with bfloat16 batches, or torch), else off (docs/BENCHMARKS.md).
+# Per-process micro-batcher: concurrent embed calls of one process (searches' queries, updates, a
+# one-message add while a joined call is being made) joined into one model call of up to this many
+# texts (0: off), waiting up to EMBEDDING_MICROBATCH_WAIT_MS for company. "auto": 32 where a call
+# of several texts costs less per text than one text (onnx with bfloat16 batches, or torch), else
+# off (docs/BENCHMARKS.md).
 EMBEDDING_MICROBATCH = env_int_or_auto("EMBEDDING_MICROBATCH", minimum=0, maximum=1024)
 EMBEDDING_MICROBATCH_WAIT_MS = env_float("EMBEDDING_MICROBATCH_WAIT_MS", 0.0, minimum=0.0, maximum=100.0)
 
