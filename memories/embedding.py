@@ -389,6 +389,11 @@ def microbatch_size(setting: str | int, backend: str, precision: str) -> int:
     return 0
 
 
+def configured_microbatch_size() -> int:
+    """What ``EMBEDDING_MICROBATCH`` comes to with this process's backend and precision."""
+    return microbatch_size(settings.EMBEDDING_MICROBATCH, settings.EMBEDDING_BACKEND, settings.EMBEDDING_PRECISION)
+
+
 _batcher: MicroBatcher | None = None
 
 
@@ -396,7 +401,7 @@ def get_batcher() -> MicroBatcher | None:
     """The process-wide micro-batcher around the embedder, or None when ``EMBEDDING_MICROBATCH``
     comes to 0."""
     global _batcher
-    size = microbatch_size(settings.EMBEDDING_MICROBATCH, settings.EMBEDDING_BACKEND, settings.EMBEDDING_PRECISION)
+    size = configured_microbatch_size()
     if not size:
         return None
     if _batcher is None:
@@ -507,9 +512,7 @@ def status() -> dict:
             "dimensions": _embedder.dimensions,
             "backend": settings.EMBEDDING_BACKEND,
             "precision": getattr(_embedder, "precision", "fp32"),
-            "microbatch": microbatch_size(
-                settings.EMBEDDING_MICROBATCH, settings.EMBEDDING_BACKEND, settings.EMBEDDING_PRECISION
-            ),
+            "microbatch": configured_microbatch_size(),
         }
     try:
         directory = model_dir()

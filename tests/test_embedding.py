@@ -515,6 +515,9 @@ def test_the_micro_batcher_is_a_setting(settings):
         vector = embedding.embed_texts(["User collects vinyl records"])[0]
         assert batcher.stats["calls"] == calls + 1
         assert np.asarray(vector).shape == (384,)
+        assert embedding.status()["microbatch"] == 16  # /status names the size in use
+        settings.EMBEDDING_MICROBATCH = 0
+        assert embedding.status()["microbatch"] == 0
     finally:
         embedding._batcher = None
 
