@@ -53,19 +53,27 @@ class ScopeKey:
     field: str
     value: str
 
-    def prefix(self) -> str:
-        """What ``memory_scope_terms`` hashes before a lexeme, for this scope id."""
-        return f"{SCOPE_TERM_KINDS[self.field]}{self.project_id}\x1f{self.value}\x1f"
+    def prefix_sql(self) -> tuple[str, list]:
+        """What ``memory_scope_terms`` hashes before a lexeme for this scope id (migration 0013), as
+        SQL made from the project id and the scope id as they are: a statement built once per shape
+        (``mem0g_site.prepared.PreparedStatement``) puts each call's values in their places, which
+        it cannot do for a text made from them in Python."""
+        return "(%s || %s::uuid::text || chr(31) || %s || chr(31))", [
+            SCOPE_TERM_KINDS[self.field],
+            self.project_id,
+            self.value,
+        ]
 
     def condition(self, model=Memory) -> RawSQL:
         """The project and this scope id as a condition that no B-tree index serves. The keyword
         side's candidates are narrowed by it instead of the plain filters: given an index on
         ``user_id``, PostgreSQL would AND the user's whole range (100,000 rows for a heavy user) with
-        each word's few hundred, for every word of the query."""
+        each word's few hundred, for every word of the query. (The ids go as they are, for the
+        reason :meth:`prefix_sql` gives.)"""
         table = model._meta.db_table
         return RawSQL(
-            f"({table}.project_id::text || '') = %s AND ({table}.{self.field}::text || '') = %s",
-            [str(self.project_id), self.value],
+            f"({table}.project_id::text || '') = %s::uuid::text AND ({table}.{self.field}::text || '') = %s",
+            [self.project_id, self.value],
             output_field=BooleanField(),
         )
 
@@ -77,7 +85,8 @@ def cosine_distance(vector_literal: str) -> CosineDistance:
 def vector_ranking(
     candidates, vector, limit: int, *, exact: bool, walk: tuple[str, list] | None = None, literal: str | None = None
 ) -> list[Memory]:
-    """The ``limit`` candidates nearest to ``vector``, nearest first, each with ``distance``.
+    """The ``limit`` candidates (a queryset, or a function that builds it) nearest to ``vector``,
+    nearest first, each with ``distance``.
 
     Filtered vector search must return the full top-k. A plain HNSW scan visits the ~40 nearest
     rows of the whole table and filters afterwards, so a user owning 1% of the rows can get fewer
@@ -98,14 +107,17 @@ def vector_ranking(
     # The database this read goes to (the replica, when the view reads there): the SET LOCALs and
     # the query must share its connection and transaction.
     alias = router.db_for_read(Memory)
-    candidates = candidates.using(alias)
+
+    def scope():  # built only when read: a walk given its statement that comes back full does not
+        return (candidates() if callable(candidates) else candidates).using(alias)
+
     if not exact:
         with _walking(alias, limit):
-            sql, params = walk if walk is not None else walked_canonicals_sql(candidates, literal, limit)
+            sql, params = walk if walk is not None else walked_canonicals_sql(scope(), literal, limit)
             rows = _rows_as_models(sql, params, ("distance",))
-        exact = _came_back_short(rows, candidates, limit)
+        exact = len(rows) < limit and _came_back_short(rows, scope(), limit)
     if exact:
-        rows = list(_scored(candidates, distance, limit))
+        rows = list(_scored(scope(), distance, limit))
     return rows
 
 
@@ -383,10 +395,11 @@ def keyword_scored_sql(
     if common_from is not None:
         idf = f"CASE WHEN count(*) >= {per_term} THEN 0.0 ELSE {idf} END"
         having = "HAVING sum(weights.idf) > 0"
+    prefix, prefix_params = scope_key.prefix_sql() if scope_key else ("%s", [""])
     sql = f"""
         terms AS (
             SELECT DISTINCT lexeme, plainto_tsquery('simple', lexeme) AS q,
-                   left(md5(%s || lexeme), 16)::tsquery AS scoped
+                   left(md5({prefix} || lexeme), 16)::tsquery AS scoped
             FROM unnest(to_tsvector('english'::regconfig, %s)) AS t {gate}
         ),
         hits AS MATERIALIZED (
@@ -402,7 +415,7 @@ def keyword_scored_sql(
             GROUP BY hits.id {having}
         )
     """
-    return sql, [scope_key.prefix() if scope_key else "", query, *hits_params, *rows_params]
+    return sql, [*prefix_params, query, *hits_params, *rows_params]
 
 
 def hybrid_exact_sql(
@@ -459,8 +472,8 @@ def hybrid_exact_sql(
     )
 
 
-def hybrid_ranking_around(
-    semantic: list[Memory],
+def hybrid_around_sql(
+    semantic_ids: str,
     candidates,
     query: str,
     literal: str,
@@ -470,25 +483,22 @@ def hybrid_ranking_around(
     best: tuple[int, float | None],
     scope_key: ScopeKey | None = None,
     common_from: int | None = None,
-) -> tuple[list[Memory], list[Memory], bool]:
-    """:func:`hybrid_exact_sql`'s statement around ``semantic``, the rows a vector ranking already found (the
-    HNSW walk of a large scope): the keyword side over ``candidates`` (as :func:`keyword_ranking`'s)
-    and the linear fusion's ``best`` rows, in one statement that builds ``top_k`` memories instead of
-    the keyword side's whole pool. ``literal``: the query vector's :func:`vector_text`."""
-    ids = ("SELECT unnest(%s::uuid[]) AS id", [[str(m.pk) for m in semantic]])
-    return hybrid_rows(
-        *_hybrid_sql(
-            ids,
-            candidates,
-            query,
-            literal,
-            keyword_limit,
-            scope_rows,
-            best,
-            scope_key,
-            common_from=common_from,
-        )
+) -> tuple[str, list]:
+    """:func:`hybrid_exact_sql`'s statement around the rows a vector ranking already found (the HNSW
+    walk of a large scope; ``semantic_ids``: their ids as one array literal, :func:`ids_literal`),
+    for :func:`hybrid_rows`: the keyword side over ``candidates`` (as :func:`keyword_ranking`'s) and
+    the linear fusion's ``best`` rows, in one statement that builds ``top_k`` memories instead of the
+    keyword side's whole pool. ``literal``: the query vector's :func:`vector_text`. The ids are one
+    text parameter, so that the statement can be built once per shape (``PreparedStatement``)."""
+    ids = ("SELECT unnest(%s::uuid[]) AS id", [semantic_ids])
+    return _hybrid_sql(
+        ids, candidates, query, literal, keyword_limit, scope_rows, best, scope_key, common_from=common_from
     )
+
+
+def ids_literal(rows) -> str:
+    """The primary keys of ``rows`` as a PostgreSQL array literal (UUIDs need no quoting)."""
+    return "{" + ",".join(str(row.pk) for row in rows) + "}"
 
 
 def _hybrid_sql(
@@ -506,7 +516,7 @@ def _hybrid_sql(
     common_from=None,
     row_checks=False,
 ) -> tuple[str, list]:
-    """The statement of :func:`hybrid_exact_sql` and :func:`hybrid_ranking_around`:
+    """The statement of :func:`hybrid_exact_sql` and :func:`hybrid_around_sql`:
     ``semantic`` is the SQL (and its parameters) of the semantic side's ids. ``pool``: the SQL of
     the counted candidates (see :func:`hybrid_exact_sql`), whose count every row then carries."""
     semantic_sql, semantic_params = semantic
@@ -564,7 +574,7 @@ HYBRID_EXTRAS = ("in_semantic", "keyword_found", "keyword_rank", "distance", "ke
 
 
 def hybrid_rows(sql: str, params: list) -> tuple[list[Memory], list[Memory], bool]:
-    """Runs a statement of :func:`hybrid_exact_sql` (or ``hybrid_ranking_around``'s): the
+    """Runs a statement of :func:`hybrid_exact_sql` (or :func:`hybrid_around_sql`): the
     semantic side, the keyword side and whether the keyword side found anything (see
     :func:`hybrid_exact_sql`)."""
     return _hybrid_sides(_rows_as_models(sql, params, HYBRID_EXTRAS))

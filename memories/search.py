@@ -25,9 +25,9 @@ from memories.ranking import (
     ScopeKey,
     cosine_distance,
     fuse,
-    hybrid_ranking_around,
     hybrid_rows,
     hybrid_rows_counted,
+    ids_literal,
     keyword_ranking,
     shared_sizes,
     shared_vector_ranking,
@@ -36,6 +36,7 @@ from memories.ranking import (
     word_pairs,
 )
 from memories.search_candidates import (
+    _around_statement,
     _exact_statement,
     _keyword_candidates,
     _scope_key,
@@ -190,8 +191,13 @@ def memory_search(
             )
         )
     else:
-        candidates = candidates_of()
-        words_in = _keyword_candidates(project, scope, where, key, now=moment_now, **read) if key else candidates
+        built = []
+
+        def candidates():  # built once, when read: a walk whose statement is kept may not need it
+            if not built:
+                built.append(candidates_of())
+            return built[0]
+
         # A large scope is walked through the canonical memories it reaches (its own, and those its
         # repeats name: Memory.vector_memory), unless they are few (counted once, and cached): a
         # filtered walk over few entries runs on to hnsw.max_scan_tuples, so the scope is scored.
@@ -207,18 +213,27 @@ def memory_search(
         # A scope over the exact path's limit: a word in many of its rows is common (KEYWORD_COMMON_ROWS).
         common_from = None if exact else KEYWORD_COMMON_ROWS
         if keyword_search and cut and HYBRID_ONE_STATEMENT:
-            semantic, keyword, active = hybrid_ranking_around(
-                semantic,
-                words_in,
-                query,
-                literal,
-                pool,
-                max(1, scope_rows),
-                best=(top_k, threshold),
-                scope_key=key,
-                common_from=common_from,
+            semantic, keyword, active = hybrid_rows(
+                *_around_statement(
+                    project,
+                    scope,
+                    where,
+                    read,
+                    template=template,
+                    keyed=key is not None,
+                    common_from=common_from,
+                    semantic_ids=ids_literal(semantic),
+                    top_k=top_k,
+                    threshold=threshold,
+                    now=moment_now,
+                    query=query,
+                    literal=literal,
+                    keyword_limit=pool,
+                    scope_rows=max(1, scope_rows),
+                )
             )
         elif keyword_search:
+            words_in = _keyword_candidates(project, scope, where, key, now=moment_now, **read) if key else candidates()
             keyword = keyword_ranking(
                 words_in,
                 query,

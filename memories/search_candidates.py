@@ -16,7 +16,14 @@ from accounts.models import Project
 from mem0g_site.prepared import PreparedStatement
 from memories.inputs import Scope, clean_scope
 from memories.models import Memory
-from memories.ranking import SCOPE_TERM_KINDS, ScopeKey, hybrid_exact_sql, shared_sizes, walked_canonicals_sql
+from memories.ranking import (
+    SCOPE_TERM_KINDS,
+    ScopeKey,
+    hybrid_around_sql,
+    hybrid_exact_sql,
+    shared_sizes,
+    walked_canonicals_sql,
+)
 from memories.selectors import memories_in
 
 SCOPE_SIZE_CACHE_SECONDS = 60
@@ -46,10 +53,11 @@ def _scope_size(project, scope: Scope | None, candidates, limit: int, *, shape: 
     return size
 
 
-def _side_sizes(size_key: str, candidates, limit: int) -> tuple[int, int]:
+def _side_sizes(size_key: str, candidates_of, limit: int) -> tuple[int, int]:
     """How many of a large scope's candidates name no canonical (``Memory.vector_memory`` NULL) and
     how many canonicals the others name, each counted up to ``limit + 1`` (``ranking.shared_sizes``,
-    ``named``): the entries of memory_embedding_hnsw the scope reaches. Cached as long as a large
+    ``named``; ``candidates_of()``: the candidates' queryset, built only to count them): the entries
+    of memory_embedding_hnsw the scope reaches. Cached as long as a large
     scope's size (``size_key``: the scope's, see ``_scope_size_key``). Their sum decides whether the
     search walks the graph: a filtered walk over few entries runs on to hnsw.max_scan_tuples, so a
     scope of many rows but few distinct vectors (the same facts said again and again) is scored
@@ -58,7 +66,7 @@ def _side_sizes(size_key: str, candidates, limit: int) -> tuple[int, int]:
     key = size_key + ":sides"
     sides = cache.get(key)
     if sides is None:
-        sides = shared_sizes(candidates, "vector_memory", limit + 1, named=True)
+        sides = shared_sizes(candidates_of(), "vector_memory", limit + 1, named=True)
         cache.set(key, sides, SCOPE_SIZE_LARGE_CACHE_SECONDS)
     return tuple(sides)
 
@@ -277,3 +285,59 @@ def _build_walk_statement(context, *, project_id, literal, now, as_of, **values)
 
 
 _WALK_STATEMENTS = PreparedStatement(_build_walk_statement)
+
+
+def _around_statement(
+    project, scope, where, read, *, template, keyed, common_from, semantic_ids, top_k, threshold, now, **values
+) -> tuple[str, list]:
+    """The HNSW path's hybrid statement around the walk's rows (``ranking.hybrid_around_sql``; its
+    ``semantic_ids``: ``ranking.ids_literal``), its SQL built once per shape of the search
+    (``_AROUND_STATEMENTS``), as :func:`_exact_statement`'s: building it through the ORM, with the
+    keyword side's candidates, cost a large scope's search about 1.5 ms. ``values``: the query,
+    ``literal``, ``keyword_limit`` and ``scope_rows``."""
+    scope_ids = clean_scope(scope, required=False).as_filter() if scope is not None else {}
+    values = {
+        "project_id": project.pk,
+        "now": now,
+        "as_of": read["as_of"],
+        "semantic_ids": semantic_ids,
+        "top_k": top_k,
+        "threshold": threshold,
+        **{f"id_{name}": value for name, value in scope_ids.items()},
+        **{f"where_{i}": value for i, value in enumerate(template[1] if template else ())},
+        **values,
+    }
+    # (common_from is written into the SQL text: a word's row LIMIT, the shape's.)
+    context = (where, scope is not None, read, keyed, common_from)
+    if template is None:
+        return _build_around_statement(context, **values)
+    flags = (read["include_expired"], read["include_superseded"])
+    return _AROUND_STATEMENTS.statement((template[0], scope is not None, flags, keyed, common_from), context, **values)
+
+
+def _build_around_statement(context, *, project_id, now, as_of, semantic_ids, top_k, threshold, **values):
+    where, scoped, read, keyed, common_from = context
+    project = Project.from_db(None, ["id"], [project_id])  # only its id is read
+    ids = {name.removeprefix("id_"): values.pop(name) for name in list(values) if name.startswith("id_")}
+    scope = Scope(**ids) if scoped else None
+    where = _where_filled(where, [values.pop(f"where_{i}") for i in range(sum(k.startswith("where_") for k in values))])
+    read = {**read, "as_of": as_of}
+    key = _scope_key(project, scope, where) if keyed else None
+    if key is not None:
+        words_in = _keyword_candidates(project, scope, where, key, **read, now=now)
+    else:
+        words_in = _search_candidates(project, scope, where, **read, now=now)
+    return hybrid_around_sql(
+        semantic_ids,
+        words_in,
+        values["query"],
+        values["literal"],
+        values["keyword_limit"],
+        values["scope_rows"],
+        best=(top_k, threshold),
+        scope_key=key,
+        common_from=common_from,
+    )
+
+
+_AROUND_STATEMENTS = PreparedStatement(_build_around_statement)

@@ -145,3 +145,62 @@ def test_what_a_stand_in_cannot_stand_for_is_built_every_time(build):
         sql, params = build(a, n)
         assert statement.statement("shape", None, a=a, n=n) == (sql, list(params))
     assert list(statement.kept.values()) == [_UNPREPARED]
+
+
+def _all_freshly_built(monkeypatch):
+    """Every search builds its statements, the exact path's and the HNSW path's alike."""
+    _freshly_built(monkeypatch)
+    monkeypatch.setattr(
+        candidates._AROUND_STATEMENTS,
+        "statement",
+        lambda shape, context, **values: candidates._build_around_statement(context, **values),
+    )
+
+
+# (Each scope holds more than one memory: walked when SEARCH_EXACT_MAX_ROWS is 1.)
+KEYED_AND_WALKED = [
+    {"where": Q(user_id="alice")},
+    {"scope": Scope(user_id="bob"), "threshold": 0.2},
+    {"where": Q(user_id="alice") & ~Q(categories__contains=["food"])},
+    {"where": Q(user_id="alice"), "include_superseded": True},
+    {"where": Q(user_id="alice"), "top_k": 5},
+]
+
+
+@pytest.mark.parametrize("walked", [False, True], ids=["exact", "walked"])
+@pytest.mark.parametrize("case", KEYED_AND_WALKED, ids=lambda case: ",".join(sorted(case)))
+def test_a_keyed_search_is_prepared_too_and_finds_what_a_fresh_build_finds(
+    world, project, other_project, case, walked, monkeypatch, settings
+):
+    """Words looked up by scope key (scopes over SCOPE_KEY_MIN_ROWS) and the statement around an
+    HNSW walk (scopes over SEARCH_EXACT_MAX_ROWS): both kept per shape, each project's and user's
+    ids put in their places (the key's hash prefix is made by the statement from them)."""
+    monkeypatch.setattr(search, "SCOPE_KEY_MIN_ROWS", 0)
+    if walked:
+        settings.SEARCH_EXACT_MAX_ROWS = 1  # every scope of more than one memory is walked
+    kept = candidates._AROUND_STATEMENTS if walked else candidates._EXACT_STATEMENTS
+    kept.kept.clear()
+    queries = ["What does Alice drink?", "allergies", "Where does Alice live?", "dentist appointment"]
+    kwargs = {"top_k": 3, "threshold": None, **case}
+    prepared = {}
+    for owner in (project, other_project):
+        for query in queries:
+            prepared[(owner.pk, query)] = _answers(memory_search(project=owner, query=query, **kwargs))
+    assert [shape for shape in kept.kept.values() if shape is not _UNPREPARED], "the shape was not kept"
+    builds = kept.builds
+    with monkeypatch.context() as patched:
+        _all_freshly_built(patched)
+        for owner in (project, other_project):
+            for query in queries:
+                assert prepared[(owner.pk, query)] == _answers(memory_search(project=owner, query=query, **kwargs))
+    assert kept.builds == builds  # the fresh builds went around the kept statements
+    assert any(prepared.values())
+    # The scope-keyed lookup finds the words the plain one finds: the same answers without a key.
+    monkeypatch.setattr(search, "SCOPE_KEY_MIN_ROWS", 10**9)
+    for owner in (project, other_project):
+        for query in queries:
+            assert prepared[(owner.pk, query)] == _answers(memory_search(project=owner, query=query, **kwargs))
+    for owner in (project, other_project):  # each project's own rows, of the one user asked about
+        found = memory_search(project=owner, query="tea", **kwargs)
+        assert {m.project_id for m in found} == {owner.pk}
+        assert len({m.user_id for m in found}) == 1
