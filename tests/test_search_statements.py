@@ -186,7 +186,7 @@ def test_a_keyed_search_is_prepared_too_and_finds_what_a_fresh_build_finds(
     for owner in (project, other_project):
         for query in queries:
             prepared[(owner.pk, query)] = _answers(memory_search(project=owner, query=query, **kwargs))
-    assert [shape for shape in kept.kept.values() if shape is not _UNPREPARED], "the shape was not kept"
+    assert kept.kept and _UNPREPARED not in kept.kept.values(), "a shape was not kept"
     builds = kept.builds
     with monkeypatch.context() as patched:
         _all_freshly_built(patched)
