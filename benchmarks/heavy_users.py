@@ -1,6 +1,7 @@
 """The heaviest users' searches in-process, round after round on the same questions: p50/p95/p99,
-how many took over 25 ms, and for the slowest the time of each SQL statement (which one was the
-walk, the exact fallback, the keyword side). On a data set ``bench --keep`` left behind:
+how many took over 25 ms, the SQL's share and the Python around it, and for the slowest the time of
+each SQL statement (which one was the walk, the exact fallback, the keyword side). On a data set
+``bench --keep`` left behind:
 
     MEM0G_DATA_DIR=/tmp/mem0g-bench-1m .venv/bin/python benchmarks/heavy_users.py [--users 10]
         [--questions 20] [--rounds 3] [--project bench-...]
@@ -58,7 +59,7 @@ def main() -> None:
 
     users = [f"bench-user-{rank:05d}" for rank in range(1, options.users + 1)]
     for number in range(options.rounds):
-        times, slow = [], []
+        times, sql_times, slow = [], [], []
         for user in users:
             for question in questions:
                 statements.clear()
@@ -67,12 +68,15 @@ def main() -> None:
                     memory_search(project=project, query=question, scope=Scope(user_id=user), top_k=10)
                     took = (time.perf_counter() - started) * 1000
                 times.append(took)
+                sql_times.append(sum(ms for _, ms in statements))
                 if took > 25:
                     slow.append((took, user, question, [(sql, round(ms, 1)) for sql, ms in statements]))
-        figures = summary(times)
+        figures, sql = summary(times), summary(sql_times)
+        rest = summary([took - in_sql for took, in_sql in zip(times, sql_times, strict=True)])
         print(
             f"round {number}: {len(times)} searches, p50 {figures['p50']:.1f} p95 {figures['p95']:.1f} "
-            f"p99 {figures['p99']:.1f} ms, {len(slow)} over 25 ms"
+            f"p99 {figures['p99']:.1f} ms, {len(slow)} over 25 ms; SQL p50 {sql['p50']:.1f} p95 {sql['p95']:.1f}, "
+            f"the rest p50 {rest['p50']:.1f}"
         )
     for took, user, question, parts in sorted(slow, reverse=True)[:10]:
         print(f"  {took:.1f} ms {user} {question!r}: {parts}")

@@ -1,7 +1,8 @@
 """The rows a search reads: its candidates (``_search_candidates``, and ``_keyword_candidates`` for the
 keyword side through the scope-keyed index), the scope's counted size (cached a minute per shape of
-the read), and the exact path's one statement, built once per shape (``_exact_statement``). Used by
-:mod:`memories.search`.
+the read), and the statements built once per shape: the exact path's one (``_exact_statement``), the
+HNSW path's walk (``_walk_statement``) and the hybrid statement around it (``_around_statement``).
+Used by :mod:`memories.search`.
 """
 
 import hashlib
