@@ -5,6 +5,7 @@ Reads like every selector: by default what holds now (current and not expired); 
 at T; ``include_expired`` and ``include_superseded`` widen it.
 """
 
+import functools
 from datetime import datetime
 from typing import Any
 
@@ -125,9 +126,10 @@ def memory_search(
     moment_now = timezone.now()  # what "unexpired" is checked against
     read = {"as_of": as_of, "include_expired": include_expired, "include_superseded": include_superseded}
 
+    @functools.cache
     def candidates_of():
-        # The queryset of what the search scores: built only by the paths that run it (the exact
-        # hybrid statement is prepared, see _exact_statement; the row count is usually cached).
+        # The queryset of what the search scores: built once, only by the paths that read it (the
+        # statements are kept per shape, see _exact_statement; the counts are usually cached).
         return _search_candidates(project, scope, where, **read, now=moment_now)
 
     vector = embed_query(query)
@@ -191,17 +193,10 @@ def memory_search(
             )
         )
     else:
-        built = []
-
-        def candidates():  # built once, when read: a walk whose statement is kept may not need it
-            if not built:
-                built.append(candidates_of())
-            return built[0]
-
         # A large scope is walked through the canonical memories it reaches (its own, and those its
         # repeats name: Memory.vector_memory), unless they are few (counted once, and cached): a
         # filtered walk over few entries runs on to hnsw.max_scan_tuples, so the scope is scored.
-        walked = not exact and (size_key is None or sum(_side_sizes(size_key, candidates, exact_max)) > exact_max)
+        walked = not exact and (size_key is None or sum(_side_sizes(size_key, candidates_of, exact_max)) > exact_max)
         limit = pool if reorders else top_k
         literal = statement["literal"] or vector_text(vector)  # once: the walk, the scoring, the fusion
         walk = None
@@ -209,7 +204,7 @@ def memory_search(
             walk = _walk_statement(
                 project, scope, where, read, template=template, literal=literal, limit=limit, now=moment_now
             )
-        semantic = vector_ranking(candidates, vector, limit, exact=not walked, walk=walk, literal=literal)
+        semantic = vector_ranking(candidates_of, vector, limit, exact=not walked, walk=walk, literal=literal)
         # A scope over the exact path's limit: a word in many of its rows is common (KEYWORD_COMMON_ROWS).
         common_from = None if exact else KEYWORD_COMMON_ROWS
         if keyword_search and cut and HYBRID_ONE_STATEMENT:
@@ -233,7 +228,11 @@ def memory_search(
                 )
             )
         elif keyword_search:
-            words_in = _keyword_candidates(project, scope, where, key, now=moment_now, **read) if key else candidates()
+            words_in = (
+                candidates_of()
+                if key is None
+                else _keyword_candidates(project, scope, where, key, now=moment_now, **read)
+            )
             keyword = keyword_ranking(
                 words_in,
                 query,

@@ -196,55 +196,82 @@ def _where_filled(where: Q | None, strings) -> Q | None:
     return fill(where)
 
 
-def _exact_statement(
-    project, scope, where, read, *, template, literal, semantic_limit, best, keyed, now, count_up_to=None, **rest
-) -> tuple[str, list]:
-    """The exact path's hybrid statement (``ranking.hybrid_exact_sql``) for a search's candidates,
-    its SQL built once per shape of the search (``_EXACT_STATEMENTS``): the scope's and the
-    filter's names, the read flags, the limits; the project, the ids, the filter's strings, the
-    query, its vector, the clock and the numbers are the statement's parameters. A filter that is
-    not made of plain lookups is built every time. ``template``: ``_where_template(where)``, which the
-    caller has already made for the scope-size cache."""
+def _kept_statement(statements, build, project, scope, where, read, *, template, now, extra, **values):
+    """``statements``' SQL (a ``PreparedStatement`` of ``build``) for a search, built once per shape:
+    the scope's and the filter's names, the read flags and ``extra`` (what the builder writes into
+    the SQL text: limits, flags); the project, the ids, the filter's strings, the clock and
+    ``values`` are the statement's parameters. A filter that is not made of plain lookups is built
+    every time. ``template``: ``_where_template(where)``, which the caller has already made for the
+    scope-size cache. ``build`` reads its context and values back with :func:`_search_of`."""
     scope_ids = clean_scope(scope, required=False).as_filter() if scope is not None else {}
-    top_k, threshold = best if best is not None else (None, None)
     values = {
         "project_id": project.pk,
-        "literal": literal,
         "now": now,
         "as_of": read["as_of"],
-        "top_k": top_k,
-        "threshold": threshold,
         **{f"id_{name}": value for name, value in scope_ids.items()},
         **{f"where_{i}": value for i, value in enumerate(template[1] if template else ())},
-        **rest,
+        **values,
     }
-    # (The LIMITs of the semantic side and of the count are written into the SQL text: the shape's.)
-    context = (where, scope is not None, read, best is not None, keyed, semantic_limit, count_up_to)
+    context = (where, scope is not None, read, *extra)
     if template is None:
-        return _build_exact_statement(context, **values)
+        return build(context, **values)
     flags = (read["include_expired"], read["include_superseded"])
-    shape = (template[0], scope is not None, flags, best is not None, keyed, semantic_limit, count_up_to)
-    return _EXACT_STATEMENTS.statement(shape, context, **values)
+    return statements.statement((template[0], scope is not None, flags, *extra), context, **values)
 
 
-def _build_exact_statement(context, *, project_id, literal, now, as_of, top_k, threshold, **values):
-    where, scoped, read, cut, keyed, semantic_limit, count_up_to = context
-    project = Project.from_db(None, ["id"], [project_id])  # only its id is read
+def _search_of(context, values: dict):
+    """What :func:`_kept_statement` handed a builder, back as the search's project (only its id),
+    scope, filter, read and clock; the values left in ``values`` are the builder's own."""
+    where, scoped, read = context[:3]
+    project = Project.from_db(None, ["id"], [values.pop("project_id")])  # only its id is read
     ids = {name.removeprefix("id_"): values.pop(name) for name in list(values) if name.startswith("id_")}
-    scope = Scope(**ids) if scoped else None
     where = _where_filled(where, [values.pop(f"where_{i}") for i in range(sum(k.startswith("where_") for k in values))])
-    read = {**read, "as_of": as_of}
-    candidates = _search_candidates(project, scope, where, **read, now=now)
+    read = {**read, "as_of": values.pop("as_of")}
+    return project, Scope(**ids) if scoped else None, where, read, values.pop("now")
+
+
+def _words_in(project, scope, where, read, now, keyed: bool, candidates):
+    """The keyword side's scope key (or None) and candidates: looked up by key when ``keyed``."""
     key = _scope_key(project, scope, where) if keyed else None
-    words_in = _keyword_candidates(project, scope, where, key, **read, now=now) if key is not None else candidates
+    if key is None:
+        return None, candidates
+    return key, _keyword_candidates(project, scope, where, key, **read, now=now)
+
+
+def _exact_statement(project, scope, where, read, *, best, keyed, semantic_limit, count_up_to=None, **values):
+    """The exact path's hybrid statement (``ranking.hybrid_exact_sql``) for a search's candidates,
+    kept per shape (:func:`_kept_statement`, ``_EXACT_STATEMENTS``). ``values``: ``template``,
+    ``now``, the query, ``literal``, ``keyword_limit`` and ``scope_rows``."""
+    top_k, threshold = best if best is not None else (None, None)
+    # (The LIMITs of the semantic side and of the count are written into the SQL text: the shape's.)
+    extra = (best is not None, keyed, semantic_limit, count_up_to)
+    return _kept_statement(
+        _EXACT_STATEMENTS,
+        _build_exact_statement,
+        project,
+        scope,
+        where,
+        read,
+        extra=extra,
+        top_k=top_k,
+        threshold=threshold,
+        **values,
+    )
+
+
+def _build_exact_statement(context, **values):
+    project, scope, where, read, now = _search_of(context, values)
+    cut, keyed, semantic_limit, count_up_to = context[3:]
+    candidates = _search_candidates(project, scope, where, **read, now=now)
+    key, words_in = _words_in(project, scope, where, read, now, keyed, candidates)
     return hybrid_exact_sql(
         candidates,
         values["query"],
-        literal,
+        values["literal"],
         semantic_limit,
         values["keyword_limit"],
         values.get("scope_rows"),
-        best=(top_k, threshold) if cut else None,
+        best=(values["top_k"], values["threshold"]) if cut else None,
         keyword_candidates=words_in,
         scope_key=key,
         count_up_to=count_up_to,
@@ -254,88 +281,50 @@ def _build_exact_statement(context, *, project_id, literal, now, as_of, top_k, t
 _EXACT_STATEMENTS = PreparedStatement(_build_exact_statement)
 
 
-def _walk_statement(project, scope, where, read, *, template, literal: str, limit: int, now) -> tuple[str, list]:
-    """The HNSW path's walk (``ranking.walked_canonicals_sql``) for a search's candidates, its SQL
-    built once per shape of the search, as :func:`_exact_statement`'s (``_WALK_STATEMENTS``): building
-    it through the ORM (the EXISTS, the UNION) cost about 2 ms a search."""
-    scope_ids = clean_scope(scope, required=False).as_filter() if scope is not None else {}
-    values = {
-        "project_id": project.pk,
-        "literal": literal,
-        "now": now,
-        "as_of": read["as_of"],
-        **{f"id_{name}": value for name, value in scope_ids.items()},
-        **{f"where_{i}": value for i, value in enumerate(template[1] if template else ())},
-    }
-    context = (where, scope is not None, read, limit)
-    if template is None:
-        return _build_walk_statement(context, **values)
-    flags = (read["include_expired"], read["include_superseded"])
-    return _WALK_STATEMENTS.statement((template[0], scope is not None, flags, limit), context, **values)
-
-
-def _build_walk_statement(context, *, project_id, literal, now, as_of, **values):
-    where, scoped, read, limit = context
-    project = Project.from_db(None, ["id"], [project_id])  # only its id is read
-    ids = {name.removeprefix("id_"): values.pop(name) for name in list(values) if name.startswith("id_")}
-    where = _where_filled(where, [values.pop(f"where_{i}") for i in range(sum(k.startswith("where_") for k in values))])
-    candidates = _search_candidates(
-        project, Scope(**ids) if scoped else None, where, **{**read, "as_of": as_of}, now=now
+def _walk_statement(project, scope, where, read, *, limit: int, **values) -> tuple[str, list]:
+    """The HNSW path's walk (``ranking.walked_canonicals_sql``) for a search's candidates, kept per
+    shape (:func:`_kept_statement`, ``_WALK_STATEMENTS``): building it through the ORM (the EXISTS,
+    the UNION) cost about 2 ms a search. ``values``: ``template``, ``now`` and ``literal``."""
+    return _kept_statement(
+        _WALK_STATEMENTS, _build_walk_statement, project, scope, where, read, extra=(limit,), **values
     )
-    return walked_canonicals_sql(candidates, literal, limit)
+
+
+def _build_walk_statement(context, **values):
+    project, scope, where, read, now = _search_of(context, values)
+    (limit,) = context[3:]
+    return walked_canonicals_sql(_search_candidates(project, scope, where, **read, now=now), values["literal"], limit)
 
 
 _WALK_STATEMENTS = PreparedStatement(_build_walk_statement)
 
 
-def _around_statement(
-    project, scope, where, read, *, template, keyed, common_from, semantic_ids, top_k, threshold, now, **values
-) -> tuple[str, list]:
-    """The HNSW path's hybrid statement around the walk's rows (``ranking.hybrid_around_sql``; its
-    ``semantic_ids``: ``ranking.ids_literal``), its SQL built once per shape of the search
-    (``_AROUND_STATEMENTS``), as :func:`_exact_statement`'s: building it through the ORM, with the
-    keyword side's candidates, cost a large scope's search about 1.5 ms. ``values``: the query,
-    ``literal``, ``keyword_limit`` and ``scope_rows``."""
-    scope_ids = clean_scope(scope, required=False).as_filter() if scope is not None else {}
-    values = {
-        "project_id": project.pk,
-        "now": now,
-        "as_of": read["as_of"],
-        "semantic_ids": semantic_ids,
-        "top_k": top_k,
-        "threshold": threshold,
-        **{f"id_{name}": value for name, value in scope_ids.items()},
-        **{f"where_{i}": value for i, value in enumerate(template[1] if template else ())},
-        **values,
-    }
-    # (common_from is written into the SQL text: a word's row LIMIT, the shape's.)
-    context = (where, scope is not None, read, keyed, common_from)
-    if template is None:
-        return _build_around_statement(context, **values)
-    flags = (read["include_expired"], read["include_superseded"])
-    return _AROUND_STATEMENTS.statement((template[0], scope is not None, flags, keyed, common_from), context, **values)
+def _around_statement(project, scope, where, read, *, keyed, common_from, **values) -> tuple[str, list]:
+    """The HNSW path's hybrid statement around the walk's rows (``ranking.hybrid_around_sql``), kept
+    per shape (:func:`_kept_statement`, ``_AROUND_STATEMENTS``): building it through the ORM, with
+    the keyword side's candidates, cost a large scope's search about 1.5 ms. ``values``:
+    ``template``, ``now``, ``semantic_ids`` (``ranking.ids_literal``), ``top_k``, ``threshold``, the
+    query, ``literal``, ``keyword_limit`` and ``scope_rows``. (``common_from`` is written into the
+    SQL text: a word's row LIMIT, the shape's.)"""
+    return _kept_statement(
+        _AROUND_STATEMENTS, _build_around_statement, project, scope, where, read, extra=(keyed, common_from), **values
+    )
 
 
-def _build_around_statement(context, *, project_id, now, as_of, semantic_ids, top_k, threshold, **values):
-    where, scoped, read, keyed, common_from = context
-    project = Project.from_db(None, ["id"], [project_id])  # only its id is read
-    ids = {name.removeprefix("id_"): values.pop(name) for name in list(values) if name.startswith("id_")}
-    scope = Scope(**ids) if scoped else None
-    where = _where_filled(where, [values.pop(f"where_{i}") for i in range(sum(k.startswith("where_") for k in values))])
-    read = {**read, "as_of": as_of}
-    key = _scope_key(project, scope, where) if keyed else None
-    if key is not None:
-        words_in = _keyword_candidates(project, scope, where, key, **read, now=now)
-    else:
-        words_in = _search_candidates(project, scope, where, **read, now=now)
+def _build_around_statement(context, **values):
+    project, scope, where, read, now = _search_of(context, values)
+    keyed, common_from = context[3:]
+    key, words_in = _words_in(
+        project, scope, where, read, now, keyed, _search_candidates(project, scope, where, **read, now=now)
+    )
     return hybrid_around_sql(
-        semantic_ids,
+        values["semantic_ids"],
         words_in,
         values["query"],
         values["literal"],
         values["keyword_limit"],
         values["scope_rows"],
-        best=(top_k, threshold),
+        best=(values["top_k"], values["threshold"]),
         scope_key=key,
         common_from=common_from,
     )
