@@ -204,3 +204,46 @@ def test_a_keyed_search_is_prepared_too_and_finds_what_a_fresh_build_finds(
         found = memory_search(project=owner, query="tea", **kwargs)
         assert {m.project_id for m in found} == {owner.pk}
         assert len({m.user_id for m in found}) == 1
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_walk_outside_a_transaction_carries_its_settings_in_its_own_message(project, add, settings):
+    """Outside a transaction the HNSW settings travel with the walk, in one message: no BEGIN, SET and
+    COMMIT of their own, and nothing stays set on the connection after it. The walk finds what the
+    exact scan finds, the user's own memories and the repeats naming another user's."""
+    from django.core.cache import cache
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    said = ["Alice drinks green tea every morning", "Alice is allergic to peanuts", "Alice plays jazz piano"]
+    add(project, *said, user_id="alice")
+    add(project, said[0], said[2], "Bob keeps bees in the garden", "Bob drives an old pickup", user_id="bob")
+
+    def searched(exact_max: int) -> tuple[list, list[str]]:
+        settings.SEARCH_EXACT_MAX_ROWS = exact_max
+        cache.clear()
+        with CaptureQueriesContext(connection) as captured:
+            found = memory_search(  # the vector side alone: the keyword side weighs words by the scope's
+                # size, which the two paths count differently
+                project=project,
+                query="What does Bob drink?",
+                scope=Scope(user_id="bob"),
+                top_k=3,
+                keyword_search=False,
+            )
+        return [(m.pk, round(m.score, 9)) for m in found], [q["sql"] for q in captured.captured_queries]
+
+    assert not connection.in_atomic_block
+    walked, statements = searched(1)  # every scope of more than one memory is walked
+    walks = [sql for sql in statements if "WITH walked" in sql]
+    assert len(walks) == 1, statements
+    assert walks[0].startswith("SET LOCAL hnsw.iterative_scan = strict_order; SET LOCAL hnsw.ef_search = ")
+    assert not [sql for sql in statements if sql.startswith("SET") and "WITH walked" not in sql]
+    after = statements[statements.index(walks[0]) + 1 :]
+    assert not [sql for sql in after if "COUNT(*)" in sql.upper()], "the walk came back short"
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT current_setting('hnsw.iterative_scan', true), current_setting('hnsw.ef_search', true)")
+        assert cursor.fetchone() in {("", ""), (None, None), ("off", "40")}
+    exact, statements = searched(10_000)
+    assert not [sql for sql in statements if "WITH walked" in sql]
+    assert walked == exact and len(walked) == 3
