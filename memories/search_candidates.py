@@ -30,8 +30,13 @@ from memories.selectors import memories_in
 SCOPE_SIZE_CACHE_SECONDS = 60
 # A scope found over the exact path's limit is remembered longer: counting it reads that many rows
 # (a heap page each, for a heavy user) to learn only that it is large, and a large scope rarely
-# drops under the limit (when it does, the HNSW path still answers it, with the full top-k).
-SCOPE_SIZE_LARGE_CACHE_SECONDS = 600
+# drops under the limit (when it does, the HNSW path still answers it, with the full top-k). Its
+# first search after the verdict expires counts its sides too: 15-25 ms more for the heaviest users
+# of the million-memory bench, so the verdict that it is walked is kept an hour.
+SCOPE_SIZE_LARGE_CACHE_SECONDS = 3600
+# A large scope reaching few canonicals (scored, not walked) grows into a walked one by adds: that
+# verdict is counted again sooner, as an over-limit count was before.
+SCOPE_FEW_ENTRIES_CACHE_SECONDS = 600
 
 
 def remember_scope_size(key: str, size: int, limit: int) -> None:
@@ -59,7 +64,8 @@ def _side_sizes(size_key: str, candidates_of, limit: int) -> tuple[int, int]:
     how many canonicals the others name, each counted up to ``limit + 1`` (``ranking.shared_sizes``,
     ``named``; ``candidates_of()``: the candidates' queryset, built only to count them): the entries
     of memory_embedding_hnsw the scope reaches. Cached as long as a large
-    scope's size (``size_key``: the scope's, see ``_scope_size_key``). Their sum decides whether the
+    scope's size when they are many, else ``SCOPE_FEW_ENTRIES_CACHE_SECONDS`` (``size_key``: the
+    scope's, see ``_scope_size_key``). Their sum decides whether the
     search walks the graph: a filtered walk over few entries runs on to hnsw.max_scan_tuples, so a
     scope of many rows but few distinct vectors (the same facts said again and again) is scored
     exactly. A stale count at worst walks a scope that shrank (the walk's fallback scores it
@@ -68,7 +74,8 @@ def _side_sizes(size_key: str, candidates_of, limit: int) -> tuple[int, int]:
     sides = cache.get(key)
     if sides is None:
         sides = shared_sizes(candidates_of(), "vector_memory", limit + 1, named=True)
-        cache.set(key, sides, SCOPE_SIZE_LARGE_CACHE_SECONDS)
+        walked = sum(sides) > limit
+        cache.set(key, sides, SCOPE_SIZE_LARGE_CACHE_SECONDS if walked else SCOPE_FEW_ENTRIES_CACHE_SECONDS)
     return tuple(sides)
 
 

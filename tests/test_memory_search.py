@@ -203,7 +203,7 @@ def test_a_search_that_counts_its_scope_ranks_as_one_that_knew_the_count(project
 
 def test_a_scope_over_the_exact_limit_is_remembered_longer(project, add, settings, monkeypatch):
     """Counting a large scope reads its rows only to learn that it is large: that verdict is kept
-    ten times as long as a small scope's count, which changes with every add."""
+    far longer (an hour) than a small scope's count, which changes with every add."""
     from django.db.models import Q
 
     from memories import search_candidates

@@ -344,7 +344,7 @@ def test_the_migration_links_existing_repeats_to_their_oldest_and_their_messages
     assert indexes["memory_embedding_hnsw"].endswith("WHERE (vector_memory_id IS NULL)")
 
 
-def test_a_large_scope_reaching_few_canonicals_is_scored_not_walked(project, repeated, settings):
+def test_a_large_scope_reaching_few_canonicals_is_scored_not_walked(project, repeated, settings, monkeypatch):
     from django.core.cache import cache
 
     from memories.search import memory_search
@@ -357,6 +357,13 @@ def test_a_large_scope_reaching_few_canonicals_is_scored_not_walked(project, rep
     }
     settings.SEARCH_EXACT_MAX_ROWS = 3  # six rows: a large scope, reaching two canonicals
     cache.clear()
+    from memories import search_candidates
+
+    kept = []
+    whole = search_candidates.cache.set
+    monkeypatch.setattr(
+        search_candidates.cache, "set", lambda key, *rest: kept.append((key, *rest)) or whole(key, *rest)
+    )
     for query in QUERIES:
         with CaptureQueriesContext(connection) as captured:
             found = memory_search(project=project, query=query, scope=Scope(user_id="erin"), keyword_search=False)
@@ -365,6 +372,10 @@ def test_a_large_scope_reaching_few_canonicals_is_scored_not_walked(project, rep
         assert [(m.pk, round(m.score, 9)) for m in found] == ranked(
             project, settings, exact=True, query=query, scope=Scope(user_id="erin"), top_k=10
         )
+    # That verdict is counted again sooner than a walked scope's: adds can make it walked.
+    sides = [rest for key, *rest in kept if key.endswith(":sides")]
+    assert sides and all(entry == [(0, 2), search_candidates.SCOPE_FEW_ENTRIES_CACHE_SECONDS] for entry in sides)
+    assert search_candidates.SCOPE_FEW_ENTRIES_CACHE_SECONDS < search_candidates.SCOPE_SIZE_LARGE_CACHE_SECONDS
 
 
 def test_a_batch_takes_the_vectors_its_project_holds_and_embeds_the_rest(project, repeated, embedded):
