@@ -117,7 +117,8 @@ def vector_ranking(
             with _walking(alias, limit):
                 rows = _rows_as_models(sql, params, ("distance",))
         else:  # the settings and the walk in one message, one round trip (see _walk_settings)
-            rows = _rows_as_models(_walk_settings(limit) + sql, params, ("distance",), after=2)
+            walk_settings = _walk_settings(limit)
+            rows = _rows_as_models(walk_settings + sql, params, ("distance",), after=walk_settings.count(";"))
         exact = len(rows) < limit and _came_back_short(rows, scope(), limit)
     if exact:
         rows = list(_scored(scope(), distance, limit))

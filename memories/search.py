@@ -44,8 +44,8 @@ from memories.search_candidates import (
     _scope_size,
     _scope_size_key,
     _search_candidates,
-    _side_sizes,
     _walk_statement,
+    _walks_its_canonicals,
     _where_shape_of,
     _where_template,
     remember_scope_size,
@@ -196,7 +196,7 @@ def memory_search(
         # A large scope is walked through the canonical memories it reaches (its own, and those its
         # repeats name: Memory.vector_memory), unless they are few (counted once, and cached): a
         # filtered walk over few entries runs on to hnsw.max_scan_tuples, so the scope is scored.
-        walked = not exact and (size_key is None or sum(_side_sizes(size_key, candidates_of, exact_max)) > exact_max)
+        walked = not exact and (size_key is None or _walks_its_canonicals(size_key, candidates_of, exact_max))
         limit = pool if reorders else top_k
         literal = statement["literal"] or vector_text(vector)  # once: the walk, the scoring, the fusion
         walk = None

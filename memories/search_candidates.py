@@ -59,24 +59,24 @@ def _scope_size(project, scope: Scope | None, candidates, limit: int, *, shape: 
     return size
 
 
-def _side_sizes(size_key: str, candidates_of, limit: int) -> tuple[int, int]:
-    """How many of a large scope's candidates name no canonical (``Memory.vector_memory`` NULL) and
-    how many canonicals the others name, each counted up to ``limit + 1`` (``ranking.shared_sizes``,
-    ``named``; ``candidates_of()``: the candidates' queryset, built only to count them): the entries
-    of memory_embedding_hnsw the scope reaches. Cached as long as a large
-    scope's size when they are many, else ``SCOPE_FEW_ENTRIES_CACHE_SECONDS`` (``size_key``: the
-    scope's, see ``_scope_size_key``). Their sum decides whether the
-    search walks the graph: a filtered walk over few entries runs on to hnsw.max_scan_tuples, so a
-    scope of many rows but few distinct vectors (the same facts said again and again) is scored
-    exactly. A stale count at worst walks a scope that shrank (the walk's fallback scores it
-    exactly) or scores one that grew (exact, only slower)."""
+def _walks_its_canonicals(size_key: str, candidates_of, limit: int) -> bool:
+    """Whether a large scope is walked: whether its candidates that name no canonical
+    (``Memory.vector_memory`` NULL) and the canonicals the others name, each counted up to
+    ``limit + 1`` (``ranking.shared_sizes``, ``named``; ``candidates_of()``: the candidates' queryset,
+    built only to count them), are more than ``limit``: the entries of memory_embedding_hnsw the
+    scope reaches. A filtered walk over few entries runs on to hnsw.max_scan_tuples, so a scope of
+    many rows but few distinct vectors (the same facts said again and again) is scored exactly.
+    The counts are cached under ``size_key`` (the scope's, see ``_scope_size_key``) as long as a
+    large scope's size when they are many, else ``SCOPE_FEW_ENTRIES_CACHE_SECONDS``. A stale count
+    at worst walks a scope that shrank (the walk's fallback scores it exactly) or scores one that
+    grew (exact, only slower)."""
     key = size_key + ":sides"
     sides = cache.get(key)
     if sides is None:
         sides = shared_sizes(candidates_of(), "vector_memory", limit + 1, named=True)
-        walked = sum(sides) > limit
-        cache.set(key, sides, SCOPE_SIZE_LARGE_CACHE_SECONDS if walked else SCOPE_FEW_ENTRIES_CACHE_SECONDS)
-    return tuple(sides)
+        kept = SCOPE_SIZE_LARGE_CACHE_SECONDS if sum(sides) > limit else SCOPE_FEW_ENTRIES_CACHE_SECONDS
+        cache.set(key, sides, kept)
+    return sum(sides) > limit
 
 
 def _scope_size_key(project, scope: Scope | None, limit: int, shape: str | None) -> str | None:
