@@ -378,6 +378,23 @@ def test_a_large_scope_reaching_few_canonicals_is_scored_not_walked(project, rep
     assert search_candidates.SCOPE_FEW_ENTRIES_CACHE_SECONDS < search_candidates.SCOPE_SIZE_LARGE_CACHE_SECONDS
 
 
+def test_the_side_count_reads_each_side_once(project, repeated):
+    """The count of a scope's two sides names its first count twice (the second side is counted
+    only when the first is short): run once, not once for each mention."""
+    from memories.ranking import shared_sizes
+
+    candidates = Memory.objects.filter(project=project, user_id="bob")
+    with CaptureQueriesContext(connection) as captured:
+        sides = shared_sizes(candidates, "vector_memory", 2, named=True)
+    assert sides == (2, 0)  # bob's own two texts, counted up to 2: the second side is not counted
+    [statement] = [q["sql"] for q in captured.captured_queries]
+    with connection.cursor() as cursor:
+        cursor.execute("EXPLAIN (ANALYZE, COSTS OFF, TIMING OFF, SUMMARY OFF) " + statement)
+        plan = "\n".join(row[0] for row in cursor.fetchall())
+    counted = [line for line in plan.splitlines() if "Aggregate" in line and "never executed" not in line]
+    assert len(counted) == 1, plan
+
+
 def test_a_batch_takes_the_vectors_its_project_holds_and_embeds_the_rest(project, repeated, embedded):
     frank = {
         m.memory: m for m in said(project, "frank", ["Is vegetarian", "Has a dog called Biscuit", "Paints seascapes"])
