@@ -17,8 +17,8 @@ quantisation, and the per-process micro-batcher (issue #15, items 3 and 4).
    p50/p95.
 4. Batched adds (``--add-batches 20,64``): what the onnx backend runs for a call of several texts,
    LOCOMO turns in order: ONNX Runtime float32 in one part and in two (one thread each), and, on a
-   CPU with native bfloat16, the same graph traced by torch in bfloat16 in two parts
-   (``embedding_onnx.TracedSentenceEncoder``, what ``EMBEDDING_PRECISION`` auto runs), alternating;
+   CPU with native bfloat16, the same graph on OpenVINO in bfloat16 on two threads
+   (``embedding_onnx.OpenVinoSentenceEncoder``, what ``EMBEDDING_PRECISION`` auto runs), alternating;
    median and p95 per call, and the bfloat16 vectors' cosine to ONNX Runtime's.
 
 Nothing is cached between calls (the query cache is not used here).
@@ -115,11 +115,11 @@ def add_batches(directory, onnx_file, turns, sizes, options):
         )
         for parts in (1, 2)
     }
+    bf16 = "openvino bf16, 2 threads"
     if embedding.cpu_has_native_bf16():
-        # Sets torch's intra-op threads to 1 for the process: run after the parts above.
-        runners["traced bf16, 2 parts"] = embedding_onnx.TracedSentenceEncoder(directory, batch_size=bs, parts=2)
+        runners[bf16] = embedding_onnx.OpenVinoSentenceEncoder(directory, onnx_file, batch_size=bs, threads=2)
     else:
-        print("no native bfloat16 on this CPU: the traced runner is not measured")
+        print("no native bfloat16 on this CPU: the bfloat16 runner is not measured")
     result = {}
     for size in sizes:
         calls = [turns[(i * size) % len(turns) :][:size] for i in range(options.reps)]
@@ -139,10 +139,10 @@ def add_batches(directory, onnx_file, turns, sizes, options):
             name: {"p50_ms": round(statistics.median(v), 2), "p95_ms": round(percentile(v, 0.95), 2), "n": len(v)}
             for name, v in times.items()
         }
-        if "traced bf16, 2 parts" in runners:
+        if bf16 in runners:
             reference = np.concatenate([runners["onnx fp32, 1 part"].embed(b) for b in calls])
             entry["bf16 vs onnx fp32 cosine"] = cosines(
-                np.concatenate([runners["traced bf16, 2 parts"].embed(b) for b in calls]), reference
+                np.concatenate([runners[bf16].embed(b) for b in calls]), reference
             )
             entry["texts"] = sum(len(batch) for batch in calls)
         result[f"{size} texts a call"] = entry

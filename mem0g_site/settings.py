@@ -255,8 +255,9 @@ EMBEDDING_BATCH_SIZE = env_int("EMBEDDING_BATCH_SIZE", 64, minimum=1, maximum=10
 # core). `serve` gives its web workers 1 unless this is set: several workers sharing the cores each
 # with every core's worth of threads slow each other down badly (docs/BENCHMARKS.md).
 EMBEDDING_THREADS = env_int("EMBEDDING_THREADS", 0, minimum=0, maximum=256)
-# ONNX only: one call of 8 or more texts (a batched add) runs as up to this many parts at once, each
-# on a thread of its own; 0 = the core count (at most 4) when EMBEDDING_THREADS is 1, else 1 (off).
+# ONNX only: one call of 8 or more texts (a batched add) in float32 runs as up to this many parts at
+# once, each on a thread of its own; 0 = the core count (at most 4) when EMBEDDING_THREADS is 1, else
+# 1 (off). With bfloat16 batches, the OpenVINO threads a batch runs on (0 = the core count, at most 4).
 EMBEDDING_BATCH_PARTS = env_int("EMBEDDING_BATCH_PARTS", 0, minimum=0, maximum=64)
 # ONNX only: a small call (one part: a single text, a search's query) that finds no other such run
 # on this machine at that moment runs on this many threads instead of EMBEDDING_THREADS (a second

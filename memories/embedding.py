@@ -111,8 +111,8 @@ BF16_BATCH_MIN_TEXTS = 2
 
 class LocalOnnxModel:
     """The same model exported to ONNX (once, offline; :mod:`memories.embedding_onnx`) and run by
-    ONNX Runtime on the CPU, in float32; with ``bf16_parts``, calls of several texts run the same
-    graph in bfloat16 (:class:`~memories.embedding_onnx.TracedSentenceEncoder`)."""
+    ONNX Runtime on the CPU, in float32; with ``bf16_threads``, calls of several texts run the same
+    graph in bfloat16 on OpenVINO (:class:`~memories.embedding_onnx.OpenVinoSentenceEncoder`)."""
 
     def __init__(
         self,
@@ -123,7 +123,7 @@ class LocalOnnxModel:
         parts: int = 1,
         lone_threads: int = 1,
         cache_roots: Sequence[Path],
-        bf16_parts: int = 0,
+        bf16_threads: int = 0,
     ) -> None:
         missing = missing_model_files(directory)
         if missing:
@@ -146,16 +146,24 @@ class LocalOnnxModel:
             self._encoder = embedding_onnx.OnnxSentenceEncoder(
                 directory, onnx_file, batch_size=batch_size, threads=threads, parts=parts, lone_threads=lone_threads
             )
+            # With ``bf16_threads``, calls of BF16_BATCH_MIN_TEXTS texts or more (batched adds,
+            # imports, joined calls) go to the same graph on OpenVINO in bfloat16, on that many
+            # threads (~3x faster than float32 where the CPU has bfloat16); 0: every call runs here
+            # in float32.
+            self._batches = (
+                embedding_onnx.OpenVinoSentenceEncoder(
+                    directory, onnx_file, batch_size=batch_size, threads=bf16_threads
+                )
+                if bf16_threads
+                else None
+            )
         except embedding_onnx.OnnxExportError as exc:
             raise ImproperlyConfigured(f"EMBEDDING_BACKEND=onnx: {exc}") from exc
-        # With ``bf16_parts``, calls of BF16_BATCH_MIN_TEXTS texts or more (batched adds, imports) go
-        # to the same graph traced by torch in bfloat16, one thread a part (~2.5x faster where the
-        # CPU has bfloat16); 0: every call runs here in float32.
-        self._batches = (
-            embedding_onnx.TracedSentenceEncoder(directory, batch_size=batch_size, parts=bf16_parts)
-            if bf16_parts
-            else None
-        )
+        except ImportError as exc:
+            raise ImproperlyConfigured(
+                f"EMBEDDING_PRECISION=bf16 on onnx needs the openvino package ({exc}): pip install -r "
+                "requirements.txt, or set EMBEDDING_PRECISION=fp32"
+            ) from None
         self.model_name = MODEL_NAME
         self.dimensions = self._encoder.dimensions
         self.precision = "fp32" if self._batches is None else f"fp32, bf16 from {BF16_BATCH_MIN_TEXTS} texts a call"
@@ -209,7 +217,7 @@ def load_embedder(backend: str) -> Embedder:
             parts=batch_parts(settings.EMBEDDING_BATCH_PARTS, settings.EMBEDDING_THREADS),
             lone_threads=batch_parts(settings.EMBEDDING_LONE_THREADS, settings.EMBEDDING_THREADS),
             cache_roots=onnx_cache_roots(),
-            bf16_parts=(
+            bf16_threads=(
                 batch_parts(settings.EMBEDDING_BATCH_PARTS, threads=1)
                 if resolved_precision(settings.EMBEDDING_PRECISION) == "bf16"
                 else 0

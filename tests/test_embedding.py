@@ -213,13 +213,13 @@ def test_a_batch_split_across_threads_gives_the_same_vectors(onnx_export, monkey
 
 
 @pytest.fixture(scope="module")
-def traced_bf16():
-    return embedding_onnx.TracedSentenceEncoder(embedding.model_dir(), batch_size=16, parts=1)
+def openvino_bf16(onnx_model):
+    return embedding_onnx.OpenVinoSentenceEncoder(embedding.model_dir(), onnx_model.onnx_file, batch_size=16, threads=2)
 
 
-def test_bf16_batches_agree_with_onnx_float32(onnx_model, traced_bf16):
+def test_bf16_batches_agree_with_onnx_float32(onnx_model, openvino_bf16):
     texts = sample_texts()
-    fp32, bf16 = np.array(onnx_model.embed(texts)), traced_bf16.embed(texts)
+    fp32, bf16 = np.array(onnx_model.embed(texts)), openvino_bf16.embed(texts)
     assert bf16.dtype == np.float32 and bf16.shape == (len(texts), 384)
     assert np.allclose(np.linalg.norm(bf16, axis=1), 1.0, atol=1e-4)
     agreement = (fp32 * bf16).sum(axis=1)
@@ -229,26 +229,31 @@ def test_bf16_batches_agree_with_onnx_float32(onnx_model, traced_bf16):
     assert not np.allclose(fp32, bf16, atol=1e-5)
 
 
-def test_bf16_batches_split_across_threads_give_the_same_vectors(traced_bf16):
-    texts = sample_texts()[:40]
-    split = embedding_onnx.TracedSentenceEncoder(embedding.model_dir(), batch_size=16, parts=2)
-    seen = set()
-    run = embedding_onnx.TracedSentenceEncoder._run
+def test_bf16_batches_from_several_threads_at_once_keep_their_own_vectors(openvino_bf16):
+    """Each thread runs its own infer request: one shared would hand a thread another's output."""
+    texts = sample_texts()[:96]
+    batches = [texts[i : i + 12] for i in range(0, len(texts), 12)]
+    alone = [openvino_bf16.embed(batch) for batch in batches]
+    start = threading.Barrier(len(batches))
+    together = [None] * len(batches)
 
-    def spying(self, texts, chosen):
-        seen.add(threading.get_ident())
-        return run(self, texts, chosen)
+    def run(index):
+        start.wait()
+        for _ in range(3):
+            together[index] = openvino_bf16.embed(batches[index])
 
-    split._run = spying.__get__(split)
-    whole, parted = traced_bf16.embed(texts), split.embed(texts)
-    assert len(seen) == 2
-    # Each part pads to its own longest text; in bfloat16 that moves the last bits only.
-    assert ((whole * parted).sum(axis=1) > 0.9999).all()
+    threads = [threading.Thread(target=run, args=(index,)) for index in range(len(batches))]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    for mine, theirs in zip(alone, together, strict=True):
+        assert ((mine * theirs).sum(axis=1) > 0.9999).all()
 
 
 def test_the_onnx_backend_sends_calls_of_two_texts_or_more_to_bf16(onnx_export, monkeypatch):
     calls = []
-    for cls in (embedding_onnx.OnnxSentenceEncoder, embedding_onnx.TracedSentenceEncoder):
+    for cls in (embedding_onnx.OnnxSentenceEncoder, embedding_onnx.OpenVinoSentenceEncoder):
         run = cls._run
         monkeypatch.setattr(
             cls,
@@ -256,7 +261,7 @@ def test_the_onnx_backend_sends_calls_of_two_texts_or_more_to_bf16(onnx_export, 
             lambda self, texts, chosen, run=run, cls=cls: calls.append(cls.precision) or run(self, texts, chosen),
         )
     model = embedding.LocalOnnxModel(
-        embedding.model_dir(), batch_size=16, threads=1, cache_roots=[onnx_export["cache"]], bf16_parts=1
+        embedding.model_dir(), batch_size=16, threads=1, cache_roots=[onnx_export["cache"]], bf16_threads=1
     )
     assert model.precision == "fp32, bf16 from 2 texts a call"
     model.embed(["User drinks tea"])
@@ -391,6 +396,20 @@ def test_onnx_without_onnxruntime_fails_clearly(monkeypatch, settings):
         embedding.LocalOnnxModel(embedding.model_dir(), batch_size=8, cache_roots=[])
     assert [error.id for error in embedding_backend_available(None)] == ["memories.E002"]
     settings.EMBEDDING_BACKEND = "torch"
+    assert embedding_backend_available(None) == []
+
+
+def test_bf16_batches_without_openvino_fail_clearly(monkeypatch, settings, onnx_export):
+    from memories.checks import embedding_backend_available
+
+    settings.EMBEDDING_BACKEND, settings.EMBEDDING_PRECISION = "onnx", "bf16"
+    monkeypatch.setitem(sys.modules, "openvino", None)  # as if it were not installed
+    with pytest.raises(ImproperlyConfigured, match="EMBEDDING_PRECISION=bf16 on onnx needs the openvino package"):
+        embedding.LocalOnnxModel(
+            embedding.model_dir(), batch_size=8, cache_roots=[onnx_export["cache"]], bf16_threads=1
+        )
+    assert [error.id for error in embedding_backend_available(None)] == ["memories.E003"]
+    settings.EMBEDDING_PRECISION = "fp32"
     assert embedding_backend_available(None) == []
 
 

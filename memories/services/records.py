@@ -167,7 +167,7 @@ def held_vectors(project, texts: Sequence[str]) -> dict[str, Any]:
     names no canonical (``Memory.vector_memory``), made by today's model. One read, served by
     memory_canonical_hash. A batch embeds what is not held: a batch's vectors may differ from
     another batch's in the last bits (bfloat16 runs are shaped by what else the batch holds, see
-    ``memories.embedding_onnx.TracedSentenceEncoder``), and a text said again must get the very
+    ``memories.embedding_onnx.OpenVinoSentenceEncoder``), and a text said again must get the very
     vector it got before, to share its HNSW entry; it also costs no model time."""
     if not texts:
         return {}
