@@ -273,7 +273,7 @@ class _PartedEncoder:
     call's texts run longest first in batches of ``batch_size`` (texts of like lengths pad little),
     a batch of ``2 * SPLIT_MIN_TEXTS`` texts or more as up to ``parts`` interleaved parts at once,
     each on a thread of its own. With one thread per run (what `serve` gives its workers) a lone
-    call's batch would otherwise leave the other cores idle. Subclasses run one part: ``_run``."""
+    call's batch would otherwise leave the other cores idle. Subclasses run the model: ``_forward``."""
 
     def __init__(self, model_dir: Path, *, batch_size: int, parts: int = 1):
         config = read_model_config(model_dir)
@@ -344,9 +344,9 @@ class _PartedEncoder:
     def _run(self, texts: Sequence[str], chosen: list[int]):
         return self._forward(self._feed([texts[i] for i in chosen]))
 
-    def _feed(self, texts: list[str]) -> Any:
+    def _feed(self, texts: list[str]) -> dict:
         """The model's inputs for ``texts`` (tokenised)."""
-        raise NotImplementedError
+        return encode_inputs(self._tokenizer, texts)
 
     def _forward(self, feed: Any):
         """The model run on ``feed``: a 2-d float32 array."""
@@ -431,9 +431,6 @@ class OnnxSentenceEncoder(_PartedEncoder):
         except Exception as exc:
             raise OnnxExportError(f"ONNX Runtime cannot load {self.onnx_file}: {exc}") from exc
 
-    def _feed(self, texts: list[str]) -> dict:
-        return encode_inputs(self._tokenizer, texts)
-
     def _forward(self, feed: dict):
         if self._lone is not None and self._lone_run.take():
             try:
@@ -478,9 +475,6 @@ class OpenVinoSentenceEncoder(_PartedEncoder):
         except Exception as exc:
             raise OnnxExportError(f"OpenVINO cannot load {onnx_file}: {exc}") from exc
         self._requests = threading.local()
-
-    def _feed(self, texts: list[str]) -> dict:
-        return encode_inputs(self._tokenizer, texts)
 
     def _forward(self, feed: dict):
         # One infer request per thread: a request holds its output until its next run.
