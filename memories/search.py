@@ -39,7 +39,6 @@ from memories.ranking import (
 from memories.search_candidates import (
     _around_statement,
     _exact_statement,
-    _keyword_candidates,
     _scope_key,
     _scope_size,
     _scope_size_key,
@@ -48,6 +47,7 @@ from memories.search_candidates import (
     _walks_its_canonicals,
     _where_shape_of,
     _where_template,
+    _words_in,
     remember_scope_size,
 )
 from memories.selectors import PAGE_SIZE_MAX
@@ -228,11 +228,7 @@ def memory_search(
                 )
             )
         elif keyword_search:
-            words_in = (
-                candidates_of()
-                if key is None
-                else _keyword_candidates(project, scope, where, key, now=moment_now, **read)
-            )
+            words_in = _words_in(project, scope, where, read, moment_now, key, candidates_of)
             keyword = keyword_ranking(
                 words_in,
                 query,

@@ -237,12 +237,12 @@ def _search_of(context, values: dict):
     return project, Scope(**ids) if scoped else None, where, read, values.pop("now")
 
 
-def _words_in(project, scope, where, read, now, keyed: bool, candidates):
-    """The keyword side's scope key (or None) and candidates: looked up by key when ``keyed``."""
-    key = _scope_key(project, scope, where) if keyed else None
+def _words_in(project, scope, where, read, now, key: ScopeKey | None, candidates_of):
+    """The keyword side's candidates: looked up by the scope's ``key`` when it has one, else the
+    search's own (``candidates_of()``, built only then)."""
     if key is None:
-        return None, candidates
-    return key, _keyword_candidates(project, scope, where, key, **read, now=now)
+        return candidates_of()
+    return _keyword_candidates(project, scope, where, key, **read, now=now)
 
 
 def _exact_statement(project, scope, where, read, *, best, keyed, semantic_limit, count_up_to=None, **values):
@@ -270,7 +270,8 @@ def _build_exact_statement(context, **values):
     project, scope, where, read, now = _search_of(context, values)
     cut, keyed, semantic_limit, count_up_to = context[3:]
     candidates = _search_candidates(project, scope, where, **read, now=now)
-    key, words_in = _words_in(project, scope, where, read, now, keyed, candidates)
+    key = _scope_key(project, scope, where) if keyed else None
+    words_in = _words_in(project, scope, where, read, now, key, lambda: candidates)
     return hybrid_exact_sql(
         candidates,
         values["query"],
@@ -321,8 +322,9 @@ def _around_statement(project, scope, where, read, *, keyed, common_from, **valu
 def _build_around_statement(context, **values):
     project, scope, where, read, now = _search_of(context, values)
     keyed, common_from = context[3:]
-    key, words_in = _words_in(
-        project, scope, where, read, now, keyed, _search_candidates(project, scope, where, **read, now=now)
+    key = _scope_key(project, scope, where) if keyed else None
+    words_in = _words_in(
+        project, scope, where, read, now, key, lambda: _search_candidates(project, scope, where, **read, now=now)
     )
     return hybrid_around_sql(
         values["semantic_ids"],
