@@ -1,6 +1,6 @@
 from django.core import checks
 
-from memories.embedding import missing_model_files, model_dir
+from memories.embedding import missing_model_files, model_dir, resolved_precision
 
 
 @checks.register()
@@ -30,8 +30,6 @@ def embedding_backend_available(app_configs, **kwargs):
     import importlib.util
 
     from django.conf import settings
-
-    from memories.embedding import resolved_precision
 
     if settings.EMBEDDING_BACKEND != "onnx":
         return []
