@@ -34,6 +34,7 @@ TEST_KINDS = {
     "test_bench": "core",
     "test_bench_load": "system",
     "test_change_table": "core",
+    "test_bulk_insert": "core",
     "test_citus_readiness": "core",
     "test_cluster": "system",
     "test_configuration": "core",

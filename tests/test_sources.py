@@ -443,10 +443,10 @@ def test_a_message_shares_only_the_very_vector_of_the_memory_written_from_it_alo
         outcome = FactOutcome(position=0, fact="x", extractor=extractor, sources=sources, decision="ADD", reason={})
         outcome.memory, outcome.entry = memory, {"id": str(memory.pk)} if written else None
         fresh = {0: MemorySource(content="x", embedding=embedding), 1: MemorySource(content="y", embedding=vector)}
-        _vectors_share([outcome], fresh)
-        # The memory's canonical, or itself: found by the INSERT (a subselect naming the memory).
-        named = fresh[0].vector_memory_id
-        return named is not None and named.params == [str(memory.pk)]
+        # The memory's canonical, or itself: found by the message's INSERT, from the memory named here.
+        holders = _vectors_share([outcome], fresh)
+        assert set(holders) <= {0}
+        return holders.get(0) == memory.pk
 
     assert shared()
     assert not shared(embedding=nudged)

@@ -14,6 +14,7 @@ from django.db.models import Case, UUIDField, When
 from django.utils import timezone
 
 from graph.services import graph_wanted, relations_record_for_events
+from mem0g_site.bulk_insert import insert_rows
 from mem0g_site.deferred import deferred_transaction, execute_later
 from memories.inputs import NewMemory, Scope, clean_uuid
 from memories.models import (
@@ -28,7 +29,7 @@ from memories.models import (
 )
 from memories.services.add_apply import apply_attachments, apply_inferred, apply_verbatim
 from memories.services.add_plan import AddPlan, FactOutcome, plan_add
-from memories.services.records import entry_holder, plain_vector, sql_vector
+from memories.services.records import ENTRY_HOLDER_SQL, plain_vector, sql_vector
 
 # --- The add pipeline --------------------------------------------------------------------------
 #
@@ -242,10 +243,15 @@ def _provenance_write(*, project, plan: AddPlan, outcomes: list[FactOutcome], ev
     else:
         fresh = rows
         by_position = {row.position: row for row in rows}
-    _vectors_share(outcomes, {row.position: row for row in fresh})
-    MemorySource.objects.bulk_create(fresh)
+    holders = _vectors_share(outcomes, {row.position: row for row in fresh})
+    insert_rows(
+        MemorySource,
+        fresh,
+        computed={"vector_memory_id": ENTRY_HOLDER_SQL},
+        extra={"holder_of": ("uuid", [holders.get(row.position) for row in fresh])},
+    )
     for row in fresh:
-        if row.vector_memory_id is not None:
+        if row.position in holders:
             row.__dict__.pop("vector_memory_id")  # found by the INSERT (see _vectors_share): deferred
     links = {
         (outcome.memory.pk, by_position[position].pk)
@@ -254,7 +260,8 @@ def _provenance_write(*, project, plan: AddPlan, outcomes: list[FactOutcome], ev
         for position in outcome.sources
         if position in by_position
     }
-    MemorySourceLink.objects.bulk_create(
+    insert_rows(
+        MemorySourceLink,
         [MemorySourceLink(project=project, memory_id=m, source_id=src, created_at=now) for m, src in links],
         ignore_conflicts=True,
     )
@@ -283,7 +290,7 @@ def _provenance_write(*, project, plan: AddPlan, outcomes: list[FactOutcome], ev
         )
         for outcome in outcomes
     ]
-    DecisionTrace.objects.bulk_create(traces)
+    insert_rows(DecisionTrace, traces)
     changed = {pk: trace.pk for trace, outcome in zip(traces, outcomes, strict=True) for pk in outcome.changed}
     if changed:
         # The history rows this add wrote (at ``now``, under the scope's lock) point to their trace.
@@ -294,12 +301,14 @@ def _provenance_write(*, project, plan: AddPlan, outcomes: list[FactOutcome], ev
         )
 
 
-def _vectors_share(outcomes: list[FactOutcome], fresh: dict[int, MemorySource]) -> None:
+def _vectors_share(outcomes: list[FactOutcome], fresh: dict[int, MemorySource]) -> dict[int, Any]:
     """Point each new message stored verbatim at the memory this add wrote from it, when the two
     vectors are the same (``MemorySource.vector_memory``), or rather at the memory holding that
     vector's HNSW entry (the memory's canonical, ``Memory.vector_memory``, when it names one): the
     message is then found through that entry and builds none of its own. Not for facts inferred or
-    summarised from the messages, nor for a message kept already (a retry)."""
+    summarised from the messages, nor for a message kept already (a retry). Answers the memory of
+    each such message, by position: its INSERT reads the holder (``ENTRY_HOLDER_SQL``)."""
+    holders = {}
     for outcome in outcomes:
         if outcome.extractor != "verbatim" or outcome.entry is None or len(outcome.sources) != 1:
             continue
@@ -308,7 +317,8 @@ def _vectors_share(outcomes: list[FactOutcome], fresh: dict[int, MemorySource]) 
             source.embedding is outcome.memory.embedding  # one vector, maybe still being made
             or np.array_equal(plain_vector(source.embedding), plain_vector(outcome.memory.embedding))
         ):
-            source.vector_memory_id = entry_holder(outcome.memory.pk)
+            holders[source.position] = outcome.memory.pk
+    return holders
 
 
 def _scope_of(outcome: FactOutcome, plan: AddPlan) -> Scope:

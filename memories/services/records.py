@@ -10,18 +10,16 @@ from typing import Any
 
 from django.conf import settings
 from django.db import transaction
-from django.db.models import UUIDField
-from django.db.models.expressions import RawSQL
 from django.utils import timezone
-from pgvector import Vector
 
 from graph.services import relationships_autolink
+from mem0g_site.bulk_insert import insert_rows
 from mem0g_site.deferred import execute_later
 from mem0g_site.exceptions import MemoryNotFound, ValidationFailed
 from memories.embedding import BF16_BATCH_MIN_TEXTS, embed_later, embed_texts, get_embedder
 from memories.inputs import NewMemory, Scope, clean_new_memory, clean_scope
 from memories.models import DecisionTrace, Memory, MemoryHistory, MemorySource, MemorySourceLink, memory_hash
-from memories.vectors import SqlVector, plain_vector, sql_vector, vector_text
+from memories.vectors import SqlVector, plain_vector, sql_vector
 
 
 def _history_row(
@@ -76,7 +74,8 @@ def history_added(
     ]
     for row, trace_id in zip(rows, traces or (), strict=traces is not None):
         row.trace_id = trace_id
-    return MemoryHistory.objects.bulk_create(rows)
+    insert_rows(MemoryHistory, rows)
+    return rows
 
 
 def history_updated(
@@ -260,11 +259,9 @@ def memories_write(
         )
         for item, vector in prepared
     ]
-    for memory in memories:
-        memory.vector_memory_id = canonical_of(memory)
     # savepoint=False: inside an add's transaction a failure here fails the whole add anyway.
     with transaction.atomic(savepoint=False):
-        Memory.objects.bulk_create(memories)
+        insert_rows(Memory, memories, computed={"vector_memory_id": CANONICAL_SQL})
         for memory in memories:
             # Found by the INSERT itself: not known here. Left deferred (a read, if anything asks),
             # so that no later save writes the look-up again.
@@ -280,39 +277,28 @@ def memories_write(
     return memories
 
 
-def canonical_of(memory: Memory) -> RawSQL:
-    """The value of a new memory's ``vector_memory``: the oldest memory of its project that holds the
-    same text with the same vector and names no canonical itself (``Memory.vector_memory``), or
-    NULL. A scalar subselect in the INSERT's VALUES, so the add stays one round trip; served by
-    memory_canonical_hash (one probe, which finds nothing for a text the project has not seen).
-    Two adds of one new text at the same moment may both find none, and both keep their own HNSW
-    entry: correct, and not worth a lock. Rows inserted by one statement do not see each other.
-    The canonical found is locked ``FOR KEY SHARE`` until the add commits: a delete of it waits for
-    the add (then its ON DELETE SET NULL reaches the new row too), and an add that finds it being
-    deleted waits, then passes over it (none, or the next): without the lock the add named a row
-    that another transaction had just deleted, and failed on the key at its commit (seen under
-    32 clients adding and deleting)."""
-    embedding = memory.embedding
-    # A Vector goes as it is: the driver makes its text when the INSERT is sent (a SqlVector's may be pending).
-    literal = embedding if isinstance(embedding, Vector) else vector_text(embedding)
-    return RawSQL(
-        "(SELECT c.id FROM memories_memory c WHERE c.project_id = %s AND c.hash = %s "
-        "AND c.vector_memory_id IS NULL AND c.embedding = %s::vector ORDER BY c.created_at, c.id LIMIT 1 "
-        "FOR KEY SHARE)",
-        [str(memory.project_id), memory.hash, literal],
-        output_field=UUIDField(),
-    )
+# The value of a new memory's ``vector_memory``, computed by its INSERT (``insert_rows``) from the
+# row's own project, hash and vector: the oldest memory of its project that holds the same text with
+# the same vector and names no canonical itself (``Memory.vector_memory``), or NULL. In the INSERT,
+# so the add stays one round trip; served by memory_canonical_hash (one probe, which finds nothing
+# for a text the project has not seen). Two adds of one new text at the same moment may both find
+# none, and both keep their own HNSW entry: correct, and not worth a lock. Rows inserted by one
+# statement do not see each other. The canonical found is locked ``FOR KEY SHARE`` until the add
+# commits: a delete of it waits for the add (then its ON DELETE SET NULL reaches the new row too),
+# and an add that finds it being deleted waits, then passes over it (none, or the next): without the
+# lock the add named a row that another transaction had just deleted, and failed on the key at its
+# commit (seen under 32 clients adding and deleting).
+CANONICAL_SQL = (
+    '(SELECT c.id FROM memories_memory c WHERE c.project_id = u."project_id" AND c.hash = u."hash" '
+    'AND c.vector_memory_id IS NULL AND c.embedding = u."embedding" ORDER BY c.created_at, c.id LIMIT 1 '
+    "FOR KEY SHARE)"
+)
 
-
-def entry_holder(memory_id: Any) -> RawSQL:
-    """The memory holding the HNSW entry of ``memory_id``'s vector (its canonical, or itself), as a
-    scalar subselect for an INSERT queued after the memory's own (``mem0g_site.deferred``: the
-    memory's canonical is found by its INSERT, which the subselect follows in the same round trip)."""
-    return RawSQL(
-        "(SELECT coalesce(h.vector_memory_id, h.id) FROM memories_memory h WHERE h.id = %s)",
-        [str(memory_id)],
-        output_field=UUIDField(),
-    )
+# A new message's ``vector_memory`` when it has the very vector of a memory the same add writes
+# (``u."holder_of"``): the memory holding that vector's HNSW entry (its canonical, or itself), read
+# by the message's INSERT, queued after the memory's own (``mem0g_site.deferred``: the memory's
+# canonical is found by its INSERT, which this follows in the same round trip). NULL otherwise.
+ENTRY_HOLDER_SQL = '(SELECT coalesce(h.vector_memory_id, h.id) FROM memories_memory h WHERE h.id = u."holder_of")'
 
 
 def memories_add(*, project, items: Sequence[NewMemory], now: datetime | None = None) -> list[Memory]:
