@@ -7,8 +7,9 @@ Django's ``bulk_create`` writes ``VALUES (%s, %s, ...), (...)``: one placeholder
 20-row memory INSERT is a 6 KB statement with 500 parameters. Each part of the way pays for every
 placeholder: Django's compiler prepares each value, psycopg rewrites the statement for the server
 (it caches that only for statements under 4 KB and 50 parameters), and PostgreSQL parses and binds
-each one. Here the statement has a parameter per column whatever the row count, and its text is
-the same for every call of the same shape.
+each one. Here the statement has one parameter a column whatever the row count (but a vector
+column, which takes one a row: see ``insert_rows``), and the same text for every call of as many
+rows.
 
 A column may also be computed per row from the others (``computed``: SQL over ``u."column"``,
 and over ``extra`` columns that are unnested beside them but not inserted): a memory's canonical,
