@@ -23,10 +23,9 @@ measurable (docs/BENCHMARKS.md, session 14).
 
 ``deferred_transaction()`` is both: a transaction whose INSERTs are deferred. When the block sent
 nothing of its own by its end (its queue is all it wrote, as in a verbatim add), the queue *is* the
-transaction: it goes out alone, between a ``BEGIN`` and a ``COMMIT`` sent in the same pipeline,
-one round trip instead of three. (Without them PostgreSQL would run everything before the Sync as
-one implicit transaction, and commit at the Sync whatever had been sent when the driver refused a
-later value: a partial write.)
+transaction: PostgreSQL runs everything before a Sync, with no ``BEGIN``, as one implicit
+transaction, committed at the Sync or rolled back whole at the first error; so it goes out alone,
+without ``BEGIN`` before it and ``COMMIT`` after it: one round trip instead of three.
 """
 
 import functools
@@ -119,42 +118,29 @@ def deferred_inserts(using: str = DEFAULT_DB_ALIAS, *, whole_transaction: bool =
         _queues.reset(token)
 
 
-_BEGIN, _COMMIT = [("BEGIN", None)], [("COMMIT", None)]
-
-
 def _send_pipelined(connection, statements: list[tuple[str, tuple | None]], *, autocommit: bool) -> None:
     """Send ``statements`` in one pipeline, one Sync after the last (see the module's docstring).
-    ``autocommit``: no transaction is open and Django's begins none: the pipeline holds its own,
-    ``BEGIN`` before the statements and ``COMMIT`` after them, so that a statement that never
-    leaves (a value the driver refuses) leaves nothing written: everything before a Sync without a
-    ``BEGIN`` would be committed by it. After an error, a ``ROLLBACK`` ends it (one more round trip).
-
-    Like any statement of Django's: through the connection's execute wrappers (the request's ``db``
-    time, benchmarks' logs, ``deferring``, which lets it pass), once, as the statements joined, in
-    the query log when queries are logged (their parameters merged there), and with the driver's
+    ``autocommit``: no transaction is open and none is begun, so the Sync commits them (or none of
+    them). Like any statement of Django's: through the connection's execute wrappers (the request's
+    ``db`` time, benchmarks' logs, ``deferring``, which lets it pass), once, as the statements joined,
+    in the query log when queries are logged (their parameters merged there), and with the driver's
     errors as Django's."""
     text = ";\n".join(sql for sql, _ in statements)
 
     def pipelined(sql, params, many, context):
         driver = connection.connection
         with connection.wrap_database_errors:
-            if autocommit:  # the transaction is the pipeline's: BEGIN first and COMMIT last, in it
+            if autocommit:  # no BEGIN: PostgreSQL commits at the Sync (or none of it)
                 driver.autocommit = True
             try:
                 # A cursor binding its parameters on the server (Django's merge them into the text,
                 # which pipeline mode cannot carry as several statements).
                 with driver.pipeline(), psycopg.Cursor(driver) as cursor:
-                    for statement, values in [*_BEGIN, *statements, *_COMMIT] if autocommit else statements:
+                    for statement, values in statements:
                         cursor.execute(statement, values)
             finally:
                 if autocommit:
-                    try:
-                        # Stopped before its COMMIT went (the driver refused a value, the server a
-                        # row): what was sent is undone, not committed by the pipeline's Sync.
-                        if driver.info.transaction_status != TransactionStatus.IDLE:
-                            driver.execute("ROLLBACK")
-                    finally:
-                        driver.autocommit = False
+                    driver.autocommit = False
 
     with connection.cursor() as cursor:  # connected, in this thread, as any statement
         connection.validate_no_broken_transaction()
