@@ -59,15 +59,16 @@ def insert_rows(
     inserted; ``ignore_conflicts``: ``ON CONFLICT DO NOTHING``."""
     if not objs:
         return
-    computed = dict(computed or {})
+    computed = computed or {}
     connection = connections[using]
     quote = connection.ops.quote_name
     opts = model._meta
     # A key the database makes (an identity column) is left to it, as bulk_create leaves it: the new
     # rows' keys are then not known here (nothing is read back).
-    database_key = isinstance(opts.pk, AutoFieldMixin) and all(obj.pk is None for obj in objs)
-    if isinstance(opts.pk, AutoFieldMixin) and not database_key and any(obj.pk is None for obj in objs):
+    keyless = {obj.pk is None for obj in objs} if isinstance(opts.pk, AutoFieldMixin) else {False}
+    if len(keyless) > 1:
         raise ValueError(f"{model.__name__}: some rows have primary keys and some do not")
+    database_key = keyless == {True}
     inserted = [f for f in opts.concrete_fields if not f.generated and not (database_key and f is opts.pk)]
     unknown = set(computed) - {f.column for f in inserted}
     if unknown:
