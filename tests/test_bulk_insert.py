@@ -12,7 +12,7 @@ from django.utils import timezone
 from mem0g_site.bulk_insert import UNNEST_MIN_ROWS, insert_rows
 from mem0g_site.deferred import deferred_inserts
 from memories.models import AddEvent, DecisionTrace, Memory, MemoryHistory, MemorySource, MemorySourceLink
-from memories.services.records import ENTRY_HOLDER_SQL
+from memories.services.add import ENTRY_HOLDER_SQL
 from memories.vectors import SqlVector
 
 # Texts that a hand-made array literal would get wrong.

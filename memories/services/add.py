@@ -29,7 +29,7 @@ from memories.models import (
 )
 from memories.services.add_apply import apply_attachments, apply_inferred, apply_verbatim
 from memories.services.add_plan import AddPlan, FactOutcome, plan_add
-from memories.services.records import ENTRY_HOLDER_SQL, plain_vector, sql_vector
+from memories.services.records import plain_vector, sql_vector
 
 # --- The add pipeline --------------------------------------------------------------------------
 #
@@ -299,6 +299,13 @@ def _provenance_write(*, project, plan: AddPlan, outcomes: list[FactOutcome], ev
         ).update(
             trace_id=Case(*(When(memory_id=pk, then=trace) for pk, trace in changed.items()), output_field=UUIDField())
         )
+
+
+# A new message's ``vector_memory`` when it has the very vector of a memory the same add writes
+# (``u."holder_of"``): the memory holding that vector's HNSW entry (its canonical, or itself), read
+# by the message's INSERT, queued after the memory's own (``mem0g_site.deferred``: the memory's
+# canonical is found by its INSERT, which this follows in the same round trip). NULL otherwise.
+ENTRY_HOLDER_SQL = '(SELECT coalesce(h.vector_memory_id, h.id) FROM memories_memory h WHERE h.id = u."holder_of")'
 
 
 def _vectors_share(outcomes: list[FactOutcome], fresh: dict[int, MemorySource]) -> dict[int, Any]:

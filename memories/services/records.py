@@ -294,12 +294,6 @@ CANONICAL_SQL = (
     "FOR KEY SHARE)"
 )
 
-# A new message's ``vector_memory`` when it has the very vector of a memory the same add writes
-# (``u."holder_of"``): the memory holding that vector's HNSW entry (its canonical, or itself), read
-# by the message's INSERT, queued after the memory's own (``mem0g_site.deferred``: the memory's
-# canonical is found by its INSERT, which this follows in the same round trip). NULL otherwise.
-ENTRY_HOLDER_SQL = '(SELECT coalesce(h.vector_memory_id, h.id) FROM memories_memory h WHERE h.id = u."holder_of")'
-
 
 def memories_add(*, project, items: Sequence[NewMemory], now: datetime | None = None) -> list[Memory]:
     """Store memories verbatim (one or many), embedded in one batch, with an ADD history row each.
