@@ -25,7 +25,9 @@ measurable (docs/BENCHMARKS.md, session 14).
 nothing of its own by its end (its queue is all it wrote, as in a verbatim add), the queue *is* the
 transaction: PostgreSQL runs everything before a Sync, with no ``BEGIN``, as one implicit
 transaction, committed at the Sync or rolled back whole at the first error; so it goes out alone,
-without ``BEGIN`` before it and ``COMMIT`` after it: one round trip instead of three.
+without ``BEGIN`` before it and ``COMMIT`` after it: one round trip instead of three. A statement
+that never leaves (the driver refuses one of its values) would let the Sync commit those sent before
+it; one that fails on the server goes last in its place, so none of them is kept.
 """
 
 import functools
@@ -118,6 +120,22 @@ def deferred_inserts(using: str = DEFAULT_DB_ALIAS, *, whole_transaction: bool =
         _queues.reset(token)
 
 
+# Sent last when a pipelined implicit transaction is given up before its Sync.
+_ABANDON = "DO $$BEGIN RAISE EXCEPTION 'mem0g: the rest of this transaction was not sent'; END$$"
+
+
+def _abandon(cursor) -> None:
+    """Make the implicit transaction of ``cursor``'s pipeline fail, so that its Sync rolls back what
+    was sent of it instead of committing it: a statement that raises, as the pipeline's last. When
+    a statement stops the loop before it leaves (the driver refuses a value, client-side), those
+    before it are already on the server, and nothing else would tell it to drop them. Costs nothing
+    when all goes out (BEGIN and COMMIT in the pipeline cost 11% of a batched add: session 20)."""
+    try:
+        cursor.execute(_ABANDON)
+    except Exception:  # an error of the server's came back already: it rolls back at the Sync anyway
+        pass
+
+
 def _send_pipelined(connection, statements: list[tuple[str, tuple | None]], *, autocommit: bool) -> None:
     """Send ``statements`` in one pipeline, one Sync after the last (see the module's docstring).
     ``autocommit``: no transaction is open and none is begun, so the Sync commits them (or none of
@@ -136,8 +154,13 @@ def _send_pipelined(connection, statements: list[tuple[str, tuple | None]], *, a
                 # A cursor binding its parameters on the server (Django's merge them into the text,
                 # which pipeline mode cannot carry as several statements).
                 with driver.pipeline(), psycopg.Cursor(driver) as cursor:
-                    for statement, values in statements:
-                        cursor.execute(statement, values)
+                    try:
+                        for statement, values in statements:
+                            cursor.execute(statement, values)
+                    except BaseException:
+                        if autocommit:
+                            _abandon(cursor)
+                        raise
             finally:
                 if autocommit:
                     driver.autocommit = False

@@ -7,7 +7,7 @@ import tempfile
 import uuid
 
 import pytest
-from django.db import IntegrityError, connection, transaction
+from django.db import DataError, IntegrityError, connection, transaction
 from django.db.transaction import TransactionManagementError
 from django.test.utils import CaptureQueriesContext
 from psycopg import pq
@@ -213,3 +213,24 @@ def test_a_block_bound_to_roll_back_commits_nothing(project):
             pass
         assert connection.needs_rollback
     assert _events(project) == set()
+
+
+@pytest.mark.django_db(transaction=True)
+@pytest.mark.parametrize("sent_before", [1, 3])
+def test_a_value_the_driver_refuses_leaves_nothing_of_the_transaction_written(project, sent_before):
+    """The last row never leaves (psycopg refuses a NUL in a text, before sending it); the rows and
+    the lock before it have gone already, and the pipeline's Sync must not commit them."""
+    with pytest.raises(DataError, match="NUL"), deferred_transaction():
+        execute_later("SELECT pg_advisory_xact_lock(%s)", [4245])
+        for number in range(sent_before):
+            AddEvent.objects.create(project=project, user_id=f"sent-{number}")
+        AddEvent.objects.create(project=project, user_id="bad\x00value")
+    assert _events(project) == set()
+    assert connection.connection.info.transaction_status == pq.TransactionStatus.IDLE
+    with connection.cursor() as cursor:  # the lock went with the rolled-back transaction
+        cursor.execute("SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND objid = 4245")
+        assert cursor.fetchone()[0] == 0
+    with _wire() as sent, deferred_transaction():  # and the connection goes on, one round trip again
+        AddEvent.objects.create(project=project, user_id="after")
+    assert len(sent) == 1, sent
+    assert _events(project) == {"after"}
