@@ -10,6 +10,7 @@ import pytest
 from django.core.management import call_command
 
 from accounts.models import Organization, Project
+from memories.bench.measure import SqlLog, Statement, search_strategy
 from memories.models import Memory, MemoryHistory, MemorySource
 
 
@@ -70,6 +71,43 @@ def test_bench_measures_through_the_real_services_and_cleans_up(tmp_path, settin
     assert not MemoryHistory.objects.filter(project_id=project_id).exists()
     assert not Project.objects.filter(pk=project_id).exists()
     assert not Organization.objects.filter(slug=figures["project"]["slug"]).exists()
+
+
+# Transactional, as the command runs for real: outside a transaction the HNSW walk goes as one
+# message with its SET LOCALs before it (ranking._walk_settings), which the bench has to read as the
+# walk. In a test transaction (above) the settings go as a statement of their own.
+@pytest.mark.django_db(transaction=True)
+def test_bench_outside_a_transaction_reads_and_explains_the_walk_that_carries_its_settings(tmp_path, settings):
+    settings.SEARCH_EXACT_MAX_ROWS = 60
+    path = tmp_path / "bench.json"
+
+    call_command("bench", n=300, users=7, queries=12, repeat=1, seed=7, json=path)
+
+    figures = json.loads(path.read_text())
+    assert set(figures["search"]["strategies"]) == {"exact", "hnsw"}  # the walk, not "hnsw+exact"
+    most = {entry["label"]: entry for entry in figures["explain"]}["most rows"]
+    assert most["strategy"] == "hnsw" and most["results"] == 10
+    assert most["session_settings"] == [
+        "SET LOCAL hnsw.iterative_scan = strict_order;",
+        f"SET LOCAL hnsw.ef_search = {settings.SEARCH_HNSW_EF_SEARCH};",
+    ]
+    assert most["sql"].lstrip().startswith("WITH walked")  # the walk itself, its settings apart
+    assert "memory_embedding_hnsw" in most["indexes_used"], most["plan"]
+    assert not Project.objects.filter(pk=figures["project"]["id"]).exists()
+
+
+def test_a_message_is_read_apart_from_the_settings_it_starts_with():
+    walk = Statement("SET LOCAL a = on; SET LOCAL b = 40; WITH w AS (SELECT 1) SELECT x <=> y ORDER BY 1", [], 0.0)
+    assert walk.settings == ["SET LOCAL a = on;", "SET LOCAL b = 40;"]
+    assert walk.body.startswith(" WITH w") and walk.kind == "search"
+    only_settings = Statement("SET LOCAL a = on; SET LOCAL b = 40; ", None, 0.0)
+    assert (only_settings.kind, len(only_settings.settings), only_settings.body.strip()) == ("set", 2, "")
+    assert Statement("set enable_sort = off", None, 0.0).settings == ["set enable_sort = off"]
+    plain = Statement("SELECT x <=> y FROM t ORDER BY 1", None, 0.0)
+    assert (plain.settings, plain.kind) == ([], "search")
+    log = SqlLog([Statement("SELECT 1", None, 0.0), walk])
+    assert search_strategy(log) == "hnsw"
+    assert search_strategy(SqlLog([plain])) == "exact"
 
 
 @pytest.mark.django_db

@@ -381,9 +381,11 @@ class LoadBench:
         for label, user in chosen.items():
             sample = self._timed_search(project, user, question)
             log: SqlLog = sample["log"]
-            search = next(s for s in log.statements if s.kind == "search")
+            # The statement that answered: the last search (a scope's first search in a process
+            # tries the exact path's statement, which counts the scope, before it walks).
+            search = [s for s in log.statements if s.kind == "search"][-1]
             probe = next((s for s in log.statements if s.kind == "probe"), None)
-            settings_sql = [s.sql for s in log.statements if s.kind == "set"]
+            settings_sql = [sql for statement in log.statements for sql in statement.settings]
             entry = {
                 "label": label,
                 "user": user,
@@ -391,7 +393,7 @@ class LoadBench:
                 "strategy": sample["strategy"],
                 "results": sample["results"],
                 "session_settings": settings_sql,
-                "sql": search.sql,
+                "sql": search.body,
                 "plan": self._explain_analyze(search, settings_sql),
             }
             entry["indexes_used"] = indexes_in_plan(entry["plan"])
@@ -410,7 +412,7 @@ class LoadBench:
         with transaction.atomic(), connection.cursor() as cursor:
             for sql in settings_sql:
                 cursor.execute(sql)
-            cursor.execute("EXPLAIN (ANALYZE, BUFFERS) " + statement.sql, statement.params)
+            cursor.execute("EXPLAIN (ANALYZE, BUFFERS) " + statement.body, statement.params)
             return [shorten_vectors(row[0]) for row in cursor.fetchall()]
 
     # --- sizes and clean-up -------------------------------------------------------------------

@@ -17,27 +17,54 @@ from django.db import connection
 
 from memories.embedding import get_embedder
 
+# A SET at the start of a message, up to its semicolon.
+_LEADING_SET = re.compile(r"\s*(SET\s[^;]*;)", re.IGNORECASE)
+
 
 @dataclass
 class Statement:
+    """One message Django sent. A message may start with settings for the statement after them (the
+    HNSW walk outside a transaction carries its ``SET LOCAL``s so: ``ranking._walk_settings``)."""
+
     sql: str
     params: Any
     seconds: float
 
     @property
+    def settings(self) -> list[str]:
+        """The SET statements the message starts with (all of it, for a message of settings only)."""
+        return self._split()[0]
+
+    @property
+    def body(self) -> str:
+        """The message without its leading settings: the statement to classify and EXPLAIN."""
+        return self._split()[1]
+
+    def _split(self) -> tuple[list[str], str]:
+        found, at = [], 0
+        while match := _LEADING_SET.match(self.sql, at):
+            found.append(match.group(1))
+            at = match.end()
+        rest = self.sql[at:]
+        if rest.lstrip().upper().startswith("SET "):  # a last one without its semicolon
+            return [*found, rest.strip()], ""
+        return found, rest
+
+    @property
     def kind(self) -> str:
-        text = self.sql.lstrip().upper()
-        if text.startswith("SET "):
+        body = self.body
+        text = body.lstrip().upper()
+        if not text:
             return "set"
         if text.startswith("INSERT"):
             return "insert"
-        if "search_vector" in self.sql and "semantic AS MATERIALIZED (SELECT unnest(" in self.sql:
+        if "search_vector" in body and "semantic AS MATERIALIZED (SELECT unnest(" in body:
             return "keyword"  # the full-text half fused around the HNSW walk's rows (the HNSW path)
-        if "search_vector" in self.sql and "semantic AS MATERIALIZED" in self.sql:
+        if "search_vector" in body and "semantic AS MATERIALIZED" in body:
             return "search"  # a hybrid search's two sides in one statement (the exact path)
-        if "search_vector" in self.sql:
+        if "search_vector" in body:
             return "keyword"  # the full-text half of a hybrid search
-        if "<=>" in self.sql and "ORDER BY" in text:
+        if "<=>" in body and "ORDER BY" in text:
             return "search"
         if "COUNT(" in text:
             return "probe"
@@ -141,8 +168,9 @@ def cpu_model() -> str:
 
 def search_strategy(log: SqlLog) -> str:
     """The branch memory_search took: ``exact`` (scope index, every row scored), ``hnsw`` (it set
-    ``hnsw.iterative_scan``) or ``hnsw+exact`` (the HNSW walk came back short and it re-ran exactly)."""
-    if not any(s.kind == "set" for s in log.statements):
+    ``hnsw.iterative_scan``, in a message of its own or in the walk's) or ``hnsw+exact`` (the HNSW
+    walk came back short and it re-ran exactly)."""
+    if not any(s.settings for s in log.statements):
         return "exact"
     return "hnsw" if sum(1 for s in log.statements if s.kind == "search") == 1 else "hnsw+exact"
 
