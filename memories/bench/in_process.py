@@ -42,6 +42,7 @@ from memories.bench.measure import (
     execution_ms,
     indexes_in_plan,
     peak_rss_mb,
+    planning_ms,
     search_strategy,
     shorten_vectors,
     sql_log,
@@ -55,6 +56,8 @@ from memories.services import memories_add
 
 WARMUP_QUERIES = 10  # at most; a quarter of --queries for small runs
 FAR_QUERY_REPEATS = 10  # at most; a tenth of --queries (3 or more) for small runs
+# The planning time reported is the median of this many plain EXPLAINs of the statement.
+PLANNING_REPEATS = 5
 # Nothing like the personal facts of memories.bench.data: the nearest rows of any user are far from it.
 FAR_QUERY = "torque specification in newton metres for the cylinder head bolts of a 1998 marine diesel engine"
 
@@ -398,11 +401,13 @@ class LoadBench:
             }
             entry["indexes_used"] = indexes_in_plan(entry["plan"])
             entry["execution_ms"] = execution_ms(entry["plan"])
+            entry["planning_ms"] = self._planning_ms(search, settings_sql)
             if probe is not None:
                 entry["probe_sql"] = probe.sql
                 entry["probe_plan"] = self._explain_analyze(probe, settings_sql)
                 entry["probe_indexes_used"] = indexes_in_plan(entry["probe_plan"])
                 entry["probe_execution_ms"] = execution_ms(entry["probe_plan"])
+                entry["probe_planning_ms"] = self._planning_ms(probe, settings_sql)
             out.append(entry)
         return out
 
@@ -414,6 +419,22 @@ class LoadBench:
                 cursor.execute(sql)
             cursor.execute("EXPLAIN (ANALYZE, BUFFERS) " + statement.body, statement.params)
             return [shorten_vectors(row[0]) for row in cursor.fetchall()]
+
+    @staticmethod
+    def _planning_ms(statement: Statement, settings_sql: list[str]) -> float | None:
+        """How long PostgreSQL takes to plan the statement (with the same SET LOCALs): the median of
+        ``PLANNING_REPEATS`` plain EXPLAINs, which plan it without running it. Each plans afresh, as
+        a search does (its statements are not prepared on the server), with warm catalog caches:
+        the searches before it ran in this connection."""
+        timings = []
+        with transaction.atomic(), connection.cursor() as cursor:
+            for sql in settings_sql:
+                cursor.execute(sql)
+            for _ in range(PLANNING_REPEATS):
+                cursor.execute("EXPLAIN (SUMMARY) " + statement.body, statement.params)
+                timings.append(planning_ms([row[0] for row in cursor.fetchall()]))
+        found = [value for value in timings if value is not None]
+        return round(statistics.median(found), 3) if found else None
 
     # --- sizes and clean-up -------------------------------------------------------------------
 

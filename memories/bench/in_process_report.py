@@ -85,7 +85,8 @@ def print_report(report: dict[str, Any], write) -> None:
     for entry in report["explain"]:
         write(
             f"  {entry['label']}: {entry['user']} ({entry['rows']} rows, {entry['strategy']} path, "
-            f"{entry['results']} results) indexes {entry['indexes_used']}, execution {entry['execution_ms']} ms"
+            f"{entry['results']} results) indexes {entry['indexes_used']}, planning {entry['planning_ms']} ms, "
+            f"execution {entry['execution_ms']} ms"
         )
         for line in entry["plan"]:
             if (
@@ -94,7 +95,10 @@ def print_report(report: dict[str, Any], write) -> None:
             ):
                 write(f"      {line}")
         if "probe_plan" in entry:
-            write(f"    size probe: indexes {entry['probe_indexes_used']}, execution {entry['probe_execution_ms']} ms")
+            write(
+                f"    size probe: indexes {entry['probe_indexes_used']}, planning {entry['probe_planning_ms']} ms, "
+                f"execution {entry['probe_execution_ms']} ms"
+            )
     write("")
     sizes = report["sizes"]
     write("sizes (before clean-up)")

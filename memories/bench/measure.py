@@ -176,8 +176,17 @@ def search_strategy(log: SqlLog) -> str:
 
 
 def execution_ms(plan: list[str]) -> float | None:
+    return _stage_ms(plan, "Execution")
+
+
+def planning_ms(plan: list[str]) -> float | None:
+    return _stage_ms(plan, "Planning")
+
+
+def _stage_ms(plan: list[str], stage: str) -> float | None:
+    """The time EXPLAIN's summary gives a stage (``Planning``, ``Execution``), in ms."""
     for line in plan:
-        match = re.match(r"\s*Execution Time: ([\d.]+) ms", line)
+        match = re.match(rf"\s*{stage} Time: ([\d.]+) ms", line)
         if match:
             return float(match.group(1))
     return None
