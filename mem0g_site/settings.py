@@ -238,9 +238,10 @@ ARCHIVE_EXPORT_MAX_RECORDS = env_int("ARCHIVE_EXPORT_MAX_RECORDS", 200_000, mini
 MEMORY_BATCH_MAX = 1000
 # Filtered vector search: scopes with at most this many candidate rows are searched exactly
 # (every row scored, no approximate index); larger ones use the HNSW index with iterative scans.
-# 2,000 measured best (docs/BENCHMARKS.md): counting and scoring more rows costs more than the
-# HNSW walk it replaces.
-SEARCH_EXACT_MAX_ROWS = env_int("SEARCH_EXACT_MAX_ROWS", 2_000, minimum=0)
+# 5,000 (docs/BENCHMARKS.md, session 22): at a million memories, scoring a user's 2,000-5,000 rows
+# costs 6-13 ms every time, where the walk (ef_search 500) costs 10-15 ms at p50 and 50-80 ms for
+# questions whose nearest memories belong to other users; from about 6,000 rows the walk is cheaper.
+SEARCH_EXACT_MAX_ROWS = env_int("SEARCH_EXACT_MAX_ROWS", 5_000, minimum=0)
 # hnsw.ef_search for filtered searches (at least 2 x top_k). At a million memories, for the users
 # that own 1-10% of a project's rows, 500 finds 98.7% of the exact top 10 where 200 found 85% (27 of
 # 200 searches less than half of it), and its slowest searches are faster: 200 leaves more of the
