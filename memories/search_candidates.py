@@ -37,6 +37,11 @@ SCOPE_SIZE_LARGE_CACHE_SECONDS = 3600
 # A large scope reaching few canonicals (scored, not walked) grows into a walked one by adds: that
 # verdict is counted again sooner, as an over-limit count was before.
 SCOPE_FEW_ENTRIES_CACHE_SECONDS = 600
+# A scope over the exact path's limit is walked when it reaches more canonicals than this (or than
+# that limit, if lower): "few" for a walk is where it stops being cheaper than scoring, not where
+# scoring stops being cheap. A user of 6,323 rows who repeats facts reaches about 4,000 at a million
+# memories: walked in 21-26 ms, scored in 31-41 (docs/BENCHMARKS.md, session 22).
+WALK_ENTRIES_MIN = 2_000
 
 
 def remember_scope_size(key: str, size: int, limit: int) -> None:
@@ -59,17 +64,19 @@ def _scope_size(project, scope: Scope | None, candidates, limit: int, *, shape: 
     return size
 
 
-def _walks_its_canonicals(size_key: str, candidates_of, limit: int) -> bool:
-    """Whether a large scope is walked: whether its candidates that name no canonical
-    (``Memory.vector_memory`` NULL) and the canonicals the others name, each counted up to
+def _walks_its_canonicals(size_key: str, candidates_of, exact_max: int) -> bool:
+    """Whether a large scope (over ``exact_max`` rows) is walked: whether its candidates that name no
+    canonical (``Memory.vector_memory`` NULL) and the canonicals the others name, each counted up to
     ``limit + 1`` (``ranking.shared_sizes``, ``named``; ``candidates_of()``: the candidates' queryset,
-    built only to count them), are more than ``limit``: the entries of memory_embedding_hnsw the
-    scope reaches. A filtered walk over few entries runs on to hnsw.max_scan_tuples, so a scope of
-    many rows but few distinct vectors (the same facts said again and again) is scored exactly.
+    built only to count them), are more than ``limit``, the lower of ``exact_max`` and
+    ``WALK_ENTRIES_MIN``: the entries of memory_embedding_hnsw the scope reaches. A filtered walk over
+    few entries runs on to hnsw.max_scan_tuples, so a scope of many rows but few distinct vectors
+    (the same facts said again and again) is scored exactly.
     The counts are cached under ``size_key`` (the scope's, see ``_scope_size_key``) as long as a
     large scope's size when they are many, else ``SCOPE_FEW_ENTRIES_CACHE_SECONDS``. A stale count
     at worst walks a scope that shrank (the walk's fallback scores it exactly) or scores one that
     grew (exact, only slower)."""
+    limit = min(exact_max, WALK_ENTRIES_MIN)
     key = size_key + ":sides"
     sides = cache.get(key)
     if sides is None:

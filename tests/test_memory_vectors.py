@@ -378,6 +378,28 @@ def test_a_large_scope_reaching_few_canonicals_is_scored_not_walked(project, rep
     assert search_candidates.SCOPE_FEW_ENTRIES_CACHE_SECONDS < search_candidates.SCOPE_SIZE_LARGE_CACHE_SECONDS
 
 
+def test_a_large_scope_reaching_more_canonicals_than_a_walk_needs_is_walked(project, repeated, settings, monkeypatch):
+    """Over the exact path's limit, "few canonicals" ends at ``WALK_ENTRIES_MIN`` when that is lower:
+    erin's six rows (over a limit of 5) reach two canonicals, more than a walk's floor of 1."""
+    from django.core.cache import cache
+
+    from memories import search_candidates
+    from memories.search import memory_search
+
+    for _ in range(3):
+        said(project, "erin", REPEATED[:2])
+    settings.SEARCH_EXACT_MAX_ROWS = 5
+    monkeypatch.setattr(search_candidates, "WALK_ENTRIES_MIN", 1)
+    cache.clear()
+    for query in QUERIES:
+        with CaptureQueriesContext(connection) as captured:
+            found = memory_search(project=project, query=query, scope=Scope(user_id="erin"), keyword_search=False)
+        assert any("iterative_scan" in q["sql"] for q in captured.captured_queries), query
+        assert [(m.pk, round(m.score, 9)) for m in found] == ranked(
+            project, settings, exact=True, query=query, scope=Scope(user_id="erin"), top_k=10
+        )
+
+
 def test_the_side_count_reads_each_side_once(project, repeated):
     """The count of a scope's two sides names its first count twice (the second side is counted
     only when the first is short): run once, not once for each mention."""
