@@ -414,11 +414,8 @@ class LoadBench:
     @staticmethod
     def _explain_analyze(statement: Statement, settings_sql: list[str]) -> list[str]:
         """EXPLAIN (ANALYZE, BUFFERS) the statement with the same SET LOCALs, in one transaction."""
-        with transaction.atomic(), connection.cursor() as cursor:
-            for sql in settings_sql:
-                cursor.execute(sql)
-            cursor.execute("EXPLAIN (ANALYZE, BUFFERS) " + statement.body, statement.params)
-            return [shorten_vectors(row[0]) for row in cursor.fetchall()]
+        [plan] = _explained(statement, settings_sql, "ANALYZE, BUFFERS")
+        return [shorten_vectors(line) for line in plan]
 
     @staticmethod
     def _planning_ms(statement: Statement, settings_sql: list[str]) -> float | None:
@@ -426,14 +423,8 @@ class LoadBench:
         ``PLANNING_REPEATS`` plain EXPLAINs, which plan it without running it. Each plans afresh, as
         a search does (its statements are not prepared on the server), with warm catalog caches:
         the searches before it ran in this connection."""
-        timings = []
-        with transaction.atomic(), connection.cursor() as cursor:
-            for sql in settings_sql:
-                cursor.execute(sql)
-            for _ in range(PLANNING_REPEATS):
-                cursor.execute("EXPLAIN (SUMMARY) " + statement.body, statement.params)
-                timings.append(planning_ms([row[0] for row in cursor.fetchall()]))
-        found = [value for value in timings if value is not None]
+        plans = _explained(statement, settings_sql, "SUMMARY", repeats=PLANNING_REPEATS)
+        found = [value for value in map(planning_ms, plans) if value is not None]
         return round(statistics.median(found), 3) if found else None
 
     # --- sizes and clean-up -------------------------------------------------------------------
@@ -460,3 +451,16 @@ class LoadBench:
             "rows_in_memory_table": Memory.objects.count(),
             "rows_in_bench_project": Memory.objects.for_project(project).count(),
         }
+
+
+def _explained(statement: Statement, settings_sql: list[str], options: str, *, repeats: int = 1) -> list[list[str]]:
+    """The plans of ``repeats`` EXPLAINs (``options``) of the statement, in one transaction after
+    the same SET LOCALs it ran with."""
+    plans = []
+    with transaction.atomic(), connection.cursor() as cursor:
+        for sql in settings_sql:
+            cursor.execute(sql)
+        for _ in range(repeats):
+            cursor.execute(f"EXPLAIN ({options}) " + statement.body, statement.params)
+            plans.append([row[0] for row in cursor.fetchall()])
+    return plans
