@@ -292,6 +292,7 @@ def keyword_ranking(
     model=Memory,
     scope_key: ScopeKey | None = None,
     common_from: int | None = None,
+    known_common: str = "",
 ) -> list[Memory]:
     """The ``limit`` candidates sharing the most query-term weight with ``query``, best first, and
     those of ``also`` (ids) that share any, each with ``keyword`` in [0, 1], ``keyword_rank`` and
@@ -304,12 +305,18 @@ def keyword_ranking(
     lexemes it contains over the weight of all the query's lexemes found in the scope.
 
     ``scope_key``: the candidates are within that scope id, and narrowed by ``scope_key.condition()``
-    rather than by indexed filters on the project and that field (memories only). ``common_from``: see
-    :func:`keyword_scored_sql`.
+    rather than by indexed filters on the project and that field (memories only). ``common_from`` and
+    ``known_common``: see :func:`keyword_scored_sql`.
     """
     table = model._meta.db_table
     scored_sql, scored_params = keyword_scored_sql(
-        candidates, query, scope_rows, model=model, scope_key=scope_key, common_from=common_from
+        candidates,
+        query,
+        scope_rows,
+        model=model,
+        scope_key=scope_key,
+        common_from=common_from,
+        known_common=known_common,
     )
     sql = f"""
         WITH {scored_sql}
@@ -380,6 +387,7 @@ def keyword_scored_sql(
     counted_up_to: int | None = None,
     common_from: int | None = None,
     row_checks: bool = False,
+    known_common: str = "",
 ) -> tuple[str, list]:
     """The CTEs ``terms``, ``hits``, ``weights`` and ``scored`` (``id``, ``keyword``, ``keyword_rank``)
     of the keyword side (see :func:`keyword_ranking`), without the leading ``WITH``.
@@ -387,6 +395,9 @@ def keyword_scored_sql(
     ``common_from``: a term found in that many of the candidates is common: it weighs 0 and is
     looked up in no more rows (a large scope, see ``KEYWORD_COMMON_ROWS``); a memory holding only
     common terms is not on the keyword side, which finds nothing when every term is common.
+    ``weights.common`` then says which terms were, and the terms of ``known_common``
+    (:func:`lexemes_text`: found common in these candidates before) are not looked up at all: they
+    would weigh 0, so every score, rank and row is the same without them.
 
     ``scope_rows`` None: the scope's size is the CTE ``scope_size`` (``n``) of the statement, which
     counted it up to ``counted_up_to + 1``; the side finds nothing when the scope is larger.
@@ -413,15 +424,18 @@ def keyword_scored_sql(
     per_term = KEYWORD_TERM_ROWS_MAX if common_from is None else int(common_from)
     hits = candidates.filter(RawSQL(matches, [], output_field=BooleanField())).values("id")[:per_term]
     hits_sql, hits_params = hits.query.sql_with_params()
-    rows, rows_params, gate = "%s", [scope_rows], ""
+    rows, rows_params, gate, gate_params = "%s", [scope_rows], "", []
     if scope_rows is None:
         rows, rows_params = "(SELECT n FROM scope_size)", []
         gate = f"WHERE (SELECT n FROM scope_size) <= {int(counted_up_to)}"
     idf = f"ln(1 + (greatest({rows}, count(*)) - count(*) + 0.5) / (count(*) + 0.5))"
-    having = ""
+    having, common = "", ""
     if common_from is not None:
         idf = f"CASE WHEN count(*) >= {per_term} THEN 0.0 ELSE {idf} END"
         having = "HAVING sum(weights.idf) > 0"
+        common = f", count(*) >= {per_term} AS common"
+        gate += f" {'AND' if gate else 'WHERE'} lexeme <> ALL(string_to_array(%s, chr(31)))"
+        gate_params = [known_common]
     prefix, prefix_params = scope_key.prefix_sql() if scope_key else ("%s", [""])
     sql = f"""
         terms AS (
@@ -433,7 +447,7 @@ def keyword_scored_sql(
             SELECT terms.lexeme, hit.id FROM terms CROSS JOIN LATERAL ({hits_sql}) AS hit
         ),
         weights AS (
-            SELECT lexeme, {idf} AS idf FROM hits GROUP BY lexeme
+            SELECT lexeme, {idf} AS idf{common} FROM hits GROUP BY lexeme
         ),
         scored AS (
             SELECT hits.id, sum(weights.idf) / (SELECT sum(idf) FROM weights) AS keyword,
@@ -442,7 +456,13 @@ def keyword_scored_sql(
             GROUP BY hits.id {having}
         )
     """
-    return sql, [*prefix_params, query, *hits_params, *rows_params]
+    return sql, [*prefix_params, query, *gate_params, *hits_params, *rows_params]
+
+
+def lexemes_text(lexemes) -> str:
+    """Lexemes as the one text :func:`keyword_scored_sql`'s ``known_common`` is (joined by the unit
+    separator, which no lexeme holds: the parser splits words at control characters)."""
+    return "\x1f".join(lexemes)
 
 
 def hybrid_exact_sql(
@@ -510,16 +530,29 @@ def hybrid_around_sql(
     best: tuple[int, float | None],
     scope_key: ScopeKey | None = None,
     common_from: int | None = None,
+    known_common: str = "",
 ) -> tuple[str, list]:
     """:func:`hybrid_exact_sql`'s statement around the rows a vector ranking already found (the HNSW
     walk of a large scope; ``semantic_ids``: their ids as one array literal, :func:`ids_literal`),
     for :func:`hybrid_rows`: the keyword side over ``candidates`` (as :func:`keyword_ranking`'s) and
     the linear fusion's ``best`` rows, in one statement that builds ``top_k`` memories instead of the
     keyword side's whole pool. ``literal``: the query vector's :func:`vector_text`. The ids are one
-    text parameter, so that the statement can be built once per shape (``PreparedStatement``)."""
+    text parameter, so that the statement can be built once per shape (``PreparedStatement``).
+
+    With ``common_from`` (and ``known_common``, see :func:`keyword_scored_sql`) the statement also
+    says which of the query's terms it found common, for :func:`hybrid_rows_common`."""
     ids = ("SELECT unnest(%s::uuid[]) AS id", [semantic_ids])
     return _hybrid_sql(
-        ids, candidates, query, literal, keyword_limit, scope_rows, best, scope_key, common_from=common_from
+        ids,
+        candidates,
+        query,
+        literal,
+        keyword_limit,
+        scope_rows,
+        best,
+        scope_key,
+        common_from=common_from,
+        known_common=known_common,
     )
 
 
@@ -541,11 +574,13 @@ def _hybrid_sql(
     pool=None,
     counted_up_to=None,
     common_from=None,
+    known_common="",
     row_checks=False,
 ) -> tuple[str, list]:
     """The statement of :func:`hybrid_exact_sql` and :func:`hybrid_around_sql`:
     ``semantic`` is the SQL (and its parameters) of the semantic side's ids. ``pool``: the SQL of
-    the counted candidates (see :func:`hybrid_exact_sql`), whose count every row then carries."""
+    the counted candidates (see :func:`hybrid_exact_sql`), whose count every row then carries; with
+    ``common_from``, every row carries the terms found common instead."""
     semantic_sql, semantic_params = semantic
     scored_sql, scored_params = keyword_scored_sql(
         words_in,
@@ -555,6 +590,7 @@ def _hybrid_sql(
         counted_up_to=counted_up_to,
         common_from=common_from,
         row_checks=row_checks,
+        known_common=known_common,
     )
     head, head_params = "", []
     if pool is not None:
@@ -589,10 +625,15 @@ def _hybrid_sql(
         )"""
         params += [threshold, threshold, top_k]
     sql += f" SELECT {model_columns()}, chosen.in_semantic, chosen.keyword_found, chosen.keyword_rank, "
-    if pool is None:
+    carried = None  # what every row carries, in one row at least (when nothing is chosen)
+    if pool is not None:
+        carried = "scope_size.n", "scope_size"
+    elif common_from is not None:
+        carried = "carried.common", "(SELECT array(SELECT lexeme FROM weights WHERE common) AS common) AS carried"
+    if carried is None:
         sql += "chosen.distance, chosen.keyword_active FROM chosen JOIN memories_memory m USING (id)"
-    else:  # one row at least: the count, when nothing is chosen
-        sql += "chosen.distance, chosen.keyword_active, scope_size.n FROM scope_size "
+    else:
+        sql += f"chosen.distance, chosen.keyword_active, {carried[0]} FROM {carried[1]} "
         sql += "LEFT JOIN chosen ON true LEFT JOIN memories_memory m ON m.id = chosen.id"
     return sql, params
 
@@ -610,9 +651,20 @@ def hybrid_rows(sql: str, params: list) -> tuple[list[Memory], list[Memory], boo
 def hybrid_rows_counted(sql: str, params: list) -> tuple[list[Memory], list[Memory], bool, int]:
     """:func:`hybrid_rows` for a statement that counted its candidates (``scope_rows`` None in
     :func:`hybrid_exact_sql`), and that count."""
-    rows = _rows_as_models(sql, params, (*HYBRID_EXTRAS, "scope_rows"))
-    count = int(rows[0].scope_rows)  # every row carries it, and there is one at least
-    return (*_hybrid_sides([row for row in rows if row.pk is not None]), count)
+    *sides, count = _hybrid_rows_carrying(sql, params)
+    return (*sides, int(count))
+
+
+def hybrid_rows_common(sql: str, params: list) -> tuple[list[Memory], list[Memory], bool, list[str]]:
+    """:func:`hybrid_rows` for a statement around a walk with ``common_from`` (see
+    :func:`hybrid_around_sql`), and the query's terms it found common."""
+    return _hybrid_rows_carrying(sql, params)
+
+
+def _hybrid_rows_carrying(sql: str, params: list) -> tuple:
+    rows = _rows_as_models(sql, params, (*HYBRID_EXTRAS, "carried"))
+    carried = rows[0].carried  # every row carries it, and there is one at least
+    return (*_hybrid_sides([row for row in rows if row.pk is not None]), carried)
 
 
 def _hybrid_sides(rows: list[Memory]) -> tuple[list[Memory], list[Memory], bool]:

@@ -27,9 +27,11 @@ from memories.ranking import (
     cosine_distance,
     fuse,
     hybrid_rows,
+    hybrid_rows_common,
     hybrid_rows_counted,
     ids_literal,
     keyword_ranking,
+    lexemes_text,
     shared_sizes,
     shared_vector_ranking,
     vector_ranking,
@@ -48,6 +50,8 @@ from memories.search_candidates import (
     _where_shape_of,
     _where_template,
     _words_in,
+    known_common,
+    remember_common,
     remember_scope_size,
 )
 from memories.selectors import PAGE_SIZE_MAX
@@ -205,28 +209,34 @@ def memory_search(
                 project, scope, where, read, template=template, literal=literal, limit=limit, now=moment_now
             )
         semantic = vector_ranking(candidates_of, vector, limit, exact=not walked, walk=walk, literal=literal)
-        # A scope over the exact path's limit: a word in many of its rows is common (KEYWORD_COMMON_ROWS).
+        # A scope over the exact path's limit: a word in many of its rows is common (KEYWORD_COMMON_ROWS),
+        # and the words its searches found common lately are not looked up again (known_common).
         common_from = None if exact else KEYWORD_COMMON_ROWS
+        known = lexemes_text(known_common(size_key, common_from)) if common_from is not None else ""
         if keyword_search and cut and HYBRID_ONE_STATEMENT:
-            semantic, keyword, active = hybrid_rows(
-                *_around_statement(
-                    project,
-                    scope,
-                    where,
-                    read,
-                    template=template,
-                    keyed=key is not None,
-                    common_from=common_from,
-                    semantic_ids=ids_literal(semantic),
-                    top_k=top_k,
-                    threshold=threshold,
-                    now=moment_now,
-                    query=query,
-                    literal=literal,
-                    keyword_limit=pool,
-                    scope_rows=max(1, scope_rows),
-                )
+            around = _around_statement(
+                project,
+                scope,
+                where,
+                read,
+                template=template,
+                keyed=key is not None,
+                common_from=common_from,
+                semantic_ids=ids_literal(semantic),
+                top_k=top_k,
+                threshold=threshold,
+                now=moment_now,
+                query=query,
+                literal=literal,
+                keyword_limit=pool,
+                scope_rows=max(1, scope_rows),
+                known_common=known,
             )
+            if common_from is None:
+                semantic, keyword, active = hybrid_rows(*around)
+            else:
+                semantic, keyword, active, found_common = hybrid_rows_common(*around)
+                remember_common(size_key, common_from, found_common)
         elif keyword_search:
             words_in = _words_in(project, scope, where, read, moment_now, key, candidates_of)
             keyword = keyword_ranking(
@@ -238,6 +248,7 @@ def memory_search(
                 [m.pk for m in semantic],
                 scope_key=key,
                 common_from=common_from,
+                known_common=known,
             )
     fused = fuse(semantic, keyword, fusion, active=active)
 

@@ -6,6 +6,7 @@ Used by :mod:`memories.search`.
 """
 
 import hashlib
+import time
 import uuid
 from datetime import datetime
 
@@ -42,6 +43,38 @@ SCOPE_FEW_ENTRIES_CACHE_SECONDS = 600
 # scoring stops being cheap. A user of 6,323 rows who repeats facts reaches about 4,000 at a million
 # memories: walked in 21-26 ms, scored in 31-41 (docs/BENCHMARKS.md, session 22).
 WALK_ENTRIES_MIN = 2_000
+# The most common terms remembered per scope (see ``known_common``): a query has a handful.
+COMMON_TERMS_MAX = 256
+
+
+def known_common(size_key: str | None, common_from: int) -> list[str]:
+    """The query terms found common (in ``common_from`` of the candidates or more) in a large scope's
+    searches of the last ``SCOPE_SIZE_LARGE_CACHE_SECONDS`` (``size_key``: the scope's, see
+    ``_scope_size_key``; None: not remembered). A search leaves them out of its keyword side: they
+    weigh 0, and finding that out again costs a heavy user's search a heap page per row, up to
+    ``common_from`` of them a term (docs/BENCHMARKS.md, session 23)."""
+    if size_key is None:
+        return []
+    learned = cache.get(f"{size_key}:common:{common_from}") or {}
+    fresh_from = time.time() - SCOPE_SIZE_LARGE_CACHE_SECONDS
+    return [term for term, when in learned.items() if when > fresh_from]
+
+
+def remember_common(size_key: str | None, common_from: int, terms) -> None:
+    """Add ``terms`` to what :func:`known_common` returns for the scope, each from now. A term stays
+    an hour from when it was found, however often it is met since: a scope whose rows were deleted
+    may find it rare again then. Two searches that learn at once may keep only one's terms, which the
+    next search finds again. At most ``COMMON_TERMS_MAX`` are kept, the latest found."""
+    if size_key is None or not terms:
+        return
+    key = f"{size_key}:common:{common_from}"
+    now = time.time()
+    learned = {
+        term: when for term, when in (cache.get(key) or {}).items() if when > now - SCOPE_SIZE_LARGE_CACHE_SECONDS
+    }
+    learned.update(dict.fromkeys(terms, now))
+    kept = dict(sorted(learned.items(), key=lambda item: item[1])[-COMMON_TERMS_MAX:])
+    cache.set(key, kept, SCOPE_SIZE_LARGE_CACHE_SECONDS)
 
 
 def remember_scope_size(key: str, size: int, limit: int) -> None:
@@ -319,8 +352,9 @@ def _around_statement(project, scope, where, read, *, keyed, common_from, **valu
     per shape (:func:`_kept_statement`, ``_AROUND_STATEMENTS``): building it through the ORM, with
     the keyword side's candidates, cost a large scope's search about 1.5 ms. ``values``:
     ``template``, ``now``, ``semantic_ids`` (``ranking.ids_literal``), ``top_k``, ``threshold``, the
-    query, ``literal``, ``keyword_limit`` and ``scope_rows``. (``common_from`` is written into the
-    SQL text: a word's row LIMIT, the shape's.)"""
+    query, ``literal``, ``keyword_limit``, ``scope_rows`` and ``known_common``
+    (``ranking.lexemes_text``). (``common_from`` is written into the SQL text: a word's row LIMIT,
+    the shape's.)"""
     return _kept_statement(
         _AROUND_STATEMENTS, _build_around_statement, project, scope, where, read, extra=(keyed, common_from), **values
     )
@@ -343,6 +377,7 @@ def _build_around_statement(context, **values):
         best=(values["top_k"], values["threshold"]),
         scope_key=key,
         common_from=common_from,
+        known_common=values["known_common"],
     )
 
 

@@ -418,21 +418,26 @@ def test_hnsw_path_matches_exact_search(db, crowded_table, settings):
 # --- The keyword side looks a user's words up by scope ------------------------------------------
 
 
-@pytest.mark.parametrize("path", ["hnsw-then-keyword", "keyword-alone"])
-def test_in_a_large_scope_a_word_in_many_rows_weighs_nothing(project, add, settings, monkeypatch, path):
-    # 6 of the user's 12 rows say "garden", 2 say "zebra". With the exact path's limit at 5 the scope
-    # is large; with KEYWORD_COMMON_ROWS at 4, "garden" is common there and only "zebra" counts.
-    from memories import search
-
-    monkeypatch.setattr(search, "KEYWORD_COMMON_ROWS", 4)
-    if path == "keyword-alone":  # the keyword side on its own (not the one statement around the HNSW rows)
-        monkeypatch.setattr(search, "HYBRID_ONE_STATEMENT", False)
+def _gardener(project, add):
+    """6 of the user's 12 rows say "garden", 2 say "zebra"."""
     for n in range(6):
         add(project, f"Waters the garden every morning, bed {n}", user_id="gardener")
     add(project, "Saw a zebra at the zoo", user_id="gardener")
     add(project, "The garden has a zebra statue", user_id="gardener")
     for n in range(4):
         add(project, f"Reads a chapter of a novel before bed, book {n}", user_id="gardener")
+
+
+@pytest.mark.parametrize("path", ["hnsw-then-keyword", "keyword-alone"])
+def test_in_a_large_scope_a_word_in_many_rows_weighs_nothing(project, add, settings, monkeypatch, path):
+    # With the exact path's limit at 5 the gardener's scope is large; with KEYWORD_COMMON_ROWS at 4,
+    # "garden" is common there and only "zebra" counts.
+    from memories import search
+
+    monkeypatch.setattr(search, "KEYWORD_COMMON_ROWS", 4)
+    if path == "keyword-alone":  # the keyword side on its own (not the one statement around the HNSW rows)
+        monkeypatch.setattr(search, "HYBRID_ONE_STATEMENT", False)
+    _gardener(project, add)
 
     def keyword_of(query: str, exact_max: int) -> dict[str, float]:
         settings.SEARCH_EXACT_MAX_ROWS = exact_max
@@ -450,6 +455,74 @@ def test_in_a_large_scope_a_word_in_many_rows_weighs_nothing(project, add, setti
     # The exact path (the scope's size known) still weighs "garden".
     small = keyword_of("zebra garden", 1000)
     assert 0 < small["Waters the garden every morning, bed 0"] < small["The garden has a zebra statue"]
+
+
+def test_a_large_scope_remembers_its_common_words_and_does_not_look_them_up_again(project, add, settings, monkeypatch):
+    from django.core.cache import cache
+    from django.test.utils import CaptureQueriesContext
+
+    from memories import search, search_candidates
+
+    monkeypatch.setattr(search, "KEYWORD_COMMON_ROWS", 4)
+    settings.SEARCH_EXACT_MAX_ROWS = 5  # the gardener's 12 rows are a large scope
+    _gardener(project, add)
+    gardener = Scope(user_id="gardener")
+    size_key = search_candidates._scope_size_key(project, gardener, 5, "|[]|00")
+
+    def answers(query: str):
+        found = memory_search(project=project, query=query, scope=gardener, top_k=12, threshold=0, explain=True)
+        return [(m.memory, m.score, m.score_breakdown["keyword"]) for m in found]
+
+    def around_statement(query: str) -> tuple[str, list]:
+        with CaptureQueriesContext(connection) as captured:
+            answers(query)
+        (statement,) = [q["sql"] for q in captured.captured_queries if "terms AS" in q["sql"]]
+        return statement
+
+    first = answers("zebra garden")
+    # Only the word found in KEYWORD_COMMON_ROWS of the rows, and only under this scope's key.
+    assert search_candidates.known_common(size_key, 4) == ["garden"]
+    assert search_candidates.known_common(size_key, 5) == []
+    zookeeper = search_candidates._scope_size_key(project, Scope(user_id="zookeeper"), 5, "|[]|00")
+    assert search_candidates.known_common(zookeeper, 4) == []
+    # The next searches leave it out of the keyword side, and find exactly what they found.
+    assert "'garden'" in around_statement("zebra garden")
+    again = answers("zebra garden")
+    assert again == first
+    cache.delete(f"{size_key}:common:4")  # found again, weighed again: the same answers
+    assert answers("zebra garden") == first
+    assert search_candidates.known_common(size_key, 4) == ["garden"]
+    # A word rare in the scope is never remembered, so it keeps its weight.
+    assert {m: k for m, _, k in answers("zebra")}["Saw a zebra at the zoo"] == pytest.approx(1.0)
+    assert search_candidates.known_common(size_key, 4) == ["garden"]
+
+
+def test_a_common_word_is_remembered_an_hour_from_when_it_was_found(monkeypatch):
+    from memories import search_candidates
+
+    clock = [1_000_000.0]
+    monkeypatch.setattr(search_candidates.time, "time", lambda: clock[0])
+    search_candidates.remember_common("scope", 500, ["garden"])
+    clock[0] += 3000
+    search_candidates.remember_common("scope", 500, ["zebra"])
+    assert sorted(search_candidates.known_common("scope", 500)) == ["garden", "zebra"]
+    clock[0] += 601  # garden's hour is up; zebra's is not
+    assert search_candidates.known_common("scope", 500) == ["zebra"]
+    # A scope that cannot be cached (an as_of read, a filter of expressions) remembers nothing.
+    search_candidates.remember_common(None, 500, ["garden"])
+    assert search_candidates.known_common(None, 500) == []
+
+
+def test_a_scope_remembers_its_latest_common_words_only(monkeypatch):
+    from memories import search_candidates
+
+    monkeypatch.setattr(search_candidates, "COMMON_TERMS_MAX", 3)
+    clock = [1_000_000.0]
+    monkeypatch.setattr(search_candidates.time, "time", lambda: clock[0])
+    for word in ["a1", "b2", "c3", "d4"]:
+        clock[0] += 1
+        search_candidates.remember_common("scope", 500, [word])
+    assert sorted(search_candidates.known_common("scope", 500)) == ["b2", "c3", "d4"]
 
 
 def _keyword_plan(project, query: str, **search) -> str:
