@@ -144,8 +144,9 @@ class Memory(TemporalModel):
             models.Index(fields=["project", "run_id", "-created_at"], name="memory_project_run"),
             # Project-wide lists, newest first (memories.selectors.memory_list without a scope).
             models.Index(fields=["project", "-created_at", "-id"], name="memory_project_created"),
-            # Metadata filters ({"metadata": {"k": "v"}} -> metadata @> ...).
-            GinIndex(fields=["metadata"], name="memory_metadata_gin", opclasses=["jsonb_path_ops"]),
+            # Metadata filters ({"metadata": {"k": "v"}} -> metadata @> ...). No pending list: every
+            # lookup would read it whole (memories migration 0020).
+            GinIndex(fields=["metadata"], name="memory_metadata_gin", opclasses=["jsonb_path_ops"], fastupdate=False),
         ]
 
     def __str__(self) -> str:

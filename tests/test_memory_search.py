@@ -525,6 +525,27 @@ def test_a_scope_remembers_its_latest_common_words_only(monkeypatch):
     assert sorted(search_candidates.known_common("scope", 500)) == ["b2", "c3", "d4"]
 
 
+def test_every_full_text_and_metadata_index_takes_its_entries_without_a_pending_list(db):
+    # A GIN index's pending list is read whole by every lookup (memories migration 0020); a new GIN
+    # index on these tables must say fastupdate = off too.
+    with connection.cursor() as cursor:
+        cursor.execute(
+            """SELECT c.relname, coalesce(c.reloptions, '{}') FROM pg_index i
+               JOIN pg_class c ON c.oid = i.indexrelid JOIN pg_class t ON t.oid = i.indrelid
+               JOIN pg_am a ON a.oid = c.relam
+               WHERE a.amname = 'gin' AND t.relname IN ('memories_memory', 'memories_memorysource')"""
+        )
+        found = dict(cursor.fetchall())
+    assert set(found) == {
+        "memory_metadata_gin",
+        "memory_search_vector_gin",
+        "memory_scope_terms_gin",
+        "source_search_vector_gin",
+        "memory_source_scope_terms_gin",
+    }
+    assert {name: "fastupdate=off" in options for name, options in found.items()} == dict.fromkeys(found, True)
+
+
 def _keyword_plan(project, query: str, **search) -> str:
     """The plan of the ``hits`` part (a word's rows) of the keyword statement ``memory_search`` sends."""
     from django.test.utils import CaptureQueriesContext
