@@ -460,8 +460,9 @@ def keyword_scored_sql(
 
 
 def lexemes_text(lexemes) -> str:
-    """Lexemes as the one text :func:`keyword_scored_sql`'s ``known_common`` is (joined by the unit
-    separator, which no lexeme holds: the parser splits words at control characters)."""
+    """Lexemes as the one text :func:`keyword_scored_sql`'s ``known_common`` is, joined by the unit
+    separator (a lexeme holding one would only be looked up again: skipping a term never changes a
+    score)."""
     return "\x1f".join(lexemes)
 
 
