@@ -4,11 +4,12 @@ their trees at once (``fastupdate = off``) instead of into a pending list.
 With the pending list (PostgreSQL's default, up to ``gin_pending_list_limit``, 4 MB), every lookup
 in the index also reads the whole list: at a million memories, after the bench's load, about 320
 pages for each word a large scope's keyword side looked up, 1.2 ms a word when they are cached
-(docs/BENCHMARKS.md, session 23). Autovacuum empties the list only after a fifth of the table is
-new, so a server that keeps adding carries a list half full on average (and the add that fills
-it merges it into the tree, in one go, while its client waits). Without the list each add writes
-its entries into the trees itself: at a million memories, inserting rows one by one cost the same
-within the noise (1.48 ms a row against 1.55 over 12,000 rows; 0.1-0.2 ms more in shorter runs).
+(docs/BENCHMARKS.md, session 23). Autovacuum empties the list only when enough of the table has
+changed to start it (a tenth to a fifth, by default), so a server that keeps adding carries a list
+half full on average (and the add that fills it merges it into the tree, in one go, while its
+client waits). Without the list each add writes its entries into the trees itself: at a million
+memories, inserting rows one by one cost the same within the noise (1.48 ms a row against 1.55
+over 12,000 rows; 0.1-0.2 ms more in shorter runs).
 
 The entries already pending are moved into the trees (``gin_clean_pending_list``). Backwards: the
 default comes back.
