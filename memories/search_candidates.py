@@ -55,9 +55,7 @@ def known_common(size_key: str | None, common_from: int) -> list[str]:
     ``common_from`` of them a term (docs/BENCHMARKS.md, session 23)."""
     if size_key is None:
         return []
-    learned = cache.get(f"{size_key}:common:{common_from}") or {}
-    fresh_from = time.time() - SCOPE_SIZE_LARGE_CACHE_SECONDS
-    return [term for term, when in learned.items() if when > fresh_from]
+    return list(_common_learned(f"{size_key}:common:{common_from}", time.time()))
 
 
 def remember_common(size_key: str | None, common_from: int, terms) -> None:
@@ -69,12 +67,16 @@ def remember_common(size_key: str | None, common_from: int, terms) -> None:
         return
     key = f"{size_key}:common:{common_from}"
     now = time.time()
-    learned = {
-        term: when for term, when in (cache.get(key) or {}).items() if when > now - SCOPE_SIZE_LARGE_CACHE_SECONDS
-    }
+    learned = _common_learned(key, now)
     learned.update(dict.fromkeys(terms, now))
     kept = dict(sorted(learned.items(), key=lambda item: item[1])[-COMMON_TERMS_MAX:])
     cache.set(key, kept, SCOPE_SIZE_LARGE_CACHE_SECONDS)
+
+
+def _common_learned(key: str, now: float) -> dict[str, float]:
+    """The common terms cached under ``key``, each with when it was found, found within the hour."""
+    learned = cache.get(key) or {}
+    return {term: when for term, when in learned.items() if when > now - SCOPE_SIZE_LARGE_CACHE_SECONDS}
 
 
 def remember_scope_size(key: str, size: int, limit: int) -> None:
