@@ -215,6 +215,11 @@ def test_a_walk_outside_a_transaction_carries_its_settings_in_its_own_message(pr
     from django.db import connection
     from django.test.utils import CaptureQueriesContext
 
+    # Rows other modules deleted stay in the HNSW index until a vacuum (test_memory_search's 10,000
+    # crowded ones): a walk past thousands of dead entries can come back short, and the search then
+    # scores the scope instead, which is right but not the path this test is about.
+    with connection.cursor() as cursor:
+        cursor.execute("VACUUM memories_memory")
     said = ["Alice drinks green tea every morning", "Alice is allergic to peanuts", "Alice plays jazz piano"]
     add(project, *said, user_id="alice")
     add(project, said[0], said[2], "Bob keeps bees in the garden", "Bob drives an old pickup", user_id="bob")
