@@ -123,7 +123,17 @@ if REDIS_URL:
         raise ImproperlyConfigured("REDIS_URL must start with redis://, rediss:// or unix://")
     CACHES = {"default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": REDIS_URL}}
 else:
-    CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache", "LOCATION": "mem0g"}}
+    # Django's default of 300 entries would hold the scope sizes of about 300 users: with more of them
+    # searching, a heavy user's "walk it" verdict (memories.search_candidates, kept an hour) is culled
+    # and its next search counts the scope again (50 ms at a million memories, docs/BENCHMARKS.md,
+    # session 23). An entry is a few hundred bytes, so this is at most some 25 MB a process.
+    CACHES = {
+        "default": {
+            "BACKEND": "django.core.cache.backends.locmem.LocMemCache",
+            "LOCATION": "mem0g",
+            "OPTIONS": {"MAX_ENTRIES": 100_000},
+        }
+    }
 if DATABASE_REPLICA_URL and not REDIS_URL:
     raise ImproperlyConfigured(
         "DATABASE_REPLICA_URL needs REDIS_URL: every process must see the marks that send a client's reads "

@@ -224,6 +224,18 @@ def test_a_scope_over_the_exact_limit_is_remembered_longer(project, add, setting
     assert large >= 10 * small
 
 
+def test_a_busy_process_keeps_a_large_scope_s_verdict_while_thousands_of_others_are_counted(settings):
+    # Thousands of users searching within the hour must not push a heavy user's verdict out of the
+    # per-process cache (Django's default holds 300 entries).
+    from memories import search_candidates
+
+    assert settings.CACHES["default"]["BACKEND"].endswith("LocMemCache")  # no REDIS_URL: per process
+    search_candidates.remember_scope_size("mem0g:scope-size:heavy", 5001, 5000)
+    for n in range(5000):
+        search_candidates.remember_scope_size(f"mem0g:scope-size:light-{n}", 20, 5000)
+    assert search_candidates.cache.get("mem0g:scope-size:heavy") == 5001
+
+
 @pytest.mark.parametrize(
     "body, field",
     [
