@@ -212,7 +212,7 @@ def memory_search(
         # A scope over the exact path's limit: a word in many of its rows is common (KEYWORD_COMMON_ROWS),
         # and the words its searches found common lately are not looked up again (known_common).
         common_from = None if exact else KEYWORD_COMMON_ROWS
-        known = lexemes_text(known_common(size_key, common_from)) if common_from is not None else ""
+        known = lexemes_text(known_common(size_key, common_from)) if keyword_search and common_from is not None else ""
         if keyword_search and cut and HYBRID_ONE_STATEMENT:
             around = _around_statement(
                 project,
