@@ -55,7 +55,7 @@ def known_common(size_key: str | None, common_from: int) -> list[str]:
     ``common_from`` of them a term (docs/BENCHMARKS.md, session 23)."""
     if size_key is None:
         return []
-    return list(_common_learned(f"{size_key}:common:{common_from}", time.time()))
+    return list(_common_learned(size_key, common_from, time.time()))
 
 
 def remember_common(size_key: str | None, common_from: int, terms) -> None:
@@ -65,17 +65,20 @@ def remember_common(size_key: str | None, common_from: int, terms) -> None:
     next search finds again. At most ``COMMON_TERMS_MAX`` are kept, the latest found."""
     if size_key is None or not terms:
         return
-    key = f"{size_key}:common:{common_from}"
     now = time.time()
-    learned = _common_learned(key, now)
+    learned = _common_learned(size_key, common_from, now)
     learned.update(dict.fromkeys(terms, now))
     kept = dict(sorted(learned.items(), key=lambda item: item[1])[-COMMON_TERMS_MAX:])
-    cache.set(key, kept, SCOPE_SIZE_LARGE_CACHE_SECONDS)
+    cache.set(_common_key(size_key, common_from), kept, SCOPE_SIZE_LARGE_CACHE_SECONDS)
 
 
-def _common_learned(key: str, now: float) -> dict[str, float]:
-    """The common terms cached under ``key``, each with when it was found, found within the hour."""
-    learned = cache.get(key) or {}
+def _common_key(size_key: str, common_from: int) -> str:
+    return f"{size_key}:common:{common_from}"
+
+
+def _common_learned(size_key: str, common_from: int, now: float) -> dict[str, float]:
+    """The scope's common terms, each with when it was found, found within the hour."""
+    learned = cache.get(_common_key(size_key, common_from)) or {}
     return {term: when for term, when in learned.items() if when > now - SCOPE_SIZE_LARGE_CACHE_SECONDS}
 
 
