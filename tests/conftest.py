@@ -310,14 +310,17 @@ def error_of(response, status: int, code: str) -> dict:
 @pytest.fixture
 def llm_server(settings):
     """A local OpenAI-compatible server (tests/llm_server.py) with the LLM settings pointing at it:
-    script its answers with server.reply(...), .reply_raw(...), .fail(500), .stall(seconds)."""
+    script its answers with server.reply(...), .reply_raw(...), .fail(500), .stall(seconds).
+
+    The client's patience is generous, so an answer that is due never times out on a loaded
+    machine; a test about timeouts sets LLM_TIMEOUT_SECONDS itself, below its stalls."""
     from tests.llm_server import LLMServer
 
     with LLMServer() as server:
         settings.LLM_BASE_URL = server.base_url
         settings.LLM_API_KEY = "test-llm-key"
         settings.LLM_MODEL = "test-model"
-        settings.LLM_TIMEOUT_SECONDS = 0.5
+        settings.LLM_TIMEOUT_SECONDS = 10
         settings.LLM_MAX_RETRIES = 1
         yield server
     assert not server.unscripted, f"{server.unscripted} LLM request(s) had no scripted reply"

@@ -207,7 +207,8 @@ def test_a_body_that_is_not_a_chat_completion_means_no_facts(llm_server, caplog)
 # --- Failures: retry, then 503 ---------------------------------------------------------------
 
 
-def test_a_timeout_is_retried_then_raises_llm_unavailable(llm_server):
+def test_a_timeout_is_retried_then_raises_llm_unavailable(llm_server, settings):
+    settings.LLM_TIMEOUT_SECONDS = 0.5
     llm_server.stall(3).stall(3)
     started = time.perf_counter()
     with pytest.raises(LLMUnavailable) as caught:
@@ -228,8 +229,10 @@ def test_a_500_is_retried_and_the_retry_answers(llm_server):
     assert llm_server.requests[0].body == llm_server.requests[1].body
 
 
-def test_a_timeout_then_an_answer_succeeds(llm_server):
-    llm_server.stall(3).reply({"facts": ["User likes tea"]})
+def test_a_timeout_then_an_answer_succeeds(llm_server, settings):
+    # Long enough for the retry's answer on a loaded machine (CI once took 0.73 s for it).
+    settings.LLM_TIMEOUT_SECONDS = 2
+    llm_server.stall(10).reply({"facts": ["User likes tea"]})
     assert [f.text for f in extract([Message(role="user", content="I like tea")])] == ["User likes tea"]
 
 
@@ -623,12 +626,13 @@ def test_llm_down_answers_503_and_writes_nothing(llm_server, project, make_key, 
 
 
 @pytest.mark.django_db
-def test_llm_failing_at_the_decision_writes_nothing(llm_server, project, make_key, api, add):
+def test_llm_failing_at_the_decision_writes_nothing(llm_server, project, make_key, api, add, settings):
     from memories.models import Memory
 
     key = make_key(project)
     old = add(project, "User lives in Paris", user_id="alice")
-    llm_server.reply({"facts": [{"text": "User lives in Berlin", "kind": "biography"}]}).stall(3).stall(3)
+    settings.LLM_TIMEOUT_SECONDS = 1.5  # the extraction's answer is due within it, the decision's never
+    llm_server.reply({"facts": [{"text": "User lives in Berlin", "kind": "biography"}]}).stall(10).stall(10)
     response = api("POST", ADD_PATH, key, data={"messages": "I live in Berlin now", "user_id": "alice"})
     error_of(response, 503, "LLM_UNAVAILABLE")
     assert len(llm_server.requests) == 3  # extraction, decision, its retry
