@@ -10,6 +10,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from django.conf import settings
+from django.contrib.postgres.search import SearchVectorField
 from django.db import connection, connections, router, transaction
 from django.db.models import BooleanField, Exists, ExpressionWrapper, FloatField, OuterRef, Value
 from django.db.models.expressions import RawSQL
@@ -400,7 +401,10 @@ def keyword_scored_sql(
     would weigh 0, so every score, rank and row is the same without them.
 
     ``scope_rows`` None: the scope's size is the CTE ``scope_size`` (``n``) of the statement, which
-    counted it up to ``counted_up_to + 1``; the side finds nothing when the scope is larger.
+    counted it up to ``counted_up_to + 1``; the side finds nothing when the scope is larger. The
+    terms are then looked up in the rows the statement counted (the CTE ``scope_pool``, which holds
+    every candidate and its ``search_vector`` when the scope is not larger), not in the table again:
+    without a key, each term would read all of the scope's rows once more.
 
     A term's rows come from the scope-keyed index when there is a ``scope_key`` (each is then checked
     against ``search_vector`` too, so a hash collision finds nothing), else from ``search_vector``'s,
@@ -422,12 +426,14 @@ def keyword_scored_sql(
             f"{table}.run_id, {table}.search_vector) @@ terms.scoped AND ({matches}) IS TRUE"
         )
     per_term = KEYWORD_TERM_ROWS_MAX if common_from is None else int(common_from)
-    hits = candidates.filter(RawSQL(matches, [], output_field=BooleanField())).values("id")[:per_term]
-    hits_sql, hits_params = hits.query.sql_with_params()
     rows, rows_params, gate, gate_params = "%s", [scope_rows], "", []
     if scope_rows is None:
         rows, rows_params = "(SELECT n FROM scope_size)", []
         gate = f"WHERE (SELECT n FROM scope_size) <= {int(counted_up_to)}"
+        hits_sql, hits_params = f"SELECT id FROM scope_pool WHERE search_vector @@ terms.q LIMIT {per_term}", []
+    else:
+        hits = candidates.filter(RawSQL(matches, [], output_field=BooleanField())).values("id")[:per_term]
+        hits_sql, hits_params = hits.query.sql_with_params()
     idf = f"ln(1 + (greatest({rows}, count(*)) - count(*) + 0.5) / (count(*) + 0.5))"
     having, common = "", ""
     if common_from is not None:
@@ -503,7 +509,10 @@ def hybrid_exact_sql(
     words_in = candidates if keyword_candidates is None else keyword_candidates
     counted = {}
     if scope_rows is None:
-        pool = candidates.annotate(distance=distance).values("id", "distance")[: count_up_to + 1]
+        # Each candidate's words too: the keyword side looks its terms up here (keyword_scored_sql).
+        words = RawSQL(f"{Memory._meta.db_table}.search_vector", [], output_field=SearchVectorField())
+        pool = candidates.annotate(distance=distance, search_vector=words).values("id", "distance", "search_vector")
+        pool = pool[: count_up_to + 1]
         pool_sql, pool_params = pool.query.sql_with_params()
         counted = {"pool": (pool_sql, list(pool_params)), "counted_up_to": count_up_to}
         # The same order as the exact scan below: distance (float8), then id.
