@@ -12,7 +12,7 @@ from typing import Any
 from django.conf import settings
 from django.contrib.postgres.search import SearchVectorField
 from django.db import connection, connections, router, transaction
-from django.db.models import BooleanField, Exists, ExpressionWrapper, FloatField, OuterRef, Value
+from django.db.models import BooleanField, Exists, ExpressionWrapper, FloatField, OuterRef, UUIDField, Value
 from django.db.models.expressions import RawSQL
 from django.db.models.sql import Query
 from pgvector.django import CosineDistance
@@ -502,17 +502,21 @@ def hybrid_exact_sql(
 
     ``scope_rows`` None: the statement counts the candidates itself, up to ``count_up_to + 1``
     (the exact path's limit), while it scores them (the CTE ``scope_pool``, each candidate with its
-    distance), and returns the count (see :func:`hybrid_rows`): a search of a scope whose size is not
-    known yet costs one statement, not a count first. A larger scope finds nothing (the caller walks
-    the HNSW index instead); which of its rows were scored is then arbitrary, and unused."""
+    distance), and returns the count (see :func:`hybrid_rows_counted`): a search of a scope whose size
+    is not known yet costs one statement, not a count first. A larger scope finds nothing (the caller
+    walks the HNSW index instead); which of its rows were scored is then arbitrary, and unused, but
+    the statement says how many of them name no canonical memory and how many canonicals the others
+    name (``shared_sizes``' two sides, ``named``, among the rows it read)."""
     distance = cosine_distance(literal)
     words_in = candidates if keyword_candidates is None else keyword_candidates
     counted = {}
     if scope_rows is None:
         # Each candidate's words too: the keyword side looks its terms up here (keyword_scored_sql).
-        words = RawSQL(f"{Memory._meta.db_table}.search_vector", [], output_field=SearchVectorField())
-        pool = candidates.annotate(distance=distance, search_vector=words).values("id", "distance", "search_vector")
-        pool = pool[: count_up_to + 1]
+        table = Memory._meta.db_table
+        words = RawSQL(f"{table}.search_vector", [], output_field=SearchVectorField())
+        canonical = RawSQL(f"{table}.vector_memory_id", [], output_field=UUIDField())
+        pool = candidates.annotate(distance=distance, search_vector=words, canonical=canonical)
+        pool = pool.values("id", "distance", "search_vector", "canonical")[: count_up_to + 1]
         pool_sql, pool_params = pool.query.sql_with_params()
         counted = {"pool": (pool_sql, list(pool_params)), "counted_up_to": count_up_to}
         # The same order as the exact scan below: distance (float8), then id.
@@ -604,7 +608,11 @@ def _hybrid_sql(
     )
     head, head_params = "", []
     if pool is not None:
-        head = f"scope_pool AS MATERIALIZED ({pool[0]}), scope_size AS (SELECT count(*) AS n FROM scope_pool),"
+        head = f"""scope_pool AS MATERIALIZED ({pool[0]}), scope_size AS (SELECT count(*) AS n FROM scope_pool),
+            scope_sides AS (
+                SELECT count(*) FILTER (WHERE canonical IS NULL) AS own, count(DISTINCT canonical) AS named
+                FROM scope_pool
+            ),"""
         head_params = pool[1]
     sql = f"""
         WITH {head} semantic AS MATERIALIZED ({semantic_sql}),
@@ -637,7 +645,9 @@ def _hybrid_sql(
     sql += f" SELECT {model_columns()}, chosen.in_semantic, chosen.keyword_found, chosen.keyword_rank, "
     carried = None  # what every row carries, in one row at least (when nothing is chosen)
     if pool is not None:
-        carried = "scope_size.n", "scope_size"
+        # The sides only for a larger scope (the CASE leaves their subqueries unrun for the others).
+        larger = f"CASE WHEN scope_size.n > {int(counted_up_to)} THEN (SELECT {{}} FROM scope_sides) END"
+        carried = f"ARRAY[scope_size.n, {larger.format('own')}, {larger.format('named')}]", "scope_size"
     elif common_from is not None:
         carried = "carried.common", "(SELECT array(SELECT lexeme FROM weights WHERE common) AS common) AS carried"
     if carried is None:
@@ -658,11 +668,12 @@ def hybrid_rows(sql: str, params: list) -> tuple[list[Memory], list[Memory], boo
     return _hybrid_sides(_rows_as_models(sql, params, HYBRID_EXTRAS))
 
 
-def hybrid_rows_counted(sql: str, params: list) -> tuple[list[Memory], list[Memory], bool, int]:
+def hybrid_rows_counted(sql: str, params: list) -> tuple[list[Memory], list[Memory], bool, int, tuple | None]:
     """:func:`hybrid_rows` for a statement that counted its candidates (``scope_rows`` None in
-    :func:`hybrid_exact_sql`), and that count."""
-    *sides, count = _hybrid_rows_carrying(sql, params)
-    return (*sides, int(count))
+    :func:`hybrid_exact_sql`), that count, and for a scope over the count's limit the two sides of
+    the rows it read (``(own, named)``, see :func:`shared_sizes`), else None."""
+    *found, (count, own, named) = _hybrid_rows_carrying(sql, params)
+    return (*found, int(count), None if own is None else (int(own), int(named)))
 
 
 def hybrid_rows_common(sql: str, params: list) -> tuple[list[Memory], list[Memory], bool, list[str]]:

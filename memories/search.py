@@ -53,6 +53,7 @@ from memories.search_candidates import (
     known_common,
     remember_common,
     remember_scope_size,
+    remember_walked_sides,
 )
 from memories.selectors import PAGE_SIZE_MAX
 
@@ -177,6 +178,8 @@ def memory_search(
         if size_key is not None:
             remember_scope_size(size_key, scope_rows, exact_max)
         if scope_rows > exact_max:
+            if size_key is not None:
+                remember_walked_sides(size_key, counted[4], exact_max)
             counted = None  # a large scope: the HNSW walk below
     if scope_rows is None:
         scope_rows = _scope_size(project, scope, candidates_of, exact_max, shape=shape)

@@ -114,7 +114,7 @@ def _walks_its_canonicals(size_key: str, candidates_of, exact_max: int) -> bool:
     large scope's size when they are many, else ``SCOPE_FEW_ENTRIES_CACHE_SECONDS``. A stale count
     at worst walks a scope that shrank (the walk's fallback scores it exactly) or scores one that
     grew (exact, only slower)."""
-    limit = min(exact_max, WALK_ENTRIES_MIN)
+    limit = _walk_entries_limit(exact_max)
     key = size_key + ":sides"
     sides = cache.get(key)
     if sides is None:
@@ -122,6 +122,19 @@ def _walks_its_canonicals(size_key: str, candidates_of, exact_max: int) -> bool:
         kept = SCOPE_SIZE_LARGE_CACHE_SECONDS if sum(sides) > limit else SCOPE_FEW_ENTRIES_CACHE_SECONDS
         cache.set(key, sides, kept)
     return sum(sides) > limit
+
+
+def remember_walked_sides(size_key: str, sides: tuple[int, int], exact_max: int) -> None:
+    """A large scope's first search read some of its rows while it counted them, and their two sides
+    (``ranking.hybrid_rows_counted``): more entries than the walk needs among those rows means more
+    in the whole scope, so :func:`_walks_its_canonicals` would walk it. That verdict is cached as its
+    own count's would be, and the count is not run; fewer decide nothing (it runs)."""
+    if sum(sides) > _walk_entries_limit(exact_max):
+        cache.set(size_key + ":sides", sides, SCOPE_SIZE_LARGE_CACHE_SECONDS)
+
+
+def _walk_entries_limit(exact_max: int) -> int:
+    return min(exact_max, WALK_ENTRIES_MIN)
 
 
 def _scope_size_key(project, scope: Scope | None, limit: int, shape: str | None) -> str | None:

@@ -400,6 +400,50 @@ def test_a_large_scope_reaching_more_canonicals_than_a_walk_needs_is_walked(proj
         )
 
 
+@pytest.mark.parametrize("exact_max, walk_floor, walked", [(5, 1, True), (3, 2000, False)])
+def test_a_large_scope_s_first_search_takes_the_walk_verdict_from_the_rows_it_counted(
+    project, repeated, settings, monkeypatch, exact_max, walk_floor, walked
+):
+    """A hybrid search of a scope of unknown size counts it in its statement, reading up to the
+    exact path's limit of its rows; over the limit, those rows also say how many entries of the graph
+    the scope reaches at least. More than a walk needs: walked, and the scope's two sides are not
+    counted again (``shared_sizes``). Fewer decide nothing: they are counted (here two canonicals,
+    too few to walk: scored). Either way, the answers of a search that knew it all."""
+    from django.core.cache import cache
+
+    from memories import search_candidates
+    from memories.search import memory_search
+
+    for _ in range(3):
+        said(project, "erin", REPEATED[:2])  # six rows naming two canonicals
+    settings.SEARCH_EXACT_MAX_ROWS = exact_max
+    monkeypatch.setattr(search_candidates, "WALK_ENTRIES_MIN", walk_floor)
+    kept = []
+    whole = search_candidates.cache.set
+    monkeypatch.setattr(
+        search_candidates.cache, "set", lambda key, *rest: kept.append((key, *rest)) or whole(key, *rest)
+    )
+    for query in QUERIES:
+        cache.clear()
+        kept.clear()
+        with CaptureQueriesContext(connection) as first:
+            found = memory_search(project=project, query=query, scope=Scope(user_id="erin"), threshold=0, explain=True)
+        with CaptureQueriesContext(connection) as again:
+            known = memory_search(project=project, query=query, scope=Scope(user_id="erin"), threshold=0, explain=True)
+        statements = [q["sql"] for q in first.captured_queries]
+        assert sum("scope_size AS" in sql for sql in statements) == 1, query  # counted in its statement
+        assert any("AS sizes" in sql for sql in statements) == (not walked), query  # the sides' count
+        assert any("iterative_scan" in sql for sql in statements) == walked, query
+        assert not any("AS sizes" in q["sql"] or "scope_size AS" in q["sql"] for q in again.captured_queries)
+        answers = [[(m.pk, m.score, m.score_breakdown) for m in results] for results in (found, known)]
+        assert answers[0] == answers[1], query
+        sides = [rest for key, *rest in kept if key.endswith(":sides")]
+        if walked:  # from the statement: the rows it read name two canonicals, kept as long as a count
+            assert sides == [[(0, 2), search_candidates.SCOPE_SIZE_LARGE_CACHE_SECONDS]], query
+        else:
+            assert sides == [[(0, 2), search_candidates.SCOPE_FEW_ENTRIES_CACHE_SECONDS]], query
+
+
 def test_the_side_count_reads_each_side_once(project, repeated):
     """The count of a scope's two sides names its first count twice (the second side is counted
     only when the first is short): run once, not once for each mention."""
