@@ -36,6 +36,7 @@ def test_bench_measures_through_the_real_services_and_cleans_up(tmp_path, settin
     assert add["embed_only_per_second"] > add["per_second"]
     assert figures["sizes"]["rows_in_bench_project"] == 300
     assert figures["sizes"]["hnsw_index_mb"] > 0
+    assert figures["environment"]["huge_pages"] in {"on", "off"}  # PostgreSQL 18 says which
 
     # Search: the full top-k for every user owning at least 10 rows, on both selector branches,
     # and for a question far from every memory.
