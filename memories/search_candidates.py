@@ -115,7 +115,7 @@ def _walks_its_canonicals(size_key: str, candidates_of, exact_max: int) -> bool:
     at worst walks a scope that shrank (the walk's fallback scores it exactly) or scores one that
     grew (exact, only slower)."""
     limit = _walk_entries_limit(exact_max)
-    key = size_key + ":sides"
+    key = _sides_key(size_key)
     sides = cache.get(key)
     if sides is None:
         sides = shared_sizes(candidates_of(), "vector_memory", limit + 1, named=True)
@@ -130,11 +130,15 @@ def remember_walked_sides(size_key: str, sides: tuple[int, int], exact_max: int)
     in the whole scope, so :func:`_walks_its_canonicals` would walk it. That verdict is cached as its
     own count's would be, and the count is not run; fewer decide nothing (it runs)."""
     if sum(sides) > _walk_entries_limit(exact_max):
-        cache.set(size_key + ":sides", sides, SCOPE_SIZE_LARGE_CACHE_SECONDS)
+        cache.set(_sides_key(size_key), sides, SCOPE_SIZE_LARGE_CACHE_SECONDS)
 
 
 def _walk_entries_limit(exact_max: int) -> int:
     return min(exact_max, WALK_ENTRIES_MIN)
+
+
+def _sides_key(size_key: str) -> str:
+    return size_key + ":sides"
 
 
 def _scope_size_key(project, scope: Scope | None, limit: int, shape: str | None) -> str | None:

@@ -703,3 +703,24 @@ def test_a_small_scopes_words_are_checked_row_by_row_not_through_the_gin_index(p
         assert "search_vector @@ terms.q) IS TRUE" in sql
     else:
         assert "FROM scope_pool WHERE search_vector @@ terms.q" in sql
+
+
+@pytest.mark.parametrize("exact_max, counted", [(100, False), (3, True)])
+def test_a_first_search_counts_the_sides_of_a_larger_scope_only(project, add, settings, exact_max, counted):
+    """The statement that counts a scope says what a walk needs to know (the rows it read naming a
+    canonical or not) for a scope over the exact path's limit only: a small scope's first search,
+    the common case, does not count them."""
+    from django.core.cache import cache
+    from django.test.utils import CaptureQueriesContext
+
+    settings.SEARCH_EXACT_MAX_ROWS = exact_max
+    add(project, "Drinks coffee every morning", "Works as a nurse", "Likes oat milk", "Owns a cat", user_id="alice")
+    cache.clear()
+    with CaptureQueriesContext(connection) as context:
+        memory_search(project=project, query="where does alice buy coffee", scope=Scope(user_id="alice"))
+    [sql] = [q["sql"] for q in context.captured_queries if "scope_size AS" in q["sql"]]
+    with connection.cursor() as cursor:
+        cursor.execute("EXPLAIN (ANALYZE, COSTS OFF, TIMING OFF, SUMMARY OFF) " + sql)
+        plan = [row[0] for row in cursor.fetchall()]
+    at = next(i for i, line in enumerate(plan) if line.strip() == "CTE scope_sides")
+    assert ("never executed" not in plan[at + 1]) == counted, "\n".join(plan)
